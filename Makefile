@@ -1,0 +1,52 @@
+# reckon: two-command quick start (`make demo`, `make test`) on a machine with only Python, make and pip.
+# uv is bootstrapped into .tools/ when it is not already on PATH; the project environment is .venv/.
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen
+DEMO_DIR ?= $(CURDIR)/demo_data
+DEMO_SCALE ?= 1
+DEMO_FROM ?= 2026-01-01
+DEMO_TO ?= 2026-03-31
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+
+.PHONY: env demo test test-fast lint ui bench clean
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+env: .venv/.synced
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+demo: env $(DAGSTER_HOME)/dagster.yaml
+	$(RUN) reckon demo --data $(DEMO_DIR) --scale $(DEMO_SCALE) --from $(DEMO_FROM) --to $(DEMO_TO)
+
+test: env
+	$(RUN) ruff check .
+	$(RUN) pytest
+
+test-fast: env
+	$(RUN) pytest -m "not slow"
+
+lint: env
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+ui: env $(DAGSTER_HOME)/dagster.yaml
+	$(RUN) reckon ui --data $(DEMO_DIR)
+
+bench: env
+	$(RUN) python -m benchmarks.costing
+	$(RUN) python -m benchmarks.parsing
+	$(RUN) python -m benchmarks.reconciliation
+
+clean:
+	rm -rf .venv .tools $(DEMO_DIR) .dagster_home

@@ -1,0 +1,31 @@
+"""Every table that crosses reckon's boundary, declared once.
+
+`ALL_TABLES` is what the loader validates against and what
+docs/data-contracts.md documents (a test keeps the two in step).
+"""
+
+from pipelines.contracts.bills import BILL_TABLES
+from pipelines.contracts.inputs import DAILY_TABLES, INPUT_TABLES, REFERENCE_TABLES
+from pipelines.contracts.spec import Column, TableContract
+
+ALL_TABLES: tuple[TableContract, ...] = INPUT_TABLES + BILL_TABLES
+
+
+def contract(name: str) -> TableContract:
+    """The contract called `name`; a KeyError names the known tables."""
+    for table in ALL_TABLES:
+        if table.name == name:
+            return table
+    raise KeyError(f"no contract {name!r}; known: {', '.join(t.name for t in ALL_TABLES)}")
+
+
+__all__ = [
+    "ALL_TABLES",
+    "BILL_TABLES",
+    "DAILY_TABLES",
+    "INPUT_TABLES",
+    "REFERENCE_TABLES",
+    "Column",
+    "TableContract",
+    "contract",
+]

@@ -1,0 +1,88 @@
+"""The canonical carrier bill: what every parser produces, whatever the format.
+
+Every line carries its provenance (DOMAIN.md, "Bill reconciliation"): the raw
+file's sha256, the parser and its version, the template, and a locator that
+points at the page and row, sheet and row, XPath, or API page and index.
+"""
+
+from __future__ import annotations
+
+from pipelines.contracts import types as t
+from pipelines.contracts.spec import Column, TableContract
+
+CHARGE_TYPES = (
+    "FREIGHT",
+    "FUEL",
+    "REMOTE_AREA",
+    "RESIDENTIAL",
+    "REGISTRATION",
+    "CUSTOMS_DUTY",
+    "IMPORT_VAT",
+    "ADDRESS_CORRECTION",
+    "OVERSIZE",
+    "OTHER",
+)
+WEIGHT_UNITS = ("KG", "LB", "G")
+
+BILL_HEADERS = TableContract(
+    name="bill_headers",
+    description="One row per parsed carrier bill (invoice).",
+    columns=(
+        Column("source_sha256", t.ID, description="sha256 of the raw file in the raw store."),
+        Column("source_name", t.TEXT, description="File name as it arrived in the inbox."),
+        Column("carrier", t.CODE),
+        Column("account", t.ID, required=False),
+        Column("bill_number", t.ID),
+        Column("bill_date", t.DATE),
+        Column("period_start", t.DATE, required=False),
+        Column("period_end", t.DATE, required=False),
+        Column("currency", t.CODE),
+        Column("stated_total", t.MONEY, required=False, description="Total printed on the bill."),
+        Column("parsed_total", t.MONEY, description="Sum of the parsed lines."),
+        Column("line_count", t.QUANTITY, non_negative=True),
+        Column("parser", t.CODE),
+        Column("parser_version", t.CODE),
+        Column("template_id", t.CODE, required=False),
+    ),
+    key=("source_sha256", "bill_number"),
+)
+
+BILL_LINES = TableContract(
+    name="bill_lines",
+    description="One row per charge billed on one shipment (long form).",
+    columns=(
+        Column("source_sha256", t.ID),
+        Column("carrier", t.CODE),
+        Column("bill_number", t.ID),
+        Column("bill_date", t.DATE),
+        Column("currency", t.CODE),
+        Column("line_number", t.QUANTITY, positive=True, description="1-based, per bill."),
+        Column("tracking_number_raw", t.TEXT, description="As printed."),
+        Column(
+            "tracking_number",
+            t.ID,
+            description="Normalised: upper case, no spaces, dashes or punctuation.",
+        ),
+        Column("shipment_date", t.DATE, required=False),
+        Column("billed_weight", t.WEIGHT_KG, required=False),
+        Column("weight_unit", t.CODE, required=False, enum=WEIGHT_UNITS),
+        Column("billed_weight_kg", t.WEIGHT_KG, required=False),
+        Column("zone", t.CODE, required=False),
+        Column("destination_country", t.CODE, required=False),
+        Column("charge_type", t.CODE, enum=CHARGE_TYPES),
+        Column("charge_code", t.CODE, required=False, description="The carrier's own code."),
+        Column("charge_description", t.TEXT, required=False),
+        Column("amount", t.MONEY),
+        Column("parser", t.CODE),
+        Column("parser_version", t.CODE),
+        Column("template_id", t.CODE, required=False),
+        Column(
+            "locator",
+            t.TEXT,
+            description="page=2;row=14 | sheet=账单;row=7 | xpath=/Invoice/Line[3] | api_page=2;index=5",
+        ),
+    ),
+    key=("source_sha256", "bill_number", "line_number"),
+)
+
+BILL_TABLES = (BILL_HEADERS, BILL_LINES)

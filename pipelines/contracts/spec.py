@@ -1,0 +1,53 @@
+"""The shape of a table contract: columns, types, required columns, keys, enums.
+
+A contract is data, not code, so the loader, the docs and the tests all read
+the same declaration (docs/data-contracts.md is checked against it by a test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: pl.DataType
+    required: bool = True
+    description: str = ""
+    enum: tuple[str, ...] | None = None
+    positive: bool = False
+    """Values must be > 0 (quantities of a movement, parcels)."""
+    non_negative: bool = False
+
+
+@dataclass(frozen=True)
+class TableContract:
+    """One table crossing a boundary: an input extract or an export."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    """Columns whose combination must be unique (an id, or a natural key)."""
+    partition_column: str | None = None
+    """Date or timestamp column that places a row on a daily partition."""
+    daily: bool = False
+    """Daily inputs arrive as one file per day, named with the date (YYYY-MM-DD)."""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def schema(self) -> pl.Schema:
+        return pl.Schema({c.name: c.dtype for c in self.columns})
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name!r}")
