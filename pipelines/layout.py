@@ -1,0 +1,87 @@
+"""Where everything lives under one data directory.
+
+The embedded default keeps inputs, the DuckDB warehouse, the raw bill store,
+quarantine and exports side by side under a single folder, so a demo or a
+test is one directory to create and one to delete. A deployment points the
+same layout at other places by configuration only (assets/resources.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+@dataclass(frozen=True)
+class DataLayout:
+    root: Path
+
+    def input_dir(self, table: str) -> Path:
+        """Folder of one input table (`movements/`, `skus/`, ...)."""
+        return self.root / table
+
+    @property
+    def rate_cards_dir(self) -> Path:
+        return self.root / "rate_cards"
+
+    @property
+    def carriers_file(self) -> Path:
+        """Per-carrier settings: billing cycle, tolerances, API endpoint."""
+        return self.root / "carriers.yaml"
+
+    @property
+    def bills_inbox(self) -> Path:
+        """`bills/inbox/<carrier>/<file>`: bills as they arrive, any format."""
+        return self.root / "bills" / "inbox"
+
+    @property
+    def bills_api_dir(self) -> Path:
+        """What the demo carrier API server serves (generated API bills)."""
+        return self.root / "bills" / "api"
+
+    @property
+    def raw_store(self) -> Path:
+        """Immutable, content-addressed copies of every incoming bill file."""
+        return self.root / "raw"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def ground_truth_dir(self) -> Path:
+        """Anomalies the demo generator injected, for measuring detection."""
+        return self.root / "ground_truth"
+
+    @property
+    def warehouse_db(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    def files_for_day(self, table: str, day: date) -> list[Path]:
+        """Daily input files whose name carries `day` (CSV or Parquet), sorted."""
+        folder = self.input_dir(table)
+        if not folder.is_dir():
+            return []
+        stamp = day.isoformat()
+        return sorted(
+            p
+            for p in folder.iterdir()
+            if p.is_file() and p.suffix.lower() in (".csv", ".parquet") and stamp in p.name
+        )
+
+    def reference_files(self, table: str) -> list[Path]:
+        """All files of a reference table (read whole)."""
+        folder = self.input_dir(table)
+        if not folder.is_dir():
+            return []
+        return sorted(
+            p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".parquet")
+        )
