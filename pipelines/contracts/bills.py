@@ -79,7 +79,9 @@ BILL_LINES = TableContract(
         Column(
             "locator",
             t.TEXT,
-            description="page=2;row=14 | sheet=账单;row=7 | xpath=/Invoice/Line[3] | api_page=2;index=5",
+            description=(
+                "page=2;row=14 | sheet=账单;row=7 | xpath=/Invoice/Line[3] | api_page=2;index=5"
+            ),
         ),
     ),
     key=("source_sha256", "bill_number", "line_number"),

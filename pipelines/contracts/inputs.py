@@ -9,8 +9,10 @@ a late document (DOMAIN.md, "Late (backdated) documents").
 
 from __future__ import annotations
 
+import polars as pl
+
 from pipelines.contracts import types as t
-from pipelines.contracts.spec import Column, TableContract
+from pipelines.contracts.spec import Column, ForeignKey, RowRule, TableContract
 
 MOVEMENT_TYPES = (
     "RECEIPT",
@@ -46,6 +48,7 @@ WAREHOUSES = TableContract(
         Column("kind", t.CODE, enum=WAREHOUSE_KINDS),
     ),
     key=("warehouse",),
+    foreign_keys=(ForeignKey(("company",), "companies", ("company",)),),
 )
 
 SKUS = TableContract(
@@ -83,7 +86,12 @@ MOVEMENTS = TableContract(
         Column("warehouse", t.ID),
         Column("sku", t.ID),
         Column("movement_type", t.CODE, enum=MOVEMENT_TYPES),
-        Column("quantity", t.QUANTITY, positive=True, description="Always > 0; the type says the direction."),
+        Column(
+            "quantity",
+            t.QUANTITY,
+            positive=True,
+            description="Always > 0; the type says the direction.",
+        ),
         Column(
             "unit_cost",
             t.UNIT_COST,
@@ -98,13 +106,37 @@ MOVEMENTS = TableContract(
             required=False,
             description=(
                 "RETURN: the movement_id of the issue it returns; TRANSFER_OUT/IN: the transfer id "
-                "both legs share; RECEIPT: the purchase document line (landed costs point at it)."
+                "both legs share; RECEIPT: the purchase document line (landed costs point at it); "
+                "ISSUE: the sales order id (shipments carry it as order_id)."
             ),
         ),
     ),
     key=("movement_id",),
     partition_column="occurred_at",
     daily=True,
+    foreign_keys=(
+        ForeignKey(("company",), "companies", ("company",)),
+        ForeignKey(("warehouse", "company"), "warehouses", ("warehouse", "company")),
+        ForeignKey(("sku",), "skus", ("sku",)),
+    ),
+    rules=(
+        RowRule(
+            "unit_cost",
+            (pl.col("movement_type") == "RECEIPT") & pl.col("unit_cost").is_null(),
+            "a RECEIPT needs a unit_cost",
+        ),
+        RowRule(
+            "currency",
+            pl.col("unit_cost").is_not_null() & pl.col("currency").is_null(),
+            "a unit_cost needs its currency",
+        ),
+        RowRule(
+            "reference",
+            pl.col("movement_type").is_in(["RETURN", "TRANSFER_OUT", "TRANSFER_IN"])
+            & pl.col("reference").is_null(),
+            "a RETURN needs the issue it returns, a transfer leg its transfer id",
+        ),
+    ),
 )
 
 LANDED_COSTS = TableContract(
@@ -122,6 +154,7 @@ LANDED_COSTS = TableContract(
     key=("landed_cost_id",),
     partition_column="posted_at",
     daily=True,
+    foreign_keys=(ForeignKey(("company",), "companies", ("company",)),),
 )
 
 SNAPSHOTS = TableContract(
@@ -136,6 +169,10 @@ SNAPSHOTS = TableContract(
     key=("snapshot_date", "warehouse", "sku"),
     partition_column="snapshot_date",
     daily=True,
+    foreign_keys=(
+        ForeignKey(("warehouse",), "warehouses", ("warehouse",)),
+        ForeignKey(("sku",), "skus", ("sku",)),
+    ),
 )
 
 SHIPMENTS = TableContract(
@@ -161,6 +198,10 @@ SHIPMENTS = TableContract(
     key=("shipment_id",),
     partition_column="shipped_at",
     daily=True,
+    foreign_keys=(
+        ForeignKey(("company",), "companies", ("company",)),
+        ForeignKey(("warehouse", "company"), "warehouses", ("warehouse", "company")),
+    ),
 )
 
 REFERENCE_TABLES = (COMPANIES, WAREHOUSES, SKUS, FX_RATES)

@@ -24,6 +24,28 @@ class Column:
 
 
 @dataclass(frozen=True)
+class ForeignKey:
+    """Rows must find a match in another table (a warehouse that exists, and is the company's)."""
+
+    columns: tuple[str, ...]
+    table: str
+    ref_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A rule across columns of one row, as a Polars expression that is True where it is broken.
+
+    Kept as data beside the contract so the docs can list it and the loader can
+    apply every rule in one set-based pass.
+    """
+
+    column: str
+    broken_when: pl.Expr
+    reason: str
+
+
+@dataclass(frozen=True)
 class TableContract:
     """One table crossing a boundary: an input extract or an export."""
 
@@ -36,6 +58,8 @@ class TableContract:
     """Date or timestamp column that places a row on a daily partition."""
     daily: bool = False
     """Daily inputs arrive as one file per day, named with the date (YYYY-MM-DD)."""
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    rules: tuple[RowRule, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
