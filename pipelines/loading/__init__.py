@@ -1,0 +1,1 @@
+"""Reading input extracts, validating them against their contracts, quarantining what fails."""
