@@ -1,0 +1,76 @@
+"""Files for the ERP: one CSV and one Parquet per output and partition, written atomically.
+
+CSV carries a UTF-8 byte-order mark so Excel shows Chinese text correctly.
+Each file is written to a temporary name in the same folder and renamed over
+the old one, so a reader sees either the previous file or the new one, never a
+half-written file, and a rerun of a partition replaces it (no duplicates).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+SAFE_KEY = re.compile(r"[^A-Za-z0-9._=-]+")
+
+
+@dataclass(frozen=True)
+class ExportedFiles:
+    csv: Path
+    parquet: Path
+    rows: int
+
+
+def partition_file_stem(partition_key: str) -> str:
+    """A file-name-safe form of a partition key (`DHL|2026-01` -> `DHL_2026-01`)."""
+    return SAFE_KEY.sub("_", partition_key).strip("_") or "all"
+
+
+def write_export(
+    frame: pl.DataFrame, exports_dir: Path, name: str, partition_key: str
+) -> ExportedFiles:
+    """Write `exports/<name>/<partition>.csv` and `.parquet`, replacing any previous ones."""
+    folder = exports_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = partition_file_stem(partition_key)
+    csv_path = folder / f"{stem}.csv"
+    parquet_path = folder / f"{stem}.parquet"
+    _atomic_write(csv_path, lambda tmp: frame.write_csv(tmp, include_bom=True))
+    _atomic_write(parquet_path, lambda tmp: frame.write_parquet(tmp))
+    return ExportedFiles(csv_path, parquet_path, frame.height)
+
+
+def write_daily_exports(
+    frame: pl.DataFrame,
+    exports_dir: Path,
+    name: str,
+    date_column: str,
+    days: list[date],
+) -> list[ExportedFiles]:
+    """One export per day in `days` (an empty file for a day with no rows, so reruns replace)."""
+    by_day = {key[0]: part for key, part in frame.partition_by(date_column, as_dict=True).items()}
+    empty = frame.clear()
+    return [
+        write_export(by_day.get(day, empty), exports_dir, name, day.isoformat()) for day in days
+    ]
+
+
+def _atomic_write(target: Path, write: Callable[[Path], None]) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

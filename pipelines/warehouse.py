@@ -1,0 +1,107 @@
+"""The embedded DuckDB warehouse: tables from contracts, idempotent partition writes.
+
+Every write replaces exactly one slice (a load day, a carrier period, or the
+whole table) inside a transaction, so a rerun gives the same rows with no
+duplicates and a failed write leaves the previous state untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def duckdb_type(dtype: pl.DataType) -> str:
+    """DuckDB column type for a Polars type (money stays DECIMAL)."""
+    if isinstance(dtype, pl.Decimal):
+        return f"DECIMAL({dtype.precision},{dtype.scale})"
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMP"
+    simple = {
+        pl.String: "VARCHAR",
+        pl.Int64: "BIGINT",
+        pl.Int32: "INTEGER",
+        pl.Boolean: "BOOLEAN",
+        pl.Date: "DATE",
+        pl.Float64: "DOUBLE",
+    }
+    for polars_type, sql in simple.items():
+        if dtype == polars_type:
+            return sql
+    raise TypeError(f"no DuckDB type for {dtype}")
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection, table: str, schema: pl.Schema) -> None:
+    columns = ", ".join(f'"{name}" {duckdb_type(dtype)}' for name, dtype in schema.items())
+    con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({columns})')
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+    ).fetchall()
+    return bool(found[0][0])
+
+
+def replace_slice(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    where: Mapping[str, Any] | None = None,
+) -> int:
+    """Replace the rows matching `where` (all rows when None) by `frame`, atomically.
+
+    Returns the number of rows written. `where` values may be scalars or
+    (low, high) tuples for an inclusive range (a multi-day run).
+    """
+    ensure_table(con, table, frame.schema)
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (where or {}).items():
+        if isinstance(value, tuple):
+            clauses.append(f'"{column}" BETWEEN ? AND ?')
+            params.extend(value)
+        else:
+            clauses.append(f'"{column}" = ?')
+            params.append(value)
+    condition = " AND ".join(clauses) if clauses else "TRUE"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f'DELETE FROM "{table}" WHERE {condition}', params)
+        if frame.height:
+            con.register("__incoming", frame.to_arrow())
+            con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM __incoming')
+            con.unregister("__incoming")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return frame.height
+
+
+def read_table(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    where: str = "TRUE",
+    params: list[Any] | None = None,
+    schema: pl.Schema | None = None,
+) -> pl.DataFrame:
+    """Rows of `table` (an empty frame of `schema` when the table does not exist yet)."""
+    if not table_exists(con, table):
+        return pl.DataFrame(schema=schema or {})
+    return con.sql(f'SELECT * FROM "{table}" WHERE {where}', params=params or None).pl()
