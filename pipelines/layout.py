@@ -19,6 +19,10 @@ DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 @dataclass(frozen=True)
 class DataLayout:
     root: Path
+    warehouse_path: Path | None = None
+    """Where the DuckDB file lives; under `root` unless configured."""
+    exports_path: Path | None = None
+    """Where ERP exports go; `root/exports` unless configured."""
 
     def input_dir(self, table: str) -> Path:
         """Folder of one input table (`movements/`, `skus/`, ...)."""
@@ -54,7 +58,7 @@ class DataLayout:
 
     @property
     def exports_dir(self) -> Path:
-        return self.root / "exports"
+        return self.exports_path or self.root / "exports"
 
     @property
     def ground_truth_dir(self) -> Path:
@@ -63,7 +67,7 @@ class DataLayout:
 
     @property
     def warehouse_db(self) -> Path:
-        return self.root / "warehouse.duckdb"
+        return self.warehouse_path or self.root / "warehouse.duckdb"
 
     def files_for_day(self, table: str, day: date) -> list[Path]:
         """Daily input files whose name carries `day` (CSV or Parquet), sorted."""
