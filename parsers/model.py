@@ -1,0 +1,321 @@
+"""From what a parser read to the canonical bill frames (pipelines/contracts/bills.py).
+
+Parsers only *read*: they hand over a `RawBill` (header fields plus a frame of
+text cells, one row per charge) and this module turns it into canonical
+headers and lines with set-based Polars expressions. Keeping the conversion in
+one place means every format normalises tracking numbers, amounts, weights and
+charge types the same way (DOMAIN.md, "Bill reconciliation": every line keeps
+where it came from; matching is by normalised tracking number).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import polars as pl
+
+from pipelines.contracts import types as t
+from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES, CHARGE_TYPES
+
+RAW_LINE_COLUMNS = (
+    "tracking_number_raw",
+    "shipment_date",
+    "billed_weight",
+    "weight_unit",
+    "zone",
+    "destination_country",
+    "charge_type",
+    "charge_code",
+    "charge_description",
+    "amount",
+    "locator",
+)
+"""Text columns a parser may fill; missing ones are null. `charge_type` is optional:
+when null it is derived from code/description by the charge rules."""
+
+DEFAULT_CHARGE_RULES: tuple[tuple[str, str], ...] = (
+    (r"(?i)fuel|燃油|surcharge.*fuel|\bFSC\b", "FUEL"),
+    (r"(?i)remote|out of area|extended area|偏远", "REMOTE_AREA"),
+    (r"(?i)residential|住宅", "RESIDENTIAL"),
+    (r"(?i)address correction|地址更正", "ADDRESS_CORRECTION"),
+    (r"(?i)registration|registered|挂号", "REGISTRATION"),
+    (r"(?i)import vat|\bvat\b|增值税", "IMPORT_VAT"),
+    (r"(?i)duty|duties|关税", "CUSTOMS_DUTY"),
+    (r"(?i)oversize|over ?size|large package|超长|超大", "OVERSIZE"),
+    (r"(?i)freight|transport|shipping|postage|运费|express|line ?haul", "FREIGHT"),
+)
+"""Keyword rules for charges a template or plugin did not map explicitly. Order
+matters (first match wins): "fuel surcharge on freight" is FUEL, not FREIGHT.
+Anything unmatched is OTHER, never dropped (DOMAIN.md: nothing silently dropped)."""
+
+GRAMS_SCALE = 10**8
+LB_IN_SCALED_GRAMS_PER_MILLI = 45359237
+"""1 lb = 453.59237 g exactly, so 1/1000 lb = 45359237 / 10**8 g: conversion stays in integers."""
+
+
+class BillParseError(Exception):
+    """A file could not be read into canonical lines.
+
+    `code` is a short machine reason (the quarantine groups by it), `reason` the
+    sentence a person reads, `locator` where in the file (page/row, XPath...).
+    """
+
+    def __init__(self, code: str, reason: str, locator: str | None = None) -> None:
+        super().__init__(f"{code}: {reason}" + (f" (at {locator})" if locator else ""))
+        self.code = code
+        self.reason = reason
+        self.locator = locator
+
+
+@dataclass
+class RawBill:
+    """One bill as read: header fields as Python values, lines as text cells."""
+
+    carrier: str
+    bill_number: str
+    bill_date: date
+    currency: str
+    lines: pl.DataFrame
+    account: str | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    stated_total: str | None = None
+    """Text of the total printed on the bill (None when the bill prints none)."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    source_sha256: str
+    source_name: str
+    parser: str
+    parser_version: str
+    template_id: str | None = None
+
+
+@dataclass
+class ParseResult:
+    headers: pl.DataFrame
+    lines: pl.DataFrame
+    warnings: list[str] = field(default_factory=list)
+
+
+def normalise_tracking(expr: pl.Expr) -> pl.Expr:
+    """Upper case, only letters and digits: '1z 999-aa1' and '1Z999AA1' match."""
+    return expr.str.to_uppercase().str.replace_all(r"[^0-9A-Z]", "")
+
+
+def clean_number(expr: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
+    """Printed number -> plain '-1234.56' text.
+
+    Drops currency symbols, spaces and thousands separators; '(12.00)' and a
+    trailing minus are negative; with `decimal_comma`, '1.234,56' is 1234.56.
+    """
+    s = expr.cast(pl.String).str.strip_chars()
+    negative = s.str.contains(r"^\(.*\)$") | s.str.contains(r"-\s*$")
+    s = s.str.replace_all(r"[^0-9.,\-]", "")
+    if decimal_comma:
+        s = s.str.replace_all(r"\.", "").str.replace_all(",", ".")
+    else:
+        s = s.str.replace_all(",", "")
+    s = s.str.replace(r"-$", "")
+    return pl.when(negative & ~s.str.starts_with("-")).then("-" + s).otherwise(s)
+
+
+def parse_decimal(frame: pl.DataFrame, column: str, dtype: pl.Decimal, what: str) -> pl.Series:
+    """Text column -> exact decimal; a clear error for text that is not a number
+    or that carries more places than the type (money is never rounded silently)."""
+    text = frame[column]
+    wide = text.cast(pl.Decimal(38, 6), strict=False)
+    bad = (
+        text.is_not_null()
+        & (text != "")
+        & (~text.str.contains(r"^-?\d+(\.\d+)?$") | wide.is_null())
+    )
+    if bad.any():
+        i = int(bad.arg_true()[0])
+        raise BillParseError(
+            "invalid_value",
+            f"{what} {text[i]!r} is not a number",
+            frame["locator"][i] if "locator" in frame.columns else None,
+        )
+    exact = wide.cast(dtype)
+    lost = wide.is_not_null() & (exact.cast(pl.Decimal(38, 6)) != wide)
+    if lost.any():
+        i = int(lost.arg_true()[0])
+        raise BillParseError(
+            "invalid_value",
+            f"{what} {text[i]!r} has more than {dtype.scale} decimal places",
+            frame["locator"][i] if "locator" in frame.columns else None,
+        )
+    return exact.rename(column)
+
+
+def charge_type_expr(rules: tuple[tuple[str, str], ...] = DEFAULT_CHARGE_RULES) -> pl.Expr:
+    """Explicit charge_type when given, else the first rule matching code or description."""
+    text = pl.concat_str(
+        [pl.col("charge_code").fill_null(""), pl.col("charge_description").fill_null("")],
+        separator=" ",
+    )
+    derived: pl.Expr = pl.lit("OTHER")
+    for pattern, kind in reversed(rules):
+        derived = pl.when(text.str.contains(pattern)).then(pl.lit(kind)).otherwise(derived)
+    return pl.coalesce(pl.col("charge_type").str.to_uppercase(), derived)
+
+
+DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%b %d, %Y")
+
+
+def parse_date_text(value: str | None, formats: tuple[str, ...] = DATE_FORMATS) -> date | None:
+    """One header date (a handful per file, so plain Python is fine here)."""
+    if value is None or str(value).strip() == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    for fmt in formats:
+        try:
+            return datetime.strptime(text[:10] if fmt == "%Y-%m-%d" else text, fmt).date()
+        except ValueError:
+            continue
+    raise BillParseError("invalid_value", f"date {text!r} matches none of {', '.join(formats)}")
+
+
+def _dates(frame: pl.DataFrame, date_format: str | None) -> pl.Series:
+    text = frame["shipment_date"].cast(pl.String).str.strip_chars()
+    formats = (date_format,) if date_format else DATE_FORMATS
+    parsed = pl.Series("shipment_date", [None] * frame.height, dtype=pl.Date)
+    for fmt in formats:
+        attempt = text.str.slice(0, 10) if fmt == "%Y-%m-%d" else text
+        parsed = parsed.fill_null(attempt.str.to_date(fmt, strict=False))
+    bad = text.is_not_null() & (text != "") & parsed.is_null()
+    if bad.any():
+        i = int(bad.arg_true()[0])
+        raise BillParseError(
+            "invalid_value", f"shipment date {text[i]!r} is not a date", frame["locator"][i]
+        )
+    return parsed
+
+
+def _weight_kg(weight: pl.Series, unit: pl.Series) -> pl.Series:
+    """Billed weight in kg to the gram, converted in integer milli-units, rounded half-up."""
+    milli = (weight.cast(pl.Decimal(18, 3)) * 1000).cast(pl.Int64)
+    frame = pl.DataFrame({"m": milli, "u": unit.fill_null("KG")})
+    grams_num = (
+        pl.when(pl.col("u") == "LB")
+        .then(pl.col("m") * LB_IN_SCALED_GRAMS_PER_MILLI)
+        .when(pl.col("u") == "G")
+        .then(pl.col("m") * (GRAMS_SCALE // 1000))
+        .otherwise(pl.col("m") * GRAMS_SCALE)
+    )
+    # grams_num / GRAMS_SCALE = grams; round half-up (away from zero) to the gram.
+    den = GRAMS_SCALE
+    out = frame.select(
+        pl.when(grams_num >= 0)
+        .then((2 * grams_num + den) // (2 * den))
+        .otherwise(-((-2 * grams_num + den) // (2 * den)))
+        .alias("mkg")
+    )["mkg"]
+    return (out.cast(pl.Decimal(18, 3)) / 1000).cast(t.WEIGHT_KG).rename("billed_weight_kg")
+
+
+def canonical_frames(
+    bills: list[RawBill],
+    prov: Provenance,
+    *,
+    charge_rules: tuple[tuple[str, str], ...] = DEFAULT_CHARGE_RULES,
+    decimal_comma: bool = False,
+    date_format: str | None = None,
+) -> ParseResult:
+    """Raw bills -> canonical (headers, lines) with the contract's exact dtypes."""
+    header_rows, line_frames = [], []
+    for bill in bills:
+        raw = bill.lines
+        for col in RAW_LINE_COLUMNS:
+            if col not in raw.columns:
+                raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(col))
+        raw = raw.select([pl.col(c).cast(pl.String) for c in RAW_LINE_COLUMNS])
+        if raw.height == 0:
+            raise BillParseError("no_lines", f"bill {bill.bill_number} has no charge lines")
+        raw = raw.with_columns(
+            clean_number(pl.col("amount"), decimal_comma).alias("amount"),
+            clean_number(pl.col("billed_weight"), decimal_comma).alias("billed_weight"),
+            pl.col("weight_unit")
+            .str.to_uppercase()
+            .str.replace(r"^KGS?$", "KG")
+            .str.replace(r"^(LBS?|POUNDS?)$", "LB")
+            .str.replace("千克|公斤", "KG"),
+            pl.col("tracking_number_raw").str.strip_chars(),
+        )
+        amount = parse_decimal(raw, "amount", t.MONEY, "amount")
+        missing = amount.is_null()
+        if missing.any():
+            i = int(missing.arg_true()[0])
+            raise BillParseError("invalid_value", "charge line has no amount", raw["locator"][i])
+        weight = parse_decimal(raw, "billed_weight", t.WEIGHT_KG, "billed weight")
+        lines = raw.with_columns(
+            amount,
+            weight,
+            _dates(raw, date_format),
+            charge_type_expr(charge_rules).alias("charge_type"),
+            normalise_tracking(pl.col("tracking_number_raw")).alias("tracking_number"),
+            pl.when(weight.is_not_null())
+            .then(pl.col("weight_unit").fill_null("KG"))
+            .alias("weight_unit"),
+            pl.col("zone").str.strip_chars(),
+            pl.col("destination_country").str.strip_chars().str.to_uppercase(),
+            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line_number"),
+        )
+        lines = lines.with_columns(_weight_kg(lines["billed_weight"], lines["weight_unit"]))
+        lines = lines.with_columns(
+            pl.lit(prov.source_sha256).alias("source_sha256"),
+            pl.lit(bill.carrier).alias("carrier"),
+            pl.lit(bill.bill_number).alias("bill_number"),
+            pl.lit(bill.bill_date, dtype=pl.Date).alias("bill_date"),
+            pl.lit(bill.currency).alias("currency"),
+            pl.lit(prov.parser).alias("parser"),
+            pl.lit(prov.parser_version).alias("parser_version"),
+            pl.lit(prov.template_id, dtype=pl.String).alias("template_id"),
+        )
+        lines = lines.select([pl.col(c.name).cast(c.dtype) for c in BILL_LINES.columns])
+        line_frames.append(lines)
+        stated = None
+        if bill.stated_total is not None:
+            stated_frame = pl.DataFrame({"t": [bill.stated_total], "locator": ["stated total"]})
+            stated_frame = stated_frame.with_columns(clean_number(pl.col("t"), decimal_comma))
+            stated = parse_decimal(stated_frame, "t", t.MONEY, "stated total")[0]
+        header_rows.append(
+            {
+                "source_sha256": prov.source_sha256,
+                "source_name": prov.source_name,
+                "carrier": bill.carrier,
+                "account": bill.account,
+                "bill_number": bill.bill_number,
+                "bill_date": bill.bill_date,
+                "period_start": bill.period_start,
+                "period_end": bill.period_end,
+                "currency": bill.currency,
+                "stated_total": stated,
+                "parsed_total": lines["amount"].sum(),
+                "line_count": lines.height,
+                "parser": prov.parser,
+                "parser_version": prov.parser_version,
+                "template_id": prov.template_id,
+            }
+        )
+    headers = pl.DataFrame(header_rows, schema=BILL_HEADERS.schema)
+    return ParseResult(headers=headers, lines=pl.concat(line_frames), warnings=[])
+
+
+def compile_rules(mapping: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """A template's exact code/description -> type map, ahead of the default rules."""
+    exact = tuple(
+        (rf"(?i)(^|\s){re.escape(k)}($|\s)", v.upper()) for k, v in (mapping or {}).items()
+    )
+    for _, kind in exact:
+        if kind not in CHARGE_TYPES:
+            raise ValueError(f"charge type {kind!r} is not one of {', '.join(CHARGE_TYPES)}")
+    return exact + DEFAULT_CHARGE_RULES

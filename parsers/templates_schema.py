@@ -1,0 +1,207 @@
+"""The declarative bill template: a carrier layout as data, validated with clear errors.
+
+Most carriers need no code (issue 4: a template engine covers 80%+): a template
+says how to recognise the file, where the header fields are, and how each
+charge line is read: columns (wide bills unpivoted, long bills with a charge
+column), XPaths for XML, JSON paths for API responses, regexes for PDF text.
+`extra="forbid"` everywhere so a typo in a template is an error that names the
+field, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipelines.contracts.bills import CHARGE_TYPES
+
+FORMATS = ("csv", "xlsx", "xml", "json", "pdf")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldRule(_Strict):
+    """Where one value comes from; exactly one source.
+
+    column: a column of the table (tabular) | xpath: relative to the line element or
+    the document (xml) | path: dotted JSON path (json) | regex: first group over the
+    file's text (pdf and header fields everywhere) | const: a literal.
+    """
+
+    column: str | None = None
+    xpath: str | None = None
+    path: str | None = None
+    regex: str | None = None
+    const: str | None = None
+    format: str | None = Field(default=None, description="strptime format for dates")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldRule:
+        given = [k for k in ("column", "xpath", "path", "regex", "const") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of column/xpath/path/regex/const, got {given}")
+        return self
+
+
+class WideCharge(_Strict):
+    """One amount column of a wide bill, or numbered description/amount pairs.
+
+    amount_column: 'Fuel Surcharge' with type/code/description, or with
+    `pairs: N` a pattern 'Charge Amount {n}' + description_column
+    'Charge Description {n}' for n = 1..N (the DHL/FedEx style).
+    """
+
+    amount_column: str
+    type: str | None = None
+    code: str | None = None
+    description: str | None = None
+    description_column: str | None = None
+    pairs: int | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, v: str | None) -> str | None:
+        if v is not None and v not in CHARGE_TYPES:
+            raise ValueError(f"type {v!r} is not one of {', '.join(CHARGE_TYPES)}")
+        return v
+
+
+class LongCharge(_Strict):
+    """A long bill: one row per charge; code/description columns say which."""
+
+    amount: FieldRule
+    code: FieldRule | None = None
+    description: FieldRule | None = None
+    type: FieldRule | None = None
+
+
+class ReadOptions(_Strict):
+    encoding: Literal["auto", "utf-8", "utf-8-sig", "gb18030"] = "auto"
+    delimiter: str | None = None
+    header_contains: str | None = Field(
+        default=None, description="the header row is the first row holding this text"
+    )
+    header_rows: int = 1
+    sheet: str | int | None = None
+    skip_rows_matching: str | None = Field(
+        default=None, description="regex on the tracking cell: total/summary rows to ignore"
+    )
+    decimal_comma: bool = False
+    date_format: str | None = None
+    namespaces: dict[str, str] = Field(default_factory=dict)
+    line_element: str | None = Field(default=None, description="xml: one element per charge")
+    lines_path: str | None = Field(default=None, description="json: 'data.charges[*]'")
+    skip_pages_matching: str | None = Field(default=None, description="pdf: summary pages")
+    line_regex: str | None = Field(default=None, description="pdf: named groups per line")
+    table_start: str | None = None
+    table_end: str | None = None
+
+
+class LineRules(_Strict):
+    tracking_number: FieldRule
+    shipment_date: FieldRule | None = None
+    billed_weight: FieldRule | None = None
+    weight_unit: FieldRule | None = None
+    zone: FieldRule | None = None
+    destination_country: FieldRule | None = None
+    charges: list[WideCharge] = Field(default_factory=list)
+    charge: LongCharge | None = None
+
+    @model_validator(mode="after")
+    def _wide_or_long(self) -> LineRules:
+        if bool(self.charges) == (self.charge is not None):
+            raise ValueError("give either `charges` (wide bill) or `charge` (long bill)")
+        return self
+
+
+class BillRules(_Strict):
+    bill_number: FieldRule
+    bill_date: FieldRule
+    currency: FieldRule
+    account: FieldRule | None = None
+    period_start: FieldRule | None = None
+    period_end: FieldRule | None = None
+    stated_total: FieldRule | None = None
+
+
+class MatchRules(_Strict):
+    filename: str | None = Field(default=None, description="regex on the file name")
+    contains: list[str] = Field(
+        default_factory=list, description="literal texts that must all appear near the start"
+    )
+
+
+class Template(_Strict):
+    id: str
+    version: int
+    carrier: str
+    format: Literal["csv", "xlsx", "xml", "json", "pdf"]
+    description: str = ""
+    match: MatchRules
+    read: ReadOptions = Field(default_factory=ReadOptions)
+    bill: BillRules
+    lines: LineRules
+    charge_map: dict[str, str] = Field(
+        default_factory=dict, description="carrier code or description -> charge type"
+    )
+    source: str = ""
+    digest: str = ""
+
+    @field_validator("charge_map")
+    @classmethod
+    def _known_types(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, kind in v.items():
+            if kind not in CHARGE_TYPES:
+                raise ValueError(f"charge_map[{key!r}] = {kind!r} is not one of {CHARGE_TYPES}")
+        return v
+
+    @property
+    def key(self) -> str:
+        """Template id and version plus a digest of its text: any edit changes it."""
+        return f"{self.id}@{self.version}#{self.digest[:12]}"
+
+
+class TemplateError(ValueError):
+    """A template file that does not validate; the message names file and field."""
+
+
+def load_template(path: Path) -> Template:
+    text = path.read_bytes()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise TemplateError(f"{path}: a template is a mapping (id, version, carrier, ...)")
+    data["source"] = str(path)
+    data["digest"] = hashlib.sha256(text).hexdigest()
+    try:
+        return Template.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise TemplateError(f"{path}: invalid template: {problems}") from exc
+
+
+def load_templates(folders: list[Path]) -> list[Template]:
+    """All `*.yaml`/`*.yml` in the folders; duplicate ids are an error (ambiguous choice)."""
+    found: dict[str, Template] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+            template = load_template(path)
+            if template.id in found:
+                raise TemplateError(
+                    f"{path}: template id {template.id!r} already defined in "
+                    f"{found[template.id].source}"
+                )
+            found[template.id] = template
+    return list(found.values())
