@@ -1,0 +1,1 @@
+"""Definitions by domain; `assets.definitions` loads every module here."""

@@ -1,0 +1,18 @@
+"""The overnight run: every daily asset for yesterday, plus the reference tables it needs."""
+
+import dagster as dg
+
+from assets.partitions import daily_partitions
+
+nightly_job = dg.define_asset_job(
+    name="nightly",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("bills"),
+    partitions_def=daily_partitions,
+    description="Load yesterday's extracts and compute everything that depends on them.",
+)
+
+nightly_schedule = dg.build_schedule_from_partitioned_job(
+    nightly_job,
+    hour_of_day=2,
+    description="02:00 every night, for the day that just ended.",
+)
