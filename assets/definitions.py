@@ -13,7 +13,6 @@ import dagster as dg
 import assets.defs as defs_package
 from assets.resources import ReckonResource, default_data_dir
 
-
 # Single-run backfills and package loading are what DAGSTER-NOTES.md measured to work; their
 # beta/preview labels would otherwise print on every load of the code location.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)

@@ -19,6 +19,7 @@ from pipelines.loading.load import LoadReport, load_daily_table, load_reference_
 GROUP = "inputs"
 CHECK_NAME = "loaded_without_quarantine"
 
+
 def _check_spec(contract: TableContract) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
         CHECK_NAME,
@@ -28,6 +29,7 @@ def _check_spec(contract: TableContract) -> dg.AssetCheckSpec:
             "and rejected no file."
         ),
     )
+
 
 def _results(reports: list[LoadReport]) -> tuple[dg.MaterializeResult, dg.AssetCheckResult]:
     violations = pl.concat(
@@ -70,8 +72,10 @@ def _results(reports: list[LoadReport]) -> tuple[dg.MaterializeResult, dg.AssetC
     )
     return dg.MaterializeResult(metadata=metadata), check
 
+
 def _fk_deps(contract: TableContract) -> list[str]:
     return sorted({fk.table for fk in contract.foreign_keys})
+
 
 def reference_input_asset(contract: TableContract) -> dg.AssetsDefinition:
     @dg.asset(
@@ -88,6 +92,7 @@ def reference_input_asset(contract: TableContract) -> dg.AssetsDefinition:
         yield from _results([report])
 
     return _load
+
 
 def daily_input_asset(contract: TableContract) -> dg.AssetsDefinition:
     @dg.asset(
@@ -109,6 +114,7 @@ def daily_input_asset(contract: TableContract) -> dg.AssetsDefinition:
         yield from _results(reports)
 
     return _load
+
 
 reference_assets = [reference_input_asset(c) for c in REFERENCE_TABLES]
 daily_assets = [daily_input_asset(c) for c in DAILY_TABLES]
