@@ -83,6 +83,7 @@ class RawBill:
     period_end: date | None = None
     stated_total: str | None = None
     """Text of the total printed on the bill (None when the bill prints none)."""
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -231,8 +232,9 @@ def canonical_frames(
     date_format: str | None = None,
 ) -> ParseResult:
     """Raw bills -> canonical (headers, lines) with the contract's exact dtypes."""
-    header_rows, line_frames = [], []
+    header_rows, line_frames, warnings = [], [], []
     for bill in bills:
+        warnings.extend(bill.warnings)
         raw = bill.lines
         for col in RAW_LINE_COLUMNS:
             if col not in raw.columns:
@@ -307,7 +309,7 @@ def canonical_frames(
             }
         )
     headers = pl.DataFrame(header_rows, schema=BILL_HEADERS.schema)
-    return ParseResult(headers=headers, lines=pl.concat(line_frames), warnings=[])
+    return ParseResult(headers=headers, lines=pl.concat(line_frames), warnings=warnings)
 
 
 def compile_rules(mapping: dict[str, str] | None) -> tuple[tuple[str, str], ...]:

@@ -220,9 +220,9 @@ class Registry:
             sniff = parser.sniff(candidate, template)
         except BillParseError as exc:
             return Sniff(0.0, f"sniff failed: {exc.reason}")
-        if template and candidate.carrier_hint and sniff.score > 0:
-            if template.carrier == candidate.carrier_hint.upper():
-                return Sniff(sniff.score + 0.1, sniff.reason + f"; carrier hint {template.carrier}")
+        hinted = template and candidate.carrier_hint and sniff.score > 0
+        if hinted and template.carrier == candidate.carrier_hint.upper():
+            return Sniff(sniff.score + 0.1, sniff.reason + f"; carrier hint {template.carrier}")
         return sniff
 
     def choose(
