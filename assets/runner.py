@@ -26,6 +26,7 @@ def run_range(
     end: date,
     instance: dg.DagsterInstance | None = None,
     job_name: str = "nightly",
+    log_level: str = "INFO",
 ) -> dg.ExecuteInProcessResult:
     """Materialise `job_name` for every day in [start, end] as one run."""
     if end < start:
@@ -36,4 +37,7 @@ def run_range(
         ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
         ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
     }
-    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    return job.execute_in_process(
+        run_config=run_config, instance=instance, tags=tags, raise_on_error=False
+    )
