@@ -1,0 +1,89 @@
+"""Functional-currency conversion of expected charges (DOMAIN.md, "Costing rules").
+
+Money is converted "with the daily FX rate of the document date"; for a
+shipment that is its ship date. Rates are not published on every day, so the
+latest rate on or before the date is used (an as-of join). A currency pair
+with no rate on or before a date is bad input and raises, naming the pair and
+the date, instead of leaving a silent gap.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.contracts import types as t
+from pipelines.rating.money import div_half_up
+
+FX_SCALE = 100_000_000
+
+
+class MissingFxRate(ValueError):
+    """No rate on or before a date for a currency pair that needs one."""
+
+
+def attach_fx(
+    frame: pl.LazyFrame, fx_rates: pl.DataFrame, companies: pl.DataFrame, date_col: str
+) -> pl.LazyFrame:
+    """Add functional_currency (from `company`), fx_rate and its integer twin `_fx_u`."""
+    rates = (
+        fx_rates.lazy()
+        .select(
+            pl.col("rate_date"),
+            pl.col("currency"),
+            pl.col("to_currency").alias("functional_currency"),
+            pl.col("rate").cast(t.FX_RATE).alias("_rate"),
+        )
+        .sort("rate_date")
+    )
+    with_ccy = frame.join(
+        companies.lazy().select("company", "functional_currency"), on="company", how="left"
+    )
+    joined = (
+        with_ccy.sort(date_col)
+        .join_asof(
+            rates,
+            left_on=date_col,
+            right_on="rate_date",
+            by=["currency", "functional_currency"],
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .with_columns(
+            fx_rate=pl.when(pl.col("currency") == pl.col("functional_currency"))
+            .then(pl.lit(1).cast(t.FX_RATE))
+            .otherwise(pl.col("_rate"))
+        )
+        .with_columns(_fx_u=(pl.col("fx_rate").cast(pl.Decimal(38, 8)) * FX_SCALE).cast(pl.Int128))
+        .drop("_rate", "rate_date")
+    ).collect()
+    needs = joined.filter(pl.col("currency").is_not_null())
+    no_company = needs.filter(pl.col("functional_currency").is_null())
+    if no_company.height:
+        raise MissingFxRate(
+            "companies has no functional currency for "
+            + ", ".join(sorted(set(no_company["company"].cast(pl.String).fill_null("(null)"))))
+        )
+    missing = needs.filter(pl.col("fx_rate").is_null())
+    if missing.height:
+        first = (
+            missing.group_by("currency", "functional_currency")
+            .agg(pl.col(date_col).min())
+            .sort("currency", "functional_currency")
+        )
+        pairs = "; ".join(f"{c}->{f} on {d}" for c, f, d in first.iter_rows())
+        raise MissingFxRate(f"fx_rates has no rate on or before: {pairs}")
+    return joined.lazy()
+
+
+def to_functional(frame: pl.LazyFrame, cents_col: str, out_col: str) -> pl.LazyFrame:
+    """`cents_col` × fx rate, rounded half-up to the cent, as MONEY in `out_col`.
+
+    Amounts may be negative (credits); the magnitude is rounded and the sign kept,
+    i.e. half away from zero, so a credit mirrors its charge exactly.
+    """
+    cents = pl.col(cents_col).cast(pl.Int128)
+    magnitude = div_half_up(cents.abs() * pl.col("_fx_u"), FX_SCALE)
+    signed = pl.when(cents < 0).then(-magnitude).otherwise(magnitude)
+    return frame.with_columns(
+        (signed.cast(pl.Decimal(38, 0)).cast(pl.Decimal(38, 2)) / 100).cast(t.MONEY).alias(out_col)
+    )

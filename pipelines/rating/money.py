@@ -1,0 +1,88 @@
+"""Exact integer arithmetic for prices, weights and money inside the rating engine.
+
+DOMAIN.md ("Costing rules") forbids binary floating point for money. Inside the
+engine every figure is an integer in a fixed unit: weights in grams, prices in
+1/10000 of the currency unit ("price units"), amounts in cents, percentages in
+1/10000 of a percent. Rounding to the cent is round-half-up, done here once, so
+the set-based engine and the row-by-row reference agree to the cent.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+
+import polars as pl
+
+from pipelines.contracts import types as t
+
+PRICE_SCALE = 10_000
+"""Price units per currency unit (prices carry up to 4 decimal places)."""
+PERCENT_SCALE = 10_000
+"""Percent units per percent (a fuel surcharge of 12.3456% is 123456)."""
+GRAMS_PER_KG = 1000
+
+
+def div_half_up(num: pl.Expr, den: int | pl.Expr) -> pl.Expr:
+    """`num / den` rounded half-up, for non-negative `num` and positive `den`.
+
+    Polars' own Decimal rounding is half-to-even; DOMAIN rounding is half-up.
+    """
+    return (2 * num + den) // (2 * den)
+
+
+def div_ceil(num: pl.Expr, den: int | pl.Expr) -> pl.Expr:
+    """`num / den` rounded up, for non-negative `num` and positive `den`."""
+    return (num + den - 1) // den
+
+
+def cents_to_money(cents: pl.Expr) -> pl.Expr:
+    """Integer cents as a MONEY decimal (exact)."""
+    return (cents.cast(pl.Decimal(38, 2)) / 100).cast(t.MONEY)
+
+
+def grams_to_kg(grams: pl.Expr) -> pl.Expr:
+    """Integer grams as a WEIGHT_KG decimal (exact)."""
+    return (grams.cast(pl.Decimal(38, 3)) / 1000).cast(t.WEIGHT_KG)
+
+
+def money_to_cents(amount: pl.Expr) -> pl.Expr:
+    """A 2-place decimal amount as integer cents (exact)."""
+    return (amount.cast(pl.Decimal(38, 2)) * 100).cast(pl.Int64)
+
+
+def kg_to_grams(kg: pl.Expr) -> pl.Expr:
+    """A 3-place decimal weight in kg as integer grams (exact)."""
+    return (kg.cast(pl.Decimal(38, 3)) * 1000).cast(pl.Int64)
+
+
+def price_units(value: Decimal) -> int:
+    """A price with up to 4 decimals as integer price units; refuses more places."""
+    scaled = value * PRICE_SCALE
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{value} has more than 4 decimal places")
+    return int(scaled)
+
+
+def percent_units(value: Decimal) -> int:
+    scaled = value * PERCENT_SCALE
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{value} has more than 4 decimal places")
+    return int(scaled)
+
+
+def grams(value: Decimal) -> int:
+    """A weight in kg with up to 3 decimals as integer grams; refuses more places."""
+    scaled = value * GRAMS_PER_KG
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{value} kg is finer than a gram")
+    return int(scaled)
+
+
+def round_cents(value: Decimal) -> Decimal:
+    """Round-half-up to the cent (the Python-side twin of `div_half_up`)."""
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def ceil_to(value: Decimal, step: Decimal) -> Decimal:
+    """Round `value` up to a multiple of `step`."""
+    return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
