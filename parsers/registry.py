@@ -35,6 +35,9 @@ class Sniff:
     score: float
     """0 = cannot read this file; 1 = certain. Scores are compared across parsers."""
     reason: str
+    damage: str | None = None
+    """Set when the sniffer found the file itself broken (e.g. 'corrupt_pdf'): if
+    nothing else can read it, that is the quarantine reason, not 'no parser'."""
 
 
 @dataclass
@@ -43,10 +46,12 @@ class Candidate:
 
     path: Path
     carrier_hint: str | None = None
+    display_name: str | None = None
+    """The name the file arrived with (the raw store names files by hash)."""
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return self.display_name or self.path.name
 
     @property
     def suffix(self) -> str:
@@ -226,10 +231,15 @@ class Registry:
         return sniff
 
     def choose(
-        self, path: Path, carrier_hint: str | None = None, template_id: str | None = None
+        self,
+        path: Path,
+        carrier_hint: str | None = None,
+        template_id: str | None = None,
+        display_name: str | None = None,
     ) -> Choice:
         """The best parser for `path`; BillParseError('no_parser' / 'ambiguous') otherwise."""
-        candidate = Candidate(path, carrier_hint)
+        candidate = Candidate(path, carrier_hint, display_name)
+        name = candidate.name
         ranked = self.contenders(candidate)
         if template_id is not None:
             ranked = [c for c in ranked if c.template and c.template.id == template_id]
@@ -247,16 +257,17 @@ class Registry:
             )
         viable = [c for c in ranked if c.sniff.score > 0]
         if not viable:
+            for c in ranked:
+                if c.sniff.damage:
+                    raise BillParseError(c.sniff.damage, c.sniff.reason)
             near = "; ".join(f"{c.label}: {c.sniff.reason}" for c in ranked[:3])
-            raise BillParseError(
-                "no_parser", f"no parser or template recognises {path.name} ({near})"
-            )
+            raise BillParseError("no_parser", f"no parser or template recognises {name} ({near})")
         best = viable[0]
         if len(viable) > 1 and viable[1].sniff.score == best.sniff.score:
             raise BillParseError(
                 "ambiguous",
                 f"{best.label} and {viable[1].label} both score {best.sniff.score:.2f} for "
-                f"{path.name}; narrow a template's match rules or pass --template",
+                f"{name}; narrow a template's match rules or pass --template",
             )
         return Choice(
             best.parser, best.template, best.sniff.score, best.sniff.reason, tuple(ranked[1:4])
@@ -265,5 +276,5 @@ class Registry:
     def parse(
         self, path: Path, ctx: ParseContext, template_id: str | None = None
     ) -> tuple[Choice, ParseResult]:
-        choice = self.choose(path, ctx.carrier_hint, template_id)
+        choice = self.choose(path, ctx.carrier_hint, template_id, ctx.source_name)
         return choice, choice.parser.parse(path, ctx, choice.template)

@@ -58,11 +58,14 @@ def parse_file(path: Path) -> etree._Element:
         return parse_bytes(fh.read(), path.name)
 
 
-def iter_elements(path: Path, tag: str | tuple[str, ...]) -> Iterator[etree._Element]:
+def iter_elements(
+    path: Path, tag: str | tuple[str, ...], name: str | None = None
+) -> Iterator[etree._Element]:
     """Stream the elements named `tag` ('{ns}local'); each is cleared after use so
     a bill of hundreds of MB runs in bounded memory (the caller must not keep it)."""
+    name = name or path.name
     with path.open("rb") as fh:
-        _check_prologue(fh.read(PROLOGUE_BYTES), path.name)
+        _check_prologue(fh.read(PROLOGUE_BYTES), name)
     context = etree.iterparse(
         str(path),
         events=("end",),
@@ -83,5 +86,5 @@ def iter_elements(path: Path, tag: str | tuple[str, ...]) -> Iterator[etree._Ele
                     del parent[0]
     except etree.XMLSyntaxError as exc:
         raise BillParseError(
-            "malformed_xml", f"{path.name} is not well-formed XML: {exc.msg}", f"line={exc.lineno}"
+            "malformed_xml", f"{name} is not well-formed XML: {exc.msg}", f"line={exc.lineno}"
         ) from exc

@@ -270,4 +270,4 @@ class EInvoiceXml(Parser):
         return Sniff(0.0, "XML, but no UBL or CII root")
 
     def parse(self, path: Path, ctx: ParseContext, template=None) -> ParseResult:
-        return einvoice_result(self, parse_bytes(path.read_bytes(), path.name), ctx)
+        return einvoice_result(self, parse_bytes(path.read_bytes(), ctx.source_name), ctx)

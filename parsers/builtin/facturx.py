@@ -21,7 +21,7 @@ from parsers.safe_xml import parse_bytes
 INVOICE_ATTACHMENTS = ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml", "order-x.xml")
 
 
-def embedded_invoice(path: Path) -> tuple[str, bytes]:
+def embedded_invoice(path: Path, name: str) -> tuple[str, bytes]:
     """(attachment name, XML bytes); BillParseError names what is wrong with the PDF."""
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     damage = None
@@ -32,17 +32,17 @@ def embedded_invoice(path: Path) -> tuple[str, bytes]:
     try:
         attachments = PdfReader(path).attachments
     except (PdfReadError, ValueError, KeyError, OSError) as exc:
-        raise BillParseError("corrupt_pdf", f"{path.name} cannot be read as a PDF: {exc}") from exc
-    for name, blobs in attachments.items():
-        if name.lower() in INVOICE_ATTACHMENTS and blobs:
-            return name, blobs[0]
+        raise BillParseError("corrupt_pdf", f"{name} cannot be read as a PDF: {exc}") from exc
+    for attached, blobs in attachments.items():
+        if attached.lower() in INVOICE_ATTACHMENTS and blobs:
+            return attached, blobs[0]
     if damage:
         raise BillParseError(
-            "corrupt_pdf", f"{path.name} is a damaged PDF ({damage}) with no embedded invoice XML"
+            "corrupt_pdf", f"{name} is a damaged PDF ({damage}) with no embedded invoice XML"
         )
     raise BillParseError(
         "no_embedded_xml",
-        f"{path.name} has no embedded Factur-X/ZUGFeRD XML (attachments: {sorted(attachments)})",
+        f"{name} has no embedded Factur-X/ZUGFeRD XML (attachments: {sorted(attachments)})",
     )
 
 
@@ -57,11 +57,11 @@ class FacturX(Parser):
         if not candidate.head.startswith(b"%PDF"):
             return Sniff(0.0, "not a PDF")
         try:
-            name, _ = embedded_invoice(candidate.path)
+            name, _ = embedded_invoice(candidate.path, candidate.name)
         except BillParseError as exc:
-            return Sniff(0.0, exc.reason)
+            return Sniff(0.0, exc.reason, exc.code if exc.code == "corrupt_pdf" else None)
         return Sniff(0.95, f"PDF embeds {name}")
 
     def parse(self, path: Path, ctx: ParseContext, template=None) -> ParseResult:
-        name, data = embedded_invoice(path)
-        return einvoice_result(self, parse_bytes(data, f"{path.name}:{name}"), ctx)
+        name, data = embedded_invoice(path, ctx.source_name)
+        return einvoice_result(self, parse_bytes(data, f"{name}:{name}"), ctx)

@@ -93,8 +93,10 @@ class X12FreightInvoice(Parser):
         try:
             text = path.read_bytes().decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise BillParseError("encoding", f"{path.name} is not UTF-8/ASCII: {exc}") from exc
-        segments, _ = split_segments(text, path.name)
+            raise BillParseError(
+                "encoding", f"{ctx.source_name} is not UTF-8/ASCII: {exc}"
+            ) from exc
+        segments, _ = split_segments(text, ctx.source_name)
         transactions: list[_Transaction] = []
         current: _Transaction | None = None
         lx = tracking = ship_date = weight = unit = None
@@ -149,8 +151,8 @@ class X12FreightInvoice(Parser):
                     }
                 )
         if not transactions:
-            raise BillParseError("malformed_edi", f"{path.name} has no ST transaction")
-        bills = [self._bill(tx, sender, ctx, path.name) for tx in transactions]
+            raise BillParseError("malformed_edi", f"{ctx.source_name} has no ST transaction")
+        bills = [self._bill(tx, sender, ctx, ctx.source_name) for tx in transactions]
         return canonical_frames(
             bills, self.provenance(ctx, None), charge_rules=compile_rules(X12_CHARGE_CODES)
         )

@@ -1,0 +1,1 @@
+"""Connectors that fetch carrier bills from remote sources into the bill inbox."""

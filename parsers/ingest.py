@@ -1,0 +1,336 @@
+"""Ingest bill files: raw store first, parse once, validate, or quarantine with the reason.
+
+Issue 4, item 4 and DOMAIN.md ("never lose a row, explain every exclusion"):
+1. every incoming file is copied, content-addressed by sha256, into an immutable
+   raw store (`raw/<sha[:2]>/<sha><suffix>`) before anything else happens;
+2. a file already parsed with the same parser and template versions is not parsed
+   again (the same file twice gives its lines once);
+3. the file is parsed by the registry's choice and validated against the
+   contracts (types, required values, enums, totals foot);
+4. anything that fails goes to `quarantine/<sha>.json` with the reason, the
+   parser's error and its locator, and is retried when the registry fingerprint
+   (all parser and template versions) changes.
+Parsed frames are kept beside the raw store (`parsed/<sha>/`), so a later run can
+load them without parsing again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+
+from parsers.model import BillParseError
+from parsers.registry import ParseContext, Registry
+from parsers.validate import validate
+
+Status = Literal["parsed", "already_parsed", "quarantined"]
+
+
+@dataclass
+class IngestOutcome:
+    status: Status
+    source_name: str
+    sha256: str
+    raw_path: Path
+    parser: str | None = None
+    parser_version: str | None = None
+    template_id: str | None = None
+    explanation: str = ""
+    headers: pl.DataFrame | None = None
+    lines: pl.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+    error_code: str | None = None
+    reason: str | None = None
+    locator: str | None = None
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    file_name: str
+    sha256: str
+    raw_path: str
+    error_code: str
+    reason: str
+    parser_error: str
+    locator: str | None
+    parser: str | None
+    template_id: str | None
+    registry_fingerprint: str
+    quarantined_at: str
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, target)
+
+
+def store_raw(path: Path, raw_store: Path, sha: str | None = None) -> tuple[str, Path]:
+    """Copy `path` into the content-addressed store (once); the copy is read-only."""
+    sha = sha or sha256_of(path)
+    target = raw_store / sha[:2] / f"{sha}{path.suffix.lower()}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        os.close(fd)
+        shutil.copyfile(path, tmp)
+        os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.replace(tmp, target)
+    return sha, target
+
+
+def default_parsed_store(raw_store: Path) -> Path:
+    return raw_store.parent / "parsed"
+
+
+def load_parsed(parsed_store: Path, sha: str) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """(headers, lines) of a file parsed earlier, or None."""
+    folder = parsed_store / sha
+    if not (folder / "meta.json").exists():
+        return None
+    return pl.read_parquet(folder / "headers.parquet"), pl.read_parquet(folder / "lines.parquet")
+
+
+def _meta(parsed_store: Path, sha: str) -> dict | None:
+    path = parsed_store / sha / "meta.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _save_parsed(parsed_store: Path, outcome: IngestOutcome, fingerprint: str) -> None:
+    folder = parsed_store / outcome.sha256
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("headers", outcome.headers), ("lines", outcome.lines)):
+        tmp = folder / f".{name}.parquet.tmp"
+        frame.write_parquet(tmp)
+        os.replace(tmp, folder / f"{name}.parquet")
+    meta = {
+        "source_name": outcome.source_name,
+        "parser": outcome.parser,
+        "parser_version": outcome.parser_version,
+        "template_id": outcome.template_id,
+        "registry_fingerprint": fingerprint,
+        "parsed_at": datetime.now(UTC).isoformat(),
+    }
+    _atomic_write(folder / "meta.json", json.dumps(meta, indent=2).encode())
+
+
+def _quarantine(
+    quarantine: Path, outcome: IngestOutcome, exc: BillParseError, fingerprint: str
+) -> IngestOutcome:
+    record = QuarantineRecord(
+        file_name=outcome.source_name,
+        sha256=outcome.sha256,
+        raw_path=str(outcome.raw_path),
+        error_code=exc.code,
+        reason=exc.reason,
+        parser_error=str(exc),
+        locator=exc.locator,
+        parser=outcome.parser,
+        template_id=outcome.template_id,
+        registry_fingerprint=fingerprint,
+        quarantined_at=datetime.now(UTC).isoformat(),
+    )
+    _atomic_write(
+        quarantine / f"{outcome.sha256}.json", json.dumps(asdict(record), indent=2).encode()
+    )
+    outcome.status = "quarantined"
+    outcome.error_code, outcome.reason, outcome.locator = exc.code, exc.reason, exc.locator
+    return outcome
+
+
+def ingest_file(
+    path: Path,
+    raw_store: Path,
+    quarantine: Path,
+    carrier_hint: str | None = None,
+    *,
+    registry: Registry | None = None,
+    parsed_store: Path | None = None,
+    template_id: str | None = None,
+    source_name: str | None = None,
+    sha: str | None = None,
+) -> IngestOutcome:
+    """Raw-store, parse (once per parser/template version), validate, or quarantine.
+
+    Never raises for a bad file: the outcome says `quarantined` and why.
+    """
+    registry = registry or Registry.default()
+    parsed_store = parsed_store or default_parsed_store(raw_store)
+    fingerprint = registry.fingerprint()
+    sha, raw_path = store_raw(path, raw_store, sha)
+    outcome = IngestOutcome("parsed", source_name or path.name, sha, raw_path)
+
+    q_path = quarantine / f"{sha}.json"
+    if q_path.exists():
+        previous = json.loads(q_path.read_text())
+        if previous["registry_fingerprint"] == fingerprint and template_id is None:
+            outcome.status = "quarantined"
+            outcome.error_code, outcome.reason = previous["error_code"], previous["reason"]
+            outcome.locator = previous["locator"]
+            return outcome
+    meta = _meta(parsed_store, sha)
+    if meta and meta["registry_fingerprint"] == fingerprint and template_id is None:
+        outcome.status = "already_parsed"
+        outcome.parser, outcome.parser_version = meta["parser"], meta["parser_version"]
+        outcome.template_id = meta["template_id"]
+        return outcome
+
+    try:
+        choice = registry.choose(raw_path, carrier_hint, template_id, outcome.source_name)
+        outcome.parser, outcome.parser_version = choice.parser.name, choice.parser.version
+        outcome.template_id = (
+            f"{choice.template.id}@{choice.template.version}" if choice.template else None
+        )
+        outcome.explanation = choice.explain()
+        if meta and (meta["parser"], meta["parser_version"], meta["template_id"]) == (
+            outcome.parser,
+            outcome.parser_version,
+            outcome.template_id,
+        ):
+            meta["registry_fingerprint"] = fingerprint
+            _atomic_write(parsed_store / sha / "meta.json", json.dumps(meta, indent=2).encode())
+            outcome.status = "already_parsed"
+            return outcome
+        ctx = ParseContext(sha256=sha, source_name=outcome.source_name, carrier_hint=carrier_hint)
+        result = choice.parser.parse(raw_path, ctx, choice.template)
+        validate(result)
+    except BillParseError as exc:
+        return _quarantine(quarantine, outcome, exc, fingerprint)
+    except Exception as exc:  # noqa: BLE001 - a parser bug must quarantine, not stop the batch
+        error = BillParseError("parser_crash", f"{type(exc).__name__}: {exc}")
+        return _quarantine(quarantine, outcome, error, fingerprint)
+    outcome.headers, outcome.lines, outcome.warnings = result.headers, result.lines, result.warnings
+    _save_parsed(parsed_store, outcome, fingerprint)
+    q_path.unlink(missing_ok=True)
+    return outcome
+
+
+def list_quarantined(quarantine: Path) -> list[QuarantineRecord]:
+    if not quarantine.is_dir():
+        return []
+    return [
+        QuarantineRecord(**json.loads(p.read_text())) for p in sorted(quarantine.glob("*.json"))
+    ]
+
+
+def retry_quarantined(
+    raw_store: Path,
+    quarantine: Path,
+    registry: Registry | None = None,
+    parsed_store: Path | None = None,
+) -> list[IngestOutcome]:
+    """Re-ingest quarantined files whose record predates the current registry fingerprint."""
+    registry = registry or Registry.default()
+    fingerprint = registry.fingerprint()
+    outcomes = []
+    for record in list_quarantined(quarantine):
+        if record.registry_fingerprint == fingerprint:
+            continue
+        outcomes.append(
+            ingest_file(
+                Path(record.raw_path),
+                raw_store,
+                quarantine,
+                registry=registry,
+                parsed_store=parsed_store,
+                source_name=record.file_name,
+                sha=record.sha256,
+            )
+        )
+    return outcomes
+
+
+_WORKER_REGISTRY: Registry | None = None
+
+
+def _init_worker(registry: Registry) -> None:
+    global _WORKER_REGISTRY
+    _WORKER_REGISTRY = registry
+
+
+def _job(args: tuple[Path, Path, Path, str | None, Path | None, str]) -> IngestOutcome:
+    path, raw_store, quarantine, hint, parsed_store, sha = args
+    return ingest_file(
+        path,
+        raw_store,
+        quarantine,
+        hint,
+        registry=_WORKER_REGISTRY,
+        parsed_store=parsed_store,
+        sha=sha,
+    )
+
+
+def ingest_many(
+    paths: Iterable[Path | tuple[Path, str | None]],
+    raw_store: Path,
+    quarantine: Path,
+    *,
+    registry: Registry | None = None,
+    parsed_store: Path | None = None,
+    workers: int = 2,
+) -> list[IngestOutcome]:
+    """Ingest many files on `workers` processes (parsing is CPU-bound).
+
+    Items are paths or (path, carrier_hint). Files are hashed first so identical
+    content in one batch is parsed once; the repeats come back `already_parsed`.
+    Outcomes are in input order.
+    """
+    registry = registry or Registry.default()
+    items = [(p, None) if isinstance(p, Path) else p for p in paths]
+    hashes = [sha256_of(p) for p, _ in items]
+    first: dict[str, int] = {}
+    jobs = []
+    for i, ((path, hint), sha) in enumerate(zip(items, hashes, strict=True)):
+        if sha not in first:
+            first[sha] = i
+            jobs.append((path, raw_store, quarantine, hint, parsed_store, sha))
+    if workers <= 1 or len(jobs) <= 1:
+        _init_worker(registry)
+        results = [_job(j) for j in jobs]
+    else:
+        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(registry,)) as pool:
+            results = list(pool.map(_job, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+    by_sha = {r.sha256: r for r in results}
+    outcomes = []
+    for i, ((path, _), sha) in enumerate(zip(items, hashes, strict=True)):
+        done = by_sha[sha]
+        if first[sha] == i:
+            outcomes.append(done)
+        else:
+            repeat = IngestOutcome(
+                "already_parsed" if done.status != "quarantined" else "quarantined",
+                path.name,
+                sha,
+                done.raw_path,
+                done.parser,
+                done.parser_version,
+                done.template_id,
+                error_code=done.error_code,
+                reason=done.reason,
+                locator=done.locator,
+            )
+            outcomes.append(repeat)
+    return outcomes
