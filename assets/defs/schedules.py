@@ -2,12 +2,9 @@
 
 import dagster as dg
 
-from assets.partitions import daily_partitions
-
 nightly_job = dg.define_asset_job(
     name="nightly",
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups("bills"),
-    partitions_def=daily_partitions,
     description="Load yesterday's extracts and compute everything that depends on them.",
 )
 
