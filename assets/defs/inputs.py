@@ -85,6 +85,9 @@ def reference_input_asset(contract: TableContract) -> dg.AssetsDefinition:
         deps=_fk_deps(contract),
         check_specs=[_check_spec(contract)],
         kinds={"duckdb", "polars"},
+        # Every asset of a job needs a backfill policy, or a range backfill of the nightly job
+        # falls back to one run per day (DAGSTER-NOTES.md).
+        backfill_policy=dg.BackfillPolicy.single_run(),
     )
     def _load(reckon: ReckonResource):
         with reckon.warehouse() as con:
