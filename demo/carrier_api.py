@@ -1,0 +1,288 @@
+"""A small carrier billing API on 127.0.0.1 that serves the generated API bills.
+
+The HTTP bill connector (parsers/connectors/http_api.py) must cope with what real
+carrier APIs do: paging, a token check, and transient failures (503 / 429 with
+Retry-After). This server serves `bills/api/<CARRIER>/<bill>.json` (written by
+demo/bills/json_api.py) with exactly those behaviours, so tests and `make demo`
+exercise the connector's retries against a real socket. The protocol is in
+demo/bills/FORMATS.md ("The API"). It is bounded: it stops by itself after
+`lifetime_s` even if nobody closes it.
+
+Run by hand: `python -m demo.carrier_api --data DIR --token T [--fail-every 5]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from functools import lru_cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
+
+from pipelines.layout import DataLayout
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+LIST_ROUTE = re.compile(r"^/(?P<carrier>[A-Z0-9_]+)/v1/invoices$")
+CHARGES_ROUTE = re.compile(
+    r"^/(?P<carrier>[A-Z0-9_]+)/v1/invoices/(?P<bill>[A-Za-z0-9._-]+)/charges$"
+)
+TRANSIENT_STATUSES = (503, 429)
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@lru_cache(maxsize=64)
+def _load_bill(path: Path, mtime_ns: int, size: int) -> dict:
+    """Parsed bill document, cached per file version (pages of one bill share one parse)."""
+    return json.loads(path.read_bytes())
+
+
+def _bill(folder: Path, bill_number: str) -> dict:
+    path = folder / f"{bill_number}.json"
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise _BadRequest(404, f"no invoice {bill_number!r}") from None
+    return _load_bill(path, stat.st_mtime_ns, stat.st_size)
+
+
+def _int_param(query: dict[str, list[str]], name: str, default: int, maximum: int) -> int:
+    raw = query.get(name, [str(default)])[-1]
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise _BadRequest(400, f"{name} must be an integer in 1..{maximum}, got {raw!r}")
+    return int(raw)
+
+
+def _date_param(query: dict[str, list[str]], name: str) -> date | None:
+    raw = query.get(name, [None])[-1]
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise _BadRequest(400, f"{name} must be YYYY-MM-DD, got {raw!r}") from None
+
+
+def _page(items: list, page: int, page_size: int) -> tuple[list, int, int | None]:
+    """The items of `page` (1-based), the page count (at least 1), and the next page or None."""
+    total_pages = max(1, math.ceil(len(items) / page_size))
+    if page > total_pages:
+        raise _BadRequest(404, f"page {page} is past the last page {total_pages}")
+    chunk = items[(page - 1) * page_size : page * page_size]
+    return chunk, total_pages, page + 1 if page < total_pages else None
+
+
+class CarrierApi:
+    """The server, started on construction; use as a context manager or call `close()`.
+
+    `fail_every=k` makes every k-th request (counted over all requests) a transient
+    failure, alternating 503 and 429, each with `Retry-After: <retry_after>`;
+    `fail_every=1` makes every request fail (a permanently failing endpoint).
+    `statuses` counts the status codes served, so tests can see retries happen.
+    """
+
+    def __init__(
+        self,
+        layout: DataLayout,
+        token: str,
+        *,
+        fail_every: int | None = None,
+        retry_after: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        lifetime_s: float = 600.0,
+    ) -> None:
+        if fail_every is not None and fail_every < 1:
+            raise ValueError(f"fail_every must be >= 1 or None, got {fail_every}")
+        self.api_dir = layout.bills_api_dir
+        self.token = token
+        self.fail_every = fail_every
+        self.retry_after = retry_after
+        self.statuses: Counter[int] = Counter()
+        self._requests = 0
+        self._failures = 0
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self.url = f"http://{host}:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        self._deadline = threading.Timer(lifetime_s, self.close)
+        self._deadline.daemon = True
+        self._deadline.start()
+        self._closed = False
+
+    def close(self) -> None:
+        """Stop serving and release the port; safe to call more than once."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._deadline.cancel()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> CarrierApi:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def injected_failure(self) -> int | None:
+        """Count this request; return the status to fail it with, if it is a k-th one."""
+        with self._lock:
+            self._requests += 1
+            if self.fail_every is None or self._requests % self.fail_every:
+                return None
+            self._failures += 1
+            return TRANSIENT_STATUSES[(self._failures - 1) % len(TRANSIENT_STATUSES)]
+
+    def record(self, status: int) -> None:
+        with self._lock:
+            self.statuses[status] += 1
+
+    def invoices(self, carrier: str, query: dict[str, list[str]]) -> dict:
+        since, until = _date_param(query, "since"), _date_param(query, "until")
+        page = _int_param(query, "page", 1, 10**9)
+        page_size = _int_param(query, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        folder = self.api_dir / carrier
+        found = []
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            invoice = _bill(folder, path.stem)["invoice"]
+            day = date.fromisoformat(invoice["invoiceDate"])
+            if (since is None or day >= since) and (until is None or day <= until):
+                found.append(invoice)
+        chunk, total_pages, next_page = _page(found, page, page_size)
+        extra = "".join(f"&{k}={v}" for k, v in (("since", since), ("until", until)) if v)
+        return {
+            "invoices": chunk,
+            "page": page,
+            "pageSize": page_size,
+            "totalPages": total_pages,
+            "totalInvoices": len(found),
+            "next": None
+            if next_page is None
+            else f"/{carrier}/v1/invoices?page={next_page}&page_size={page_size}{extra}",
+        }
+
+    def charges(self, carrier: str, bill_number: str, query: dict[str, list[str]]) -> dict:
+        page = _int_param(query, "page", 1, 10**9)
+        page_size = _int_param(query, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        document = _bill(self.api_dir / carrier, bill_number)
+        chunk, total_pages, next_page = _page(document["charges"], page, page_size)
+        path = f"/{carrier}/v1/invoices/{quote(bill_number)}/charges"
+        return {
+            "invoice": document["invoice"],
+            "page": page,
+            "pageSize": page_size,
+            "totalPages": total_pages,
+            "totalCharges": len(document["charges"]),
+            "charges": chunk,
+            "next": None if next_page is None else f"{path}?page={next_page}&page_size={page_size}",
+        }
+
+
+def _handler_for(api: CarrierApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "DemoCarrierAPI/1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet: tests and `make demo` read `api.statuses`, not a request log."""
+
+        def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+            api.record(status)
+
+        def do_GET(self) -> None:
+            failure = api.injected_failure()
+            if failure is not None:
+                self._send(
+                    failure,
+                    {"error": "temporarily unavailable" if failure == 503 else "rate limited"},
+                    {"Retry-After": str(api.retry_after)},
+                )
+                return
+            if self.headers.get("Authorization") != f"Bearer {api.token}":
+                self._send(
+                    401,
+                    {"error": "invalid or missing bearer token"},
+                    {"WWW-Authenticate": "Bearer"},
+                )
+                return
+            url = urlsplit(self.path)
+            query = parse_qs(url.query)
+            try:
+                if match := LIST_ROUTE.match(url.path):
+                    body = api.invoices(match["carrier"], query)
+                elif match := CHARGES_ROUTE.match(url.path):
+                    body = api.charges(match["carrier"], match["bill"], query)
+                else:
+                    raise _BadRequest(404, f"no such endpoint {url.path!r}")
+            except _BadRequest as error:
+                self._send(error.status, {"error": str(error)})
+                return
+            self._send(200, body)
+
+    return Handler
+
+
+@contextmanager
+def serve(
+    layout: DataLayout,
+    token: str,
+    *,
+    fail_every: int | None = None,
+    retry_after: int = 0,
+    lifetime_s: float = 600.0,
+) -> Iterator[str]:
+    """Serve `layout.bills_api_dir` on an ephemeral 127.0.0.1 port; yields the base URL."""
+    with CarrierApi(
+        layout, token, fail_every=fail_every, retry_after=retry_after, lifetime_s=lifetime_s
+    ) as api:
+        yield api.url
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="data directory (DataLayout root)")
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--fail-every", type=int, default=None)
+    parser.add_argument("--retry-after", type=int, default=1)
+    parser.add_argument("--lifetime", type=float, default=600.0, help="seconds before it stops")
+    args = parser.parse_args(argv)
+    api = CarrierApi(
+        DataLayout(args.data),
+        args.token,
+        fail_every=args.fail_every,
+        retry_after=args.retry_after,
+        port=args.port,
+        lifetime_s=args.lifetime,
+    )
+    print(api.url, flush=True)
+    api._thread.join()
+
+
+if __name__ == "__main__":
+    main()
