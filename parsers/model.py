@@ -10,7 +10,6 @@ where it came from; matching is by normalised tracking number).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -153,8 +152,12 @@ def parse_decimal(frame: pl.DataFrame, column: str, dtype: pl.Decimal, what: str
     return exact.rename(column)
 
 
-def charge_type_expr(rules: tuple[tuple[str, str], ...] = DEFAULT_CHARGE_RULES) -> pl.Expr:
-    """Explicit charge_type when given, else the first rule matching code or description."""
+def charge_type_expr(
+    rules: tuple[tuple[str, str], ...] = DEFAULT_CHARGE_RULES,
+    code_map: dict[str, str] | None = None,
+) -> pl.Expr:
+    """Explicit charge_type when given, else the carrier code's mapping, else the first
+    keyword rule matching code or description, else OTHER."""
     text = pl.concat_str(
         [pl.col("charge_code").fill_null(""), pl.col("charge_description").fill_null("")],
         separator=" ",
@@ -162,7 +165,12 @@ def charge_type_expr(rules: tuple[tuple[str, str], ...] = DEFAULT_CHARGE_RULES) 
     derived: pl.Expr = pl.lit("OTHER")
     for pattern, kind in reversed(rules):
         derived = pl.when(text.str.contains(pattern)).then(pl.lit(kind)).otherwise(derived)
-    return pl.coalesce(pl.col("charge_type").str.to_uppercase(), derived)
+    mapped = (
+        pl.col("charge_code").replace_strict(code_map, default=None, return_dtype=pl.String)
+        if code_map
+        else pl.lit(None, dtype=pl.String)
+    )
+    return pl.coalesce(pl.col("charge_type").str.to_uppercase(), mapped, derived)
 
 
 DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%b %d, %Y")
@@ -228,6 +236,7 @@ def canonical_frames(
     prov: Provenance,
     *,
     charge_rules: tuple[tuple[str, str], ...] = DEFAULT_CHARGE_RULES,
+    code_map: dict[str, str] | None = None,
     decimal_comma: bool = False,
     date_format: str | None = None,
 ) -> ParseResult:
@@ -262,7 +271,7 @@ def canonical_frames(
             amount,
             weight,
             _dates(raw, date_format),
-            charge_type_expr(charge_rules).alias("charge_type"),
+            charge_type_expr(charge_rules, code_map).alias("charge_type"),
             normalise_tracking(pl.col("tracking_number_raw")).alias("tracking_number"),
             pl.when(weight.is_not_null())
             .then(pl.col("weight_unit").fill_null("KG"))
@@ -310,14 +319,3 @@ def canonical_frames(
         )
     headers = pl.DataFrame(header_rows, schema=BILL_HEADERS.schema)
     return ParseResult(headers=headers, lines=pl.concat(line_frames), warnings=warnings)
-
-
-def compile_rules(mapping: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
-    """A template's exact code/description -> type map, ahead of the default rules."""
-    exact = tuple(
-        (rf"(?i)(^|\s){re.escape(k)}($|\s)", v.upper()) for k, v in (mapping or {}).items()
-    )
-    for _, kind in exact:
-        if kind not in CHARGE_TYPES:
-            raise ValueError(f"charge type {kind!r} is not one of {', '.join(CHARGE_TYPES)}")
-    return exact + DEFAULT_CHARGE_RULES

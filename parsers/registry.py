@@ -48,6 +48,8 @@ class Candidate:
     carrier_hint: str | None = None
     display_name: str | None = None
     """The name the file arrived with (the raw store names files by hash)."""
+    extras: dict = field(default_factory=dict)
+    """Derived views (a PDF's first-page text...) cached across sniffers."""
 
     @property
     def name(self) -> str:

@@ -40,6 +40,9 @@ class FieldRule(_Strict):
     regex: str | None = None
     const: str | None = None
     format: str | None = Field(default=None, description="strptime format for dates")
+    total_row: bool = Field(
+        default=False, description="header field read from the total row (tabular)"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldRule:
@@ -50,14 +53,16 @@ class FieldRule(_Strict):
 
 
 class WideCharge(_Strict):
-    """One amount column of a wide bill, or numbered description/amount pairs.
+    """One amount column of a wide bill, or numbered code/description/amount groups.
 
-    amount_column: 'Fuel Surcharge' with type/code/description, or with
-    `pairs: N` a pattern 'Charge Amount {n}' + description_column
-    'Charge Description {n}' for n = 1..N (the DHL/FedEx style).
+    amount_column: 'Fuel Surcharge' with a fixed type/code/description, or with
+    `pairs: N` the patterns 'Charge {n} Amount', code_column 'Charge {n} Code',
+    description_column 'Charge {n} Description' for n = 1..N (DHL/FedEx style).
+    Empty amount cells are unused slots, not charges.
     """
 
     amount_column: str
+    code_column: str | None = None
     type: str | None = None
     code: str | None = None
     description: str | None = None
@@ -89,9 +94,11 @@ class ReadOptions(_Strict):
     )
     header_rows: int = 1
     sheet: str | int | None = None
-    skip_rows_matching: str | None = Field(
-        default=None, description="regex on the tracking cell: total/summary rows to ignore"
+    total_row_column: str | None = Field(
+        default=None, description="column whose value marks the total/summary row"
     )
+    total_row_regex: str | None = None
+    null_values: list[str] = Field(default_factory=list, description="cells meaning 'no value'")
     decimal_comma: bool = False
     date_format: str | None = None
     namespaces: dict[str, str] = Field(default_factory=dict)
@@ -101,6 +108,13 @@ class ReadOptions(_Strict):
     line_regex: str | None = Field(default=None, description="pdf: named groups per line")
     table_start: str | None = None
     table_end: str | None = None
+    ignore_lines_matching: str | None = Field(
+        default=None, description="pdf: lines inside the table region that are not charges"
+    )
+    layout_text: bool = Field(default=False, description="pdf: pdfplumber layout=True text")
+    locator_format: str | None = Field(
+        default=None, description="json: e.g. 'api_page={n0};index={i1}' per [*] level"
+    )
 
 
 class LineRules(_Strict):
@@ -148,7 +162,7 @@ class Template(_Strict):
     bill: BillRules
     lines: LineRules
     charge_map: dict[str, str] = Field(
-        default_factory=dict, description="carrier code or description -> charge type"
+        default_factory=dict, description="carrier charge code (exact) -> charge type"
     )
     source: str = ""
     digest: str = ""

@@ -26,7 +26,6 @@ from parsers.model import (
     ParseResult,
     RawBill,
     canonical_frames,
-    compile_rules,
     parse_date_text,
 )
 from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
@@ -247,9 +246,7 @@ def einvoice_result(parser: Parser, root: etree._Element, ctx: ParseContext) -> 
         bill = cii_bill(root, ctx)
     else:
         raise BillParseError("unsupported", f"root element {name!r} is neither UBL nor CII")
-    return canonical_frames(
-        [bill], parser.provenance(ctx, None), charge_rules=compile_rules(EINVOICE_CHARGE_CODES)
-    )
+    return canonical_frames([bill], parser.provenance(ctx, None), code_map=EINVOICE_CHARGE_CODES)
 
 
 @register

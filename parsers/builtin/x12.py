@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from parsers.model import BillParseError, ParseResult, RawBill, canonical_frames, compile_rules
+from parsers.model import BillParseError, ParseResult, RawBill, canonical_frames
 from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
 
 X12_CHARGE_CODES = {
@@ -153,9 +153,7 @@ class X12FreightInvoice(Parser):
         if not transactions:
             raise BillParseError("malformed_edi", f"{ctx.source_name} has no ST transaction")
         bills = [self._bill(tx, sender, ctx, ctx.source_name) for tx in transactions]
-        return canonical_frames(
-            bills, self.provenance(ctx, None), charge_rules=compile_rules(X12_CHARGE_CODES)
-        )
+        return canonical_frames(bills, self.provenance(ctx, None), code_map=X12_CHARGE_CODES)
 
     @staticmethod
     def _bill(tx: _Transaction, sender: str, ctx: ParseContext, name: str) -> RawBill:

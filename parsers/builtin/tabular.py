@@ -1,0 +1,211 @@
+"""Template engines for CSV and Excel bills (Polars; fastexcel/calamine for .xlsx).
+
+Everything is read as text (a tracking number '0012345678' must keep its zeros,
+an amount must never pass through a float), the header row is found by its
+text (title rows and multi-row, merged, Chinese headers are common), and
+total/summary rows are set aside by a marker column rather than guessed.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import fastexcel
+import polars as pl
+
+from parsers.builtin.template_engine import (
+    build_bill,
+    clean_cells,
+    finish,
+    header_value,
+    lines_from_cells,
+    template_sniff,
+)
+from parsers.model import BillParseError, ParseResult
+from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
+from parsers.templates_schema import Template
+
+DELIMITERS = (",", ";", "\t", "|")
+SNIFF_ROWS = 40
+
+
+def decode(data: bytes, encoding: str, name: str) -> str:
+    """Bytes -> text; 'auto' tries UTF-8 (BOM or not) then GB18030, strictly."""
+    tries = ("utf-8-sig", "gb18030") if encoding == "auto" else (encoding,)
+    for enc in tries:
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError as exc:
+            error = exc
+    raise BillParseError(
+        "encoding",
+        f"{name} is not {' or '.join(tries)}: byte {data[error.start : error.start + 1]!r} at "
+        f"offset {error.start}",
+        f"byte={error.start}",
+    )
+
+
+def header_names(block: pl.DataFrame) -> list[str]:
+    """Column names from 1+ header rows: upper rows forward-filled across merged cells,
+    parts joined with a space ('运单信息 运单号'); blanks become 'column_N'."""
+    rows = [list(r) for r in block.iter_rows()]
+    for r in rows[:-1]:
+        for i in range(1, len(r)):
+            if r[i] is None or str(r[i]).strip() == "":
+                r[i] = r[i - 1]
+    names, seen = [], {}
+    for i in range(block.width):
+        parts = [str(r[i]).strip() for r in rows if r[i] is not None and str(r[i]).strip()]
+        name = " ".join(dict.fromkeys(parts)) or f"column_{i + 1}"
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return names
+
+
+def grid_text(grid: pl.DataFrame) -> str:
+    """The grid as tab-separated text, for header regexes over title blocks."""
+    joined = grid.select(
+        pl.concat_str([pl.col(c).fill_null("") for c in grid.columns], separator="\t")
+    ).to_series()
+    return "\n".join(joined.to_list())
+
+
+def split_grid(
+    grid: pl.DataFrame, template: Template, first_row: int, sheet: str | None
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(preamble incl. header, data cells, total rows) from a header-less text grid.
+
+    `first_row` is the file row number of the grid's first row (for locators).
+    """
+    read = template.read
+    grid = grid.select(pl.col(c).cast(pl.String) for c in grid.columns)
+    if read.header_contains:
+        hit = grid.with_row_index("_i").filter(
+            pl.any_horizontal(
+                pl.col(c).str.contains(read.header_contains, literal=True) for c in grid.columns
+            )
+        )
+        if hit.height == 0:
+            raise BillParseError(
+                "missing_columns", f"no header row contains {read.header_contains!r}", "header"
+            )
+        header_at = int(hit["_i"][0])
+    else:
+        header_at = read.header_rows - 1
+    start = max(0, header_at - read.header_rows + 1)
+    names = header_names(grid.slice(start, header_at - start + 1))
+    data = grid.slice(header_at + 1)
+    data.columns = names
+    where = f"sheet={sheet};row=" if sheet else "row="
+    rows = pl.int_range(pl.len(), dtype=pl.Int64) + (first_row + header_at + 1)
+    data = data.with_columns((pl.lit(where) + rows.cast(pl.String)).alias("locator"))
+    data = clean_cells(data, read.null_values)
+    total = data.clear()
+    if read.total_row_column:
+        if read.total_row_column not in data.columns:
+            raise BillParseError(
+                "missing_columns", f"total-row column {read.total_row_column!r} not found", "header"
+            )
+        marker = (
+            pl.col(read.total_row_column).fill_null("").str.contains(read.total_row_regex or ".")
+        )
+        total, data = data.filter(marker), data.filter(~marker)
+    return grid.slice(0, header_at + 1), data, total
+
+
+def tabular_result(
+    parser: Parser, template: Template, ctx: ParseContext, grid: pl.DataFrame, sheet: str | None
+) -> ParseResult:
+    preamble, cells, total = split_grid(grid, template, 1, sheet)
+    text_cache: list[str] = []
+
+    def text() -> str:
+        if not text_cache:
+            text_cache.append(grid_text(preamble) + "\n" + grid_text(total.drop("locator")))
+        return text_cache[0]
+
+    lines = lines_from_cells(cells, template)
+
+    def value(rule, name):
+        return header_value(
+            rule, name, text=text, cells=cells, total=total, null_values=template.read.null_values
+        )
+
+    return finish(parser, template, ctx, build_bill(template, lines, value))
+
+
+def read_csv_grid(path: Path, template: Template, name: str) -> pl.DataFrame:
+    text = decode(path.read_bytes(), template.read.encoding, name)
+    first_line = text.split("\n", 1)[0]
+    delimiter = template.read.delimiter or max(DELIMITERS, key=first_line.count)
+    width = max((line.count(delimiter) + 1 for line in text.splitlines()[:SNIFF_ROWS]), default=1)
+    try:
+        return pl.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            has_header=False,
+            new_columns=[f"c{i}" for i in range(width)],
+            schema_overrides={f"c{i}": pl.String for i in range(width)},
+            infer_schema=False,
+            separator=delimiter,
+            truncate_ragged_lines=True,
+        )
+    except pl.exceptions.ComputeError as exc:
+        raise BillParseError("malformed_csv", f"{name}: {str(exc).splitlines()[0]}") from exc
+
+
+@register
+class CsvTemplateEngine(Parser):
+    name = "template-csv"
+    version = "1"
+    formats = ("csv",)
+    uses_templates = True
+    description = "CSV bills by declarative template (encodings, delimiters, wide or long)"
+
+    def sniff(self, candidate: Candidate, template: Template | None = None) -> Sniff:
+        return template_sniff(candidate, template, lambda: candidate.text)
+
+    def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
+        grid = read_csv_grid(path, template, ctx.source_name)
+        return tabular_result(self, template, ctx, grid, None)
+
+
+def read_xlsx_grid(path: Path, template: Template, name: str, n_rows: int | None = None):
+    try:
+        reader = fastexcel.read_excel(path)
+        sheet = template.read.sheet if template.read.sheet is not None else 0
+        loaded = reader.load_sheet(
+            sheet, header_row=None, skip_rows=0, n_rows=n_rows, dtypes="string"
+        )
+        sheet_name = loaded.name
+        grid = loaded.to_polars()
+    except Exception as exc:  # fastexcel raises its own error types per failure
+        raise BillParseError("unreadable_xlsx", f"{name}: {type(exc).__name__}: {exc}") from exc
+    grid.columns = [f"c{i}" for i in range(grid.width)]
+    return grid, sheet_name
+
+
+@register
+class XlsxTemplateEngine(Parser):
+    name = "template-xlsx"
+    version = "1"
+    formats = ("xlsx",)
+    uses_templates = True
+    description = "Excel bills by declarative template (calamine via fastexcel)"
+
+    def sniff(self, candidate: Candidate, template: Template | None = None) -> Sniff:
+        def text() -> str:
+            key = ("xlsx-text", template.read.sheet)
+            if key not in candidate.extras:
+                try:
+                    grid, _ = read_xlsx_grid(candidate.path, template, candidate.name, SNIFF_ROWS)
+                    candidate.extras[key] = grid_text(grid)
+                except BillParseError:
+                    candidate.extras[key] = ""
+            return candidate.extras[key]
+
+        return template_sniff(candidate, template, text)
+
+    def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
+        grid, sheet = read_xlsx_grid(path, template, ctx.source_name)
+        return tabular_result(self, template, ctx, grid, sheet)

@@ -1,0 +1,281 @@
+"""What every template engine shares: sniffing by match rules, cells -> charge lines,
+header fields, and the hand-over to the canonical builder.
+
+Each format engine (tabular, XML, JSON, PDF) only turns a file into a *cells*
+frame: one row per printed row or element, text columns keyed by the template's
+source (a column header, an XPath, a JSON path, a regex group), plus `locator`.
+From there the same set-based code builds lines, so a template means the same
+thing whatever the format (issue 4: the template engine covers most carriers).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import polars as pl
+
+from parsers.model import BillParseError, ParseResult, RawBill, canonical_frames, parse_date_text
+from parsers.registry import Candidate, ParseContext, Parser, Sniff
+from parsers.templates_schema import FieldRule, Template, WideCharge
+
+SUFFIXES = {
+    "csv": (".csv", ".txt", ".tsv"),
+    "xlsx": (".xlsx", ".xlsm"),
+    "xml": (".xml",),
+    "json": (".json",),
+    "pdf": (".pdf",),
+}
+SHIPMENT_FIELDS = (
+    "tracking_number_raw",
+    "shipment_date",
+    "billed_weight",
+    "weight_unit",
+    "zone",
+    "destination_country",
+)
+
+
+def template_sniff(candidate: Candidate, template: Template, text: Callable[[], str]) -> Sniff:
+    """Score = 0.7 if every `contains` text is present + 0.2 if the name matches.
+
+    `text` is called lazily (a PDF's first page is only extracted when the name
+    and suffix already fit), and a template with no match rules never wins alone.
+    """
+    if candidate.suffix not in SUFFIXES[template.format]:
+        return Sniff(0.0, f"{template.id}: not a {template.format} file")
+    rules, score, reasons = template.match, 0.0, []
+    if rules.filename:
+        if not re.search(rules.filename, candidate.name):
+            return Sniff(0.0, f"{template.id}: name does not match {rules.filename!r}")
+        score += 0.2
+        reasons.append(f"name matches {rules.filename!r}")
+    if rules.contains:
+        hay = text()
+        missing = [c for c in rules.contains if c not in hay]
+        if missing:
+            return Sniff(0.0, f"{template.id}: text lacks {missing}")
+        score += 0.7
+        reasons.append(f"text contains {rules.contains}")
+    if not reasons:
+        return Sniff(0.05, f"{template.id}: right format, no match rules")
+    return Sniff(score, f"template {template.id}: " + "; ".join(reasons))
+
+
+def rule_key(rule: FieldRule) -> str | None:
+    """The cells column a rule reads (None for constants and regexes)."""
+    return rule.column or rule.xpath or rule.path
+
+
+def line_sources(template: Template) -> list[str]:
+    """Every cells column the template's line rules read (XML/JSON engines extract these)."""
+    lines = template.lines
+    rules = [getattr(lines, f) for f in ("tracking_number", *SHIPMENT_FIELDS[1:])]
+    if lines.charge:
+        rules += [
+            lines.charge.amount,
+            lines.charge.code,
+            lines.charge.description,
+            lines.charge.type,
+        ]
+    keys = [rule_key(r) for r in rules if r is not None]
+    for wide in lines.charges:
+        keys += [c for c in (wide.amount_column, wide.code_column, wide.description_column) if c]
+    return [k for k in dict.fromkeys(keys) if k]
+
+
+def clean_cells(cells: pl.DataFrame, null_values: list[str]) -> pl.DataFrame:
+    """Strip text, empty or 'no value' markers -> null, drop rows with nothing in them."""
+    data = [c for c in cells.columns if c != "locator"]
+    cells = cells.with_columns(
+        pl.when(pl.col(c).str.strip_chars().is_in(["", *null_values]))
+        .then(None)
+        .otherwise(pl.col(c).str.strip_chars())
+        .alias(c)
+        for c in data
+    )
+    return cells.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in data))
+
+
+class _Columns:
+    def __init__(self, cells: pl.DataFrame) -> None:
+        self.cells, self.missing = cells, []
+
+    def expr(self, rule: FieldRule | None, name: str) -> pl.Expr:
+        if rule is None:
+            return pl.lit(None, dtype=pl.String).alias(name)
+        if rule.const is not None:
+            return pl.lit(rule.const).alias(name)
+        return self.col(rule_key(rule) or "", name)
+
+    def col(self, key: str, name: str) -> pl.Expr:
+        if key not in self.cells.columns:
+            self.missing.append(key)
+            return pl.lit(None, dtype=pl.String).alias(name)
+        return pl.col(key).cast(pl.String).alias(name)
+
+
+def _wide_slots(wide: WideCharge) -> list[tuple[int, WideCharge]]:
+    if wide.pairs is None:
+        return [(0, wide)]
+    return [
+        (
+            n,
+            WideCharge(
+                amount_column=wide.amount_column.format(n=n),
+                code_column=wide.code_column.format(n=n) if wide.code_column else None,
+                description_column=(
+                    wide.description_column.format(n=n) if wide.description_column else None
+                ),
+                type=wide.type,
+                code=wide.code,
+                description=wide.description,
+            ),
+        )
+        for n in range(1, wide.pairs + 1)
+    ]
+
+
+def lines_from_cells(cells: pl.DataFrame, template: Template) -> pl.DataFrame:
+    """Cells -> raw charge lines (text), wide bills unpivoted in row-then-slot order."""
+    rules, cols = template.lines, _Columns(cells)
+    shipment = [
+        cols.expr(rules.tracking_number, "tracking_number_raw"),
+        *(cols.expr(getattr(rules, f), f) for f in SHIPMENT_FIELDS[1:]),
+    ]
+    order = pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")
+    parts: list[pl.DataFrame] = []
+    if rules.charge is not None:
+        charge = rules.charge
+        exprs = [
+            *shipment,
+            cols.expr(charge.amount, "amount"),
+            cols.expr(charge.code, "charge_code"),
+            cols.expr(charge.description, "charge_description"),
+            cols.expr(charge.type, "charge_type"),
+        ]
+        if not cols.missing:
+            parts.append(cells.select(*exprs, pl.col("locator"), order, pl.lit(0).alias("_slot")))
+    slot_index = 0
+    for wide in rules.charges:
+        for n, slot in _wide_slots(wide):
+            slot_index += 1
+            exprs = [
+                *shipment,
+                cols.col(slot.amount_column, "amount"),
+                cols.col(slot.code_column, "charge_code")
+                if slot.code_column
+                else pl.lit(slot.code, dtype=pl.String).alias("charge_code"),
+                cols.col(slot.description_column, "charge_description")
+                if slot.description_column
+                else pl.lit(slot.description, dtype=pl.String).alias("charge_description"),
+                pl.lit(slot.type, dtype=pl.String).alias("charge_type"),
+            ]
+            if cols.missing:
+                continue
+            located = pl.col("locator") + (f";charge={n}" if n else f";charge={slot_index}")
+            part = cells.select(*exprs, located, order, pl.lit(slot_index).alias("_slot"))
+            parts.append(part.filter(pl.col("amount").is_not_null()))
+    if cols.missing:
+        shown = ", ".join(c for c in cells.columns if c != "locator")
+        raise BillParseError(
+            "missing_columns",
+            f"{', '.join(repr(m) for m in dict.fromkeys(cols.missing))} not found; "
+            f"the file has: {shown[:400]}",
+            "header",
+        )
+    lines = pl.concat(parts).sort("_row", "_slot").drop("_row", "_slot")
+    orphan = lines["tracking_number_raw"].is_null() & lines["amount"].is_not_null()
+    if orphan.any():
+        i = int(orphan.arg_true()[0])
+        raise BillParseError(
+            "invalid_value", "charge without a tracking number", lines["locator"][i]
+        )
+    return lines
+
+
+def header_value(
+    rule: FieldRule | None,
+    name: str,
+    *,
+    text: Callable[[], str],
+    cells: pl.DataFrame | None = None,
+    total: pl.DataFrame | None = None,
+    lookup: Callable[[FieldRule], str | None] | None = None,
+    null_values: list[str] | tuple[str, ...] = (),
+) -> str | None:
+    """One header field; a rule that finds nothing is an error naming the field."""
+    if rule is None:
+        return None
+    if rule.const is not None:
+        value: str | None = rule.const
+    elif rule.regex is not None:
+        found = re.search(rule.regex, text(), re.MULTILINE)
+        if found is None:
+            raise BillParseError("missing_field", f"{name}: regex {rule.regex!r} not found")
+        value = found.group(1) if found.groups() else found.group(0)
+    elif rule.column is not None:
+        source = total if rule.total_row else cells
+        if source is None or source.height == 0:
+            where = "a total row" if rule.total_row else "data rows"
+            raise BillParseError("missing_field", f"{name}: the file has no {where}")
+        if rule.column not in source.columns:
+            raise BillParseError("missing_columns", f"{name}: column {rule.column!r} not found")
+        values = source[rule.column].drop_nulls().unique(maintain_order=True)
+        if values.len() > 1:
+            raise BillParseError(
+                "several_bills",
+                f"{name}: column {rule.column!r} holds several values {values.head(3).to_list()}",
+            )
+        value = values[0] if values.len() else None
+    else:
+        value = lookup(rule) if lookup else None
+    if value is not None:
+        value = value.strip()
+    return None if value in ("", *null_values) else value
+
+
+def build_bill(
+    template: Template,
+    lines: pl.DataFrame,
+    value: Callable[[FieldRule | None, str], str | None],
+) -> RawBill:
+    rules = template.bill
+
+    def day(rule: FieldRule | None, name: str):
+        text = value(rule, name)
+        return (
+            parse_date_text(text, (rule.format,))
+            if text and rule and rule.format
+            else (parse_date_text(text) if text else None)
+        )
+
+    number, currency = value(rules.bill_number, "bill_number"), value(rules.currency, "currency")
+    bill_date = day(rules.bill_date, "bill_date")
+    for name, v in (("bill_number", number), ("bill_date", bill_date), ("currency", currency)):
+        if v is None:
+            raise BillParseError("missing_field", f"{name} is empty")
+    stated = value(rules.stated_total, "stated_total")
+    if rules.stated_total is not None and stated is None:
+        raise BillParseError("missing_field", "stated_total: the template expects a total")
+    return RawBill(
+        carrier=template.carrier,
+        bill_number=number,
+        bill_date=bill_date,
+        currency=currency,
+        account=value(rules.account, "account"),
+        period_start=day(rules.period_start, "period_start"),
+        period_end=day(rules.period_end, "period_end"),
+        stated_total=stated,
+        lines=lines,
+    )
+
+
+def finish(parser: Parser, template: Template, ctx: ParseContext, bill: RawBill) -> ParseResult:
+    return canonical_frames(
+        [bill],
+        parser.provenance(ctx, template),
+        code_map=template.charge_map or None,
+        decimal_comma=template.read.decimal_comma,
+        date_format=template.read.date_format,
+    )
