@@ -1,0 +1,96 @@
+"""Accruals (暂估) for shipped-but-not-billed parcels, released when the bill arrives.
+
+DOMAIN.md: "unbilled: shipped in the period, not billed: accrued at the
+expected price". Computed statelessly from the bills known up to the period,
+so a rerun after a late bill gives the same journal as a first run would:
+- opening: shipped before the period, not billed by any bill of an earlier period;
+- ACCRUE: shipped in the period, not billed by any bill of this or an earlier period;
+- RELEASE: in the opening balance and billed by a bill of this period;
+- closing: shipped up to the period end and not billed by then, computed
+  directly, so opening + accrued − released = closing is a real check.
+A shipment counts as billed when any line of the carrier carries its tracking
+number. A shipment that cannot be priced is accrued at 0 with its reason.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.contracts.reconciliation import ACCRUAL_JOURNAL, ACCRUAL_ROLLFORWARD
+from pipelines.contracts.types import MONEY
+from pipelines.reconciliation.periods import BillingPeriod
+
+
+def accrual_entries(
+    ratings: pl.DataFrame,
+    billed_before: pl.DataFrame,
+    billed_by_end: pl.DataFrame,
+    period: BillingPeriod,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(journal, rollforward) for one carrier period.
+
+    `ratings`: the carrier's SHIPMENT_RATINGS; `billed_before` / `billed_by_end`:
+    one column `tracking_number`, billed by bills of earlier periods / up to this one.
+    """
+    ships = (
+        ratings.filter((pl.col("carrier") == period.carrier) & (pl.col("ship_date") <= period.end))
+        .join(
+            billed_before.unique().with_columns(_before=pl.lit(True)),
+            on="tracking_number",
+            how="left",
+        )
+        .join(
+            billed_by_end.unique().with_columns(_by_end=pl.lit(True)),
+            on="tracking_number",
+            how="left",
+        )
+        .with_columns(
+            pl.col("_before", "_by_end").fill_null(False),
+            _amount=pl.col("expected_total").fill_null(0).cast(MONEY),
+            _amount_f=pl.col("expected_total_functional").fill_null(0).cast(MONEY),
+        )
+    )
+    in_opening = (pl.col("ship_date") < period.start) & ~pl.col("_before")
+    accrue = (pl.col("ship_date") >= period.start) & ~pl.col("_by_end")
+    release = in_opening & pl.col("_by_end")
+    closing = ~pl.col("_by_end")
+    common = dict(
+        carrier=pl.lit(period.carrier),
+        period_start=pl.lit(period.start),
+        period_end=pl.lit(period.end),
+    )
+    journal = pl.concat(
+        [
+            ships.filter(accrue).with_columns(
+                entry=pl.lit("ACCRUE"),
+                amount=pl.col("_amount"),
+                amount_functional=pl.col("_amount_f"),
+            ),
+            ships.filter(release).with_columns(
+                entry=pl.lit("RELEASE"),
+                amount=-pl.col("_amount"),
+                amount_functional=-pl.col("_amount_f"),
+            ),
+        ]
+    ).with_columns(**common)
+    journal = (
+        journal.select(ACCRUAL_JOURNAL.column_names)
+        .cast(ACCRUAL_JOURNAL.schema)  # type: ignore[arg-type]
+        .sort("entry", "shipment_id")
+    )
+    f = pl.col("_amount_f")
+    roll = (
+        ships.filter(pl.col("functional_currency").is_not_null())
+        .group_by("company", "functional_currency")
+        .agg(
+            opening=f.filter(in_opening).sum(),
+            accrued=f.filter(accrue).sum(),
+            released=f.filter(release).sum(),
+            closing=f.filter(closing).sum(),
+        )
+        .with_columns(**common)
+        .select(ACCRUAL_ROLLFORWARD.column_names)
+        .cast(ACCRUAL_ROLLFORWARD.schema)  # type: ignore[arg-type]
+        .sort("company", "functional_currency")
+    )
+    return journal, roll

@@ -1,0 +1,150 @@
+"""Reconcile one carrier billing period: findings, totals, vouchers, disputes, accruals.
+
+Issue 5 items 3-4. Pure: the same inputs give the same frames, row order
+included (every output is sorted on its key), so a rerun after a late bill or
+a corrected rate card replaces one partition's outputs deterministically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipelines.contracts.reconciliation import FINDINGS
+from pipelines.rating.cards import RateCard
+from pipelines.rating.engine import RatingResult, as_tables
+from pipelines.rating.keys import normalise_tracking
+from pipelines.rating.tables import RateCardTables
+from pipelines.reconciliation.accruals import accrual_entries
+from pipelines.reconciliation.config import CarriersFile, tolerance_table, weight_tolerance_table
+from pipelines.reconciliation.findings import judge_lines
+from pipelines.reconciliation.matching import mark_first_occurrences, match_shipments
+from pipelines.reconciliation.outputs import dispute_list, payable_vouchers, period_summary
+from pipelines.reconciliation.periods import BillingPeriod, bill_periods
+
+LINE_KEY = ["source_sha256", "bill_number", "line_number"]
+
+
+class BillInputError(ValueError):
+    """Bill lines that cannot be reconciled as given (no header, wrong currency)."""
+
+
+@dataclass(frozen=True)
+class ReconciliationResult:
+    findings: pl.DataFrame
+    period_summary: pl.DataFrame
+    payable_vouchers: pl.DataFrame
+    disputes: pl.DataFrame
+    accruals: pl.DataFrame
+    """The accrual journal: ACCRUE and RELEASE entries of the period."""
+    accrual_rollforward: pl.DataFrame
+
+    @property
+    def unbilled(self) -> pl.DataFrame:
+        """Shipments of the period never billed (finding UNBILLED), accrued."""
+        return self.accruals.filter(pl.col("entry") == "ACCRUE")
+
+    @property
+    def accrual_releases(self) -> pl.DataFrame:
+        return self.accruals.filter(pl.col("entry") == "RELEASE")
+
+
+def _period_lines(
+    bill_lines: pl.DataFrame, headers: pl.DataFrame, carriers: CarriersFile, period: BillingPeriod
+) -> pl.DataFrame:
+    """The carrier's lines of bills belonging to this or an earlier period, with period_start."""
+    cfg = carriers.get(period.carrier)
+    periods = bill_periods(headers, cfg).unique(["source_sha256", "bill_number"])
+    lines = bill_lines.filter(pl.col("carrier") == period.carrier).join(
+        periods, on=["source_sha256", "bill_number"], how="left"
+    )
+    orphans = lines.filter(pl.col("period_start").is_null())
+    if orphans.height:
+        bills = orphans.select("source_sha256", "bill_number").unique().sort("bill_number").head(5)
+        raise BillInputError(
+            f"{orphans.height} {period.carrier} bill lines have no bill header, e.g. "
+            + ", ".join(f"bill {b} (file {s[:12]})" for s, b in bills.iter_rows())
+        )
+    return lines.filter(pl.col("period_start") <= period.start)
+
+
+def reconcile(
+    bill_lines: pl.DataFrame,
+    bill_headers: pl.DataFrame,
+    rating: RatingResult,
+    cards: RateCardTables | list[RateCard],
+    carriers: CarriersFile,
+    period: BillingPeriod,
+    prior_lines: pl.DataFrame | None = None,
+    quarantined_count: int = 0,
+) -> ReconciliationResult:
+    """Reconcile the bills of `period` (one carrier) against our shipments and contracts.
+
+    `bill_lines`/`bill_headers`: canonical BILL_LINES/BILL_HEADERS of the carrier,
+    at least every bill of this and earlier periods (later bills are ignored;
+    earlier ones supply first occurrences for duplicates and "already billed"
+    for accruals). `prior_lines`: optionally, earlier lines held separately.
+    `rating`: `rate_shipments` over every shipment a line may refer to and all
+    shipments up to the period end. `quarantined_count`: bill items of the
+    period the parsers quarantined (for parse coverage).
+    """
+    tables = as_tables(cards)
+    if prior_lines is not None:
+        bill_lines = pl.concat([bill_lines, prior_lines], how="diagonal_relaxed").unique(
+            LINE_KEY, keep="first", maintain_order=True
+        )
+    lines = _period_lines(bill_lines, bill_headers, carriers, period)
+    marked = mark_first_occurrences(lines)
+    current = marked.filter(pl.col("period_start") == period.start).with_columns(
+        period_end=pl.lit(period.end)
+    )
+    matched = match_shipments(current, rating.shipment_ratings, period.carrier)
+    wrong_ccy = matched.filter(
+        pl.col("contract_currency").is_not_null()
+        & (pl.col("currency") != pl.col("contract_currency"))
+    )
+    if wrong_ccy.height:
+        b, c, k = wrong_ccy.select("bill_number", "currency", "contract_currency").row(0)
+        raise BillInputError(
+            f"{wrong_ccy.height} {period.carrier} lines are billed in a currency other than "
+            f"the contract's, e.g. bill {b} in {c}, contract in {k}"
+        )
+    findings = judge_lines(
+        matched,
+        rating.expected_charges,
+        tables,
+        tolerance_table(carriers),
+        weight_tolerance_table(carriers),
+    ).sort(LINE_KEY)
+    if findings.height != current.height:
+        raise AssertionError("findings lost or duplicated lines")
+    tracking = pl.col("tracking_number")
+    journal, roll = accrual_entries(
+        rating.shipment_ratings,
+        marked.filter(pl.col("period_start") < period.start).select(tracking),
+        marked.select(tracking),
+        period,
+    )
+    headers = bill_headers.join(
+        current.select("source_sha256", "bill_number").unique(), on=["source_sha256", "bill_number"]
+    )
+    summary = period_summary(
+        findings,
+        headers,
+        journal,
+        period,
+        carriers.get(period.carrier).currency,
+        quarantined_count,
+    )
+    return ReconciliationResult(
+        findings=findings.cast(FINDINGS.schema),  # type: ignore[arg-type]
+        period_summary=summary,
+        payable_vouchers=payable_vouchers(findings, headers),
+        disputes=dispute_list(findings),
+        accruals=journal,
+        accrual_rollforward=roll,
+    )
+
+
+__all__ = ["BillInputError", "ReconciliationResult", "normalise_tracking", "reconcile"]

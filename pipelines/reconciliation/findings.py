@@ -1,0 +1,338 @@
+"""One finding per bill line, with billed and expected figures and the evidence.
+
+DOMAIN.md "Bill reconciliation". Precedence when several apply (the first wins):
+DUPLICATE > UNKNOWN_SHIPMENT > UNCONTRACTED_CHARGE > WEIGHT_DISCREPANCY >
+RATE_MISMATCH / FUEL_MISMATCH > OK. Expected amount = what we owe for the line:
+- FREIGHT: the contract price at the billed weight (rounded like ours), unless
+  the billed weight exceeds our chargeable weight beyond the weight tolerance
+  (WEIGHT_DISCREPANCY), then the price at our chargeable weight;
+- FUEL: the month's % of the freight we approve on the same bill (else of our
+  expected freight); a fuel line that is right on a disputed freight base takes
+  the freight line's finding (`derived_from_freight`), since fixing the
+  freight fixes it;
+- REGISTRATION, REMOTE_AREA, always-on accessorials: our expected charge (0 if
+  none is expected, e.g. a remote fee on a non-remote postcode);
+- on-demand accessorials: the contract fee; pass-through charges: as billed;
+- DUPLICATE, UNKNOWN_SHIPMENT, UNCONTRACTED_CHARGE: 0.
+Approved = billed for OK; min(billed, expected) for weight, rate and fuel
+findings (an undercharge is reported but paid as billed); 0 for the rest.
+Disputed = billed − approved, so billed = approved + disputed on every line.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.contracts.reconciliation import FINDINGS
+from pipelines.rating.money import cents_to_money, kg_to_grams, money_to_cents
+from pipelines.rating.pricing import chargeable_grams, price_freight
+from pipelines.rating.tables import RateCardTables
+
+MILLION = 1_000_000
+"""Relative tolerances are in 1/10000 %, i.e. parts per million."""
+DISPUTED_BASE = ("WEIGHT_DISCREPANCY", "RATE_MISMATCH")
+
+
+def within_tolerance(billed_c: pl.Expr, expected_c: pl.Expr) -> pl.Expr:
+    """|billed − expected| ≤ max(absolute, relative × |expected|), in integer cents."""
+    gap = (billed_c - expected_c).abs() * MILLION
+    return gap <= pl.max_horizontal(
+        pl.col("tol_abs_c") * MILLION, pl.col("tol_rel_u") * expected_c.abs()
+    )
+
+
+def _with_tolerances(
+    frame: pl.DataFrame, amount_tol: pl.DataFrame, weight_tol: pl.DataFrame
+) -> pl.DataFrame:
+    default = amount_tol.filter(pl.col("charge_type") == "DEFAULT").drop("charge_type")
+    return (
+        frame.join(amount_tol, on=["carrier", "charge_type"], how="left")
+        .join(default, on="carrier", how="left", suffix="_default")
+        .with_columns(
+            tol_abs_c=pl.coalesce("tol_abs_c", "tol_abs_c_default", pl.lit(0)),
+            tol_rel_u=pl.coalesce("tol_rel_u", "tol_rel_u_default", pl.lit(0)),
+        )
+        .drop("tol_abs_c_default", "tol_rel_u_default")
+        .join(weight_tol, on="carrier", how="left")
+        .with_columns(pl.col("wtol_abs_g", "wtol_rel_u").fill_null(0))
+    )
+
+
+def _freight_at_billed_weight(frame: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
+    """Contract freight at the billed weight for FREIGHT lines of rated shipments."""
+    versions = tables.versions.select(
+        "card_key", "shape", "min_weight_g", "increment_g", "min_charge_u"
+    )
+    todo = (
+        frame.lazy()
+        .filter(
+            (pl.col("charge_type") == "FREIGHT")
+            & pl.col("billed_g").is_not_null()
+            & pl.col("unrated_reason").is_null()
+            & pl.col("card_key").is_not_null()
+        )
+        .select("_lid", "card_key", pl.col("contract_zone").alias("zone"), "parcels", "billed_g")
+        .join(versions.lazy(), on="card_key", how="inner")
+        .with_columns(
+            _rate_g=chargeable_grams(
+                pl.col("billed_g"), pl.col("min_weight_g"), pl.col("increment_g")
+            )
+        )
+    )
+    priced = price_freight(todo, tables, "_rate_g").select(
+        "_lid", pl.col("freight_c").alias("freight_at_billed_c"), "_rate_g"
+    )
+    return frame.join(priced.collect(), on="_lid", how="left")
+
+
+def judge_lines(
+    lines: pl.DataFrame,
+    expected_charges: pl.DataFrame,
+    tables: RateCardTables,
+    amount_tol: pl.DataFrame,
+    weight_tol: pl.DataFrame,
+) -> pl.DataFrame:
+    """Findings for matched lines (`matching.match_shipments` output of the period's lines)."""
+    exp = expected_charges.select(
+        "shipment_id", "charge_type", exp_c=money_to_cents(pl.col("expected_amount"))
+    )
+    exp_freight = exp.filter(pl.col("charge_type") == "FREIGHT").select(
+        "shipment_id", exp_freight_c="exp_c"
+    )
+    on_demand = tables.accessorials.filter(~pl.col("always")).select(
+        "card_key", "charge_type", on_demand_c=pl.col("fee_u") // 100
+    )
+    allowed = tables.allowed.select(
+        "card_key", "charge_type", "pass_through", _allowed=pl.lit(True)
+    )
+    frame = (
+        lines.with_row_index("_lid")
+        .with_columns(
+            billed_c=money_to_cents(pl.col("amount")),
+            billed_g=kg_to_grams(pl.col("billed_weight_kg")),
+            our_g=kg_to_grams(pl.col("chargeable_weight_kg")),
+        )
+        .join(exp, on=["shipment_id", "charge_type"], how="left")
+        .join(exp_freight, on="shipment_id", how="left")
+        .join(on_demand, on=["card_key", "charge_type"], how="left")
+        .join(allowed, on=["card_key", "charge_type"], how="left")
+    )
+    frame = _with_tolerances(frame, amount_tol, weight_tol)
+    frame = _freight_at_billed_weight(frame, tables)
+
+    ct = pl.col("charge_type")
+    dup = pl.col("occurrence") > 0
+    unknown = pl.col("shipment_id").is_null()
+    uncontracted = pl.col("unrated_reason").is_not_null() | pl.col("_allowed").is_null()
+    over = pl.col("billed_g") - pl.col("our_g")
+    weight_over = (
+        (ct == "FREIGHT")
+        & pl.col("billed_g").is_not_null()
+        & (
+            over * MILLION
+            > pl.max_horizontal(
+                pl.col("wtol_abs_g") * MILLION, pl.col("our_g") * pl.col("wtol_rel_u")
+            )
+        )
+    )
+    expected_c = (
+        pl.when(dup | unknown | uncontracted)
+        .then(0)
+        .when(ct == "FREIGHT")
+        .then(
+            pl.when(weight_over | pl.col("freight_at_billed_c").is_null())
+            .then(pl.col("exp_freight_c"))
+            .otherwise(pl.col("freight_at_billed_c"))
+        )
+        .when(pl.col("pass_through"))
+        .then(pl.col("billed_c"))
+        .when(pl.col("on_demand_c").is_not_null())
+        .then(pl.col("on_demand_c"))
+        .otherwise(pl.col("exp_c").fill_null(0))
+    )
+    frame = frame.with_columns(expected_c=expected_c, weight_over=weight_over.fill_null(False))
+    finding = (
+        pl.when(dup)
+        .then(pl.lit("DUPLICATE"))
+        .when(unknown)
+        .then(pl.lit("UNKNOWN_SHIPMENT"))
+        .when(uncontracted)
+        .then(pl.lit("UNCONTRACTED_CHARGE"))
+        .when(pl.col("weight_over"))
+        .then(pl.lit("WEIGHT_DISCREPANCY"))
+        .when(within_tolerance(pl.col("billed_c"), pl.col("expected_c")))
+        .then(pl.lit("OK"))
+        .otherwise(pl.lit("RATE_MISMATCH"))
+    )
+    frame = frame.with_columns(finding=finding, derived_from_freight=pl.lit(False))
+    frame = _judge_fuel(frame)
+    return _amounts_and_evidence(frame)
+
+
+def _judge_fuel(frame: pl.DataFrame) -> pl.DataFrame:
+    """Fuel lines: the month's % of the approved freight on the same bill."""
+    judged_freight = (
+        frame.filter((pl.col("charge_type") == "FREIGHT") & (pl.col("occurrence") == 0))
+        .group_by("source_sha256", "bill_number", "tracking_number")
+        .agg(
+            freight_finding=pl.col("finding").first(),
+            freight_billed_c=pl.col("billed_c").first(),
+            freight_expected_c=pl.col("expected_c").first(),
+        )
+    )
+    frame = frame.join(
+        judged_freight, on=["source_sha256", "bill_number", "tracking_number"], how="left"
+    )
+    pct_u = (pl.col("fuel_percent").cast(pl.Decimal(38, 4)) * 10_000).cast(pl.Int64)
+    approved_freight = (
+        pl.when(pl.col("freight_finding").is_null())
+        .then(pl.col("exp_freight_c"))
+        .when(pl.col("freight_finding") == "OK")
+        .then(pl.col("freight_billed_c"))
+        .otherwise(pl.min_horizontal("freight_billed_c", "freight_expected_c"))
+    )
+
+    def fuel_of(base: pl.Expr) -> pl.Expr:
+        return (2 * base * pct_u + 1_000_000) // 2_000_000
+
+    is_fuel = (pl.col("charge_type") == "FUEL") & pl.col("finding").is_in(["OK", "RATE_MISMATCH"])
+    frame = frame.with_columns(
+        fuel_base_c=pl.when(is_fuel).then(approved_freight),
+        expected_c=pl.when(is_fuel).then(fuel_of(approved_freight)).otherwise(pl.col("expected_c")),
+    )
+    on_billed_base = within_tolerance(pl.col("billed_c"), fuel_of(pl.col("freight_billed_c")))
+    derived = (
+        is_fuel
+        & ~within_tolerance(pl.col("billed_c"), pl.col("expected_c"))
+        & pl.col("freight_finding").is_in(DISPUTED_BASE)
+        & on_billed_base
+    ).fill_null(False)
+    return frame.with_columns(
+        finding=pl.when(~is_fuel)
+        .then(pl.col("finding"))
+        .when(derived)
+        .then(pl.col("freight_finding"))
+        .when(within_tolerance(pl.col("billed_c"), pl.col("expected_c")))
+        .then(pl.lit("OK"))
+        .otherwise(pl.lit("FUEL_MISMATCH")),
+        derived_from_freight=derived,
+    )
+
+
+def _amounts_and_evidence(frame: pl.DataFrame) -> pl.DataFrame:
+    f = pl.col("finding")
+    approved_c = (
+        pl.when(f == "OK")
+        .then(pl.col("billed_c"))
+        .when(f.is_in(["WEIGHT_DISCREPANCY", "RATE_MISMATCH", "FUEL_MISMATCH"]))
+        .then(pl.min_horizontal("billed_c", "expected_c"))
+        .otherwise(0)
+    )
+    frame = frame.with_columns(approved_c=approved_c).with_columns(
+        disputed_c=pl.col("billed_c") - pl.col("approved_c")
+    )
+    money = {
+        name: cents_to_money(pl.col(c)).cast(pl.String)
+        for name, c in (("billed", "billed_c"), ("expected", "expected_c"), ("base", "fuel_base_c"))
+    }
+    card = pl.format("{} zone {}", pl.col("card_key"), pl.col("contract_zone"))
+    evidence = (
+        pl.when(f == "DUPLICATE")
+        .then(
+            pl.format(
+                "first billed on bill {} line {} dated {} for {}",
+                pl.col("first_bill_number"),
+                pl.col("first_line_number"),
+                pl.col("first_bill_date"),
+                pl.col("first_amount").cast(pl.String),
+            )
+        )
+        .when((f == "UNKNOWN_SHIPMENT") & pl.col("other_carrier").is_not_null())
+        .then(
+            pl.format(
+                "tracking number shipped with {} (shipment {}), not {}",
+                pl.col("other_carrier"),
+                pl.col("other_shipment_id"),
+                pl.col("carrier"),
+            )
+        )
+        .when(f == "UNKNOWN_SHIPMENT")
+        .then(pl.format("no {} shipment has this tracking number", pl.col("carrier")))
+        .when((f == "UNCONTRACTED_CHARGE") & pl.col("unrated_reason").is_not_null())
+        .then(pl.format("shipment cannot be priced: {}", pl.col("unrated_reason")))
+        .when(f == "UNCONTRACTED_CHARGE")
+        .then(
+            pl.format(
+                "{} is not an allowed charge type of {}", pl.col("charge_type"), pl.col("card_key")
+            )
+        )
+        .when(pl.col("charge_type") == "FUEL")
+        .then(
+            pl.format(
+                "{}: fuel {}% of approved freight {} = {}; billed {}{}",
+                card,
+                pl.col("fuel_percent").cast(pl.String),
+                money["base"],
+                money["expected"],
+                money["billed"],
+                pl.when(pl.col("derived_from_freight"))
+                .then(pl.lit(" (right % on the disputed freight)"))
+                .otherwise(pl.lit("")),
+            )
+        )
+        .when(f == "WEIGHT_DISCREPANCY")
+        .then(
+            pl.format(
+                "{}: billed {} kg > our chargeable {} kg (actual {} kg, volumetric {} kg); "
+                "price at our weight {}, billed {}",
+                card,
+                pl.col("billed_weight_kg").cast(pl.String),
+                pl.col("chargeable_weight_kg").cast(pl.String),
+                pl.col("actual_weight_kg").cast(pl.String),
+                pl.col("volumetric_weight_kg").cast(pl.String),
+                money["expected"],
+                money["billed"],
+            )
+        )
+        .when(pl.col("charge_type") == "FREIGHT")
+        .then(
+            pl.format(
+                "{}: contract price {} at {} kg (billed weight {} kg, ours {} kg); billed {}",
+                card,
+                money["expected"],
+                (pl.col("_rate_g").cast(pl.Decimal(38, 3)) / 1000)
+                .cast(pl.String)
+                .fill_null(pl.col("chargeable_weight_kg").cast(pl.String)),
+                pl.col("billed_weight_kg").cast(pl.String).fill_null("-"),
+                pl.col("chargeable_weight_kg").cast(pl.String),
+                money["billed"],
+            )
+        )
+        .otherwise(
+            pl.format(
+                "{}: {} expected {}{}; billed {}",
+                card,
+                pl.col("charge_type"),
+                money["expected"],
+                pl.when(pl.col("charge_type").eq("REMOTE_AREA") & ~pl.col("is_remote"))
+                .then(pl.lit(" (postcode not in the remote-area list)"))
+                .otherwise(pl.lit("")),
+                money["billed"],
+            )
+        )
+    )
+    return (
+        frame.with_columns(
+            billed_amount=pl.col("amount"),
+            expected_amount=cents_to_money(pl.col("expected_c")),
+            difference=cents_to_money(pl.col("billed_c") - pl.col("expected_c")),
+            approved_amount=cents_to_money(pl.col("approved_c")),
+            disputed_amount=cents_to_money(pl.col("disputed_c")),
+            duplicate_of=pl.when(f == "DUPLICATE").then(
+                pl.format("{}#{}", pl.col("first_bill_number"), pl.col("first_line_number"))
+            ),
+            evidence=evidence,
+        )
+        .select(FINDINGS.column_names)
+        .cast(FINDINGS.schema)  # type: ignore[arg-type]
+    )

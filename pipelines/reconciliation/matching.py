@@ -1,0 +1,88 @@
+"""Bill lines to shipments: normalised tracking numbers, first occurrences, duplicates.
+
+Settled rules (docs/reconciliation.md):
+- a line matches a shipment of the *same carrier* with the same normalised
+  tracking number (upper case, letters and digits only); a tracking number we
+  shipped only with another carrier is an UNKNOWN_SHIPMENT for this carrier;
+- the first billed occurrence of (carrier, tracking number, charge type), in
+  the order bill date, bill number, line number (then file hash), is judged
+  normally; every later occurrence, in the same bill or another bill of any
+  earlier or the same period, is a DUPLICATE carrying the first one's evidence.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.rating.keys import normalise_tracking
+
+ORDER = ["bill_date", "bill_number", "line_number", "source_sha256"]
+DUP_KEY = ["tracking_number", "charge_type"]
+
+
+class AmbiguousShipment(ValueError):
+    """Two shipments of one carrier share a tracking number: a line cannot be matched."""
+
+
+def mark_first_occurrences(lines: pl.DataFrame) -> pl.DataFrame:
+    """Add occurrence (0 = first billed) and first_* evidence columns per DUP_KEY."""
+    ordered = lines.with_columns(
+        tracking_number=normalise_tracking(pl.col("tracking_number"))
+    ).sort(ORDER)
+    first = {
+        c: pl.col(c).first().over(DUP_KEY) for c in ("bill_number", "line_number", "bill_date")
+    }
+    return ordered.with_columns(
+        occurrence=pl.int_range(pl.len()).over(DUP_KEY),
+        first_bill_number=first["bill_number"],
+        first_line_number=first["line_number"],
+        first_bill_date=first["bill_date"],
+        first_amount=pl.col("amount").first().over(DUP_KEY),
+    )
+
+
+def match_shipments(lines: pl.DataFrame, ratings: pl.DataFrame, carrier: str) -> pl.DataFrame:
+    """Join each line to its shipment rating (same carrier) and, if none, name the
+    other carrier that shipped the tracking number (evidence for UNKNOWN_SHIPMENT)."""
+    own = ratings.filter(pl.col("carrier") == carrier)
+    clash = (
+        own.group_by("tracking_number")
+        .agg(pl.col("shipment_id"))
+        .filter(pl.col("shipment_id").list.len() > 1)
+    )
+    if clash.height:
+        sample = "; ".join(f"{t}: {', '.join(ids)}" for t, ids in clash.head(5).iter_rows())
+        raise AmbiguousShipment(
+            f"{clash.height} {carrier} tracking numbers belong to more than one shipment "
+            f"(shipments input), e.g. {sample}"
+        )
+    others = (
+        ratings.filter(pl.col("carrier") != carrier)
+        .group_by("tracking_number")
+        .agg(
+            other_carrier=pl.col("carrier").min(),
+            other_shipment_id=pl.col("shipment_id").min(),
+        )
+    )
+    shipment_side = own.select(
+        "tracking_number",
+        "shipment_id",
+        "order_id",
+        "company",
+        "ship_date",
+        "card_key",
+        pl.col("currency").alias("contract_currency"),
+        pl.col("zone").alias("contract_zone"),
+        "is_remote",
+        "parcels",
+        "actual_weight_kg",
+        "volumetric_weight_kg",
+        "chargeable_weight_kg",
+        "fuel_percent",
+        "unrated_reason",
+        "functional_currency",
+        "fx_rate",
+    )
+    return lines.join(shipment_side, on="tracking_number", how="left").join(
+        others, on="tracking_number", how="left"
+    )
