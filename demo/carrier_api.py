@@ -118,7 +118,9 @@ class CarrierApi:
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
         self.url = f"http://{host}:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         self._deadline = threading.Timer(lifetime_s, self.close)
         self._deadline.daemon = True
@@ -199,6 +201,7 @@ def _handler_for(api: CarrierApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "DemoCarrierAPI/1"
+        disable_nagle_algorithm = True  # headers and body go out as separate writes
 
         def log_message(self, format: str, *args: object) -> None:
             """Quiet: tests and `make demo` read `api.statuses`, not a request log."""

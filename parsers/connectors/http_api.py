@@ -203,12 +203,17 @@ def list_invoices(fetcher: _Fetcher, since: date | None, page_size: int) -> list
     query = f"page=1&page_size={page_size}" + (f"&since={since.isoformat()}" if since else "")
     path: str | None = f"/{fetcher.carrier}/v1/invoices?{query}"
     numbers: list[str] = []
+    list_page = 0
     while path is not None:
         _, _, document = fetcher.get_json(path)
         url = f"{fetcher.base_url}{path}"
         invoices = document.get("invoices")
-        if not isinstance(invoices, list):
-            raise ConnectorError(f"GET {url}: no 'invoices' list in the response")
+        list_page += 1
+        if document.get("page") != list_page or not isinstance(invoices, list):
+            raise ConnectorError(
+                f"GET {url}: expected list page {list_page} with an 'invoices' list, "
+                f"got page {document.get('page')!r}"
+            )
         for invoice in invoices:
             number = invoice.get("invoiceNumber") if isinstance(invoice, dict) else None
             if not isinstance(number, str) or not SAFE_BILL_NUMBER.match(number):
