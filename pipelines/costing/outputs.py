@@ -1,0 +1,374 @@
+"""From the FIFO overlay to the figures finance reads, and the state for tomorrow.
+
+The inventory `postings` frame is the single ledger of value movements per pool: every
+other figure (valuation, journals, roll-forward) is a sum of it, so they cannot disagree.
+Signed: +qty/+value enters the pool, -qty/-value leaves it. A negative position (units
+issued before they were received) carries minus its unserved provisional cost, so
+closing value = open layers - open shortfalls (DOMAIN.md "Negative stock").
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from pipelines.costing.fifo import Fifo
+from pipelines.costing.intervals import slice_cost
+from pipelines.costing.state import (
+    ISSUE_COSTS_SCHEMA,
+    OPEN_LAYERS_SCHEMA,
+    OPEN_SHORTFALLS_SCHEMA,
+    POOL,
+    POOL_REFS_SCHEMA,
+    CostingState,
+    transit_warehouse,
+)
+
+POSTING_COLUMNS = [
+    *POOL,
+    "posting_date",
+    "movement_id",
+    "movement_type",
+    "category",
+    "qty",
+    "value_cents",
+]
+
+
+def annotate_pieces(fifo: Fifo) -> pl.DataFrame:
+    """Pieces with their outbound and inbound movements, shortfall shares and true-ups."""
+    outs = fifo.outs.select(
+        pl.col("seq").alias("oseq"),
+        pl.col("movement_id").alias("out_movement_id"),
+        pl.col("movement_type").alias("out_type"),
+        pl.col("day").alias("out_day"),
+        "short_shift",
+        "short_qty",
+        "provisional_cents",
+    )
+    inb = fifo.inb.select(
+        pl.col("seq").alias("iseq"),
+        pl.col("movement_id").alias("in_movement_id"),
+        pl.col("day").alias("in_day"),
+    )
+    p = fifo.pieces.join(outs, on="oseq", how="left").join(inb, on="iseq", how="left")
+    p = p.join(
+        fifo.origins.select("origin_id", "receipt_date", "origin_kind"), on="origin_id", how="left"
+    )
+    short = pl.col("category").is_in(["SERVED", "SHORT"])
+    p = p.with_columns(
+        (pl.col("x_b") - pl.col("x_a")).alias("quantity"),
+        pl.when(short).then(pl.col("x_a") + pl.col("short_shift")).alias("short_a"),
+        pl.when(short).then(pl.col("x_b") + pl.col("short_shift")).alias("short_b"),
+    )
+    p = p.with_columns(
+        pl.when(short)
+        .then(
+            slice_cost(
+                pl.col("provisional_cents"),
+                pl.col("short_a"),
+                pl.col("short_b"),
+                pl.col("short_qty"),
+            )
+        )
+        .alias("provisional_share_cents")
+    )
+    return p.with_columns(
+        pl.when(pl.col("category") == "SERVED")
+        .then(pl.col("cost_cents") - pl.col("provisional_share_cents"))
+        .alias("true_up_cents"),
+        pl.when(pl.col("category") == "SERVED")
+        .then(pl.col("in_day"))
+        .otherwise(pl.col("out_day"))
+        .alias("posting_date"),
+    )
+
+
+def transfer_content(fifo: Fifo, moves: pl.DataFrame, state: CostingState) -> pl.DataFrame:
+    """Every transfer's slices with value, source company/sku, departure and arrival day."""
+    c = fifo.content.join(
+        fifo.origins.select(
+            "origin_id", "origin_qty", "origin_value_cents", "receipt_date", "origin_kind"
+        ),
+        on="origin_id",
+        how="left",
+    )
+    c = c.with_columns(
+        (pl.col("c_b") - pl.col("c_a")).alias("quantity"),
+        (pl.col("origin_a") + pl.col("c_b") - pl.col("c_a")).alias("origin_b"),
+    ).with_columns(
+        slice_cost(
+            pl.col("origin_value_cents"),
+            pl.col("origin_a"),
+            pl.col("origin_b"),
+            pl.col("origin_qty"),
+        ).alias("value_cents")
+    )
+    outs = moves.filter(pl.col("movement_type") == "TRANSFER_OUT").select(
+        pl.col("reference").alias("key"),
+        "company",
+        "sku",
+        pl.col("day").alias("depart_day"),
+        pl.col("movement_id").alias("transfer_out_id"),
+    )
+    carried = (
+        state.open_layers.filter(pl.col("transfer_id").is_not_null())
+        .group_by("transfer_id")
+        .agg(pl.col("company").first(), pl.col("sku").first(), pl.col("transfer_out_id").first())
+        .select(
+            pl.col("transfer_id").alias("key"),
+            "company",
+            "sku",
+            pl.lit(None, pl.Date).alias("depart_day"),
+            "transfer_out_id",
+        )
+    )
+    ins = moves.filter(
+        pl.col("movement_type") == "TRANSFER_IN",
+        pl.col("transfer_kind").is_in(["TRANSFER", "INTERCOMPANY"]),
+    ).select(
+        pl.col("reference").alias("key"),
+        pl.col("day").alias("arrive_day"),
+        pl.col("transfer_kind"),
+        pl.col("movement_id").alias("transfer_in_id"),
+    )
+    return c.join(pl.concat([outs, carried]), on="key", how="left").join(ins, on="key", how="left")
+
+
+def build_postings(
+    fifo: Fifo, pieces: pl.DataFrame, content: pl.DataFrame, moves: pl.DataFrame
+) -> pl.DataFrame:
+    origins = fifo.origins.select("origin_id", "origin_value_cents")
+    ins = moves.filter(pl.col("is_in"))
+    direct = ins.filter(pl.col("kind") != "TRANSFER").join(
+        origins, left_on="movement_id", right_on="origin_id"
+    )
+    tin_cat = (
+        pl.when(pl.col("transfer_kind") == "INTERCOMPANY")
+        .then(pl.lit("TRANSFER_IN_INTERCOMPANY"))
+        .otherwise(pl.lit("TRANSFER_IN_UNMATCHED"))
+    )
+    direct_p = direct.select(
+        *POOL,
+        pl.col("day").alias("posting_date"),
+        "movement_id",
+        "movement_type",
+        pl.when(pl.col("movement_type") == "TRANSFER_IN")
+        .then(tin_cat)
+        .otherwise(pl.col("movement_type"))
+        .alias("category"),
+        pl.col("quantity").alias("qty"),
+        pl.col("origin_value_cents").alias("value_cents"),
+    )
+    cval = content.group_by("key").agg(pl.col("value_cents").sum().alias("content_cents"))
+    arrivals = ins.filter(pl.col("transfer_kind").is_in(["TRANSFER", "INTERCOMPANY"])).join(
+        cval, left_on="reference", right_on="key"
+    )
+    intra_in = arrivals.filter(pl.col("kind") == "TRANSFER").select(
+        *POOL,
+        pl.col("day").alias("posting_date"),
+        "movement_id",
+        "movement_type",
+        pl.lit("TRANSFER_IN").alias("category"),
+        pl.col("quantity").alias("qty"),
+        pl.col("content_cents").alias("value_cents"),
+    )
+    transit_out = arrivals.select(
+        pl.col("src_company").alias("company"),
+        transit_warehouse(pl.col("src_company")).alias("warehouse"),
+        "sku",
+        pl.col("day").alias("posting_date"),
+        "movement_id",
+        "movement_type",
+        pl.when(pl.col("transfer_kind") == "INTERCOMPANY")
+        .then(pl.lit("TRANSFER_OUT_INTERCOMPANY"))
+        .otherwise(pl.lit("TRANSIT_OUT"))
+        .alias("category"),
+        (-pl.col("quantity")).alias("qty"),
+        (-pl.col("content_cents")).alias("value_cents"),
+    )
+    consumed = (
+        pieces.filter(pl.col("category") == "CONSUMED")
+        .group_by("oseq")
+        .agg(pl.col("cost_cents").sum().alias("consumed_cents"))
+    )
+    outs = (
+        fifo.outs.filter(~pl.col("carried"))
+        .join(consumed, left_on="seq", right_on="oseq", how="left")
+        .with_columns(
+            (pl.col("consumed_cents").fill_null(0) + pl.col("provisional_cents")).alias("out_cents")
+        )
+    )
+    out_p = outs.select(
+        *POOL,
+        pl.col("day").alias("posting_date"),
+        "movement_id",
+        "movement_type",
+        pl.col("movement_type").alias("category"),
+        (-pl.col("qty")).alias("qty"),
+        (-pl.col("out_cents")).alias("value_cents"),
+    )
+    transit_in = outs.filter(pl.col("movement_type") == "TRANSFER_OUT").select(
+        "company",
+        transit_warehouse(pl.col("company")).alias("warehouse"),
+        "sku",
+        pl.col("day").alias("posting_date"),
+        "movement_id",
+        "movement_type",
+        pl.lit("TRANSIT_IN").alias("category"),
+        "qty",
+        pl.col("out_cents").alias("value_cents"),
+    )
+    true_up = (
+        pieces.filter(pl.col("category") == "SERVED")
+        .group_by([*POOL, "posting_date", "out_movement_id", "out_type"])
+        .agg(pl.col("true_up_cents").sum())
+        .select(
+            *POOL,
+            "posting_date",
+            pl.col("out_movement_id").alias("movement_id"),
+            pl.col("out_type").alias("movement_type"),
+            pl.lit("TRUE_UP").alias("category"),
+            pl.lit(0, pl.Int64).alias("qty"),
+            (-pl.col("true_up_cents")).alias("value_cents"),
+        )
+    )
+    frames = [direct_p, intra_in, transit_out, out_p, transit_in, true_up]
+    return pl.concat([f.select(POSTING_COLUMNS) for f in frames]).sort(
+        [*POOL, "posting_date", "movement_id", "category"]
+    )
+
+
+def end_state(
+    fifo: Fifo,
+    pieces: pl.DataFrame,
+    content: pl.DataFrame,
+    state: CostingState,
+    moves: pl.DataFrame,
+) -> CostingState:
+    cols = list(OPEN_LAYERS_SCHEMA)
+    open_pool = pieces.filter(pl.col("category") == "OPEN").select(
+        *POOL,
+        pl.col("x_a").alias("position"),
+        pl.lit(None, pl.String).alias("transfer_id"),
+        pl.lit(None, pl.String).alias("transfer_out_id"),
+        "origin_id",
+        "origin_kind",
+        "receipt_date",
+        "origin_qty",
+        "origin_value_cents",
+        pl.col("a").alias("origin_a"),
+        pl.col("b").alias("origin_b"),
+        "quantity",
+        pl.col("cost_cents").alias("value_cents"),
+    )
+    transit = content.filter(pl.col("arrive_day").is_null()).select(
+        "company",
+        transit_warehouse(pl.col("company")).alias("warehouse"),
+        "sku",
+        pl.col("c_a").alias("position"),
+        pl.col("key").alias("transfer_id"),
+        "transfer_out_id",
+        "origin_id",
+        "origin_kind",
+        "receipt_date",
+        "origin_qty",
+        "origin_value_cents",
+        "origin_a",
+        "origin_b",
+        "quantity",
+        "value_cents",
+    )
+    open_layers = pl.concat([open_pool.select(cols), transit.select(cols)]).cast(
+        dict(OPEN_LAYERS_SCHEMA)
+    )
+    outs = fifo.outs.select(pl.col("seq").alias("oseq"), "occurred_at")
+    shorts = (
+        pieces.filter(pl.col("category") == "SHORT")
+        .join(outs, on="oseq", how="left")
+        .select(
+            *POOL,
+            pl.col("x_a").alias("position"),
+            pl.col("out_movement_id").alias("movement_id"),
+            pl.col("out_type").alias("movement_type"),
+            "occurred_at",
+            "short_a",
+            "short_b",
+            "short_qty",
+            "provisional_cents",
+        )
+        .cast(dict(OPEN_SHORTFALLS_SCHEMA))
+    )
+    last = (
+        fifo.segments.sort("l_end")
+        .group_by(POOL)
+        .agg(pl.col("origin_id").last())
+        .join(
+            fifo.origins.select(
+                "origin_id",
+                pl.col("origin_value_cents").alias("ref_value_cents"),
+                pl.col("origin_qty").alias("ref_qty"),
+            ),
+            on="origin_id",
+        )
+        .select(list(POOL_REFS_SCHEMA))
+    )
+    refs = pl.concat([state.pool_refs.join(last.select(POOL), on=POOL, how="anti"), last]).cast(
+        dict(POOL_REFS_SCHEMA)
+    )
+    consumed = (
+        pieces.filter(pl.col("category") == "CONSUMED")
+        .group_by("oseq")
+        .agg(pl.col("cost_cents").sum().alias("c"))
+    )
+    issues = fifo.outs.filter(pl.col("movement_type") == "ISSUE", ~pl.col("carried")).join(
+        consumed, left_on="seq", right_on="oseq", how="left"
+    )
+    issues = issues.select(
+        "movement_id",
+        pl.col("qty").alias("quantity"),
+        (pl.col("c").fill_null(0) + pl.col("provisional_cents")).alias("cost_cents"),
+    )
+    issue_costs = pl.concat([state.issue_costs, issues.cast(dict(ISSUE_COSTS_SCHEMA))])
+    rank = pl.int_range(pl.len(), dtype=pl.Int64)
+    open_layers = open_layers.sort(
+        [*POOL, "transfer_id", "position"], nulls_last=False
+    ).with_columns(rank.over([*POOL, "transfer_id"]).alias("position"))
+    shorts = shorts.sort([*POOL, "position"]).with_columns(rank.over(POOL).alias("position"))
+    return CostingState(
+        open_layers,
+        shorts.sort([*POOL, "position"]),
+        refs.sort(POOL),
+        issue_costs,
+    )
+
+
+def residencies(pieces: pl.DataFrame, content: pl.DataFrame, start: date) -> pl.DataFrame:
+    """Slices present in a pool over days [enter_day, exit_day) (exit null: still open).
+
+    Carried slices enter the day before `start`; the ageing and valuation of days before
+    `start` belong to earlier runs.
+    """
+    before = pl.lit(start) - pl.duration(days=1)
+    stock = pieces.filter(pl.col("category").is_in(["CONSUMED", "OPEN"])).select(
+        *POOL,
+        "receipt_date",
+        "quantity",
+        pl.col("cost_cents").alias("value_cents"),
+        pl.col("in_day").fill_null(before).alias("enter_day"),
+        pl.when(pl.col("category") == "CONSUMED").then(pl.col("out_day")).alias("exit_day"),
+    )
+    transit = content.select(
+        "company",
+        transit_warehouse(pl.col("company")).alias("warehouse"),
+        "sku",
+        "receipt_date",
+        "quantity",
+        "value_cents",
+        pl.col("depart_day").fill_null(before).alias("enter_day"),
+        pl.col("arrive_day").alias("exit_day"),
+    )
+    return pl.concat([stock, transit]).filter(
+        pl.col("exit_day").is_null() | (pl.col("exit_day") > pl.col("enter_day"))
+    )
