@@ -100,6 +100,15 @@ def resolve_token(carrier: str, token: str | None, token_env: str | None = None)
     return value
 
 
+def carrier_endpoint(base_url: str, carrier: str) -> str:
+    """The carrier's bills endpoint: `base_url` itself when it already is one (as
+    carriers.yaml's `api.endpoint`), else `<base_url>/carriers/<CARRIER>/bills` (a server
+    root, as demo.carrier_api.serve yields)."""
+    base = base_url.rstrip("/")
+    suffix = f"/carriers/{carrier}/bills"
+    return base if base.endswith(suffix) else base + suffix
+
+
 class _Fetcher:
     """One HTTP client plus the retry loop and the raw store, for one carrier."""
 
@@ -113,7 +122,9 @@ class _Fetcher:
         sleep: Callable[[float], None],
         transport: httpx.BaseTransport | None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        endpoint = urlsplit(carrier_endpoint(base_url, carrier))
+        self.base_url = f"{endpoint.scheme}://{endpoint.netloc}"
+        self.endpoint_path = endpoint.path
         self.carrier = carrier
         self.layout = layout
         self.policy = policy
@@ -201,7 +212,7 @@ def _next_path(current: str, document: dict, url: str) -> str | None:
 def list_invoices(fetcher: _Fetcher, since: date | None, page_size: int) -> list[str]:
     """Every invoice number the API lists from `since` on, following the list's pages."""
     query = f"page=1&page_size={page_size}" + (f"&since={since.isoformat()}" if since else "")
-    path: str | None = f"/{fetcher.carrier}/v1/invoices?{query}"
+    path: str | None = f"{fetcher.endpoint_path}?{query}"
     numbers: list[str] = []
     list_page = 0
     while path is not None:
@@ -226,7 +237,7 @@ def list_invoices(fetcher: _Fetcher, since: date | None, page_size: int) -> list
 def fetch_envelope(fetcher: _Fetcher, bill_number: str, page_size: int) -> dict:
     """All charge pages of one invoice, raw, in order, checked complete."""
     path: str | None = (
-        f"/{fetcher.carrier}/v1/invoices/{quote(bill_number)}/charges?page=1&page_size={page_size}"
+        f"{fetcher.endpoint_path}/{quote(bill_number)}/charges?page=1&page_size={page_size}"
     )
     pages = []
     seen = 0
@@ -264,7 +275,7 @@ def fetch_envelope(fetcher: _Fetcher, bill_number: str, page_size: int) -> dict:
         path = _next_path(path, document, url)
     if expected != seen:
         raise ConnectorError(
-            f"{fetcher.base_url}/{fetcher.carrier}/v1/invoices/{bill_number}/charges: the pages "
+            f"{fetcher.base_url}{fetcher.endpoint_path}/{bill_number}/charges: the pages "
             f"held {seen} charges but the API reports totalCharges={expected!r}"
         )
     return {

@@ -1,0 +1,127 @@
+"""Template engine for PDF bills (pdfplumber text, one regex per printed row).
+
+Carrier PDF statements print one charge per text line, repeat the column header
+on every page, continue the table across pages and end with a summary page. The
+template names the table region (start/end regexes, found on every page), the
+row regex (named groups = fields) and the pages to skip. Inside the region every
+non-blank line must be a row or match `ignore_lines_matching`: a line the
+template cannot read is an error with its page and line, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import pdfplumber
+import polars as pl
+from pdfminer.pdfparser import PDFSyntaxError
+from pdfplumber.utils.exceptions import PdfminerException
+
+from parsers.builtin.template_engine import (
+    build_bill,
+    clean_cells,
+    finish,
+    header_value,
+    lines_from_cells,
+    template_sniff,
+)
+from parsers.model import BillParseError, ParseResult
+from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
+from parsers.templates_schema import FieldRule, Template
+
+
+def page_texts(path: Path, name: str, layout: bool, first_only: bool = False) -> list[str]:
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)
+    try:
+        with pdfplumber.open(path) as pdf:
+            pages = pdf.pages[:1] if first_only else pdf.pages
+            return [page.extract_text(layout=layout) or "" for page in pages]
+    except (PdfminerException, PDFSyntaxError, ValueError, KeyError, TypeError) as exc:
+        raise BillParseError("corrupt_pdf", f"{name} cannot be read as a PDF: {exc}") from exc
+
+
+def table_rows(pages: list[str], template: Template) -> pl.DataFrame:
+    read = template.read
+    row_re = re.compile(read.line_regex)
+    start = re.compile(read.table_start) if read.table_start else None
+    end = re.compile(read.table_end) if read.table_end else None
+    skip_page = (
+        re.compile(read.skip_pages_matching, re.MULTILINE) if read.skip_pages_matching else None
+    )
+    ignore = re.compile(read.ignore_lines_matching) if read.ignore_lines_matching else None
+    rows: list[dict[str, str | None]] = []
+    for p, text in enumerate(pages, start=1):
+        if skip_page and skip_page.search(text):
+            continue
+        lines = text.splitlines()
+        begin = 0
+        if start:
+            hits = [i for i, line in enumerate(lines) if start.search(line)]
+            if not hits:
+                continue
+            begin = hits[0] + 1
+        r = 0
+        for i in range(begin, len(lines)):
+            line = lines[i].strip()
+            if end and end.search(line):
+                break
+            m = row_re.search(line)
+            if m:
+                r += 1
+                rows.append({**m.groupdict(), "locator": f"page={p};row={r}"})
+            elif (
+                line and not (ignore and ignore.search(line)) and not (start and start.search(line))
+            ):
+                raise BillParseError(
+                    "unrecognised_row",
+                    f"table line does not match the row pattern: {line[:80]!r}",
+                    f"page={p};line={i + 1}",
+                )
+    groups = list(row_re.groupindex)
+    schema = {**{g: pl.String for g in groups}, "locator": pl.String}
+    return clean_cells(pl.DataFrame(rows, schema=schema), read.null_values)
+
+
+@register
+class PdfTextTemplateEngine(Parser):
+    name = "template-pdf"
+    version = "1"
+    formats = ("pdf",)
+    uses_templates = True
+    description = "PDF bills by template: row regex over pdfplumber text, page-aware"
+
+    def sniff(self, candidate: Candidate, template: Template | None = None) -> Sniff:
+        if not candidate.head.startswith(b"%PDF"):
+            return Sniff(0.0, f"{template.id}: not a PDF")
+
+        def text() -> str:
+            key = ("pdf-page1", template.read.layout_text)
+            if key not in candidate.extras:
+                try:
+                    candidate.extras[key] = page_texts(
+                        candidate.path, candidate.name, template.read.layout_text, True
+                    )[0]
+                except (BillParseError, IndexError):
+                    candidate.extras[key] = ""
+            return candidate.extras[key]
+
+        return template_sniff(candidate, template, text)
+
+    def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
+        if not template.read.line_regex:
+            raise BillParseError("template", f"{template.id}: read.line_regex is required")
+        pages = page_texts(path, ctx.source_name, template.read.layout_text)
+        cells = table_rows(pages, template)
+        if cells.height == 0:
+            raise BillParseError("no_lines", "no table row matched the row pattern on any page")
+        lines = lines_from_cells(cells, template)
+        full = "\n".join(pages)
+
+        def value(rule: FieldRule | None, name: str) -> str | None:
+            return header_value(
+                rule, name, text=lambda: full, null_values=template.read.null_values
+            )
+
+        return finish(self, template, ctx, build_bill(template, lines, value))
