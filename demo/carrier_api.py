@@ -31,9 +31,9 @@ from pipelines.layout import DataLayout
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
-LIST_ROUTE = re.compile(r"^/(?P<carrier>[A-Z0-9_]+)/v1/invoices$")
+LIST_ROUTE = re.compile(r"^/carriers/(?P<carrier>[A-Z0-9_]+)/bills$")
 CHARGES_ROUTE = re.compile(
-    r"^/(?P<carrier>[A-Z0-9_]+)/v1/invoices/(?P<bill>[A-Za-z0-9._-]+)/charges$"
+    r"^/carriers/(?P<carrier>[A-Z0-9_]+)/bills/(?P<bill>[A-Za-z0-9._-]+)/charges$"
 )
 TRANSIENT_STATUSES = (503, 429)
 
@@ -177,7 +177,7 @@ class CarrierApi:
             "totalInvoices": len(found),
             "next": None
             if next_page is None
-            else f"/{carrier}/v1/invoices?page={next_page}&page_size={page_size}{extra}",
+            else f"/carriers/{carrier}/bills?page={next_page}&page_size={page_size}{extra}",
         }
 
     def charges(self, carrier: str, bill_number: str, query: dict[str, list[str]]) -> dict:
@@ -185,7 +185,7 @@ class CarrierApi:
         page_size = _int_param(query, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         document = _bill(self.api_dir / carrier, bill_number)
         chunk, total_pages, next_page = _page(document["charges"], page, page_size)
-        path = f"/{carrier}/v1/invoices/{quote(bill_number)}/charges"
+        path = f"/carriers/{carrier}/bills/{quote(bill_number)}/charges"
         return {
             "invoice": document["invoice"],
             "page": page,

@@ -334,3 +334,34 @@ def fetch_bills(
         return [
             write_envelope(layout, fetch_envelope(fetcher, number, page_size)) for number in numbers
         ]
+
+
+def fetch_configured(
+    layout: DataLayout,
+    carrier: str,
+    since: date | None = None,
+    *,
+    base_url: str | None = None,
+    policy: RetryPolicy | None = None,
+) -> list[Path]:
+    """fetch_bills with the carrier's `api` settings from carriers.yaml.
+
+    The token is read from the environment variable `api.token_env` (carriers.yaml never
+    holds the token itself). `base_url` overrides `api.endpoint`, for the demo server on an
+    ephemeral port.
+    """
+    from pipelines.reconciliation.config import load_carriers
+
+    settings = load_carriers(layout.carriers_file).get(carrier).api
+    if settings is None:
+        raise ConnectorError(f"{layout.carriers_file}: carrier {carrier} has no 'api' settings")
+    return fetch_bills(
+        base_url or settings.endpoint,
+        carrier,
+        None,
+        layout,
+        since,
+        page_size=settings.page_size,
+        policy=policy,
+        token_env=settings.token_env,
+    )

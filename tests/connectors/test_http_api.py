@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from demo.bills import write_bills
 from demo.bills.samples import sample_bills
@@ -21,7 +22,9 @@ from parsers.connectors.http_api import (
     AuthError,
     ConnectorError,
     RetryPolicy,
+    carrier_endpoint,
     fetch_bills,
+    fetch_configured,
     retry_delay,
 )
 from pipelines.layout import DataLayout
@@ -62,7 +65,7 @@ def test_fetches_every_bill_over_pages_into_envelopes(layout: DataLayout) -> Non
     assert [p["api_page"] for p in envelope["pages"]] == list(range(1, (n_lines + 9) // 10 + 1))
     assert (
         envelope["pages"][1]["request"]
-        == "/UPS/v1/invoices/UPS-2026-0001/charges?page=2&page_size=10"
+        == "/carriers/UPS/bills/UPS-2026-0001/charges?page=2&page_size=10"
     )
     _, _, locators = read_ups_envelope(paths[0])
     assert locators[:2] == ["api_page=1;index=0", "api_page=1;index=1"]
@@ -75,11 +78,11 @@ def test_the_invoice_list_is_paged_too(layout: DataLayout) -> None:
     with CarrierApi(layout, TOKEN) as api:
         paths = fetch_bills(api.url, "UPS", TOKEN, layout, None, page_size=1, policy=FAST)
         list_pages = httpx.get(
-            f"{api.url}/UPS/v1/invoices?page=1&page_size=1",
+            f"{api.url}/carriers/UPS/bills?page=1&page_size=1",
             headers={"Authorization": f"Bearer {TOKEN}"},
         ).json()
     assert list_pages["totalPages"] == 3 and list_pages["next"].startswith(
-        "/UPS/v1/invoices?page=2"
+        "/carriers/UPS/bills?page=2"
     )
     assert len(paths) == 3
 
@@ -118,7 +121,7 @@ def test_fetching_the_same_bill_twice_gives_identical_bytes(layout: DataLayout) 
 def test_wrong_token_is_refused_without_retrying(layout: DataLayout) -> None:
     with CarrierApi(layout, TOKEN) as api:
         with pytest.raises(
-            AuthError, match=r"GET http://127\.0\.0\.1:\d+/UPS/v1/invoices.*HTTP 401"
+            AuthError, match=r"GET http://127\.0\.0\.1:\d+/carriers/UPS/bills.*HTTP 401"
         ):
             fetch_bills(api.url, "UPS", "wrong", layout, None, policy=FAST)
         assert api.statuses == {401: 1}
@@ -153,7 +156,7 @@ def test_permanent_failure_gives_up_after_bounded_attempts(layout: DataLayout) -
     with CarrierApi(layout, TOKEN, fail_every=1, retry_after=3600) as api:
         with pytest.raises(
             ConnectorError,
-            match=r"GET http://127\.0\.0\.1:\d+/UPS/v1/invoices\?page=1"
+            match=r"GET http://127\.0\.0\.1:\d+/carriers/UPS/bills\?page=1"
             r"&page_size=100: gave up after 3 attempts; last failure: HTTP (503|429)",
         ):
             fetch_bills(api.url, "UPS", TOKEN, layout, None, policy=policy, sleep=waits.append)
@@ -166,7 +169,9 @@ def test_connection_refused_is_retried_then_reported(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     waits: list[float] = []
-    with pytest.raises(ConnectorError, match=rf"GET http://127\.0\.0\.1:{port}/UPS/.*ConnectError"):
+    with pytest.raises(
+        ConnectorError, match=rf"GET http://127\.0\.0\.1:{port}/carriers/UPS/.*ConnectError"
+    ):
         fetch_bills(
             f"http://127.0.0.1:{port}",
             "UPS",
@@ -196,7 +201,7 @@ def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
 def test_unknown_endpoint_is_not_retried(layout: DataLayout) -> None:
     with CarrierApi(layout, TOKEN) as api:
         with pytest.raises(
-            ConnectorError, match=r"/nowhere/UPS/v1/invoices\?page=1&page_size=100: HTTP 404"
+            ConnectorError, match=r"/nowhere/carriers/UPS/bills\?page=1&page_size=100: HTTP 404"
         ):
             fetch_bills(api.url + "/nowhere", "UPS", TOKEN, layout, None, policy=FAST)
         assert api.statuses == {404: 1}
@@ -229,15 +234,17 @@ def test_retry_delay_backoff_and_retry_after() -> None:
 def test_server_pages_and_validates_parameters(layout: DataLayout) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
     with serve(layout, TOKEN) as url:
-        base = f"{url}/UPS/v1/invoices/UPS-2026-0002/charges"
+        base = f"{url}/carriers/UPS/bills/UPS-2026-0002/charges"
         first = httpx.get(f"{base}?page=1&page_size=2", headers=auth).json()
         assert first["page"] == 1 and len(first["charges"]) == 2
         assert first["totalCharges"] == len(_source(layout, "UPS-2026-0002")[1])
-        assert first["next"] == "/UPS/v1/invoices/UPS-2026-0002/charges?page=2&page_size=2"
+        assert first["next"] == "/carriers/UPS/bills/UPS-2026-0002/charges?page=2&page_size=2"
         assert httpx.get(f"{base}?page=99", headers=auth).status_code == 404
         assert httpx.get(f"{base}?page_size=0", headers=auth).status_code == 400
-        assert httpx.get(f"{url}/UPS/v1/invoices/NOPE/charges", headers=auth).status_code == 404
-        assert httpx.get(f"{url}/UPS/v1/invoices?since=yesterday", headers=auth).status_code == 400
+        assert httpx.get(f"{url}/carriers/UPS/bills/NOPE/charges", headers=auth).status_code == 404
+        assert (
+            httpx.get(f"{url}/carriers/UPS/bills?since=yesterday", headers=auth).status_code == 400
+        )
         refused = httpx.get(base)
         assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
 
@@ -249,3 +256,18 @@ def test_server_stops_by_itself(layout: DataLayout) -> None:
     with pytest.raises(httpx.ConnectError):
         httpx.get(api.url)
     api.close()  # still safe
+
+
+def test_fetch_with_carriers_yaml_settings_and_a_full_endpoint_url(
+    layout: DataLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from demo.rate_cards import demo_carriers
+
+    layout.carriers_file.write_text(yaml.safe_dump(demo_carriers()), encoding="utf-8")
+    monkeypatch.setenv("RECKON_UPS_TOKEN", TOKEN)
+    with serve(layout, TOKEN) as url:
+        paths = fetch_configured(layout, "UPS", base_url=f"{url}/carriers/UPS/bills", policy=FAST)
+        assert carrier_endpoint(url, "UPS") == f"{url}/carriers/UPS/bills"
+    assert len(paths) == 3
+    with pytest.raises(ConnectorError, match="carrier DHL has no 'api' settings"):
+        fetch_configured(layout, "DHL")
