@@ -43,5 +43,4 @@ def write_bills(
     writer = WRITERS.get(carrier)
     if writer is None:
         raise BillWriteError(f"no bill writer for carrier {carrier!r}; known: {sorted(WRITERS)}")
-    validate(carrier, headers, lines)
-    return writer(headers, lines, layout)
+    return writer(*validate(carrier, headers, lines), layout)

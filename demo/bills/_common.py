@@ -48,21 +48,43 @@ class BillWriteError(ValueError):
     """The bills handed to a writer cannot be written without losing something."""
 
 
+EXPECTED_TYPES: dict[str, tuple[type[pl.DataType], ...]] = {
+    "carrier": (pl.String,),
+    "account": (pl.String,),
+    "bill_number": (pl.String,),
+    "bill_date": (pl.Date,),
+    "period_start": (pl.Date,),
+    "period_end": (pl.Date,),
+    "currency": (pl.String,),
+    "line_number": (pl.Int64, pl.Int32, pl.UInt32, pl.UInt64),
+    "tracking_number": (pl.String,),
+    "shipment_date": (pl.Date,),
+    "zone": (pl.String,),
+    "destination_country": (pl.String,),
+    "charge_type": (pl.String,),
+}
+
+
 def _check_frame(
     frame: pl.DataFrame, columns: tuple[str, ...], nullable: frozenset[str], what: str
-):
+) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise BillWriteError(f"{what}: missing column(s) {missing}; expected {list(columns)}")
-    for name, scale in DECIMAL_COLUMNS.items():
-        if name in frame.columns:
-            dtype = frame.schema[name]
+    for name in columns:
+        dtype = frame.schema[name]
+        if name in nullable and dtype == pl.Null:
+            continue  # an all-null optional column is fine whatever its declared type
+        if name in DECIMAL_COLUMNS:
+            scale = DECIMAL_COLUMNS[name]
             if not isinstance(dtype, pl.Decimal) or dtype.scale != scale:
                 raise BillWriteError(
                     f"{what}: column {name!r} must be Decimal with scale {scale} "
                     f"(exact money/weight, never float), got {dtype}"
                 )
-    for name in columns:
+        elif not isinstance(dtype, EXPECTED_TYPES[name]):
+            names = " or ".join(t.__name__ for t in EXPECTED_TYPES[name])
+            raise BillWriteError(f"{what}: column {name!r} must be {names}, got {dtype}")
         if name in nullable:
             continue
         nulls = frame.get_column(name).null_count()
@@ -73,10 +95,35 @@ def _check_frame(
             )
 
 
-def validate(carrier: str, headers: pl.DataFrame, lines: pl.DataFrame) -> None:
-    """Refuse bills that a writer could not round-trip, naming the row and the reason."""
+NULL_COLUMN_TYPES = {
+    "account": pl.String,
+    "period_start": pl.Date,
+    "period_end": pl.Date,
+    "zone": pl.String,
+    "shipment_date": pl.Date,
+    "billed_weight_kg": pl.Decimal(12, 3),
+}
+
+
+def _typed(frame: pl.DataFrame) -> pl.DataFrame:
+    """All-null optional columns (dtype Null) given their real type, so writers can format them."""
+    return frame.with_columns(
+        pl.col(name).cast(dtype)
+        for name, dtype in NULL_COLUMN_TYPES.items()
+        if name in frame.columns and frame.schema[name] == pl.Null
+    )
+
+
+def validate(
+    carrier: str, headers: pl.DataFrame, lines: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Refuse bills that a writer could not round-trip, naming the row and the reason.
+
+    Returns the frames with all-null optional columns typed, ready for the writers.
+    """
     _check_frame(headers, HEADER_COLUMNS, NULLABLE_HEADER_COLUMNS, f"{carrier} bill headers")
     _check_frame(lines, LINE_COLUMNS, NULLABLE_LINE_COLUMNS, f"{carrier} bill lines")
+    headers, lines = _typed(headers), _typed(lines)
     for what, frame in (("headers", headers), ("lines", lines)):
         wrong = frame.filter(pl.col("carrier") != carrier)
         if wrong.height:
@@ -113,6 +160,7 @@ def validate(carrier: str, headers: pl.DataFrame, lines: pl.DataFrame) -> None:
             f"{carrier} bill {dup_lines['bill_number'][0]!r}: line_number "
             f"{dup_lines['line_number'][0]} appears twice"
         )
+    return headers, lines
 
 
 def as_text(frame: pl.DataFrame) -> pl.DataFrame:

@@ -293,3 +293,37 @@ def test_unknown_carrier_is_refused(tmp_path: Path) -> None:
     headers, lines = sample_bills("DHL", shipments_per_bill=(1,))
     with pytest.raises(BillWriteError, match="no bill writer for carrier 'FEDEX'"):
         write_bills("FEDEX", headers, lines, DataLayout(tmp_path))
+
+
+@pytest.mark.parametrize("carrier", list(WRITERS))
+def test_all_null_optional_columns_of_dtype_null_are_written(carrier: str, tmp_path: Path) -> None:
+    headers, lines = sample_bills(carrier, shipments_per_bill=(3,))
+    nulls = {"zone": None, "shipment_date": None, "billed_weight_kg": None}
+    lines = lines.with_columns(pl.lit(None).alias(c) for c in nulls)
+    headers = headers.with_columns(
+        pl.lit(None).alias(c) for c in ("account", "period_start", "period_end")
+    )
+    assert lines.schema["zone"] == pl.Null
+    [path] = write_bills(carrier, headers, lines, DataLayout(tmp_path))
+    header, got = read_back(carrier, path)
+    assert header["account"] is None and header["period_start"] is None
+    assert [g[2:5] for g in got] == [(None, None, None)] * lines.height
+
+
+@pytest.mark.parametrize(
+    ("column", "dtype", "message"),
+    [
+        ("shipment_date", pl.Datetime("us"), "column 'shipment_date' must be Date, got Datetime"),
+        ("bill_date", pl.String, "column 'bill_date' must be Date, got String"),
+        ("billed_weight_kg", pl.Decimal(12, 2), "'billed_weight_kg' must be Decimal with scale 3"),
+        ("line_number", pl.Float64, "column 'line_number' must be Int64 or Int32"),
+    ],
+)
+def test_wrong_column_types_are_refused(column: str, dtype, message: str, tmp_path: Path) -> None:
+    headers, lines = sample_bills("FOURPX", shipments_per_bill=(2,))
+    if column in headers.columns:
+        headers = headers.with_columns(pl.col(column).cast(dtype))
+    else:
+        lines = lines.with_columns(pl.col(column).cast(dtype))
+    with pytest.raises(BillWriteError, match=re.escape(message)):
+        write_bills("FOURPX", headers, lines, DataLayout(tmp_path))
