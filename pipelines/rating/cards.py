@@ -185,6 +185,13 @@ def _problems(card: RateCard) -> list[str]:
     missing = sorted(priced - allowed)
     if missing:
         out.append(f"allowed_charge_types must include the priced charges {missing}")
+    unpriced = sorted(allowed - priced)
+    if unpriced:
+        out.append(
+            f"allowed charge types {unpriced} have no price: give them a fee (accessorials, "
+            "fuel_percent_by_month, remote_area, registration_fee) or list them in "
+            "pass_through_charge_types"
+        )
     for month in card.fuel_percent_by_month:
         if not MONTH.match(month):
             out.append(f"fuel_percent_by_month key {month!r} is not YYYY-MM")

@@ -236,7 +236,7 @@ def _long_charges(rated: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
         part("REMOTE_AREA", pl.col("remote_c")),
         part("REGISTRATION", pl.col("registration_c")),
     ]
-    always = tables.accessorials.filter(pl.col("always")).lazy()
+    always = tables.accessorials.filter(pl.col("always") & (pl.col("fee_u") > 0)).lazy()
     parts.append(
         base.join(always, on="card_key", how="inner").select(
             *keep,

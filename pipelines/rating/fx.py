@@ -82,8 +82,8 @@ def to_functional(frame: pl.LazyFrame, cents_col: str, out_col: str) -> pl.LazyF
     i.e. half away from zero, so a credit mirrors its charge exactly.
     """
     cents = pl.col(cents_col).cast(pl.Int128)
-    magnitude = div_half_up(cents.abs() * pl.col("_fx_u"), FX_SCALE)
-    signed = pl.when(cents < 0).then(-magnitude).otherwise(magnitude)
-    return frame.with_columns(
-        (signed.cast(pl.Decimal(38, 0)).cast(pl.Decimal(38, 2)) / 100).cast(t.MONEY).alias(out_col)
+    magnitude = div_half_up(cents.abs() * pl.col("_fx_u"), FX_SCALE).cast(pl.Decimal(38, 2))
+    signed = (
+        pl.when(cents < 0).then(pl.lit(0).cast(pl.Decimal(38, 2)) - magnitude).otherwise(magnitude)
     )
+    return frame.with_columns((signed / 100).cast(t.MONEY).alias(out_col))

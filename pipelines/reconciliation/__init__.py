@@ -1,0 +1,28 @@
+"""Carrier-bill reconciliation per carrier billing period (issue 5). No Dagster imports."""
+
+from pipelines.reconciliation.config import CarriersFile, load_carriers
+from pipelines.reconciliation.engine import BillInputError, ReconciliationResult, reconcile
+from pipelines.reconciliation.invariants import (
+    billed_not_split,
+    lines_without_one_finding,
+    rollforward_breaks,
+    rollforward_chain_breaks,
+)
+from pipelines.reconciliation.order_cost import order_logistics_cost
+from pipelines.reconciliation.periods import BillingPeriod, bill_periods, billing_periods
+
+__all__ = [
+    "BillInputError",
+    "BillingPeriod",
+    "CarriersFile",
+    "ReconciliationResult",
+    "bill_periods",
+    "billed_not_split",
+    "billing_periods",
+    "lines_without_one_finding",
+    "load_carriers",
+    "order_logistics_cost",
+    "reconcile",
+    "rollforward_breaks",
+    "rollforward_chain_breaks",
+]

@@ -1,0 +1,54 @@
+"""Invariants of a reconciliation, each returning the violating rows (empty = holds).
+
+These back the asset checks (issue 5 item 5): every bill line has exactly one
+finding; billed = approved + disputed on every line; accruals roll forward
+(opening + accrued − released = closing, and each period opens where the
+previous one closed).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+LINE_KEY = ["source_sha256", "bill_number", "line_number"]
+
+
+def lines_without_one_finding(bill_lines: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
+    """Lines of the period's bills with no finding or more than one, and findings of no line.
+
+    `bill_lines`: the lines of the bills assigned to the period.
+    """
+    counts = findings.group_by(LINE_KEY).agg(findings=pl.len())
+    return (
+        bill_lines.select(LINE_KEY)
+        .with_columns(_line=pl.lit(True))
+        .join(counts, on=LINE_KEY, how="full", coalesce=True)
+        .with_columns(pl.col("findings").fill_null(0), pl.col("_line").fill_null(False))
+        .filter((pl.col("findings") != 1) | ~pl.col("_line"))
+        .rename({"_line": "is_bill_line"})
+    )
+
+
+def billed_not_split(findings: pl.DataFrame) -> pl.DataFrame:
+    """Findings where billed ≠ approved + disputed."""
+    return findings.filter(
+        pl.col("billed_amount") != pl.col("approved_amount") + pl.col("disputed_amount")
+    )
+
+
+def rollforward_breaks(rollforward: pl.DataFrame) -> pl.DataFrame:
+    """Rows where opening + accrued − released ≠ closing."""
+    return rollforward.filter(
+        pl.col("opening") + pl.col("accrued") - pl.col("released") != pl.col("closing")
+    )
+
+
+def rollforward_chain_breaks(previous: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+    """Companies whose opening this period differs from the previous period's closing."""
+    key = ["carrier", "company", "functional_currency"]
+    return (
+        previous.select(*key, previous_closing="closing")
+        .join(current.select(*key, "opening"), on=key, how="full", coalesce=True)
+        .with_columns(pl.col("previous_closing", "opening").fill_null(0))
+        .filter(pl.col("previous_closing") != pl.col("opening"))
+    )

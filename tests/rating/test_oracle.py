@@ -1,0 +1,74 @@
+"""The set-based engine agrees to the cent with the row-by-row reference pricer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipelines.rating import rate_shipments
+from pipelines.rating.reference import rate_rows
+from tests.rating import builders as b
+
+CARDS = b.cards()
+DESTINATIONS = {
+    "EXPR": [
+        ("US", None),
+        ("US", "12345"),
+        ("US", "99999"),
+        ("US", "5"),
+        ("GB", "EC1"),
+        ("BR", "1"),
+    ],
+    "POST": [("DE", None), ("DE", "10115"), ("FR", None)],
+    "FLAT": [("FR", None), ("FR", "75001")],
+}
+
+
+@st.composite
+def shipment_rows(draw: st.DrawFn) -> list[dict]:
+    n = draw(st.integers(min_value=1, max_value=40))
+    rows = []
+    for i in range(n):
+        carrier = draw(st.sampled_from(sorted(DESTINATIONS)))
+        country, postcode = draw(st.sampled_from(DESTINATIONS[carrier]))
+        grams = draw(st.integers(min_value=1, max_value=40_000))
+        dims = tuple(
+            str(Decimal(draw(st.integers(min_value=0, max_value=800))) / 10) for _ in range(3)
+        )
+        rows.append(
+            b.shipment(
+                f"S{i}",
+                carrier,
+                datetime(2025, 12, 25) + timedelta(minutes=draw(st.integers(0, 60 * 24 * 110))),
+                country,
+                postcode,
+                str(Decimal(grams) / 1000),
+                dims,  # type: ignore[arg-type]
+                parcels=draw(st.integers(min_value=1, max_value=3)),
+            )
+        )
+    return rows
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shipment_rows())
+def test_engine_matches_row_by_row_reference(rows: list[dict]) -> None:
+    result = rate_shipments(b.shipments(*rows), CARDS, b.fx_rates(), b.companies())
+    reference = rate_rows(CARDS, rows)
+    engine: dict[str, dict[str, Decimal]] = {}
+    for sid, ct, amount in result.expected_charges.select(
+        "shipment_id", "charge_type", "expected_amount"
+    ).iter_rows():
+        engine.setdefault(sid, {})[ct] = amount
+    ratings = {r["shipment_id"]: r for r in result.shipment_ratings.iter_rows(named=True)}
+    for sid, ref in reference.items():
+        got = ratings[sid]
+        assert (got["unrated_reason"] is None) == (ref.unrated_reason is None), (sid, got, ref)
+        if ref.unrated_reason is None:
+            assert engine[sid] == ref.charges, sid
+            assert got["chargeable_weight_kg"] == ref.chargeable_weight_kg, sid
+            assert got["zone"] == ref.zone
+            assert got["card_key"] == ref.card_key
