@@ -109,17 +109,20 @@ def normalise_tracking(expr: pl.Expr) -> pl.Expr:
 def clean_number(expr: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
     """Printed number -> plain '-1234.56' text.
 
-    Drops currency symbols, spaces and thousands separators; '(12.00)' and a
-    trailing minus are negative; with `decimal_comma`, '1.234,56' is 1234.56.
+    Drops one currency symbol or code before or after the number, spaces and
+    thousands separators; '(12.00)' and a trailing minus are negative; with
+    `decimal_comma`, '1.234,56' is 1234.56. Anything else stays as printed so
+    that parse_decimal can reject it by name ('abc' is not silently empty).
     """
     s = expr.cast(pl.String).str.strip_chars()
-    negative = s.str.contains(r"^\(.*\)$") | s.str.contains(r"-\s*$")
-    s = s.str.replace_all(r"[^0-9.,\-]", "")
+    s = s.str.replace(r"^(?:[A-Z]{3}|Rs\.?|[$€£¥₹])\s*", "")
+    s = s.str.replace(r"\s*(?:[A-Z]{3}|[$€£¥₹])$", "")
+    negative = s.str.contains(r"^\(.*\)$") | s.str.contains(r"-$")
+    s = s.str.replace_all(r"[()\s]", "").str.replace(r"-$", "")
     if decimal_comma:
         s = s.str.replace_all(r"\.", "").str.replace_all(",", ".")
     else:
         s = s.str.replace_all(",", "")
-    s = s.str.replace(r"-$", "")
     return pl.when(negative & ~s.str.starts_with("-")).then("-" + s).otherwise(s)
 
 
@@ -255,10 +258,10 @@ def canonical_frames(
             clean_number(pl.col("amount"), decimal_comma).alias("amount"),
             clean_number(pl.col("billed_weight"), decimal_comma).alias("billed_weight"),
             pl.col("weight_unit")
+            .str.strip_chars()
             .str.to_uppercase()
-            .str.replace(r"^KGS?$", "KG")
-            .str.replace(r"^(LBS?|POUNDS?)$", "LB")
-            .str.replace("千克|公斤", "KG"),
+            .str.replace(r"^(K|KGS?|千克|公斤)$", "KG")
+            .str.replace(r"^(L|LBS?|POUNDS?)$", "LB"),
             pl.col("tracking_number_raw").str.strip_chars(),
         )
         amount = parse_decimal(raw, "amount", t.MONEY, "amount")

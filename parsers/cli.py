@@ -1,0 +1,129 @@
+"""`reckon parsers ...`: the tool an analyst uses while writing a template.
+
+`list` shows every parser and template (with versions and the registry
+fingerprint); `parse FILE` shows which parser was chosen and why, the parsed
+lines, the totals check, and any error with its locator, without touching the
+raw store or the quarantine. `quarantine` lists quarantined files. Mounted by
+the lead as `reckon parsers`; standalone: `python -m parsers.cli`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from parsers.ingest import list_quarantined
+from parsers.model import BillParseError
+from parsers.registry import ParseContext, Registry
+from parsers.templates_schema import TemplateError
+from parsers.validate import validate
+
+parsers_app = typer.Typer(help="Bill parsers and templates.", no_args_is_help=True)
+
+TemplatesDir = Annotated[
+    Path | None,
+    typer.Option("--templates-dir", help="Extra folder of YAML templates (besides built-ins)."),
+]
+
+
+def _registry(templates_dir: Path | None) -> Registry:
+    try:
+        return Registry.default(extra_templates=templates_dir)
+    except TemplateError as exc:
+        typer.echo(f"template error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@parsers_app.command("list")
+def list_parsers(templates_dir: TemplatesDir = None) -> None:
+    """List parsers and templates with their versions."""
+    registry = _registry(templates_dir)
+    typer.echo(f"registry fingerprint: {registry.fingerprint()}")
+    typer.echo("parsers:")
+    for p in sorted(registry.parsers, key=lambda p: p.name):
+        kind = "template engine" if p.uses_templates else "code"
+        typer.echo(f"  {p.name:<24} v{p.version:<4} {kind:<16} {','.join(p.formats):<6} {p.description}")
+    typer.echo("templates:")
+    for t in sorted(registry.templates, key=lambda t: t.id):
+        typer.echo(f"  {t.id:<34} v{t.version:<3} {t.carrier:<14} {t.format:<5} {t.source}")
+
+
+@parsers_app.command("parse")
+def parse_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    template: Annotated[str | None, typer.Option("--template", "-t", help="Force a template id.")] = None,
+    carrier: Annotated[str | None, typer.Option("--carrier", help="Carrier hint (inbox folder).")] = None,
+    templates_dir: TemplatesDir = None,
+    rows: Annotated[int, typer.Option("--rows", help="Lines to show.")] = 40,
+) -> None:
+    """Parse FILE and show the choice, the lines, the totals check and any error."""
+    registry = _registry(templates_dir)
+    sha = hashlib.sha256(file.read_bytes()).hexdigest()
+    ctx = ParseContext(sha256=sha, source_name=file.name, carrier_hint=carrier)
+    try:
+        choice = registry.choose(file, carrier, template, file.name)
+    except BillParseError as exc:
+        typer.echo(f"NOT PARSED [{exc.code}] {exc.reason}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(choice.explain())
+    try:
+        result = choice.parser.parse(file, ctx, choice.template)
+    except BillParseError as exc:
+        where = f" at {exc.locator}" if exc.locator else ""
+        typer.echo(f"ERROR [{exc.code}] {exc.reason}{where}", err=True)
+        raise typer.Exit(1) from exc
+    with pl.Config(tbl_rows=rows, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=40):
+        typer.echo(
+            result.lines.select(
+                "line_number",
+                "tracking_number_raw",
+                "shipment_date",
+                "billed_weight_kg",
+                "zone",
+                "destination_country",
+                "charge_type",
+                "charge_code",
+                "charge_description",
+                "amount",
+                "locator",
+            )
+        )
+    for h in result.headers.iter_rows(named=True):
+        stated = h["stated_total"]
+        verdict = "no stated total" if stated is None else (
+            "foots" if stated == h["parsed_total"] else f"DOES NOT FOOT (diff {stated - h['parsed_total']})"
+        )
+        typer.echo(
+            f"bill {h['bill_number']} {h['carrier']} {h['bill_date']} {h['currency']}: "
+            f"{h['line_count']} lines, parsed total {h['parsed_total']}, stated {stated}: {verdict}"
+        )
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}")
+    try:
+        validate(result)
+    except BillParseError as exc:
+        where = f" at {exc.locator}" if exc.locator else ""
+        typer.echo(f"INVALID [{exc.code}] {exc.reason}{where}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo("valid: would be accepted by ingest")
+
+
+@parsers_app.command("quarantine")
+def show_quarantine(
+    quarantine_dir: Annotated[Path, typer.Argument(help="The quarantine folder.")],
+) -> None:
+    """List quarantined files with their reason and locator."""
+    records = list_quarantined(quarantine_dir)
+    if not records:
+        typer.echo("quarantine is empty")
+    for r in records:
+        where = f" at {r.locator}" if r.locator else ""
+        typer.echo(f"{r.file_name} ({r.sha256[:12]}) [{r.error_code}] {r.reason}{where}")
+
+
+if __name__ == "__main__":
+    parsers_app()
