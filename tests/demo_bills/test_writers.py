@@ -327,3 +327,10 @@ def test_wrong_column_types_are_refused(column: str, dtype, message: str, tmp_pa
         lines = lines.with_columns(pl.col(column).cast(dtype))
     with pytest.raises(BillWriteError, match=re.escape(message)):
         write_bills("FOURPX", headers, lines, DataLayout(tmp_path))
+
+
+def test_pdf_refuses_cells_it_could_not_print_unambiguously(tmp_path: Path) -> None:
+    headers, lines = sample_bills("YANWEN", shipments_per_bill=(2,))
+    lines = lines.with_columns(zone=pl.when(pl.col("line_number") == 2).then(pl.lit("Zone 3")))
+    with pytest.raises(BillWriteError, match="line 2: zone 'Zone 3' cannot be printed"):
+        write_bills("YANWEN", headers, lines, DataLayout(tmp_path))
