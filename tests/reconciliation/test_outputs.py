@@ -100,7 +100,7 @@ def test_a_period_without_bills_still_reports_its_accruals() -> None:
 
 def test_lines_without_header_are_refused() -> None:
     lines = b.bill_lines(*LINES)
-    with pytest.raises(BillInputError, match="have no bill header, e.g. bill B2"):
+    with pytest.raises(BillInputError, match=r"have no bill header, e\.g\. bill B2"):
         reconcile(
             lines,
             b.headers_for(lines.filter(pl.col("bill_number") == "B1")),
