@@ -38,7 +38,7 @@ DAY_US = 86_400 * SECOND_US
 RETURN_RATE = 0.03
 STOCKTAKE_RATE = 0.0004
 """Daily probability that a stocked pool has a stocktake gain (and, separately, a loss)."""
-SAFETY_DAYS, COVER_DAYS, MOQ = 7, 30, 5
+SAFETY_DAYS, COVER_DAYS, MOQ = 3, 30, 5
 
 
 @dataclass

@@ -185,7 +185,7 @@ class AnomalyRates:
 
     late_document: float = 0.01
     """Movements delivered 1-5 days after the day they occurred."""
-    negative_stock_receipt: float = 0.2
+    negative_stock_receipt: float = 0.25
     """Of the receipts a day's outbound depended on: recorded after those sales (23:xx)."""
     snapshot_discrepancy: float = 0.0005
     """WMS snapshot rows whose quantity differs from the true physical stock."""
