@@ -17,10 +17,12 @@ import argparse
 import json
 import math
 import re
+import secrets
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -264,6 +266,60 @@ def serve(
         layout, token, fail_every=fail_every, retry_after=retry_after, lifetime_s=lifetime_s
     ) as api:
         yield api.url
+
+
+@dataclass
+class DemoFetch:
+    """What `fetch_demo_bills` did: the envelopes per carrier and the statuses served."""
+
+    paths: dict[str, list[Path]] = field(default_factory=dict)
+    statuses: Counter[int] = field(default_factory=Counter)
+
+    @property
+    def retried(self) -> int:
+        """Injected transient failures the connector recovered from."""
+        return sum(n for status, n in self.statuses.items() if status in TRANSIENT_STATUSES)
+
+
+def fetch_demo_bills(
+    layout: DataLayout, *, fail_every: int | None = 5, since: date | None = None
+) -> DemoFetch:
+    """What `make demo` runs: serve every carrier under `bills/api/` on 127.0.0.1 and fetch
+    its bills through the real HTTP connector into the inbox, with every `fail_every`-th
+    request failing transiently so the retries are exercised. The token is random per run
+    and handed to the connector directly (carriers.yaml names an environment variable for
+    real carriers). Page size comes from carriers.yaml `api.page_size` when present.
+    """
+    from parsers.connectors.http_api import DEFAULT_PAGE_SIZE, RetryPolicy, fetch_bills
+
+    page_sizes: dict[str, int] = {}
+    if layout.carriers_file.exists():
+        from pipelines.reconciliation.config import load_carriers
+
+        for config in load_carriers(layout.carriers_file).carriers:
+            if config.api is not None:
+                page_sizes[config.carrier] = config.api.page_size
+    carriers = (
+        sorted(p.name for p in layout.bills_api_dir.iterdir() if p.is_dir())
+        if (layout.bills_api_dir.is_dir())
+        else []
+    )
+    token = secrets.token_urlsafe(16)
+    result = DemoFetch()
+    policy = RetryPolicy(backoff_base_s=0.05, backoff_max_s=1.0)
+    with CarrierApi(layout, token, fail_every=fail_every, retry_after=0) as api:
+        for carrier in carriers:
+            result.paths[carrier] = fetch_bills(
+                api.url,
+                carrier,
+                token,
+                layout,
+                since,
+                page_size=page_sizes.get(carrier, DEFAULT_PAGE_SIZE),
+                policy=policy,
+            )
+        result.statuses.update(api.statuses)
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:

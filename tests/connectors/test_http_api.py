@@ -271,3 +271,13 @@ def test_fetch_with_carriers_yaml_settings_and_a_full_endpoint_url(
     assert len(paths) == 3
     with pytest.raises(ConnectorError, match="carrier DHL has no 'api' settings"):
         fetch_configured(layout, "DHL")
+
+
+def test_demo_fetch_serves_and_fetches_every_api_carrier_with_retries(layout: DataLayout) -> None:
+    from demo.carrier_api import fetch_demo_bills
+
+    result = fetch_demo_bills(layout, fail_every=3)
+    assert list(result.paths) == ["UPS"] and len(result.paths["UPS"]) == 3
+    assert result.retried >= 1 and result.statuses[200] >= 4
+    for path in result.paths["UPS"]:
+        assert read_ups_envelope(path)[:2] == _source(layout, path.stem)
