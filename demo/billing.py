@@ -338,8 +338,10 @@ def _bill_lines(
         ("UNCONTRACTED_CHARGE", None),
         ("DUPLICATE", None),
     ):
-        pool = [s for s in ids if s not in taken and (eligible is None or s in eligible)]
-        count = min(q[name].take(len(ids)), len(pool))
+        # The rate applies to the shipments the anomaly can happen to (fuel needs a fuel line).
+        candidates = [s for s in ids if eligible is None or s in eligible]
+        pool = [s for s in candidates if s not in taken]
+        count = min(q[name].take(len(candidates)), len(pool))
         chosen[name] = pool[:count]
         taken.update(pool[:count])
 

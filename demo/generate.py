@@ -36,13 +36,13 @@ from demo.reference import (
 )
 from demo.shipments import ShipmentMaker, tracking_offsets
 from demo.tables import LOAD_INDEX, LandedCostMaker, movement_frame, snapshot_frames
-from demo.world import AnomalyRates, Volume
+from demo.world import CARRIERS, AnomalyRates, Volume
 from pipelines.layout import DataLayout
 
 GENERATED_TABLES = ("companies", "warehouses", "skus", "fx_rates", "movements", "landed_costs")
 GENERATED_TABLES += ("snapshots", "shipments", "ground_truth")
 
-LATE_SCHEMA = {"movement_id": pl.String, "occurred_at": pl.Datetime("us"), "load_date": pl.Date}
+BILL_AND_TABLE_SUFFIXES = (".csv", ".parquet", ".json", ".xml", ".xlsx", ".pdf")
 NEGATIVE_SCHEMA = {
     "movement_id": pl.String,
     "occurred_at": pl.Datetime("us"),
@@ -213,6 +213,8 @@ def generate(
 
     if bills:
         write_demo_rate_cards(layout.root, start, end)
+        written.extend(sorted(layout.rate_cards_dir.glob("*.yaml")))
+        written.append(layout.carriers_file)
         result: BillingResult = write_carrier_bills(
             layout, start, end, rates, np.random.default_rng([seed, 4]), offsets
         )
@@ -235,13 +237,18 @@ def _write(frame: pl.DataFrame, path: Path) -> Path:
 
 
 def _clear_previous_output(layout: DataLayout) -> None:
-    """Remove files an earlier run wrote (only the generator's own tables), so a rerun
-    with another range leaves no stale day files behind."""
-    for table in GENERATED_TABLES:
-        folder = layout.input_dir(table)
+    """Remove what an earlier run wrote (the generator's own tables and the demo carriers'
+    bills), so a rerun with another range leaves no stale day files or bills behind."""
+    folders = [layout.input_dir(table) for table in GENERATED_TABLES]
+    folders += [
+        root / carrier
+        for root in (layout.bills_inbox, layout.bills_api_dir)
+        for carrier in CARRIERS
+    ]
+    for folder in folders:
         if folder.is_dir():
             for path in folder.iterdir():
-                if path.is_file() and path.suffix in (".csv", ".parquet"):
+                if path.is_file() and path.suffix in BILL_AND_TABLE_SUFFIXES:
                     path.unlink()
 
 

@@ -192,11 +192,11 @@ class AnomalyRates:
     duplicate: float = 0.005
     """Billed shipments with one charge billed again (same bill or the next one)."""
     weight_discrepancy: float = 0.005
-    """Billed shipments billed at a weight above ours beyond tolerance."""
+    """Billed shipments up to 15 kg billed at a weight above ours beyond tolerance."""
     rate_mismatch: float = 0.005
     """Billed shipments whose freight amount is off contract."""
     fuel_mismatch: float = 0.004
-    """Billed shipments whose fuel surcharge is off the month's percentage."""
+    """Billed shipments with a fuel line whose surcharge is off the month's percentage."""
     unknown_shipment: float = 0.002
     """Extra lines per billed shipment for tracking numbers we never shipped with the carrier."""
     uncontracted_charge: float = 0.002
