@@ -132,7 +132,8 @@ def write_carrier_bills(
         )
         periods = billing_periods(config.get(carrier), start, end)
         for index, period in enumerate(periods):
-            ships = _period_shipments(layout, carrier, period.start, min(period.end, end))
+            shipped = _period_shipments(layout, max(period.start, start), min(period.end, end))
+            ships = shipped.filter(pl.col("carrier") == carrier)
             bill_date = period.end + timedelta(days=BILL_DELAY_DAYS[carrier])
             if bill_date > end or period.end > end:
                 unbilled.append(_unbilled(ships, carrier, period.start, period.end, "OPEN_PERIOD"))
@@ -142,9 +143,7 @@ def write_carrier_bills(
                 following is not None
                 and following.end + timedelta(days=BILL_DELAY_DAYS[carrier]) <= end
             )
-            others = _period_shipments(layout, None, period.start, period.end).filter(
-                pl.col("carrier") != carrier
-            )
+            others = shipped.filter(pl.col("carrier") != carrier)
             bill_number = f"{BILL_PREFIX[carrier]}-{ACCOUNTS[carrier]}-{period.start:%Y%m%d}"
             lines, skipped = _bill_lines(
                 ships,
@@ -225,19 +224,13 @@ def write_carrier_bills(
     return result
 
 
-def _period_shipments(
-    layout: DataLayout, carrier: str | None, first: date, last: date
-) -> pl.DataFrame:
-    """Shipments of the days [first, last] from the files already written (by load day)."""
-    files = [
-        path
-        for offset in range((last - first).days + 1)
-        for path in layout.files_for_day("shipments", first + timedelta(days=offset))
-    ]
-    if not files:
-        return pl.DataFrame(schema=contracts.SHIPMENTS.schema)
-    frame = pl.concat([pl.read_csv(p, schema=contracts.SHIPMENTS.schema) for p in files])
-    return frame.filter(pl.col("carrier") == carrier) if carrier else frame
+def _period_shipments(layout: DataLayout, first: date, last: date) -> pl.DataFrame:
+    """Shipments of the days [first, last], read back from the day files already written."""
+    folder = layout.input_dir("shipments")
+    days = (first + timedelta(days=offset) for offset in range((last - first).days + 1))
+    files = [folder / f"{day}.csv" for day in days]
+    parts = [pl.read_csv(p, schema=contracts.SHIPMENTS.schema) for p in files if p.is_file()]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=contracts.SHIPMENTS.schema)
 
 
 def _unbilled(
@@ -325,25 +318,22 @@ def _bill_lines(
     lines = _contract_lines(rating)
 
     ids = billed["shipment_id"].to_numpy()[rng.permutation(billed.height)]
-    light = set(
-        rating.shipment_ratings.filter(_grams("chargeable_weight_kg") <= 15_000)["shipment_id"]
-    )
-    with_fuel = set(lines.filter(pl.col("charge_type") == "FUEL")["shipment_id"])
+    light = rating.shipment_ratings.filter(_grams("chargeable_weight_kg") <= 15_000)["shipment_id"]
+    with_fuel = lines.filter(pl.col("charge_type") == "FUEL")["shipment_id"]
     chosen: dict[str, list[str]] = {}
-    taken: set[str] = set()
+    free = np.ones(len(ids), dtype=bool)
     for name, eligible in (
-        ("WEIGHT_DISCREPANCY", light),
-        ("RATE_MISMATCH", None),
-        ("FUEL_MISMATCH", with_fuel),
-        ("UNCONTRACTED_CHARGE", None),
-        ("DUPLICATE", None),
+        ("WEIGHT_DISCREPANCY", np.isin(ids, light.to_numpy())),
+        ("RATE_MISMATCH", np.ones(len(ids), dtype=bool)),
+        ("FUEL_MISMATCH", np.isin(ids, with_fuel.to_numpy())),
+        ("UNCONTRACTED_CHARGE", np.ones(len(ids), dtype=bool)),
+        ("DUPLICATE", np.ones(len(ids), dtype=bool)),
     ):
         # The rate applies to the shipments the anomaly can happen to (fuel needs a fuel line).
-        candidates = [s for s in ids if eligible is None or s in eligible]
-        pool = [s for s in candidates if s not in taken]
-        count = min(q[name].take(len(candidates)), len(pool))
-        chosen[name] = pool[:count]
-        taken.update(pool[:count])
+        pool = np.flatnonzero(eligible & free)
+        picked = pool[: min(q[name].take(int(eligible.sum())), len(pool))]
+        free[picked] = False
+        chosen[name] = ids[picked].tolist()
 
     lines = _weight_discrepancies(
         lines, billed, chosen["WEIGHT_DISCREPANCY"], tables, fx, companies
