@@ -331,6 +331,7 @@ def end_state(
         (pl.col("c").fill_null(0) + pl.col("provisional_cents")).alias("cost_cents"),
     )
     issue_costs = pl.concat([state.issue_costs, issues.cast(dict(ISSUE_COSTS_SCHEMA))])
+    open_layers = _coalesce(open_layers)
     rank = pl.int_range(pl.len(), dtype=pl.Int64)
     open_layers = open_layers.sort(
         [*POOL, "transfer_id", "position"], nulls_last=False
@@ -372,3 +373,26 @@ def residencies(pieces: pl.DataFrame, content: pl.DataFrame, start: date) -> pl.
     return pl.concat([stock, transit]).filter(
         pl.col("exit_day").is_null() | (pl.col("exit_day") > pl.col("enter_day"))
     )
+
+
+def _coalesce(layers: pl.DataFrame) -> pl.DataFrame:
+    """Merge adjacent slices of one origin (the overlay cuts at every boundary it saw)."""
+    key = [*POOL, "transfer_id"]
+    layers = layers.sort([*key, "position"], nulls_last=False)
+    brk = (pl.col("origin_id") != pl.col("origin_id").shift(1).over(key)) | (
+        pl.col("origin_a") != pl.col("origin_b").shift(1).over(key)
+    )
+    layers = layers.with_columns(brk.fill_null(True).cum_sum().over(key).alias("run"))
+    merged = layers.group_by([*key, "run"]).agg(
+        pl.col("position").first(),
+        *(
+            pl.col(c).first()
+            for c in OPEN_LAYERS_SCHEMA
+            if c not in (*key, "position", "origin_b", "quantity", "value_cents", "origin_a")
+        ),
+        pl.col("origin_a").first(),
+        pl.col("origin_b").last(),
+        pl.col("quantity").sum(),
+        pl.col("value_cents").sum(),
+    )
+    return merged.select(list(OPEN_LAYERS_SCHEMA))

@@ -1,0 +1,159 @@
+"""Row-by-row reference costing: plain Python, Decimal, the issue 3 rules read literally.
+
+The test oracle for the set-based engine (hypothesis compares them to the cent) and the
+baseline the benchmark times. One pass over the movements in time order (occurred_at,
+inbound before outbound, movement_id); each pool keeps a queue of open layer slices and
+a queue of open shortfalls. Cross-pool links (a TRANSFER_IN and its TRANSFER_OUT, a
+RETURN and its ISSUE) must be strictly later in time than what they point to.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+INBOUND = {"RECEIPT", "RETURN", "TRANSFER_IN", "ADJUST_GAIN"}
+
+
+def r_half_up(x: Decimal) -> int:
+    """round_half_up to a whole number (of cents)."""
+    return int(x.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@dataclass
+class Origin:
+    value: int
+    qty: int
+    receipt_date: object
+
+
+@dataclass
+class Pool:
+    layers: deque = field(default_factory=deque)  # [origin_id, a, b]
+    shorts: deque = field(default_factory=deque)  # [out_id, out_type, sa, sb, s, P]
+    last: str | None = None
+
+
+@dataclass
+class ReferenceResult:
+    cost: dict = field(default_factory=dict)  # out_id -> (consumed, provisional_qty, P)
+    true_up: dict = field(default_factory=lambda: defaultdict(int))  # (out_id, day) -> cents
+    origins: dict = field(default_factory=dict)
+    pools: dict = field(default_factory=lambda: defaultdict(Pool))
+    transit: dict = field(default_factory=dict)  # transfer id -> (company, sku, slices)
+
+    def slice_cost(self, origin_id: str, a: int, b: int) -> int:
+        o = self.origins[origin_id]
+        return r_half_up(Decimal(o.value * b) / o.qty) - r_half_up(Decimal(o.value * a) / o.qty)
+
+    def closing(self) -> dict:
+        """pool -> (qty, value cents): open layers minus unserved provisional cost."""
+        out = {}
+        for key, pool in self.pools.items():
+            q = sum(b - a for _, a, b in pool.layers) - sum(sb - sa for _, _, sa, sb, _, _ in pool.shorts)
+            v = sum(self.slice_cost(o, a, b) for o, a, b in pool.layers)
+            v -= sum(
+                r_half_up(Decimal(p * sb) / s) - r_half_up(Decimal(p * sa) / s)
+                for _, _, sa, sb, s, p in pool.shorts
+            )
+            if q or v or pool.layers or pool.shorts:
+                out[key] = (q, v)
+        for company, sku, slices in self.transit.values():
+            key = (company, f"IN_TRANSIT:{company}", sku)
+            q, v = out.get(key, (0, 0))
+            out[key] = (q + sum(b - a for _, a, b in slices), v + sum(self.slice_cost(*s) for s in slices))
+        return {k: v for k, v in out.items() if v != (0, 0)}
+
+
+def run_reference(movements: list[dict], fx: dict, functional: dict) -> ReferenceResult:
+    """`movements`: dicts with the contract columns; `fx[(date, currency, to)] = Decimal`."""
+    res = ReferenceResult()
+    ordered = sorted(
+        movements,
+        key=lambda m: (m["occurred_at"], m["movement_type"] not in INBOUND, m["movement_id"]),
+    )
+    issues: dict[str, tuple[int, int]] = {}
+
+    def ref_unit(pool: Pool, prefer_open: bool) -> tuple[int, int] | None:
+        if prefer_open and pool.layers:
+            o = res.origins[pool.layers[0][0]]
+            return o.value, o.qty
+        if pool.last is not None:
+            o = res.origins[pool.last]
+            return o.value, o.qty
+        return None
+
+    def at_ref(pool: Pool, q: int, prefer_open: bool) -> int:
+        ref = ref_unit(pool, prefer_open)
+        return 0 if ref is None else r_half_up(Decimal(q * ref[0]) / ref[1])
+
+    def priced(m: dict) -> int:
+        cur, to = m["currency"], functional[m["company"]]
+        rate = Decimal(1) if cur == to else fx[(m["occurred_at"].date(), cur, to)]
+        return r_half_up(Decimal(m["quantity"]) * m["unit_cost"] * rate * 100)
+
+    def enter(pool: Pool, slices: list, day: object) -> None:
+        for origin_id, a, b in slices:
+            while a < b and pool.shorts:
+                sh = pool.shorts[0]
+                out_id, _, sa, sb, s, p = sh
+                k = min(b - a, sb - sa)
+                share = r_half_up(Decimal(p * (sa + k)) / s) - r_half_up(Decimal(p * sa) / s)
+                res.true_up[(out_id, day)] += res.slice_cost(origin_id, a, a + k) - share
+                a += k
+                sh[2] = sa + k
+                if sh[2] == sb:
+                    pool.shorts.popleft()
+            if a < b:
+                pool.layers.append([origin_id, a, b])
+            pool.last = origin_id
+
+    def consume(pool: Pool, m: dict) -> tuple[list, int, int]:
+        need, taken = m["quantity"], []
+        while need and pool.layers:
+            layer = pool.layers[0]
+            k = min(need, layer[2] - layer[1])
+            taken.append((layer[0], layer[1], layer[1] + k))
+            layer[1] += k
+            need -= k
+            if layer[1] == layer[2]:
+                pool.layers.popleft()
+        p = at_ref(pool, need, prefer_open=False) if need else 0
+        if need:
+            pool.shorts.append([m["movement_id"], m["movement_type"], 0, need, need, p])
+        return taken, need, p
+
+    for m in ordered:
+        key = (m["company"], m["warehouse"], m["sku"])
+        pool, t, q, mid = res.pools[key], m["movement_type"], m["quantity"], m["movement_id"]
+        day = m["occurred_at"].date()
+        if t in INBOUND:
+            transit = res.transit.get(m["reference"]) if t == "TRANSFER_IN" else None
+            if transit is not None and transit[0] == m["company"]:
+                del res.transit[m["reference"]]
+                enter(pool, transit[2], day)
+                continue
+            if transit is not None:
+                del res.transit[m["reference"]]
+            if t == "RECEIPT" or (t in ("ADJUST_GAIN", "TRANSFER_IN") and m["unit_cost"] is not None):
+                value = priced(m)
+            elif t == "RETURN" and m["reference"] in issues:
+                c, n = issues[m["reference"]]
+                value = r_half_up(Decimal(c * q) / n)
+            else:
+                value = at_ref(pool, q, prefer_open=True)
+            res.origins[mid] = Origin(value, q, day)
+            enter(pool, [(mid, 0, q)], day)
+        else:
+            taken, short, p = consume(pool, m)
+            consumed = sum(res.slice_cost(*s) for s in taken)
+            res.cost[mid] = (consumed, short, p)
+            if t == "ISSUE":
+                issues[mid] = (consumed + p, q)
+            if t == "TRANSFER_OUT":
+                if short:
+                    res.origins[f"SHORT:{mid}"] = Origin(p, short, day)
+                    taken.append((f"SHORT:{mid}", 0, short))
+                res.transit[m["reference"]] = (m["company"], m["sku"], taken)
+    return res
