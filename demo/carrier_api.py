@@ -117,6 +117,9 @@ class CarrierApi:
         self._requests = 0
         self._failures = 0
         self._lock = threading.Lock()
+        self._closed = False
+        self.closed = threading.Event()
+        """Set once the port is released (after `close()` or the lifetime deadline)."""
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
         self.url = f"http://{host}:{self._httpd.server_address[1]}"
@@ -127,7 +130,6 @@ class CarrierApi:
         self._deadline = threading.Timer(lifetime_s, self.close)
         self._deadline.daemon = True
         self._deadline.start()
-        self._closed = False
 
     def close(self) -> None:
         """Stop serving and release the port; safe to call more than once."""
@@ -138,6 +140,7 @@ class CarrierApi:
         self._deadline.cancel()
         self._httpd.shutdown()
         self._httpd.server_close()
+        self.closed.set()
 
     def __enter__(self) -> CarrierApi:
         return self
@@ -210,6 +213,7 @@ def _handler_for(api: CarrierApi) -> type[BaseHTTPRequestHandler]:
 
         def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            api.record(status)  # before the client can see the response, so counts never lag
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
@@ -217,7 +221,6 @@ def _handler_for(api: CarrierApi) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
-            api.record(status)
 
         def do_GET(self) -> None:
             failure = api.injected_failure()

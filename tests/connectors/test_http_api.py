@@ -251,6 +251,7 @@ def test_server_pages_and_validates_parameters(layout: DataLayout) -> None:
 
 def test_server_stops_by_itself(layout: DataLayout) -> None:
     api = CarrierApi(layout, TOKEN, lifetime_s=0.05)
+    assert api.closed.wait(timeout=10)
     api._thread.join(timeout=10)
     assert not api._thread.is_alive()
     with pytest.raises(httpx.ConnectError):
