@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import stat
@@ -311,7 +312,12 @@ def ingest_many(
         _init_worker(registry)
         results = [_job(j) for j in jobs]
     else:
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(registry,)) as pool:
+        # Spawn, never fork: the caller (a Dagster run, Polars' thread pool) has threads whose
+        # locks a forked child would inherit held, and the workers then hang forever.
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            workers, mp_context=spawn, initializer=_init_worker, initargs=(registry,)
+        ) as pool:
             results = list(pool.map(_job, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
     by_sha = {r.sha256: r for r in results}
     outcomes = []
