@@ -41,3 +41,38 @@ def run_range(
     return job.execute_in_process(
         run_config=run_config, instance=instance, tags=tags, raise_on_error=False
     )
+
+
+def register_inbox(data_dir: Path, instance: dg.DagsterInstance) -> list[str]:
+    """What the sensor does on a tick: add every new inbox file as a partition; the new keys."""
+    from assets.bill_files import scan_inbox
+    from assets.defs.bills import bill_file_partitions
+    from pipelines.layout import DataLayout
+
+    known = set(instance.get_dynamic_partitions(bill_file_partitions.name))
+    new_keys = [
+        f.partition_key
+        for f in scan_inbox(DataLayout(data_dir.resolve()).bills_inbox)
+        if f.partition_key not in known
+    ]
+    if new_keys:
+        instance.add_dynamic_partitions(bill_file_partitions.name, new_keys)
+    return new_keys
+
+
+def run_bills(
+    data_dir: Path, instance: dg.DagsterInstance, log_level: str = "INFO"
+) -> dg.ExecuteInProcessResult | None:
+    """Register new inbox files and parse them all in one run (None when nothing is new)."""
+    new_keys = register_inbox(data_dir, instance)
+    if not new_keys:
+        return None
+    defs = build_definitions(ReckonResource(data_dir=str(data_dir.resolve())))
+    tags = {
+        ASSET_PARTITION_RANGE_START_TAG: new_keys[0],
+        ASSET_PARTITION_RANGE_END_TAG: new_keys[-1],
+    }
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    return defs.resolve_job_def("bills").execute_in_process(
+        run_config=run_config, instance=instance, tags=tags, raise_on_error=False
+    )

@@ -66,8 +66,9 @@ def replace_slice(
 ) -> int:
     """Replace the rows matching `where` (all rows when None) by `frame`, atomically.
 
-    Returns the number of rows written. `where` values may be scalars or
-    (low, high) tuples for an inclusive range (a multi-day run).
+    Returns the number of rows written. `where` values may be scalars,
+    (low, high) tuples for an inclusive range (a multi-day run), or lists of
+    values (a batch of files).
     """
     ensure_table(con, table, frame.schema)
     clauses: list[str] = []
@@ -76,6 +77,9 @@ def replace_slice(
         if isinstance(value, tuple):
             clauses.append(f'"{column}" BETWEEN ? AND ?')
             params.extend(value)
+        elif isinstance(value, list):
+            clauses.append(f'"{column}" IN (SELECT unnest(?))')
+            params.append(value)
         else:
             clauses.append(f'"{column}" = ?')
             params.append(value)

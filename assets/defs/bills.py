@@ -1,0 +1,266 @@
+"""Carrier bills in: inbox files as dynamic partitions, raw store, parsing, quarantine.
+
+Design (issue 4, item 5): each file in `bills/inbox/<CARRIER>/` is one dynamic
+partition, registered by `bill_inbox_sensor`. `bill_files` copies it into the
+content-addressed raw store before anything else; `bill_lines` parses it
+through the registry into the canonical tables, or quarantines it with the
+reason. Both take a single-run backfill, so a batch of new files (or a
+re-parse of everything) is one run whose parsing uses both cores. Quarantined
+files are retried by the sensor when any parser or template version changes.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from assets.bill_files import resolve_partition
+from assets.metadata import markdown_table
+from assets.resources import ReckonResource
+from parsers.ingest import (
+    IngestOutcome,
+    ingest_many,
+    list_quarantined,
+    load_parsed,
+    sha256_of,
+    store_raw,
+)
+from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
+from pipelines.warehouse import read_table, replace_slice
+
+GROUP = "bills"
+TEMPLATE_SHARE_TARGET = 0.8
+"""The source design's goal: declarative templates cover 80%+ of bill lines without code."""
+
+bill_file_partitions = dg.DynamicPartitionsDefinition(name="bill_files")
+
+BILL_FILES_SCHEMA = pl.Schema(
+    {
+        "partition_key": pl.String,
+        "carrier": pl.String,
+        "file_name": pl.String,
+        "sha256": pl.String,
+        "raw_path": pl.String,
+        "size_bytes": pl.Int64,
+    }
+)
+FILE_STATUS_SCHEMA = pl.Schema(
+    {
+        "partition_key": pl.String,
+        "file_name": pl.String,
+        "sha256": pl.String,
+        "status": pl.String,
+        "parser": pl.String,
+        "template_id": pl.String,
+        "lines": pl.Int64,
+        "parsed_total": pl.Decimal(18, 2),
+        "error_code": pl.String,
+        "reason": pl.String,
+        "locator": pl.String,
+        "warnings": pl.String,
+    }
+)
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=bill_file_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"duckdb"},
+    description="Each inbox file copied, content-addressed by sha256, into the raw store.",
+)
+def bill_files(context: dg.AssetExecutionContext, reckon: ReckonResource) -> dg.MaterializeResult:
+    layout = reckon.layout
+    rows = []
+    for key in context.partition_keys:
+        found = resolve_partition(layout.bills_inbox, key)
+        sha, raw_path = store_raw(found.path, layout.raw_store, found.sha256)
+        size = raw_path.stat().st_size
+        rows.append((key, found.carrier, found.path.name, sha, str(raw_path), size))
+    frame = pl.DataFrame(rows, schema=BILL_FILES_SCHEMA, orient="row")
+    with reckon.warehouse() as con:
+        replace_slice(con, "bill_files", frame, {"partition_key": list(context.partition_keys)})
+    return dg.MaterializeResult(
+        metadata={
+            "files": frame.height,
+            "bytes": int(frame["size_bytes"].sum()),
+            "preview": markdown_table(frame.drop("raw_path")),
+        }
+    )
+
+
+def _readable_path(inbox: Path, row: dict[str, str]) -> Path:
+    """The inbox file while it still holds this content (it keeps its arrival name), else the
+    raw store's copy."""
+    inbox_path = inbox / row["carrier"] / row["file_name"]
+    if inbox_path.is_file() and sha256_of(inbox_path) == row["sha256"]:
+        return inbox_path
+    return Path(row["raw_path"])
+
+
+def _frames(outcome: IngestOutcome, parsed_store: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    if outcome.status == "parsed" and outcome.lines is not None:
+        return outcome.headers, outcome.lines
+    if outcome.status == "already_parsed":
+        stored = load_parsed(parsed_store, outcome.sha256)
+        if stored is not None:
+            return stored
+    return pl.DataFrame(schema=BILL_HEADERS.schema), pl.DataFrame(schema=BILL_LINES.schema)
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=bill_file_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[bill_files],
+    kinds={"duckdb", "polars"},
+    description=(
+        "Canonical bill headers and lines (tables bill_headers, bill_lines), each line with its "
+        "source file hash, parser, template and locator; or the file's quarantine record."
+    ),
+    check_specs=[
+        dg.AssetCheckSpec("lines_sum_to_stated_totals", asset="bill_lines"),
+        dg.AssetCheckSpec("every_file_parsed_or_quarantined", asset="bill_lines"),
+        dg.AssetCheckSpec("template_share_of_lines", asset="bill_lines"),
+    ],
+)
+def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
+    layout = reckon.layout
+    keys = list(context.partition_keys)
+    with reckon.warehouse() as con:
+        files = read_table(con, "bill_files", '"partition_key" IN (SELECT unnest(?))', [keys])
+    by_key = {row["partition_key"]: row for row in files.iter_rows(named=True)}
+    missing = [k for k in keys if k not in by_key]
+    if missing:
+        raise dg.Failure(f"bill_files has no record of {missing[:5]}: materialise bill_files first")
+    items = [(_readable_path(layout.bills_inbox, by_key[k]), by_key[k]["carrier"]) for k in keys]
+    parsed_store = layout.raw_store.parent / "parsed"
+    outcomes = ingest_many(
+        items, layout.raw_store, layout.quarantine_dir / "bills", parsed_store=parsed_store
+    )
+    headers, lines, status = [], [], []
+    for key, outcome in zip(keys, outcomes, strict=True):
+        file_headers, file_lines = _frames(outcome, parsed_store)
+        headers.append(file_headers)
+        lines.append(file_lines)
+        status.append(_status_row(key, outcome, file_lines))
+    headers_frame = pl.concat(headers, how="vertical_relaxed").cast(dict(BILL_HEADERS.schema))
+    lines_frame = pl.concat(lines, how="vertical_relaxed").cast(dict(BILL_LINES.schema))
+    status_frame = pl.DataFrame(status, schema=FILE_STATUS_SCHEMA, orient="row")
+    shas = [by_key[k]["sha256"] for k in keys]
+    with reckon.warehouse() as con:
+        replace_slice(con, "bill_headers", headers_frame, {"source_sha256": shas})
+        replace_slice(con, "bill_lines", lines_frame, {"source_sha256": shas})
+        replace_slice(con, "bill_file_status", status_frame, {"partition_key": keys})
+    yield dg.MaterializeResult(metadata=_bill_metadata(status_frame, lines_frame))
+    yield from _bill_checks(headers_frame, lines_frame, status_frame)
+
+
+def _status_row(key: str, outcome: IngestOutcome, lines: pl.DataFrame) -> tuple:
+    total = lines["amount"].sum() if lines.height else None
+    status = "quarantined" if outcome.status == "quarantined" else "parsed"
+    return (
+        key,
+        outcome.source_name,
+        outcome.sha256,
+        status,
+        outcome.parser,
+        outcome.template_id,
+        lines.height,
+        total,
+        outcome.error_code,
+        outcome.reason,
+        outcome.locator,
+        "; ".join(outcome.warnings) or None,
+    )
+
+
+def _bill_metadata(status: pl.DataFrame, lines: pl.DataFrame) -> dict[str, object]:
+    parsed = status.filter(pl.col("status") == "parsed")
+    return {
+        "files": status.height,
+        "files_parsed": parsed.height,
+        "files_quarantined": status.height - parsed.height,
+        "lines": lines.height,
+        "billed_total": str(lines["amount"].sum()) if lines.height else "0",
+        "per_file": markdown_table(
+            status.select(
+                "file_name", "status", "parser", "template_id", "lines", "parsed_total",
+                "reason", "warnings",
+            ),
+            limit=50,
+        ),
+    }  # fmt: skip
+
+
+def _bill_checks(headers: pl.DataFrame, lines: pl.DataFrame, status: pl.DataFrame):
+    sums = lines.group_by("source_sha256", "bill_number").agg(pl.col("amount").sum().alias("sum"))
+    footing = headers.join(sums, on=["source_sha256", "bill_number"], how="left").filter(
+        pl.col("stated_total").is_not_null()
+        & (pl.col("stated_total") != pl.col("sum").fill_null(0))
+    )
+    yield dg.AssetCheckResult(
+        check_name="lines_sum_to_stated_totals",
+        passed=footing.is_empty(),
+        metadata={"bills_checked": headers.height, "not_footing": footing.height},
+    )
+    unaccounted = status.filter(
+        ~pl.col("status").is_in(["parsed", "quarantined"])
+        | ((pl.col("status") == "parsed") & (pl.col("lines") == 0))
+    )
+    yield dg.AssetCheckResult(
+        check_name="every_file_parsed_or_quarantined",
+        passed=unaccounted.is_empty(),
+        metadata={
+            "files": status.height,
+            "quarantined": status.filter(pl.col("status") == "quarantined").height,
+            "unaccounted": markdown_table(unaccounted.select("file_name", "status", "lines")),
+        },
+    )
+    by_template = lines.filter(pl.col("template_id").is_not_null()).height
+    share = by_template / lines.height if lines.height else 1.0
+    yield dg.AssetCheckResult(
+        check_name="template_share_of_lines",
+        passed=share >= TEMPLATE_SHARE_TARGET,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"share": round(share, 4), "target": TEMPLATE_SHARE_TARGET},
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=[bill_lines],
+    kinds={"duckdb"},
+    description="Bill files no parser could read, or whose parse failed validation, with why.",
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def bill_quarantine(reckon: ReckonResource) -> dg.MaterializeResult:
+    records = list_quarantined(reckon.layout.quarantine_dir / "bills")
+    frame = pl.DataFrame(
+        [
+            {
+                "file_name": r.file_name,
+                "sha256": r.sha256,
+                "error_code": r.error_code,
+                "reason": r.reason,
+                "locator": r.locator,
+                "parser": r.parser,
+                "quarantined_at": r.quarantined_at,
+            }
+            for r in records
+        ],
+        schema={
+            "file_name": pl.String,
+            "sha256": pl.String,
+            "error_code": pl.String,
+            "reason": pl.String,
+            "locator": pl.String,
+            "parser": pl.String,
+            "quarantined_at": pl.String,
+        },
+    )
+    with reckon.warehouse() as con:
+        replace_slice(con, "bill_quarantine", frame)
+    return dg.MaterializeResult(
+        metadata={"quarantined_files": frame.height, "files": markdown_table(frame, limit=50)}
+    )
