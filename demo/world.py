@@ -127,7 +127,7 @@ WAREHOUSES: tuple[Warehouse, ...] = (
 
 CARRIER_SERVICE: dict[str, str] = {
     "DHL": "EXPRESS_WORLDWIDE",
-    "UPS": "GROUND",
+    "UPS": "WW_SAVER",
     "FOURPX": "4PX_STANDARD",
     "YUNEXPRESS": "YUN_PREMIUM",
     "YANWEN": "YW_REGISTERED",
