@@ -309,7 +309,7 @@ def _consumption(pieces: pl.DataFrame) -> pl.DataFrame:
         "quantity",
         pl.col("cost_cents").alias("amount_cents"),
         (pl.col("category") == "SERVED").alias("served_shortfall"),
-        pl.col("in_movement_id").alias("served_by"),
+        pl.when(pl.col("category") == "SERVED").then(pl.col("in_movement_id")).alias("served_by"),
         "provisional_share_cents",
         "true_up_cents",
     ).sort("posting_date", *POOL, "movement_id", "origin_a")

@@ -45,13 +45,23 @@ def ledgers(draw: st.DrawFn, max_events: int = 24) -> list[dict]:
         qty = draw(st.integers(1, 8))
         mid = f"m{i:03d}"
         base = dict(
-            movement_id=mid, occurred_at=at, company=company, warehouse=wh, sku=sku, quantity=qty,
-            unit_cost=None, currency=None, reference=None,
+            movement_id=mid,
+            occurred_at=at,
+            company=company,
+            warehouse=wh,
+            sku=sku,
+            quantity=qty,
+            unit_cost=None,
+            currency=None,
+            reference=None,
         )
         if kind in ("RECEIPT", "ADJUST_GAIN"):
             priced = kind == "RECEIPT" or draw(st.booleans())
             if priced:
-                base.update(unit_cost=draw(st.sampled_from(COSTS)), currency=draw(st.sampled_from(["EUR", "USD"])))
+                base.update(
+                    unit_cost=draw(st.sampled_from(COSTS)),
+                    currency=draw(st.sampled_from(["EUR", "USD"])),
+                )
             rows.append({**base, "movement_type": kind, "reference": f"po{i}"})
         elif kind in ("ISSUE", "ADJUST_LOSS"):
             rows.append({**base, "movement_type": kind, "reference": f"so{i}"})
@@ -66,11 +76,19 @@ def ledgers(draw: st.DrawFn, max_events: int = 24) -> list[dict]:
             arrive = at + timedelta(days=draw(st.integers(1, 3)), hours=draw(st.integers(0, 3)))
             rows.append({**base, "movement_type": "TRANSFER_OUT", "reference": f"T{i}"})
             inbound = {
-                **base, "movement_id": f"m{i:03d}b", "occurred_at": arrive, "company": dest_company,
-                "warehouse": dest_wh, "movement_type": "TRANSFER_IN", "reference": f"T{i}",
+                **base,
+                "movement_id": f"m{i:03d}b",
+                "occurred_at": arrive,
+                "company": dest_company,
+                "warehouse": dest_wh,
+                "movement_type": "TRANSFER_IN",
+                "reference": f"T{i}",
             }
             if dest_company != company and draw(st.booleans()):
-                inbound.update(unit_cost=draw(st.sampled_from(COSTS)), currency=draw(st.sampled_from(["EUR", "USD"])))
+                inbound.update(
+                    unit_cost=draw(st.sampled_from(COSTS)),
+                    currency=draw(st.sampled_from(["EUR", "USD"])),
+                )
             rows.append(inbound)
     return rows
 
@@ -78,7 +96,10 @@ def ledgers(draw: st.DrawFn, max_events: int = 24) -> list[dict]:
 def frames(rows: list[dict]) -> dict[str, pl.DataFrame]:
     movements = pl.DataFrame([{c: r[c] for c in COLUMNS} for r in rows], schema=MOVEMENTS.schema)
     fx = pl.DataFrame(
-        [{"rate_date": d, "currency": a, "to_currency": b, "rate": r} for (d, a, b), r in FX.items()],
+        [
+            {"rate_date": d, "currency": a, "to_currency": b, "rate": r}
+            for (d, a, b), r in FX.items()
+        ],
         schema=FX_RATES.schema,
     )
     companies = pl.DataFrame(

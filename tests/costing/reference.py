@@ -51,7 +51,9 @@ class ReferenceResult:
         """pool -> (qty, value cents): open layers minus unserved provisional cost."""
         out = {}
         for key, pool in self.pools.items():
-            q = sum(b - a for _, a, b in pool.layers) - sum(sb - sa for _, _, sa, sb, _, _ in pool.shorts)
+            q = sum(b - a for _, a, b in pool.layers) - sum(
+                sb - sa for _, _, sa, sb, _, _ in pool.shorts
+            )
             v = sum(self.slice_cost(o, a, b) for o, a, b in pool.layers)
             v -= sum(
                 r_half_up(Decimal(p * sb) / s) - r_half_up(Decimal(p * sa) / s)
@@ -62,7 +64,10 @@ class ReferenceResult:
         for company, sku, slices in self.transit.values():
             key = (company, f"IN_TRANSIT:{company}", sku)
             q, v = out.get(key, (0, 0))
-            out[key] = (q + sum(b - a for _, a, b in slices), v + sum(self.slice_cost(*s) for s in slices))
+            out[key] = (
+                q + sum(b - a for _, a, b in slices),
+                v + sum(self.slice_cost(*s) for s in slices),
+            )
         return {k: v for k, v in out.items() if v != (0, 0)}
 
 
@@ -136,7 +141,9 @@ def run_reference(movements: list[dict], fx: dict, functional: dict) -> Referenc
                 continue
             if transit is not None:
                 del res.transit[m["reference"]]
-            if t == "RECEIPT" or (t in ("ADJUST_GAIN", "TRANSFER_IN") and m["unit_cost"] is not None):
+            if t == "RECEIPT" or (
+                t in ("ADJUST_GAIN", "TRANSFER_IN") and m["unit_cost"] is not None
+            ):
                 value = priced(m)
             elif t == "RETURN" and m["reference"] in issues:
                 c, n = issues[m["reference"]]

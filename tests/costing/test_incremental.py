@@ -26,7 +26,9 @@ SORTS = {
 
 
 def _same(a: pl.DataFrame, b: pl.DataFrame, by: list[str]) -> None:
-    assert_frame_equal(a.sort(by, nulls_last=True), b.sort(by, nulls_last=True), check_row_order=True)
+    assert_frame_equal(
+        a.sort(by, nulls_last=True), b.sort(by, nulls_last=True), check_row_order=True
+    )
 
 
 def _state_equal(a: CostingState, b: CostingState) -> None:
