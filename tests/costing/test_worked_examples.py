@@ -1,0 +1,240 @@
+"""Hand-computed worked examples, one per costing rule of issue 3 / DOMAIN.md."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal as D
+
+import polars as pl
+import pytest
+
+from pipelines.costing import POOL_BY_COMPANY, CostingInputError, CostingPolicy, cost_range
+from tests.costing.helpers import amounts, inputs, move
+
+JAN1, JAN10 = date(2026, 1, 1), date(2026, 1, 10)
+
+
+def cost(rows: list[dict], fx=(), start=JAN1, end=JAN10, policy=None):
+    return cost_range(inputs(rows, fx), None, start, end, policy)
+
+
+def test_receipt_value_is_rounded_half_up_once_in_functional_currency() -> None:
+    # 1 x 1.005 EUR = 1.005 -> 1.01 (half-up; half-even would give 1.00).
+    # 3 x 2.5 USD x 0.92487500 = 6.9365625 -> 6.94 EUR.
+    r = cost(
+        [
+            move("r1", "2026-01-01T09:00", "RECEIPT", 1, cost="1.005"),
+            move("r2", "2026-01-01T10:00", "RECEIPT", 3, cost="2.5", currency="USD"),
+        ],
+        fx=[("2026-01-01", "USD", "EUR", "0.92487500")],
+    )
+    got = amounts(r.postings.filter(category="RECEIPT"), col="value")
+    assert got == {"r1": D("1.01"), "r2": D("6.94")}
+
+
+def test_cumulative_rounding_releases_a_layer_exactly() -> None:
+    # 3 units worth 1.00 (3 x 0.333333 = 0.999999 -> 1.00), issued one by one:
+    # round(100*1/3)=33, round(100*2/3)=67 -> 34, 100-67 -> 33: 0.33 + 0.34 + 0.33 = 1.00.
+    rows = [move("r1", "2026-01-01T09:00", "RECEIPT", 3, cost="0.333333")]
+    rows += [move(f"i{k}", f"2026-01-02T0{k}:00", "ISSUE", 1) for k in (1, 2, 3)]
+    r = cost(rows)
+    assert amounts(r.cogs) == {"i1": D("0.33"), "i2": D("0.34"), "i3": D("0.33")}
+    assert r.open_layers.height == 0
+    trace = r.consumption.select("movement_id", "origin_id", "origin_a", "origin_b").rows()
+    assert trace == [("i1", "r1", 0, 1), ("i2", "r1", 1, 2), ("i3", "r1", 2, 3)]
+
+
+def test_fifo_consumes_oldest_layer_first_across_receipts() -> None:
+    # 2 @ 1.00 then 2 @ 3.00; an issue of 3 costs 2.00 + 3.00 = 5.00; 1 @ 3.00 stays open.
+    r = cost(
+        [
+            move("r1", "2026-01-01T09:00", "RECEIPT", 2, cost="1"),
+            move("r2", "2026-01-01T10:00", "RECEIPT", 2, cost="3"),
+            move("i1", "2026-01-02T09:00", "ISSUE", 3),
+        ]
+    )
+    assert amounts(r.cogs) == {"i1": D("5.00")}
+    assert r.open_layers.select("origin_id", "quantity", "value").rows() == [("r2", 1, D("3.00"))]
+
+
+def test_inbound_before_outbound_at_the_same_time() -> None:
+    # Issue and receipt at the same instant: the receipt counts first, so no shortfall.
+    r = cost(
+        [
+            move("a_issue", "2026-01-01T09:00", "ISSUE", 1),
+            move("z_receipt", "2026-01-01T09:00", "RECEIPT", 1, cost="4"),
+        ]
+    )
+    row = r.cogs.row(0, named=True)
+    assert (row["amount"], row["is_provisional"]) == (D("4.00"), False)
+
+
+def test_negative_stock_costs_provisionally_then_trues_up_on_receipt_date() -> None:
+    # 2 @ 5.00 on hand; issue 3: 10.00 + 1 short at the last layer's 5.00 -> 15.00 provisional.
+    # Receipt 4 @ 6.00 on Jan 3 serves the short unit: 6.00 - 5.00 = +1.00 true-up on Jan 3.
+    r = cost(
+        [
+            move("r1", "2026-01-01T09:00", "RECEIPT", 2, cost="5"),
+            move("i1", "2026-01-02T09:00", "ISSUE", 3),
+            move("r2", "2026-01-03T09:00", "RECEIPT", 4, cost="6"),
+        ]
+    )
+    c = r.cogs.select(
+        "posting_date", "movement_id", "kind", "amount", "provisional_qty", "provisional"
+    )
+    assert c.rows() == [
+        (date(2026, 1, 2), "i1", "COST", D("15.00"), 1, D("5.00")),
+        (date(2026, 1, 3), "i1", "TRUE_UP", D("1.00"), 0, D("5.00")),
+    ]
+    assert "NEGATIVE_STOCK_PROVISIONAL" in r.flags.get_column("flag").to_list()
+    closing = r.valuation_on(date(2026, 1, 2)).row(0, named=True)
+    assert (closing["closing_qty"], closing["closing_value"]) == (-1, D("-5.00"))
+    closing = r.valuation_on(date(2026, 1, 3)).row(0, named=True)
+    assert (closing["closing_qty"], closing["closing_value"]) == (3, D("18.00"))
+
+
+def test_shortfall_true_up_shares_the_provisional_cost_cumulatively() -> None:
+    # Issue 3 with nothing on hand but a past layer of 1 @ 1.00 fully gone: P = 3 x 1.00.
+    # Receipts of 1 unit @ 2.00 each serve it: shares 1.00 each, true-ups 1.00 each.
+    rows = [
+        move("r0", "2026-01-01T08:00", "RECEIPT", 1, cost="1"),
+        move("i0", "2026-01-01T09:00", "ISSUE", 1),
+        move("i1", "2026-01-02T09:00", "ISSUE", 3),
+    ]
+    rows += [move(f"r{k}", f"2026-01-0{k + 2}T09:00", "RECEIPT", 1, cost="2") for k in (1, 2, 3)]
+    r = cost(rows)
+    tu = r.cogs.filter(kind="TRUE_UP").select("posting_date", "amount").rows()
+    assert tu == [(date(2026, 1, d), D("1.00")) for d in (3, 4, 5)]
+
+
+def test_shortfall_with_no_layer_ever_is_zero_and_flagged() -> None:
+    r = cost([move("i1", "2026-01-02T09:00", "ISSUE", 2)])
+    assert amounts(r.cogs) == {"i1": D("0.00")}
+    assert set(r.flags.get_column("flag")) == {"NO_REFERENCE_COST", "NEGATIVE_STOCK_PROVISIONAL"}
+
+
+def test_return_is_valued_at_its_issue_cost_share() -> None:
+    # Issue of 3 cost 1.00 (layer 3 @ 0.333333); return 1 -> round(1.00 x 1/3) = 0.33.
+    r = cost(
+        [
+            move("r1", "2026-01-01T09:00", "RECEIPT", 3, cost="0.333333"),
+            move("i1", "2026-01-02T09:00", "ISSUE", 3),
+            move("rt", "2026-01-03T09:00", "RETURN", 1, ref="i1"),
+        ]
+    )
+    assert amounts(r.postings.filter(category="RETURN"), col="value") == {"rt": D("0.33")}
+    assert r.open_layers.select("origin_id", "receipt_date").rows() == [("rt", date(2026, 1, 3))]
+
+
+def test_unknown_return_and_gain_use_the_oldest_open_layer_and_are_flagged() -> None:
+    # Oldest open layer 3 units worth 1.00: a gain of 2 -> round(2 x 100/3) = 0.67.
+    r = cost(
+        [
+            move("r1", "2026-01-01T09:00", "RECEIPT", 3, cost="0.333333"),
+            move("r2", "2026-01-01T10:00", "RECEIPT", 1, cost="9"),
+            move("g1", "2026-01-02T09:00", "ADJUST_GAIN", 2),
+            move("rt", "2026-01-02T10:00", "RETURN", 1, ref="nope"),
+        ]
+    )
+    got = amounts(
+        r.postings.filter(pl.col("category").is_in(["ADJUST_GAIN", "RETURN"])), col="value"
+    )
+    assert got == {"g1": D("0.67"), "rt": D("0.33")}
+    flags = dict(r.flags.select("movement_id", "flag").rows())
+    assert flags == {"g1": "GAIN_AT_REFERENCE_COST", "rt": "RETURN_OF_UNKNOWN_ISSUE"}
+
+
+def test_loss_is_consumed_fifo_and_booked_as_inventory_loss() -> None:
+    r = cost(
+        [
+            move("r1", "2026-01-01T09:00", "RECEIPT", 2, cost="1.5"),
+            move("l1", "2026-01-02T09:00", "ADJUST_LOSS", 1),
+        ]
+    )
+    j = r.journals.filter(category="ADJUST_LOSS").select("account", "debit", "credit").rows()
+    assert sorted(j) == [("INVENTORY", D("0"), D("1.50")), ("INVENTORY_LOSS", D("1.50"), D("0"))]
+
+
+def test_transfer_moves_slices_with_value_and_receipt_date_through_transit() -> None:
+    # 10 @ 1.00 received Jan 1 in W1; 4 leave Mar 1 and arrive in W2 Mar 3 still dated Jan 1.
+    rows = [
+        move("r1", "2026-01-01T09:00", "RECEIPT", 10, cost="1"),
+        move("to", "2026-03-01T09:00", "TRANSFER_OUT", 4, ref="T1"),
+        move("ti", "2026-03-03T09:00", "TRANSFER_IN", 4, wh="W2", ref="T1"),
+    ]
+    r = cost(rows, end=date(2026, 3, 5))
+    transit = r.valuation_on(date(2026, 3, 2)).filter(warehouse="IN_TRANSIT:C1")
+    assert transit.select("closing_qty", "closing_value").rows() == [(4, D("4.00"))]
+    ageing = r.ageing_on(date(2026, 3, 5)).select("warehouse", "bucket", "quantity", "value").rows()
+    assert ageing == [("W1", "61-90", 6, D("6.00")), ("W2", "61-90", 4, D("4.00"))]
+    arrival = r.journals.filter(pl.col("category").is_in(["TRANSFER_IN", "TRANSIT_OUT"]))
+    assert sorted(arrival.select("account", "debit", "credit").rows()) == [
+        ("INVENTORY", D("4.00"), D("0.00")),
+        ("INVENTORY_IN_TRANSIT", D("0.00"), D("4.00")),
+    ]
+
+
+def test_intercompany_transfer_is_an_issue_then_a_receipt_at_the_transfer_price() -> None:
+    rows = [
+        move("r1", "2026-01-01T09:00", "RECEIPT", 2, cost="1"),
+        move("to", "2026-01-02T09:00", "TRANSFER_OUT", 2, ref="T1"),
+        move(
+            "ti", "2026-01-04T09:00", "TRANSFER_IN", 2, wh="W3", company="C2", cost="1.5", ref="T1"
+        ),
+    ]
+    r = cost(rows)
+    v = r.valuation_on(date(2026, 1, 4)).select("warehouse", "closing_qty", "closing_value").rows()
+    assert v == [("W3", 2, D("3.00"))]
+    ic = r.postings.filter(pl.col("category").str.contains("INTERCOMPANY"))
+    assert ic.select("company", "category", "value").sort("company").rows() == [
+        ("C1", "TRANSFER_OUT_INTERCOMPANY", D("-2.00")),
+        ("C2", "TRANSFER_IN_INTERCOMPANY", D("3.00")),
+    ]
+
+
+def test_closed_period_posts_late_documents_on_the_first_open_day() -> None:
+    rows = [move("r1", "2026-01-01T09:00", "RECEIPT", 1, cost="2")]
+    frame = inputs(rows)
+    frame["movements"] = frame["movements"].with_columns(
+        pl.lit(date(2026, 1, 5)).alias("load_date")
+    )
+    policy = CostingPolicy(closed_before=date(2026, 1, 5))
+    r = cost_range(frame, None, date(2026, 1, 5), date(2026, 1, 5), policy)
+    assert r.postings.select("posting_date", "value").rows() == [(date(2026, 1, 5), D("2.00"))]
+    assert r.late.select("movement_id", "redated").rows() == [("r1", True)]
+    open_r = cost_range(frame, None, JAN1, JAN10)
+    assert open_r.late.select("movement_id", "redated").rows() == [("r1", False)]
+
+
+def test_company_pool_ignores_transfers_within_a_company() -> None:
+    rows = [
+        move("r1", "2026-01-01T09:00", "RECEIPT", 1, cost="1"),
+        move("r2", "2026-01-01T10:00", "RECEIPT", 1, cost="5", wh="W2"),
+        move("to", "2026-01-02T09:00", "TRANSFER_OUT", 1, wh="W2", ref="T1"),
+        move("ti", "2026-01-03T09:00", "TRANSFER_IN", 1, ref="T1"),
+        move("i1", "2026-01-04T09:00", "ISSUE", 1),
+    ]
+    r = cost(rows, policy=CostingPolicy(pool=POOL_BY_COMPANY))
+    assert amounts(r.cogs) == {"i1": D("1.00")}
+    assert r.valuation_on(JAN10).select("warehouse", "closing_qty").rows() == [("*", 1)]
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([move("r1", "2026-01-01T09:00", "RECEIPT", 1)], "RECEIPT without unit_cost"),
+        ([move("r1", "2026-01-01T09:00", "RECEIPT", 1, cost="1", currency="GBP")], "no fx rate"),
+        (
+            [
+                move("to", "2026-01-01T09:00", "TRANSFER_OUT", 2, ref="T"),
+                move("ti", "2026-01-02T09:00", "TRANSFER_IN", 1, ref="T", wh="W2"),
+            ],
+            "quantity differs",
+        ),
+        ([move("x", "2026-01-01T09:00", "ISSUE", 0)], "quantity must be > 0"),
+    ],
+)
+def test_bad_rows_raise_errors_naming_them(rows: list[dict], message: str) -> None:
+    with pytest.raises(CostingInputError, match=message) as err:
+        cost(rows)
+    assert rows[-1]["movement_id"] in str(err.value)
