@@ -373,10 +373,10 @@ class Simulation:
     ) -> np.ndarray:
         """Move a few receipts the day's outbound needed to 23:00-23:59 (recorded after the sales).
 
-        Eligible: receipts (not the opening stock) without which the pool's
-        outbound of the day would exceed its stock; so each chosen one makes at
-        least one outbound movement go negative, and the day still ends where the
-        WMS does (the snapshot is unaffected).
+        The rate is per receipt (not the opening stock); the ones moved are chosen
+        among receipts without which the pool's outbound of the day would exceed
+        its stock, so each makes at least one outbound movement go negative, and
+        the day still ends where the WMS does (the snapshot is unaffected).
         """
         if day == 0:
             return np.zeros(0, dtype=np.int64)
@@ -384,7 +384,7 @@ class Simulation:
         pools = inbound.pool[receipts]
         needed = out_by_pool[pools] > available[pools] - inbound.qty[receipts]
         eligible = receipts[needed]
-        count = self.negative_quota.take(len(eligible))
+        count = self.negative_quota.take(len(receipts), available=len(eligible))
         chosen = np.sort(self.rng.choice(eligible, count, replace=False)) if count else eligible[:0]
         inbound.time_us[chosen] = self._times(day, count, 23, 23)
         return chosen

@@ -18,10 +18,14 @@ class Quota:
     eligible: int = 0
     taken: int = 0
 
-    def take(self, eligible: int) -> int:
-        """How many of `eligible` new items to pick now."""
+    def take(self, eligible: int, available: int | None = None) -> int:
+        """How many of `eligible` new items to pick now.
+
+        `available` caps today's pick when fewer items qualify than are due; the
+        shortfall is picked up on later days, so the run total still meets the rate.
+        """
         self.eligible += eligible
         due = math.floor(self.rate * self.eligible + 1e-9) - self.taken
-        due = max(0, min(due, eligible))
+        due = max(0, min(due, eligible if available is None else available))
         self.taken += due
         return due

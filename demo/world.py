@@ -185,8 +185,8 @@ class AnomalyRates:
 
     late_document: float = 0.01
     """Movements delivered 1-5 days after the day they occurred."""
-    negative_stock_receipt: float = 0.25
-    """Of the receipts a day's outbound depended on: recorded after those sales (23:xx)."""
+    negative_stock_receipt: float = 0.02
+    """Receipts recorded after the sales that consumed them (same day, 23:xx)."""
     snapshot_discrepancy: float = 0.0005
     """WMS snapshot rows whose quantity differs from the true physical stock."""
     duplicate: float = 0.005

@@ -15,9 +15,12 @@ import pytest
 
 import demo.billing as billing
 from demo.generate import GenerationSummary, generate
+from demo.world import AnomalyRates
 from pipelines.contracts import contract
 
 START, END = date(2026, 1, 1), date(2026, 2, 14)
+RATES = AnomalyRates(negative_stock_receipt=0.05)
+"""More late-recorded receipts than the default, so 45 days surely have some."""
 
 
 @dataclass
@@ -52,7 +55,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
     root = tmp_path_factory.mktemp("demo") / "data"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(billing, "write_bills", capture)
-        summary = generate(root, scale=1, seed=11, start=START, end=END)
+        summary = generate(root, scale=1, seed=11, start=START, end=END, rates=RATES)
     return Generated(
         root,
         summary,

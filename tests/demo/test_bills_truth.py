@@ -8,14 +8,13 @@ from datetime import date
 import polars as pl
 import pytest
 
-from demo.world import AnomalyRates
 from pipelines.contracts import contract
 from pipelines.rating import load_rate_cards, rate_shipments
 from pipelines.reconciliation.config import load_carriers
 from pipelines.reconciliation.engine import reconcile
 from pipelines.reconciliation.periods import billing_periods
 
-from .conftest import END, START, Generated
+from .conftest import END, RATES, START, Generated
 
 CARRIER_COUNT = 5
 
@@ -45,7 +44,7 @@ def test_stated_totals_foot_and_bills_cover_closed_periods_only(generated: Gener
 
 
 def test_anomaly_counts_match_the_requested_rates(generated: Generated) -> None:
-    rates = AnomalyRates()
+    rates = RATES
     truth = generated.truth("bill_anomalies")
     eligible = generated.summary.eligible
     per_shipment = truth.group_by("anomaly").agg(pl.col("tracking_number").n_unique())
