@@ -17,7 +17,9 @@ def samples_dir(sub: str) -> Path:
     """A folder of /work/shared/samples, or skip: the samples are not part of the repo."""
     folder = SAMPLES / sub
     if not folder.is_dir():
-        pytest.skip(f"shared samples not present at {folder.resolve()} (they live outside the repo)")
+        pytest.skip(
+            f"shared samples not present at {folder.resolve()} (they live outside the repo)"
+        )
     return folder
 
 

@@ -148,9 +148,7 @@ def test_a_charge_without_amount_is_an_error_not_a_dropped_line():
     assert info.value.locator == "row=3"
 
 
-money = st.decimals(
-    min_value=Decimal("-99999999.99"), max_value=Decimal("99999999.99"), places=2
-)
+money = st.decimals(min_value=Decimal("-99999999.99"), max_value=Decimal("99999999.99"), places=2)
 
 
 @settings(max_examples=200, deadline=None)
