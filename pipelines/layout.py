@@ -71,15 +71,22 @@ class DataLayout:
 
     def files_for_day(self, table: str, day: date) -> list[Path]:
         """Daily input files whose name carries `day` (CSV or Parquet), sorted."""
+        return self.files_for_days(table, [day]).get(day, [])
+
+    def files_for_days(self, table: str, days: list[date]) -> dict[date, list[Path]]:
+        """Daily input files of each of `days`, by the day in their name (one folder scan)."""
         folder = self.input_dir(table)
+        wanted = {d.isoformat(): d for d in days}
+        found: dict[date, list[Path]] = {}
         if not folder.is_dir():
-            return []
-        stamp = day.isoformat()
-        return sorted(
-            p
-            for p in folder.iterdir()
-            if p.is_file() and p.suffix.lower() in (".csv", ".parquet") and stamp in p.name
-        )
+            return found
+        for path in sorted(folder.iterdir()):
+            if not path.is_file() or path.suffix.lower() not in (".csv", ".parquet"):
+                continue
+            stamp = DAY_IN_NAME.search(path.name)
+            if stamp and stamp.group(1) in wanted:
+                found.setdefault(wanted[stamp.group(1)], []).append(path)
+        return found
 
     def reference_files(self, table: str) -> list[Path]:
         """All files of a reference table (read whole)."""

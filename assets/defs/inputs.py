@@ -14,7 +14,7 @@ from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
 from pipelines.contracts.inputs import DAILY_TABLES, REFERENCE_TABLES
 from pipelines.contracts.spec import TableContract
-from pipelines.loading.load import LoadReport, load_daily_table, load_reference_table
+from pipelines.loading.load import LoadReport, load_daily_range, load_reference_table
 
 GROUP = "inputs"
 CHECK_NAME = "loaded_without_quarantine"
@@ -47,7 +47,7 @@ def _results(reports: list[LoadReport]) -> tuple[dg.MaterializeResult, dg.AssetC
     }
     metadata: dict[str, object] = {
         **totals,
-        "days": len(reports),
+        "partitions": ", ".join(r.partition for r in reports),
         "violations": markdown_table(violations),
     }
     if rejected:
@@ -110,11 +110,8 @@ def daily_input_asset(contract: TableContract) -> dg.AssetsDefinition:
     )
     def _load(context: dg.AssetExecutionContext, reckon: ReckonResource):
         with reckon.warehouse() as con:
-            reports = [
-                load_daily_table(con, reckon.layout, contract, day)
-                for day in partition_days(context)
-            ]
-        yield from _results(reports)
+            report = load_daily_range(con, reckon.layout, contract, partition_days(context))
+        yield from _results([report])
 
     return _load
 

@@ -51,39 +51,60 @@ def load_reference_table(
     con: duckdb.DuckDBPyConnection, layout: DataLayout, contract: TableContract
 ) -> LoadReport:
     """Load a whole reference table (companies, warehouses, skus, fx_rates)."""
-    return _load(con, layout, contract, None, layout.reference_files(contract.name))
+    files = layout.reference_files(contract.name)
+    batch = validate_files(files, contract, references=_references(con, contract))
+    replace_slice(con, contract.name, batch.valid)
+    _store_quarantine(con, layout, contract, [REFERENCE_LOAD_KEY], batch)
+    return _report(contract, REFERENCE_LOAD_KEY, files, batch, late=0)
 
 
 def load_daily_table(
     con: duckdb.DuckDBPyConnection, layout: DataLayout, contract: TableContract, day: date
 ) -> LoadReport:
     """Load the files of `day` for a daily table (movements, shipments, ...)."""
-    return _load(con, layout, contract, day, layout.files_for_day(contract.name, day))
+    return load_daily_range(con, layout, contract, [day])
 
 
-def _load(
+def load_daily_range(
     con: duckdb.DuckDBPyConnection,
     layout: DataLayout,
     contract: TableContract,
-    day: date | None,
-    files: list[Path],
+    days: list[date],
 ) -> LoadReport:
-    references = {fk.table: read_table(con, fk.table) for fk in contract.foreign_keys if fk.table}
-    references = {name: frame for name, frame in references.items() if frame.width}
+    """Load consecutive `days` of a daily table in one validation pass and one write.
+
+    The go-live initialisation loads years of extracts: one pass over all files
+    is what keeps it a single efficient run rather than a thousand small ones.
+    """
+    by_day = layout.files_for_days(contract.name, days)
+    load_dates = {path: day for day, paths in by_day.items() for path in paths}
+    files = sorted(load_dates, key=lambda p: (load_dates[p], p.name))
     batch = validate_files(
         files,
         contract,
-        load_date=day,
-        references=references,
-        loaded_keys=_keys_loaded_on_other_days(con, contract, day) if day else None,
+        references=_references(con, contract),
+        loaded_keys=_keys_loaded_outside(con, contract, days[0], days[-1]),
+        load_dates=load_dates,
     )
-    partition = day.isoformat() if day else REFERENCE_LOAD_KEY
-    where = {LOAD_DATE: day} if day else None
-    replace_slice(con, contract.name, batch.valid, where)
-    _store_quarantine(con, layout, contract, partition, batch)
+    replace_slice(con, contract.name, batch.valid, {LOAD_DATE: (days[0], days[-1])})
+    _store_quarantine(con, layout, contract, [d.isoformat() for d in days], batch)
     late = 0
-    if day and contract.partition_column and batch.valid.height:
-        late = batch.valid.filter(pl.col(contract.partition_column).cast(pl.Date) < day).height
+    if contract.partition_column and batch.valid.height:
+        dated = pl.col(contract.partition_column).cast(pl.Date)
+        late = batch.valid.filter(dated < pl.col(LOAD_DATE)).height
+    label = days[0].isoformat() if len(days) == 1 else f"{days[0]}..{days[-1]}"
+    return _report(contract, label, files, batch, late)
+
+
+def _references(con: duckdb.DuckDBPyConnection, contract: TableContract) -> dict[str, pl.DataFrame]:
+    """The loaded reference tables this contract's foreign keys point at."""
+    frames = {fk.table: read_table(con, fk.table) for fk in contract.foreign_keys}
+    return {name: frame for name, frame in frames.items() if frame.width}
+
+
+def _report(
+    contract: TableContract, partition: str, files: list[Path], batch: ValidatedBatch, late: int
+) -> LoadReport:
     return LoadReport(
         table=contract.name,
         partition=partition,
@@ -98,41 +119,55 @@ def _load(
     )
 
 
-def _keys_loaded_on_other_days(
-    con: duckdb.DuckDBPyConnection, contract: TableContract, day: date
+def _keys_loaded_outside(
+    con: duckdb.DuckDBPyConnection, contract: TableContract, first: date, last: date
 ) -> pl.DataFrame | None:
+    """Keys already loaded by days outside [first, last] (those a rerun does not replace)."""
     if not contract.key or not table_exists(con, contract.name):
         return None
     keys = ", ".join(f'"{k}"' for k in contract.key)
-    query = f'SELECT {keys}, "{LOAD_DATE}" FROM "{contract.name}" WHERE "{LOAD_DATE}" <> ?'
-    return con.sql(query, params=[day]).pl()
+    query = (
+        f'SELECT {keys}, "{LOAD_DATE}" FROM "{contract.name}" '
+        f'WHERE "{LOAD_DATE}" NOT BETWEEN ? AND ?'
+    )
+    return con.sql(query, params=[first, last]).pl()
 
 
 def _store_quarantine(
     con: duckdb.DuckDBPyConnection,
     layout: DataLayout,
     contract: TableContract,
-    partition: str,
+    partitions: list[str],
     batch: ValidatedBatch,
 ) -> None:
-    rows = batch.quarantined.with_columns(pl.lit(partition).alias("partition"))
-    replace_slice(con, QUARANTINE_TABLE, rows, {"table": contract.name, "partition": partition})
+    """Replace the quarantine of these partitions: warehouse tables and one CSV per day."""
+    default = partitions[0] if len(partitions) == 1 else None
+    rows = batch.quarantined.with_columns(
+        pl.coalesce(pl.col("load_date").cast(pl.String), pl.lit(default)).alias("partition")
+    )
+    where = {"table": contract.name, "partition": partitions}
+    replace_slice(con, QUARANTINE_TABLE, rows, where)
     rejected = pl.DataFrame(
         {
             "table": [contract.name] * len(batch.rejected_files),
-            "partition": [partition] * len(batch.rejected_files),
+            "partition": [_partition_of(r.path, partitions) for r in batch.rejected_files],
             "file": [str(r.path) for r in batch.rejected_files],
             "reason": [r.reason for r in batch.rejected_files],
         },
         schema={"table": pl.String, "partition": pl.String, "file": pl.String, "reason": pl.String},
     )
-    replace_slice(
-        con, REJECTED_FILES_TABLE, rejected, {"table": contract.name, "partition": partition}
-    )
+    replace_slice(con, REJECTED_FILES_TABLE, rejected, where)
     folder = layout.quarantine_dir / "inputs"
-    stale = folder / contract.name / f"{partition}.csv"
-    if rows.height:
-        write_export(rows, folder, contract.name, partition)
-    else:
-        stale.unlink(missing_ok=True)
-        stale.with_suffix(".parquet").unlink(missing_ok=True)
+    groups = {key[0]: part for key, part in rows.partition_by("partition", as_dict=True).items()}
+    for partition in partitions:
+        if partition in groups:
+            write_export(groups[partition], folder, contract.name, partition)
+        else:
+            stale = folder / contract.name / f"{partition}.csv"
+            stale.unlink(missing_ok=True)
+            stale.with_suffix(".parquet").unlink(missing_ok=True)
+
+
+def _partition_of(path: Path, partitions: list[str]) -> str:
+    """The load day a rejected file belongs to (its name carries it)."""
+    return next((p for p in partitions if p in path.name), partitions[0])

@@ -66,19 +66,23 @@ def validate_files(
     load_date: date | None = None,
     references: Mapping[str, pl.DataFrame] | None = None,
     loaded_keys: pl.DataFrame | None = None,
+    load_dates: Mapping[Path, date] | None = None,
 ) -> ValidatedBatch:
     """Validate `files` of one table (all files of one load day, or a whole reference table).
 
     `references` holds the already loaded reference tables that foreign keys
     point at; `loaded_keys` the keys (plus `_load_date`) already loaded by other
-    days, so an id delivered twice on different days is caught.
+    days, so an id delivered twice on different days is caught. A range of days
+    validates in one pass: `load_dates` gives each file its own load day.
     """
     parts: list[pl.DataFrame] = []
     rejected: list[FileRejected] = []
     warnings: list[str] = []
     for path in files:
+        day = (load_dates or {}).get(path, load_date)
         try:
-            parts.append(_coerce_file(path, contract, warnings))
+            part = _coerce_file(path, contract, warnings)
+            parts.append(part.with_columns(pl.lit(day, dtype=pl.Date).alias(LOAD_DATE)))
         except FileRejected as exc:
             rejected.append(exc)
     if not parts:
@@ -92,8 +96,7 @@ def validate_files(
             warnings,
         )
     frame = pl.concat(parts, how="vertical")
-    frame = frame.with_columns(pl.lit(load_date, dtype=pl.Date).alias(LOAD_DATE))
-    frame = _apply_row_rules(frame, contract, load_date)
+    frame = _apply_row_rules(frame, contract)
     frame = _check_keys(frame, contract, loaded_keys)
     frame = _check_foreign_keys(frame, contract, references or {})
     return _split(frame, contract, rejected, warnings)
@@ -138,19 +141,17 @@ def _add_reason(frame: pl.DataFrame, column: str, broken: pl.Expr, why: pl.Expr)
     )
 
 
-def _apply_row_rules(
-    frame: pl.DataFrame, contract: TableContract, load_date: date | None
-) -> pl.DataFrame:
+def _apply_row_rules(frame: pl.DataFrame, contract: TableContract) -> pl.DataFrame:
     for rule in contract.rules:
         frame = _add_reason(frame, rule.column, rule.broken_when, pl.lit(rule.reason))
-    if contract.daily and contract.partition_column and load_date is not None:
+    if contract.daily and contract.partition_column:
         col = contract.partition_column
         day = pl.col(col).cast(pl.Date)
         frame = _add_reason(
             frame,
             col,
-            day > pl.lit(load_date),
-            pl.format("dated {}, after its load day {}", day, pl.lit(load_date.isoformat())),
+            pl.col(LOAD_DATE).is_not_null() & (day > pl.col(LOAD_DATE)),
+            pl.format("dated {}, after its load day {}", day, pl.col(LOAD_DATE)),
         )
     return frame
 
