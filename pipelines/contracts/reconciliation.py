@@ -68,7 +68,15 @@ FINDINGS = TableContract(
             description="Fuel line right on a disputed freight base: takes the freight's finding.",
         ),
         Column("duplicate_of", t.ID, required=False, description="bill_number#line_number."),
-        Column("evidence", t.TEXT, description="Which contract row, which weights, which bill."),
+        Column(
+            "evidence",
+            t.TEXT,
+            required=False,
+            description=(
+                "In words: which contract row, which weights, which bill. Null for OK lines, "
+                "whose figures columns (card_key, contract_zone, weights, expected) say it all."
+            ),
+        ),
     ),
     key=("source_sha256", "bill_number", "line_number"),
 )

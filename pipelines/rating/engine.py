@@ -1,12 +1,17 @@
 """Expected charges: a whole period's shipments priced in one set-based pass.
 
 Issue 5 item 2 / DOMAIN.md "Carrier rate cards": for each shipment, the
-contract version valid on its ship date (as-of join), the zone from country and
-postcode ranges, the chargeable weight (max of actual and volumetric, minimum
-weight, rounded up to the increment), freight by the card's shape, the month's
-fuel %, the remote-area fee, per-parcel registration and always-on accessorials,
-in contract currency and in the company's functional currency. A shipment that
+contract version valid on its ship date, the zone from country and postcode
+ranges, the chargeable weight (max of actual and volumetric, minimum weight,
+rounded up to the increment), freight by the card's shape, the month's fuel %,
+the remote-area fee, per-parcel registration and always-on accessorials, in
+contract currency and in the company's functional currency. A shipment that
 cannot be priced is kept with `unrated_reason`; nothing is dropped.
+
+Speed: the work is done on a narrow, row-aligned frame of integers; lookups
+that depend on few distinct values (zone and remote area per card, country and
+postcode; price per card, zone, weight and parcels; FX per currency pair and
+day) are computed once per distinct combination and joined back.
 """
 
 from __future__ import annotations
@@ -15,13 +20,22 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipelines.contracts.bills import CHARGE_TYPES
 from pipelines.contracts.rating import EXPECTED_CHARGES, SHIPMENT_RATINGS
 from pipelines.rating.cards import RateCard
 from pipelines.rating.fx import attach_fx, to_functional
 from pipelines.rating.keys import normalise_postcode_expr, normalise_tracking
-from pipelines.rating.money import cents_to_money, div_half_up, grams_to_kg, kg_to_grams
+from pipelines.rating.money import (
+    cents_to_money,
+    div_half_up,
+    grams_to_kg,
+    kg_to_grams,
+    money_to_cents,
+)
 from pipelines.rating.pricing import chargeable_grams, price_freight, volumetric_grams
 from pipelines.rating.tables import RateCardTables, build_tables
+
+LEFT = {"how": "left", "maintain_order": "left"}
 
 
 @dataclass(frozen=True)
@@ -44,39 +58,81 @@ def _tenths(col: str) -> pl.Expr:
     return (pl.col(col).cast(pl.Decimal(38, 1)) * 10).cast(pl.Int64)
 
 
-def _money_u(col: str) -> pl.Expr:
-    """Price units (1/10000) as a 4-place decimal for evidence columns."""
+def _price_u(col: str) -> pl.Expr:
+    """Price units (1/10000) as a decimal for evidence columns."""
     return (pl.col(col).cast(pl.Decimal(38, 6)) / 10_000).cast(pl.Decimal(18, 6))
 
 
-def _zone_lookup(ships: pl.LazyFrame, zones: pl.DataFrame) -> pl.LazyFrame:
-    """The zone per shipment: a postcode-range row beats a whole-country row."""
-    pc = pl.col("_postcode")
-    in_range = pl.col("postcode_from").is_null() | (
-        pc.is_not_null() & (pc >= pl.col("postcode_from")) & (pc <= pl.col("postcode_to"))
-    )
-    return (
-        ships.select(
-            "_rid", "card_key", pl.col("destination_country").alias("country"), "_postcode"
-        )
-        .join(zones.lazy(), on=["card_key", "country"], how="inner")
-        .filter(in_range)
-        .sort("_rid", pl.col("postcode_from").is_null())
-        .unique("_rid", keep="first", maintain_order=False)
-        .select("_rid", "zone")
-    )
+def _card_index(versions: pl.DataFrame) -> pl.Expr:
+    """Index of the version valid for (carrier, ship_date): versions are few, so a
+    vectorised when-chain beats sorting every shipment for an as-of join."""
+    chosen = [
+        pl.when(
+            (pl.col("carrier") == row["carrier"])
+            & (pl.col("ship_date") >= row["valid_from"])
+            & (pl.col("ship_date") <= row["valid_to"] if row["valid_to"] else pl.lit(True))
+        ).then(pl.lit(i, pl.Int32))
+        for i, row in enumerate(versions.iter_rows(named=True))
+    ]
+    return pl.coalesce(chosen) if chosen else pl.lit(None, pl.Int32)
 
 
-def _remote_ids(ships: pl.LazyFrame, remote: pl.DataFrame) -> pl.LazyFrame:
+def _zones_and_remote(narrow: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
+    """Zone and remote flag per distinct (card, country, postcode).
+
+    A postcode-range zone row beats a whole-country row of the same card."""
+    combos = narrow.select("_card", "country", "_postcode").unique().with_row_index("_c")
     pc = pl.col("_postcode")
-    return (
-        ships.select(
-            "_rid", "card_key", pl.col("destination_country").alias("country"), "_postcode"
+    zones = tables.zones.rename({"card_key": "_card_key"})
+    keyed = combos.join(
+        tables.versions.select(pl.col("card_key").alias("_card_key"))
+        .with_row_index("_card")
+        .with_columns(pl.col("_card").cast(pl.Int32)),
+        on="_card",
+        how="inner",
+    )
+    zone = (
+        keyed.join(zones, on=["_card_key", "country"], how="inner")
+        .filter(
+            pl.col("postcode_from").is_null()
+            | (pc.is_not_null() & (pc >= pl.col("postcode_from")) & (pc <= pl.col("postcode_to")))
         )
-        .join(remote.lazy(), on=["card_key", "country"], how="inner")
+        .sort("_c", pl.col("postcode_from").is_null())
+        .unique("_c", keep="first")
+        .select("_c", "zone")
+    )
+    remote = (
+        keyed.join(tables.remote.rename({"card_key": "_card_key"}), on=["_card_key", "country"])
         .filter(pc.is_not_null() & (pc >= pl.col("remote_from")) & (pc <= pl.col("remote_to")))
-        .select("_rid")
+        .select("_c")
         .unique()
+        .with_columns(is_remote=pl.lit(True))
+    )
+    return (
+        combos.join(zone, on="_c", how="left")
+        .join(remote, on="_c", how="left")
+        .with_columns(pl.col("is_remote").fill_null(False))
+        .drop("_c")
+    )
+
+
+def _prices(narrow: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
+    """Freight, registration and price evidence per distinct (card, zone, weight, parcels)."""
+    v = tables.versions
+    combos = (
+        narrow.filter(pl.col("_card").is_not_null() & pl.col("zone").is_not_null())
+        .select("_card", "zone", "chargeable_g", "parcels")
+        .unique()
+        .with_columns(
+            card_key=pl.lit(v["card_key"]).gather("_card"),
+            shape=pl.lit(v["shape"]).gather("_card"),
+            min_charge_u=pl.lit(v["min_charge_u"]).gather("_card"),
+        )
+    )
+    return (
+        price_freight(combos.lazy(), tables, "chargeable_g")
+        .drop("card_key", "shape", "min_charge_u")
+        .collect()
     )
 
 
@@ -88,59 +144,61 @@ def rate_shipments(
 ) -> RatingResult:
     """Price every shipment (SHIPMENTS contract) against its carrier's rate cards."""
     tables = as_tables(cards)
-    versions = tables.versions.lazy()
-    ships = (
-        shipments.lazy()
-        .with_row_index("_rid")
-        .with_columns(
-            tracking_number=normalise_tracking(pl.col("tracking_number")),
-            ship_date=pl.col("shipped_at").dt.date(),
+    v = tables.versions
+    base = shipments.collect() if isinstance(shipments, pl.LazyFrame) else shipments
+    base = base.sort("shipment_id").with_columns(
+        tracking_number=normalise_tracking(pl.col("tracking_number")),
+        ship_date=pl.col("shipped_at").dt.date(),
+    )
+
+    def attr(name: str) -> pl.Expr:
+        return pl.lit(v[name]).gather(pl.col("_card"))
+
+    narrow = (
+        base.select(
+            "carrier",
+            "ship_date",
+            "parcels",
+            "company",
+            pl.col("destination_country").alias("country"),
             _postcode=normalise_postcode_expr(pl.col("destination_postcode")),
+            actual_g=kg_to_grams(pl.col("weight_kg")),
+            _l=_tenths("length_cm"),
+            _w=_tenths("width_cm"),
+            _h=_tenths("height_cm"),
         )
-        .sort("ship_date")
-        .join_asof(
-            versions.sort("valid_from"),
-            left_on="ship_date",
-            right_on="valid_from",
-            by="carrier",
-            strategy="backward",
-            check_sortedness=False,
+        .with_columns(_card=_card_index(v))
+        .with_columns(
+            card_key=attr("card_key"),
+            currency=attr("currency"),
+            has_fuel=attr("has_fuel"),
+            remote_fee_u=attr("remote_fee_u"),
+            _month=pl.col("ship_date").dt.month_start(),
+            volumetric_g=volumetric_grams(
+                pl.col("_l"),
+                pl.col("_w"),
+                pl.col("_h"),
+                pl.col("parcels"),
+                attr("volumetric_divisor"),
+            ),
         )
         .with_columns(
-            card_key=pl.when(
-                pl.col("valid_to").is_null() | (pl.col("ship_date") <= pl.col("valid_to"))
-            ).then(pl.col("card_key"))
+            chargeable_g=chargeable_grams(
+                pl.max_horizontal("actual_g", "volumetric_g"),
+                attr("min_weight_g"),
+                attr("increment_g"),
+            )
         )
     )
-    ships = ships.join(_zone_lookup(ships, tables.zones), on="_rid", how="left").join(
-        _remote_ids(ships, tables.remote).with_columns(is_remote=pl.lit(True)),
-        on="_rid",
-        how="left",
+    narrow = narrow.join(
+        _zones_and_remote(narrow, tables),
+        on=["_card", "country", "_postcode"],
+        nulls_equal=True,
+        **LEFT,
     )
-    actual_g = kg_to_grams(pl.col("weight_kg"))
-    vol_g = volumetric_grams(
-        _tenths("length_cm"),
-        _tenths("width_cm"),
-        _tenths("height_cm"),
-        pl.col("parcels"),
-        pl.col("volumetric_divisor"),
-    )
-    ships = ships.with_columns(
-        is_remote=pl.col("is_remote").fill_null(False),
-        actual_g=actual_g,
-        volumetric_g=vol_g,
-        _month=pl.col("ship_date").dt.month_start(),
-    ).with_columns(
-        chargeable_g=chargeable_grams(
-            pl.max_horizontal("actual_g", "volumetric_g"),
-            pl.col("min_weight_g"),
-            pl.col("increment_g"),
-        )
-    )
-    ships = price_freight(ships, tables, "chargeable_g")
-    ships = ships.join(
-        tables.fuel.lazy().rename({"month": "_month"}), on=["card_key", "_month"], how="left"
-    )
+    narrow = narrow.join(
+        _prices(narrow, tables), on=["_card", "zone", "chargeable_g", "parcels"], **LEFT
+    ).join(tables.fuel.rename({"month": "_month"}), on=["card_key", "_month"], **LEFT)
     reason = (
         pl.when(pl.col("card_key").is_null())
         .then(pl.format("no {} rate card valid on {}", pl.col("carrier"), pl.col("ship_date")))
@@ -149,8 +207,8 @@ def rate_shipments(
             pl.format(
                 "{} has no zone for country {} postcode {}",
                 pl.col("card_key"),
-                pl.col("destination_country"),
-                pl.col("destination_postcode").fill_null("(none)"),
+                pl.col("country"),
+                pl.col("_postcode").fill_null("(none)"),
             )
         )
         .when(pl.col("price_error").is_not_null())
@@ -162,28 +220,42 @@ def rate_shipments(
             )
         )
     )
-    ships = ships.with_columns(
+    narrow = narrow.with_columns(
         unrated_reason=reason,
         fuel_c=pl.when(pl.col("has_fuel")).then(
             div_half_up(pl.col("freight_c") * pl.col("fuel_pct_u"), 100 * 10_000)
         ),
         remote_c=pl.when(pl.col("is_remote")).then(div_half_up(pl.col("remote_fee_u"), 100)),
     )
-    ships = attach_fx(ships, fx_rates, companies, date_col="ship_date").collect()
-
-    charges = _long_charges(ships.filter(pl.col("unrated_reason").is_null()), tables)
-    charges = to_functional(charges.lazy(), "expected_c", "expected_amount_functional")
-    charges = charges.with_columns(expected_amount=cents_to_money(pl.col("expected_c")))
-    expected = (
-        charges.select(EXPECTED_CHARGES.column_names).sort("shipment_id", "charge_type").collect()
+    fx = attach_fx(
+        narrow.select("currency", "company", "ship_date"), fx_rates, companies, "ship_date"
     )
-    totals = expected.group_by("shipment_id").agg(
-        expected_total=pl.col("expected_amount").sum(),
-        expected_total_functional=pl.col("expected_amount_functional").sum(),
+    narrow = narrow.hstack(fx.select("functional_currency", "fx_rate", "_fx_u"))
+    identity = base.select(
+        "shipment_id", "tracking_number", "order_id", "service", "destination_postcode"
+    ).with_row_index("_rid")
+    wide = pl.concat([identity, narrow], how="horizontal").with_columns(
+        contract=attr("contract"),
+        contract_version=attr("contract_version"),
+        destination_country=pl.col("country"),
+    )
+    expected = _expected_charges(wide, tables)
+    totals = (
+        expected.lazy()
+        .group_by("_rid")
+        .agg(
+            _total_c=money_to_cents(pl.col("expected_amount")).sum(),
+            _total_f_c=money_to_cents(pl.col("expected_amount_functional")).sum(),
+        )
+        .select(
+            "_rid",
+            expected_total=cents_to_money(pl.col("_total_c")),
+            expected_total_functional=cents_to_money(pl.col("_total_f_c")),
+        )
+        .collect()
     )
     ratings = (
-        ships.lazy()
-        .join(totals.lazy(), on="shipment_id", how="left")
+        wide.join(totals, on="_rid", **LEFT)
         .with_columns(
             actual_weight_kg=grams_to_kg(pl.col("actual_g")),
             volumetric_weight_kg=grams_to_kg(pl.col("volumetric_g")),
@@ -191,24 +263,24 @@ def rate_shipments(
             fuel_percent=(pl.col("fuel_pct_u").cast(pl.Decimal(38, 4)) / 10_000).cast(
                 pl.Decimal(9, 4)
             ),
-            rate_price=_money_u("rate_price_u"),
-            rate_additional_price=_money_u("rate_additional_u"),
+            rate_price=_price_u("rate_price_u"),
+            rate_additional_price=_price_u("rate_additional_u"),
             rate_step_kg=grams_to_kg(pl.col("rate_step_g")),
             rate_band_up_to_kg=grams_to_kg(pl.col("rate_band_up_to_g")),
         )
         .select(SHIPMENT_RATINGS.column_names)
-        .sort("shipment_id")
-        .collect()
     )
     return RatingResult(
         shipment_ratings=ratings.cast(SHIPMENT_RATINGS.schema),  # type: ignore[arg-type]
-        expected_charges=expected.cast(EXPECTED_CHARGES.schema),  # type: ignore[arg-type]
+        expected_charges=expected.drop("_rid"),
     )
 
 
-def _long_charges(rated: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
-    """One row per shipment and expected charge type, amount in cents (`expected_c`)."""
+def _expected_charges(wide: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
+    """One row per rated shipment and expected charge type (EXPECTED_CHARGES), in
+    shipment_id then charge-type (CHARGE_TYPES) order, with the row id `_rid`."""
     keep = [
+        "_rid",
         "shipment_id",
         "carrier",
         "tracking_number",
@@ -223,25 +295,32 @@ def _long_charges(rated: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
         "contract",
         "contract_version",
     ]
-    base = rated.lazy()
+    rated = wide.lazy().filter(pl.col("unrated_reason").is_null())
 
     def part(charge_type: str, amount: pl.Expr) -> pl.LazyFrame:
-        return base.filter(amount.is_not_null() & (amount > 0)).select(
+        return rated.filter(amount.is_not_null() & (amount > 0)).select(
             *keep, charge_type=pl.lit(charge_type), expected_c=amount
         )
 
+    always = tables.accessorials.filter(pl.col("always") & (pl.col("fee_u") > 0)).lazy()
     parts = [
-        base.select(*keep, charge_type=pl.lit("FREIGHT"), expected_c=pl.col("freight_c")),
+        rated.select(*keep, charge_type=pl.lit("FREIGHT"), expected_c=pl.col("freight_c")),
         part("FUEL", pl.col("fuel_c")),
         part("REMOTE_AREA", pl.col("remote_c")),
         part("REGISTRATION", pl.col("registration_c")),
+        rated.join(always, on="card_key", how="inner").select(
+            *keep, pl.col("charge_type"), expected_c=div_half_up(pl.col("fee_u"), 100)
+        ),
     ]
-    always = tables.accessorials.filter(pl.col("always") & (pl.col("fee_u") > 0)).lazy()
-    parts.append(
-        base.join(always, on="card_key", how="inner").select(
-            *keep,
-            pl.col("charge_type"),
-            expected_c=div_half_up(pl.col("fee_u"), 100),
-        )
+    charges = to_functional(
+        pl.concat(parts, how="vertical_relaxed"), "expected_c", "expected_amount_functional"
+    ).with_columns(expected_amount=cents_to_money(pl.col("expected_c")))
+    code = pl.col("charge_type").replace_strict(
+        {c: i for i, c in enumerate(CHARGE_TYPES)}, return_dtype=pl.Int8
     )
-    return pl.concat(parts, how="vertical_relaxed").collect()
+    return (
+        charges.sort("_rid", code)
+        .select("_rid", *EXPECTED_CHARGES.column_names)
+        .collect()
+        .cast(EXPECTED_CHARGES.schema)  # type: ignore[arg-type]
+    )

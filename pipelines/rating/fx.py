@@ -22,24 +22,27 @@ class MissingFxRate(ValueError):
 
 
 def attach_fx(
-    frame: pl.LazyFrame, fx_rates: pl.DataFrame, companies: pl.DataFrame, date_col: str
-) -> pl.LazyFrame:
-    """Add functional_currency (from `company`), fx_rate and its integer twin `_fx_u`."""
-    rates = (
-        fx_rates.lazy()
-        .select(
-            pl.col("rate_date"),
-            pl.col("currency"),
-            pl.col("to_currency").alias("functional_currency"),
-            pl.col("rate").cast(t.FX_RATE).alias("_rate"),
-        )
-        .sort("rate_date")
+    frame: pl.DataFrame, fx_rates: pl.DataFrame, companies: pl.DataFrame, date_col: str
+) -> pl.DataFrame:
+    """functional_currency (of `company`), fx_rate and its integer twin `_fx_u`, row-aligned
+    with `frame` (columns currency, company and `date_col`).
+
+    Looked up once per distinct (currency, company, day), then joined back.
+    """
+    functional = companies.select("company", "functional_currency")
+    combos = (
+        frame.select("currency", "company", date_col)
+        .unique()
+        .join(functional, on="company", how="left")
     )
-    with_ccy = frame.join(
-        companies.lazy().select("company", "functional_currency"), on="company", how="left"
-    )
-    joined = (
-        with_ccy.sort(date_col)
+    rates = fx_rates.select(
+        pl.col("rate_date"),
+        pl.col("currency"),
+        pl.col("to_currency").alias("functional_currency"),
+        pl.col("rate").cast(t.FX_RATE).alias("_rate"),
+    ).sort("rate_date")
+    looked_up = (
+        combos.sort(date_col)
         .join_asof(
             rates,
             left_on=date_col,
@@ -55,8 +58,8 @@ def attach_fx(
         )
         .with_columns(_fx_u=(pl.col("fx_rate").cast(pl.Decimal(38, 8)) * FX_SCALE).cast(pl.Int128))
         .drop("_rate", "rate_date")
-    ).collect()
-    needs = joined.filter(pl.col("currency").is_not_null())
+    )
+    needs = looked_up.filter(pl.col("currency").is_not_null())
     no_company = needs.filter(pl.col("functional_currency").is_null())
     if no_company.height:
         raise MissingFxRate(
@@ -72,18 +75,23 @@ def attach_fx(
         )
         pairs = "; ".join(f"{c}->{f} on {d}" for c, f, d in first.iter_rows())
         raise MissingFxRate(f"fx_rates has no rate on or before: {pairs}")
-    return joined.lazy()
+    return frame.select("currency", "company", date_col).join(
+        looked_up,
+        on=["currency", "company", date_col],
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )
 
 
 def to_functional(frame: pl.LazyFrame, cents_col: str, out_col: str) -> pl.LazyFrame:
-    """`cents_col` × fx rate, rounded half-up to the cent, as MONEY in `out_col`.
+    """`cents_col` × fx rate (`_fx_u`), rounded half-up to the cent, as MONEY in `out_col`.
 
     Amounts may be negative (credits); the magnitude is rounded and the sign kept,
     i.e. half away from zero, so a credit mirrors its charge exactly.
     """
     cents = pl.col(cents_col).cast(pl.Int128)
     magnitude = div_half_up(cents.abs() * pl.col("_fx_u"), FX_SCALE).cast(pl.Decimal(38, 2))
-    signed = (
-        pl.when(cents < 0).then(pl.lit(0).cast(pl.Decimal(38, 2)) - magnitude).otherwise(magnitude)
-    )
+    zero = pl.lit(0).cast(pl.Decimal(38, 2))
+    signed = pl.when(cents < 0).then(zero - magnitude).otherwise(magnitude)
     return frame.with_columns((signed / 100).cast(t.MONEY).alias(out_col))

@@ -112,7 +112,7 @@ def reconcile(
         )
     findings = judge_lines(
         matched,
-        rating.expected_charges,
+        rating.expected_charges.filter(pl.col("carrier") == period.carrier),
         tables,
         tolerance_table(carriers),
         weight_tolerance_table(carriers),
@@ -121,7 +121,7 @@ def reconcile(
         raise AssertionError("findings lost or duplicated lines")
     tracking = pl.col("tracking_number")
     journal, roll = accrual_entries(
-        rating.shipment_ratings,
+        rating.shipment_ratings.filter(pl.col("carrier") == period.carrier),
         marked.filter(pl.col("period_start") < period.start).select(tracking),
         marked.select(tracking),
         period,

@@ -31,6 +31,37 @@ from pipelines.rating.tables import RateCardTables
 MILLION = 1_000_000
 """Relative tolerances are in 1/10000 %, i.e. parts per million."""
 DISPUTED_BASE = ("WEIGHT_DISCREPANCY", "RATE_MISMATCH")
+LEFT = {"how": "left", "maintain_order": "left"}
+WORK_COLS = (
+    "_lid",
+    "carrier",
+    "source_sha256",
+    "bill_number",
+    "tracking_number",
+    "charge_type",
+    "amount",
+    "billed_weight_kg",
+    "chargeable_weight_kg",
+    "occurrence",
+    "shipment_id",
+    "card_key",
+    "contract_zone",
+    "parcels",
+    "unrated_reason",
+    "fuel_percent",
+    "is_remote",
+)
+"""What the judgement needs; the line's other columns rejoin it at the end by `_lid`."""
+EVIDENCE_COLS = (
+    "first_bill_number",
+    "first_line_number",
+    "first_bill_date",
+    "first_amount",
+    "other_carrier",
+    "other_shipment_id",
+    "actual_weight_kg",
+    "volumetric_weight_kg",
+)
 
 
 def within_tolerance(billed_c: pl.Expr, expected_c: pl.Expr) -> pl.Expr:
@@ -46,14 +77,14 @@ def _with_tolerances(
 ) -> pl.DataFrame:
     default = amount_tol.filter(pl.col("charge_type") == "DEFAULT").drop("charge_type")
     return (
-        frame.join(amount_tol, on=["carrier", "charge_type"], how="left")
-        .join(default, on="carrier", how="left", suffix="_default")
+        frame.join(amount_tol, on=["carrier", "charge_type"], **LEFT)
+        .join(default, on="carrier", suffix="_default", **LEFT)
         .with_columns(
             tol_abs_c=pl.coalesce("tol_abs_c", "tol_abs_c_default", pl.lit(0)),
             tol_rel_u=pl.coalesce("tol_rel_u", "tol_rel_u_default", pl.lit(0)),
         )
         .drop("tol_abs_c_default", "tol_rel_u_default")
-        .join(weight_tol, on="carrier", how="left")
+        .join(weight_tol, on="carrier", **LEFT)
         .with_columns(pl.col("wtol_abs_g", "wtol_rel_u").fill_null(0))
     )
 
@@ -82,7 +113,7 @@ def _freight_at_billed_weight(frame: pl.DataFrame, tables: RateCardTables) -> pl
     priced = price_freight(todo, tables, "_rate_g").select(
         "_lid", pl.col("freight_c").alias("freight_at_billed_c"), "_rate_g"
     )
-    return frame.join(priced.collect(), on="_lid", how="left")
+    return frame.join(priced.collect(), on="_lid", **LEFT)
 
 
 def judge_lines(
@@ -105,17 +136,18 @@ def judge_lines(
     allowed = tables.allowed.select(
         "card_key", "charge_type", "pass_through", _allowed=pl.lit(True)
     )
+    wide = lines.with_row_index("_lid")
     frame = (
-        lines.with_row_index("_lid")
+        wide.select(*WORK_COLS)
         .with_columns(
             billed_c=money_to_cents(pl.col("amount")),
             billed_g=kg_to_grams(pl.col("billed_weight_kg")),
             our_g=kg_to_grams(pl.col("chargeable_weight_kg")),
         )
-        .join(exp, on=["shipment_id", "charge_type"], how="left")
-        .join(exp_freight, on="shipment_id", how="left")
-        .join(on_demand, on=["card_key", "charge_type"], how="left")
-        .join(allowed, on=["card_key", "charge_type"], how="left")
+        .join(exp, on=["shipment_id", "charge_type"], **LEFT)
+        .join(exp_freight, on="shipment_id", **LEFT)
+        .join(on_demand, on=["card_key", "charge_type"], **LEFT)
+        .join(allowed, on=["card_key", "charge_type"], **LEFT)
     )
     frame = _with_tolerances(frame, amount_tol, weight_tol)
     frame = _freight_at_billed_weight(frame, tables)
@@ -166,7 +198,7 @@ def judge_lines(
     )
     frame = frame.with_columns(finding=finding, derived_from_freight=pl.lit(False))
     frame = _judge_fuel(frame)
-    return _amounts_and_evidence(frame)
+    return _amounts_and_evidence(wide, frame)
 
 
 def _judge_fuel(frame: pl.DataFrame) -> pl.DataFrame:
@@ -181,7 +213,7 @@ def _judge_fuel(frame: pl.DataFrame) -> pl.DataFrame:
         )
     )
     frame = frame.join(
-        judged_freight, on=["source_sha256", "bill_number", "tracking_number"], how="left"
+        judged_freight, on=["source_sha256", "bill_number", "tracking_number"], **LEFT
     )
     pct_u = (pl.col("fuel_percent").cast(pl.Decimal(38, 4)) * 10_000).cast(pl.Int64)
     approved_freight = (
@@ -219,7 +251,7 @@ def _judge_fuel(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _amounts_and_evidence(frame: pl.DataFrame) -> pl.DataFrame:
+def _amounts_and_evidence(wide: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
     f = pl.col("finding")
     approved_c = (
         pl.when(f == "OK")
@@ -230,6 +262,9 @@ def _amounts_and_evidence(frame: pl.DataFrame) -> pl.DataFrame:
     )
     frame = frame.with_columns(approved_c=approved_c).with_columns(
         disputed_c=pl.col("billed_c") - pl.col("approved_c")
+    )
+    flagged = frame.filter(f != "OK").join(
+        wide.select("_lid", *EVIDENCE_COLS), on="_lid", how="left"
     )
     money = {
         name: cents_to_money(pl.col(c)).cast(pl.String)
@@ -321,8 +356,28 @@ def _amounts_and_evidence(frame: pl.DataFrame) -> pl.DataFrame:
             )
         )
     )
+    evidence_by_line = flagged.select("_lid", evidence=evidence)
+    judged = frame.select(
+        "_lid",
+        "finding",
+        "derived_from_freight",
+        "fuel_percent",
+        "_rate_g",
+        "billed_c",
+        "expected_c",
+        "approved_c",
+        "disputed_c",
+    )
+    passthrough = [
+        *(c for c in FINDINGS.column_names if c in wide.columns and c not in judged.columns),
+        "amount",
+        "first_bill_number",
+        "first_line_number",
+    ]
     return (
-        frame.with_columns(
+        pl.concat([wide.select(passthrough), judged], how="horizontal")
+        .join(evidence_by_line, on="_lid", **LEFT)
+        .with_columns(
             billed_amount=pl.col("amount"),
             expected_amount=cents_to_money(pl.col("expected_c")),
             difference=cents_to_money(pl.col("billed_c") - pl.col("expected_c")),
@@ -331,7 +386,6 @@ def _amounts_and_evidence(frame: pl.DataFrame) -> pl.DataFrame:
             duplicate_of=pl.when(f == "DUPLICATE").then(
                 pl.format("{}#{}", pl.col("first_bill_number"), pl.col("first_line_number"))
             ),
-            evidence=evidence,
         )
         .select(FINDINGS.column_names)
         .cast(FINDINGS.schema)  # type: ignore[arg-type]

@@ -25,19 +25,32 @@ class AmbiguousShipment(ValueError):
 
 
 def mark_first_occurrences(lines: pl.DataFrame) -> pl.DataFrame:
-    """Add occurrence (0 = first billed) and first_* evidence columns per DUP_KEY."""
-    ordered = lines.with_columns(
+    """Add occurrence (0 = first billed) and first_* evidence columns per DUP_KEY.
+
+    Only lines whose key repeats are ordered; the rest are first occurrences.
+    """
+    lines = lines.with_columns(
         tracking_number=normalise_tracking(pl.col("tracking_number"))
-    ).sort(ORDER)
+    ).with_row_index("_occ_rid")
     first = {
         c: pl.col(c).first().over(DUP_KEY) for c in ("bill_number", "line_number", "bill_date")
     }
-    return ordered.with_columns(
-        occurrence=pl.int_range(pl.len()).over(DUP_KEY),
-        first_bill_number=first["bill_number"],
-        first_line_number=first["line_number"],
-        first_bill_date=first["bill_date"],
-        first_amount=pl.col("amount").first().over(DUP_KEY),
+    repeated = (
+        lines.filter(pl.struct(DUP_KEY).is_duplicated())
+        .sort(ORDER)
+        .select(
+            "_occ_rid",
+            occurrence=pl.int_range(pl.len()).over(DUP_KEY),
+            first_bill_number=first["bill_number"],
+            first_line_number=first["line_number"],
+            first_bill_date=first["bill_date"],
+            first_amount=pl.col("amount").first().over(DUP_KEY),
+        )
+    )
+    return (
+        lines.join(repeated, on="_occ_rid", how="left", maintain_order="left")
+        .with_columns(pl.col("occurrence").fill_null(0))
+        .drop("_occ_rid")
     )
 
 
@@ -45,19 +58,24 @@ def match_shipments(lines: pl.DataFrame, ratings: pl.DataFrame, carrier: str) ->
     """Join each line to its shipment rating (same carrier) and, if none, name the
     other carrier that shipped the tracking number (evidence for UNKNOWN_SHIPMENT)."""
     own = ratings.filter(pl.col("carrier") == carrier)
-    clash = (
-        own.group_by("tracking_number")
-        .agg(pl.col("shipment_id"))
-        .filter(pl.col("shipment_id").list.len() > 1)
-    )
-    if clash.height:
+    repeated = own.filter(pl.col("tracking_number").is_duplicated())
+    if repeated.height:
+        clash = (
+            repeated.group_by("tracking_number")
+            .agg(pl.col("shipment_id").sort())
+            .sort("tracking_number")
+        )
         sample = "; ".join(f"{t}: {', '.join(ids)}" for t, ids in clash.head(5).iter_rows())
         raise AmbiguousShipment(
             f"{clash.height} {carrier} tracking numbers belong to more than one shipment "
             f"(shipments input), e.g. {sample}"
         )
+    unmatched = lines.select("tracking_number").join(
+        own.select("tracking_number"), on="tracking_number", how="anti"
+    )
     others = (
-        ratings.filter(pl.col("carrier") != carrier)
+        ratings.join(unmatched, on="tracking_number", how="semi")
+        .filter(pl.col("carrier") != carrier)
         .group_by("tracking_number")
         .agg(
             other_carrier=pl.col("carrier").min(),

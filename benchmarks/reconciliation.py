@@ -1,0 +1,297 @@
+"""Benchmark: set-based rating + matching against row-by-row pricing (issue 5 item 8).
+
+    uv run python -m benchmarks.reconciliation --shipments 1000000
+    uv run python -m benchmarks.reconciliation --shipments 10000000 --baseline-sample 200000
+
+Three steps, each timed; the engine and the baseline run in fresh subprocesses
+so their peak RSS (ru_maxrss) is their own, not the data preparation's:
+1. prepare: synthetic shipments of the five demo carriers in one month (vectorised
+   numpy), the demo rate cards, and bill lines billed as contracted with a few
+   anomalies (1% over-rated freight, 0.5% duplicates, 0.2% unknown tracking
+   numbers, 1% left unbilled), written as Parquet;
+2. engine: read, `rate_shipments` over every shipment, then `reconcile` each
+   carrier's period (matching, duplicates, findings, vouchers, disputes, accruals);
+3. baseline: `pipelines.rating.reference.rate_rows`, plain Python and Decimal,
+   one shipment at a time, on the same shipments (or the first
+   `--baseline-sample` of them, extrapolated linearly, and said so).
+Figures go to docs/performance/reconciliation.md by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import yaml
+
+from demo.rate_cards import DEMO_COUNTRIES, demo_carriers, write_demo_rate_cards
+from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
+from pipelines.contracts.inputs import COMPANIES, FX_RATES, SHIPMENTS
+from pipelines.layout import DataLayout
+
+START, END = date(2026, 1, 1), date(2026, 1, 31)
+CARRIERS = ("DHL", "UPS", "FOURPX", "YUNEXPRESS", "YANWEN")
+PREFIX = {"DHL": "", "UPS": "1Z", "FOURPX": "4PX", "YUNEXPRESS": "YT", "YANWEN": "UG"}
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _shipments(n: int, seed: int) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    carrier = rng.integers(0, len(CARRIERS), n)
+    country = rng.integers(0, len(DEMO_COUNTRIES), n)
+    seconds = rng.integers(0, 31 * 86_400, n)
+    grams = np.clip(rng.lognormal(6.3, 0.9, n).astype(np.int64), 30, 25_000)
+    dims = rng.integers(50, 450, (3, n))  # tenths of a cm
+    postcode = rng.integers(0, 100_000, n)
+    frame = pl.DataFrame(
+        {
+            "i": np.arange(n),
+            "carrier": np.array(CARRIERS)[carrier],
+            "country": np.array(DEMO_COUNTRIES)[country],
+            "seconds": seconds,
+            "grams": grams,
+            "l": dims[0],
+            "w": dims[1],
+            "h": dims[2],
+            "postcode": postcode,
+            "company": np.where(rng.random(n) < 0.5, "CN01", "US01"),
+        }
+    )
+    num = pl.col("i").cast(pl.String).str.zfill(12)
+    return frame.select(
+        shipment_id=pl.format("SHP{}", num),
+        tracking_number=pl.concat_str(pl.col("carrier").replace_strict(PREFIX), num),
+        carrier="carrier",
+        service=pl.lit("STD"),
+        shipped_at=pl.lit(datetime(2026, 1, 1)) + pl.duration(seconds=pl.col("seconds")),
+        company="company",
+        warehouse=pl.lit("W1"),
+        destination_country="country",
+        destination_postcode=pl.col("postcode").cast(pl.String).str.zfill(5),
+        parcels=pl.lit(1, pl.Int64),
+        weight_kg=(pl.col("grams").cast(pl.Decimal(38, 3)) / 1000),
+        length_cm=(pl.col("l").cast(pl.Decimal(38, 1)) / 10),
+        width_cm=(pl.col("w").cast(pl.Decimal(38, 1)) / 10),
+        height_cm=(pl.col("h").cast(pl.Decimal(38, 1)) / 10),
+        order_id=pl.format("ORD{}", num),
+    ).cast(SHIPMENTS.schema)  # type: ignore[arg-type]
+
+
+def _reference_tables(root: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    fx = pl.DataFrame(
+        [
+            {"rate_date": START, "currency": "USD", "to_currency": "CNY", "rate": "7.1"},
+            {"rate_date": START, "currency": "CNY", "to_currency": "USD", "rate": "0.14"},
+        ]
+    ).cast(FX_RATES.schema)  # type: ignore[arg-type]
+    companies = pl.DataFrame(
+        [
+            {"company": "CN01", "functional_currency": "CNY"},
+            {"company": "US01", "functional_currency": "USD"},
+        ]
+    ).cast(COMPANIES.schema)  # type: ignore[arg-type]
+    fx.write_parquet(root / "fx_rates.parquet")
+    companies.write_parquet(root / "companies.parquet")
+    return fx, companies
+
+
+def prepare(root: Path, n: int, seed: int) -> dict:
+    """Write shipments, cards, carriers.yaml (every carrier MONTHLY) and bills under `root`."""
+    from pipelines.rating import load_rate_cards, rate_shipments
+
+    started = time.perf_counter()
+    write_demo_rate_cards(root, START, END)
+    config = demo_carriers()
+    for c in config["carriers"]:
+        c["billing_cycle"] = "MONTHLY"  # one period per carrier: one reconcile call each
+    DataLayout(root).carriers_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+    fx, companies = _reference_tables(root)
+    ships = _shipments(n, seed)
+    ships.write_parquet(root / "shipments.parquet")
+    rating = rate_shipments(ships, load_rate_cards(DataLayout(root).rate_cards_dir), fx, companies)
+    rng = np.random.default_rng(seed + 1)
+    exp = rating.expected_charges.join(
+        rating.shipment_ratings.select("shipment_id", "chargeable_weight_kg"), on="shipment_id"
+    )
+    unbilled = pl.Series(rng.random(rating.shipment_ratings.height) < 0.01)
+    skip = rating.shipment_ratings.filter(unbilled).select("shipment_id")
+    exp = exp.join(skip, on="shipment_id", how="anti")
+    bump = pl.Series(rng.random(exp.height) < 0.01) & (exp["charge_type"] == "FREIGHT")
+    amount = pl.when(bump).then(pl.col("expected_amount") * 11 / 10).otherwise("expected_amount")
+    lines = exp.select(
+        "carrier",
+        "tracking_number",
+        "charge_type",
+        amount=amount.cast(pl.Decimal(18, 2)),
+        billed_weight_kg=pl.when(pl.col("charge_type") == "FREIGHT").then("chargeable_weight_kg"),
+    )
+    dups = lines.filter(
+        pl.Series(rng.random(lines.height) < 0.005) & (pl.col("charge_type") == "FREIGHT")
+    )
+    unknown = dups.head(max(1, lines.height // 500)).with_columns(
+        tracking_number=pl.concat_str(pl.col("tracking_number"), pl.lit("X"))
+    )
+    lines = pl.concat([lines, dups, unknown]).with_columns(
+        bill_number=pl.format("{}-202601", pl.col("carrier"))
+    )
+    lines = (
+        lines.with_columns(
+            source_sha256=pl.format("sha-{}", pl.col("bill_number")),
+            bill_date=pl.lit(date(2026, 2, 3)),
+            currency=pl.col("carrier").replace_strict(
+                {c["carrier"]: c["currency"] for c in config["carriers"]}
+            ),
+            line_number=pl.int_range(1, pl.len() + 1).over("bill_number"),
+        )
+        .with_columns(
+            tracking_number_raw="tracking_number",
+            shipment_date=pl.lit(None, pl.Date),
+            billed_weight=pl.col("billed_weight_kg"),
+            weight_unit=pl.when(pl.col("billed_weight_kg").is_not_null()).then(pl.lit("KG")),
+            zone=pl.lit(None, pl.String),
+            destination_country=pl.lit(None, pl.String),
+            charge_code=pl.lit(None, pl.String),
+            charge_description=pl.lit(None, pl.String),
+            parser=pl.lit("bench"),
+            parser_version=pl.lit("1"),
+            template_id=pl.lit(None, pl.String),
+            locator=pl.format("row={}", pl.col("line_number")),
+        )
+        .select(BILL_LINES.column_names)
+    )
+    lines = lines.cast(BILL_LINES.schema)  # type: ignore[arg-type]
+    headers = lines.group_by(
+        "source_sha256", "carrier", "bill_number", "bill_date", "currency"
+    ).agg(parsed_total=pl.col("amount").sum(), line_count=pl.len())
+    headers = (
+        headers.with_columns(
+            source_name=pl.format("{}.csv", pl.col("bill_number")),
+            account=pl.lit(None, pl.String),
+            period_start=pl.lit(START),
+            period_end=pl.lit(END),
+            stated_total=pl.col("parsed_total"),
+            parser=pl.lit("bench"),
+            parser_version=pl.lit("1"),
+            template_id=pl.lit(None, pl.String),
+        )
+        .select(BILL_HEADERS.column_names)
+        .cast(BILL_HEADERS.schema)
+    )  # type: ignore[arg-type]
+    lines.write_parquet(root / "bill_lines.parquet")
+    headers.write_parquet(root / "bill_headers.parquet")
+    return {"shipments": n, "bill_lines": lines.height, "prepare_s": time.perf_counter() - started}
+
+
+def engine(root: Path) -> dict:
+    """Read, rate every shipment, reconcile each carrier's month; time and peak RSS."""
+    from pipelines.rating import load_rate_cards, rate_shipments
+    from pipelines.reconciliation import BillingPeriod, load_carriers, reconcile
+
+    t0 = time.perf_counter()
+    ships = pl.read_parquet(root / "shipments.parquet")
+    lines = pl.read_parquet(root / "bill_lines.parquet")
+    headers = pl.read_parquet(root / "bill_headers.parquet")
+    fx = pl.read_parquet(root / "fx_rates.parquet")
+    companies = pl.read_parquet(root / "companies.parquet")
+    layout = DataLayout(root)
+    cards = load_rate_cards(layout.rate_cards_dir)
+    carriers = load_carriers(layout.carriers_file)
+    t1 = time.perf_counter()
+    rating = rate_shipments(ships, cards, fx, companies)
+    t2 = time.perf_counter()
+    del ships
+    findings = 0
+    counts: dict[str, int] = {}
+    for carrier in CARRIERS:
+        result = reconcile(
+            lines, headers, rating, cards, carriers, BillingPeriod(carrier, START, END)
+        )
+        findings += result.findings.height
+        for k, v in result.findings.group_by("finding").len().iter_rows():
+            counts[k] = counts.get(k, 0) + v
+    t3 = time.perf_counter()
+    return {
+        "read_s": t1 - t0,
+        "rate_s": t2 - t1,
+        "reconcile_s": t3 - t2,
+        "rate_and_match_s": t3 - t1,
+        "findings": findings,
+        "finding_counts": counts,
+        "unrated": rating.unrated.height,
+        "peak_rss_mb": _peak_mb(),
+    }
+
+
+def baseline(root: Path, sample: int | None) -> dict:
+    """Row-by-row pricing of the same shipments (or the first `sample`), timed."""
+    from pipelines.rating import load_rate_cards
+    from pipelines.rating.reference import rate_rows
+
+    ships = pl.read_parquet(root / "shipments.parquet")
+    total = ships.height
+    if sample is not None and sample < total:
+        ships = ships.head(sample)
+    cards = load_rate_cards(DataLayout(root).rate_cards_dir)
+    rows = ships.to_dicts()
+    t0 = time.perf_counter()
+    rated = rate_rows(cards, rows)
+    seconds = time.perf_counter() - t0
+    return {
+        "baseline_rows": len(rows),
+        "baseline_s": seconds,
+        "baseline_s_for_all": seconds * total / len(rows),
+        "extrapolated": len(rows) < total,
+        "baseline_unrated": sum(1 for r in rated.values() if r.unrated_reason),
+        "peak_rss_mb": _peak_mb(),
+    }
+
+
+def _child(step: str, root: Path, sample: int | None) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.reconciliation", "--step", step, "--root", str(root)]
+    if sample is not None:
+        cmd += ["--baseline-sample", str(sample)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shipments", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--baseline-sample", type=int, default=None)
+    parser.add_argument("--root", type=Path, default=None)
+    parser.add_argument("--step", choices=("all", "engine", "baseline"), default="all")
+    args = parser.parse_args(argv)
+    if args.step == "engine":
+        print(json.dumps(engine(args.root)))
+        return
+    if args.step == "baseline":
+        print(json.dumps(baseline(args.root, args.baseline_sample)))
+        return
+    with tempfile.TemporaryDirectory(dir=args.root) as tmp:
+        root = Path(tmp)
+        report: dict = {"prepare": prepare(root, args.shipments, args.seed)}
+        report["engine"] = _child("engine", root, None)
+        report["baseline"] = _child("baseline", root, args.baseline_sample)
+        speedup = report["baseline"]["baseline_s_for_all"] / report["engine"]["rate_s"]
+        report["speedup_rating_vs_row_by_row"] = round(speedup, 1)
+        report["speedup_rating_and_matching_vs_row_by_row_rating"] = round(
+            report["baseline"]["baseline_s_for_all"] / report["engine"]["rate_and_match_s"], 1
+        )
+        print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
