@@ -25,52 +25,29 @@ from datetime import date
 
 import numpy as np
 
+from demo.events import (
+    ADJUST_GAIN,
+    ADJUST_LOSS,
+    DAY_US,
+    ISSUE,
+    RECEIPT,
+    RETURN,
+    SECOND_US,
+    TRANSFER_IN,
+    TRANSFER_OUT,
+    Events,
+    accept_while_stock_lasts,
+    negative_outbound,
+    select,
+)
 from demo.quota import Quota
 from demo.reference import Catalogue, FxPath
 from demo.world import WAREHOUSES, WEEKDAY_FACTOR, AnomalyRates
 
-TYPES = ("RECEIPT", "ISSUE", "RETURN", "TRANSFER_OUT", "TRANSFER_IN", "ADJUST_GAIN", "ADJUST_LOSS")
-RECEIPT, ISSUE, RETURN, TRANSFER_OUT, TRANSFER_IN, ADJUST_GAIN, ADJUST_LOSS = range(7)
-OUTBOUND = np.array([False, True, False, True, False, False, True])
-CURRENCIES = ("CNY", "USD", "EUR")
-SECOND_US = 1_000_000
-DAY_US = 86_400 * SECOND_US
 RETURN_RATE = 0.03
 STOCKTAKE_RATE = 0.0004
 """Daily probability that a stocked pool has a stocktake gain (and, separately, a loss)."""
 SAFETY_DAYS, COVER_DAYS, MOQ = 3, 30, 5
-
-
-@dataclass
-class Events:
-    """Column arrays of movements (or scheduled arrivals) of one day."""
-
-    kind: np.ndarray
-    pool: np.ndarray
-    qty: np.ndarray
-    ref: np.ndarray
-    """Integer behind `reference`: PO document, order, issue movement or transfer seq."""
-    cost_micro: np.ndarray
-    """Unit cost in 1e-6 of `currency`, -1 where none."""
-    currency: np.ndarray
-    """Index into CURRENCIES, -1 where none."""
-    time_us: np.ndarray | None = None
-
-    @staticmethod
-    def concat(parts: list[Events]) -> Events:
-        parts = [p for p in parts if len(p.kind)]
-        if not parts:
-            return Events(*(np.zeros(0, np.int64) for _ in range(6)), np.zeros(0, np.int64))
-        times = [
-            p.time_us if p.time_us is not None else np.zeros(len(p.kind), np.int64) for p in parts
-        ]
-        return Events(
-            *(np.concatenate([getattr(p, f) for p in parts]) for f in _FIELDS),
-            np.concatenate(times),
-        )
-
-
-_FIELDS = ("kind", "pool", "qty", "ref", "cost_micro", "currency")
 
 
 @dataclass
@@ -309,7 +286,7 @@ class Simulation:
                 np.full(len(losses.kind), 3.0),
             ]
         )
-        ok = _accept_while_stock_lasts(candidates.pool, candidates.qty, priority, available)
+        ok = accept_while_stock_lasts(candidates.pool, candidates.qty, priority, available)
         n_sales, n_transfers = len(sales.kind), len(transfers.kind)
         ok_transfer = ok[n_sales : n_sales + n_transfers]
         transfer_ids = self._next("transfer", int(ok_transfer.sum()))
@@ -317,7 +294,7 @@ class Simulation:
         candidates.ref[n_sales + n_transfers :] = day
         times = candidates.time_us
         times[n_sales:] = self._times(day, len(times) - n_sales, 9, 21)
-        outbound = _select(candidates, ok)
+        outbound = select(candidates, ok)
         out_by_pool = self._sum_by_pool(outbound.pool, outbound.qty)
         stock_end = available - out_by_pool
         self._schedule_transfer_arrivals(
@@ -327,9 +304,9 @@ class Simulation:
         injected = self._inject_late_receipts(day, inbound, available, out_by_pool)
         moves = Events.concat([inbound, outbound])
         order = np.lexsort((rng.random(len(moves.kind)), moves.time_us))
-        moves = _select(moves, order)
+        moves = select(moves, order)
         seq = self._next("movement", len(order))
-        negative = _negative_outbound(moves, seq, self.stock)
+        negative = negative_outbound(moves, seq, self.stock)
         self._schedule_returns(day, moves, seq)
         load_index = self._late_documents(day, len(seq))
         self.stock = stock_end
@@ -420,39 +397,3 @@ class Simulation:
         chosen = self.rng.choice(count, late, replace=False)
         load[chosen] = day + self.rng.integers(1, max_lag + 1, late)
         return load
-
-
-def _select(events: Events, index: np.ndarray) -> Events:
-    return Events(*(getattr(events, f)[index] for f in _FIELDS), events.time_us[index])
-
-
-def _accept_while_stock_lasts(
-    pool: np.ndarray, qty: np.ndarray, priority: np.ndarray, available: np.ndarray
-) -> np.ndarray:
-    """Accept outbound candidates per pool in priority order while the cumulative quantity fits.
-
-    A rejected candidate still counts against the later ones of its pool, which
-    keeps the rule one cumulative sum (conservative: never more than the stock).
-    """
-    order = np.lexsort((priority, pool))
-    p, q = pool[order], qty[order]
-    cum = np.cumsum(q)
-    starts = np.r_[True, p[1:] != p[:-1]] if len(p) else np.zeros(0, dtype=bool)
-    group = np.cumsum(starts) - 1
-    within = cum - (cum - q)[starts][group]
-    ok = np.empty(len(pool), dtype=bool)
-    ok[order] = within <= available[p]
-    return ok
-
-
-def _negative_outbound(moves: Events, seq: np.ndarray, opening: np.ndarray) -> np.ndarray:
-    """Seqs of outbound movements after which their pool's running stock is below zero."""
-    order = np.lexsort((seq, moves.pool))
-    p = moves.pool[order]
-    outbound = OUTBOUND[moves.kind[order]]
-    signed = np.where(outbound, -moves.qty[order], moves.qty[order])
-    cum = np.cumsum(signed)
-    starts = np.r_[True, p[1:] != p[:-1]] if len(p) else np.zeros(0, dtype=bool)
-    group = np.cumsum(starts) - 1
-    running = opening[p] + cum - (cum - signed)[starts][group]
-    return np.sort(seq[order][outbound & (running < 0)])

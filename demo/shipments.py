@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from demo.ledger import DAY_US, ISSUE, SECOND_US, Day, Simulation
+from demo.events import DAY_US, ISSUE, SECOND_US
+from demo.ledger import Day, Simulation
 from demo.reference import scaled_decimal
 from demo.tables import padded
 from demo.world import ALNUM_POSTCODES, CARRIER_SERVICE, CARRIERS, POSTCODES, WAREHOUSES

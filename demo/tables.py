@@ -14,7 +14,7 @@ from datetime import timedelta
 import numpy as np
 import polars as pl
 
-from demo.ledger import (
+from demo.events import (
     CURRENCIES,
     ISSUE,
     RECEIPT,
@@ -22,9 +22,8 @@ from demo.ledger import (
     TRANSFER_IN,
     TRANSFER_OUT,
     TYPES,
-    Day,
-    Simulation,
 )
+from demo.ledger import Day, Simulation
 from demo.quota import Quota
 from demo.reference import scaled_decimal
 from demo.world import WAREHOUSES

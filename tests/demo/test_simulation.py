@@ -9,8 +9,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from demo.events import accept_while_stock_lasts
 from demo.generate import generate
-from demo.ledger import _accept_while_stock_lasts
 from demo.quota import Quota
 from demo.world import Volume
 
@@ -44,7 +44,7 @@ def test_acceptance_never_exceeds_stock(data, stock) -> None:
     qty = np.array([d[1] for d in data], dtype=np.int64)
     priority = np.array([d[2] for d in data])
     available = np.array(stock, dtype=np.int64)
-    ok = _accept_while_stock_lasts(pool, qty, priority, available)
+    ok = accept_while_stock_lasts(pool, qty, priority, available)
     used = np.bincount(pool[ok], weights=qty[ok], minlength=5)
     assert (used <= available).all()
     # A candidate is only refused when the ones before it (by priority) leave too little.
@@ -57,7 +57,7 @@ def test_acceptance_never_exceeds_stock(data, stock) -> None:
 
 def test_acceptance_worked_example() -> None:
     # Pool 0 holds 5: sales of 2 and 2 fit, the 3 after them does not; pool 1 holds 1.
-    ok = _accept_while_stock_lasts(
+    ok = accept_while_stock_lasts(
         np.array([0, 0, 0, 1]),
         np.array([2, 2, 3, 1]),
         np.array([0.1, 0.2, 0.3, 0.0]),
