@@ -85,8 +85,9 @@ def ageing_on(changes: pl.DataFrame, day: date) -> pl.DataFrame:
     """The full ageing report of one day: every pool and bucket with stock."""
     key = [*POOL, "bucket_no", "bucket"]
     snap = changes.filter(pl.col("day") <= day).sort([*key, "day"]).group_by(key).last()
+    values = [c for c in changes.columns if c not in (*key, "day")]
     return (
-        snap.filter((pl.col("quantity") != 0) | (pl.col("value_cents") != 0))
-        .select(pl.lit(day).alias("day"), *POOL, "bucket", "bucket_no", "quantity", "value_cents")
+        snap.filter(pl.col("quantity") != 0)
+        .select(pl.lit(day).alias("day"), *POOL, "bucket", "bucket_no", *values)
         .sort([*POOL, "bucket_no"])
     )

@@ -17,9 +17,10 @@ import polars as pl
 from pipelines.ageing.ageing import ageing_changes, ageing_on
 from pipelines.costing.fifo import Fifo, run_fifo
 from pipelines.costing.intervals import slice_cost
-from pipelines.costing.landed import landed_cost
+from pipelines.costing.landed import allocate, landed_postings
 from pipelines.costing.money import to_money
 from pipelines.costing.outputs import (
+    ageing_residencies,
     annotate_pieces,
     build_postings,
     end_state,
@@ -63,7 +64,7 @@ class CostingResult:
     opening: pl.DataFrame
     ageing: pl.DataFrame
     landed_cost_allocations: pl.DataFrame
-    landed_cost_postings: pl.DataFrame
+    landed_cost_expensed: pl.DataFrame
     journal_lines: pl.DataFrame
     journals: pl.DataFrame
     flags: pl.DataFrame
@@ -88,11 +89,7 @@ class CostingResult:
 
     def ageing_on(self, day: date) -> pl.DataFrame:
         """Quantity and value per bucket of every pool with stock at the end of `day`."""
-        return (
-            ageing_on(self.ageing, day)
-            .with_columns(to_money("value_cents").alias("value"))
-            .drop("value_cents")
-        )
+        return ageing_on(self.ageing, day)
 
 
 def _money(frame: pl.DataFrame) -> pl.DataFrame:
@@ -184,20 +181,23 @@ def cost_range(
         inputs["movements"], inputs["fx_rates"], inputs["companies"], state, start, end, policy
     )
     moves = prep.moves
-    fifo = run_fifo(moves, state)
-    lc = landed_cost(inputs, fifo, moves, state, start, end, policy)
-    fifo = lc.fifo
+    alloc = allocate(inputs, start, end, policy)
+    components = pl.concat([state.landed_components, alloc.components])
+    fifo = run_fifo(moves, state, components)
     pieces = annotate_pieces(fifo)
-    content = transfer_content(fifo, moves, state)
-    postings = pl.concat([build_postings(fifo, pieces, content, moves), lc.postings])
+    content = transfer_content(fifo, moves, state, components)
+    res = residencies(pieces, content, start)
+    lc = landed_postings(res, alloc)
+    postings = pl.concat([build_postings(fifo, pieces, content, moves), lc.capitalised])
     opening = _opening(state)
     valuation = _valuation(postings, opening)
-    ageing = ageing_changes(
-        residencies(pieces, content, start).pipe(lc.add_to_residencies), start, end, policy
-    )
+    aged = ageing_residencies(res, lc.entry_correction, lc.ageing_steps)
+    ageing = ageing_changes(aged, start, end, policy)
     lines = journal_lines(postings, lc.expensed)
-    flags = pl.concat([prep.flags, fifo.flags, _provisional_flags(fifo), _late_flags(prep.late)])
-    new_state = end_state(fifo, pieces, content, state, moves)
+    flags = pl.concat(
+        [prep.flags, fifo.flags, alloc.flags, _provisional_flags(fifo), _late_flags(prep.late)]
+    )
+    new_state = end_state(fifo, pieces, content, state, components)
     return CostingResult(
         start=start,
         end=end,
@@ -208,9 +208,9 @@ def cost_range(
         postings=_money(postings),
         valuation=_money(valuation),
         opening=_money(opening),
-        ageing=ageing,
-        landed_cost_allocations=_money(lc.allocations),
-        landed_cost_postings=_money(lc.expensed),
+        ageing=_money(ageing),
+        landed_cost_allocations=_money(alloc.allocations),
+        landed_cost_expensed=_money(lc.expensed),
         journal_lines=_money(lines),
         journals=journals(lines),
         flags=flags.sort("movement_id", "flag"),

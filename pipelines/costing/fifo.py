@@ -273,7 +273,30 @@ def _ref_origin(points: pl.DataFrame, segments: pl.DataFrame, state: CostingStat
     return pl.concat([found, rest.select(found.columns)])
 
 
-def run_fifo(moves: pl.DataFrame, state: CostingState) -> Fifo:
+def landed_extra(frame: pl.DataFrame, components: pl.DataFrame, at: str) -> pl.Expr | pl.DataFrame:
+    """`frame` + lc_cents: landed cost on slice [a, b) of origin_id from components in
+    effect before `at` (null `at`: all of them). DOMAIN.md "Landed cost": each component is
+    released over its origin's positions by the same cumulative rounding as the value."""
+    keyed = frame.with_row_index("_row")
+    hit = keyed.select("_row", "origin_id", "a", "b", at).join(
+        components.select("origin_id", "share_cents", "effective_at", "origin_qty"), on="origin_id"
+    )
+    hit = hit.filter(pl.col(at).is_null() | (pl.col("effective_at") < pl.col(at)))
+    extra = hit.group_by("_row").agg(
+        slice_cost(pl.col("share_cents"), pl.col("a"), pl.col("b"), pl.col("origin_qty"))
+        .sum()
+        .alias("lc_cents")
+    )
+    return (
+        keyed.join(extra, on="_row", how="left")
+        .with_columns(pl.col("lc_cents").fill_null(0))
+        .sort("_row")
+        .drop("_row")
+    )
+
+
+def run_fifo(moves: pl.DataFrame, state: CostingState, components: pl.DataFrame) -> Fifo:
+    """`components`: landed cost per origin (origin_id, share_cents, effective_at, origin_qty)."""
     inb, outb = _items(moves, state)
     pieces1 = overlay(
         inb.rename({"seq": "iseq"}), outb.rename({"seq": "oseq"}), POOL, "iseq", "oseq"
@@ -302,6 +325,17 @@ def run_fifo(moves: pl.DataFrame, state: CostingState) -> Fifo:
         .otherwise(pl.lit("SERVED"))
         .alias("category")
     ).drop("seg_start", "origin_a")
+    times_out = outb.select(pl.col("seq").alias("oseq"), pl.col("occurred_at").alias("out_at"))
+    times_in = inb.select(pl.col("seq").alias("iseq"), pl.col("occurred_at").alias("in_at"))
+    pieces = pieces.join(times_out, on="oseq", how="left").join(times_in, on="iseq", how="left")
+    pieces = pieces.with_columns(
+        pl.when(pl.col("category") == "CONSUMED")
+        .then(pl.col("out_at"))
+        .when(pl.col("category") == "SERVED")
+        .then(pl.col("in_at"))
+        .alias("exit_at")
+    )
+    pieces = landed_extra(pieces, components, "exit_at")
 
     outb = _before(outb, inb, "l_end", "i_before")
     inb = _before(inb, outb, "r_end", "o_before")
@@ -326,6 +360,7 @@ def run_fifo(moves: pl.DataFrame, state: CostingState) -> Fifo:
         pl.when(pl.col("origin_id").is_not_null())
         .then(
             slice_cost(pl.col("origin_value_cents"), pl.col("a"), pl.col("b"), pl.col("origin_qty"))
+            + pl.col("lc_cents")
         )
         .alias("cost_cents")
     )
@@ -473,8 +508,11 @@ def _values(
                 how="left",
             )
             ip = ip.with_columns(
-                slice_cost(
-                    pl.col("origin_value_cents"), pl.col("a"), pl.col("b"), pl.col("origin_qty")
+                (
+                    slice_cost(
+                        pl.col("origin_value_cents"), pl.col("a"), pl.col("b"), pl.col("origin_qty")
+                    )
+                    + pl.col("lc_cents")
                 ).alias("cc")
             )
             normal = ip.group_by("reference").agg(

@@ -13,10 +13,11 @@ from datetime import date
 
 import polars as pl
 
-from pipelines.costing.fifo import Fifo
+from pipelines.costing.fifo import Fifo, landed_extra
 from pipelines.costing.intervals import slice_cost
 from pipelines.costing.state import (
     ISSUE_COSTS_SCHEMA,
+    LANDED_COMPONENTS_SCHEMA,
     OPEN_LAYERS_SCHEMA,
     OPEN_SHORTFALLS_SCHEMA,
     POOL,
@@ -85,31 +86,28 @@ def annotate_pieces(fifo: Fifo) -> pl.DataFrame:
     )
 
 
-def transfer_content(fifo: Fifo, moves: pl.DataFrame, state: CostingState) -> pl.DataFrame:
-    """Every transfer's slices with value, source company/sku, departure and arrival day."""
+def transfer_content(
+    fifo: Fifo, moves: pl.DataFrame, state: CostingState, components: pl.DataFrame
+) -> pl.DataFrame:
+    """Every transfer's slices with source company/sku, departure and arrival, and value on
+    arrival (landed cost capitalised in transit included)."""
     c = fifo.content.join(
         fifo.origins.select(
             "origin_id", "origin_qty", "origin_value_cents", "receipt_date", "origin_kind"
         ),
         on="origin_id",
         how="left",
-    )
-    c = c.with_columns(
-        (pl.col("c_b") - pl.col("c_a")).alias("quantity"),
-        (pl.col("origin_a") + pl.col("c_b") - pl.col("c_a")).alias("origin_b"),
     ).with_columns(
-        slice_cost(
-            pl.col("origin_value_cents"),
-            pl.col("origin_a"),
-            pl.col("origin_b"),
-            pl.col("origin_qty"),
-        ).alias("value_cents")
+        (pl.col("c_b") - pl.col("c_a")).alias("quantity"),
+        pl.col("origin_a").alias("a"),
+        (pl.col("origin_a") + pl.col("c_b") - pl.col("c_a")).alias("origin_b"),
     )
     outs = moves.filter(pl.col("movement_type") == "TRANSFER_OUT").select(
         pl.col("reference").alias("key"),
         "company",
         "sku",
         pl.col("day").alias("depart_day"),
+        pl.col("occurred_at").alias("depart_at"),
         pl.col("movement_id").alias("transfer_out_id"),
     )
     carried = (
@@ -121,6 +119,7 @@ def transfer_content(fifo: Fifo, moves: pl.DataFrame, state: CostingState) -> pl
             "company",
             "sku",
             pl.lit(None, pl.Date).alias("depart_day"),
+            pl.lit(None, pl.Datetime("us")).alias("depart_at"),
             "transfer_out_id",
         )
     )
@@ -130,10 +129,23 @@ def transfer_content(fifo: Fifo, moves: pl.DataFrame, state: CostingState) -> pl
     ).select(
         pl.col("reference").alias("key"),
         pl.col("day").alias("arrive_day"),
+        pl.col("occurred_at").alias("arrive_at"),
         pl.col("transfer_kind"),
         pl.col("movement_id").alias("transfer_in_id"),
     )
-    return c.join(pl.concat([outs, carried]), on="key", how="left").join(ins, on="key", how="left")
+    c = c.join(pl.concat([outs, carried]), on="key", how="left").join(ins, on="key", how="left")
+    c = landed_extra(c.rename({"origin_b": "b"}), components, "arrive_at").rename({"b": "origin_b"})
+    return c.with_columns(
+        (
+            slice_cost(
+                pl.col("origin_value_cents"),
+                pl.col("origin_a"),
+                pl.col("origin_b"),
+                pl.col("origin_qty"),
+            )
+            + pl.col("lc_cents")
+        ).alias("value_cents")
+    ).drop("a")
 
 
 def build_postings(
@@ -245,7 +257,7 @@ def end_state(
     pieces: pl.DataFrame,
     content: pl.DataFrame,
     state: CostingState,
-    moves: pl.DataFrame,
+    components: pl.DataFrame,
 ) -> CostingState:
     cols = list(OPEN_LAYERS_SCHEMA)
     open_pool = pieces.filter(pl.col("category") == "OPEN").select(
@@ -337,26 +349,31 @@ def end_state(
         [*POOL, "transfer_id", "position"], nulls_last=False
     ).with_columns(rank.over([*POOL, "transfer_id"]).alias("position"))
     shorts = shorts.sort([*POOL, "position"]).with_columns(rank.over(POOL).alias("position"))
+    live = open_layers.get_column("origin_id").unique().implode()
+    landed = components.filter(pl.col("origin_id").is_in(live)).sort("origin_id", "landed_cost_id")
     return CostingState(
-        open_layers,
-        shorts.sort([*POOL, "position"]),
-        refs.sort(POOL),
-        issue_costs,
+        landed_components=landed.cast(dict(LANDED_COMPONENTS_SCHEMA)),
+        open_layers=open_layers,
+        open_shortfalls=shorts.sort([*POOL, "position"]),
+        pool_refs=refs.sort(POOL),
+        issue_costs=issue_costs,
     )
 
 
 def residencies(pieces: pl.DataFrame, content: pl.DataFrame, start: date) -> pl.DataFrame:
-    """Slices present in a pool over days [enter_day, exit_day) (exit null: still open).
-
-    Carried slices enter the day before `start`; the ageing and valuation of days before
-    `start` belong to earlier runs.
-    """
+    """Slices present in a pool over [enter, exit) (null enter: before `start`; null exit:
+    still there), valued as they leave (or at the end of the range)."""
     before = pl.lit(start) - pl.duration(days=1)
     stock = pieces.filter(pl.col("category").is_in(["CONSUMED", "OPEN"])).select(
         *POOL,
+        "origin_id",
+        "a",
+        "b",
         "receipt_date",
         "quantity",
         pl.col("cost_cents").alias("value_cents"),
+        pl.col("in_at").alias("enter_at"),
+        pl.col("exit_at"),
         pl.col("in_day").fill_null(before).alias("enter_day"),
         pl.when(pl.col("category") == "CONSUMED").then(pl.col("out_day")).alias("exit_day"),
     )
@@ -364,15 +381,30 @@ def residencies(pieces: pl.DataFrame, content: pl.DataFrame, start: date) -> pl.
         "company",
         transit_warehouse(pl.col("company")).alias("warehouse"),
         "sku",
+        "origin_id",
+        pl.col("origin_a").alias("a"),
+        pl.col("origin_b").alias("b"),
         "receipt_date",
         "quantity",
         "value_cents",
+        pl.col("depart_at").alias("enter_at"),
+        pl.col("arrive_at").alias("exit_at"),
         pl.col("depart_day").fill_null(before).alias("enter_day"),
         pl.col("arrive_day").alias("exit_day"),
     )
-    return pl.concat([stock, transit]).filter(
-        pl.col("exit_day").is_null() | (pl.col("exit_day") > pl.col("enter_day"))
+    return pl.concat([stock, transit]).with_row_index("res_id")
+
+
+def ageing_residencies(
+    res: pl.DataFrame, correction: pl.DataFrame, steps: pl.DataFrame
+) -> pl.DataFrame:
+    """Residencies valued on entry, plus the landed cost capitalised while they sat there."""
+    base = res.join(correction, on="res_id", how="left").with_columns(
+        (pl.col("value_cents") - pl.col("lc_in_residency_cents").fill_null(0)).alias("value_cents")
     )
+    cols = [*POOL, "receipt_date", "quantity", "value_cents", "enter_day", "exit_day"]
+    both = pl.concat([base.select(cols), steps.select(cols)])
+    return both.filter(pl.col("exit_day").is_null() | (pl.col("exit_day") > pl.col("enter_day")))
 
 
 def _coalesce(layers: pl.DataFrame) -> pl.DataFrame:

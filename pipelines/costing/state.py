@@ -75,6 +75,27 @@ ISSUE_COSTS_SCHEMA = pl.Schema(
 """Cost of every ISSUE as booked on its day, so a later RETURN finds it."""
 
 
+LANDED_COMPONENTS_SCHEMA = pl.Schema(
+    {
+        "origin_id": pl.String,
+        "landed_cost_id": pl.String,
+        "share_cents": pl.Int64,
+        "effective_at": pl.Datetime("us"),
+        "origin_qty": pl.Int64,
+    }
+)
+"""Landed cost allocated to a receipt line (`origin_id`) that still has open units: every
+later slice of the line takes its cumulative-rounding part of `share_cents`."""
+
+SCHEMAS = {
+    "open_layers": OPEN_LAYERS_SCHEMA,
+    "open_shortfalls": OPEN_SHORTFALLS_SCHEMA,
+    "pool_refs": POOL_REFS_SCHEMA,
+    "issue_costs": ISSUE_COSTS_SCHEMA,
+    "landed_components": LANDED_COMPONENTS_SCHEMA,
+}
+
+
 @dataclass(frozen=True)
 class CostingState:
     """Carried state at the end of a day (see the module docstring)."""
@@ -83,35 +104,20 @@ class CostingState:
     open_shortfalls: pl.DataFrame
     pool_refs: pl.DataFrame
     issue_costs: pl.DataFrame
+    landed_components: pl.DataFrame
 
     @staticmethod
     def empty() -> CostingState:
-        return CostingState(
-            pl.DataFrame(schema=OPEN_LAYERS_SCHEMA),
-            pl.DataFrame(schema=OPEN_SHORTFALLS_SCHEMA),
-            pl.DataFrame(schema=POOL_REFS_SCHEMA),
-            pl.DataFrame(schema=ISSUE_COSTS_SCHEMA),
-        )
+        return CostingState(**{name: pl.DataFrame(schema=s) for name, s in SCHEMAS.items()})
 
     def frames(self) -> dict[str, pl.DataFrame]:
         """Name -> frame, for persisting; `from_frames` reads it back."""
-        return {
-            "open_layers": self.open_layers,
-            "open_shortfalls": self.open_shortfalls,
-            "pool_refs": self.pool_refs,
-            "issue_costs": self.issue_costs,
-        }
+        return {name: getattr(self, name) for name in SCHEMAS}
 
     @staticmethod
     def from_frames(frames: dict[str, pl.DataFrame]) -> CostingState:
-        schemas = {
-            "open_layers": OPEN_LAYERS_SCHEMA,
-            "open_shortfalls": OPEN_SHORTFALLS_SCHEMA,
-            "pool_refs": POOL_REFS_SCHEMA,
-            "issue_costs": ISSUE_COSTS_SCHEMA,
-        }
         return CostingState(
-            **{name: frames[name].select(list(s)).cast(dict(s)) for name, s in schemas.items()}
+            **{name: frames[name].select(list(s)).cast(dict(s)) for name, s in SCHEMAS.items()}
         )
 
 
