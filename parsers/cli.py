@@ -46,7 +46,9 @@ def list_parsers(templates_dir: TemplatesDir = None) -> None:
     typer.echo("parsers:")
     for p in sorted(registry.parsers, key=lambda p: p.name):
         kind = "template engine" if p.uses_templates else "code"
-        typer.echo(f"  {p.name:<24} v{p.version:<4} {kind:<16} {','.join(p.formats):<6} {p.description}")
+        typer.echo(
+            f"  {p.name:<24} v{p.version:<4} {kind:<16} {','.join(p.formats):<6} {p.description}"
+        )
     typer.echo("templates:")
     for t in sorted(registry.templates, key=lambda t: t.id):
         typer.echo(f"  {t.id:<34} v{t.version:<3} {t.carrier:<14} {t.format:<5} {t.source}")
@@ -55,8 +57,12 @@ def list_parsers(templates_dir: TemplatesDir = None) -> None:
 @parsers_app.command("parse")
 def parse_file(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    template: Annotated[str | None, typer.Option("--template", "-t", help="Force a template id.")] = None,
-    carrier: Annotated[str | None, typer.Option("--carrier", help="Carrier hint (inbox folder).")] = None,
+    template: Annotated[
+        str | None, typer.Option("--template", "-t", help="Force a template id.")
+    ] = None,
+    carrier: Annotated[
+        str | None, typer.Option("--carrier", help="Carrier hint (inbox folder).")
+    ] = None,
     templates_dir: TemplatesDir = None,
     rows: Annotated[int, typer.Option("--rows", help="Lines to show.")] = 40,
 ) -> None:
@@ -76,6 +82,9 @@ def parse_file(
         where = f" at {exc.locator}" if exc.locator else ""
         typer.echo(f"ERROR [{exc.code}] {exc.reason}{where}", err=True)
         raise typer.Exit(1) from exc
+    except Exception as exc:
+        typer.echo(f"ERROR [parser_crash] {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from exc
     with pl.Config(tbl_rows=rows, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=40):
         typer.echo(
             result.lines.select(
@@ -94,8 +103,14 @@ def parse_file(
         )
     for h in result.headers.iter_rows(named=True):
         stated = h["stated_total"]
-        verdict = "no stated total" if stated is None else (
-            "foots" if stated == h["parsed_total"] else f"DOES NOT FOOT (diff {stated - h['parsed_total']})"
+        verdict = (
+            "no stated total"
+            if stated is None
+            else (
+                "foots"
+                if stated == h["parsed_total"]
+                else f"DOES NOT FOOT (diff {stated - h['parsed_total']})"
+            )
         )
         typer.echo(
             f"bill {h['bill_number']} {h['carrier']} {h['bill_date']} {h['currency']}: "

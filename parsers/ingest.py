@@ -219,7 +219,7 @@ def ingest_file(
         validate(result)
     except BillParseError as exc:
         return _quarantine(quarantine, outcome, exc, fingerprint)
-    except Exception as exc:  # noqa: BLE001 - a parser bug must quarantine, not stop the batch
+    except Exception as exc:
         error = BillParseError("parser_crash", f"{type(exc).__name__}: {exc}")
         return _quarantine(quarantine, outcome, error, fingerprint)
     outcome.headers, outcome.lines, outcome.warnings = result.headers, result.lines, result.warnings

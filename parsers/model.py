@@ -16,7 +16,7 @@ from datetime import date, datetime
 import polars as pl
 
 from pipelines.contracts import types as t
-from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES, CHARGE_TYPES
+from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
 
 RAW_LINE_COLUMNS = (
     "tracking_number_raw",

@@ -45,7 +45,8 @@ def _check_table(frame: pl.DataFrame, contract: TableContract) -> None:
                 i = int(mask.arg_true()[0])
                 raise BillParseError(
                     "invalid_value",
-                    f"{contract.name}.{column.name} {what} (value {series[i]!r}; {int(mask.sum())} rows)",
+                    f"{contract.name}.{column.name} {what} "
+                    f"(value {series[i]!r}; {int(mask.sum())} rows)",
                     str(where[i]),
                 )
     if contract.key:
@@ -70,9 +71,10 @@ def validate(result: ParseResult) -> None:
     )
     if not_footing.height:
         row = not_footing.row(0, named=True)
+        difference = row["stated_total"] - row["sum"]
         raise BillParseError(
             "totals_mismatch",
             f"bill {row['bill_number']}: lines sum to {row['sum']} but the bill states "
-            f"{row['stated_total']} (difference {row['stated_total'] - row['sum']}, {row['n']} lines)",
+            f"{row['stated_total']} (difference {difference}, {row['n']} lines)",
             f"bill={row['bill_number']}",
         )

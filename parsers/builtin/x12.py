@@ -9,6 +9,7 @@ decimals. One ST..SE transaction is one bill; its L1 charges must sum to B3-07
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,11 +35,13 @@ TRACKING_QUALIFIERS = ("AW", "WY", "CN", "BM")
 waybill, carrier reference (PRO), bill of lading."""
 
 
-def implied2(text: str) -> str:
+def implied2(text: str, locator: str | None = None) -> str:
     """N2 element -> decimal text: '4640' -> '46.40', '-1010' -> '-10.10'."""
     value = text.strip()
-    if "." in value:
+    if re.fullmatch(r"-?\d*\.\d+", value):
         return value
+    if not re.fullmatch(r"-?\d+", value):
+        raise BillParseError("invalid_value", f"X12 amount {value!r} is not a number", locator)
     return str(Decimal(value).scaleb(-2))
 
 
@@ -66,6 +69,7 @@ class _Transaction:
     refs: dict[str, str] = field(default_factory=dict)
     currency: str | None = None
     rows: list[dict[str, str | None]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _el(seg: list[str], i: int) -> str:
@@ -130,7 +134,9 @@ class X12FreightInvoice(Parser):
                 unit = {"L": "LB", "K": "KG"}.get(_el(seg, 11))
             elif tag == "L1":
                 amount = _el(seg, 4)
+                locator = f"segment={index};LX={lx}" if lx else f"segment={index}"
                 if not amount:
+                    current.warnings.append(f"L1 without a charge amount ignored at {locator}")
                     continue
                 code = _el(seg, 8)
                 description = _el(seg, 12)
@@ -145,8 +151,8 @@ class X12FreightInvoice(Parser):
                         "charge_description": description
                         if description.isascii() and not description.replace(".", "").isdigit()
                         else None,
-                        "amount": implied2(amount),
-                        "locator": f"segment={index};LX={lx}" if lx else f"segment={index}",
+                        "amount": implied2(amount, locator),
+                        "locator": locator,
                         "currency": _el(seg, 20) or None,
                     }
                 )
@@ -192,5 +198,6 @@ class X12FreightInvoice(Parser):
             bill_date=x12_date(_el(b3, 6)),
             currency=currency,
             lines=frame,
-            stated_total=implied2(_el(b3, 7)) if _el(b3, 7) else None,
+            stated_total=implied2(_el(b3, 7), "B3-07") if _el(b3, 7) else None,
+            warnings=tx.warnings,
         )
