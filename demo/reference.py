@@ -113,9 +113,6 @@ class FxPath:
     usd_cny: np.ndarray
     eur_usd: np.ndarray
 
-    def usd_cny_on(self, day_index: np.ndarray | int) -> np.ndarray:
-        return self.usd_cny[day_index]
-
 
 def build_fx_path(rng: np.random.Generator, start: date, days: int) -> FxPath:
     """USD/CNY and EUR/USD as random walks around today's levels (about 7.10 and 1.085)."""
