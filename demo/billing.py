@@ -205,8 +205,10 @@ def write_carrier_bills(
         path = ground / f"{name}.parquet"
         frame.write_parquet(path, compression="zstd")
         result.files.append(path)
-    counts = truth_frame.group_by("anomaly").len()
+    # Rates are per shipment, so the summary counts affected shipments (ground truth has lines).
+    counts = truth_frame.group_by("anomaly").agg(pl.struct("carrier", "tracking_number").n_unique())
     result.anomaly_counts = {a: 0 for a in ANOMALIES} | dict(counts.iter_rows())
+    result.anomaly_counts["bill_anomaly_lines"] = truth_frame.height
     result.anomaly_counts["UNBILLED"] = unbilled_frame.filter(pl.col("reason") == "INJECTED").height
     result.anomaly_counts["UNBILLED_OPEN_PERIOD"] = unbilled_frame.filter(
         pl.col("reason") == "OPEN_PERIOD"

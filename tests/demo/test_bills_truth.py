@@ -49,6 +49,9 @@ def test_anomaly_counts_match_the_requested_rates(generated: Generated) -> None:
     eligible = generated.summary.eligible
     per_shipment = truth.group_by("anomaly").agg(pl.col("tracking_number").n_unique())
     counts = dict(per_shipment.iter_rows())
+    summary = generated.summary.anomalies
+    assert summary["bill_anomaly_lines"] == truth.height
+    assert all(summary[name] == n for name, n in counts.items())
     for name in (
         "DUPLICATE",
         "WEIGHT_DISCREPANCY",
