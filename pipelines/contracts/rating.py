@@ -68,18 +68,20 @@ SHIPMENT_RATINGS = TableContract(
 
 EXPECTED_CHARGES = TableContract(
     name="expected_charges",
-    description="One row per rated shipment and charge type the contract expects on it.",
+    description=(
+        "One row per rated shipment and charge type the contract expects on it; the "
+        "contract version, zone, weights and FX rate are in shipment_ratings."
+    ),
     columns=(
-        *_IDENTITY,
+        Column("shipment_id", t.ID),
+        Column("carrier", t.CODE),
+        Column("tracking_number", t.ID, description="Normalised."),
+        Column("ship_date", t.DATE),
         Column("charge_type", t.CODE, enum=CHARGE_TYPES),
         Column("expected_amount", t.MONEY, non_negative=True),
-        Column("currency", t.CODE),
+        Column("currency", t.CODE, description="Contract currency."),
         Column("functional_currency", t.CODE),
-        Column("fx_rate", t.FX_RATE, positive=True),
         Column("expected_amount_functional", t.MONEY, non_negative=True),
-        Column("card_key", t.CODE),
-        Column("contract", t.CODE),
-        Column("contract_version", t.QUANTITY),
     ),
     key=("shipment_id", "charge_type"),
 )

@@ -172,6 +172,10 @@ def _problems(card: RateCard) -> list[str]:
     ]:
         if name not in CHARGE_TYPES:
             out.append(f"unknown charge type {name!r} (known: {', '.join(CHARGE_TYPES)})")
+    acc_types = [a.charge_type for a in card.accessorials]
+    repeated = sorted({c for c in acc_types if acc_types.count(c) > 1})
+    if repeated:
+        out.append(f"accessorials repeat charge types {repeated}")
     allowed = set(card.allowed_charge_types)
     priced = {"FREIGHT"}
     if card.fuel_percent_by_month:

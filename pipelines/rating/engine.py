@@ -20,17 +20,15 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.contracts.bills import CHARGE_TYPES
 from pipelines.contracts.rating import EXPECTED_CHARGES, SHIPMENT_RATINGS
 from pipelines.rating.cards import RateCard
-from pipelines.rating.fx import attach_fx, to_functional
+from pipelines.rating.fx import attach_fx, functional_cents
 from pipelines.rating.keys import normalise_postcode_expr, normalise_tracking
 from pipelines.rating.money import (
     cents_to_money,
     div_half_up,
     grams_to_kg,
     kg_to_grams,
-    money_to_cents,
 )
 from pipelines.rating.pricing import chargeable_grams, price_freight, volumetric_grams
 from pipelines.rating.tables import RateCardTables, build_tables
@@ -239,88 +237,89 @@ def rate_shipments(
         contract_version=attr("contract_version"),
         destination_country=pl.col("country"),
     )
-    expected = _expected_charges(wide, tables)
-    totals = (
-        expected.lazy()
-        .group_by("_rid")
-        .agg(
-            _total_c=money_to_cents(pl.col("expected_amount")).sum(),
-            _total_f_c=money_to_cents(pl.col("expected_amount_functional")).sum(),
-        )
-        .select(
-            "_rid",
-            expected_total=cents_to_money(pl.col("_total_c")),
-            expected_total_functional=cents_to_money(pl.col("_total_f_c")),
-        )
-        .collect()
+    expected = _charge_rows(wide, tables).select(EXPECTED_CHARGES.column_names)
+    amounts = [a.fill_null(0).cast(pl.Int64) for a in _charge_parts(tables).values()]
+    rated = pl.col("unrated_reason").is_null()
+    wide = wide.with_columns(
+        _total_c=pl.when(rated).then(pl.sum_horizontal(amounts)),
+        _total_f_c=pl.when(rated).then(pl.sum_horizontal([functional_cents(a) for a in amounts])),
     )
-    ratings = (
-        wide.join(totals, on="_rid", **LEFT)
-        .with_columns(
-            actual_weight_kg=grams_to_kg(pl.col("actual_g")),
-            volumetric_weight_kg=grams_to_kg(pl.col("volumetric_g")),
-            chargeable_weight_kg=grams_to_kg(pl.col("chargeable_g")),
-            fuel_percent=(pl.col("fuel_pct_u").cast(pl.Decimal(38, 4)) / 10_000).cast(
-                pl.Decimal(9, 4)
-            ),
-            rate_price=_price_u("rate_price_u"),
-            rate_additional_price=_price_u("rate_additional_u"),
-            rate_step_kg=grams_to_kg(pl.col("rate_step_g")),
-            rate_band_up_to_kg=grams_to_kg(pl.col("rate_band_up_to_g")),
-        )
-        .select(SHIPMENT_RATINGS.column_names)
-    )
+    ratings = wide.with_columns(
+        expected_total=cents_to_money(pl.col("_total_c")),
+        expected_total_functional=cents_to_money(pl.col("_total_f_c")),
+        actual_weight_kg=grams_to_kg(pl.col("actual_g")),
+        volumetric_weight_kg=grams_to_kg(pl.col("volumetric_g")),
+        chargeable_weight_kg=grams_to_kg(pl.col("chargeable_g")),
+        fuel_percent=(pl.col("fuel_pct_u").cast(pl.Decimal(38, 4)) / 10_000).cast(pl.Decimal(9, 4)),
+        rate_price=_price_u("rate_price_u"),
+        rate_additional_price=_price_u("rate_additional_u"),
+        rate_step_kg=grams_to_kg(pl.col("rate_step_g")),
+        rate_band_up_to_kg=grams_to_kg(pl.col("rate_band_up_to_g")),
+    ).select(SHIPMENT_RATINGS.column_names)
     return RatingResult(
         shipment_ratings=ratings.cast(SHIPMENT_RATINGS.schema),  # type: ignore[arg-type]
-        expected_charges=expected.drop("_rid"),
+        expected_charges=expected.cast(EXPECTED_CHARGES.schema),  # type: ignore[arg-type]
     )
 
 
-def _expected_charges(wide: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
-    """One row per rated shipment and expected charge type (EXPECTED_CHARGES), in
-    shipment_id then charge-type (CHARGE_TYPES) order, with the row id `_rid`."""
-    keep = [
-        "_rid",
-        "shipment_id",
-        "carrier",
-        "tracking_number",
-        "ship_date",
-        "company",
-        "order_id",
-        "currency",
-        "functional_currency",
-        "fx_rate",
-        "_fx_u",
-        "card_key",
-        "contract",
-        "contract_version",
-    ]
+def _charge_parts(tables: RateCardTables) -> dict[str, pl.Expr]:
+    """Charge type -> its amount in cents on a shipment row (null or 0: not charged)."""
+    always = tables.accessorials.filter(pl.col("always") & (pl.col("fee_u") > 0))
+    fees: dict[str, pl.Expr] = {}
+    for card_key, charge_type, fee_u in always.select("card_key", "charge_type", "fee_u").rows():
+        fee = pl.when(pl.col("card_key") == card_key).then(pl.lit(div_half_up_int(fee_u)))
+        fees[charge_type] = pl.coalesce(fees[charge_type], fee) if charge_type in fees else fee
+    return {
+        "FREIGHT": pl.col("freight_c"),
+        "FUEL": pl.col("fuel_c"),
+        "REMOTE_AREA": pl.col("remote_c"),
+        "REGISTRATION": pl.col("registration_c"),
+        **fees,
+    }
+
+
+def _charge_rows(wide: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
+    """One row per rated shipment and expected charge type, in shipment then charge
+    order (FREIGHT, FUEL, REMOTE_AREA, REGISTRATION, always-on accessorials): the
+    long form is built and sorted on integers only, strings gathered once at the end.
+
+    Returns the EXPECTED_CHARGES columns plus `_rid`, `expected_c` and `functional_c`
+    (integer cents) for the totals."""
+    parts = _charge_parts(tables)
     rated = wide.lazy().filter(pl.col("unrated_reason").is_null())
-
-    def part(charge_type: str, amount: pl.Expr) -> pl.LazyFrame:
-        return rated.filter(amount.is_not_null() & (amount > 0)).select(
-            *keep, charge_type=pl.lit(charge_type), expected_c=amount
-        )
-
-    always = tables.accessorials.filter(pl.col("always") & (pl.col("fee_u") > 0)).lazy()
-    parts = [
-        rated.select(*keep, charge_type=pl.lit("FREIGHT"), expected_c=pl.col("freight_c")),
-        part("FUEL", pl.col("fuel_c")),
-        part("REMOTE_AREA", pl.col("remote_c")),
-        part("REGISTRATION", pl.col("registration_c")),
-        rated.join(always, on="card_key", how="inner").select(
-            *keep, pl.col("charge_type"), expected_c=div_half_up(pl.col("fee_u"), 100)
-        ),
+    pieces = [
+        rated.select(
+            "_rid", "_fx_u", _code=pl.lit(code, pl.Int8), expected_c=amount.cast(pl.Int64)
+        ).filter((code == 0) | (pl.col("expected_c").is_not_null() & (pl.col("expected_c") > 0)))
+        for code, amount in enumerate(parts.values())
     ]
-    charges = to_functional(
-        pl.concat(parts, how="vertical_relaxed"), "expected_c", "expected_amount_functional"
-    ).with_columns(expected_amount=cents_to_money(pl.col("expected_c")))
-    code = pl.col("charge_type").replace_strict(
-        {c: i for i, c in enumerate(CHARGE_TYPES)}, return_dtype=pl.Int8
-    )
-    return (
-        charges.sort("_rid", code)
-        .select("_rid", *EXPECTED_CHARGES.column_names)
+    names = pl.Series(list(parts), dtype=pl.String)
+    rows = (
+        pl.concat(pieces)
+        .sort("_rid", "_code")
+        .with_columns(
+            charge_type=pl.lit(names).gather(pl.col("_code")),
+            functional_c=functional_cents(pl.col("expected_c")),
+        )
         .collect()
-        .cast(EXPECTED_CHARGES.schema)  # type: ignore[arg-type]
     )
+    ids = pl.col("_rid")
+    return rows.select(
+        "_rid",
+        "expected_c",
+        "functional_c",
+        *(
+            pl.lit(wide[c]).gather(ids).alias(c)
+            for c in ("shipment_id", "carrier", "tracking_number", "ship_date")
+        ),
+        "charge_type",
+        expected_amount=cents_to_money(pl.col("expected_c")),
+        currency=pl.lit(wide["currency"]).gather(ids),
+        functional_currency=pl.lit(wide["functional_currency"]).gather(ids),
+        expected_amount_functional=cents_to_money(pl.col("functional_c")),
+    )
+
+
+def div_half_up_int(price_u: int) -> int:
+    """A price in price units as whole cents, half-up (the Python twin of div_half_up)."""
+    return (2 * price_u + 100) // 200

@@ -84,6 +84,13 @@ def attach_fx(
     )
 
 
+def functional_cents(cents: pl.Expr) -> pl.Expr:
+    """Cents × the row's fx rate (`_fx_u`), rounded half away from zero, as Int64 cents."""
+    wide = cents.cast(pl.Int128)
+    magnitude = div_half_up(wide.abs() * pl.col("_fx_u"), FX_SCALE).cast(pl.Int64)
+    return pl.when(wide < 0).then(-magnitude).otherwise(magnitude)
+
+
 def to_functional(frame: pl.LazyFrame, cents_col: str, out_col: str) -> pl.LazyFrame:
     """`cents_col` × fx rate (`_fx_u`), rounded half-up to the cent, as MONEY in `out_col`.
 

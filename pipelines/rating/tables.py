@@ -133,7 +133,7 @@ def build_tables(cards: list[RateCard]) -> RateCardTables:
                     "always": a.applies is Applies.ALWAYS,
                 }
             )
-        for ct in c.allowed_charge_types:
+        for ct in dict.fromkeys(c.allowed_charge_types):
             allowed.append(
                 {
                     "card_key": k,

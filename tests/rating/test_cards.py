@@ -40,6 +40,7 @@ def test_valid_cards_load(tmp_path: Path) -> None:
         (lambda c: c.update(fuel_percent_by_month={"2026-13": "5"}), "not YYYY-MM"),
         (lambda c: c["zones"].append({"zone": "D", "countries": ["FR"]}), "zones without a price"),
         (lambda c: c.update(weight_increment_kg="0.0005"), "finer than a gram"),
+        (lambda c: c["accessorials"].append(c["accessorials"][0]), "accessorials repeat"),
         (lambda c: c.update(valid_to="2025-12-01"), "before valid_from"),
         (
             lambda c: c["zones"][0].update(postcodes=[{"from": "20000", "to": "10000"}]),
