@@ -19,6 +19,14 @@ from pipelines.contracts import types as t
 from pipelines.rating import RateCard, RateCardTables, RatingResult, rate_shipments
 
 UNCONTRACTED_CANDIDATES = ("OVERSIZE", "REMOTE_AREA", "ADDRESS_CORRECTION", "OTHER")
+OPTIONAL_SHARE = {
+    "RESIDENTIAL": 0.6,
+    "ADDRESS_CORRECTION": 0.01,
+    "CUSTOMS_DUTY": 0.05,
+    "IMPORT_VAT": 0.05,
+}
+"""Share of a carrier's billed shipments carrying each allowed optional charge."""
+DEFAULT_OPTIONAL_SHARE = 0.02
 CHARGE_ORDER = {c: i for i, c in enumerate(("FREIGHT", "FUEL", "REGISTRATION", "REMOTE_AREA"))}
 
 
@@ -69,6 +77,44 @@ def _contract_lines(rating: RatingResult) -> pl.DataFrame:
     )
 
 
+def _optional_charges(
+    lines: pl.DataFrame, rating: RatingResult, tables: RateCardTables, rng: np.random.Generator
+) -> pl.DataFrame:
+    """Charges the contract allows but rating cannot expect from our data: on-demand
+    accessorials at the contract fee (UPS residential deliveries, address corrections)
+    and pass-through duties and import VAT as the customs authority charged them (DHL).
+    Billed correctly, so they are no anomaly (reconciliation approves them)."""
+    freight = lines.filter(pl.col("charge_type") == "FREIGHT").drop("charge_type", "cents")
+    cards = rating.shipment_ratings.select("shipment_id", "card_key")
+    on_demand = tables.accessorials.filter(~pl.col("always")).select(
+        "card_key",
+        "charge_type",
+        (pl.col("fee_u") // 100).alias("cents"),
+        pl.lit(False).alias("duty"),
+    )
+    duties = tables.allowed.filter(pl.col("pass_through")).select(
+        "card_key",
+        "charge_type",
+        pl.lit(0, dtype=pl.Int64).alias("cents"),
+        pl.lit(True).alias("duty"),
+    )
+    options = freight.join(cards, on="shipment_id").join(
+        pl.concat([on_demand, duties]), on="card_key"
+    )
+    share = pl.col("charge_type").replace_strict(
+        OPTIONAL_SHARE, default=DEFAULT_OPTIONAL_SHARE, return_dtype=pl.Float64
+    )
+    drawn = options.with_columns(
+        _u=pl.Series(rng.random(options.height)),
+        _duty_cents=pl.Series(rng.integers(200, 4000, options.height), dtype=pl.Int64),
+    )
+    return (
+        drawn.filter(pl.col("_u") < share)
+        .with_columns(cents=pl.when("duty").then("_duty_cents").otherwise("cents"))
+        .select(lines.columns)
+    )
+
+
 def _uncontracted_type(cards: list[RateCard], carrier: str) -> str:
     allowed: set[str] = set()
     for card in cards:
@@ -100,6 +146,7 @@ def bill_lines(
         return pl.DataFrame(), skipped
     rating = _rated(billed, tables, fx, companies)
     lines = _contract_lines(rating)
+    lines = pl.concat([lines, _optional_charges(lines, rating, tables, rng)])
 
     ids = billed["shipment_id"].to_numpy()[rng.permutation(billed.height)]
     light = rating.shipment_ratings.filter(_grams("chargeable_weight_kg") <= 15_000)["shipment_id"]
