@@ -18,6 +18,8 @@ import pdfplumber
 import polars as pl
 from pdfminer.pdfparser import PDFSyntaxError
 from pdfplumber.utils.exceptions import PdfminerException
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
 
 from parsers.builtin.template_engine import (
     build_bill,
@@ -32,13 +34,29 @@ from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
 from parsers.templates_schema import FieldRule, Template
 
 
-def page_texts(path: Path, name: str, layout: bool, first_only: bool = False) -> list[str]:
+def page_texts(
+    path: Path, name: str, layout: bool, first_only: bool = False, engine: str = "pdfplumber"
+) -> list[str]:
+    """Text of each page. pdfplumber (optionally with layout) is the reference; pypdf is an
+    opt-in for templates whose rows it reads identically (a test checks the demo's)."""
     logging.getLogger("pdfminer").setLevel(logging.ERROR)
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
+        if engine == "pypdf":
+            pages = PdfReader(path).pages
+            pages = pages[:1] if first_only else pages
+            return [page.extract_text() or "" for page in pages]
         with pdfplumber.open(path) as pdf:
-            pages = pdf.pages[:1] if first_only else pdf.pages
-            return [page.extract_text(layout=layout) or "" for page in pages]
-    except (PdfminerException, PDFSyntaxError, ValueError, KeyError, TypeError) as exc:
+            plumber_pages = pdf.pages[:1] if first_only else pdf.pages
+            return [page.extract_text(layout=layout) or "" for page in plumber_pages]
+    except (
+        PdfminerException,
+        PDFSyntaxError,
+        PdfReadError,
+        ValueError,
+        KeyError,
+        TypeError,
+    ) as exc:
         raise BillParseError("corrupt_pdf", f"{name} cannot be read as a PDF: {exc}") from exc
 
 
@@ -97,11 +115,15 @@ class PdfTextTemplateEngine(Parser):
             return Sniff(0.0, f"{template.id}: not a PDF")
 
         def text() -> str:
-            key = ("pdf-page1", template.read.layout_text)
+            key = ("pdf-page1", template.read.layout_text, template.read.text_engine)
             if key not in candidate.extras:
                 try:
                     candidate.extras[key] = page_texts(
-                        candidate.path, candidate.name, template.read.layout_text, True
+                        candidate.path,
+                        candidate.name,
+                        template.read.layout_text,
+                        True,
+                        template.read.text_engine,
                     )[0]
                 except (BillParseError, IndexError):
                     candidate.extras[key] = ""
@@ -112,7 +134,8 @@ class PdfTextTemplateEngine(Parser):
     def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
         if not template.read.line_regex:
             raise BillParseError("template", f"{template.id}: read.line_regex is required")
-        pages = page_texts(path, ctx.source_name, template.read.layout_text)
+        read = template.read
+        pages = page_texts(path, ctx.source_name, read.layout_text, engine=read.text_engine)
         cells = table_rows(pages, template)
         if cells.height == 0:
             raise BillParseError("no_lines", "no table row matched the row pattern on any page")

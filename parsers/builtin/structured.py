@@ -36,6 +36,8 @@ from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
 from parsers.safe_xml import iter_elements
 from parsers.templates_schema import FieldRule, Template
 
+CHUNK_ROWS = 50_000
+
 
 def clark(name: str, namespaces: dict[str, str]) -> str:
     """'ns:Charge' -> '{urn:...}Charge' using the template's prefixes."""
@@ -83,10 +85,11 @@ class XmlTemplateEngine(Parser):
                 header_tags[rule.xpath] = (clark(step.split("/")[-1], ns), attr or None)
         sources = line_sources(template)
         compiled = {s: etree.XPath(s, namespaces=ns) for s in sources}
-        columns: dict[str, list[str | None]] = {s: [] for s in sources}
-        locators: list[str] = []
+        schema = {**{s: pl.String for s in sources}, "locator": pl.String}
+        columns: dict[str, list[str | None]] = {s: [] for s in [*sources, "locator"]}
+        chunks: list[pl.DataFrame] = []
         found: dict[str, str | None] = {}
-        base = ""
+        base, count = "", 0
         tags = (line_tag, *{t for t, _ in header_tags.values()})
         for el in iter_elements(path, tags, ctx.source_name):
             if el.tag == line_tag:
@@ -95,15 +98,17 @@ class XmlTemplateEngine(Parser):
                     base = "/" + "/".join([*names, etree.QName(el).localname])
                 for s, xp in compiled.items():
                     columns[s].append(_xpath_text(xp(el)))
-                locators.append(f"xpath={base}[{len(locators) + 1}]")
+                count += 1
+                columns["locator"].append(f"xpath={base}[{count}]")
+                if count % CHUNK_ROWS == 0:  # Arrow columns, not Python strings, hold the bulk
+                    chunks.append(pl.DataFrame(columns, schema=schema))
+                    columns = {s: [] for s in columns}
                 continue
             for key, (tag, attr) in header_tags.items():
                 if tag == el.tag and key not in found:
                     found[key] = el.get(attr) if attr else (el.text or "").strip()
-        cells = pl.DataFrame(
-            {**columns, "locator": locators},
-            schema={**{s: pl.String for s in sources}, "locator": pl.String},
-        )
+        chunks.append(pl.DataFrame(columns, schema=schema))
+        cells = pl.concat(chunks)
         cells = clean_cells(cells, template.read.null_values)
         lines = lines_from_cells(cells, template)
 
