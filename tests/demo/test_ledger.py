@@ -188,3 +188,23 @@ def test_one_shipment_per_order_we_deliver(generated: Generated) -> None:
     )
     assert marketplace.height > 0
     assert not set(marketplace["reference"]) & set(shipments["order_id"])
+
+
+def test_sales_follow_the_weekly_pattern(generated: Generated) -> None:
+    orders = (
+        generated.table("movements")
+        .filter(pl.col("movement_type") == "ISSUE")
+        .group_by(pl.col("occurred_at").dt.date().alias("day"))
+        .agg(pl.col("reference").n_unique().alias("orders"))
+        .group_by(pl.col("day").dt.weekday().alias("weekday"))
+        .agg(pl.col("orders").mean())
+    )
+    mean = dict(orders.iter_rows())
+    assert mean[1] > mean[6] * 1.1, "Mondays sell clearly more than Saturdays"
+
+
+def test_summary_reads_well_in_a_terminal(generated: Generated) -> None:
+    text = str(generated.summary)
+    assert text.splitlines()[0] == f"demo data in {generated.root}"
+    for needle in ("movements", "shipments", "late_documents", "WEIGHT_DISCREPANCY", "UNBILLED"):
+        assert needle in text

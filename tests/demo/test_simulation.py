@@ -6,12 +6,14 @@ import math
 from datetime import date
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from demo.events import accept_while_stock_lasts
 from demo.generate import generate
 from demo.quota import Quota
+from demo.shipments import UNKNOWN_COUNTER_BASE, tracking_numbers
 from demo.world import Volume
 
 
@@ -78,3 +80,20 @@ def test_scale_grows_the_volume(tmp_path) -> None:
     for table in ("skus", "movements", "shipments", "snapshots"):
         assert large.rows[table] > 1.5 * small.rows[table], table
     assert small.rows["movements"] > 1_000
+
+
+@pytest.mark.parametrize(
+    ("carrier", "pattern"),
+    [
+        ("DHL", r"^\d{10}$"),
+        ("UPS", r"^1Z[0-9A-Z]{16}$"),
+        ("FOURPX", r"^4PX\d{13}CN$"),
+        ("YUNEXPRESS", r"^YT\d{16}$"),
+        ("YANWEN", r"^UG\d{9}CN$"),
+    ],
+)
+def test_tracking_numbers_have_the_carriers_form_and_never_repeat(carrier, pattern) -> None:
+    counters = np.r_[np.arange(1, 20_001), UNKNOWN_COUNTER_BASE + np.arange(1, 501)]
+    numbers = tracking_numbers(carrier, counters, offset=123_456_789)
+    assert numbers.str.contains(pattern).all()
+    assert numbers.n_unique() == len(counters)
