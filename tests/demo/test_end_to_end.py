@@ -78,3 +78,44 @@ def test_parsed_bills_reconcile_to_exactly_the_ground_truth(
     assert flagged.equals(truth.sort("bill_number", "line_number"))
     injected = generated.truth("unbilled").filter(pl.col("reason") == "INJECTED")
     assert sorted(pl.concat(accrued)["shipment_id"]) == sorted(injected["shipment_id"])
+
+
+def test_costing_flags_and_snapshot_check_match_the_ground_truth(generated: Generated) -> None:
+    costing = pytest.importorskip("pipelines.costing", reason="the costing engine is not available")
+    check = pytest.importorskip("pipelines.inventory_check", reason="no T-1 snapshot check")
+
+    def with_load_date(name: str) -> pl.DataFrame:
+        schema = contract(name).schema
+        parts = [
+            (
+                pl.read_csv(f, schema=schema) if f.suffix == ".csv" else pl.read_parquet(f)
+            ).with_columns(load_date=pl.lit(f.stem).str.to_date())
+            for f in sorted((generated.root / name).iterdir())
+        ]
+        return pl.concat(parts)
+
+    inputs = {
+        "movements": with_load_date("movements"),
+        "landed_costs": with_load_date("landed_costs"),
+        **{n: generated.table(n) for n in ("fx_rates", "companies", "skus")},
+    }
+    result = costing.cost_range(inputs, None, START, END)
+    flags = result.flags
+    negative = flags.filter(pl.col("flag") == "NEGATIVE_STOCK_PROVISIONAL")["movement_id"]
+    late = flags.filter(pl.col("flag") == "LATE_DOCUMENT")["movement_id"]
+    assert sorted(negative) == sorted(generated.truth("negative_stock")["movement_id"])
+    assert sorted(late) == sorted(generated.truth("late_documents")["movement_id"])
+
+    snapshots = generated.table("snapshots")
+    truth = generated.truth("snapshot_discrepancies")
+    for day in sorted(set(truth["snapshot_date"]))[:5]:
+        found = check.check_snapshot(result.valuation_on(day), snapshots, day).discrepancies
+        expected = truth.filter(pl.col("snapshot_date") == day)
+        assert (
+            found.select("warehouse", "sku", "computed_qty", "snapshot_qty")
+            .sort("warehouse", "sku")
+            .rows()
+            == expected.select("warehouse", "sku", "true_quantity", "wms_quantity")
+            .sort("warehouse", "sku")
+            .rows()
+        )
