@@ -299,7 +299,9 @@ def canonical_frames(
         stated = None
         if bill.stated_total is not None:
             stated_frame = pl.DataFrame({"t": [bill.stated_total], "locator": ["stated total"]})
-            stated_frame = stated_frame.with_columns(clean_number(pl.col("t"), decimal_comma))
+            stated_frame = stated_frame.with_columns(
+                clean_number(pl.col("t"), decimal_comma).alias("t")
+            )
             stated = parse_decimal(stated_frame, "t", t.MONEY, "stated total")[0]
         header_rows.append(
             {

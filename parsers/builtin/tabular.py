@@ -144,13 +144,12 @@ def read_csv_grid(path: Path, template: Template, name: str) -> pl.DataFrame:
         return pl.read_csv(
             io.BytesIO(text.encode("utf-8")),
             has_header=False,
-            new_columns=[f"c{i}" for i in range(width)],
-            schema_overrides={f"c{i}": pl.String for i in range(width)},
-            infer_schema=False,
+            schema={f"c{i}": pl.String for i in range(width)},
+            missing_columns="insert",  # title and total rows are shorter than the table
             separator=delimiter,
             truncate_ragged_lines=True,
         )
-    except pl.exceptions.ComputeError as exc:
+    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as exc:
         raise BillParseError("malformed_csv", f"{name}: {str(exc).splitlines()[0]}") from exc
 
 

@@ -167,3 +167,14 @@ def test_printed_money_round_trips_exactly(values, comma, group):
     )
     assert result.lines["amount"].to_list() == values
     assert result.headers["parsed_total"][0] == sum(values, Decimal("0.00"))
+
+
+def test_the_stated_total_is_cleaned_like_the_lines():
+    result = canonical_frames(
+        [bill({"amount": ["1.234,50", "-0,50"]}, stated_total="EUR 1.234,00")],
+        PROV,
+        decimal_comma=True,
+    )
+    assert (
+        result.headers["stated_total"][0] == Decimal("1234.00") == result.headers["parsed_total"][0]
+    )
