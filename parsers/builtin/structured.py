@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,30 @@ def clark(name: str, namespaces: dict[str, str]) -> str:
     if prefix not in namespaces:
         raise BillParseError("template", f"namespace prefix {prefix!r} is not declared")
     return f"{{{namespaces[prefix]}}}{local}"
+
+
+_SIMPLE = re.compile(r"^(?P<child>(?:\w+:)?[\w.-]+)?(?:/?@(?P<attr>[\w.-]+))?$")
+
+
+def accessor(source: str, namespaces: dict[str, str]) -> Callable[[etree._Element], str | None]:
+    """A reader for one line field: a plain child ('px:Amount') or attribute
+    ('px:Weight/@unit', '@seq') uses find/get, several times faster per element than
+    XPath; anything else is a compiled XPath."""
+    m = _SIMPLE.match(source)
+    if m and (m["child"] or m["attr"]):
+        child = clark(m["child"], namespaces) if m["child"] else None
+        attr = m["attr"]
+
+        def read(el: etree._Element) -> str | None:
+            node = el.find(child) if child else el
+            if node is None:
+                return None
+            value = node.get(attr) if attr else node.text
+            return value.strip() or None if value is not None else None
+
+        return read
+    xpath = etree.XPath(source, namespaces=namespaces)
+    return lambda el: _xpath_text(xpath(el))
 
 
 def _xpath_text(result: Any) -> str | None:
@@ -84,7 +109,7 @@ class XmlTemplateEngine(Parser):
                 step, _, attr = rule.xpath.lstrip("/").partition("/@")
                 header_tags[rule.xpath] = (clark(step.split("/")[-1], ns), attr or None)
         sources = line_sources(template)
-        compiled = {s: etree.XPath(s, namespaces=ns) for s in sources}
+        compiled = {s: accessor(s, ns) for s in sources}
         schema = {**{s: pl.String for s in sources}, "locator": pl.String}
         columns: dict[str, list[str | None]] = {s: [] for s in [*sources, "locator"]}
         chunks: list[pl.DataFrame] = []
@@ -96,8 +121,8 @@ class XmlTemplateEngine(Parser):
                 if not base:
                     names = [etree.QName(a).localname for a in el.iterancestors()][::-1]
                     base = "/" + "/".join([*names, etree.QName(el).localname])
-                for s, xp in compiled.items():
-                    columns[s].append(_xpath_text(xp(el)))
+                for s, read in compiled.items():
+                    columns[s].append(read(el))
                 count += 1
                 columns["locator"].append(f"xpath={base}[{count}]")
                 if count % CHUNK_ROWS == 0:  # Arrow columns, not Python strings, hold the bulk
