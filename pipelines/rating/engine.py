@@ -197,7 +197,7 @@ def rate_shipments(
     narrow = narrow.join(
         _prices(narrow, tables), on=["_card", "zone", "chargeable_g", "parcels"], **LEFT
     ).join(tables.fuel.rename({"month": "_month"}), on=["card_key", "_month"], **LEFT)
-    reason = (
+    reason = (  # formatted only for the rows that need it: when/then evaluates every branch
         pl.when(pl.col("card_key").is_null())
         .then(pl.format("no {} rate card valid on {}", pl.col("carrier"), pl.col("ship_date")))
         .when(pl.col("zone").is_null())
@@ -218,12 +218,23 @@ def rate_shipments(
             )
         )
     )
-    narrow = narrow.with_columns(
-        unrated_reason=reason,
-        fuel_c=pl.when(pl.col("has_fuel")).then(
-            div_half_up(pl.col("freight_c") * pl.col("fuel_pct_u"), 100 * 10_000)
-        ),
-        remote_c=pl.when(pl.col("is_remote")).then(div_half_up(pl.col("remote_fee_u"), 100)),
+    unrated = (
+        pl.col("card_key").is_null()
+        | pl.col("zone").is_null()
+        | pl.col("price_error").is_not_null()
+        | (pl.col("has_fuel") & pl.col("fuel_pct_u").is_null())
+    )
+    narrow = narrow.with_row_index("_nid")
+    reasons = narrow.filter(unrated).select("_nid", unrated_reason=reason)
+    narrow = (
+        narrow.join(reasons, on="_nid", **LEFT)
+        .drop("_nid")
+        .with_columns(
+            fuel_c=pl.when(pl.col("has_fuel")).then(
+                div_half_up(pl.col("freight_c") * pl.col("fuel_pct_u"), 100 * 10_000)
+            ),
+            remote_c=pl.when(pl.col("is_remote")).then(div_half_up(pl.col("remote_fee_u"), 100)),
+        )
     )
     fx = attach_fx(
         narrow.select("currency", "company", "ship_date"), fx_rates, companies, "ship_date"
