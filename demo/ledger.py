@@ -125,13 +125,9 @@ class Simulation:
             lam[w * n + idx] = self.orders_per_day * wh.order_share * units_per_order * weights
         fed = np.flatnonzero(self.source_pool >= 0)
         np.add.at(lam, self.source_pool[fed], lam[fed])
-        lead = np.array(
-            [
-                np.mean(w.lead_days) if not w.fed_from else np.mean(w.transit_days)
-                for w in WAREHOUSES
-            ]
-        )
-        lead_pool = lead[self.pool_wh]
+        purchase_lead = np.array([np.mean(w.lead_days) for w in WAREHOUSES])[self.pool_wh]
+        transfer_lead = np.array([np.mean(w.transit_days) for w in WAREHOUSES])[self.pool_wh]
+        lead_pool = np.where(self.source_pool >= 0, transfer_lead, purchase_lead)
         self.reorder_point = np.where(
             self.stocked, np.maximum(1, np.ceil(lam * (lead_pool + SAFETY_DAYS))), 0
         ).astype(np.int64)
@@ -265,7 +261,7 @@ class Simulation:
         return events, dest
 
     def step(self, day: int) -> Day:
-        rng, n_pools = self.rng, len(self.stock)
+        rng = self.rng
         arrivals = Events.concat(self.pending.pop(day, []))
         for kind, bucket in ((RECEIPT, self.on_order), (TRANSFER_IN, self.in_transit)):
             m = arrivals.kind == kind
@@ -313,7 +309,6 @@ class Simulation:
         purchase_fed = self.stocked & (self.source_pool < 0)
         low = purchase_fed & (stock_end + self.on_order < self.reorder_point)
         self._order_purchases(day, low, self.order_up_to)
-        assert n_pools == len(self.stock)
         return Day(
             index=day,
             movements=moves,

@@ -158,11 +158,14 @@ def test_cross_references_hold(generated: Generated) -> None:
     assert receipts["unit_cost"].null_count() == 0
     assert set(receipts["currency"]) == {"CNY", "USD"}
     landed = generated.table("landed_costs")
-    assert landed.height > 0 and set(landed["currency"]) == {"CNY", "USD", "EUR"}
-    owners = receipts.select("reference", "company").unique()
+    assert landed.height > 0
+    owners = receipts.select("reference", "company", "warehouse").unique()
+    assert owners.select("reference").is_unique().all(), "a purchase document has one warehouse"
     matched = landed.join(owners, left_on="receipt_reference", right_on="reference", how="left")
     assert matched.filter(pl.col("company_right").is_null()).height == 0
     assert (matched["company"] == matched["company_right"]).all()
+    billed_in = {w.code: w.landed_cost_currency for w in WAREHOUSES}
+    assert (matched["currency"] == matched["warehouse"].replace_strict(billed_in)).all()
 
     gains = movements.filter(pl.col("movement_type") == "ADJUST_GAIN")
     assert 0 < gains["unit_cost"].null_count() < gains.height, "gains with and without a cost"
