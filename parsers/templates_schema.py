@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -112,6 +112,15 @@ class ReadOptions(_Strict):
         default=None, description="pdf: lines inside the table region that are not charges"
     )
     layout_text: bool = Field(default=False, description="pdf: pdfplumber layout=True text")
+    pdf_tables: bool = Field(
+        default=False, description="pdf: read ruled tables (pdfplumber) instead of row regexes"
+    )
+    table_settings: dict[str, Any] = Field(
+        default_factory=dict, description="pdf: pdfplumber table settings"
+    )
+    crop: tuple[float, float, float, float] | None = Field(
+        default=None, description="pdf: page region (x0, top, x1, bottom) in points"
+    )
     text_engine: Literal["pdfplumber", "pypdf"] = Field(
         default="pdfplumber",
         description="pdf: pypdf is several times faster where it reads the same text",

@@ -1,4 +1,4 @@
-"""Template engine for PDF bills (pdfplumber text, one regex per printed row).
+"""Template engine for PDF bills: one regex per printed row, or ruled tables.
 
 Carrier PDF statements print one charge per text line, repeat the column header
 on every page, continue the table across pages and end with a summary page. The
@@ -6,6 +6,8 @@ template names the table region (start/end regexes, found on every page), the
 row regex (named groups = fields) and the pages to skip. Inside the region every
 non-blank line must be a row or match `ignore_lines_matching`: a line the
 template cannot read is an error with its page and line, never silently dropped.
+Bills printed as ruled tables are read with pdfplumber's table finder instead
+(`pdf_tables: true`, optional `table_settings` and a `crop` region).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pdfplumber.utils.exceptions import PdfminerException
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
+from parsers.builtin.tabular import header_names
 from parsers.builtin.template_engine import (
     build_bill,
     clean_cells,
@@ -102,6 +105,59 @@ def table_rows(pages: list[str], template: Template) -> pl.DataFrame:
     return clean_cells(pl.DataFrame(rows, schema=schema), read.null_values)
 
 
+def ruled_table_rows(path: Path, name: str, template: Template) -> tuple[pl.DataFrame, list[str]]:
+    """Rows of the ruled tables on every page (pdfplumber), with the page texts.
+
+    The header row (the first row holding `header_contains`) names the columns; the
+    same row repeated on later pages is skipped; rows before it are not table content.
+    A row whose cell count differs from the header's is an error with its place.
+    """
+    read = template.read
+    skip_page = (
+        re.compile(read.skip_pages_matching, re.MULTILINE) if read.skip_pages_matching else None
+    )
+    names: list[str] | None = None
+    rows: list[list[str | None]] = []
+    texts: list[str] = []
+    logging.getLogger("pdfminer").setLevel(logging.ERROR)
+    try:
+        with pdfplumber.open(path) as pdf:
+            for p, page in enumerate(pdf.pages, start=1):
+                text = page.extract_text() or ""
+                texts.append(text)
+                if skip_page and skip_page.search(text):
+                    continue
+                region = page.crop(read.crop) if read.crop else page
+                r = 0
+                for table in region.extract_tables(read.table_settings or None):
+                    for raw in table:
+                        row = [" ".join((c or "").split()) or None for c in raw]
+                        if read.header_contains and any(
+                            read.header_contains in (c or "") for c in row
+                        ):
+                            names = names or header_names(pl.DataFrame([row], orient="row"))
+                            continue
+                        if names is None:
+                            continue
+                        r += 1
+                        if len(row) != len(names):
+                            raise BillParseError(
+                                "unrecognised_row",
+                                f"table row has {len(row)} cells, the header has {len(names)}",
+                                f"page={p};row={r}",
+                            )
+                        rows.append([*row, f"page={p};row={r}"])
+    except (PdfminerException, PDFSyntaxError, ValueError, KeyError, TypeError) as exc:
+        raise BillParseError("corrupt_pdf", f"{name} cannot be read as a PDF: {exc}") from exc
+    if names is None:
+        raise BillParseError(
+            "missing_columns", f"no table row contains {read.header_contains!r}", "header"
+        )
+    schema = {**{n: pl.String for n in names}, "locator": pl.String}
+    cells = pl.DataFrame(rows, schema=schema, orient="row")
+    return clean_cells(cells, read.null_values), texts
+
+
 @register
 class PdfTextTemplateEngine(Parser):
     name = "template-pdf"
@@ -132,11 +188,14 @@ class PdfTextTemplateEngine(Parser):
         return template_sniff(candidate, template, text)
 
     def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
-        if not template.read.line_regex:
-            raise BillParseError("template", f"{template.id}: read.line_regex is required")
         read = template.read
-        pages = page_texts(path, ctx.source_name, read.layout_text, engine=read.text_engine)
-        cells = table_rows(pages, template)
+        if read.pdf_tables:
+            cells, pages = ruled_table_rows(path, ctx.source_name, template)
+        elif read.line_regex:
+            pages = page_texts(path, ctx.source_name, read.layout_text, engine=read.text_engine)
+            cells = table_rows(pages, template)
+        else:
+            raise BillParseError("template", f"{template.id}: give read.line_regex or pdf_tables")
         if cells.height == 0:
             raise BillParseError("no_lines", "no table row matched the row pattern on any page")
         lines = lines_from_cells(cells, template)
