@@ -140,6 +140,36 @@ def generate(
         rates,
     )
     offsets = tracking_offsets(np.random.default_rng([seed, 5]))
+    written.extend(_write_days(sim, layout, start, snapshot_every, rates, offsets, summary))
+
+    if bills:
+        write_demo_rate_cards(layout.root, start, end)
+        written.extend(sorted(layout.rate_cards_dir.glob("*.yaml")))
+        written.append(layout.carriers_file)
+        result: BillingResult = write_carrier_bills(
+            layout, start, end, rates, np.random.default_rng([seed, 4]), offsets
+        )
+        written.extend(result.files)
+        summary.rows.update(bills=result.bill_count, bill_lines=result.line_count)
+        summary.anomalies.update(result.anomaly_counts)
+        summary.eligible.update(result.eligible)
+    summary.files = len(written)
+    summary.seconds = time.perf_counter() - began
+    return summary
+
+
+def _write_days(
+    sim: Simulation,
+    layout: DataLayout,
+    start: date,
+    snapshot_every: int,
+    rates: AnomalyRates,
+    offsets: dict[str, int],
+    summary: GenerationSummary,
+) -> list[Path]:
+    """Simulate and write every day (movements by load day, shipments, landed costs,
+    snapshots), then the ledger's ground truth; fills `summary`, returns the files."""
+    written: list[Path] = []
     shipment_maker = ShipmentMaker(sim, offsets)
     landed = LandedCostMaker(sim)
     snapshot_quota = Quota(rates.snapshot_discrepancy)
@@ -147,7 +177,7 @@ def generate(
     truth: dict[str, list[pl.DataFrame]] = {"late": [], "negative": [], "snapshot": []}
     counts = dict.fromkeys(("movements", "landed_costs", "snapshots", "shipments"), 0)
     injected_receipts = 0
-    for i in range(n_days):
+    for i in range(sim.n_days):
         day_date = start + timedelta(days=i)
         day = sim.step(i)
         moves = movement_frame(sim, day)
@@ -163,16 +193,15 @@ def generate(
                 .alias("load_date"),
             )
         )
-        negative_ids = pl.Series(day.negative_seq).cast(pl.String).str.zfill(10)
+        negative_ids = "MV" + pl.Series(day.negative_seq).cast(pl.String).str.zfill(10)
         truth["negative"].append(
-            moves.filter(pl.col("movement_id").is_in(("MV" + negative_ids).implode())).select(
+            moves.filter(pl.col("movement_id").is_in(negative_ids.implode())).select(
                 list(NEGATIVE_SCHEMA)
             )
         )
         injected_receipts += len(day.injected_receipt_seq)
-        today = pl.concat([moves.filter(pl.col(LOAD_INDEX) == i), *late_pending.pop(i, [])]).drop(
-            LOAD_INDEX
-        )
+        today = pl.concat([moves.filter(pl.col(LOAD_INDEX) == i), *late_pending.pop(i, [])])
+        today = today.drop(LOAD_INDEX)
         written.append(_write(today, layout.input_dir("movements") / f"{day_date}.parquet"))
         counts["movements"] += today.height
 
@@ -185,7 +214,7 @@ def generate(
         written.append(_write(posted, layout.input_dir("landed_costs") / f"{day_date}.csv"))
         counts["landed_costs"] += posted.height
 
-        if i % snapshot_every == 0 or i == n_days - 1:
+        if i % snapshot_every == 0 or i == sim.n_days - 1:
             snapshot, wrong = snapshot_frames(sim, day, snapshot_quota)
             written.append(_write(snapshot, layout.input_dir("snapshots") / f"{day_date}.parquet"))
             counts["snapshots"] += snapshot.height
@@ -210,21 +239,7 @@ def generate(
         negative_stock_receipts=sim.negative_quota.eligible,
         snapshot_discrepancies=snapshot_quota.eligible,
     )
-
-    if bills:
-        write_demo_rate_cards(layout.root, start, end)
-        written.extend(sorted(layout.rate_cards_dir.glob("*.yaml")))
-        written.append(layout.carriers_file)
-        result: BillingResult = write_carrier_bills(
-            layout, start, end, rates, np.random.default_rng([seed, 4]), offsets
-        )
-        written.extend(result.files)
-        summary.rows.update(bills=result.bill_count, bill_lines=result.line_count)
-        summary.anomalies.update(result.anomaly_counts)
-        summary.eligible.update(result.eligible)
-    summary.files = len(written)
-    summary.seconds = time.perf_counter() - began
-    return summary
+    return written
 
 
 def _write(frame: pl.DataFrame, path: Path) -> Path:
