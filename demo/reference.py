@@ -56,7 +56,7 @@ def build_catalogue(rng: np.random.Generator, n_skus: int) -> Catalogue:
     cost_fen = np.clip(np.round(rng.lognormal(np.log(3500), 0.8, n_skus)), 200, 500000)
     ranks = rng.permutation(n_skus) + 1
     return Catalogue(
-        sku=np.array([f"SKU{i:06d}" for i in range(1, n_skus + 1)]),
+        sku=np.char.add("SKU", np.char.zfill(np.arange(1, n_skus + 1).astype(str), 6)),
         weight_g=weight_g,
         length_mm=length_mm.astype(np.int64),
         width_mm=width_mm.astype(np.int64),

@@ -16,6 +16,7 @@ import polars as pl
 
 from demo.events import (
     CURRENCIES,
+    DAY_US,
     ISSUE,
     RECEIPT,
     RETURN,
@@ -174,7 +175,7 @@ class LandedCostMaker:
         ids = np.arange(self.count + 1, self.count + 1 + frame.height)
         self.count += frame.height
         seconds = rng.integers(10 * 3600, 18 * 3600, frame.height)
-        times = np.array([sim.day_us(int(p)) for p in frame["posted"].to_list()], dtype=np.int64)
+        times = sim.day_us(0) + frame["posted"].to_numpy().astype(np.int64) * DAY_US
         frame = frame.with_columns(
             pl.Series("id", ids), pl.Series("time_us", times + seconds * 1_000_000)
         )
