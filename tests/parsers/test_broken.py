@@ -190,3 +190,16 @@ def test_quarantine_records_are_json_with_the_documented_fields(tmp_path, regist
     )
     assert (tmp_path / "q" / f"{record.sha256}.json").exists()
     assert Path(record.raw_path).read_bytes() == BOMB
+
+
+def test_a_csv_holding_two_bills_is_refused_by_name_not_merged(tmp_path, registry, good):
+    """One file is one bill (demo/bills/FORMATS.md); two invoice numbers in one export
+    would mix two bills' totals, so it is a specific error, not a silent merge."""
+    text = good["DHL"].read_bytes().decode("utf-8-sig")
+    head, first, *rest = text.split("\r\n")
+    first = first.replace("DHL-2026-0001", "DHL-2026-0099")
+    path = tmp_path / "two-bills.csv"
+    path.write_bytes("\r\n".join([head, first, *rest]).encode("utf-8-sig"))
+    (outcome,) = ingest_many([path], tmp_path / "raw", tmp_path / "q", registry=registry, workers=1)
+    assert (outcome.status, outcome.error_code) == ("quarantined", "several_bills")
+    assert "Invoice Number" in outcome.reason and "DHL-2026-0099" in outcome.reason
