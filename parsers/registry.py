@@ -66,13 +66,21 @@ class Candidate:
 
     @cached_property
     def text(self) -> str:
-        """The head as text: UTF-8 (with or without BOM), else GB18030, else Latin-1."""
+        """The head as text: UTF-8 (with or without BOM), else GB18030, else Latin-1.
+
+        The head may end inside a multi-byte character; that partial character is
+        dropped rather than letting a big UTF-8 or GB18030 file sniff as Latin-1."""
+        head = self.head
         for encoding in ("utf-8-sig", "gb18030"):
             try:
-                return self.head.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-        return self.head.decode("latin-1")
+                return head.decode(encoding)
+            except UnicodeDecodeError as exc:
+                if len(head) == HEAD_BYTES and exc.start >= len(head) - 4:
+                    try:
+                        return head[: exc.start].decode(encoding)
+                    except UnicodeDecodeError:
+                        continue
+        return head.decode("latin-1")
 
 
 @dataclass(frozen=True)

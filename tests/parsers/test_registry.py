@@ -154,3 +154,19 @@ def test_an_entry_point_plugin_is_discovered_and_parses(tmp_path, monkeypatch):
     assert (outcome.status, outcome.parser, outcome.parser_version) == ("parsed", "acme-pipe", "3")
     assert outcome.lines["tracking_number"].to_list() == ["ZX1", "ZX2"]
     assert outcome.lines["charge_type"].to_list() == ["FREIGHT", "FREIGHT"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_sniffing_a_big_file_survives_a_character_cut_by_the_head(tmp_path, encoding):
+    """The sniffer reads the first 64 KB; a Chinese character straddling that boundary
+    must not turn the whole head into Latin-1 (and the template's texts unmatchable)."""
+    from parsers.registry import HEAD_BYTES, Candidate
+
+    row = "运费,挂号费\n"
+    lead = (row * 100).encode(encoding)
+    filler = b"x" * (HEAD_BYTES - len(lead) - 1)  # the next 运 straddles the 64 KB mark
+    path = tmp_path / "big.csv"
+    path.write_bytes(lead + filler + (row * 10).encode(encoding))
+    head_text = Candidate(path).text
+    assert head_text.startswith(row * 100)
+    assert head_text.endswith("x")
