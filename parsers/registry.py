@@ -235,7 +235,7 @@ class Registry:
             sniff = parser.sniff(candidate, template)
         except BillParseError as exc:
             return Sniff(0.0, f"sniff failed: {exc.reason}")
-        except Exception as exc:  # noqa: BLE001 - one broken sniffer must not stop the others
+        except Exception as exc:  # one broken sniffer must not stop the others
             return Sniff(0.0, f"sniff crashed: {type(exc).__name__}: {exc}")
         hinted = template and candidate.carrier_hint and sniff.score > 0
         if hinted and template.carrier == candidate.carrier_hint.upper():
