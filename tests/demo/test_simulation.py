@@ -97,3 +97,30 @@ def test_tracking_numbers_have_the_carriers_form_and_never_repeat(carrier, patte
     numbers = tracking_numbers(carrier, counters, offset=123_456_789)
     assert numbers.str.contains(pattern).all()
     assert numbers.n_unique() == len(counters)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"start": date(2026, 2, 1), "end": date(2026, 1, 31)}, "before start"),
+        ({"scale": 0}, "scale must be >= 1"),
+        ({"snapshot_every": 0}, "snapshot_every must be >= 1"),
+    ],
+)
+def test_bad_arguments_are_refused_clearly(tmp_path, kwargs, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        generate(tmp_path / "out", **kwargs)
+    assert not (tmp_path / "out" / "movements").exists()
+
+
+def test_snapshot_every_limits_the_snapshot_days(tmp_path) -> None:
+    summary = generate(
+        tmp_path / "out",
+        start=date(2026, 1, 1),
+        end=date(2026, 1, 10),
+        snapshot_every=4,
+        bills=False,
+    )
+    days = sorted(p.stem for p in (tmp_path / "out" / "snapshots").iterdir())
+    assert days == ["2026-01-01", "2026-01-05", "2026-01-09", "2026-01-10"]
+    assert summary.rows["snapshots"] > 0
