@@ -36,11 +36,23 @@ def demo_data(
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 7,
     start: Annotated[str, typer.Option("--from", help="First business day.")] = "2026-01-01",
     end: Annotated[str, typer.Option("--to", help="Last business day.")] = "2026-03-31",
+    snapshot_every: Annotated[
+        int, typer.Option(help="Write the WMS snapshot every N days (large scales).")
+    ] = 1,
+    bills: Annotated[bool, typer.Option(help="Also write rate cards and carrier bills.")] = True,
 ) -> None:
     """Generate deterministic, realistic demo inputs, bills and ground truth."""
     from demo.generate import generate
 
-    summary = generate(out, scale=scale, seed=seed, start=_day(start), end=_day(end))
+    summary = generate(
+        out,
+        scale=scale,
+        seed=seed,
+        start=_day(start),
+        end=_day(end),
+        snapshot_every=snapshot_every,
+        bills=bills,
+    )
     typer.echo(str(summary))
 
 
