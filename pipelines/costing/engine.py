@@ -296,7 +296,7 @@ def _cogs(fifo: Fifo, pieces: pl.DataFrame, expensed: pl.DataFrame) -> pl.DataFr
 def _consumption(pieces: pl.DataFrame) -> pl.DataFrame:
     """Traceability: every COGS cent to the receipt slices behind it (DOMAIN.md "Issue")."""
     c = pieces.filter(pl.col("category").is_in(["CONSUMED", "SERVED"]))
-    return c.select(
+    rows = c.select(
         "posting_date",
         *POOL,
         pl.col("out_movement_id").alias("movement_id"),
@@ -312,7 +312,26 @@ def _consumption(pieces: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("category") == "SERVED").then(pl.col("in_movement_id")).alias("served_by"),
         "provisional_share_cents",
         "true_up_cents",
-    ).sort("posting_date", *POOL, "movement_id", "origin_a")
+    )
+    cols = rows.columns
+    key = ["posting_date", *POOL, "movement_id", "movement_type", "served_shortfall", "served_by"]
+    key += ["origin_id", "origin_kind", "receipt_date"]
+    rows = rows.sort([*key, "origin_a"], nulls_last=True)
+    brk = pl.col("origin_a") != pl.col("origin_b").shift(1).over(key)
+    rows = rows.with_columns(brk.fill_null(True).cum_sum().over(key).alias("run"))
+    merged = rows.group_by([*key, "run"]).agg(
+        pl.col("origin_a").min(),
+        pl.col("origin_b").max(),
+        pl.col("quantity").sum(),
+        pl.col("amount_cents").sum(),
+        pl.when(pl.col("served_shortfall").first())
+        .then(pl.col("provisional_share_cents").sum())
+        .alias("provisional_share_cents"),
+        pl.when(pl.col("served_shortfall").first())
+        .then(pl.col("true_up_cents").sum())
+        .alias("true_up_cents"),
+    )
+    return merged.select(cols).sort("posting_date", *POOL, "movement_id", "origin_a")
 
 
 def _provisional_flags(fifo: Fifo) -> pl.DataFrame:

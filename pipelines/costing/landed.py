@@ -114,9 +114,9 @@ def allocate(
         how="left",
     )
     j = j.with_columns(pl.max_horizontal("posted_at", "occurred_at").alias("effective_at"))
-    j = j.filter(
-        pl.col("effective_at").is_null() | pl.col("effective_at").dt.date().is_between(start, end)
-    ).filter(pl.col("posted_at").dt.date() <= end)
+    # Allocate over every line of the landed cost, then keep the shares taking effect now:
+    # a line received after the posting takes its share on its own receipt day.
+    in_range = pl.col("effective_at").dt.date().is_between(start, end)
     orphans = j.filter(pl.col("movement_id").is_null())
     weight = {
         "QUANTITY": pl.col("quantity").cast(pl.Int128),
@@ -141,13 +141,15 @@ def allocate(
         pl.col("w").cum_sum().over("landed_cost_id").alias("cum"),
         pl.col("w").sum().over("landed_cost_id").alias("total"),
     )
-    no_basis = j.filter(pl.col("total") == 0).select("landed_cost_id").unique()
+    no_basis = j.filter(pl.col("total") == 0, in_range).select("landed_cost_id").unique()
     j = j.filter(pl.col("total") > 0).with_columns(
         (
             share(pl.col("lc_cents"), pl.col("cum"), pl.col("total"))
             - share(pl.col("lc_cents"), pl.col("cum") - pl.col("w"), pl.col("total"))
         ).alias("amount_cents")
     )
+    j = j.filter(in_range)
+    orphans = orphans.filter(in_range)
     if policy.pool == POOL_BY_COMPANY:
         j = j.with_columns(pl.lit(ALL_WAREHOUSES).alias("warehouse"))
     allocations = j.select(

@@ -8,7 +8,8 @@ from decimal import Decimal
 import polars as pl
 from hypothesis import strategies as st
 
-from pipelines.contracts.inputs import COMPANIES, FX_RATES, MOVEMENTS
+from pipelines.contracts.inputs import COMPANIES, FX_RATES, LANDED_COSTS, MOVEMENTS
+from pipelines.contracts.inputs import SKUS as SKU_TABLE
 
 START = date(2026, 1, 1)
 DAYS = 6
@@ -23,6 +24,12 @@ FX = {
     for a, b, r in (("EUR", "USD", Decimal("1.08123456")), ("USD", "EUR", Decimal("0.92487500")))
 }
 COLUMNS = list(MOVEMENTS.schema)
+PURCHASE_LINES = ["po1", "po2", "po3"]
+AMOUNTS = [Decimal("1.00"), Decimal("0.37"), Decimal("12.99"), Decimal("5.55")]
+SKU_MEASURES = {
+    "S1": (Decimal("0.250"), Decimal("10.0"), Decimal("5.5"), Decimal("2.0")),
+    "S2": (Decimal("1.125"), Decimal("30.0"), Decimal("20.0"), Decimal("10.5")),
+}
 
 
 @st.composite
@@ -32,7 +39,9 @@ def ledgers(draw: st.DrawFn, max_events: int = 24) -> list[dict]:
     rows: list[dict] = []
     issues: list[tuple[datetime, str]] = []
     kinds = st.sampled_from(
-        ["RECEIPT"] * 4 + ["ISSUE"] * 4 + ["TRANSFER", "RETURN", "ADJUST_GAIN", "ADJUST_LOSS"]
+        ["RECEIPT"] * 4
+        + ["ISSUE"] * 4
+        + ["TRANSFER", "RETURN", "ADJUST_GAIN", "ADJUST_LOSS", "LANDED_COST"]
     )
     for i in range(n):
         kind = draw(kinds)
@@ -55,14 +64,27 @@ def ledgers(draw: st.DrawFn, max_events: int = 24) -> list[dict]:
             currency=None,
             reference=None,
         )
-        if kind in ("RECEIPT", "ADJUST_GAIN"):
+        if kind == "LANDED_COST":
+            rows.append(
+                {
+                    "landed_cost_id": f"L{i:03d}",
+                    "posted_at": at,
+                    "company": company,
+                    "receipt_reference": draw(st.sampled_from(PURCHASE_LINES)),
+                    "amount": draw(st.sampled_from(AMOUNTS)),
+                    "currency": draw(st.sampled_from(["EUR", "USD"])),
+                    "basis": draw(st.sampled_from(["QUANTITY", "VALUE", "WEIGHT", "VOLUME"])),
+                }
+            )
+        elif kind in ("RECEIPT", "ADJUST_GAIN"):
             priced = kind == "RECEIPT" or draw(st.booleans())
             if priced:
                 base.update(
                     unit_cost=draw(st.sampled_from(COSTS)),
                     currency=draw(st.sampled_from(["EUR", "USD"])),
                 )
-            rows.append({**base, "movement_type": kind, "reference": f"po{i}"})
+            ref = draw(st.sampled_from(PURCHASE_LINES)) if kind == "RECEIPT" else None
+            rows.append({**base, "movement_type": kind, "reference": ref})
         elif kind in ("ISSUE", "ADJUST_LOSS"):
             rows.append({**base, "movement_type": kind, "reference": f"so{i}"})
             if kind == "ISSUE":
@@ -93,8 +115,26 @@ def ledgers(draw: st.DrawFn, max_events: int = 24) -> list[dict]:
     return rows
 
 
+def movements_of(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if "movement_id" in r]
+
+
+def landed_of(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if "landed_cost_id" in r]
+
+
 def frames(rows: list[dict]) -> dict[str, pl.DataFrame]:
-    movements = pl.DataFrame([{c: r[c] for c in COLUMNS} for r in rows], schema=MOVEMENTS.schema)
+    movements = pl.DataFrame(
+        [{c: r[c] for c in COLUMNS} for r in movements_of(rows)], schema=MOVEMENTS.schema
+    )
+    landed = pl.DataFrame(landed_of(rows), schema=LANDED_COSTS.schema)
+    skus = pl.DataFrame(
+        [
+            {"sku": k, "weight_kg": w, "length_cm": a, "width_cm": b, "height_cm": c}
+            for k, (w, a, b, c) in SKU_MEASURES.items()
+        ],
+        schema=SKU_TABLE.schema,
+    )
     fx = pl.DataFrame(
         [
             {"rate_date": d, "currency": a, "to_currency": b, "rate": r}
@@ -106,11 +146,17 @@ def frames(rows: list[dict]) -> dict[str, pl.DataFrame]:
         {"company": list(FUNCTIONAL), "functional_currency": list(FUNCTIONAL.values())},
         schema=COMPANIES.schema,
     )
-    return {"movements": movements, "fx_rates": fx, "companies": companies}
+    return {
+        "movements": movements,
+        "fx_rates": fx,
+        "companies": companies,
+        "landed_costs": landed,
+        "skus": skus,
+    }
 
 
 def in_range(rows: list[dict], end: date = END) -> list[dict]:
-    return [r for r in rows if r["occurred_at"].date() <= end]
+    return [r for r in movements_of(rows) if r["occurred_at"].date() <= end]
 
 
 def cents(x: Decimal) -> int:

@@ -26,6 +26,12 @@ class Origin:
     value: int
     qty: int
     receipt_date: object
+    landed: list = field(default_factory=list)  # landed cost shares S, in posting order
+
+
+def part(total: int, a: int, b: int, whole: int) -> int:
+    """Cumulative rounding: the slice [a, b) of `whole` units worth `total` cents."""
+    return r_half_up(Decimal(total * b) / whole) - r_half_up(Decimal(total * a) / whole)
 
 
 @dataclass
@@ -42,10 +48,11 @@ class ReferenceResult:
     origins: dict = field(default_factory=dict)
     pools: dict = field(default_factory=lambda: defaultdict(Pool))
     transit: dict = field(default_factory=dict)  # transfer id -> (company, sku, slices)
+    expensed: dict = field(default_factory=dict)  # (landed_cost_id, receipt id) -> cents
 
     def slice_cost(self, origin_id: str, a: int, b: int) -> int:
         o = self.origins[origin_id]
-        return r_half_up(Decimal(o.value * b) / o.qty) - r_half_up(Decimal(o.value * a) / o.qty)
+        return part(o.value, a, b, o.qty) + sum(part(s, a, b, o.qty) for s in o.landed)
 
     def closing(self) -> dict:
         """pool -> (qty, value cents): open layers minus unserved provisional cost."""
@@ -71,13 +78,83 @@ class ReferenceResult:
         return {k: v for k, v in out.items() if v != (0, 0)}
 
 
-def run_reference(movements: list[dict], fx: dict, functional: dict) -> ReferenceResult:
-    """`movements`: dicts with the contract columns; `fx[(date, currency, to)] = Decimal`."""
+def allocate(
+    landed: list[dict], movements: list[dict], fx: dict, functional: dict, skus: dict
+) -> list:
+    """(effective_at, landed_cost_id, receipt movement_id, share cents) per receipt line."""
+    out = []
+    for lc in sorted(landed, key=lambda x: x["landed_cost_id"]):
+        lines = sorted(
+            (
+                m
+                for m in movements
+                if m["movement_type"] == "RECEIPT"
+                and m["reference"] == lc["receipt_reference"]
+                and m["company"] == lc["company"]
+            ),
+            key=lambda m: m["movement_id"],
+        )
+        to = functional[lc["company"]]
+        rate = (
+            Decimal(1) if lc["currency"] == to else fx[(lc["posted_at"].date(), lc["currency"], to)]
+        )
+        amount = r_half_up(lc["amount"] * rate * 100)
+
+        def weight(m: dict, basis: str = lc["basis"]) -> int:
+            w, length, width, height = skus[m["sku"]]
+            if basis == "QUANTITY":
+                return m["quantity"]
+            if basis == "VALUE":
+                return value_of(m, fx, functional)
+            if basis == "WEIGHT":
+                return m["quantity"] * int(w * 1000)
+            return m["quantity"] * int(length * 10) * int(width * 10) * int(height * 10)
+
+        weights = [weight(m) for m in lines]
+        total, cum = sum(weights), 0
+        if not total:
+            continue
+        for m, w in zip(lines, weights, strict=True):
+            before = r_half_up(Decimal(amount * cum) / total)
+            cum += w
+            share = r_half_up(Decimal(amount * cum) / total) - before
+            out.append(
+                (
+                    max(lc["posted_at"], m["occurred_at"]),
+                    lc["landed_cost_id"],
+                    m["movement_id"],
+                    share,
+                )
+            )
+    return out
+
+
+def value_of(m: dict, fx: dict, functional: dict) -> int:
+    """round_half_up(quantity x unit cost x fx of the document date) in cents."""
+    cur, to = m["currency"], functional[m["company"]]
+    rate = Decimal(1) if cur == to else fx[(m["occurred_at"].date(), cur, to)]
+    return r_half_up(Decimal(m["quantity"]) * m["unit_cost"] * rate * 100)
+
+
+def run_reference(
+    movements: list[dict],
+    fx: dict,
+    functional: dict,
+    landed: list[dict] = (),
+    skus: dict | None = None,
+) -> ReferenceResult:
+    """`movements`: dicts with the contract columns; `fx[(date, currency, to)] = Decimal`;
+    `landed`: landed_costs rows; `skus[sku] = (weight_kg, length, width, height)`."""
     res = ReferenceResult()
-    ordered = sorted(
-        movements,
-        key=lambda m: (m["occurred_at"], m["movement_type"] not in INBOUND, m["movement_id"]),
-    )
+    events = [
+        ((m["occurred_at"], 0, m["movement_type"] not in INBOUND, m["movement_id"]), m)
+        for m in movements
+    ]
+    events += [
+        ((at, 1, False, f"{lc_id}/{line}"), (lc_id, line, s))
+        for at, lc_id, line, s in allocate(list(landed), movements, fx, functional, skus or {})
+    ]
+    ordered = [e for _, e in sorted(events, key=lambda x: x[0])]
     issues: dict[str, tuple[int, int]] = {}
 
     def ref_unit(pool: Pool, prefer_open: bool) -> tuple[int, int] | None:
@@ -94,9 +171,15 @@ def run_reference(movements: list[dict], fx: dict, functional: dict) -> Referenc
         return 0 if ref is None else r_half_up(Decimal(q * ref[0]) / ref[1])
 
     def priced(m: dict) -> int:
-        cur, to = m["currency"], functional[m["company"]]
-        rate = Decimal(1) if cur == to else fx[(m["occurred_at"].date(), cur, to)]
-        return r_half_up(Decimal(m["quantity"]) * m["unit_cost"] * rate * 100)
+        return value_of(m, fx, functional)
+
+    def post_landed(lc_id: str, line: str, s: int) -> None:
+        o = res.origins[line]
+        held = [sl for pool in res.pools.values() for sl in pool.layers]
+        held += [sl for _, _, slices in res.transit.values() for sl in slices]
+        cap = sum(part(s, a, b, o.qty) for origin_id, a, b in held if origin_id == line)
+        res.expensed[(lc_id, line)] = s - cap
+        o.landed.append(s)
 
     def enter(pool: Pool, slices: list, day: object) -> None:
         for origin_id, a, b in slices:
@@ -130,6 +213,9 @@ def run_reference(movements: list[dict], fx: dict, functional: dict) -> Referenc
         return taken, need, p
 
     for m in ordered:
+        if isinstance(m, tuple):
+            post_landed(*m)
+            continue
         key = (m["company"], m["warehouse"], m["sku"])
         pool, t, q, mid = res.pools[key], m["movement_type"], m["quantity"], m["movement_id"]
         day = m["occurred_at"].date()

@@ -6,13 +6,24 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 
 from pipelines.costing import cost_range
-from tests.costing.ledgers import END, FUNCTIONAL, FX, START, cents, frames, in_range, ledgers
+from tests.costing.ledgers import (
+    END,
+    FUNCTIONAL,
+    FX,
+    SKU_MEASURES,
+    START,
+    cents,
+    frames,
+    in_range,
+    landed_of,
+    ledgers,
+)
 from tests.costing.reference import run_reference
 
 
 def compare(rows: list[dict]) -> None:
     result = cost_range(frames(rows), None, START, END)
-    ref = run_reference(in_range(rows), FX, FUNCTIONAL)
+    ref = run_reference(in_range(rows), FX, FUNCTIONAL, landed_of(rows), SKU_MEASURES)
 
     cost = result.cogs.filter(kind="COST")
     got = {
@@ -42,6 +53,12 @@ def compare(rows: list[dict]) -> None:
         )
     want_layers = {k: list(map(list, p.layers)) for k, p in ref.pools.items() if p.layers}
     assert got_layers == want_layers
+
+    expensed = {
+        (r["landed_cost_id"], r["movement_id"]): cents(r["amount"])
+        for r in result.landed_cost_expensed.iter_rows(named=True)
+    }
+    assert expensed == {k: v for k, v in ref.expensed.items() if v}
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
