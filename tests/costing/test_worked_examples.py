@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal as D
 
 import polars as pl
 import pytest
 
+from pipelines.contracts.inputs import LANDED_COSTS
 from pipelines.costing import POOL_BY_COMPANY, CostingInputError, CostingPolicy, cost_range
 from tests.costing.helpers import amounts, inputs, move
 
@@ -238,3 +239,46 @@ def test_bad_rows_raise_errors_naming_them(rows: list[dict], message: str) -> No
     with pytest.raises(CostingInputError, match=message) as err:
         cost(rows)
     assert rows[-1]["movement_id"] in str(err.value)
+
+
+def test_landed_cost_is_allocated_capitalised_on_hand_and_expensed_on_units_gone() -> None:
+    # L1 = 1.00 over po1's lines by quantity (2 and 1): r1 round(100x2/3) = 0.67, r2 0.33.
+    # One of r1's two units is already issued: its slice [1, 2) keeps 67-34 = 0.33, so
+    # 0.34 is a COGS adjustment on Jan 3; r2's unit keeps 0.33. The Jan 4 issue of the two
+    # remaining units costs (1.00 + 0.33) + (1.00 + 0.33) = 2.66.
+    rows = [
+        move("r1", "2026-01-01T09:00", "RECEIPT", 2, cost="1", ref="po1"),
+        move("r2", "2026-01-01T09:00", "RECEIPT", 1, cost="1", ref="po1"),
+        move("i1", "2026-01-02T09:00", "ISSUE", 1),
+        move("i2", "2026-01-04T09:00", "ISSUE", 2),
+    ]
+    frame = inputs(rows)
+    frame["landed_costs"] = pl.DataFrame(
+        [
+            {
+                "landed_cost_id": "L1",
+                "posted_at": datetime(2026, 1, 3, 9),
+                "company": "C1",
+                "receipt_reference": "po1",
+                "amount": D("1.00"),
+                "currency": "EUR",
+                "basis": "QUANTITY",
+            }
+        ],
+        schema=LANDED_COSTS.schema,
+    )
+    r = cost_range(frame, None, JAN1, JAN10)
+    assert amounts(r.landed_cost_allocations) == {"r1": D("0.67"), "r2": D("0.33")}
+    assert amounts(r.landed_cost_expensed) == {"r1": D("0.34")}
+    cap = r.postings.filter(category="LANDED_COST_CAPITALISED")
+    assert cap.select("posting_date", "value").rows() == [(date(2026, 1, 3), D("0.66"))]
+    assert amounts(r.cogs.filter(kind="COST")) == {"i1": D("1.00"), "i2": D("2.66")}
+    assert amounts(r.cogs.filter(kind="LANDED_COST")) == {"r1": D("0.34")}
+    assert r.valuation_on(date(2026, 1, 4)).is_empty()
+    lc_lines = r.journals.filter(pl.col("category").str.starts_with("LANDED"))
+    assert sorted(lc_lines.select("account", "category", "debit", "credit").rows()) == [
+        ("COGS", "LANDED_COST_EXPENSED", D("0.34"), D("0.00")),
+        ("INVENTORY", "LANDED_COST_CAPITALISED", D("0.66"), D("0.00")),
+        ("LANDED_COST_ACCRUAL", "LANDED_COST_CAPITALISED", D("0.00"), D("0.66")),
+        ("LANDED_COST_ACCRUAL", "LANDED_COST_EXPENSED", D("0.00"), D("0.34")),
+    ]
