@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pdfplumber
@@ -166,6 +168,10 @@ def xml_child(path: str) -> None:
             {
                 "lines": result.lines.height,
                 "seconds": seconds,
+                "output_frames_mb": (
+                    result.lines.estimated_size() + result.headers.estimated_size()
+                )
+                / 2**20,
                 "rss_after_imports_mb": before / 2**20,
                 "peak_rss_mb": peak[0] / 2**20,
             }
@@ -173,20 +179,40 @@ def xml_child(path: str) -> None:
     )
 
 
-def bench_xml(root: Path, megabytes: int) -> dict:
-    path = root / "FOU-BIG-1.xml"
-    written = write_big_xml(path, megabytes)
+def dom_child(path: str) -> None:
+    """For comparison: the same file as one lxml tree (what a non-streaming parser holds)."""
+    from lxml import etree
+
+    me = psutil.Process()
+    before = me.memory_info().rss
+    start = time.perf_counter()
+    tree = etree.parse(path, etree.XMLParser(resolve_entities=False, huge_tree=True))
+    seconds = time.perf_counter() - start
+    peak = me.memory_info().rss
+    del tree
+    print(json.dumps({"seconds": seconds, "tree_rss_mb": (peak - before) / 2**20}))
+
+
+def _child(flag: str, path: Path) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.parsing", "--xml-child", str(path)],
+        [sys.executable, "-m", "benchmarks.parsing", flag, str(path)],
         check=True,
         capture_output=True,
         text=True,
     )
-    report = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_xml(root: Path, megabytes: int) -> dict:
+    path = root / "FOU-BIG-1.xml"
+    written = write_big_xml(path, megabytes)
+    report = _child("--xml-child", path)
+    dom = _child("--xml-dom-child", path)
     assert report["lines"] == written, (report, written)
     return {
         "file_mb": path.stat().st_size / 2**20,
         **report,
+        "dom_tree_only_mb": dom["tree_rss_mb"],
         "lines_per_s": report["lines"] / report["seconds"],
     }
 
@@ -201,6 +227,28 @@ def bench_tabular(registry: Registry, root: Path, carrier: str, shipments: int) 
         "seconds": seconds,
         "lines_per_s": result.lines.height / seconds,
     }
+
+
+def _burn(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def cpu_control(n: int = 10_000_000) -> float:
+    """Speedup of a pure-Python CPU loop on 2 processes vs 1: how many cores this machine
+    actually gives us right now (other work on a shared host shows up here)."""
+    start = time.perf_counter()
+    _burn(n)
+    _burn(n)
+    sequential = time.perf_counter() - start
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_burn, [10, 10]))
+        start = time.perf_counter()
+        list(pool.map(_burn, [n, n]))
+        parallel = time.perf_counter() - start
+    return sequential / parallel
 
 
 def bench_many(registry: Registry, root: Path, files: int, shipments: int) -> dict:
@@ -225,6 +273,7 @@ def bench_many(registry: Registry, root: Path, files: int, shipments: int) -> di
         assert all(o.status == "parsed" for o in outcomes), [o.reason for o in outcomes]
         out[f"files_per_s_{workers}_worker"] = len(paths) / seconds
     out["files"] = len(paths)
+    out["control_cpu_speedup"] = cpu_control()
     out["speedup"] = out["files_per_s_2_worker"] / out["files_per_s_1_worker"]
     return out
 
@@ -234,9 +283,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
     parser.add_argument("--only", nargs="+", default=["pdf", "xml", "csv", "xlsx", "many"])
     parser.add_argument("--xml-child", help=argparse.SUPPRESS)
+    parser.add_argument("--xml-dom-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.xml_child:
         xml_child(args.xml_child)
+        return
+    if args.xml_dom_child:
+        dom_child(args.xml_dom_child)
         return
     scale = SCALES[args.scale]
     registry = Registry.default(use_entry_points=False)

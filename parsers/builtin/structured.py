@@ -37,7 +37,7 @@ from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
 from parsers.safe_xml import iter_elements
 from parsers.templates_schema import FieldRule, Template
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 10_000
 
 
 def clark(name: str, namespaces: dict[str, str]) -> str:
