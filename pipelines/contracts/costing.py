@@ -1,0 +1,199 @@
+"""Output tables of the costing engine (issue 3), declared once like the inputs.
+
+Money is Decimal(18, 2) in the company's functional currency; quantities Int64. Per-day
+figures that would be huge as daily snapshots (valuation) are change rows: a pool's row
+holds from its `day` until the pool's next row; `CostingResult.valuation_on(day)` and
+`ageing_on(day)` give one day's full report (the `costing_ageing` shape).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.contracts import types as t
+from pipelines.contracts.spec import Column, TableContract
+
+POOL_COLUMNS = (
+    Column("company", t.ID),
+    Column(
+        "warehouse", t.ID, description="Warehouse, `IN_TRANSIT:<company>`, or `*` (company pool)."
+    ),
+    Column("sku", t.ID),
+)
+COGS_KINDS = ("COST", "TRUE_UP", "LANDED_COST")
+
+COSTING_COGS = TableContract(
+    name="costing_cogs",
+    description=(
+        "Cost per outbound movement (kind COST, on its day), true-ups of provisional "
+        "shortfall cost (TRUE_UP, on the day of the inbound that served it) and landed cost "
+        "on units already gone (LANDED_COST, per receipt line, on the posting day)."
+    ),
+    columns=(
+        Column("posting_date", t.DATE),
+        *POOL_COLUMNS,
+        Column("movement_id", t.ID, description="Outbound movement; receipt line for LANDED_COST."),
+        Column("movement_type", t.CODE),
+        Column("kind", t.CODE, enum=COGS_KINDS),
+        Column("quantity", t.QUANTITY),
+        Column(
+            "provisional_qty", t.QUANTITY, description="Units short (negative stock) on COST rows."
+        ),
+        Column("is_provisional", pl.Boolean),
+        Column("is_true_up", pl.Boolean),
+        Column("consumed", t.MONEY, description="Cost of the layer slices consumed."),
+        Column(
+            "provisional", t.MONEY, description="COST: provisional cost P; TRUE_UP: share of P."
+        ),
+        Column("amount", t.MONEY, description="COST: consumed + P; TRUE_UP: consumed - share."),
+    ),
+    key=("posting_date", "movement_id", "kind"),
+    partition_column="posting_date",
+)
+
+COSTING_CONSUMPTION = TableContract(
+    name="costing_consumption",
+    description=(
+        "Traceability: which slice [origin_a, origin_b) of which origin layer each "
+        "outbound consumed."
+    ),
+    columns=(
+        Column("posting_date", t.DATE),
+        *POOL_COLUMNS,
+        Column("movement_id", t.ID),
+        Column("movement_type", t.CODE),
+        Column(
+            "origin_id", t.ID, description="Receipt/return/gain movement, or SHORT:<transfer_out>."
+        ),
+        Column("origin_kind", t.CODE),
+        Column("receipt_date", t.DATE),
+        Column("origin_a", t.QUANTITY),
+        Column("origin_b", t.QUANTITY),
+        Column("quantity", t.QUANTITY),
+        Column("served_shortfall", pl.Boolean),
+        Column("served_by", t.ID, required=False),
+        Column("amount", t.MONEY),
+        Column("provisional_share", t.MONEY, required=False),
+        Column("true_up", t.MONEY, required=False),
+    ),
+    partition_column="posting_date",
+)
+
+COSTING_OPEN_LAYERS = TableContract(
+    name="costing_open_layers",
+    description=(
+        "Open layer slices at the end of the range, FIFO order per pool (transit: per transfer)."
+    ),
+    columns=(
+        *POOL_COLUMNS,
+        Column("position", t.QUANTITY),
+        Column("transfer_id", t.ID, required=False),
+        Column("transfer_out_id", t.ID, required=False),
+        Column("origin_id", t.ID),
+        Column("origin_kind", t.CODE),
+        Column("receipt_date", t.DATE),
+        Column("origin_qty", t.QUANTITY),
+        Column("origin_a", t.QUANTITY),
+        Column("origin_b", t.QUANTITY),
+        Column("quantity", t.QUANTITY, positive=True),
+        Column("origin_value", t.MONEY),
+        Column("value", t.MONEY, non_negative=True),
+    ),
+)
+
+COSTING_VALUATION = TableContract(
+    name="costing_valuation",
+    description="Per pool and day with movements: opening + in - out = closing (qty and value).",
+    columns=(
+        *POOL_COLUMNS,
+        Column("day", t.DATE),
+        Column("opening_qty", t.QUANTITY),
+        Column("in_qty", t.QUANTITY),
+        Column("out_qty", t.QUANTITY),
+        Column("closing_qty", t.QUANTITY),
+        Column("opening_value", t.MONEY),
+        Column("in_value", t.MONEY),
+        Column("out_value", t.MONEY),
+        Column("closing_value", t.MONEY),
+    ),
+    key=("company", "warehouse", "sku", "day"),
+    partition_column="day",
+)
+
+COSTING_AGEING = TableContract(
+    name="costing_ageing",
+    description="Stock ageing of one day: open quantity and value per pool and age bucket.",
+    columns=(
+        Column("day", t.DATE),
+        *POOL_COLUMNS,
+        Column("bucket", t.CODE, description='"0-30", ..., ">365" (policy.age_buckets).'),
+        Column("bucket_no", pl.Int32),
+        Column("quantity", t.QUANTITY),
+        Column("value", t.MONEY),
+    ),
+    key=("day", "company", "warehouse", "sku", "bucket"),
+    partition_column="day",
+)
+
+COSTING_JOURNALS = TableContract(
+    name="costing_journals",
+    description="ERP journal per day and company; debits equal credits per day and company.",
+    columns=(
+        Column("posting_date", t.DATE),
+        Column("company", t.ID),
+        Column("account", t.CODE),
+        Column("category", t.CODE),
+        Column("debit", t.MONEY, non_negative=True),
+        Column("credit", t.MONEY, non_negative=True),
+    ),
+    key=("posting_date", "company", "account", "category"),
+    partition_column="posting_date",
+)
+
+COSTING_LANDED_COST_ALLOCATIONS = TableContract(
+    name="costing_landed_cost_allocations",
+    description="Each landed cost's share per receipt line (cumulative rounding by movement_id).",
+    columns=(
+        Column("landed_cost_id", t.ID),
+        Column("movement_id", t.ID),
+        Column("basis", t.CODE),
+        Column("posting_date", t.DATE),
+        *POOL_COLUMNS,
+        Column("amount", t.MONEY),
+    ),
+    key=("landed_cost_id", "movement_id"),
+    partition_column="posting_date",
+)
+
+COSTING_FLAGS = TableContract(
+    name="costing_flags",
+    description="Movements costed by a fallback rule or otherwise worth a look (provisional, late...).",
+    columns=(Column("movement_id", t.ID), Column("flag", t.CODE), Column("detail", t.TEXT)),
+)
+
+INVENTORY_CHECK_DISCREPANCIES = TableContract(
+    name="inventory_check_discrepancies",
+    description="Computed end-of-day quantity vs the WMS snapshot, every row that differs.",
+    columns=(
+        Column("snapshot_date", t.DATE),
+        Column("warehouse", t.ID),
+        Column("sku", t.ID),
+        Column("computed_qty", t.QUANTITY),
+        Column("snapshot_qty", t.QUANTITY),
+        Column("difference", t.QUANTITY),
+    ),
+    key=("snapshot_date", "warehouse", "sku"),
+    partition_column="snapshot_date",
+)
+
+COSTING_TABLES = (
+    COSTING_COGS,
+    COSTING_CONSUMPTION,
+    COSTING_OPEN_LAYERS,
+    COSTING_VALUATION,
+    COSTING_AGEING,
+    COSTING_JOURNALS,
+    COSTING_LANDED_COST_ALLOCATIONS,
+    COSTING_FLAGS,
+    INVENTORY_CHECK_DISCREPANCIES,
+)
