@@ -342,6 +342,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline-sample", type=int, default=None)
     parser.add_argument("--root", type=Path, default=None)
     parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="prepare into (or reuse data already in) this folder",
+    )
+    parser.add_argument(
         "--per-carrier",
         action="store_true",
         help="engine: read, rate and reconcile one carrier at a time (bounded memory)",
@@ -360,8 +366,15 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(baseline(args.root, args.baseline_sample)))
         return
     with tempfile.TemporaryDirectory(dir=args.root) as tmp:
-        root = Path(tmp)
-        report: dict = {"prepare": prepare(root, args.shipments, args.seed)}
+        root = args.keep or Path(tmp)
+        prepared = args.keep is not None and (root / "bill_headers.parquet").exists()
+        if args.keep is not None:
+            root.mkdir(parents=True, exist_ok=True)
+        report: dict = {
+            "prepare": {"reused": str(root)}
+            if prepared
+            else prepare(root, args.shipments, args.seed)
+        }
         report["engine"] = _child(
             "engine-per-carrier" if args.per_carrier else "engine", root, None
         )

@@ -69,37 +69,23 @@ def _period_lines(
     return lines.filter(pl.col("period_start") <= period.start)
 
 
-def reconcile(
-    bill_lines: pl.DataFrame,
-    bill_headers: pl.DataFrame,
-    rating: RatingResult,
-    cards: RateCardTables | list[RateCard],
+def _judge_bucket(
+    lines: pl.DataFrame,
+    own: pl.DataFrame,
+    expected: pl.DataFrame,
+    all_ratings: pl.DataFrame,
+    tables: RateCardTables,
     carriers: CarriersFile,
     period: BillingPeriod,
-    prior_lines: pl.DataFrame | None = None,
-    quarantined_count: int = 0,
-) -> ReconciliationResult:
-    """Reconcile the bills of `period` (one carrier) against our shipments and contracts.
-
-    `bill_lines`/`bill_headers`: canonical BILL_LINES/BILL_HEADERS of the carrier,
-    at least every bill of this and earlier periods (later bills are ignored;
-    earlier ones supply first occurrences for duplicates and "already billed"
-    for accruals). `prior_lines`: optionally, earlier lines held separately.
-    `rating`: `rate_shipments` over every shipment a line may refer to and all
-    shipments up to the period end. `quarantined_count`: bill items of the
-    period the parsers quarantined (for parse coverage).
-    """
-    tables = as_tables(cards)
-    if prior_lines is not None:
-        bill_lines = pl.concat([bill_lines, prior_lines], how="diagonal_relaxed").unique(
-            LINE_KEY, keep="first", maintain_order=True
-        )
-    lines = _period_lines(bill_lines, bill_headers, carriers, period)
+) -> pl.DataFrame:
+    """Findings for the period's lines among `lines` (one bucket of tracking numbers,
+    with every earlier occurrence of them)."""
     marked = mark_first_occurrences(lines)
     current = marked.filter(pl.col("period_start") == period.start).with_columns(
         period_end=pl.lit(period.end)
     )
-    matched = match_shipments(current, rating.shipment_ratings, period.carrier)
+    del marked
+    matched = match_shipments(current, own, period.carrier, all_ratings)
     wrong_ccy = matched.filter(
         pl.col("contract_currency").is_not_null()
         & (pl.col("currency") != pl.col("contract_currency"))
@@ -111,24 +97,72 @@ def reconcile(
             f"the contract's, e.g. bill {b} in {c}, contract in {k}"
         )
     findings = judge_lines(
-        matched,
-        rating.expected_charges.filter(pl.col("carrier") == period.carrier),
-        tables,
-        tolerance_table(carriers),
-        weight_tolerance_table(carriers),
-    ).sort(LINE_KEY)
+        matched, expected, tables, tolerance_table(carriers), weight_tolerance_table(carriers)
+    )
     if findings.height != current.height:
         raise AssertionError("findings lost or duplicated lines")
+    return findings
+
+
+def reconcile(
+    bill_lines: pl.DataFrame,
+    bill_headers: pl.DataFrame,
+    rating: RatingResult,
+    cards: RateCardTables | list[RateCard],
+    carriers: CarriersFile,
+    period: BillingPeriod,
+    prior_lines: pl.DataFrame | None = None,
+    quarantined_count: int = 0,
+    bucket_lines: int = 1_000_000,
+) -> ReconciliationResult:
+    """Reconcile the bills of `period` (one carrier) against our shipments and contracts.
+
+    `bill_lines`/`bill_headers`: canonical BILL_LINES/BILL_HEADERS of the carrier,
+    at least every bill of this and earlier periods (later bills are ignored;
+    earlier ones supply first occurrences for duplicates and "already billed"
+    for accruals). `prior_lines`: optionally, earlier lines held separately.
+    `rating`: `rate_shipments` over every shipment a line may refer to and all
+    shipments up to the period end. `quarantined_count`: bill items of the
+    period the parsers quarantined (for parse coverage). `bucket_lines`: above this
+    many lines, lines and shipments are split into buckets by a hash of the tracking
+    number and judged bucket by bucket (duplicates and matching never cross a
+    tracking number), which bounds memory without changing a single finding.
+    """
+    tables = as_tables(cards)
+    if prior_lines is not None:
+        bill_lines = pl.concat([bill_lines, prior_lines], how="diagonal_relaxed").unique(
+            LINE_KEY, keep="first", maintain_order=True
+        )
+    lines = _period_lines(bill_lines, bill_headers, carriers, period).with_columns(
+        tracking_number=normalise_tracking(pl.col("tracking_number"))
+    )
     tracking = pl.col("tracking_number")
-    journal, roll = accrual_entries(
-        rating.shipment_ratings.filter(pl.col("carrier") == period.carrier),
-        marked.filter(pl.col("period_start") < period.start).select(tracking),
-        marked.select(tracking),
-        period,
+    billed_before = lines.filter(pl.col("period_start") < period.start).select(tracking).unique()
+    billed_by_end = lines.select(tracking).unique()
+    bill_keys = (
+        lines.filter(pl.col("period_start") == period.start)
+        .select("source_sha256", "bill_number")
+        .unique()
     )
-    headers = bill_headers.join(
-        current.select("source_sha256", "bill_number").unique(), on=["source_sha256", "bill_number"]
-    )
+    own = rating.shipment_ratings.filter(pl.col("carrier") == period.carrier)
+    expected = rating.expected_charges.filter(pl.col("carrier") == period.carrier)
+    buckets = max(1, -(-lines.height // bucket_lines))
+    parts = []
+    for bucket in range(buckets):
+        if buckets == 1:
+            mine = [lines, own, expected]
+        else:
+            mine = [
+                f.filter(tracking.hash(seed=7) % buckets == bucket) for f in (lines, own, expected)
+            ]
+        parts.append(_judge_bucket(*mine, rating.shipment_ratings, tables, carriers, period))
+    del lines, expected
+    findings = pl.concat(parts).sort(LINE_KEY)
+    del parts
+    journal, roll = accrual_entries(own, billed_before, billed_by_end, period)
+    del own
+    current = bill_keys
+    headers = bill_headers.join(current, on=["source_sha256", "bill_number"])
     summary = period_summary(
         findings,
         headers,

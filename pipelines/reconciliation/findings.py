@@ -216,12 +216,13 @@ def _judge_fuel(frame: pl.DataFrame) -> pl.DataFrame:
         judged_freight, on=["source_sha256", "bill_number", "tracking_number"], **LEFT
     )
     pct_u = (pl.col("fuel_percent").cast(pl.Decimal(38, 4)) * 10_000).cast(pl.Int64)
-    approved_freight = (
+    approved_freight = pl.max_horizontal(  # a credited (negative) freight carries no fuel
         pl.when(pl.col("freight_finding").is_null())
         .then(pl.col("exp_freight_c"))
         .when(pl.col("freight_finding") == "OK")
         .then(pl.col("freight_billed_c"))
-        .otherwise(pl.min_horizontal("freight_billed_c", "freight_expected_c"))
+        .otherwise(pl.min_horizontal("freight_billed_c", "freight_expected_c")),
+        pl.lit(0),
     )
 
     def fuel_of(base: pl.Expr) -> pl.Expr:

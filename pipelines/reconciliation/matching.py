@@ -54,10 +54,19 @@ def mark_first_occurrences(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def match_shipments(lines: pl.DataFrame, ratings: pl.DataFrame, carrier: str) -> pl.DataFrame:
+def match_shipments(
+    lines: pl.DataFrame,
+    ratings: pl.DataFrame,
+    carrier: str,
+    all_ratings: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Join each line to its shipment rating (same carrier) and, if none, name the
-    other carrier that shipped the tracking number (evidence for UNKNOWN_SHIPMENT)."""
+    other carrier that shipped the tracking number (evidence for UNKNOWN_SHIPMENT).
+
+    `ratings` may hold only the carrier's shipments; `all_ratings` (default
+    `ratings`) is searched for other carriers' shipments."""
     own = ratings.filter(pl.col("carrier") == carrier)
+    ratings = ratings if all_ratings is None else all_ratings
     repeated = own.filter(pl.col("tracking_number").is_duplicated())
     if repeated.height:
         clash = (

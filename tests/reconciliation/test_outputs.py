@@ -127,3 +127,17 @@ def test_two_shipments_with_one_tracking_number_are_refused() -> None:
     )
     with pytest.raises(AmbiguousShipment, match="TRKS1: S1, S1bis"):
         match_shipments(b.bill_lines(*LINES), ratings, "EXPR")
+
+
+def test_judging_in_buckets_of_tracking_numbers_changes_nothing() -> None:
+    more = (
+        *LINES,
+        line("B2", 3, "TRKS2", "FREIGHT", "45.00", "6", bill_date=date(2026, 1, 25)),
+        line("B2", 4, "TRKS2", "FUEL", "4.50", bill_date=date(2026, 1, 25)),
+        line("B2", 5, "TRKX1", "FREIGHT", "1.00", "1", bill_date=date(2026, 1, 25)),
+    )
+    whole = run(*more)
+    for size in (1, 2, 3):
+        split = run(*more, bucket_lines=size)
+        for name in ("findings", "period_summary", "payable_vouchers", "disputes", "accruals"):
+            assert getattr(split, name).equals(getattr(whole, name)), (size, name)
