@@ -119,6 +119,14 @@ PARSED = {
         [D("120.00"), D("7.50")],
         ["OTHER", "OTHER"],
     ),
+    "en16931-connectingeurope/EDIFACT_EXAMPLE3.TXT": (
+        "edifact-invoic",
+        "TOSL108",
+        "DKK",
+        D("900.00"),
+        [D("100.00"), D("800.00")],
+        ["FREIGHT", "OTHER"],
+    ),
     "invoice2data/oyo.pdf": (
         "template-pdf",
         "IBZY2087",
@@ -136,7 +144,6 @@ QUARANTINED = {
     ),
     "facturx-zugferd-mustang/corruptedV2PDF.pdf": ("corrupt_pdf", "damaged PDF"),
     "facturx-zugferd-mustang/validAvoir_FR_type380_BASICWL.pdf": ("no_lines", "BASIC WL"),
-    "en16931-connectingeurope/EDIFACT_EXAMPLE3.TXT": ("no_parser", "no parser or template"),
 }
 
 
