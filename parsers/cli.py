@@ -3,7 +3,8 @@
 `list` shows every parser and template (with versions and the registry
 fingerprint); `parse FILE` shows which parser was chosen and why, the parsed
 lines, the totals check, and any error with its locator, without touching the
-raw store or the quarantine. `quarantine` lists quarantined files. Mounted by
+raw store or the quarantine; `check` re-parses every template's example against
+its expected output and `example` records one; `quarantine` lists quarantined files. Mounted by
 the lead as `reckon parsers`; standalone: `python -m parsers.cli`.
 """
 
@@ -16,6 +17,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from parsers.examples import EXAMPLES_DIR, check_examples, record_example
 from parsers.ingest import list_quarantined
 from parsers.model import BillParseError
 from parsers.registry import ParseContext, Registry
@@ -125,6 +127,37 @@ def parse_file(
         typer.echo(f"INVALID [{exc.code}] {exc.reason}{where}", err=True)
         raise typer.Exit(1) from exc
     typer.echo("valid: would be accepted by ingest")
+
+
+@parsers_app.command("check")
+def check(templates_dir: TemplatesDir = None) -> None:
+    """Re-parse every template's example file and compare with its expected output."""
+    registry = _registry(templates_dir)
+    folders = [EXAMPLES_DIR] + ([templates_dir / "examples"] if templates_dir else [])
+    failed = 0
+    for folder in folders:
+        for result in check_examples(registry, folder):
+            failed += not result.ok
+            typer.echo(f"{'ok  ' if result.ok else 'FAIL'} {result.template_id}: {result.message}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@parsers_app.command("example")
+def example(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    template: Annotated[str, typer.Option("--template", "-t", help="Template id.")],
+    templates_dir: TemplatesDir = None,
+) -> None:
+    """Record FILE as TEMPLATE's example, with what it parses into now as the expectation."""
+    registry = _registry(templates_dir)
+    folder = (templates_dir / "examples") if templates_dir else EXAMPLES_DIR
+    try:
+        target = record_example(registry, registry.template(template), file, folder)
+    except (KeyError, BillParseError) as exc:
+        typer.echo(f"not recorded: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"recorded {target} and its expected lines/headers")
 
 
 @parsers_app.command("quarantine")
