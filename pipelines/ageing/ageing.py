@@ -39,7 +39,21 @@ def ageing_changes(
         },
         schema={"bucket_no": pl.Int32, "bucket": pl.String, "low": pl.Int64, "high": pl.Int64},
     )
-    r = residencies.join(buckets, how="cross")
+    # Only the buckets a slice passes through while present: from its age on entry to
+    # its age on exit (or at `end`), so short stays cost one or two rows, not one per bucket.
+    stay_end = pl.coalesce(pl.col("exit_day"), pl.lit(end) + pl.duration(days=1))
+    age_in = (
+        pl.max_horizontal("enter_day", pl.lit(start)) - pl.col("receipt_date")
+    ).dt.total_days()
+    age_out = (stay_end - pl.col("receipt_date")).dt.total_days() - 1
+
+    def bucket_of(age: pl.Expr) -> pl.Expr:
+        return pl.sum_horizontal(*((age >= low).cast(pl.Int32) for low in lows[1:]))
+
+    r = residencies.with_columns(
+        pl.int_ranges(bucket_of(age_in), bucket_of(age_out) + 1, dtype=pl.Int32).alias("bucket_no")
+    ).explode("bucket_no")
+    r = r.filter(pl.col("bucket_no").is_not_null()).join(buckets, on="bucket_no")
     rd = pl.col("receipt_date")
     lo = pl.max_horizontal(pl.col("enter_day"), rd + pl.duration(days=pl.col("low")))
     hi_age = pl.when(pl.col("high").is_not_null()).then(rd + pl.duration(days=pl.col("high")))

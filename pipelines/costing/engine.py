@@ -314,22 +314,32 @@ def _consumption(pieces: pl.DataFrame) -> pl.DataFrame:
         "true_up_cents",
     )
     cols = rows.columns
-    key = ["posting_date", *POOL, "movement_id", "movement_type", "served_shortfall", "served_by"]
-    key += ["origin_id", "origin_kind", "receipt_date"]
+    # The overlay cuts slices at every boundary it saw; merge adjacent slices of one origin
+    # consumed by one movement on one day, so the detail does not depend on the range run.
+    key = ["movement_id", "posting_date", "served_by", "origin_id"]
     rows = rows.sort([*key, "origin_a"], nulls_last=True)
-    brk = pl.col("origin_a") != pl.col("origin_b").shift(1).over(key)
-    rows = rows.with_columns(brk.fill_null(True).cum_sum().over(key).alias("run"))
-    merged = rows.group_by([*key, "run"]).agg(
-        pl.col("origin_a").min(),
-        pl.col("origin_b").max(),
+    same = pl.all_horizontal(
+        *(pl.col(k).eq_missing(pl.col(k).shift(1)) for k in key),
+        pl.col("origin_a") == pl.col("origin_b").shift(1),
+    )
+    rows = rows.with_columns((~same.fill_null(False)).cum_sum().alias("run"))
+    first = [
+        c
+        for c in cols
+        if c
+        not in ("origin_b", "quantity", "amount_cents", "provisional_share_cents", "true_up_cents")
+    ]
+    merged = rows.group_by("run").agg(
+        *(pl.col(c).first() for c in first),
+        pl.col("origin_b").last(),
         pl.col("quantity").sum(),
         pl.col("amount_cents").sum(),
-        pl.when(pl.col("served_shortfall").first())
-        .then(pl.col("provisional_share_cents").sum())
-        .alias("provisional_share_cents"),
-        pl.when(pl.col("served_shortfall").first())
-        .then(pl.col("true_up_cents").sum())
-        .alias("true_up_cents"),
+        pl.col("provisional_share_cents").fill_null(0).sum(),
+        pl.col("true_up_cents").fill_null(0).sum(),
+    )
+    merged = merged.with_columns(
+        pl.when(pl.col("served_shortfall")).then(pl.col(c)).alias(c)
+        for c in ("provisional_share_cents", "true_up_cents")
     )
     return merged.select(cols).sort("posting_date", *POOL, "movement_id", "origin_a")
 
