@@ -137,9 +137,12 @@ def tabular_result(
 
 def read_csv_grid(path: Path, template: Template, name: str) -> pl.DataFrame:
     text = decode(path.read_bytes(), template.read.encoding, name)
-    first_line = text.split("\n", 1)[0]
-    delimiter = template.read.delimiter or max(DELIMITERS, key=first_line.count)
-    width = max((line.count(delimiter) + 1 for line in text.splitlines()[:SNIFF_ROWS]), default=1)
+    lines = text.splitlines()
+    marker = template.read.header_contains
+    header_line = next((x for x in lines if marker and marker in x), lines[0] if lines else "")
+    delimiter = template.read.delimiter or max(DELIMITERS, key=header_line.count)
+    # As wide as the widest row anywhere: a long row is kept whole, never truncated.
+    width = max((line.count(delimiter) + 1 for line in lines), default=1)
     try:
         return pl.read_csv(
             io.BytesIO(text.encode("utf-8")),

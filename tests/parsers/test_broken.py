@@ -203,3 +203,26 @@ def test_a_csv_holding_two_bills_is_refused_by_name_not_merged(tmp_path, registr
     (outcome,) = ingest_many([path], tmp_path / "raw", tmp_path / "q", registry=registry, workers=1)
     assert (outcome.status, outcome.error_code) == ("quarantined", "several_bills")
     assert "Invoice Number" in outcome.reason and "DHL-2026-0099" in outcome.reason
+
+
+def test_csv_delimiter_is_detected_from_the_header_row_not_a_title_line(tmp_path, registry):
+    """A title line without delimiters must not decide the delimiter; the template here
+    gives none, so it is detected from the row that holds the header text."""
+    template = (Path(__file__).resolve().parents[2] / "docs" / "adding-a-carrier.md").read_text()
+    body = template.split("<!-- file: cnpost-statement-csv.yaml -->\n```yaml\n")[1].split("```")[0]
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "cn.yaml").write_text(body.replace('  delimiter: ";"\n', ""))
+    from parsers.registry import Registry
+
+    bill = tmp_path / "CNPOST-1.csv"
+    bill.write_bytes(
+        "中国邮政 月结账单 账单号:CP-1 账单日期:2026-02-03 币种:CNY\n"
+        "邮件号;收寄日期;寄达国;计费重量;费用类型;金额\n"
+        "RR1CN;2026-01-05;US;0,250;邮费;38,50\n"
+        "合计;;;;;38,50\n".encode("gb18030")
+    )
+    reg = Registry.default(extra_templates=folder, use_entry_points=False)
+    (outcome,) = ingest_many([bill], tmp_path / "raw", tmp_path / "q", registry=reg, workers=1)
+    assert outcome.status == "parsed", outcome.reason
+    assert outcome.lines["amount"].to_list() == [Decimal("38.50")]
