@@ -175,6 +175,17 @@ def lines_from_cells(cells: pl.DataFrame, template: Template) -> pl.DataFrame:
                 continue
             located = pl.col("locator") + (f";charge={n}" if n else f";charge={slot_index}")
             part = cells.select(*exprs, located, order, pl.lit(slot_index).alias("_slot"))
+            half = part.filter(
+                pl.col("amount").is_null()
+                & (pl.col("charge_code").is_not_null() | pl.col("charge_description").is_not_null())
+            )
+            if half.height and (slot.code_column or slot.description_column):
+                raise BillParseError(
+                    "invalid_value",
+                    f"charge {half['charge_code'][0] or half['charge_description'][0]!r} "
+                    "has no amount",
+                    half["locator"][0],
+                )
             parts.append(part.filter(pl.col("amount").is_not_null()))
     if cols.missing:
         shown = ", ".join(c for c in cells.columns if c != "locator")
@@ -184,7 +195,23 @@ def lines_from_cells(cells: pl.DataFrame, template: Template) -> pl.DataFrame:
             f"the file has: {shown[:400]}",
             "header",
         )
-    lines = pl.concat(parts).sort("_row", "_slot").drop("_row", "_slot")
+    lines = pl.concat(parts).sort("_row", "_slot")
+    if rules.charges:
+        # A wide row that yields no charge at all would vanish: say so instead.
+        empty = (
+            cells.with_row_index("_row")
+            .filter(
+                pl.col(rules.tracking_number.column or "").is_not_null()
+                if rules.tracking_number.column in cells.columns
+                else pl.lit(False)
+            )
+            .join(lines.select(pl.col("_row").cast(pl.UInt32)).unique(), on="_row", how="anti")
+        )
+        if empty.height:
+            raise BillParseError(
+                "invalid_value", "shipment row without any charge amount", empty["locator"][0]
+            )
+    lines = lines.drop("_row", "_slot")
     orphan = lines["tracking_number_raw"].is_null() & lines["amount"].is_not_null()
     if orphan.any():
         i = int(orphan.arg_true()[0])

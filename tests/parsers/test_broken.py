@@ -226,3 +226,23 @@ def test_csv_delimiter_is_detected_from_the_header_row_not_a_title_line(tmp_path
     (outcome,) = ingest_many([bill], tmp_path / "raw", tmp_path / "q", registry=reg, workers=1)
     assert outcome.status == "parsed", outcome.reason
     assert outcome.lines["amount"].to_list() == [Decimal("38.50")]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda cells: cells.__setitem__(18, ""), "charge 'WC' has no amount"),
+        (lambda cells: cells.__setitem__(slice(16, 46), [""] * 30), "without any charge amount"),
+    ],
+)
+def test_a_wide_row_never_loses_a_charge_silently(tmp_path, registry, good, edit, message):
+    text = good["DHL"].read_bytes().decode("utf-8-sig")
+    head, first, *rest = text.split("\r\n")
+    cells = first.split(",")
+    edit(cells)
+    path = tmp_path / "edited.csv"
+    path.write_bytes("\r\n".join([head, ",".join(cells), *rest]).encode("utf-8-sig"))
+    (outcome,) = ingest_many([path], tmp_path / "raw", tmp_path / "q", registry=registry, workers=1)
+    assert (outcome.status, outcome.error_code) == ("quarantined", "invalid_value")
+    assert message in outcome.reason
+    assert outcome.locator.startswith("row=2")
