@@ -118,3 +118,19 @@ def test_two_workers_give_the_same_outcomes_as_one(tmp_path, registry, bills):
     assert [o.status for o in one] == [o.status for o in two] == ["parsed"] * 3 + ["already_parsed"]
     for a, b in zip(one[:3], two[:3], strict=True):
         assert a.lines.equals(b.lines)
+
+
+def test_outcomes_frame_summarises_files_for_the_ui(tmp_path, registry, bills):
+    from parsers.ingest import outcomes_frame
+
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(bills[1].read_bytes()[:200])
+    outcomes = ingest_many(
+        [*bills, broken], tmp_path / "raw", tmp_path / "q", registry=registry, workers=1
+    )
+    frame = outcomes_frame(outcomes)
+    assert frame["status"].to_list() == ["parsed", "parsed", "parsed", "quarantined"]
+    assert frame["lines"].to_list()[:3] == [o.lines.height for o in outcomes[:3]]
+    assert frame["template_lines"].sum() == frame["lines"].sum()  # all demo bills by template
+    assert frame.row(3, named=True)["error_code"] == "malformed_xml"
+    assert frame["parsed_total"][0] == outcomes[0].headers["parsed_total"][0]
