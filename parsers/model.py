@@ -123,6 +123,7 @@ def clean_number(expr: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
         s = s.str.replace_all(r"\.", "").str.replace_all(",", ".")
     else:
         s = s.str.replace_all(",", "")
+    s = s.str.replace(r"^(-?)\.", "${1}0.")  # '.50' -> '0.50'
     return pl.when(negative & ~s.str.starts_with("-")).then("-" + s).otherwise(s)
 
 

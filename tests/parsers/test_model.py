@@ -46,6 +46,7 @@ def test_printed_numbers_become_plain_decimal_text():
         "-0.05",
     ]
     assert clean(["1.234,56", "-0,05"], decimal_comma=True) == ["1234.56", "-0.05"]
+    assert clean([".50", "-.5", "(.25)"]) == ["0.50", "-0.5", "-0.25"]
 
 
 def test_tracking_numbers_normalise_to_letters_and_digits():
