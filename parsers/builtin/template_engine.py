@@ -195,7 +195,8 @@ def lines_from_cells(cells: pl.DataFrame, template: Template) -> pl.DataFrame:
             f"the file has: {shown[:400]}",
             "header",
         )
-    lines = pl.concat(parts).sort("_row", "_slot")
+    # One part (a long bill) is already in row order; only unpivoted slots need sorting.
+    lines = parts[0] if len(parts) == 1 else pl.concat(parts).sort("_row", "_slot")
     if rules.charges:
         # A wide row that yields no charge at all would vanish: say so instead.
         empty = (
