@@ -26,6 +26,17 @@ def overlay(
     "r_start", "r_end"]. Returns key + ["x_a", "x_b", left_id, right_id] with one row per
     elementary interval; an id is null where its side has no interval there.
     """
+    if len(key) > 1 or left.schema[key[0]] == pl.String:
+        ids = pl.concat([left.select(key), right.select(key)]).unique().with_row_index("_kid")
+        ids = ids.with_columns(pl.col("_kid").cast(pl.Int64))
+        out = overlay(
+            left.join(ids, on=key).drop(key),
+            right.join(ids, on=key).drop(key),
+            ["_kid"],
+            left_id,
+            right_id,
+        )
+        return out.join(ids, on="_kid").select(*key, "x_a", "x_b", left_id, right_id)
     points = pl.concat(
         [
             left.select(*key, pl.col("l_start").alias("x")),
