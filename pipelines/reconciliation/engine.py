@@ -56,7 +56,7 @@ def _period_lines(
     """The carrier's lines of bills belonging to this or an earlier period, with period_start."""
     cfg = carriers.get(period.carrier)
     periods = bill_periods(headers, cfg).unique(["source_sha256", "bill_number"])
-    lines = bill_lines.filter(pl.col("carrier") == period.carrier).join(
+    lines = _only_carrier(bill_lines, period.carrier).join(
         periods, on=["source_sha256", "bill_number"], how="left"
     )
     orphans = lines.filter(pl.col("period_start").is_null())
@@ -67,6 +67,29 @@ def _period_lines(
             + ", ".join(f"bill {b} (file {s[:12]})" for s, b in bills.iter_rows())
         )
     return lines.filter(pl.col("period_start") <= period.start)
+
+
+def _only_carrier(frame: pl.DataFrame, carrier: str) -> pl.DataFrame:
+    """The carrier's rows, without copying a frame that holds nothing else."""
+    carriers = frame["carrier"].unique()
+    if carriers.len() == 1 and carriers[0] == carrier:
+        return frame
+    return frame.filter(pl.col("carrier") == carrier)
+
+
+def _merge_in_line_order(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Concatenate per-bucket findings (each already in line order) in line order.
+
+    Sorting the whole frame would hold it twice; instead the order is computed on
+    the key columns only and the columns are gathered one at a time."""
+    whole = pl.concat(parts, rechunk=False)
+    parts.clear()
+    order = whole.select(LINE_KEY).with_row_index("_i").sort(LINE_KEY)["_i"]
+    columns = []
+    for name in whole.columns:
+        columns.append(whole[name].gather(order))
+        whole = whole.drop(name)
+    return pl.DataFrame(columns)
 
 
 def _judge_bucket(
@@ -133,8 +156,10 @@ def reconcile(
         bill_lines = pl.concat([bill_lines, prior_lines], how="diagonal_relaxed").unique(
             LINE_KEY, keep="first", maintain_order=True
         )
-    lines = _period_lines(bill_lines, bill_headers, carriers, period).with_columns(
-        tracking_number=normalise_tracking(pl.col("tracking_number"))
+    lines = (
+        _period_lines(bill_lines, bill_headers, carriers, period)
+        .with_columns(tracking_number=normalise_tracking(pl.col("tracking_number")))
+        .sort(LINE_KEY)
     )
     tracking = pl.col("tracking_number")
     billed_before = lines.filter(pl.col("period_start") < period.start).select(tracking).unique()
@@ -144,8 +169,8 @@ def reconcile(
         .select("source_sha256", "bill_number")
         .unique()
     )
-    own = rating.shipment_ratings.filter(pl.col("carrier") == period.carrier)
-    expected = rating.expected_charges.filter(pl.col("carrier") == period.carrier)
+    own = _only_carrier(rating.shipment_ratings, period.carrier)
+    expected = _only_carrier(rating.expected_charges, period.carrier)
     buckets = max(1, -(-lines.height // bucket_lines))
     parts = []
     for bucket in range(buckets):
@@ -157,7 +182,7 @@ def reconcile(
             ]
         parts.append(_judge_bucket(*mine, rating.shipment_ratings, tables, carriers, period))
     del lines, expected
-    findings = pl.concat(parts).sort(LINE_KEY)
+    findings = pl.concat(parts) if buckets == 1 else _merge_in_line_order(parts)
     del parts
     journal, roll = accrual_entries(own, billed_before, billed_by_end, period)
     del own

@@ -110,6 +110,6 @@ def match_shipments(
         "functional_currency",
         "fx_rate",
     )
-    return lines.join(shipment_side, on="tracking_number", how="left").join(
-        others, on="tracking_number", how="left"
+    return lines.join(shipment_side, on="tracking_number", how="left", maintain_order="left").join(
+        others, on="tracking_number", how="left", maintain_order="left"
     )
