@@ -20,6 +20,7 @@ from parsers.model import BillParseError
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 PROLOGUE_BYTES = 64 * 1024
+MAX_TREE_BYTES = 50 * 2**20
 
 
 def _check_prologue(head: bytes, name: str) -> None:
@@ -42,8 +43,17 @@ def safe_parser() -> etree.XMLParser:
     )
 
 
-def parse_bytes(data: bytes, name: str) -> etree._Element:
-    """A whole (small) XML document, e.g. an attachment of a Factur-X PDF."""
+def parse_bytes(data: bytes, name: str, max_bytes: int = MAX_TREE_BYTES) -> etree._Element:
+    """A whole (small) XML document, e.g. an invoice or a Factur-X attachment.
+
+    A tree costs ~10x the file in memory, so documents above `max_bytes` are refused
+    with the reason; big bills are read by a streaming template instead."""
+    if len(data) > max_bytes:
+        raise BillParseError(
+            "too_large",
+            f"{name} is {len(data) / 2**20:.0f} MB; whole-document XML parsing stops at "
+            f"{max_bytes / 2**20:.0f} MB (use a streaming XML template)",
+        )
     _check_prologue(data[:PROLOGUE_BYTES], name)
     try:
         return etree.fromstring(data, parser=safe_parser())

@@ -246,3 +246,10 @@ def test_a_wide_row_never_loses_a_charge_silently(tmp_path, registry, good, edit
     assert (outcome.status, outcome.error_code) == ("quarantined", "invalid_value")
     assert message in outcome.reason
     assert outcome.locator.startswith("row=2")
+
+
+def test_whole_document_xml_has_a_size_limit():
+    with pytest.raises(BillParseError) as info:
+        parse_bytes(b"<Invoice>" + b" " * 2000 + b"</Invoice>", "big.xml", max_bytes=1000)
+    assert info.value.code == "too_large"
+    assert "streaming XML template" in info.value.reason
