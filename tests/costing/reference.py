@@ -27,6 +27,7 @@ class Origin:
     qty: int
     receipt_date: object
     landed: list = field(default_factory=list)  # landed cost shares S, in posting order
+    sku: str = ""
 
 
 def part(total: int, a: int, b: int, whole: int) -> int:
@@ -173,10 +174,12 @@ def run_reference(
     def priced(m: dict) -> int:
         return value_of(m, fx, functional)
 
+    sku_pools: dict[str, list] = defaultdict(list)
+
     def post_landed(lc_id: str, line: str, s: int) -> None:
         o = res.origins[line]
-        held = [sl for pool in res.pools.values() for sl in pool.layers]
-        held += [sl for _, _, slices in res.transit.values() for sl in slices]
+        held = [sl for key in sku_pools[o.sku] for sl in res.pools[key].layers]
+        held += [sl for _, sku, slices in res.transit.values() if sku == o.sku for sl in slices]
         cap = sum(part(s, a, b, o.qty) for origin_id, a, b in held if origin_id == line)
         res.expensed[(lc_id, line)] = s - cap
         o.landed.append(s)
@@ -217,6 +220,8 @@ def run_reference(
             post_landed(*m)
             continue
         key = (m["company"], m["warehouse"], m["sku"])
+        if key not in res.pools:
+            sku_pools[m["sku"]].append(key)
         pool, t, q, mid = res.pools[key], m["movement_type"], m["quantity"], m["movement_id"]
         day = m["occurred_at"].date()
         if t in INBOUND:
@@ -236,7 +241,7 @@ def run_reference(
                 value = r_half_up(Decimal(c * q) / n)
             else:
                 value = at_ref(pool, q, prefer_open=True)
-            res.origins[mid] = Origin(value, q, day)
+            res.origins[mid] = Origin(value, q, day, sku=m["sku"])
             enter(pool, [(mid, 0, q)], day)
         else:
             taken, short, p = consume(pool, m)
@@ -246,7 +251,7 @@ def run_reference(
                 issues[mid] = (consumed + p, q)
             if t == "TRANSFER_OUT":
                 if short:
-                    res.origins[f"SHORT:{mid}"] = Origin(p, short, day)
+                    res.origins[f"SHORT:{mid}"] = Origin(p, short, day, sku=m["sku"])
                     taken.append((f"SHORT:{mid}", 0, short))
                 res.transit[m["reference"]] = (m["company"], m["sku"], taken)
     return res
