@@ -130,7 +130,7 @@ def _reference(folder: str, days: int, out: mp.Queue) -> None:
     )
 
 
-def _run(target, *args) -> dict:  # noqa: ANN001
+def _run(target: object, *args: object) -> dict:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=target, args=(*args, q))

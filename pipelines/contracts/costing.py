@@ -167,7 +167,7 @@ COSTING_LANDED_COST_ALLOCATIONS = TableContract(
 
 COSTING_FLAGS = TableContract(
     name="costing_flags",
-    description="Movements costed by a fallback rule or otherwise worth a look (provisional, late...).",
+    description="Movements costed by a fallback rule or worth a look (provisional, late...).",
     columns=(Column("movement_id", t.ID), Column("flag", t.CODE), Column("detail", t.TEXT)),
 )
 
