@@ -49,12 +49,17 @@ def generate(n: int, n_skus: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     reference = np.where(kinds == "RECEIPT", np.char.add("PO", (np.arange(n) // 3).astype(str)), "")
     reference = np.where(kinds == "ISSUE", np.char.add("SO", np.arange(n).astype(str)), reference)
 
+    # A return points at an earlier issue of the same SKU (or at nothing known).
+    span = DAYS * DAY_US
     issues = np.flatnonzero(kinds == "ISSUE")
-    issues = issues[np.argsort(t[issues])]
+    issues = issues[np.argsort(sku[issues] * span + t[issues])]
+    ikey = sku[issues] * span + t[issues]
     rets = np.flatnonzero(kinds == "RETURN")
-    upto = np.searchsorted(t[issues], t[rets])
-    pick = (rng.random(rets.size) * upto).astype(np.int64)
-    reference[rets] = np.where(upto > 0, ids[issues[np.minimum(pick, len(issues) - 1)]], "UNKNOWN")
+    hi = np.searchsorted(ikey, sku[rets] * span + t[rets])
+    lo = np.searchsorted(ikey, sku[rets] * span)
+    pick = lo + (rng.random(rets.size) * (hi - lo)).astype(np.int64)
+    found = ids[issues[np.minimum(pick, len(issues) - 1)]]
+    reference[rets] = np.where(hi > lo, found, "UNKNOWN")
 
     tr = np.flatnonzero(kinds == "TRANSFER")
     reference[tr] = np.char.add("T", tr.astype(str))

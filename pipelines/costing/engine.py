@@ -17,7 +17,7 @@ import polars as pl
 from pipelines.ageing.ageing import ageing_changes, ageing_on
 from pipelines.costing.fifo import Fifo, run_fifo
 from pipelines.costing.intervals import slice_cost
-from pipelines.costing.landed import allocate, landed_postings
+from pipelines.costing.landed import Allocation, allocate, landed_postings
 from pipelines.costing.money import to_money
 from pipelines.costing.outputs import (
     ageing_residencies,
@@ -167,6 +167,8 @@ def cost_range(
     start: date,
     end: date,
     policy: CostingPolicy | None = None,
+    *,
+    allocation: Allocation | None = None,
 ) -> CostingResult:
     """Cost days [start, end] from `state` (the end of start - 1; None = no history).
 
@@ -174,6 +176,8 @@ def cost_range(
     `landed_costs` and `skus` (needed for WEIGHT/VOLUME allocation). A `load_date` column
     on movements marks late documents (DOMAIN.md). Rows dated after `end` are ignored;
     rows dated before `start` are ignored unless `policy.closed_before` re-dates them.
+    `allocation`: landed costs already allocated (pipelines.costing.chunked passes each
+    chunk its part of one allocation over all lines).
     """
     policy = policy or CostingPolicy()
     state = state or CostingState.empty()
@@ -181,7 +185,7 @@ def cost_range(
         inputs["movements"], inputs["fx_rates"], inputs["companies"], state, start, end, policy
     )
     moves = prep.moves
-    alloc = allocate(inputs, start, end, policy)
+    alloc = allocation if allocation is not None else allocate(inputs, start, end, policy)
     components = pl.concat([state.landed_components, alloc.components])
     fifo = run_fifo(moves, state, components)
     pieces = annotate_pieces(fifo)

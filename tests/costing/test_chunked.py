@@ -1,0 +1,50 @@
+"""Costing in SKU chunks gives the same figures as one call (benchmarks' ledger, small)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from benchmarks._costing_ledger import DAYS, START, generate
+from pipelines.costing import CostingInputError, cost_range
+from pipelines.costing.chunked import cost_range_chunked
+from tests.costing.helpers import inputs, move
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(frame.columns, nulls_last=True)
+
+
+def test_chunked_equals_one_call() -> None:
+    ledger = generate(20_000, 300, seed=3)
+    end = START + timedelta(days=DAYS - 1)
+    one = cost_range(ledger, None, START, end)
+    chunked = cost_range_chunked(ledger, None, START, end, chunks=4)
+    for name in (
+        "cogs",
+        "consumption",
+        "postings",
+        "valuation",
+        "journals",
+        "flags",
+        "open_layers",
+    ):
+        assert_frame_equal(_sorted(getattr(chunked, name)), _sorted(getattr(one, name)))
+    for name, frame in one.end_state.frames().items():
+        assert_frame_equal(_sorted(chunked.end_state.frames()[name]), _sorted(frame))
+    assert_frame_equal(chunked.ageing_on(end), one.ageing_on(end))
+
+
+def test_chunked_refuses_a_return_of_another_skus_issue() -> None:
+    rows = [
+        move("r1", "2026-01-01T09:00", "RECEIPT", 1, cost="1", sku="A"),
+        move("i1", "2026-01-02T09:00", "ISSUE", 1, sku="A"),
+    ]
+    rows += [
+        move(f"rt{k}", "2026-01-03T09:00", "RETURN", 1, sku=f"B{k}", ref="i1") for k in range(8)
+    ]
+    with pytest.raises(CostingInputError, match="another SKU"):
+        cost_range_chunked(inputs(rows), None, START, START, chunks=8)
