@@ -1,13 +1,14 @@
 """Costing benchmark: set-based engine vs the row-by-row reference, full range and nightly.
 
     uv run python -m benchmarks.costing --sizes 1M            # engine + reference at 1M
-    uv run python -m benchmarks.costing --sizes 10M --no-reference
+    uv run python -m benchmarks.costing --sizes 10M --no-reference --chunks 16
 
 For each size a ledger is generated (benchmarks/_costing_ledger.py: three years, tens of
 thousands of SKUs) and written to Parquet; every measurement then runs in a fresh process
 that reads the Parquet files, so its peak RSS (ru_maxrss) is that measurement's own:
 1. full range: cost_range over all days but the last, from an empty state (the go-live
-   initialisation); its end state is saved;
+   initialisation; with --chunks, pipelines.costing.chunked in SKU chunks); its end
+   state is saved;
 2. nightly: the last day only, from that saved state, given only that day's movements
    (and the receipt lines its landed costs point at): what a nightly partition does;
 3. nightly after one year: the same for day 366 from the state after day 365, to show the
@@ -41,13 +42,18 @@ def _load(folder: Path) -> dict[str, pl.DataFrame]:
     return {t: pl.read_parquet(folder / f"{t}.parquet") for t in TABLES}
 
 
-def _full(folder: str, days: int, out: mp.Queue) -> None:
+def _full(folder: str, days: int, chunks: int, out: mp.Queue) -> None:
     from benchmarks._costing_ledger import START
     from pipelines.costing import cost_range
+    from pipelines.costing.chunked import cost_range_chunked
 
     inputs = _load(Path(folder))
+    end = START + timedelta(days=days - 1)
     t0 = time.perf_counter()
-    r = cost_range(inputs, None, START, START + timedelta(days=days - 1))
+    if chunks > 1:
+        r = cost_range_chunked(inputs, None, START, end, chunks=chunks)
+    else:
+        r = cost_range(inputs, None, START, end)
     seconds = time.perf_counter() - t0
     for name, frame in r.end_state.frames().items():
         frame.write_parquet(Path(folder) / f"state_{days}_{name}.parquet")
@@ -60,6 +66,7 @@ def _full(folder: str, days: int, out: mp.Queue) -> None:
             "open_layers": r.end_state.open_layers.height,
             "cogs_total": str(cogs),
             "flags": dict(r.flags.group_by("flag").len().rows()),
+            "chunks": chunks,
         }
     )
 
@@ -140,7 +147,7 @@ def _run(target: object, *args: object) -> dict:
     return result
 
 
-def bench(size: str, reference: bool, workdir: Path) -> dict:
+def bench(size: str, reference: bool, workdir: Path, chunks: int) -> dict:
     from benchmarks._costing_ledger import DAYS, generate
 
     n, n_skus = SIZES[size]
@@ -150,9 +157,9 @@ def bench(size: str, reference: bool, workdir: Path) -> dict:
     for name, frame in generate(n, n_skus).items():
         frame.write_parquet(folder / f"{name}.parquet")
     report: dict = {"size": size, "skus": n_skus, "generate_seconds": time.perf_counter() - t0}
-    report["full_range"] = _run(_full, str(folder), DAYS - 1)
+    report["full_range"] = _run(_full, str(folder), DAYS - 1, chunks)
     report["nightly_end"] = _run(_nightly, str(folder), DAYS - 1)
-    _run(_full, str(folder), 365)
+    _run(_full, str(folder), 365, chunks)
     report["nightly_year1"] = _run(_nightly, str(folder), 365)
     if reference:
         ref = _run(_reference, str(folder), DAYS - 1)
@@ -168,9 +175,12 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["1M"], choices=list(SIZES))
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
+    parser.add_argument(
+        "--chunks", type=int, default=1, help="cost full ranges in this many SKU chunks"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        reports = [bench(s, not args.no_reference, Path(tmp)) for s in args.sizes]
+        reports = [bench(s, not args.no_reference, Path(tmp), args.chunks) for s in args.sizes]
     text = json.dumps(reports, indent=2, default=str)
     print(text)
     if args.json:
