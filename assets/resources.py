@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
+from pipelines.costing import POOL_BY_WAREHOUSE, CostingPolicy
+from pipelines.costing.policy import DEFAULT_AGE_BUCKETS
 from pipelines.layout import DataLayout
 from pipelines.warehouse import connect
 
@@ -27,11 +30,34 @@ def default_data_dir() -> str:
 
 
 class ReckonResource(dg.ConfigurableResource):
-    """Data directory, and optional overrides for the warehouse file and the exports folder."""
+    """Data directory, optional overrides for the warehouse file and the exports folder, and
+    the accounting policies (DOMAIN.md, "Costing rules": each a documented, configurable policy).
+    """
 
     data_dir: str
     warehouse_path: str | None = None
     exports_dir: str | None = None
+    costing_pool: str = POOL_BY_WAREHOUSE
+    """`company_warehouse_sku` (default) or `company_sku` (transfers do not touch cost)."""
+    closed_before: str | None = None
+    """YYYY-MM-DD: days before it are closed; late documents dated there post on that day."""
+    age_buckets: str = ",".join(str(b) for b in DEFAULT_AGE_BUCKETS)
+    """Inclusive upper bounds in days of the ageing buckets ("30,60,90,180,365"); one more
+    bucket holds everything older."""
+    snapshot_accuracy_threshold: float = 0.95
+    """Minimum share of (warehouse, sku) rows matching the WMS snapshot, per warehouse and day
+    (inventory record accuracy; a small warehouse with 80 SKUs and two miscounts is at 97.5%)."""
+    costing_chunk_days: int = 7
+    """A range is costed in chunks of this many days, each leaving a restart checkpoint."""
+
+    @property
+    def costing_policy(self) -> CostingPolicy:
+        closed = date.fromisoformat(self.closed_before) if self.closed_before else None
+        return CostingPolicy(
+            pool=self.costing_pool,
+            closed_before=closed,
+            age_buckets=tuple(int(b) for b in self.age_buckets.split(",")),
+        )
 
     @property
     def layout(self) -> DataLayout:

@@ -36,9 +36,17 @@ def duckdb_type(dtype: pl.DataType) -> str:
         pl.String: "VARCHAR",
         pl.Int64: "BIGINT",
         pl.Int32: "INTEGER",
+        pl.Int16: "SMALLINT",
+        pl.Int8: "TINYINT",
+        pl.UInt64: "UBIGINT",
+        pl.UInt32: "UINTEGER",
+        pl.UInt16: "USMALLINT",
+        pl.UInt8: "UTINYINT",
         pl.Boolean: "BOOLEAN",
         pl.Date: "DATE",
         pl.Float64: "DOUBLE",
+        pl.Float32: "FLOAT",
+        pl.Null: "VARCHAR",
     }
     for polars_type, sql in simple.items():
         if dtype == polars_type:

@@ -19,6 +19,11 @@ def describe_run(result: dg.ExecuteInProcessResult, data: Path) -> str:
         if not e.passed
     ]
     lines = [f"Run {result.run_id}: {'succeeded' if result.success else 'FAILED'}"]
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data is not None:
+            error = event.step_failure_data.error
+            message = error.message.strip().splitlines()[-1] if error else "unknown error"
+            lines.append(f"  step {event.step_key} failed: {message}")
     lines.append(f"Assets materialised ({len(partitions)}):")
     lines += [f"  - {key}: {n} partition(s)" for key, n in sorted(partitions.items())]
     if failed_checks:

@@ -1,0 +1,267 @@
+"""Costing assets: FIFO costing, the T-1 inventory check, and the ERP exports.
+
+`costing` is a daily asset that depends on its own previous day (each day starts
+from the previous day's open layers) with a single-run backfill: a nightly run
+costs one day from yesterday's checkpoint, and a range (the three-year go-live
+initialisation, or a recost after late documents) is one run through the same
+set-based engine. Its invariant checks are blocking, so a wrong number never
+reaches `costing_exports`; the snapshot check blocks the exports as well.
+"""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from assets.metadata import markdown_table
+from assets.partitions import daily_partitions, partition_days
+from assets.resources import ReckonResource
+from pipelines.exports import write_daily_exports
+from pipelines.inventory_check.check import check_snapshot
+from pipelines.runs.costing import (
+    INVARIANTS,
+    CostingRun,
+    ageing_on_days,
+    cost_days,
+    valuation_on_days,
+)
+from pipelines.warehouse import read_table, replace_slice
+
+GROUP = "costing"
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+FULL_REPORT_MAX_DAYS = 31
+"""Ranges longer than this export full valuation and ageing at month ends and the last day
+only (every day's change rows stay in the warehouse): three years of full daily reports would
+be tens of millions of rows nobody reads."""
+
+INVARIANT_DESCRIPTIONS = {
+    "roll_forward": "Per pool and day: opening + in - out = closing; opening = previous closing.",
+    "open_layers_equal_balance": "Open layers less open shortfalls equal the closing balance.",
+    "no_negative_layer": "No open layer below zero, each a valid slice of its receipt layer.",
+    "journal_balanced": "Debits equal credits per day and company.",
+}
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
+    deps=[
+        "movements",
+        "landed_costs",
+        "fx_rates",
+        "companies",
+        "skus",
+        dg.AssetDep("costing", partition_mapping=PREVIOUS_DAY),
+    ],
+    kinds={"polars", "duckdb"},
+    check_specs=[
+        dg.AssetCheckSpec(name, asset="costing", blocking=True, description=text)
+        for name, text in INVARIANT_DESCRIPTIONS.items()
+    ],
+    description=(
+        "FIFO cost of every outbound movement with its consumed layers, valuation and ageing "
+        "change rows, landed-cost allocations, journals and flags (warehouse tables costing_*)."
+    ),
+)
+def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
+    days = partition_days(context)
+    with reckon.warehouse() as con:
+        run = cost_days(
+            con, days[0], days[-1], reckon.costing_policy, chunk_days=reckon.costing_chunk_days
+        )
+        cogs = read_table(con, "costing_cogs", "posting_date BETWEEN ? AND ?", [days[0], days[-1]])
+        flags = read_table(con, "costing_flags", "day BETWEEN ? AND ?", [days[0], days[-1]])
+        closing = valuation_on_days(con, [days[-1]])
+        replace_slice(
+            con, "costing_runs", _run_row(context.run_id, run), {"run_id": context.run_id}
+        )
+    yield dg.MaterializeResult(metadata=_costing_metadata(run, cogs, flags, closing))
+    for name in INVARIANTS:
+        violations = run.violations[name]
+        yield dg.AssetCheckResult(
+            check_name=name,
+            passed=violations.is_empty(),
+            metadata={"violations": violations.height, "first": markdown_table(violations, 10)},
+        )
+
+
+def _run_row(run_id: str, run: CostingRun) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "run_id": [run_id],
+            "requested_start": [run.requested[0]],
+            "requested_end": [run.requested[1]],
+            "computed_start": [run.computed[0]],
+            "computed_end": [run.computed[1]],
+            "late_from": [run.late_from],
+        },
+        schema={
+            "run_id": pl.String,
+            "requested_start": pl.Date,
+            "requested_end": pl.Date,
+            "computed_start": pl.Date,
+            "computed_end": pl.Date,
+            "late_from": pl.Date,
+        },
+    )
+
+
+def _costing_metadata(
+    run: CostingRun, cogs: pl.DataFrame, flags: pl.DataFrame, closing: pl.DataFrame
+) -> dict[str, object]:
+    by_kind = cogs.group_by("kind").agg(pl.col("amount").sum()).sort("kind")
+    total = cogs["amount"].sum() if cogs.height else 0
+    flag_counts = flags.group_by("flag").agg(pl.len().alias("count")).sort("flag")
+    return {
+        "days_requested": (run.requested[1] - run.requested[0]).days + 1,
+        "days_recosted_for_late_documents": run.restated_days,
+        "late_documents_from": str(run.late_from) if run.late_from else "none",
+        "cogs_total": float(total),  # plotted over time in the UI; exact figures are in the tables
+        "cogs_total_exact": str(total),
+        "outbound_movements": cogs.filter(pl.col("kind") == "COST").height,
+        "provisional_movements": cogs.filter(pl.col("is_provisional")).height,
+        "true_ups": cogs.filter(pl.col("is_true_up")).height,
+        "flagged_movements": flags["movement_id"].n_unique() if flags.height else 0,
+        "late_documents": run.counts.get("costing_late_documents", 0),
+        "inventory_qty_end": int(closing["closing_qty"].sum()) if closing.height else 0,
+        "inventory_value_end": str(closing["closing_value"].sum()) if closing.height else "0",
+        "cogs_by_kind": markdown_table(by_kind),
+        "flags": markdown_table(flag_counts),
+        "largest_cogs": markdown_table(
+            cogs.sort("amount", descending=True).select(
+                "posting_date", "company", "warehouse", "sku", "movement_id", "kind", "quantity",
+                "amount",
+            ),
+            limit=10,
+        ),
+    }  # fmt: skip
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
+    deps=["costing", "snapshots"],
+    kinds={"polars", "duckdb"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "snapshot_accuracy",
+            asset="inventory_check",
+            blocking=True,
+            description="Share of (warehouse, sku) rows matching the WMS snapshot, per warehouse, "
+            "is at least the configured threshold.",
+        )
+    ],
+    description="Computed end-of-day stock against the WMS T-1 snapshot: every discrepancy, "
+    "and accuracy per warehouse.",
+)
+def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
+    days = partition_days(context)
+    discrepancies, accuracy = [], []
+    with reckon.warehouse() as con:
+        balances = valuation_on_days(con, days)
+        snapshots = read_table(
+            con, "snapshots", "snapshot_date BETWEEN ? AND ?", [days[0], days[-1]]
+        )
+        snapshot_days = set(snapshots["snapshot_date"].to_list()) if snapshots.height else set()
+        for day in days:
+            if day not in snapshot_days:
+                continue
+            result = check_snapshot(balances.filter(pl.col("day") == day), snapshots, day)
+            discrepancies.append(result.discrepancies)
+            accuracy.append(result.accuracy)
+        found = pl.concat(discrepancies) if discrepancies else pl.DataFrame()
+        rates = pl.concat(accuracy) if accuracy else pl.DataFrame()
+        where = {"snapshot_date": (days[0], days[-1])}
+        if found.width:
+            replace_slice(con, "inventory_discrepancies", found, where)
+            replace_slice(con, "inventory_accuracy", rates, where)
+    threshold = reckon.snapshot_accuracy_threshold
+    below = rates.filter(pl.col("accuracy") < threshold) if rates.height else rates
+    worst = float(rates["accuracy"].min()) if rates.height else 1.0
+    yield dg.MaterializeResult(
+        metadata={
+            "days_checked": len(snapshot_days),
+            "discrepancies": found.height,
+            "lowest_accuracy": worst,
+            "accuracy": markdown_table(rates.sort("accuracy") if rates.height else rates, 20),
+            "discrepancy_preview": markdown_table(found, 20),
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name="snapshot_accuracy",
+        passed=below.is_empty() and bool(snapshot_days),
+        severity=dg.AssetCheckSeverity.ERROR if below.height else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "threshold": threshold,
+            "lowest_accuracy": worst,
+            "days_without_snapshot": len(days) - len(snapshot_days),
+            "below_threshold": markdown_table(below, 20),
+        },
+    )
+
+
+@dg.asset(
+    group_name="exports",
+    partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
+    deps=["costing", "inventory_check"],
+    kinds={"csv", "parquet"},
+    description="Costing outputs for the ERP, per day: CSV (UTF-8 with BOM) and Parquet under "
+    "exports/, written atomically; days recosted for late documents are rewritten too.",
+)
+def costing_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
+    days = partition_days(context)
+    exports = reckon.layout.exports_dir
+    with reckon.warehouse() as con:
+        days = _with_restated_days(con, days)
+        first, last = days[0], days[-1]
+        written = 0
+        for table, column in (
+            ("costing_cogs", "posting_date"),
+            ("costing_consumption", "posting_date"),
+            ("costing_journals", "posting_date"),
+            ("costing_journal_lines", "posting_date"),
+            ("costing_landed_cost_allocations", "posting_date"),
+            ("costing_flags", "day"),
+            ("costing_late_documents", "day"),
+            ("inventory_discrepancies", "snapshot_date"),
+            ("inventory_accuracy", "snapshot_date"),
+        ):
+            frame = read_table(con, table, f'"{column}" BETWEEN ? AND ?', [first, last])
+            if frame.width:
+                written += len(write_daily_exports(frame, exports, table, column, days))
+        report_days = _full_report_days(days)
+        for name, report in (
+            ("inventory_valuation", valuation_on_days(con, report_days)),
+            ("stock_ageing", ageing_on_days(con, report_days)),
+        ):
+            if report.width:
+                written += len(write_daily_exports(report, exports, name, "day", report_days))
+    return dg.MaterializeResult(
+        metadata={
+            "days_exported": len(days),
+            "full_report_days": len(report_days),
+            "files_written": written * 2,
+            "folder": dg.MetadataValue.path(str(exports)),
+        }
+    )
+
+
+def _with_restated_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> list[date]:
+    """Add the days the latest costing run recosted before the requested range."""
+    runs = read_table(con, "costing_runs", "requested_end = ?", [days[-1]])
+    if runs.is_empty():
+        return days
+    start = min(runs["computed_start"].min(), days[0])
+    return [date.fromordinal(d) for d in range(start.toordinal(), days[-1].toordinal() + 1)]
+
+
+def _full_report_days(days: list[date]) -> list[date]:
+    if len(days) <= FULL_REPORT_MAX_DAYS:
+        return days
+    month_ends = [d for d in days if (d + timedelta(days=1)).month != d.month]
+    return sorted({*month_ends, days[-1]})
