@@ -206,4 +206,4 @@ def reconcile(
     )
 
 
-__all__ = ["BillInputError", "ReconciliationResult", "normalise_tracking", "reconcile"]
+__all__ = ["BillInputError", "ReconciliationResult", "reconcile"]
