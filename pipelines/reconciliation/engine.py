@@ -71,10 +71,8 @@ def _period_lines(
 
 def _only_carrier(frame: pl.DataFrame, carrier: str) -> pl.DataFrame:
     """The carrier's rows, without copying a frame that holds nothing else."""
-    carriers = frame["carrier"].unique()
-    if carriers.len() == 1 and carriers[0] == carrier:
-        return frame
-    return frame.filter(pl.col("carrier") == carrier)
+    mine = frame["carrier"] == carrier
+    return frame if mine.all() else frame.filter(mine)
 
 
 def _merge_in_line_order(parts: list[pl.DataFrame]) -> pl.DataFrame:

@@ -90,7 +90,8 @@ def _with_tolerances(
 
 
 def _freight_at_billed_weight(frame: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
-    """Contract freight at the billed weight for FREIGHT lines of rated shipments."""
+    """Contract freight at the billed weight for FREIGHT lines of rated shipments,
+    priced once per distinct (card, zone, parcels, weight)."""
     versions = tables.versions.select(
         "card_key", "shape", "min_weight_g", "increment_g", "min_charge_u"
     )
@@ -110,9 +111,12 @@ def _freight_at_billed_weight(frame: pl.DataFrame, tables: RateCardTables) -> pl
             )
         )
     )
-    priced = price_freight(todo, tables, "_rate_g").select(
-        "_lid", pl.col("freight_c").alias("freight_at_billed_c"), "_rate_g"
+    key = ["card_key", "zone", "parcels", "_rate_g"]
+    combos = todo.select(*key, "shape", "min_charge_u").unique()
+    prices = price_freight(combos, tables, "_rate_g").select(
+        *key, pl.col("freight_c").alias("freight_at_billed_c")
     )
+    priced = todo.join(prices, on=key, how="left").select("_lid", "freight_at_billed_c", "_rate_g")
     return frame.join(priced.collect(), on="_lid", **LEFT)
 
 
