@@ -76,7 +76,7 @@ def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
         flags = read_table(con, "costing_flags", "day BETWEEN ? AND ?", [days[0], days[-1]])
         closing = valuation_on_days(con, [days[-1]])
         replace_slice(
-            con, "costing_runs", _run_row(context.run_id, run), {"run_id": context.run_id}
+            con, "costing_runs", _run_row(context.run.run_id, run), {"run_id": context.run.run_id}
         )
     yield dg.MaterializeResult(metadata=_costing_metadata(run, cogs, flags, closing))
     for name in INVARIANTS:

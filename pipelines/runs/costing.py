@@ -29,6 +29,8 @@ from pipelines.costing.state import SCHEMAS
 from pipelines.warehouse import read_table, replace_slice, table_exists
 
 CHECKPOINT_PREFIX = "costing_state_"
+RECENT_DAYS = 31
+"""A computed range shorter than this is costed day by day, leaving a checkpoint per day."""
 AS_OF = "as_of"
 
 # Output table -> the date column that places its rows on a day.
@@ -88,6 +90,12 @@ def cost_days(
         first = checkpoint + timedelta(days=1)
         state = _load_checkpoint(con, checkpoint)
     run = CostingRun((start, end), (first, end), late_from)
+    # Checkpoints from `first` on were built without what this run now knows (a late
+    # document): left in place, a later recost would start from a stale state.
+    _drop_checkpoints_from(con, first)
+    # Recent days get a checkpoint each, so recosting a few late days restarts close by.
+    if (end - first).days < RECENT_DAYS:
+        chunk_days = 1
     chunk_start = first
     while chunk_start <= end:
         chunk_end = min(end, chunk_start + timedelta(days=chunk_days - 1))
@@ -103,7 +111,6 @@ def cost_days(
         _tally(run, result, outputs)
         state = result.end_state
         chunk_start = chunk_end + timedelta(days=1)
-    _drop_checkpoints_after(con, end)
     return run
 
 
@@ -184,12 +191,13 @@ def _save_checkpoint(con: duckdb.DuckDBPyConnection, day: date, state: CostingSt
     replace_slice(con, SAVED, pl.DataFrame({AS_OF: [day]}), {AS_OF: day})
 
 
-def _drop_checkpoints_after(con: duckdb.DuckDBPyConnection, day: date) -> None:
-    """Later checkpoints were built on the days just recomputed: the next run recosts forward."""
+def _drop_checkpoints_from(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    """Forget checkpoints at or after `day`; those after the run's end are rebuilt by the next
+    run, which then starts from this run's last checkpoint and recosts forward."""
     for name in [*SCHEMAS, "saved"]:
         table = CHECKPOINT_PREFIX + name
         if table_exists(con, table):
-            con.execute(f'DELETE FROM "{table}" WHERE "{AS_OF}" > ?', [day])
+            con.execute(f'DELETE FROM "{table}" WHERE "{AS_OF}" >= ?', [day])
 
 
 def _close_emptied_buckets(

@@ -1,0 +1,108 @@
+"""Costing through Dagster: nightly runs equal one range run, reruns change nothing, late
+documents are recosted, and nothing is exported past a failing blocking check."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from assets.runner import run_range
+from demo.generate import generate
+from pipelines.runs.costing import ageing_on_days, valuation_on_days
+
+START, END = date(2026, 1, 1), date(2026, 1, 10)
+DAYS = [START + timedelta(days=i) for i in range((END - START).days + 1)]
+COMPARED = {
+    "costing_cogs": ["posting_date", "movement_id", "kind"],
+    "costing_consumption": None,
+    "costing_journals": None,
+    "costing_flags": ["movement_id", "flag"],
+}
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("gen") / "data"
+    generate(out, scale=1, seed=5, start=START, end=END, bills=False)
+    return out
+
+
+def _copy(inputs: Path, target: Path) -> Path:
+    shutil.copytree(inputs, target)
+    return target
+
+
+def _run(
+    data: Path, start: date, end: date, instance: dg.DagsterInstance
+) -> dg.ExecuteInProcessResult:
+    result = run_range(data, start, end, instance=instance, log_level="WARNING")
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    return result
+
+
+def _tables(data: Path) -> dict[str, pl.DataFrame]:
+    with duckdb.connect(str(data / "warehouse.duckdb")) as con:
+        frames = {}
+        for table, key in COMPARED.items():
+            frame = con.sql(f"SELECT * FROM {table}").pl()
+            frames[table] = frame.sort(key or frame.columns)
+        frames["valuation"] = valuation_on_days(con, DAYS)
+        frames["ageing"] = ageing_on_days(con, DAYS)
+    return frames
+
+
+def test_nightly_runs_equal_one_range_run_and_reruns_change_nothing(
+    inputs: Path, tmp_path: Path
+) -> None:
+    full = _copy(inputs, tmp_path / "full")
+    nightly = _copy(inputs, tmp_path / "nightly")
+    restated = []
+    with dg.DagsterInstance.ephemeral() as instance:
+        _run(full, START, END, instance)
+        for day in DAYS:
+            result = _run(nightly, day, day, instance)
+            meta = next(
+                e.materialization.metadata
+                for e in result.get_asset_materialization_events()
+                if e.asset_key.path == ["costing"]
+            )
+            restated.append(meta["days_recosted_for_late_documents"].value)
+        expected = _tables(full)
+        assert _tables(nightly).keys() == expected.keys()
+        for name, frame in _tables(nightly).items():
+            assert frame.equals(expected[name]), name
+        assert expected["costing_cogs"].height > 1000
+        assert any(n > 0 for n in restated), "late documents made some nights recost earlier days"
+        _run(nightly, END, END, instance)
+        for name, frame in _tables(nightly).items():
+            assert frame.equals(expected[name]), f"rerun changed {name}"
+    key = COMPARED["costing_cogs"]
+    cogs = pl.read_parquet(nightly / "exports" / "costing_cogs" / f"{END}.parquet").sort(key)
+    assert cogs.height > 0
+    assert cogs.equals(
+        expected["costing_cogs"].filter(pl.col("posting_date") == END).select(cogs.columns)
+    )
+    csv = (nightly / "exports" / "inventory_valuation" / f"{END}.csv").read_bytes()
+    assert csv.startswith(b"\xef\xbb\xbf")
+
+
+def test_a_failing_blocking_check_stops_the_exports(inputs: Path, tmp_path: Path) -> None:
+    data = _copy(inputs, tmp_path / "strict")
+    # A snapshot that disagrees with everything: accuracy far below the threshold.
+    snapshot = data / "snapshots" / f"{END}.parquet"
+    frame = pl.read_parquet(snapshot)
+    frame.with_columns(pl.col("quantity") + 1).write_parquet(snapshot)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = run_range(data, START, END, instance=instance, log_level="ERROR")
+    assert not result.success
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert "snapshot_accuracy" in failed
+    materialized = {e.asset_key.path[0] for e in result.get_asset_materialization_events()}
+    assert "costing" in materialized and "costing_exports" not in materialized
+    assert not (data / "exports" / "costing_cogs").exists()
