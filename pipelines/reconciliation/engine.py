@@ -19,7 +19,7 @@ from pipelines.rating.tables import RateCardTables
 from pipelines.reconciliation.accruals import accrual_entries
 from pipelines.reconciliation.config import CarriersFile, tolerance_table, weight_tolerance_table
 from pipelines.reconciliation.findings import judge_lines
-from pipelines.reconciliation.matching import mark_first_occurrences, match_shipments
+from pipelines.reconciliation.matching import mark_first_occurrences, match_shipments, only_carrier
 from pipelines.reconciliation.outputs import dispute_list, payable_vouchers, period_summary
 from pipelines.reconciliation.periods import BillingPeriod, bill_periods
 
@@ -56,7 +56,7 @@ def _period_lines(
     """The carrier's lines of bills belonging to this or an earlier period, with period_start."""
     cfg = carriers.get(period.carrier)
     periods = bill_periods(headers, cfg).unique(["source_sha256", "bill_number"])
-    lines = _only_carrier(bill_lines, period.carrier).join(
+    lines = only_carrier(bill_lines, period.carrier).join(
         periods, on=["source_sha256", "bill_number"], how="left"
     )
     orphans = lines.filter(pl.col("period_start").is_null())
@@ -67,12 +67,6 @@ def _period_lines(
             + ", ".join(f"bill {b} (file {s[:12]})" for s, b in bills.iter_rows())
         )
     return lines.filter(pl.col("period_start") <= period.start)
-
-
-def _only_carrier(frame: pl.DataFrame, carrier: str) -> pl.DataFrame:
-    """The carrier's rows, without copying a frame that holds nothing else."""
-    mine = frame["carrier"] == carrier
-    return frame if mine.all() else frame.filter(mine)
 
 
 def _merge_in_line_order(parts: list[pl.DataFrame]) -> pl.DataFrame:
@@ -167,8 +161,8 @@ def reconcile(
         .select("source_sha256", "bill_number")
         .unique()
     )
-    own = _only_carrier(rating.shipment_ratings, period.carrier)
-    expected = _only_carrier(rating.expected_charges, period.carrier)
+    own = only_carrier(rating.shipment_ratings, period.carrier)
+    expected = only_carrier(rating.expected_charges, period.carrier)
     buckets = max(1, -(-lines.height // bucket_lines))
     parts = []
     for bucket in range(buckets):

@@ -24,6 +24,12 @@ class AmbiguousShipment(ValueError):
     """Two shipments of one carrier share a tracking number: a line cannot be matched."""
 
 
+def only_carrier(frame: pl.DataFrame, carrier: str) -> pl.DataFrame:
+    """The carrier's rows, without copying a frame that holds nothing else."""
+    mine = frame["carrier"] == carrier
+    return frame if mine.all() else frame.filter(mine)
+
+
 def mark_first_occurrences(lines: pl.DataFrame) -> pl.DataFrame:
     """Add occurrence (0 = first billed) and first_* evidence columns per DUP_KEY.
 
@@ -65,7 +71,7 @@ def match_shipments(
 
     `ratings` may hold only the carrier's shipments; `all_ratings` (default
     `ratings`) is searched for other carriers' shipments."""
-    own = ratings.filter(pl.col("carrier") == carrier)
+    own = only_carrier(ratings, carrier)
     ratings = ratings if all_ratings is None else all_ratings
     repeated = own.filter(pl.col("tracking_number").is_duplicated())
     if repeated.height:
