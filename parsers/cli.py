@@ -24,7 +24,10 @@ from parsers.registry import ParseContext, Registry
 from parsers.templates_schema import TemplateError
 from parsers.validate import validate
 
-parsers_app = typer.Typer(help="Bill parsers and templates.", no_args_is_help=True)
+parsers_app = typer.Typer(
+    help="Bill parsers and templates (without a subcommand: list them).",
+    invoke_without_command=True,
+)
 
 TemplatesDir = Annotated[
     Path | None,
@@ -38,6 +41,13 @@ def _registry(templates_dir: Path | None) -> Registry:
     except TemplateError as exc:
         typer.echo(f"template error: {exc}", err=True)
         raise typer.Exit(2) from exc
+
+
+@parsers_app.callback()
+def _default(ctx: typer.Context, templates_dir: TemplatesDir = None) -> None:
+    """`reckon parsers` alone lists parsers and templates, as the analyst expects."""
+    if ctx.invoked_subcommand is None:
+        list_parsers(templates_dir)
 
 
 @parsers_app.command("list")

@@ -11,11 +11,17 @@ from typing import Annotated
 
 import typer
 
+from parsers.cli import parse_file, parsers_app
+
 app = typer.Typer(
     help="reckon: FIFO costing and carrier-bill reconciliation, run through Dagster.",
     no_args_is_help=True,
     add_completion=False,
 )
+
+app.add_typer(parsers_app, name="parsers")
+PARSE_HELP = "Parse one bill file: which parser and why, its lines, the totals check."
+app.command("parse", help=PARSE_HELP)(parse_file)
 
 DataOption = Annotated[
     Path, typer.Option("--data", help="Data directory (inputs, warehouse, exports).")
