@@ -206,6 +206,22 @@ def prepare(root: Path, n: int, seed: int) -> dict:
     return {"shipments": n, "bill_lines": lines.height, "prepare_s": time.perf_counter() - started}
 
 
+def _carrier_bill_lines(root: Path, carrier: str) -> pl.DataFrame:
+    """The carrier's bill lines from its own file (bills arrive per carrier), written
+    from the combined file the first time."""
+    folder = root / "bill_lines_by_carrier"
+    path = folder / f"{carrier}.parquet"
+    if not path.exists():
+        folder.mkdir(exist_ok=True)
+        for name in CARRIERS:
+            (
+                pl.scan_parquet(root / "bill_lines.parquet")
+                .filter(pl.col("carrier") == name)
+                .sink_parquet(folder / f"{name}.parquet")
+            )
+    return pl.read_parquet(path)
+
+
 def engine_per_carrier(root: Path, only: str | None = None) -> dict:
     """As `engine`, one carrier at a time, the way partitions by carrier run: peak
     memory is one carrier's. Other carriers' shipments are not in the rating, so an
@@ -228,23 +244,24 @@ def engine_per_carrier(root: Path, only: str | None = None) -> dict:
         t0 = time.perf_counter()
         mine = pl.col("carrier") == carrier
         ships = pl.scan_parquet(root / "shipments.parquet").filter(mine).collect()
-        lines = pl.scan_parquet(root / "bill_lines.parquet").filter(mine).collect()
         t1, c1 = time.perf_counter(), time.process_time()
         rating = rate_shipments(ships, cards, fx, companies)
         t2, c2 = time.perf_counter(), time.process_time()
-        del ships
+        del ships  # rate first, then read the lines: the two peaks do not add up
+        lines = _carrier_bill_lines(root, carrier)
+        t3, c3 = time.perf_counter(), time.process_time()
         result = reconcile(
             lines, headers, rating, cards, carriers, BillingPeriod(carrier, START, END)
         )
-        t3, c3 = time.perf_counter(), time.process_time()
+        t4, c4 = time.perf_counter(), time.process_time()
         findings += result.findings.height
         del rating, result, lines
         for key, value in (
-            ("read_s", t1 - t0),
+            ("read_s", (t1 - t0) + (t3 - t2)),
             ("rate_s", t2 - t1),
-            ("reconcile_s", t3 - t2),
+            ("reconcile_s", t4 - t3),
             ("rate_cpu_s", c2 - c1),
-            ("reconcile_cpu_s", c3 - c2),
+            ("reconcile_cpu_s", c4 - c3),
         ):
             totals[key] += value
     return {

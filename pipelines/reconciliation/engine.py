@@ -56,9 +56,10 @@ def _period_lines(
     """The carrier's lines of bills belonging to this or an earlier period, with period_start."""
     cfg = carriers.get(period.carrier)
     periods = bill_periods(headers, cfg).unique(["source_sha256", "bill_number"])
-    lines = only_carrier(bill_lines, period.carrier).join(
-        periods, on=["source_sha256", "bill_number"], how="left"
-    )
+    lines = only_carrier(bill_lines, period.carrier)
+    keys = ["source_sha256", "bill_number"]
+    period_start = lines.select(keys).join(periods, on=keys, how="left", maintain_order="left")
+    lines = lines.with_columns(period_start["period_start"])  # no copy of the line columns
     orphans = lines.filter(pl.col("period_start").is_null())
     if orphans.height:
         bills = orphans.select("source_sha256", "bill_number").unique().sort("bill_number").head(5)
@@ -66,7 +67,8 @@ def _period_lines(
             f"{orphans.height} {period.carrier} bill lines have no bill header, e.g. "
             + ", ".join(f"bill {b} (file {s[:12]})" for s, b in bills.iter_rows())
         )
-    return lines.filter(pl.col("period_start") <= period.start)
+    known = pl.col("period_start") <= period.start
+    return lines if lines.select(known.all()).item() else lines.filter(known)
 
 
 def _merge_in_line_order(parts: list[pl.DataFrame]) -> pl.DataFrame:
@@ -95,7 +97,7 @@ def _judge_bucket(
 ) -> pl.DataFrame:
     """Findings for the period's lines among `lines` (one bucket of tracking numbers,
     with every earlier occurrence of them)."""
-    marked = mark_first_occurrences(lines)
+    marked = mark_first_occurrences(lines.sort(LINE_KEY))
     current = marked.filter(pl.col("period_start") == period.start).with_columns(
         period_end=pl.lit(period.end)
     )
@@ -128,7 +130,7 @@ def reconcile(
     period: BillingPeriod,
     prior_lines: pl.DataFrame | None = None,
     quarantined_count: int = 0,
-    bucket_lines: int = 1_000_000,
+    bucket_lines: int = 500_000,
 ) -> ReconciliationResult:
     """Reconcile the bills of `period` (one carrier) against our shipments and contracts.
 
@@ -148,10 +150,8 @@ def reconcile(
         bill_lines = pl.concat([bill_lines, prior_lines], how="diagonal_relaxed").unique(
             LINE_KEY, keep="first", maintain_order=True
         )
-    lines = (
-        _period_lines(bill_lines, bill_headers, carriers, period)
-        .with_columns(tracking_number=normalise_tracking(pl.col("tracking_number")))
-        .sort(LINE_KEY)
+    lines = _period_lines(bill_lines, bill_headers, carriers, period).with_columns(
+        tracking_number=normalise_tracking(pl.col("tracking_number"))
     )
     tracking = pl.col("tracking_number")
     billed_before = lines.filter(pl.col("period_start") < period.start).select(tracking).unique()
