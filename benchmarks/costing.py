@@ -7,8 +7,8 @@ For each size a ledger is generated (benchmarks/_costing_ledger.py: three years,
 thousands of SKUs) and written to Parquet; every measurement then runs in a fresh process
 that reads the Parquet files, so its peak RSS (ru_maxrss) is that measurement's own:
 1. full range: cost_range over all days but the last, from an empty state (the go-live
-   initialisation; with --chunks, pipelines.costing.chunked in SKU chunks); its end
-   state is saved;
+   initialisation; with --chunks, pipelines.costing.chunked in SKU chunks, each chunk's
+   detail written to Parquet as it is done); its end state is saved;
 2. nightly: the last day only, from that saved state, given only that day's movements
    (and the receipt lines its landed costs point at): what a nightly partition does;
 3. nightly after one year: the same for day 366 from the state after day 365, to show the
@@ -51,13 +51,21 @@ def _full(folder: str, days: int, chunks: int, out: mp.Queue) -> None:
     end = START + timedelta(days=days - 1)
     t0 = time.perf_counter()
     if chunks > 1:
-        r = cost_range_chunked(inputs, None, START, end, chunks=chunks)
+        out_dir = Path(folder) / f"out_{days}"
+        out_dir.mkdir(exist_ok=True)
+
+        def sink(k: int, part: object) -> None:
+            for name in ("cogs", "consumption", "postings", "valuation", "ageing", "open_layers"):
+                getattr(part, name).write_parquet(out_dir / f"{name}_{k}.parquet")
+
+        r = cost_range_chunked(inputs, None, START, end, chunks=chunks, sink=sink)
     else:
         r = cost_range(inputs, None, START, end)
     seconds = time.perf_counter() - t0
     for name, frame in r.end_state.frames().items():
         frame.write_parquet(Path(folder) / f"state_{days}_{name}.parquet")
-    cogs = r.cogs.filter(pl.col("kind") == "COST").get_column("amount").sum()
+    cogs = r.journals.filter(pl.col("account") == "COGS", pl.col("category") == "ISSUE")
+    cogs = cogs.get_column("debit").sum()
     out.put(
         {
             "seconds": seconds,
@@ -126,7 +134,10 @@ def _reference(folder: str, days: int, out: mp.Queue) -> None:
     t0 = time.perf_counter()
     ref = run_reference(rows, fx, functional, landed, skus)
     seconds = time.perf_counter() - t0
-    total = sum(c + p for c, _, p in ref.cost.values())
+    issues = set(
+        inputs["movements"].filter(pl.col("movement_type") == "ISSUE").get_column("movement_id")
+    )
+    total = sum(c + p for mid, (c, _, p) in ref.cost.items() if mid in issues)
     out.put(
         {
             "seconds": seconds,

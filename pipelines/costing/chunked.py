@@ -10,7 +10,7 @@ it would be valued differently than in one call; such ledgers must run unchunked
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 
 import polars as pl
@@ -35,8 +35,15 @@ def cost_range_chunked(
     end: date,
     policy: CostingPolicy | None = None,
     chunks: int = 8,
+    sink: Callable[[int, CostingResult], None] | None = None,
 ) -> CostingResult:
-    """`cost_range` over SKU chunks, one after another; same figures, lower peak memory."""
+    """`cost_range` over SKU chunks, one after another; same figures, lower peak memory.
+
+    With `sink`, each chunk's result is handed to it (e.g. to write its frames to Parquet)
+    and its large per-movement frames are not kept: the returned result then carries the
+    journals, flags, late documents, opening and end state, and empty detail frames. That
+    keeps a three-year initialisation's memory to one chunk's work.
+    """
     policy = policy or CostingPolicy()
     state = state or CostingState.empty()
     mv = inputs["movements"].with_columns(_chunk_of(chunks).alias("_chunk"))
@@ -70,8 +77,41 @@ def cost_range_chunked(
             issue_costs=state.issue_costs,
             landed_components=state.landed_components,
         )
-        parts.append(cost_range(sub_inputs, sub_state, start, end, policy, allocation=sub_alloc))
+        part = cost_range(sub_inputs, sub_state, start, end, policy, allocation=sub_alloc)
+        if sink is not None:
+            sink(k, part)
+            part = _slim(part)
+        parts.append(part)
     return _merge(parts, state, alloc, start, end)
+
+
+BIG = ("cogs", "consumption", "open_layers", "open_shortfalls", "postings", "valuation", "ageing")
+
+
+def _slim(part: CostingResult) -> CostingResult:
+    """Keep what the merged result needs; detail frames go to the sink, not memory."""
+    lines = part.journal_lines.group_by("posting_date", "company", "account", "category").agg(
+        pl.col("amount").filter(pl.col("amount") > 0).sum().alias("debit"),
+        pl.col("amount").filter(pl.col("amount") < 0).sum().alias("credit"),
+    )
+    lines = pl.concat(
+        [
+            lines.select(
+                pl.exclude("debit", "credit"),
+                pl.lit(None, pl.String).alias("movement_id"),
+                pl.col("debit").alias("amount"),
+            ),
+            lines.select(
+                pl.exclude("debit", "credit"),
+                pl.lit(None, pl.String).alias("movement_id"),
+                pl.col("credit").alias("amount"),
+            ),
+        ]
+    ).select(part.journal_lines.columns)
+    small = {name: getattr(part, name).clear() for name in BIG}
+    return CostingResult(
+        **{**part.__dict__, **small, "journal_lines": lines.filter(pl.col("amount") != 0)}
+    )
 
 
 def _merge(

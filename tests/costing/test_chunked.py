@@ -48,3 +48,19 @@ def test_chunked_refuses_a_return_of_another_skus_issue() -> None:
     ]
     with pytest.raises(CostingInputError, match="another SKU"):
         cost_range_chunked(inputs(rows), None, START, START, chunks=8)
+
+
+def test_chunked_with_a_sink_hands_over_the_detail_and_keeps_the_totals() -> None:
+    ledger = generate(5_000, 100, seed=5)
+    end = START + timedelta(days=DAYS - 1)
+    one = cost_range(ledger, None, START, end)
+    seen: dict[int, pl.DataFrame] = {}
+    chunked = cost_range_chunked(
+        ledger, None, START, end, chunks=3, sink=lambda k, r: seen.__setitem__(k, r.cogs)
+    )
+    assert sorted(seen) == [0, 1, 2]
+    assert_frame_equal(_sorted(pl.concat(seen.values())), _sorted(one.cogs))
+    assert chunked.cogs.is_empty()
+    assert_frame_equal(_sorted(chunked.journals), _sorted(one.journals))
+    for name, frame in one.end_state.frames().items():
+        assert_frame_equal(_sorted(chunked.end_state.frames()[name]), _sorted(frame))
