@@ -54,5 +54,6 @@ def test_demo_billing_cycles(tmp_path: Path) -> None:
     counts = {c.carrier: len(billing_periods(c, START, END)) for c in carriers.carriers}
     assert counts["DHL"] == 3 and counts["YUNEXPRESS"] == 3  # monthly
     assert counts["FOURPX"] == 6 and counts["YANWEN"] == 6  # semi-monthly
-    assert counts["UPS"] == 14  # ISO weeks touching Q1 2026: from Mon 29 Dec 2025 to Mon 30 Mar 2026
+    # ISO weeks touching Q1 2026: from Monday 29 Dec 2025 to Monday 30 Mar 2026
+    assert counts["UPS"] == 14
     assert carriers.get("UPS").api is not None
