@@ -58,15 +58,26 @@ def _period_lines(
     periods = bill_periods(headers, cfg).unique(["source_sha256", "bill_number"])
     lines = only_carrier(bill_lines, period.carrier)
     keys = ["source_sha256", "bill_number"]
-    period_start = lines.select(keys).join(periods, on=keys, how="left", maintain_order="left")
-    lines = lines.with_columns(period_start["period_start"])  # no copy of the line columns
-    orphans = lines.filter(pl.col("period_start").is_null())
+    pairs = lines.select(keys).unique().join(periods, on=keys, how="left")
+    orphans = pairs.filter(pl.col("period_start").is_null())
     if orphans.height:
-        bills = orphans.select("source_sha256", "bill_number").unique().sort("bill_number").head(5)
+        count = lines.join(orphans.select(keys), on=keys, how="semi").height
+        bills = orphans.sort("bill_number").head(5)
         raise BillInputError(
-            f"{orphans.height} {period.carrier} bill lines have no bill header, e.g. "
-            + ", ".join(f"bill {b} (file {s[:12]})" for s, b in bills.iter_rows())
+            f"{count} {period.carrier} bill lines have no bill header, e.g. "
+            + ", ".join(f"bill {b} (file {s[:12]})" for s, b, _ in bills.iter_rows())
         )
+    by_bill = pairs.group_by("bill_number").agg(pl.col("period_start").unique())
+    if (by_bill["period_start"].list.len() == 1).all():
+        # each bill number has one period: map it, no join (and no copy) over every line
+        mapping = dict(
+            zip(by_bill["bill_number"], by_bill["period_start"].list.first(), strict=True)
+        )
+        start = pl.col("bill_number").replace_strict(mapping, return_dtype=pl.Date)
+        lines = lines.with_columns(period_start=start)
+    else:
+        joined = lines.select(keys).join(periods, on=keys, how="left", maintain_order="left")
+        lines = lines.with_columns(joined["period_start"])
     known = pl.col("period_start") <= period.start
     return lines if lines.select(known.all()).item() else lines.filter(known)
 
