@@ -8,7 +8,6 @@ DEMO_DIR ?= $(CURDIR)/demo_data
 DEMO_SCALE ?= 1
 DEMO_FROM ?= 2026-01-01
 DEMO_TO ?= 2026-03-31
-export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
 .PHONY: env demo test test-fast lint ui bench clean
 
@@ -22,11 +21,9 @@ $(CURDIR)/.tools/bin/uv:
 
 env: .venv/.synced
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
-	@mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
-
-demo: env $(DAGSTER_HOME)/dagster.yaml
+# Dagster's home (run history, dynamic partitions) lives in the data directory:
+# $(DEMO_DIR)/.dagster_home, written by the reckon CLI with this repository's dagster.yaml.
+demo: env
 	$(RUN) reckon demo --data $(DEMO_DIR) --scale $(DEMO_SCALE) --from $(DEMO_FROM) --to $(DEMO_TO)
 
 test: env
@@ -40,7 +37,7 @@ lint: env
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 
-ui: env $(DAGSTER_HOME)/dagster.yaml
+ui: env
 	$(RUN) reckon ui --data $(DEMO_DIR)
 
 bench: env
@@ -49,4 +46,4 @@ bench: env
 	$(RUN) python -m benchmarks.reconciliation
 
 clean:
-	rm -rf .venv .tools $(DEMO_DIR) .dagster_home
+	rm -rf .venv .tools $(DEMO_DIR)

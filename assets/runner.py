@@ -11,12 +11,10 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
+import polars as pl
 
 from assets.definitions import build_definitions
+from assets.partition_ranges import covering_range_tags, range_tags
 from assets.resources import ReckonResource
 
 
@@ -33,10 +31,7 @@ def run_range(
         raise ValueError(f"--to {end} is before --from {start}")
     defs = build_definitions(ReckonResource(data_dir=str(data_dir.resolve())))
     job = defs.resolve_job_def(job_name)
-    tags = {
-        ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
-        ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
-    }
+    tags = range_tags(start.isoformat(), end.isoformat())
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     return job.execute_in_process(
         run_config=run_config, instance=instance, tags=tags, raise_on_error=False
@@ -44,35 +39,82 @@ def run_range(
 
 
 def register_inbox(data_dir: Path, instance: dg.DagsterInstance) -> list[str]:
-    """What the sensor does on a tick: add every new inbox file as a partition; the new keys."""
+    """What the sensor does on a tick: add every new inbox file as a partition.
+
+    Returns the inbox keys this data directory's warehouse has not parsed yet (new
+    files, and any whose rows are missing, e.g. after the warehouse was rebuilt).
+    """
     from assets.bill_files import scan_inbox
     from assets.defs.bills import bill_file_partitions
     from pipelines.layout import DataLayout
+    from pipelines.warehouse import connect, read_table
 
+    layout = DataLayout(data_dir.resolve())
+    inbox_keys = [f.partition_key for f in scan_inbox(layout.bills_inbox)]
     known = set(instance.get_dynamic_partitions(bill_file_partitions.name))
-    new_keys = [
-        f.partition_key
-        for f in scan_inbox(DataLayout(data_dir.resolve()).bills_inbox)
-        if f.partition_key not in known
-    ]
+    new_keys = [k for k in inbox_keys if k not in known]
     if new_keys:
         instance.add_dynamic_partitions(bill_file_partitions.name, new_keys)
-    return new_keys
+    with connect(layout.warehouse_db) as con:
+        done = read_table(con, "bill_file_status", schema=pl.Schema({"partition_key": pl.String}))
+    parsed = set(done["partition_key"].to_list()) if done.height else set()
+    return [k for k in inbox_keys if k not in parsed]
 
 
 def run_bills(
     data_dir: Path, instance: dg.DagsterInstance, log_level: str = "INFO"
 ) -> dg.ExecuteInProcessResult | None:
-    """Register new inbox files and parse them all in one run (None when nothing is new)."""
-    new_keys = register_inbox(data_dir, instance)
-    if not new_keys:
+    """Register inbox files and parse the ones not parsed yet in one run (None: nothing to do)."""
+    from assets.defs.bills import bill_file_partitions
+
+    pending = register_inbox(data_dir, instance)
+    if not pending:
         return None
+    ordered = instance.get_dynamic_partitions(bill_file_partitions.name)
     defs = build_definitions(ReckonResource(data_dir=str(data_dir.resolve())))
-    tags = {
-        ASSET_PARTITION_RANGE_START_TAG: new_keys[0],
-        ASSET_PARTITION_RANGE_END_TAG: new_keys[-1],
-    }
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     return defs.resolve_job_def("bills").execute_in_process(
+        run_config=run_config,
+        instance=instance,
+        tags=covering_range_tags(pending, ordered),
+        raise_on_error=False,
+    )
+
+
+def run_reconciliation(
+    data_dir: Path, start: date, end: date, instance: dg.DagsterInstance, log_level: str = "INFO"
+) -> dg.ExecuteInProcessResult | None:
+    """Register the billing periods overlapping [start, end] and reconcile them in one run."""
+    from assets.defs.reconciliation import carrier_period_partitions
+    from pipelines.layout import DataLayout
+    from pipelines.runs.reconciliation import period_keys
+
+    layout = DataLayout(data_dir.resolve())
+    if not layout.carriers_file.is_file():
+        return None
+    keys = period_keys(layout, start, end)
+    known = instance.get_dynamic_partitions(carrier_period_partitions.name)
+    missing = [k for k in keys if k not in set(known)]
+    if missing:
+        instance.add_dynamic_partitions(carrier_period_partitions.name, missing)
+    tags = covering_range_tags(keys, [*known, *missing])
+    defs = build_definitions(ReckonResource(data_dir=str(layout.root)))
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    return defs.resolve_job_def("reconciliation").execute_in_process(
         run_config=run_config, instance=instance, tags=tags, raise_on_error=False
     )
+
+
+def run_everything(
+    data_dir: Path, start: date, end: date, instance: dg.DagsterInstance, log_level: str = "INFO"
+) -> list[tuple[str, dg.ExecuteInProcessResult]]:
+    """The nightly graph over the range, then the bill inbox, then reconciliation: one run
+    each, the same jobs the schedule and the sensors launch."""
+    results = [("nightly", run_range(data_dir, start, end, instance, log_level=log_level))]
+    bills = run_bills(data_dir, instance, log_level=log_level)
+    if bills is not None:
+        results.append(("bills", bills))
+    reconciled = run_reconciliation(data_dir, start, end, instance, log_level=log_level)
+    if reconciled is not None:
+        results.append(("reconciliation", reconciled))
+    return results

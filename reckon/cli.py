@@ -69,24 +69,23 @@ def run(
     end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")],
     verbose: Annotated[bool, typer.Option(help="Show Dagster's step-by-step log.")] = False,
 ) -> None:
-    """Materialise every asset over [--from, --to] in one in-process Dagster run."""
+    """Materialise every asset over [--from, --to]: the nightly graph as one in-process run,
+    then the bill inbox and the billing periods of the range (the jobs the sensors launch)."""
     import dagster as dg
 
-    from assets.runner import run_range
+    from assets.runner import run_everything
     from reckon.instance import ensure_dagster_home
-    from reckon.summary import describe_run
+    from reckon.summary import describe_run, footer
 
-    ensure_dagster_home()
+    ensure_dagster_home(data)
     with dg.DagsterInstance.get() as instance:
-        result = run_range(
-            data,
-            _day(start),
-            _day(end),
-            instance=instance,
-            log_level="DEBUG" if verbose else "WARNING",
+        results = run_everything(
+            data, _day(start), _day(end), instance, log_level="DEBUG" if verbose else "WARNING"
         )
-    typer.echo(describe_run(result, data))
-    if not result.success:
+    for name, result in results:
+        typer.echo(f"[{name}] " + describe_run(result))
+    typer.echo(footer(data))
+    if not all(result.success for _, result in results):
         raise typer.Exit(1)
 
 
@@ -104,12 +103,12 @@ def demo(
 
     import dagster as dg
 
-    from assets.runner import run_bills, run_range
+    from assets.runner import run_everything
     from demo.carrier_api import fetch_demo_bills
     from demo.generate import generate
     from pipelines.layout import DataLayout
     from reckon.instance import ensure_dagster_home
-    from reckon.summary import describe_run
+    from reckon.summary import demo_summary, describe_run, footer
 
     first, last = _day(start), _day(end)
     layout = DataLayout(data.resolve())
@@ -126,16 +125,18 @@ def demo(
         f"    {sum(len(p) for p in fetched.paths.values())} bills fetched "
         f"({retried} transient errors retried)"
     )
-    ensure_dagster_home()
+    ensure_dagster_home(layout.root)
+    typer.echo(
+        f"3/4 running the nightly graph over {first} .. {last}, the bill inbox, and the "
+        "billing periods of the range (one Dagster run each) ..."
+    )
     with dg.DagsterInstance.get() as instance:
-        typer.echo(f"3/4 running the nightly graph over {first} .. {last} (one run) ...")
-        nightly = run_range(layout.root, first, last, instance=instance, log_level="WARNING")
-        typer.echo(describe_run(nightly, layout.root))
-        typer.echo("4/4 registering and parsing the bill inbox (one run) ...")
-        bills = run_bills(layout.root, instance, log_level="WARNING")
-        if bills is not None:
-            typer.echo(describe_run(bills, layout.root))
-    ok = nightly.success and (bills is None or bills.success)
+        results = run_everything(layout.root, first, last, instance, log_level="WARNING")
+    for name, result in results:
+        typer.echo(f"[{name}] " + describe_run(result))
+    typer.echo("4/4 " + demo_summary(layout))
+    typer.echo(footer(layout.root))
+    ok = all(result.success for _, result in results)
     typer.echo(f"demo {'finished' if ok else 'FAILED'} in {time.perf_counter() - began:.0f} s")
     if not ok:
         raise typer.Exit(1)
@@ -146,10 +147,10 @@ def ui(
     data: DataOption = Path("demo_data"),
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 3000,
 ) -> None:
-    """Start the Dagster UI on 127.0.0.1 with a project-local DAGSTER_HOME."""
+    """Start the Dagster UI on 127.0.0.1 with the data directory's own DAGSTER_HOME."""
     from reckon.instance import PROJECT_ROOT, ensure_dagster_home
 
-    home = ensure_dagster_home()
+    home = ensure_dagster_home(data)
     env = {**os.environ, "RECKON_DATA_DIR": str(data.resolve()), "DAGSTER_HOME": str(home)}
     typer.echo(f"Dagster UI on http://127.0.0.1:{port} (data: {data.resolve()}, home: {home})")
     command = [

@@ -6,10 +6,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+
+from pipelines.layout import DataLayout
 
 
-def describe_run(result: dg.ExecuteInProcessResult, data: Path) -> str:
-    """Materialisations per asset, failed checks, exports folder, and how to open the UI."""
+def describe_run(result: dg.ExecuteInProcessResult) -> str:
+    """Materialisations per asset and the checks that did not pass."""
     partitions: dict[str, int] = defaultdict(int)
     for event in result.get_asset_materialization_events():
         partitions[event.asset_key.to_user_string()] += 1
@@ -29,9 +32,66 @@ def describe_run(result: dg.ExecuteInProcessResult, data: Path) -> str:
     if failed_checks:
         lines.append(f"Checks that did not pass ({len(failed_checks)}):")
         lines += failed_checks
-    exports = data / "exports"
-    if exports.is_dir():
-        files = sorted(p for p in exports.rglob("*") if p.is_file())
-        lines.append(f"Exports: {len(files)} files under {exports}")
-    lines.append("Open the UI: make ui   (or: uv run reckon ui --data " + str(data) + ")")
     return "\n".join(lines)
+
+
+def footer(data: Path) -> str:
+    """Where the results are and how to look at them."""
+    exports = data / "exports"
+    files = sum(1 for p in exports.rglob("*") if p.is_file()) if exports.is_dir() else 0
+    return (
+        f"Exports: {files} files under {exports}\n"
+        f"Warehouse: {data / 'warehouse.duckdb'}\n"
+        f"Open the UI: uv run reckon ui --data {data}   (or: make ui)"
+    )
+
+
+def demo_summary(layout: DataLayout) -> str:
+    """The figures an analyst looks at first, read back from the warehouse."""
+    if not layout.warehouse_db.exists():
+        return "no warehouse yet"
+    lines = ["what the demo produced:"]
+    with duckdb.connect(str(layout.warehouse_db), read_only=True) as con:
+        for label, query in SUMMARY_QUERIES:
+            try:
+                rows = con.sql(query).fetchall()
+            except duckdb.Error:
+                continue
+            for row in rows:
+                lines.append(f"  {label}: " + ", ".join("" if v is None else str(v) for v in row))
+    return "\n".join(lines)
+
+
+SUMMARY_QUERIES = (
+    (
+        "COGS by company",
+        "SELECT company, sum(amount) FROM costing_cogs GROUP BY company ORDER BY company",
+    ),
+    (
+        "provisional (negative stock) issues / true-ups",
+        "SELECT count(*) FILTER (is_provisional), count(*) FILTER (is_true_up) FROM costing_cogs",
+    ),
+    (
+        "snapshot accuracy (lowest, average)",
+        "SELECT round(min(accuracy), 4), round(avg(accuracy), 4) FROM inventory_accuracy",
+    ),
+    (
+        "bill files parsed / quarantined",
+        "SELECT count(*) FILTER (status = 'parsed'), count(*) FILTER (status = 'quarantined') "
+        "FROM bill_file_status",
+    ),
+    (
+        "bill findings",
+        "SELECT string_agg(finding || '=' || n, ' ' ORDER BY finding) FROM "
+        "(SELECT finding, count(*) AS n FROM reconciliation_findings GROUP BY finding)",
+    ),
+    (
+        "billed / approved / disputed by currency",
+        "SELECT currency, sum(billed_total), sum(approved_total), sum(disputed_total) "
+        "FROM reconciliation_period_summary GROUP BY currency ORDER BY currency",
+    ),
+    (
+        "unbilled shipments accrued",
+        "SELECT count(*) FROM accrual_journal WHERE entry = 'ACCRUE'",
+    ),
+)

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,19 @@ def test_make_demo_from_a_clean_clone(tmp_path: Path) -> None:
         parsed = con.sql(
             "SELECT count(*) FROM bill_file_status WHERE status = 'parsed'"
         ).fetchall()[0][0]
+        findings = con.sql(
+            "SELECT carrier, bill_number, tracking_number, charge_type, finding AS anomaly "
+            "FROM reconciliation_findings WHERE finding <> 'OK'"
+        ).pl()
+        cogs = con.sql("SELECT count(*) FROM costing_cogs").fetchall()[0][0]
     assert movements > 10_000
     assert parsed >= 20
-    assert (clone / ".dagster_home" / "dagster.yaml").exists()
+    assert cogs > 10_000
+    assert (clone / "demo_data" / ".dagster_home" / "dagster.yaml").exists()
+    assert (clone / "demo_data" / "exports" / "costing_cogs").is_dir()
+    # Every injected bill anomaly is found through the whole Dagster path, and nothing else.
+    truth = pl.read_parquet(clone / "demo_data" / "ground_truth" / "bill_anomalies.parquet")
+    cols = list(findings.columns)
+    got = findings.group_by(cols).len().sort(cols)
+    want = truth.select(cols).group_by(cols).len().sort(cols)
+    assert got.equals(want)

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.bill_files import resolve_partition
+from assets.bill_files import parse_partition_key, resolve_partition
 from assets.metadata import markdown_table
 from assets.resources import ReckonResource
 from parsers.ingest import (
@@ -71,15 +71,24 @@ FILE_STATUS_SCHEMA = pl.Schema(
 )
 def bill_files(context: dg.AssetExecutionContext, reckon: ReckonResource) -> dg.MaterializeResult:
     layout = reckon.layout
+    keys = list(context.partition_keys)
+    with reckon.warehouse() as con:
+        stored = read_table(con, "bill_files", schema=BILL_FILES_SCHEMA)
+    stored_rows = {r["partition_key"]: r for r in stored.iter_rows(named=True)}
     rows = []
-    for key in context.partition_keys:
+    for key in keys:
+        carrier, name, _ = parse_partition_key(key)
+        if key in stored_rows and not (layout.bills_inbox / carrier / name).is_file():
+            # Already in the raw store; the inbox copy may be cleared once stored.
+            rows.append(tuple(stored_rows[key][c] for c in BILL_FILES_SCHEMA.names()))
+            continue
         found = resolve_partition(layout.bills_inbox, key)
         sha, raw_path = store_raw(found.path, layout.raw_store, found.sha256)
         size = raw_path.stat().st_size
         rows.append((key, found.carrier, found.path.name, sha, str(raw_path), size))
     frame = pl.DataFrame(rows, schema=BILL_FILES_SCHEMA, orient="row")
     with reckon.warehouse() as con:
-        replace_slice(con, "bill_files", frame, {"partition_key": list(context.partition_keys)})
+        replace_slice(con, "bill_files", frame, {"partition_key": keys})
     return dg.MaterializeResult(
         metadata={
             "files": frame.height,

@@ -4,7 +4,8 @@ import dagster as dg
 
 nightly_job = dg.define_asset_job(
     name="nightly",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("bills"),
+    selection=dg.AssetSelection.groups("inputs", "costing")
+    | dg.AssetSelection.assets("costing_exports"),
     description="Load yesterday's extracts and compute everything that depends on them.",
 )
 

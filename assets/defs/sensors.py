@@ -1,24 +1,28 @@
-"""The bill inbox sensor: new files become partitions and are parsed; quarantine is retried.
+"""Sensors: the bill inbox, and reconciliation reruns.
 
-A batch of new files is requested as one run over their (contiguous, just
-added) partition range, so parsing uses both cores; a quarantined file is
-requested again, once, whenever the registry fingerprint (every parser and
-template version) differs from the one it failed under.
+Bill inbox: new files become partitions and are parsed; a batch of new files is
+one run over their (contiguous, just added) partition range, so parsing uses
+both cores; a quarantined file is requested again, once, whenever the registry
+fingerprint (every parser and template version) differs from the one it failed
+under. Reconciliation: see `reconciliation_sensor`.
 """
 
 import hashlib
+import json
+from datetime import UTC, date, datetime
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from assets.bill_files import scan_inbox
 from assets.defs.bills import GROUP, bill_file_partitions
+from assets.defs.reconciliation import carrier_period_partitions
+from assets.partition_ranges import covering_range_tags, range_tags
+from assets.partitions import START_DATE
 from assets.resources import ReckonResource
 from parsers.ingest import list_quarantined
 from parsers.registry import Registry
+from pipelines.layout import DataLayout
+from pipelines.runs.reconciliation import period_keys
 
 bills_job = dg.define_asset_job(
     name="bills",
@@ -32,10 +36,7 @@ def new_files_run_request(keys: list[str]) -> dg.RunRequest:
     batch_id = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
     if len(keys) == 1:
         return dg.RunRequest(run_key=f"parse:{batch_id}", partition_key=keys[0])
-    return dg.RunRequest(
-        run_key=f"parse:{batch_id}",
-        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
-    )
+    return dg.RunRequest(run_key=f"parse:{batch_id}", tags=range_tags(keys[0], keys[-1]))
 
 
 @dg.sensor(
@@ -70,4 +71,79 @@ def bill_inbox_sensor(
         dynamic_partitions_requests=[bill_file_partitions.build_add_request(new_keys)]
         if new_keys
         else [],
+    )
+
+
+reconciliation_job = dg.define_asset_job(
+    name="reconciliation",
+    selection=dg.AssetSelection.assets(
+        "rate_cards", "reconciliation", "reconciliation_exports", "order_logistics_cost"
+    ),
+    description="Reconcile carrier billing periods (one partition per carrier and period).",
+)
+
+
+def covering_range_request(keys: list[str], ordered: list[str], run_key: str) -> dg.RunRequest:
+    """One run over the smallest contiguous range of `ordered` partitions holding `keys`.
+
+    Dynamic partitions keep the order they were added in; a range may include a few
+    periods more than asked, which is harmless: reconciling a period is idempotent.
+    """
+    if len(set(keys)) == 1:
+        return dg.RunRequest(run_key=run_key, partition_key=keys[0])
+    return dg.RunRequest(run_key=run_key, tags=covering_range_tags(keys, ordered))
+
+
+def contracts_fingerprint(layout: DataLayout) -> str:
+    """Changes whenever a rate card or carriers.yaml changes."""
+    digest = hashlib.sha256()
+    files = sorted(layout.rate_cards_dir.glob("*.y*ml")) if layout.rate_cards_dir.is_dir() else []
+    for path in [*files, layout.carriers_file]:
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dg.sensor(
+    job=reconciliation_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Registers billing periods as days pass; reruns a carrier's periods when its "
+    "bills are parsed, and every period when a rate card or carriers.yaml changes.",
+)
+def reconciliation_sensor(
+    context: dg.SensorEvaluationContext, reckon: ReckonResource
+) -> dg.SensorResult | dg.SkipReason:
+    layout = reckon.layout
+    if not layout.carriers_file.is_file():
+        return dg.SkipReason(f"no {layout.carriers_file}")
+    state = json.loads(context.cursor) if context.cursor else {}
+    today = datetime.now(UTC).date()
+    wanted = period_keys(layout, date.fromisoformat(START_DATE), today)
+    known = context.instance.get_dynamic_partitions(carrier_period_partitions.name)
+    new_keys = [k for k in wanted if k not in set(known)]
+    ordered = [*known, *new_keys]
+    fingerprint = contracts_fingerprint(layout)
+    records = context.instance.fetch_materializations(
+        dg.AssetKey("bill_lines"), limit=1000, cursor=state.get("bills_cursor"), ascending=True
+    )
+    carriers = sorted({r.partition_key.split("/")[0] for r in records.records if r.partition_key})
+    requests = []
+    if state.get("contracts") and state["contracts"] != fingerprint:
+        requests.append(covering_range_request(ordered, ordered, f"contracts:{fingerprint}"))
+    else:
+        for carrier in carriers:
+            keys = [k for k in ordered if k.startswith(f"{carrier}|")]
+            if keys:
+                run_key = f"bills:{carrier}:{records.cursor}"
+                requests.append(covering_range_request(keys, ordered, run_key))
+    cursor = json.dumps({"contracts": fingerprint, "bills_cursor": records.cursor})
+    if not requests and not new_keys:
+        return dg.SkipReason("no new periods, bills or contract changes")
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[carrier_period_partitions.build_add_request(new_keys)]
+        if new_keys
+        else [],
+        cursor=cursor,
     )

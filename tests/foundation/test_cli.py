@@ -30,11 +30,11 @@ def test_a_bad_date_is_refused_with_the_reason(tmp_path: Path) -> None:
 def test_run_prints_what_was_materialised_and_the_failed_checks(
     tmp_path: Path, monkeypatch
 ) -> None:
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
     data = write_tiny_data(tmp_path / "data")
     result = runner.invoke(
         app, ["run", "--data", str(data), "--from", "2026-01-05", "--to", "2026-01-06"]
     )
     assert "movements: 2 partition(s)" in result.output, result.output
     assert "snapshots: loaded_without_quarantine (WARN)" in result.output
-    assert (tmp_path / "home" / "dagster.yaml").exists()
+    assert (data / ".dagster_home" / "dagster.yaml").exists(), "history lives beside the data"

@@ -1,0 +1,192 @@
+"""Payables reconciliation: rate cards, one partition per carrier billing period, exports.
+
+Partitions are dynamic, keyed `<CARRIER>|<period start>`, because each carrier
+has its own cycle (weekly, semi-monthly, monthly) in carriers.yaml, and a
+static partition set would have to read that file at import time. The
+`reconciliation_sensor` registers periods as days pass and requests a rerun
+when bills are parsed or a rate card or carriers.yaml changes; `reckon run`
+registers the periods of its range. A period's run reads every bill line of
+its carrier up to the period (duplicates across bills and periods) and prices
+the shipments it needs in one set-based pass.
+"""
+
+import dagster as dg
+import polars as pl
+
+from assets.metadata import markdown_table
+from assets.resources import ReckonResource
+from pipelines.exports import write_export
+from pipelines.rating import load_rate_cards
+from pipelines.reconciliation import load_carriers, write_dispute_list
+from pipelines.runs.reconciliation import (
+    CHECKS,
+    PERIOD_OUTPUTS,
+    PeriodOutcome,
+    period_key,
+    reconcile_periods,
+    refresh_order_logistics_cost,
+)
+from pipelines.warehouse import read_table
+
+GROUP = "reconciliation"
+carrier_period_partitions = dg.DynamicPartitionsDefinition(name="carrier_periods")
+
+CHECK_DESCRIPTIONS = {
+    "one_finding_per_line": "Every bill line of the period has exactly one finding.",
+    "billed_equals_approved_plus_disputed": "On every line, billed = approved + disputed.",
+    "accruals_roll_forward": "Opening + accrued - released = closing, and each period opens "
+    "where the previous one closed.",
+}
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"yaml"},
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description="Carrier contracts (rate_cards/*.yaml) and carrier settings (carriers.yaml), "
+    "validated: an invalid file fails here with the file and field named.",
+)
+def rate_cards(reckon: ReckonResource) -> dg.MaterializeResult:
+    layout = reckon.layout
+    cards = load_rate_cards(layout.rate_cards_dir)
+    carriers = load_carriers(layout.carriers_file)
+    versions = pl.DataFrame(
+        [
+            {
+                "carrier": c.carrier,
+                "contract": c.contract,
+                "version": c.version,
+                "shape": str(c.shape),
+                "valid_from": str(c.valid_from),
+                "currency": c.currency,
+            }
+            for c in cards
+        ]
+    ).sort("carrier", "valid_from")
+    cycles = pl.DataFrame(
+        [{"carrier": c.carrier, "billing_cycle": str(c.billing_cycle)} for c in carriers.carriers]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "rate_card_versions": len(cards),
+            "carriers": len(carriers.carriers),
+            "versions": markdown_table(versions),
+            "billing_cycles": markdown_table(cycles),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=carrier_period_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["bill_lines", "shipments", "rate_cards", "fx_rates", "companies"],
+    kinds={"polars", "duckdb"},
+    check_specs=[
+        dg.AssetCheckSpec(name, asset="reconciliation", blocking=True, description=text)
+        for name, text in CHECK_DESCRIPTIONS.items()
+    ],
+    description="Every bill line of the period with exactly one finding and its evidence; "
+    "totals, payable vouchers, disputes and the accrual journal (warehouse tables).",
+)
+def reconciliation(context: dg.AssetExecutionContext, reckon: ReckonResource):
+    with reckon.warehouse() as con:
+        outcomes = reconcile_periods(con, reckon.layout, list(context.partition_keys))
+    yield dg.MaterializeResult(metadata=_metadata(outcomes))
+    for name in CHECKS:
+        bad = pl.concat(
+            [o.violations[name].with_columns(pl.lit(period_key(o.period)).alias("period"))
+             for o in outcomes],
+            how="diagonal_relaxed",
+        )  # fmt: skip
+        yield dg.AssetCheckResult(
+            check_name=name,
+            passed=bad.is_empty(),
+            metadata={"violations": bad.height, "first": markdown_table(bad, 10)},
+        )
+
+
+def _metadata(outcomes: list[PeriodOutcome]) -> dict[str, object]:
+    summary = pl.concat([o.result.period_summary for o in outcomes], how="diagonal_relaxed")
+    findings = pl.concat([o.result.findings for o in outcomes], how="diagonal_relaxed")
+    disputes = pl.concat([o.result.disputes for o in outcomes], how="diagonal_relaxed")
+    counts = findings.group_by("finding").agg(pl.len().alias("lines")).sort("finding")
+    accrued = sum(o.result.unbilled.height for o in outcomes)
+    top = (
+        disputes.sort("disputed_amount", descending=True).head(15) if disputes.height else disputes
+    )
+    totals = {
+        name: str(summary[name].sum()) if summary.height else "0"
+        for name in ("billed_total", "expected_total", "approved_total", "disputed_total")
+    }
+    return {
+        "periods": len(outcomes),
+        "bill_lines": findings.height,
+        "unbilled_shipments_accrued": accrued,
+        **totals,
+        "findings": markdown_table(counts),
+        "period_totals": markdown_table(
+            summary.select(
+                "carrier", "period_start", "currency", "bill_count", "line_count", "billed_total",
+                "approved_total", "disputed_total",
+            )
+            if summary.height
+            else summary,
+            limit=40,
+        ),
+        "top_disputed_lines": markdown_table(top, 15),
+    }  # fmt: skip
+
+
+@dg.asset(
+    group_name="exports",
+    partitions_def=carrier_period_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["reconciliation"],
+    kinds={"csv", "parquet", "excel"},
+    description="Per carrier period: payable vouchers and the accrual journal for the ERP; the "
+    "dispute list for the carrier as CSV and Excel (exports/carrier_disputes/).",
+)
+def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
+    exports = reckon.layout.exports_dir
+    written = 0
+    with reckon.warehouse() as con:
+        for key in context.partition_keys:
+            carrier, _, start = key.partition("|")
+            where, params = "carrier = ? AND period_start = ?", [carrier, start]
+            for table in PERIOD_OUTPUTS:
+                frame = read_table(con, table, where, params)
+                if frame.width:
+                    write_export(frame, exports, table, key)
+                    written += 2
+            disputes = read_table(con, "carrier_disputes", where, params)
+            if disputes.width:
+                folder = exports / "carrier_disputes"
+                write_dispute_list(disputes, folder / f"{carrier}_{start}_disputes.xlsx")
+                written += 1
+    return dg.MaterializeResult(
+        metadata={"periods": len(context.partition_keys), "files_written": written}
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["reconciliation"],
+    kinds={"polars", "duckdb"},
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description="Freight per order in functional currency: approved bill amounts where billed, "
+    "the expected price where not yet billed; joins COGS per order for landed margin.",
+)
+def order_logistics_cost(reckon: ReckonResource) -> dg.MaterializeResult:
+    with reckon.warehouse() as con:
+        costs = refresh_order_logistics_cost(con)
+    if costs.width:
+        write_export(costs, reckon.layout.exports_dir, "order_logistics_cost", "all")
+    by_status = (
+        costs.group_by("status").agg(pl.len().alias("orders")).sort("status")
+        if costs.height
+        else costs
+    )
+    return dg.MaterializeResult(
+        metadata={"orders": costs.height, "by_status": markdown_table(by_status)}
+    )

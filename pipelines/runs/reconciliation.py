@@ -1,0 +1,157 @@
+"""Reconcile carrier billing periods against the warehouse.
+
+A period is keyed `<CARRIER>|<period start>`. One call prices every shipment
+the periods need in a single pass (rating is set-based), reconciles each
+period, and replaces exactly that period's rows in every output table, so a
+rerun after a late bill or a corrected rate card gives the same rows once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from pipelines.layout import DataLayout
+from pipelines.rating import load_rate_cards, rate_shipments
+from pipelines.reconciliation import (
+    BillingPeriod,
+    ReconciliationResult,
+    billed_not_split,
+    billing_periods,
+    lines_without_one_finding,
+    load_carriers,
+    order_logistics_cost,
+    reconcile,
+    rollforward_breaks,
+    rollforward_chain_breaks,
+)
+from pipelines.reconciliation.config import CarriersFile
+from pipelines.reconciliation.periods import period_bounds
+from pipelines.warehouse import read_table, replace_slice, table_exists
+
+KEY_SEPARATOR = "|"
+PROVENANCE = ["_source_file", "_source_row", "_load_date"]
+PERIOD_OUTPUTS = {
+    "reconciliation_findings": "findings",
+    "reconciliation_period_summary": "period_summary",
+    "payable_vouchers": "payable_vouchers",
+    "carrier_disputes": "disputes",
+    "accrual_journal": "accruals",
+    "accrual_rollforward": "accrual_rollforward",
+}
+CHECKS = ("one_finding_per_line", "billed_equals_approved_plus_disputed", "accruals_roll_forward")
+
+
+def period_key(period: BillingPeriod) -> str:
+    return f"{period.carrier}{KEY_SEPARATOR}{period.start.isoformat()}"
+
+
+def parse_period_key(key: str, carriers: CarriersFile) -> BillingPeriod:
+    """The billing period a partition key names (its carrier's cycle gives the end)."""
+    carrier, _, start = key.partition(KEY_SEPARATOR)
+    first = date.fromisoformat(start)
+    bounds = period_bounds(first, carriers.get(carrier).billing_cycle)
+    if bounds[0] != first:
+        raise ValueError(f"{key}: {first} is not the first day of a {carrier} billing period")
+    return BillingPeriod(carrier, bounds[0], bounds[1])
+
+
+def period_keys(layout: DataLayout, start: date, end: date) -> list[str]:
+    """Every carrier's billing periods overlapping [start, end], carrier by carrier."""
+    carriers = load_carriers(layout.carriers_file)
+    return [period_key(p) for c in carriers.carriers for p in billing_periods(c, start, end)]
+
+
+@dataclass
+class PeriodOutcome:
+    period: BillingPeriod
+    result: ReconciliationResult
+    violations: dict[str, pl.DataFrame]
+
+
+def reconcile_periods(
+    con: duckdb.DuckDBPyConnection, layout: DataLayout, keys: list[str]
+) -> list[PeriodOutcome]:
+    """Reconcile the periods named by `keys` (in carrier and date order) and store them."""
+    carriers = load_carriers(layout.carriers_file)
+    cards = load_rate_cards(layout.rate_cards_dir)
+    periods = sorted(parse_period_key(k, carriers) for k in keys)
+    last_day = max(p.end for p in periods)
+    shipments = read_table(con, "shipments", "CAST(shipped_at AS DATE) <= ?", [last_day])
+    rating = rate_shipments(
+        shipments.drop(PROVENANCE, strict=False),
+        cards,
+        read_table(con, "fx_rates").drop(PROVENANCE, strict=False),
+        read_table(con, "companies").drop(PROVENANCE, strict=False),
+    )
+    replace_slice(con, "shipment_ratings", rating.shipment_ratings)
+    replace_slice(con, "expected_charges", rating.expected_charges)
+    wanted = sorted({p.carrier for p in periods})
+    lines = _bill_table(con, "bill_lines", wanted)
+    headers = _bill_table(con, "bill_headers", wanted)
+    outcomes = []
+    for period in periods:
+        result = reconcile(lines, headers, rating, cards, carriers, period)
+        previous = _previous_rollforward(con, carriers, period)
+        _store(con, period, result)
+        bills = result.payable_vouchers.select("source_sha256", "bill_number")
+        period_lines = lines.join(bills, on=["source_sha256", "bill_number"])
+        violations = {
+            "one_finding_per_line": lines_without_one_finding(period_lines, result.findings),
+            "billed_equals_approved_plus_disputed": billed_not_split(result.findings),
+            "accruals_roll_forward": pl.concat(
+                [
+                    rollforward_breaks(result.accrual_rollforward).select("company"),
+                    rollforward_chain_breaks(previous, result.accrual_rollforward).select("company")
+                    if previous is not None
+                    else pl.DataFrame(schema={"company": pl.String}),
+                ]
+            ),
+        }
+        outcomes.append(PeriodOutcome(period, result, violations))
+    return outcomes
+
+
+def _bill_table(con: duckdb.DuckDBPyConnection, table: str, carriers: list[str]) -> pl.DataFrame:
+    if not table_exists(con, table):
+        return pl.DataFrame()
+    return read_table(con, table, "carrier IN (SELECT unnest(?))", [carriers])
+
+
+def _previous_rollforward(
+    con: duckdb.DuckDBPyConnection, carriers: CarriersFile, period: BillingPeriod
+) -> pl.DataFrame | None:
+    """The accrual roll-forward of the carrier's previous period, when it was reconciled."""
+    if not table_exists(con, "accrual_rollforward"):
+        return None
+    before = period_bounds(
+        date.fromordinal(period.start.toordinal() - 1), carriers.get(period.carrier).billing_cycle
+    )
+    found = read_table(
+        con, "accrual_rollforward", "carrier = ? AND period_start = ?", [period.carrier, before[0]]
+    )
+    return found if found.height else None
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection, period: BillingPeriod, result: ReconciliationResult
+) -> None:
+    where = {"carrier": period.carrier, "period_start": period.start}
+    for table, attribute in PERIOD_OUTPUTS.items():
+        replace_slice(con, table, getattr(result, attribute), where)
+
+
+def refresh_order_logistics_cost(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per-order freight from every period reconciled so far (replaced whole: it is small)."""
+    if not table_exists(con, "reconciliation_findings") or not table_exists(
+        con, "shipment_ratings"
+    ):
+        return pl.DataFrame()
+    costs = order_logistics_cost(
+        read_table(con, "reconciliation_findings"), read_table(con, "shipment_ratings")
+    )
+    replace_slice(con, "order_logistics_cost", costs)
+    return costs
