@@ -35,6 +35,11 @@ TABLES = ("movements", "fx_rates", "companies", "landed_costs", "skus")
 
 
 def _peak_mb() -> float:
+    """This process's own peak RSS (VmHWM). ru_maxrss is not used: on Linux it carries the
+    parent's peak across fork + exec, which would charge the generator's memory here."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
