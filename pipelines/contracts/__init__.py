@@ -5,10 +5,15 @@ docs/data-contracts.md documents (a test keeps the two in step).
 """
 
 from pipelines.contracts.bills import BILL_TABLES
+from pipelines.contracts.costing import COSTING_TABLES
 from pipelines.contracts.inputs import DAILY_TABLES, INPUT_TABLES, REFERENCE_TABLES
+from pipelines.contracts.rating import RATING_TABLES
+from pipelines.contracts.reconciliation import RECONCILIATION_TABLES
 from pipelines.contracts.spec import Column, TableContract
 
-ALL_TABLES: tuple[TableContract, ...] = INPUT_TABLES + BILL_TABLES
+ALL_TABLES: tuple[TableContract, ...] = (
+    INPUT_TABLES + BILL_TABLES + COSTING_TABLES + RATING_TABLES + RECONCILIATION_TABLES
+)
 
 
 def contract(name: str) -> TableContract:
@@ -22,8 +27,11 @@ def contract(name: str) -> TableContract:
 __all__ = [
     "ALL_TABLES",
     "BILL_TABLES",
+    "COSTING_TABLES",
     "DAILY_TABLES",
     "INPUT_TABLES",
+    "RATING_TABLES",
+    "RECONCILIATION_TABLES",
     "REFERENCE_TABLES",
     "Column",
     "TableContract",
