@@ -1,6 +1,13 @@
-"""Set-based FIFO costing of the inventory movement ledger (issue 3)."""
+"""Set-based FIFO costing of the inventory movement ledger (issue 3; docs/costing.md)."""
 
+from pipelines.costing.chunked import cost_range_chunked
 from pipelines.costing.engine import CostingResult, cost_range
+from pipelines.costing.invariants import (
+    journal_balance_violations,
+    negative_layer_violations,
+    open_layers_vs_balance_violations,
+    roll_forward_violations,
+)
 from pipelines.costing.policy import POOL_BY_COMPANY, POOL_BY_WAREHOUSE, CostingPolicy
 from pipelines.costing.prepare import CostingInputError
 from pipelines.costing.state import CostingState
@@ -13,4 +20,9 @@ __all__ = [
     "CostingResult",
     "CostingState",
     "cost_range",
+    "cost_range_chunked",
+    "journal_balance_violations",
+    "negative_layer_violations",
+    "open_layers_vs_balance_violations",
+    "roll_forward_violations",
 ]
