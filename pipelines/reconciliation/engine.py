@@ -67,6 +67,10 @@ def _period_lines(
             f"{count} {period.carrier} bill lines have no bill header, e.g. "
             + ", ".join(f"bill {b} (file {s[:12]})" for s, b, _ in bills.iter_rows())
         )
+    if lines.is_empty():
+        # A carrier with no bills yet. (replace_strict with an empty mapping would keep the
+        # String type whatever return_dtype says, and the comparison below would fail.)
+        return lines.with_columns(period_start=pl.lit(None, dtype=pl.Date))
     by_bill = pairs.group_by("bill_number").agg(pl.col("period_start").unique())
     if (by_bill["period_start"].list.len() == 1).all():
         # each bill number has one period: map it, no join (and no copy) over every line

@@ -72,3 +72,15 @@ def test_a_late_bill_for_a_closed_period_changes_its_rerun_consistently() -> Non
     assert rollforward_chain_breaks(jan.accrual_rollforward, feb.accrual_rollforward).is_empty()
     # and the February line for S2 is now a duplicate of the late January one
     assert feb.findings.filter(pl.col("bill_number") == "F1")["finding"].to_list() == ["DUPLICATE"]
+
+
+def test_a_carrier_with_no_bills_yet_accrues_every_priced_shipment() -> None:
+    """Regression: with no bill lines at all, the period mapping kept a String column."""
+    jan = run(period=JAN)
+    assert _entries(jan) == {
+        ("ACCRUE", "S1"): D("17.50"),
+        ("ACCRUE", "S2"): D("58.90"),
+        ("ACCRUE", "S3"): D("23.00"),
+        ("ACCRUE", "SB"): D("0.00"),
+    }
+    assert jan.findings.is_empty()
