@@ -1,0 +1,88 @@
+"""Reconciliation through Dagster: periods as partitions, reruns without duplicates, and the
+sensor that registers periods and reacts to a changed contract."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from assets.defs.sensors import reconciliation_sensor
+from assets.resources import ReckonResource
+from assets.runner import run_everything, run_reconciliation
+from demo.generate import generate
+
+START, END = date(2026, 1, 1), date(2026, 1, 31)
+TABLES = ("reconciliation_findings", "payable_vouchers", "accrual_journal", "carrier_disputes")
+
+
+@pytest.fixture(scope="module")
+def reconciled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dg.DagsterInstance]:
+    data = tmp_path_factory.mktemp("rec") / "data"
+    generate(data, scale=1, seed=3, start=START, end=END)
+    from demo.carrier_api import fetch_demo_bills
+    from pipelines.layout import DataLayout
+
+    fetch_demo_bills(DataLayout(data))
+    instance = dg.DagsterInstance.ephemeral()
+    results = run_everything(data, START, END, instance, log_level="WARNING")
+    assert all(r.success for _, r in results), [n for n, r in results if not r.success]
+    return data, instance
+
+
+def _snapshot(data: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        return {t: sorted(con.sql(f"SELECT * FROM {t}").fetchall(), key=str) for t in TABLES}
+
+
+def test_every_period_is_a_partition_with_checks_and_exports(reconciled) -> None:
+    data, instance = reconciled
+    keys = instance.get_dynamic_partitions("carrier_periods")
+    assert "DHL|2026-01-01" in keys and "UPS|2025-12-29" in keys, keys[:10]
+    tables = _snapshot(data)
+    assert len(tables["reconciliation_findings"]) > 1000
+    disputes = list((data / "exports" / "carrier_disputes").glob("*.xlsx"))
+    assert disputes, "a dispute list per carrier period for the carrier"
+    assert (data / "exports" / "order_logistics_cost" / "all.parquet").exists()
+
+
+def test_rerunning_the_periods_changes_nothing(reconciled) -> None:
+    data, instance = reconciled
+    before = _snapshot(data)
+    result = run_reconciliation(data, START, END, instance, log_level="WARNING")
+    assert result is not None and result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    assert _snapshot(data) == before
+
+
+def test_the_sensor_registers_periods_and_reruns_all_after_a_contract_change(
+    reconciled, tmp_path: Path
+) -> None:
+    data, _ = reconciled
+    resource = ReckonResource(data_dir=str(data))
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = reconciliation_sensor(
+            dg.build_sensor_context(instance=instance, resources={"reckon": resource})
+        )
+        assert isinstance(first, dg.SensorResult)
+        added = first.dynamic_partitions_requests[0].partition_keys
+        assert "YANWEN|2026-01-16" in added
+        assert first.run_requests == [], "nothing changed yet: no run"
+        instance.add_dynamic_partitions("carrier_periods", list(added))
+        card = next((data / "rate_cards").glob("*.yaml"))
+        original = card.read_text(encoding="utf-8")
+        try:
+            card.write_text(original + "\n# corrected\n", encoding="utf-8")
+            second = reconciliation_sensor(
+                dg.build_sensor_context(
+                    instance=instance, resources={"reckon": resource}, cursor=first.cursor
+                )
+            )
+        finally:
+            card.write_text(original, encoding="utf-8")
+        assert isinstance(second, dg.SensorResult)
+        assert len(second.run_requests) == 1
+        assert second.run_requests[0].run_key.startswith("contracts:")
