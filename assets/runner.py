@@ -100,7 +100,7 @@ def run_reconciliation(
     tags = covering_range_tags(keys, [*known, *missing])
     defs = build_definitions(ReckonResource(data_dir=str(layout.root)))
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    return defs.resolve_job_def("reconciliation").execute_in_process(
+    return defs.resolve_job_def("reconcile_periods").execute_in_process(
         run_config=run_config, instance=instance, tags=tags, raise_on_error=False
     )
 

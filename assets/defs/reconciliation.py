@@ -80,7 +80,14 @@ def rate_cards(reckon: ReckonResource) -> dg.MaterializeResult:
     group_name=GROUP,
     partitions_def=carrier_period_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["bill_lines", "shipments", "rate_cards", "fx_rates", "companies"],
+    deps=[
+        # A period reads every bill line and shipment of its carrier up to its end.
+        dg.AssetDep("bill_lines", partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep("shipments", partition_mapping=dg.AllPartitionMapping()),
+        "rate_cards",
+        "fx_rates",
+        "companies",
+    ],
     kinds={"polars", "duckdb"},
     check_specs=[
         dg.AssetCheckSpec(name, asset="reconciliation", blocking=True, description=text)

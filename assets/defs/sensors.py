@@ -75,7 +75,8 @@ def bill_inbox_sensor(
 
 
 reconciliation_job = dg.define_asset_job(
-    name="reconciliation",
+    # Not "reconciliation": a job may not share its name with an asset's op.
+    name="reconcile_periods",
     selection=dg.AssetSelection.assets(
         "rate_cards", "reconciliation", "reconciliation_exports", "order_logistics_cost"
     ),

@@ -10,6 +10,8 @@ import json
 import os
 from pathlib import Path
 
+import dagster as dg
+
 from assets.definitions import defs
 
 SNAPSHOT = Path(__file__).with_name("asset_graph.json")
@@ -33,6 +35,11 @@ def describe_graph() -> dict[str, dict[str, object]]:
     schedules = sorted(s.name for s in defs.schedules or [])
     sensors = sorted(s.name for s in defs.sensors or [])
     return {"assets": described, "jobs": jobs, "schedules": schedules, "sensors": sensors}
+
+
+def test_the_code_location_loads_as_the_webserver_loads_it() -> None:
+    """Catches what resolving one job does not: e.g. a job named like an asset's op."""
+    dg.Definitions.validate_loadable(defs)
 
 
 def test_asset_graph_matches_snapshot() -> None:
