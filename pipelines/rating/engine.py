@@ -144,7 +144,9 @@ def rate_shipments(
     tables = as_tables(cards)
     v = tables.versions
     base = shipments.collect() if isinstance(shipments, pl.LazyFrame) else shipments
-    base = base.sort("shipment_id").with_columns(
+    if not base["shipment_id"].is_sorted():  # already in id order (as read): no copy
+        base = base.sort("shipment_id")
+    base = base.with_columns(
         tracking_number=normalise_tracking(pl.col("tracking_number")),
         ship_date=pl.col("shipped_at").dt.date(),
     )

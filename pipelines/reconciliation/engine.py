@@ -86,6 +86,18 @@ def _period_lines(
     return lines if lines.select(known.all()).item() else lines.filter(known)
 
 
+def _in_line_order(frame: pl.DataFrame) -> bool:
+    """True if `frame` is already sorted on LINE_KEY (bills are read in line order), so
+    the sort, which copies every column, can be skipped. Null keys: False (sort)."""
+    if frame.height < 2:
+        return True
+    cols = [pl.col(k) for k in LINE_KEY]
+    ordered = cols[-1] >= cols[-1].shift(1)
+    for col in reversed(cols[:-1]):
+        ordered = (col > col.shift(1)) | ((col == col.shift(1)) & ordered)
+    return bool(frame.select(ordered.slice(1).all(ignore_nulls=False)).item())
+
+
 def _merge_in_line_order(parts: list[pl.DataFrame]) -> pl.DataFrame:
     """Concatenate per-bucket findings (each already in line order) in line order.
 
@@ -112,10 +124,11 @@ def _judge_bucket(
 ) -> pl.DataFrame:
     """Findings for the period's lines among `lines` (one bucket of tracking numbers,
     with every earlier occurrence of them)."""
-    marked = mark_first_occurrences(lines.sort(LINE_KEY))
-    current = marked.filter(pl.col("period_start") == period.start).with_columns(
-        period_end=pl.lit(period.end)
-    )
+    marked = mark_first_occurrences(lines if _in_line_order(lines) else lines.sort(LINE_KEY))
+    in_period = pl.col("period_start") == period.start
+    if not marked.select(in_period.all()).item():  # earlier bills: only the period's lines
+        marked = marked.filter(in_period)
+    current = marked.with_columns(period_end=pl.lit(period.end))
     del marked
     matched = match_shipments(current, own, period.carrier, all_ratings)
     wrong_ccy = matched.filter(
@@ -169,13 +182,15 @@ def reconcile(
         tracking_number=normalise_tracking(pl.col("tracking_number"))
     )
     tracking = pl.col("tracking_number")
-    billed_before = lines.filter(pl.col("period_start") < period.start).select(tracking).unique()
-    billed_by_end = lines.select(tracking).unique()
+    keys = lines.select("period_start", "source_sha256", "bill_number", tracking)  # no copy
+    billed_before = keys.filter(pl.col("period_start") < period.start).select(tracking).unique()
+    billed_by_end = keys.select(tracking).unique()
     bill_keys = (
-        lines.filter(pl.col("period_start") == period.start)
+        keys.filter(pl.col("period_start") == period.start)
         .select("source_sha256", "bill_number")
         .unique()
     )
+    del keys
     own = only_carrier(rating.shipment_ratings, period.carrier)
     expected = only_carrier(rating.expected_charges, period.carrier)
     buckets = max(1, -(-lines.height // bucket_lines))

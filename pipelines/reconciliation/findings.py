@@ -75,9 +75,15 @@ def within_tolerance(billed_c: pl.Expr, expected_c: pl.Expr) -> pl.Expr:
 def _with_tolerances(
     frame: pl.DataFrame, amount_tol: pl.DataFrame, weight_tol: pl.DataFrame
 ) -> pl.DataFrame:
+    """Amount and weight tolerances (DOMAIN.md "Reconciliation tolerances") per line.
+
+    They depend on (carrier, charge type) only: resolved once per distinct pair (the
+    charge type's own tolerance, else the carrier's DEFAULT, else 0), then joined to
+    the lines once instead of three times."""
     default = amount_tol.filter(pl.col("charge_type") == "DEFAULT").drop("charge_type")
-    return (
-        frame.join(amount_tol, on=["carrier", "charge_type"], **LEFT)
+    pairs = frame.select("carrier", "charge_type").unique(maintain_order=True)
+    per_pair = (
+        pairs.join(amount_tol, on=["carrier", "charge_type"], **LEFT)
         .join(default, on="carrier", suffix="_default", **LEFT)
         .with_columns(
             tol_abs_c=pl.coalesce("tol_abs_c", "tol_abs_c_default", pl.lit(0)),
@@ -87,6 +93,7 @@ def _with_tolerances(
         .join(weight_tol, on="carrier", **LEFT)
         .with_columns(pl.col("wtol_abs_g", "wtol_rel_u").fill_null(0))
     )
+    return frame.join(per_pair, on=["carrier", "charge_type"], nulls_equal=True, **LEFT)
 
 
 def _freight_at_billed_weight(frame: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
@@ -140,6 +147,10 @@ def judge_lines(
     allowed = tables.allowed.select(
         "card_key", "charge_type", "pass_through", _allowed=pl.lit(True)
     )
+    # one small (card, charge type) table, so the lines are joined to it once
+    by_card_charge = on_demand.join(
+        allowed, on=["card_key", "charge_type"], how="full", coalesce=True
+    )
     wide = lines.with_row_index("_lid")
     frame = (
         wide.select(*WORK_COLS)
@@ -150,8 +161,7 @@ def judge_lines(
         )
         .join(exp, on=["shipment_id", "charge_type"], **LEFT)
         .join(exp_freight, on="shipment_id", **LEFT)
-        .join(on_demand, on=["card_key", "charge_type"], **LEFT)
-        .join(allowed, on=["card_key", "charge_type"], **LEFT)
+        .join(by_card_charge, on=["card_key", "charge_type"], **LEFT)
     )
     frame = _with_tolerances(frame, amount_tol, weight_tol)
     frame = _freight_at_billed_weight(frame, tables)
