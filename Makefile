@@ -40,10 +40,12 @@ lint: env
 ui: env
 	$(RUN) reckon ui --data $(DEMO_DIR)
 
+# Small scales, minutes in all; the figures in docs/performance.md use the larger scales
+# named there (e.g. `uv run python -m benchmarks.costing --sizes 1M`).
 bench: env
-	$(RUN) python -m benchmarks.costing
-	$(RUN) python -m benchmarks.parsing
-	$(RUN) python -m benchmarks.reconciliation
+	$(RUN) python -m benchmarks.costing --sizes 100K
+	$(RUN) python -m benchmarks.parsing --scale small
+	$(RUN) python -m benchmarks.reconciliation --shipments 100000
 
 clean:
 	rm -rf .venv .tools $(DEMO_DIR)
