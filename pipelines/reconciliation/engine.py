@@ -14,7 +14,7 @@ import polars as pl
 from pipelines.contracts.reconciliation import FINDINGS
 from pipelines.rating.cards import RateCard
 from pipelines.rating.engine import RatingResult, as_tables
-from pipelines.rating.keys import normalise_tracking
+from pipelines.rating.keys import with_normalised_tracking
 from pipelines.rating.tables import RateCardTables
 from pipelines.reconciliation.accruals import accrual_entries
 from pipelines.reconciliation.config import CarriersFile, tolerance_table, weight_tolerance_table
@@ -178,9 +178,7 @@ def reconcile(
         bill_lines = pl.concat([bill_lines, prior_lines], how="diagonal_relaxed").unique(
             LINE_KEY, keep="first", maintain_order=True
         )
-    lines = _period_lines(bill_lines, bill_headers, carriers, period).with_columns(
-        tracking_number=normalise_tracking(pl.col("tracking_number"))
-    )
+    lines = with_normalised_tracking(_period_lines(bill_lines, bill_headers, carriers, period))
     tracking = pl.col("tracking_number")
     keys = lines.select("period_start", "source_sha256", "bill_number", tracking)  # no copy
     billed_before = keys.filter(pl.col("period_start") < period.start).select(tracking).unique()

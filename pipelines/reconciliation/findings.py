@@ -216,19 +216,32 @@ def judge_lines(
 
 
 def _judge_fuel(frame: pl.DataFrame) -> pl.DataFrame:
-    """Fuel lines: the month's % of the approved freight on the same bill."""
+    """Fuel lines: the month's % of the approved freight on the same bill.
+
+    Only FUEL lines are joined to their bill's judged freight (keyed on strings), on
+    a narrow frame; their results go back to the lines by the integer `_lid`."""
+    keys = ["source_sha256", "bill_number", "tracking_number"]
     judged_freight = (
         frame.filter((pl.col("charge_type") == "FREIGHT") & (pl.col("occurrence") == 0))
-        .group_by("source_sha256", "bill_number", "tracking_number")
+        .group_by(keys)
         .agg(
             freight_finding=pl.col("finding").first(),
             freight_billed_c=pl.col("billed_c").first(),
             freight_expected_c=pl.col("expected_c").first(),
         )
     )
-    frame = frame.join(
-        judged_freight, on=["source_sha256", "bill_number", "tracking_number"], **LEFT
+    fuel = frame.filter(pl.col("charge_type") == "FUEL").select(
+        "_lid",
+        *keys,
+        "finding",
+        "fuel_percent",
+        "exp_freight_c",
+        "billed_c",
+        "expected_c",
+        "tol_abs_c",
+        "tol_rel_u",
     )
+    fuel = fuel.join(judged_freight, on=keys, **LEFT)
     pct_u = (pl.col("fuel_percent").cast(pl.Decimal(38, 4)) * 10_000).cast(pl.Int64)
     approved_freight = pl.max_horizontal(  # a credited (negative) freight carries no fuel
         pl.when(pl.col("freight_finding").is_null())
@@ -242,8 +255,8 @@ def _judge_fuel(frame: pl.DataFrame) -> pl.DataFrame:
     def fuel_of(base: pl.Expr) -> pl.Expr:
         return (2 * base * pct_u + 1_000_000) // 2_000_000
 
-    is_fuel = (pl.col("charge_type") == "FUEL") & pl.col("finding").is_in(["OK", "RATE_MISMATCH"])
-    frame = frame.with_columns(
+    is_fuel = pl.col("finding").is_in(["OK", "RATE_MISMATCH"])
+    fuel = fuel.with_columns(
         fuel_base_c=pl.when(is_fuel).then(approved_freight),
         expected_c=pl.when(is_fuel).then(fuel_of(approved_freight)).otherwise(pl.col("expected_c")),
     )
@@ -254,15 +267,33 @@ def _judge_fuel(frame: pl.DataFrame) -> pl.DataFrame:
         & pl.col("freight_finding").is_in(DISPUTED_BASE)
         & on_billed_base
     ).fill_null(False)
-    return frame.with_columns(
-        finding=pl.when(~is_fuel)
+    fuel = fuel.select(
+        "_lid",
+        "fuel_base_c",
+        _fuel_row=pl.lit(True),
+        _fuel_expected_c="expected_c",
+        _fuel_finding=pl.when(~is_fuel)
         .then(pl.col("finding"))
         .when(derived)
         .then(pl.col("freight_finding"))
         .when(within_tolerance(pl.col("billed_c"), pl.col("expected_c")))
         .then(pl.lit("OK"))
         .otherwise(pl.lit("FUEL_MISMATCH")),
-        derived_from_freight=derived,
+        _fuel_derived=derived,
+    )
+    row = pl.col("_fuel_row").fill_null(False)
+    return (
+        frame.join(fuel, on="_lid", **LEFT)
+        .with_columns(
+            finding=pl.when(row).then(pl.col("_fuel_finding")).otherwise(pl.col("finding")),
+            expected_c=pl.when(row)
+            .then(pl.col("_fuel_expected_c"))
+            .otherwise(pl.col("expected_c")),
+            derived_from_freight=pl.when(row)
+            .then(pl.col("_fuel_derived"))
+            .otherwise(pl.col("derived_from_freight")),
+        )
+        .drop("_fuel_row", "_fuel_expected_c", "_fuel_finding", "_fuel_derived")
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rating.keys import normalise_tracking
+from pipelines.rating.keys import with_normalised_tracking
 
 ORDER = ["bill_date", "bill_number", "line_number", "source_sha256"]
 DUP_KEY = ["tracking_number", "charge_type"]
@@ -35,9 +35,7 @@ def mark_first_occurrences(lines: pl.DataFrame) -> pl.DataFrame:
 
     Only lines whose key repeats are ordered; the rest are first occurrences.
     """
-    lines = lines.with_columns(
-        tracking_number=normalise_tracking(pl.col("tracking_number"))
-    ).with_row_index("_occ_rid")
+    lines = with_normalised_tracking(lines).with_row_index("_occ_rid")
     first = {
         c: pl.col(c).first().over(DUP_KEY) for c in ("bill_number", "line_number", "bill_date")
     }
