@@ -98,14 +98,25 @@ def _in_line_order(frame: pl.DataFrame) -> bool:
     return bool(frame.select(ordered.slice(1).all(ignore_nulls=False)).item())
 
 
-def _merge_in_line_order(parts: list[pl.DataFrame]) -> pl.DataFrame:
+def _merge_in_line_order(
+    parts: list[pl.DataFrame], bucket_of_line: pl.Series | None = None
+) -> pl.DataFrame:
     """Concatenate per-bucket findings (each already in line order) in line order.
 
     Sorting the whole frame would hold it twice; instead the order is computed on
-    the key columns only and the columns are gathered one at a time."""
+    the key columns only and the columns are gathered one at a time. With
+    `bucket_of_line` (each judged line's bucket, the lines being in line order) the
+    order is an integer permutation: no sort on the string keys at all."""
     whole = pl.concat(parts, rechunk=False)
     parts.clear()
-    order = whole.select(LINE_KEY).with_row_index("_i").sort(LINE_KEY)["_i"]
+    if bucket_of_line is not None and bucket_of_line.len() == whole.height:
+        # concatenated row k is line perm[k]; line i is concatenated row inverse[i]
+        perm = (bucket_of_line.to_frame("_b").with_row_index("_i").sort("_b", maintain_order=True))[
+            "_i"
+        ]
+        order = perm.arg_sort()
+    else:
+        order = whole.select(LINE_KEY).with_row_index("_i").sort(LINE_KEY)["_i"]
     columns = []
     for name in whole.columns:
         columns.append(whole[name].gather(order))
@@ -193,16 +204,22 @@ def reconcile(
     expected = only_carrier(rating.expected_charges, period.carrier)
     buckets = max(1, -(-lines.height // bucket_lines))
     parts = []
+    bucket_of = {}  # each frame's bucket per row, hashed once (not once per bucket)
+    if buckets > 1:
+        for name, f in (("lines", lines), ("own", own), ("expected", expected)):
+            bucket_of[name] = f.select(tracking.hash(seed=7) % buckets).to_series()
     for bucket in range(buckets):
         if buckets == 1:
             mine = [lines, own, expected]
         else:
-            mine = [
-                f.filter(tracking.hash(seed=7) % buckets == bucket) for f in (lines, own, expected)
-            ]
+            frames = (lines, own, expected)
+            mine = [f.filter(b == bucket) for b, f in zip(bucket_of.values(), frames, strict=True)]
         parts.append(_judge_bucket(*mine, rating.shipment_ratings, tables, carriers, period))
-    del lines, expected
-    findings = pl.concat(parts) if buckets == 1 else _merge_in_line_order(parts)
+    judged_buckets = None
+    if buckets > 1 and _in_line_order(lines):
+        judged_buckets = bucket_of["lines"].filter(lines["period_start"] == period.start)
+    del lines, expected, bucket_of
+    findings = pl.concat(parts) if buckets == 1 else _merge_in_line_order(parts, judged_buckets)
     del parts
     journal, roll = accrual_entries(own, billed_before, billed_by_end, period)
     del own
