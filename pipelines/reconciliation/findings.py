@@ -160,7 +160,6 @@ def judge_lines(
             our_g=kg_to_grams(pl.col("chargeable_weight_kg")),
         )
         .join(exp, on=["shipment_id", "charge_type"], **LEFT)
-        .join(exp_freight, on="shipment_id", **LEFT)
         .join(by_card_charge, on=["card_key", "charge_type"], **LEFT)
     )
     frame = _with_tolerances(frame, amount_tol, weight_tol)
@@ -187,7 +186,7 @@ def judge_lines(
         .when(ct == "FREIGHT")
         .then(
             pl.when(weight_over | pl.col("freight_at_billed_c").is_null())
-            .then(pl.col("exp_freight_c"))
+            .then(pl.col("exp_c"))  # on a FREIGHT line: the shipment's expected freight
             .otherwise(pl.col("freight_at_billed_c"))
         )
         .when(pl.col("pass_through"))
@@ -211,15 +210,16 @@ def judge_lines(
         .otherwise(pl.lit("RATE_MISMATCH"))
     )
     frame = frame.with_columns(finding=finding, derived_from_freight=pl.lit(False))
-    frame = _judge_fuel(frame)
+    frame = _judge_fuel(frame, exp_freight)
     return _amounts_and_evidence(wide, frame)
 
 
-def _judge_fuel(frame: pl.DataFrame) -> pl.DataFrame:
+def _judge_fuel(frame: pl.DataFrame, exp_freight: pl.DataFrame) -> pl.DataFrame:
     """Fuel lines: the month's % of the approved freight on the same bill.
 
-    Only FUEL lines are joined to their bill's judged freight (keyed on strings), on
-    a narrow frame; their results go back to the lines by the integer `_lid`."""
+    Only FUEL lines are joined to their bill's judged freight and to the shipment's
+    expected freight (`exp_freight`: shipment_id, exp_freight_c), on a narrow frame;
+    their results go back to the lines by the integer `_lid`."""
     keys = ["source_sha256", "bill_number", "tracking_number"]
     judged_freight = (
         frame.filter((pl.col("charge_type") == "FREIGHT") & (pl.col("occurrence") == 0))
@@ -233,15 +233,15 @@ def _judge_fuel(frame: pl.DataFrame) -> pl.DataFrame:
     fuel = frame.filter(pl.col("charge_type") == "FUEL").select(
         "_lid",
         *keys,
+        "shipment_id",
         "finding",
         "fuel_percent",
-        "exp_freight_c",
         "billed_c",
         "expected_c",
         "tol_abs_c",
         "tol_rel_u",
     )
-    fuel = fuel.join(judged_freight, on=keys, **LEFT)
+    fuel = fuel.join(judged_freight, on=keys, **LEFT).join(exp_freight, on="shipment_id", **LEFT)
     pct_u = (pl.col("fuel_percent").cast(pl.Decimal(38, 4)) * 10_000).cast(pl.Int64)
     approved_freight = pl.max_horizontal(  # a credited (negative) freight carries no fuel
         pl.when(pl.col("freight_finding").is_null())
