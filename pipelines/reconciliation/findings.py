@@ -420,9 +420,12 @@ def _amounts_and_evidence(wide: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFra
         "first_bill_number",
         "first_line_number",
     ]
+    # evidence exists for the few flagged lines: look it up on the line id alone and
+    # attach the column, rather than a join that would copy every wide column
+    evidence_col = judged.select("_lid").join(evidence_by_line, on="_lid", **LEFT)["evidence"]
     return (
         pl.concat([wide.select(passthrough), judged], how="horizontal")
-        .join(evidence_by_line, on="_lid", **LEFT)
+        .with_columns(evidence_col)
         .with_columns(
             billed_amount=pl.col("amount"),
             expected_amount=cents_to_money(pl.col("expected_c")),

@@ -51,10 +51,13 @@ def mark_first_occurrences(lines: pl.DataFrame) -> pl.DataFrame:
             first_amount=pl.col("amount").first().over(DUP_KEY),
         )
     )
-    return (
-        lines.join(repeated, on="_occ_rid", how="left", maintain_order="left")
-        .with_columns(pl.col("occurrence").fill_null(0))
-        .drop("_occ_rid")
+    # the repeated rows are few: look them up on the row id alone and attach the
+    # columns, rather than a join that would copy every column of the lines
+    marks = lines.select("_occ_rid").join(
+        repeated, on="_occ_rid", how="left", maintain_order="left"
+    )
+    return lines.drop("_occ_rid").hstack(
+        marks.drop("_occ_rid").with_columns(pl.col("occurrence").fill_null(0)).get_columns()
     )
 
 
@@ -114,6 +117,14 @@ def match_shipments(
         "functional_currency",
         "fx_rate",
     )
-    return lines.join(shipment_side, on="tracking_number", how="left", maintain_order="left").join(
-        others, on="tracking_number", how="left", maintain_order="left"
+    # tracking numbers are unique on both right sides (checked above; grouped), so a
+    # left join keeps the lines' rows: join the key column alone and attach the result
+    # instead of copying every column of the lines twice
+    key = lines.select("tracking_number")
+    found = key.join(shipment_side, on="tracking_number", how="left", maintain_order="left")
+    other = key.join(others, on="tracking_number", how="left", maintain_order="left")
+    if found.height != lines.height or other.height != lines.height:
+        raise AssertionError("a tracking number matched more than one shipment")
+    return lines.hstack(
+        [*found.drop("tracking_number").get_columns(), *other.drop("tracking_number").get_columns()]
     )
