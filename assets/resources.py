@@ -47,7 +47,7 @@ class ReckonResource(dg.ConfigurableResource):
     snapshot_accuracy_threshold: float = 0.95
     """Minimum share of (warehouse, sku) rows matching the WMS snapshot, per warehouse and day
     (inventory record accuracy; a small warehouse with 80 SKUs and two miscounts is at 97.5%)."""
-    costing_chunk_days: int = 7
+    costing_chunk_days: int = 31
     """A range is costed in chunks of this many days, each leaving a restart checkpoint."""
 
     @property

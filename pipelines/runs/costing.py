@@ -75,7 +75,7 @@ def cost_days(
     start: date,
     end: date,
     policy: CostingPolicy | None = None,
-    chunk_days: int = 7,
+    chunk_days: int = 31,
 ) -> CostingRun:
     """Cost [start, end] (and any earlier day a late document needs), store everything."""
     policy = policy or CostingPolicy()
