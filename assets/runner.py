@@ -18,6 +18,21 @@ from assets.partition_ranges import covering_range_tags, range_tags
 from assets.resources import ReckonResource
 
 
+def _execute(
+    data_dir: Path,
+    job_name: str,
+    tags: dict[str, str],
+    instance: dg.DagsterInstance | None,
+    log_level: str,
+) -> dg.ExecuteInProcessResult:
+    """Run one job of the code location, pointed at `data_dir`, over the partitions in `tags`."""
+    defs = build_definitions(ReckonResource(data_dir=str(data_dir.resolve())))
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    return defs.resolve_job_def(job_name).execute_in_process(
+        run_config=run_config, instance=instance, tags=tags, raise_on_error=False
+    )
+
+
 def run_range(
     data_dir: Path,
     start: date,
@@ -29,13 +44,8 @@ def run_range(
     """Materialise `job_name` for every day in [start, end] as one run."""
     if end < start:
         raise ValueError(f"--to {end} is before --from {start}")
-    defs = build_definitions(ReckonResource(data_dir=str(data_dir.resolve())))
-    job = defs.resolve_job_def(job_name)
     tags = range_tags(start.isoformat(), end.isoformat())
-    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    return job.execute_in_process(
-        run_config=run_config, instance=instance, tags=tags, raise_on_error=False
-    )
+    return _execute(data_dir, job_name, tags, instance, log_level)
 
 
 def register_inbox(data_dir: Path, instance: dg.DagsterInstance) -> list[str]:
@@ -71,14 +81,8 @@ def run_bills(
     if not pending:
         return None
     ordered = instance.get_dynamic_partitions(bill_file_partitions.name)
-    defs = build_definitions(ReckonResource(data_dir=str(data_dir.resolve())))
-    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    return defs.resolve_job_def("bills").execute_in_process(
-        run_config=run_config,
-        instance=instance,
-        tags=covering_range_tags(pending, ordered),
-        raise_on_error=False,
-    )
+    tags = covering_range_tags(pending, ordered)
+    return _execute(data_dir, "bills", tags, instance, log_level)
 
 
 def run_reconciliation(
@@ -98,11 +102,7 @@ def run_reconciliation(
     if missing:
         instance.add_dynamic_partitions(carrier_period_partitions.name, missing)
     tags = covering_range_tags(keys, [*known, *missing])
-    defs = build_definitions(ReckonResource(data_dir=str(layout.root)))
-    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    return defs.resolve_job_def("reconcile_periods").execute_in_process(
-        run_config=run_config, instance=instance, tags=tags, raise_on_error=False
-    )
+    return _execute(layout.root, "reconcile_periods", tags, instance, log_level)
 
 
 def run_everything(

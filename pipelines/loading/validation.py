@@ -21,6 +21,8 @@ from pipelines.loading.coercion import coerce_column, reason_column
 from pipelines.loading.reading import SOURCE_FILE, SOURCE_ROW, FileRejected, read_input_file
 
 LOAD_DATE = "_load_date"
+PROVENANCE = [SOURCE_FILE, SOURCE_ROW, LOAD_DATE]
+"""Columns every loaded row carries besides its contract's: where it came from, and when."""
 RAW_RECORD = "_raw_record"
 
 VIOLATION_SCHEMA = pl.Schema(

@@ -26,6 +26,7 @@ from pipelines.costing.invariants import (
     roll_forward_violations,
 )
 from pipelines.costing.state import SCHEMAS
+from pipelines.loading.validation import PROVENANCE
 from pipelines.warehouse import read_table, replace_slice, table_exists
 
 CHECKPOINT_PREFIX = "costing_state_"
@@ -254,14 +255,10 @@ def _inputs(
     return {
         "movements": movements,
         "landed_costs": landed,
-        "fx_rates": read_table(con, "fx_rates").drop(_provenance(), strict=False),
-        "companies": read_table(con, "companies").drop(_provenance(), strict=False),
-        "skus": read_table(con, "skus").drop(_provenance(), strict=False),
+        "fx_rates": read_table(con, "fx_rates").drop(PROVENANCE, strict=False),
+        "companies": read_table(con, "companies").drop(PROVENANCE, strict=False),
+        "skus": read_table(con, "skus").drop(PROVENANCE, strict=False),
     }
-
-
-def _provenance() -> list[str]:
-    return ["_source_file", "_source_row", "_load_date"]
 
 
 def _movement_frame(con: duckdb.DuckDBPyConnection, where: str, params: list) -> pl.DataFrame:
@@ -276,7 +273,7 @@ def _landed_frame(
         return pl.DataFrame()
     where = f'"_load_date" <= ? AND {_day_of("posted_at")} BETWEEN ? AND ?'
     frame = read_table(con, "landed_costs", where, [known_by, start, end])
-    return frame.drop(_provenance(), strict=False)
+    return frame.drop(PROVENANCE, strict=False)
 
 
 def _outputs(result: CostingResult, inputs: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from pipelines.layout import DataLayout
+from pipelines.loading.validation import PROVENANCE
 from pipelines.rating import load_rate_cards, rate_shipments
 from pipelines.reconciliation import (
     BillingPeriod,
@@ -33,7 +34,6 @@ from pipelines.reconciliation.periods import period_bounds
 from pipelines.warehouse import read_table, replace_slice, table_exists
 
 KEY_SEPARATOR = "|"
-PROVENANCE = ["_source_file", "_source_row", "_load_date"]
 PERIOD_OUTPUTS = {
     "reconciliation_findings": "findings",
     "reconciliation_period_summary": "period_summary",
