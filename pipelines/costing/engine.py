@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 
 import polars as pl
 
@@ -187,7 +187,8 @@ def cost_range(
     moves = prep.moves
     alloc = allocation if allocation is not None else allocate(inputs, start, end, policy)
     components = pl.concat([state.landed_components, alloc.components])
-    fifo = run_fifo(moves, state, components)
+    since = datetime.combine(start, time())
+    fifo = run_fifo(moves, state, components, since)
     pieces = annotate_pieces(fifo)
     content = transfer_content(fifo, moves, state, components)
     res = residencies(pieces, content, start)
@@ -201,7 +202,7 @@ def cost_range(
     flags = pl.concat(
         [prep.flags, fifo.flags, alloc.flags, _provisional_flags(fifo), _late_flags(prep.late)]
     )
-    new_state = end_state(fifo, pieces, content, state, components)
+    new_state = end_state(fifo, pieces, content, state, components, since)
     return CostingResult(
         start=start,
         end=end,

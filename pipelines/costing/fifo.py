@@ -19,6 +19,7 @@ Steps, each a handful of joins over whole frames (no loop per movement):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import polars as pl
 
@@ -253,11 +254,19 @@ def _segments(inb: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([direct, via]).sort([*POOL, "l_start"]).with_row_index("sid")
 
 
-def _ref_origin(points: pl.DataFrame, segments: pl.DataFrame, state: CostingState) -> pl.DataFrame:
+def _ref_origin(
+    points: pl.DataFrame,
+    segments: pl.DataFrame,
+    state: CostingState,
+    components: pl.DataFrame,
+    since: datetime,
+) -> pl.DataFrame:
     """Reference unit cost source at `ref_pos` (null: none entered in range) per point.
 
     DOMAIN.md: V/Q of the oldest open layer, else of the layer that most recently entered,
-    else zero (flagged). Returns the point with ref_origin_id or carried ref_value/ref_qty.
+    else zero (flagged). Returns the point with ref_origin_id (found in range) or the
+    carried ref_value_cents/ref_qty, and `ref_lc_cents`: the landed cost on that layer in
+    effect at the point's `occurred_at` (see `_ref_landed`).
     """
     seg = segments.select(*POOL, "l_start", "origin_id").sort([*POOL, "l_start"])
     found = points.filter(pl.col("ref_pos").is_not_null()).sort([*POOL, "ref_pos"])
@@ -265,12 +274,59 @@ def _ref_origin(points: pl.DataFrame, segments: pl.DataFrame, state: CostingStat
         seg, left_on="ref_pos", right_on="l_start", by=POOL, check_sortedness=False
     )
     found = found.rename({"origin_id": "ref_origin_id"}).drop("l_start")
-    rest = points.filter(pl.col("ref_pos").is_null()).join(state.pool_refs, on=POOL, how="left")
+    carried = state.pool_refs.rename({"ref_origin_id": "carried_ref_id"})
+    rest = points.filter(pl.col("ref_pos").is_null()).join(carried, on=POOL, how="left")
     found = found.with_columns(
-        pl.lit(None, pl.Int64).alias("ref_value_cents"), pl.lit(None, pl.Int64).alias("ref_qty")
+        pl.lit(None, pl.Int64).alias("ref_value_cents"),
+        pl.lit(None, pl.Int64).alias("ref_qty"),
+        pl.lit(None, pl.String).alias("carried_ref_id"),
+        pl.lit(None, pl.Int64).alias("ref_landed_cents"),
     )
     rest = rest.with_columns(pl.lit(None, pl.String).alias("ref_origin_id"))
-    return pl.concat([found, rest.select(found.columns)])
+    both = pl.concat([found, rest.select(found.columns)])
+    return _ref_landed(both, components, since)
+
+
+def _ref_landed(points: pl.DataFrame, components: pl.DataFrame, since: datetime) -> pl.DataFrame:
+    """Add `ref_lc_cents`: landed cost raising the reference layer's V at `occurred_at`.
+
+    Issue 3: the reference unit cost is V/Q of a layer, and a landed cost on units still
+    on hand raises that layer's value. A layer is its whole origin (Q units, value V), so
+    every landed share S allocated to the origin and in effect strictly before the point
+    (the order of DOMAIN.md: a landed cost posted at the same instant comes after the
+    movements of that instant) counts in full: the layer's units are carried at (V+S)/Q
+    whether some were issued before (their part of S was expensed) or not. A share that
+    takes effect after the movement does not count. A reference carried from an earlier
+    range brings its landed cost up to the range start (`ref_landed_cents`); components
+    of this range (effective from `since`) are added to it.
+    """
+    keyed = points.with_row_index("_pt").with_columns(
+        pl.coalesce("ref_origin_id", "carried_ref_id").alias("_ref_key")
+    )
+    hit = (
+        keyed.filter(pl.col("_ref_key").is_not_null())
+        .select("_pt", "_ref_key", "carried_ref_id", "occurred_at")
+        .join(
+            components.select(pl.col("origin_id").alias("_ref_key"), "share_cents", "effective_at"),
+            on="_ref_key",
+        )
+        .filter(
+            pl.col("effective_at") < pl.col("occurred_at"),
+            pl.col("carried_ref_id").is_null() | (pl.col("effective_at") >= since),
+        )
+        .group_by("_pt")
+        .agg(pl.col("share_cents").sum().alias("_lc"))
+    )
+    return (
+        keyed.join(hit, on="_pt", how="left")
+        .with_columns(
+            (pl.col("_lc").fill_null(0) + pl.col("ref_landed_cents").fill_null(0)).alias(
+                "ref_lc_cents"
+            )
+        )
+        .sort("_pt")
+        .drop("_pt", "_ref_key", "_lc")
+    )
 
 
 def landed_extra(frame: pl.DataFrame, components: pl.DataFrame, at: str) -> pl.Expr | pl.DataFrame:
@@ -295,8 +351,11 @@ def landed_extra(frame: pl.DataFrame, components: pl.DataFrame, at: str) -> pl.E
     )
 
 
-def run_fifo(moves: pl.DataFrame, state: CostingState, components: pl.DataFrame) -> Fifo:
-    """`components`: landed cost per origin (origin_id, share_cents, effective_at, origin_qty)."""
+def run_fifo(
+    moves: pl.DataFrame, state: CostingState, components: pl.DataFrame, since: datetime
+) -> Fifo:
+    """`components`: landed cost per origin (origin_id, share_cents, effective_at, origin_qty),
+    the carried ones and this range's; `since`: the start of the range."""
     inb, outb = _items(moves, state)
     pieces1 = overlay(
         inb.rename({"seq": "iseq"}), outb.rename({"seq": "oseq"}), POOL, "iseq", "oseq"
@@ -342,7 +401,13 @@ def run_fifo(moves: pl.DataFrame, state: CostingState, components: pl.DataFrame)
     out_refs = outb.filter(~pl.col("carried") & (pl.col("s") > 0)).with_columns(
         pl.when(pl.col("i_before") > 0).then(pl.col("i_before") - 1).alias("ref_pos")
     )
-    out_refs = _ref_origin(out_refs.select(*POOL, "seq", "ref_pos", "s"), segments, state)
+    out_refs = _ref_origin(
+        out_refs.select(*POOL, "seq", "ref_pos", "s", "occurred_at"),
+        segments,
+        state,
+        components,
+        since,
+    )
     ref_in = inb.filter(pl.col("kind") == "REF").with_columns(
         pl.when(pl.col("o_before") < pl.col("l_start"))
         .then(pl.col("o_before"))
@@ -350,7 +415,13 @@ def run_fifo(moves: pl.DataFrame, state: CostingState, components: pl.DataFrame)
         .then(pl.col("l_start") - 1)
         .alias("ref_pos")
     )
-    in_refs = _ref_origin(ref_in.select(*POOL, "seq", "ref_pos", "qty"), segments, state)
+    in_refs = _ref_origin(
+        ref_in.select(*POOL, "seq", "ref_pos", "qty", "occurred_at"),
+        segments,
+        state,
+        components,
+        since,
+    )
 
     origins, outs_p, flags = _values(moves, state, inb, outb, pieces, out_refs, in_refs)
     pieces = pieces.join(
@@ -368,7 +439,8 @@ def run_fifo(moves: pl.DataFrame, state: CostingState, components: pl.DataFrame)
 
 
 def _ref_value(refs: pl.DataFrame, known: pl.DataFrame, qty: str) -> pl.DataFrame:
-    """round_half_up(qty x V/Q of the reference) where the reference's value is known."""
+    """round_half_up(qty x V/Q of the reference) where the reference's value is known; V
+    includes the landed cost in effect on it (`ref_lc_cents`)."""
     r = refs.join(
         known.select(
             pl.col("origin_id").alias("ref_origin_id"),
@@ -386,7 +458,7 @@ def _ref_value(refs: pl.DataFrame, known: pl.DataFrame, qty: str) -> pl.DataFram
         pl.when(pl.col("no_ref"))
         .then(pl.lit(0, pl.Int64))
         .when(pl.col("rv").is_not_null())
-        .then(share(pl.col("rv"), pl.col(qty), pl.col("rq")))
+        .then(share(pl.col("rv") + pl.col("ref_lc_cents"), pl.col(qty), pl.col("rq")))
         .alias("ref_cents")
     )
 

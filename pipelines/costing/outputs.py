@@ -9,7 +9,7 @@ closing value = open layers - open shortfalls (DOMAIN.md "Negative stock").
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import polars as pl
 
@@ -258,6 +258,7 @@ def end_state(
     content: pl.DataFrame,
     state: CostingState,
     components: pl.DataFrame,
+    since: datetime,
 ) -> CostingState:
     cols = list(OPEN_LAYERS_SCHEMA)
     open_pool = pieces.filter(pl.col("category") == "OPEN").select(
@@ -312,23 +313,7 @@ def end_state(
         )
         .cast(dict(OPEN_SHORTFALLS_SCHEMA))
     )
-    last = (
-        fifo.segments.sort("l_end")
-        .group_by(POOL)
-        .agg(pl.col("origin_id").last())
-        .join(
-            fifo.origins.select(
-                "origin_id",
-                pl.col("origin_value_cents").alias("ref_value_cents"),
-                pl.col("origin_qty").alias("ref_qty"),
-            ),
-            on="origin_id",
-        )
-        .select(list(POOL_REFS_SCHEMA))
-    )
-    refs = pl.concat([state.pool_refs.join(last.select(POOL), on=POOL, how="anti"), last]).cast(
-        dict(POOL_REFS_SCHEMA)
-    )
+    refs = _pool_refs(fifo, state, components, since)
     consumed = (
         pieces.filter(pl.col("category") == "CONSUMED")
         .group_by("oseq")
@@ -358,6 +343,51 @@ def end_state(
         pool_refs=refs.sort(POOL),
         issue_costs=issue_costs,
     )
+
+
+def _pool_refs(
+    fifo: Fifo, state: CostingState, components: pl.DataFrame, since: datetime
+) -> pl.DataFrame:
+    """Per pool, the layer that most recently entered it, with its landed cost so far.
+
+    A pool touched in this range takes its last segment's origin and every landed share
+    on that origin (all in effect by the end of the range); an untouched pool keeps its
+    carried reference plus the shares on it that took effect in this range.
+    """
+    lc = components.group_by("origin_id").agg(
+        pl.col("share_cents").sum().alias("all_lc"),
+        pl.col("share_cents").filter(pl.col("effective_at") >= since).sum().alias("new_lc"),
+    )
+    last = (
+        fifo.segments.sort("l_end")
+        .group_by(POOL)
+        .agg(pl.col("origin_id").last())
+        .join(
+            fifo.origins.select(
+                "origin_id",
+                pl.col("origin_value_cents").alias("ref_value_cents"),
+                pl.col("origin_qty").alias("ref_qty"),
+            ),
+            on="origin_id",
+        )
+        .join(lc, on="origin_id", how="left")
+        .select(
+            *POOL,
+            pl.col("origin_id").alias("ref_origin_id"),
+            "ref_value_cents",
+            "ref_qty",
+            pl.col("all_lc").fill_null(0).alias("ref_landed_cents"),
+        )
+    )
+    kept = (
+        state.pool_refs.join(last.select(POOL), on=POOL, how="anti")
+        .join(lc, left_on="ref_origin_id", right_on="origin_id", how="left")
+        .with_columns(
+            (pl.col("ref_landed_cents") + pl.col("new_lc").fill_null(0)).alias("ref_landed_cents")
+        )
+        .select(list(POOL_REFS_SCHEMA))
+    )
+    return pl.concat([kept, last]).cast(dict(POOL_REFS_SCHEMA))
 
 
 def residencies(pieces: pl.DataFrame, content: pl.DataFrame, start: date) -> pl.DataFrame:

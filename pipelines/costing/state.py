@@ -62,12 +62,16 @@ POOL_REFS_SCHEMA = pl.Schema(
         "company": pl.String,
         "warehouse": pl.String,
         "sku": pl.String,
+        "ref_origin_id": pl.String,
         "ref_value_cents": pl.Int64,
         "ref_qty": pl.Int64,
+        "ref_landed_cents": pl.Int64,
     }
 )
-"""Per pool, value and quantity of the origin layer of the slice that most recently
-entered it (the reference unit cost when no layer is open)."""
+"""Per pool, the origin layer of the slice that most recently entered it (the reference
+unit cost when no layer is open): its quantity, value, and the landed cost allocated to it
+and in effect by the end of the day (DOMAIN.md "Landed cost" raises a layer's value; a
+later landed cost on the same line is added when it takes effect)."""
 
 ISSUE_COSTS_SCHEMA = pl.Schema(
     {"movement_id": pl.String, "quantity": pl.Int64, "cost_cents": pl.Int64}

@@ -32,25 +32,54 @@ SKU_MEASURES = {
 }
 
 
+KINDS = (
+    ["RECEIPT"] * 4
+    + ["ISSUE"] * 4
+    + [
+        "TRANSFER",
+        "RETURN",
+        "ADJUST_GAIN",
+        "ADJUST_LOSS",
+        "LANDED_COST",
+    ]
+)
+LANDED_REFERENCE_KINDS = (
+    ["RECEIPT"] * 3
+    + ["ISSUE"] * 3
+    + ["LANDED_COST"] * 3
+    + [
+        "ADJUST_GAIN",
+        "ADJUST_GAIN",
+        "RETURN",
+        "RETURN",
+        "TRANSFER",
+    ]
+)
+"""Weighted towards the reference unit cost after landed cost: landed costs on receipt
+lines, then gains without cost, returns, and issues running short."""
+
+
 @st.composite
-def ledgers(draw: st.DrawFn, max_events: int = 24) -> list[dict]:
+def ledgers(
+    draw: st.DrawFn,
+    max_events: int = 24,
+    kinds_pool: list[str] = KINDS,
+    warehouses: list[tuple[str, str]] = WAREHOUSES,
+    skus: list[str] = SKUS,
+) -> list[dict]:
     """Movements across 2 companies, 3 warehouses, 2 SKUs and 6 days, every rule exercised."""
     n = draw(st.integers(1, max_events))
     rows: list[dict] = []
     issues: list[tuple[datetime, str]] = []
-    kinds = st.sampled_from(
-        ["RECEIPT"] * 4
-        + ["ISSUE"] * 4
-        + ["TRANSFER", "RETURN", "ADJUST_GAIN", "ADJUST_LOSS", "LANDED_COST"]
-    )
+    kinds = st.sampled_from(kinds_pool)
     for i in range(n):
         kind = draw(kinds)
         day = draw(st.integers(0, DAYS - 1))
         at = datetime.combine(START + timedelta(days=day), datetime.min.time()) + timedelta(
             hours=draw(st.integers(0, 3))
         )
-        company, wh = draw(st.sampled_from(WAREHOUSES))
-        sku = draw(st.sampled_from(SKUS))
+        company, wh = draw(st.sampled_from(warehouses))
+        sku = draw(st.sampled_from(skus))
         qty = draw(st.integers(1, 8))
         mid = f"m{i:03d}"
         base = dict(
@@ -94,7 +123,7 @@ def ledgers(draw: st.DrawFn, max_events: int = 24) -> list[dict]:
             ref = draw(st.sampled_from(earlier)) if earlier and draw(st.booleans()) else "unknown"
             rows.append({**base, "movement_type": "RETURN", "reference": ref})
         else:
-            dest_company, dest_wh = draw(st.sampled_from(WAREHOUSES))
+            dest_company, dest_wh = draw(st.sampled_from(warehouses))
             arrive = at + timedelta(days=draw(st.integers(1, 3)), hours=draw(st.integers(0, 3)))
             rows.append({**base, "movement_type": "TRANSFER_OUT", "reference": f"T{i}"})
             inbound = {

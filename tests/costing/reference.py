@@ -159,13 +159,16 @@ def run_reference(
     issues: dict[str, tuple[int, int]] = {}
 
     def ref_unit(pool: Pool, prefer_open: bool) -> tuple[int, int] | None:
-        if prefer_open and pool.layers:
-            o = res.origins[pool.layers[0][0]]
-            return o.value, o.qty
-        if pool.last is not None:
-            o = res.origins[pool.last]
-            return o.value, o.qty
-        return None
+        """(V, Q) of the oldest open layer, else of the last to enter; None if none ever did.
+
+        V includes every landed share posted on the layer so far (`o.landed` holds those
+        already processed, i.e. in effect before this movement): the layer's units are
+        carried at (V + S) / Q, whether some of them were issued before or not."""
+        origin_id = pool.layers[0][0] if prefer_open and pool.layers else pool.last
+        if origin_id is None:
+            return None
+        o = res.origins[origin_id]
+        return o.value + sum(o.landed), o.qty
 
     def at_ref(pool: Pool, q: int, prefer_open: bool) -> int:
         ref = ref_unit(pool, prefer_open)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from polars.testing import assert_frame_equal
 
 from pipelines.costing import CostingState, cost_range
-from tests.costing.ledgers import DAYS, END, START, frames, ledgers
+from tests.costing.ledgers import DAYS, END, LANDED_REFERENCE_KINDS, START, frames, ledgers
 
 SORTS = {
     "cogs": ["posting_date", "movement_id", "kind"],
@@ -60,4 +60,13 @@ def check_incremental(rows: list[dict]) -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ledgers(max_events=18))
 def test_day_by_day_equals_one_call(rows: list[dict]) -> None:
+    check_incremental(rows)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ledgers(max_events=18, kinds_pool=LANDED_REFERENCE_KINDS, skus=["S1"]))
+def test_day_by_day_equals_one_call_with_reference_cost_after_landed_cost(
+    rows: list[dict],
+) -> None:
+    """A pool's carried reference layer takes landed costs posted on later days."""
     check_incremental(rows)

@@ -282,3 +282,102 @@ def test_landed_cost_is_allocated_capitalised_on_hand_and_expensed_on_units_gone
         ("LANDED_COST_ACCRUAL", "LANDED_COST_CAPITALISED", D("0.00"), D("0.66")),
         ("LANDED_COST_ACCRUAL", "LANDED_COST_EXPENSED", D("0.00"), D("0.34")),
     ]
+
+
+def _with_landed(rows: list[dict], *landed: tuple[str, str, str]) -> dict[str, pl.DataFrame]:
+    """Inputs with landed costs (id, posted_at, amount in EUR) on purchase line po1, by quantity."""
+    frame = inputs(rows)
+    frame["landed_costs"] = pl.DataFrame(
+        [
+            {
+                "landed_cost_id": lc_id,
+                "posted_at": datetime.fromisoformat(at),
+                "company": "C1",
+                "receipt_reference": "po1",
+                "amount": D(amount),
+                "currency": "EUR",
+                "basis": "QUANTITY",
+            }
+            for lc_id, at, amount in landed
+        ],
+        schema=LANDED_COSTS.schema,
+    )
+    return frame
+
+
+def _day_by_day(frame: dict[str, pl.DataFrame], start: date, end: date) -> list:
+    results, state, day = [], None, start
+    while day <= end:
+        r = cost_range(frame, state, day, day)
+        results.append(r)
+        state, day = r.end_state, date.fromordinal(day.toordinal() + 1)
+    return results
+
+
+def test_gain_without_cost_takes_the_landed_cost_in_effect_on_the_oldest_layer() -> None:
+    # r1: 3 units worth 3.00 (po1). i1 issues 1 on Jan 2 (1.00).
+    # L1 0.90 on po1 (r1 its only line) on Jan 3: on hand [1, 3) takes 90 - round(90/3) = 0.60,
+    # the issued unit's 0.30 is expensed. The layer is now V = 3.00 + 0.90 = 3.90 over Q = 3.
+    # g1 (2 units, no cost) on Jan 4: round(2 x 390 / 3) = 2.60 (not 2.00 without landed cost).
+    # L2 0.30 on Jan 5 comes after g1 and does not change it; V = 4.20 from then on.
+    # g2 (1 unit) on Jan 6, oldest open layer still r1: round(1 x 420 / 3) = 1.40.
+    rows = [
+        move("r1", "2026-01-01T09:00", "RECEIPT", 3, cost="1", ref="po1"),
+        move("i1", "2026-01-02T09:00", "ISSUE", 1),
+        move("g1", "2026-01-04T09:00", "ADJUST_GAIN", 2),
+        move("g2", "2026-01-06T09:00", "ADJUST_GAIN", 1),
+    ]
+    frame = _with_landed(
+        rows, ("L1", "2026-01-03T09:00", "0.90"), ("L2", "2026-01-05T09:00", "0.30")
+    )
+    for postings in (
+        cost_range(frame, None, JAN1, JAN10).postings,
+        pl.concat(r.postings for r in _day_by_day(frame, JAN1, JAN10)),
+    ):
+        gains = amounts(postings.filter(category="ADJUST_GAIN"), col="value")
+        assert gains == {"g1": D("2.60"), "g2": D("1.40")}
+
+
+def test_shortfall_provisional_cost_includes_landed_cost_on_the_last_layer() -> None:
+    # r1: 2 units worth 10.00 (po1), all issued by i0 on Jan 2 (10.00).
+    # L1 1.00 on po1 on Jan 3: no unit on hand, so all 1.00 is a COGS adjustment; the layer
+    # (the last to enter the pool, none open) is now V = 11.00 over Q = 2.
+    # i1 issues 1 on Jan 4 with nothing on hand: P = round(1 x 1100 / 2) = 5.50 (not 5.00).
+    # r2 (1 @ 6.00) on Jan 5 serves the shortfall: true-up 6.00 - 5.50 = 0.50.
+    # Day by day, the pool's carried reference (r1) takes L1 on Jan 3 and gives the same P.
+    rows = [
+        move("r1", "2026-01-01T09:00", "RECEIPT", 2, cost="5", ref="po1"),
+        move("i0", "2026-01-02T09:00", "ISSUE", 2),
+        move("i1", "2026-01-04T09:00", "ISSUE", 1),
+        move("r2", "2026-01-05T09:00", "RECEIPT", 1, cost="6"),
+    ]
+    frame = _with_landed(rows, ("L1", "2026-01-03T09:00", "1.00"))
+    for cogs in (
+        cost_range(frame, None, JAN1, JAN10).cogs,
+        pl.concat(r.cogs for r in _day_by_day(frame, JAN1, JAN10)),
+    ):
+        got = cogs.sort("posting_date").select("movement_id", "kind", "amount", "provisional")
+        assert got.rows() == [
+            ("i0", "COST", D("10.00"), D("0.00")),
+            ("r1", "LANDED_COST", D("1.00"), D("0.00")),
+            ("i1", "COST", D("5.50"), D("5.50")),
+            ("i1", "TRUE_UP", D("0.50"), D("5.50")),
+        ]
+
+
+def test_unknown_return_takes_the_landed_cost_on_a_partly_issued_layer() -> None:
+    # r1: 3 units worth 3.00 (po1). i1 issues 1 on Jan 2 (1.00).
+    # L1 1.00 on Jan 3: on hand [1, 3) takes 100 - round(100/3) = 0.67; 0.33 is expensed.
+    # rt returns 2 units of an unknown issue on Jan 4: V/Q of the oldest open layer with
+    # its landed cost, round(2 x 400 / 3) = round(266.67) = 2.67, which is also exactly what
+    # the two open units of r1 are carried at (2.00 + 0.67). Flagged.
+    rows = [
+        move("r1", "2026-01-01T09:00", "RECEIPT", 3, cost="1", ref="po1"),
+        move("i1", "2026-01-02T09:00", "ISSUE", 1),
+        move("rt", "2026-01-04T09:00", "RETURN", 2, ref="no-such-issue"),
+    ]
+    r = cost_range(_with_landed(rows, ("L1", "2026-01-03T09:00", "1.00")), None, JAN1, JAN10)
+    assert amounts(r.postings.filter(category="RETURN"), col="value") == {"rt": D("2.67")}
+    layers = r.open_layers.select("origin_id", "quantity", "value").sort("origin_id").rows()
+    assert layers == [("r1", 2, D("2.67")), ("rt", 2, D("2.67"))]
+    assert ("rt", "RETURN_OF_UNKNOWN_ISSUE") in r.flags.select("movement_id", "flag").rows()
