@@ -20,16 +20,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipelines.contracts import types as t
 from pipelines.contracts.rating import EXPECTED_CHARGES, SHIPMENT_RATINGS
 from pipelines.rating.cards import RateCard
-from pipelines.rating.fx import attach_fx, functional_cents
-from pipelines.rating.keys import normalise_postcode_expr, normalise_tracking
-from pipelines.rating.money import (
-    cents_to_money,
-    div_half_up,
-    grams_to_kg,
-    kg_to_grams,
-)
+from pipelines.rating.fx import MissingFxRate, attach_fx, functional_cents, int64_is_enough
+from pipelines.rating.keys import normalise_postcode_expr, with_normalised_tracking
+from pipelines.rating.lookups import CardGrid, position_in
+from pipelines.rating.money import decimal_from_units, div_half_up, kg_to_grams
 from pipelines.rating.pricing import chargeable_grams, price_freight, volumetric_grams
 from pipelines.rating.tables import RateCardTables, build_tables
 
@@ -54,11 +51,6 @@ def as_tables(cards: RateCardTables | list[RateCard]) -> RateCardTables:
 
 def _tenths(col: str) -> pl.Expr:
     return (pl.col(col).cast(pl.Decimal(38, 1)) * 10).cast(pl.Int64)
-
-
-def _price_u(col: str) -> pl.Expr:
-    """Price units (1/10000) as a decimal for evidence columns."""
-    return (pl.col(col).cast(pl.Decimal(38, 6)) / 10_000).cast(pl.Decimal(18, 6))
 
 
 def _card_index(versions: pl.DataFrame) -> pl.Expr:
@@ -114,26 +106,6 @@ def _zones_and_remote(narrow: pl.DataFrame, tables: RateCardTables) -> pl.DataFr
     )
 
 
-def _prices(narrow: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
-    """Freight, registration and price evidence per distinct (card, zone, weight, parcels)."""
-    v = tables.versions
-    combos = (
-        narrow.filter(pl.col("_card").is_not_null() & pl.col("zone").is_not_null())
-        .select("_card", "zone", "chargeable_g", "parcels")
-        .unique()
-        .with_columns(
-            card_key=pl.lit(v["card_key"]).gather("_card"),
-            shape=pl.lit(v["shape"]).gather("_card"),
-            min_charge_u=pl.lit(v["min_charge_u"]).gather("_card"),
-        )
-    )
-    return (
-        price_freight(combos.lazy(), tables, "chargeable_g")
-        .drop("card_key", "shape", "min_charge_u")
-        .collect()
-    )
-
-
 def rate_shipments(
     shipments: pl.DataFrame | pl.LazyFrame,
     cards: RateCardTables | list[RateCard],
@@ -142,26 +114,61 @@ def rate_shipments(
 ) -> RatingResult:
     """Price every shipment (SHIPMENTS contract) against its carrier's rate cards."""
     tables = as_tables(cards)
-    v = tables.versions
+    grid = CardGrid.of(tables)
     base = shipments.collect() if isinstance(shipments, pl.LazyFrame) else shipments
     if not base["shipment_id"].is_sorted():  # already in id order (as read): no copy
         base = base.sort("shipment_id")
-    base = base.with_columns(
-        tracking_number=normalise_tracking(pl.col("tracking_number")),
-        ship_date=pl.col("shipped_at").dt.date(),
+    base = with_normalised_tracking(base).with_columns(ship_date=pl.col("shipped_at").dt.date())
+    narrow = _weights(base, tables)
+    narrow = _with_zone(narrow, base, grid)
+    narrow = _with_price(narrow, tables, grid)
+    narrow = _with_reasons(narrow, base, tables)
+    narrow = narrow.with_columns(
+        fuel_c=pl.when(pl.col("has_fuel")).then(
+            div_half_up(pl.col("freight_c") * pl.col("fuel_pct_u"), 100 * 10_000)
+        ),
+        remote_c=pl.when(pl.col("is_remote")).then(div_half_up(pl.col("remote_fee_u"), 100)),
     )
+    narrow = _with_fx(narrow, tables, fx_rates, companies)
+    identity = base.select(
+        "shipment_id", "tracking_number", "order_id", "service", "destination_postcode"
+    ).with_row_index("_rid")
+    v = tables.versions
+    wide = pl.concat([identity, narrow], how="horizontal").with_columns(
+        card_key=_attr(v, "card_key"),
+        contract=_attr(v, "contract"),
+        contract_version=_attr(v, "contract_version"),
+        currency=_attr(v, "currency"),
+        destination_country=pl.col("country"),
+    )
+    amounts = [a.fill_null(0).cast(pl.Int64) for a in _charge_parts(tables).values()]
+    rated = pl.col("unrated_reason").is_null()
+    wide = wide.with_columns(_total_c=pl.when(rated).then(pl.sum_horizontal(amounts)))
+    fits = int64_is_enough(wide["_total_c"].max(), wide["_fx_u"].max())  # type: ignore[arg-type]
+    wide = wide.with_columns(
+        _total_f_c=pl.when(rated).then(
+            pl.sum_horizontal([functional_cents(a, fits_int64=fits) for a in amounts])
+        )
+    )
+    expected = _charge_rows(wide, tables, fits)
+    return RatingResult(shipment_ratings=_ratings(wide), expected_charges=expected)
 
-    def attr(name: str) -> pl.Expr:
-        return pl.lit(v[name]).gather(pl.col("_card"))
 
-    narrow = (
+def _attr(versions: pl.DataFrame, name: str) -> pl.Expr:
+    """The shipment's contract version's `name` (null when no version is valid)."""
+    return pl.lit(versions[name]).gather(pl.col("_card"))
+
+
+def _weights(base: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
+    """The narrow integer frame: contract version, actual, volumetric and chargeable grams."""
+    v = tables.versions
+    return (
         base.select(
             "carrier",
             "ship_date",
             "parcels",
             "company",
             pl.col("destination_country").alias("country"),
-            _postcode=normalise_postcode_expr(pl.col("destination_postcode")),
             actual_g=kg_to_grams(pl.col("weight_kg")),
             _l=_tenths("length_cm"),
             _w=_tenths("width_cm"),
@@ -169,118 +176,207 @@ def rate_shipments(
         )
         .with_columns(_card=_card_index(v))
         .with_columns(
-            card_key=attr("card_key"),
-            currency=attr("currency"),
-            has_fuel=attr("has_fuel"),
-            remote_fee_u=attr("remote_fee_u"),
-            _month=pl.col("ship_date").dt.month_start(),
+            has_fuel=_attr(v, "has_fuel"),
+            remote_fee_u=_attr(v, "remote_fee_u"),
             volumetric_g=volumetric_grams(
                 pl.col("_l"),
                 pl.col("_w"),
                 pl.col("_h"),
                 pl.col("parcels"),
-                attr("volumetric_divisor"),
+                _attr(v, "volumetric_divisor"),
             ),
         )
         .with_columns(
             chargeable_g=chargeable_grams(
                 pl.max_horizontal("actual_g", "volumetric_g"),
-                attr("min_weight_g"),
-                attr("increment_g"),
+                _attr(v, "min_weight_g"),
+                _attr(v, "increment_g"),
             )
         )
+        .drop("_l", "_w", "_h")
     )
-    narrow = narrow.join(
-        _zones_and_remote(narrow, tables),
-        on=["_card", "country", "_postcode"],
-        nulls_equal=True,
-        **LEFT,
+
+
+def _with_zone(narrow: pl.DataFrame, base: pl.DataFrame, grid: CardGrid) -> pl.DataFrame:
+    """zone and is_remote: the card's zone for the whole country, except where the
+    card splits the country by postcode ranges or lists remote postcodes in it;
+    those shipments are resolved per distinct (card, country, postcode)."""
+    whole_zone, needs_postcode = grid.whole_country_zones()
+    cell = grid.country_cell(pl.col("_card"), pl.col("country"))
+    narrow = narrow.with_columns(
+        zone=whole_zone.gather(cell), _needs_pc=needs_postcode.gather(cell).fill_null(False)
     )
-    narrow = narrow.join(
-        _prices(narrow, tables), on=["_card", "zone", "chargeable_g", "parcels"], **LEFT
-    ).join(tables.fuel.rename({"month": "_month"}), on=["card_key", "_month"], **LEFT)
-    reason = (  # formatted only for the rows that need it: when/then evaluates every branch
-        pl.when(pl.col("card_key").is_null())
+    is_remote = pl.repeat(False, narrow.height, dtype=pl.Boolean, eager=True).alias("is_remote")
+    by_postcode = (
+        narrow.with_row_index("_rid").filter(pl.col("_needs_pc")).select("_rid", "_card", "country")
+    )
+    by_postcode = by_postcode.with_columns(
+        _postcode=normalise_postcode_expr(base["destination_postcode"].gather(by_postcode["_rid"]))
+    )
+    zone = narrow["zone"]
+    if by_postcode.height:
+        resolved = by_postcode.join(
+            _zones_and_remote(by_postcode, grid.tables),
+            on=["_card", "country", "_postcode"],
+            nulls_equal=True,
+            **LEFT,
+        )
+        zone = zone.scatter(resolved["_rid"], resolved["zone"])
+        is_remote = is_remote.scatter(resolved["_rid"], resolved["is_remote"])
+    return narrow.drop("_needs_pc").with_columns(zone, is_remote)
+
+
+def _with_price(narrow: pl.DataFrame, tables: RateCardTables, grid: CardGrid) -> pl.DataFrame:
+    """Freight, registration, the price evidence and the month's fuel %: freight is
+    priced once per distinct (card, zone, chargeable weight, parcels), found by one
+    integer key, and joined back on it."""
+    priced_key = grid.zone_cell(pl.col("_card"), pl.col("zone")) * (1 << 40) + pl.col(
+        "chargeable_g"
+    )
+    narrow = narrow.with_columns(
+        _pk=priced_key,
+        fuel_pct_u=grid.fuel_percent().gather(
+            grid.month_cell(pl.col("_card"), pl.col("ship_date"))
+        ),
+    )
+    v = tables.versions
+    combos = (
+        narrow.filter(pl.col("_pk").is_not_null())
+        .select("_pk", "_card", "zone", "chargeable_g")
+        .unique(subset="_pk")
+        .with_columns(
+            parcels=pl.lit(1, pl.Int64),
+            card_key=_attr(v, "card_key"),
+            shape=_attr(v, "shape"),
+            min_charge_u=_attr(v, "min_charge_u"),
+        )
+    )
+    prices = (
+        price_freight(combos.lazy(), tables, "chargeable_g")
+        .drop(
+            "_card",
+            "zone",
+            "chargeable_g",
+            "parcels",
+            "card_key",
+            "shape",
+            "min_charge_u",
+            "registration_c",
+        )
+        .collect()
+    )
+    return (
+        narrow.join(prices, on="_pk", **LEFT)
+        .with_columns(registration_c=div_half_up(pl.col("registration_u") * pl.col("parcels"), 100))
+        .drop("_pk", "registration_u")
+    )
+
+
+def _with_reasons(narrow: pl.DataFrame, base: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
+    """unrated_reason, formatted only for the shipments that cannot be priced (a
+    when/then chain evaluates every branch on every row)."""
+    unrated = (
+        pl.col("_card").is_null()
+        | pl.col("zone").is_null()
+        | pl.col("price_error").is_not_null()
+        | (pl.col("has_fuel") & pl.col("fuel_pct_u").is_null())
+    )
+    rows = narrow.with_row_index("_nid").filter(unrated)
+    if not rows.height:
+        return narrow.with_columns(unrated_reason=pl.lit(None, pl.String))
+    card_key = pl.col("card_key")
+    reason = (
+        pl.when(pl.col("_card").is_null())
         .then(pl.format("no {} rate card valid on {}", pl.col("carrier"), pl.col("ship_date")))
         .when(pl.col("zone").is_null())
         .then(
             pl.format(
                 "{} has no zone for country {} postcode {}",
-                pl.col("card_key"),
+                card_key,
                 pl.col("country"),
                 pl.col("_postcode").fill_null("(none)"),
             )
         )
         .when(pl.col("price_error").is_not_null())
-        .then(pl.format("{}: {}", pl.col("card_key"), pl.col("price_error")))
-        .when(pl.col("has_fuel") & pl.col("fuel_pct_u").is_null())
-        .then(
-            pl.format(
-                "{} has no fuel % for {}", pl.col("card_key"), pl.col("_month").dt.strftime("%Y-%m")
-            )
+        .then(pl.format("{}: {}", card_key, pl.col("price_error")))
+        .otherwise(
+            pl.format("{} has no fuel % for {}", card_key, pl.col("ship_date").dt.strftime("%Y-%m"))
         )
     )
-    unrated = (
-        pl.col("card_key").is_null()
-        | pl.col("zone").is_null()
-        | pl.col("price_error").is_not_null()
-        | (pl.col("has_fuel") & pl.col("fuel_pct_u").is_null())
+    postcode = base["destination_postcode"].gather(rows["_nid"])
+    reasons = rows.with_columns(
+        card_key=_attr(tables.versions, "card_key"), _postcode=normalise_postcode_expr(postcode)
+    ).select("_nid", unrated_reason=reason)
+    unrated_reason = pl.repeat(None, narrow.height, dtype=pl.String, eager=True)
+    unrated_reason = unrated_reason.alias("unrated_reason")
+    return narrow.with_columns(unrated_reason.scatter(reasons["_nid"], reasons["unrated_reason"]))
+
+
+def _with_fx(
+    narrow: pl.DataFrame, tables: RateCardTables, fx_rates: pl.DataFrame, companies: pl.DataFrame
+) -> pl.DataFrame:
+    """functional_currency, fx_rate and `_fx_u` of the ship date: looked up once per
+    distinct (contract currency, company, day), found by one integer key."""
+    v = tables.versions
+    currencies = sorted(set(v["currency"]))
+    known = companies["company"].unique().sort().to_list()
+    company = position_in(known, pl.col("company"))
+    unknown = narrow.filter(pl.col("_card").is_not_null() & company.is_null())
+    if unknown.height:
+        names = sorted(set(unknown["company"].fill_null("(null)")))
+        raise MissingFxRate("companies has no functional currency for " + ", ".join(names))
+    day = pl.col("ship_date").cast(pl.Int64)
+    first_day = narrow["ship_date"].min()
+    first = 0 if first_day is None else first_day.toordinal() - 719_163  # days since 1970
+    currency = position_in(currencies, _attr(v, "currency"))
+    narrow = narrow.with_columns(
+        _fxk=(currency * len(known) + company) * (1 << 24) + (day - first),
     )
-    narrow = narrow.with_row_index("_nid")
-    reasons = narrow.filter(unrated).select("_nid", unrated_reason=reason)
-    narrow = (
-        narrow.join(reasons, on="_nid", **LEFT)
-        .drop("_nid")
-        .with_columns(
-            fuel_c=pl.when(pl.col("has_fuel")).then(
-                div_half_up(pl.col("freight_c") * pl.col("fuel_pct_u"), 100 * 10_000)
-            ),
-            remote_c=pl.when(pl.col("is_remote")).then(div_half_up(pl.col("remote_fee_u"), 100)),
-        )
+    combos = (
+        narrow.filter(pl.col("_fxk").is_not_null())
+        .select("_fxk", "company", "ship_date", currency=_attr(v, "currency"))
+        .unique(subset="_fxk")
     )
-    fx = attach_fx(
-        narrow.select("currency", "company", "ship_date"), fx_rates, companies, "ship_date"
-    )
-    narrow = narrow.hstack(fx.select("functional_currency", "fx_rate", "_fx_u"))
-    identity = base.select(
-        "shipment_id", "tracking_number", "order_id", "service", "destination_postcode"
-    ).with_row_index("_rid")
-    wide = pl.concat([identity, narrow], how="horizontal").with_columns(
-        contract=attr("contract"),
-        contract_version=attr("contract_version"),
-        destination_country=pl.col("country"),
-    )
-    expected = _charge_rows(wide, tables).select(EXPECTED_CHARGES.column_names)
-    amounts = [a.fill_null(0).cast(pl.Int64) for a in _charge_parts(tables).values()]
-    rated = pl.col("unrated_reason").is_null()
-    wide = wide.with_columns(
-        _total_c=pl.when(rated).then(pl.sum_horizontal(amounts)),
-        _total_f_c=pl.when(rated).then(pl.sum_horizontal([functional_cents(a) for a in amounts])),
-    )
-    ratings = wide.with_columns(
-        expected_total=cents_to_money(pl.col("_total_c")),
-        expected_total_functional=cents_to_money(pl.col("_total_f_c")),
-        actual_weight_kg=grams_to_kg(pl.col("actual_g")),
-        volumetric_weight_kg=grams_to_kg(pl.col("volumetric_g")),
-        chargeable_weight_kg=grams_to_kg(pl.col("chargeable_g")),
-        fuel_percent=(pl.col("fuel_pct_u").cast(pl.Decimal(38, 4)) / 10_000).cast(pl.Decimal(9, 4)),
-        rate_price=_price_u("rate_price_u"),
-        rate_additional_price=_price_u("rate_additional_u"),
-        rate_step_kg=grams_to_kg(pl.col("rate_step_g")),
-        rate_band_up_to_kg=grams_to_kg(pl.col("rate_band_up_to_g")),
-    ).select(SHIPMENT_RATINGS.column_names)
-    return RatingResult(
-        shipment_ratings=ratings.cast(SHIPMENT_RATINGS.schema),  # type: ignore[arg-type]
-        expected_charges=expected.cast(EXPECTED_CHARGES.schema),  # type: ignore[arg-type]
-    )
+    looked_up = combos.hstack(
+        attach_fx(combos, fx_rates, companies, "ship_date")
+        .select("functional_currency", "fx_rate", "_fx_u")
+        .get_columns()
+    ).select("_fxk", "functional_currency", "fx_rate", "_fx_u")
+    return narrow.join(looked_up, on="_fxk", **LEFT).drop("_fxk")
+
+
+def _ratings(wide: pl.DataFrame) -> pl.DataFrame:
+    """SHIPMENT_RATINGS from the wide integer frame: decimals laid out from integer
+    units (money.decimal_from_units), strings passed through, nothing re-parsed."""
+    units = {
+        "expected_total": ("_total_c", t.MONEY, 1),
+        "expected_total_functional": ("_total_f_c", t.MONEY, 1),
+        "actual_weight_kg": ("actual_g", t.WEIGHT_KG, 1),
+        "volumetric_weight_kg": ("volumetric_g", t.WEIGHT_KG, 1),
+        "chargeable_weight_kg": ("chargeable_g", t.WEIGHT_KG, 1),
+        "fuel_percent": ("fuel_pct_u", t.PERCENT, 1),
+        "rate_price": ("rate_price_u", t.UNIT_COST, 100),
+        "rate_additional_price": ("rate_additional_u", t.UNIT_COST, 100),
+        "rate_step_kg": ("rate_step_g", t.WEIGHT_KG, 1),
+        "rate_band_up_to_kg": ("rate_band_up_to_g", t.WEIGHT_KG, 1),
+    }
+    decimals = {
+        name: decimal_from_units(wide[source] * factor, dtype).alias(name)
+        for name, (source, dtype, factor) in units.items()
+    }
+    columns = [
+        decimals[name] if name in decimals else wide[name] for name in SHIPMENT_RATINGS.column_names
+    ]
+    return pl.DataFrame(columns).cast(SHIPMENT_RATINGS.schema)  # type: ignore[arg-type]
 
 
 def _charge_parts(tables: RateCardTables) -> dict[str, pl.Expr]:
     """Charge type -> its amount in cents on a shipment row (null or 0: not charged)."""
+    cards = {k: i for i, k in enumerate(tables.versions["card_key"])}
     always = tables.accessorials.filter(pl.col("always") & (pl.col("fee_u") > 0))
     fees: dict[str, pl.Expr] = {}
     for card_key, charge_type, fee_u in always.select("card_key", "charge_type", "fee_u").rows():
-        fee = pl.when(pl.col("card_key") == card_key).then(pl.lit(div_half_up_int(fee_u)))
+        fee = pl.when(pl.col("_card") == cards[card_key]).then(pl.lit(div_half_up_int(fee_u)))
         fees[charge_type] = pl.coalesce(fees[charge_type], fee) if charge_type in fees else fee
     return {
         "FREIGHT": pl.col("freight_c"),
@@ -291,46 +387,46 @@ def _charge_parts(tables: RateCardTables) -> dict[str, pl.Expr]:
     }
 
 
-def _charge_rows(wide: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
-    """One row per rated shipment and expected charge type, in shipment then charge
-    order (FREIGHT, FUEL, REMOTE_AREA, REGISTRATION, always-on accessorials): the
-    long form is built and sorted on integers only, strings gathered once at the end.
-
-    Returns the EXPECTED_CHARGES columns plus `_rid`, `expected_c` and `functional_c`
-    (integer cents) for the totals."""
+def _charge_rows(wide: pl.DataFrame, tables: RateCardTables, fits_int64: bool) -> pl.DataFrame:
+    """EXPECTED_CHARGES: one row per rated shipment and expected charge type, in
+    shipment then charge order (FREIGHT, FUEL, REMOTE_AREA, REGISTRATION, always-on
+    accessorials). The long form is built and sorted on one integer key (row × 16 +
+    charge code); strings are gathered once at the end."""
     parts = _charge_parts(tables)
     rated = wide.lazy().filter(pl.col("unrated_reason").is_null())
     pieces = [
         rated.select(
-            "_rid", "_fx_u", _code=pl.lit(code, pl.Int8), expected_c=amount.cast(pl.Int64)
+            "_fx_u",
+            _key=pl.col("_rid").cast(pl.Int64) * 16 + code,
+            expected_c=amount.cast(pl.Int64),
         ).filter((code == 0) | (pl.col("expected_c").is_not_null() & (pl.col("expected_c") > 0)))
         for code, amount in enumerate(parts.values())
     ]
     names = pl.Series(list(parts), dtype=pl.String)
     rows = (
         pl.concat(pieces)
-        .sort("_rid", "_code")
-        .with_columns(
-            charge_type=pl.lit(names).gather(pl.col("_code")),
-            functional_c=functional_cents(pl.col("expected_c")),
+        .sort("_key")
+        .select(
+            "expected_c",
+            _rid=pl.col("_key") // 16,
+            charge_type=pl.lit(names).gather(pl.col("_key") % 16),
+            functional_c=functional_cents(pl.col("expected_c"), fits_int64=fits_int64),
         )
         .collect()
     )
-    ids = pl.col("_rid")
-    return rows.select(
-        "_rid",
-        "expected_c",
-        "functional_c",
-        *(
-            pl.lit(wide[c]).gather(ids).alias(c)
-            for c in ("shipment_id", "carrier", "tracking_number", "ship_date")
-        ),
-        "charge_type",
-        expected_amount=cents_to_money(pl.col("expected_c")),
-        currency=pl.lit(wide["currency"]).gather(ids),
-        functional_currency=pl.lit(wide["functional_currency"]).gather(ids),
-        expected_amount_functional=cents_to_money(pl.col("functional_c")),
-    )
+    ids = rows["_rid"]
+    columns = {
+        **{c: wide[c].gather(ids) for c in ("shipment_id", "carrier", "tracking_number")},
+        "ship_date": wide["ship_date"].gather(ids),
+        "charge_type": rows["charge_type"],
+        "expected_amount": decimal_from_units(rows["expected_c"], t.MONEY),
+        "currency": wide["currency"].gather(ids),
+        "functional_currency": wide["functional_currency"].gather(ids),
+        "expected_amount_functional": decimal_from_units(rows["functional_c"], t.MONEY),
+    }
+    return pl.DataFrame([columns[c].alias(c) for c in EXPECTED_CHARGES.column_names]).cast(
+        EXPECTED_CHARGES.schema
+    )  # type: ignore[arg-type]
 
 
 def div_half_up_int(price_u: int) -> int:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from pipelines.contracts import types as t
 
@@ -86,3 +88,33 @@ def round_cents(value: Decimal) -> Decimal:
 def ceil_to(value: Decimal, step: Decimal) -> Decimal:
     """Round `value` up to a multiple of `step`."""
     return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
+
+
+def decimal_from_units(units: pl.Series, dtype: pl.Decimal) -> pl.Series:
+    """Integer minor units (cents for MONEY, grams for WEIGHT_KG, ...) as a decimal
+    of `dtype`, whose scale says what one unit is.
+
+    Exact and cheap: a Decimal128 value *is* its unscaled integer, so the integers
+    are laid out as 128-bit words (sign-extended) under the Arrow decimal type
+    instead of being multiplied up and divided down again, which costs Polars a
+    128-bit division per value on every output column of a million-row rating.
+    """
+    ints = units.cast(pl.Int64).rechunk()
+    arrow = ints.to_arrow()
+    if arrow.null_count:
+        values = ints.fill_null(0).to_numpy()
+    else:
+        values = arrow.to_numpy(zero_copy_only=False)
+    words = np.empty(2 * len(values), dtype=np.int64)
+    words[0::2] = values
+    words[1::2] = values >> 63
+    validity = arrow.buffers()[0] if arrow.null_count else None
+    if validity is not None and arrow.offset:  # a bitmap that does not start at bit 0
+        validity = pa.array(arrow.is_valid().to_numpy(zero_copy_only=False)).buffers()[1]
+    decimal = pa.Array.from_buffers(
+        pa.decimal128(dtype.precision or 38, dtype.scale),
+        len(values),
+        [validity, pa.py_buffer(words)],
+        null_count=arrow.null_count,
+    )
+    return pl.Series(units.name, decimal, dtype=dtype)

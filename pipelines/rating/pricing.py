@@ -41,7 +41,9 @@ def price_freight(frame: pl.LazyFrame, tables: RateCardTables, weight_col: str) 
 
     `frame` needs card_key, shape, zone, parcels, min_charge_u and the weight
     column (already chargeable: minimum weight and increment applied). Adds:
-    freight_c / registration_c (cents), rate_price_u / rate_additional_u /
+    freight_c / registration_c (cents), registration_u (the per-parcel fee in price
+    units, 0 unless PER_KG, so a caller can price once per weight and multiply by
+    each shipment's parcels), rate_price_u / rate_additional_u /
     rate_step_g / rate_band_up_to_g (which contract row priced it), and
     price_error (why no price exists, else null).
     """
@@ -101,6 +103,7 @@ def price_freight(frame: pl.LazyFrame, tables: RateCardTables, weight_col: str) 
         .then(div_half_up(pl.col("_reg_u") * pl.col("parcels"), CENTS_PER_UNIT))
         .otherwise(0)
         .cast(pl.Int64),
+        registration_u=pl.when(shape == "PER_KG").then(pl.col("_reg_u")).otherwise(0),
         rate_price_u=pl.when(shape == "EXPRESS")
         .then(pl.col("first_u"))
         .when(shape == "PER_KG")

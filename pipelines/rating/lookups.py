@@ -1,0 +1,110 @@
+"""Per-shipment look-ups against the rate cards, by integer position.
+
+A rate card has few versions, countries, zones and months, but a period has a
+million shipments. Joining a million rows on string keys (card, country, zone,
+month) is what made rating slow; here every small key is turned into its
+position in a short list (a Polars Enum cast is a hash look-up of a handful of
+values), the few combinations are laid out as a dense table, and each shipment
+takes its value with one `gather` by `card × width + position`. Only what truly
+depends on many values (a postcode inside ranges, a weight inside bands) is
+resolved per distinct combination and joined back on one integer key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from pipelines.rating.tables import RateCardTables
+
+LEFT = {"how": "left", "maintain_order": "left"}
+
+
+def position_in(values: Sequence[str], expr: pl.Expr) -> pl.Expr:
+    """Position of `expr` in `values` as Int64; null for a value not in the list."""
+    if not values:
+        return pl.lit(None, pl.Int64)
+    return expr.cast(pl.Enum(list(values)), strict=False).to_physical().cast(pl.Int64)
+
+
+def dense(values: list, dtype: pl.DataType) -> pl.Expr:
+    """A literal lookup table to `gather` from."""
+    return pl.lit(pl.Series(values, dtype=dtype))
+
+
+@dataclass(frozen=True)
+class CardGrid:
+    """Positions of the cards' small keys: versions (in `tables.versions` order),
+    countries and zone labels, and the first month any fuel % is given for."""
+
+    tables: RateCardTables
+    countries: list[str]
+    zones: list[str]
+    first_month: int
+    months: int
+
+    @staticmethod
+    def of(tables: RateCardTables) -> CardGrid:
+        countries = sorted(set(tables.zones["country"]) | set(tables.remote["country"]))
+        zones = sorted(
+            set(tables.zones["zone"])
+            | set(tables.express["zone"])
+            | set(tables.per_kg["zone"])
+            | set(tables.weight_breaks["zone"])
+        )
+        month_numbers = [_month_number(m) for m in tables.fuel["month"]]
+        first = min(month_numbers, default=0)
+        span = max(month_numbers, default=0) - first + 1 if month_numbers else 0
+        return CardGrid(tables, countries, zones, first, span)
+
+    @property
+    def cards(self) -> dict[str, int]:
+        return {k: i for i, k in enumerate(self.tables.versions["card_key"])}
+
+    def country_cell(self, card: pl.Expr, country: pl.Expr) -> pl.Expr:
+        return card.cast(pl.Int64) * len(self.countries) + position_in(self.countries, country)
+
+    def zone_cell(self, card: pl.Expr, zone: pl.Expr) -> pl.Expr:
+        return card.cast(pl.Int64) * len(self.zones) + position_in(self.zones, zone)
+
+    def month_cell(self, card: pl.Expr, day: pl.Expr) -> pl.Expr:
+        offset = day.dt.year().cast(pl.Int64) * 12 + day.dt.month() - 1 - self.first_month
+        inside = (offset >= 0) & (offset < self.months)
+        return pl.when(inside).then(card.cast(pl.Int64) * self.months + offset)
+
+    def whole_country_zones(self) -> tuple[pl.Expr, pl.Expr]:
+        """(zone label, needs the postcode) per country cell: a country whose card
+        splits it by postcode ranges, or lists remote postcodes in it, is resolved
+        per postcode; every other shipment takes the card's zone for the country."""
+        width = len(self.countries)
+        cells = len(self.cards) * width
+        zone: list[str | None] = [None] * cells
+        needs: list[bool] = [False] * cells
+        cards, countries = self.cards, {c: i for i, c in enumerate(self.countries)}
+        for key, country, start, label in self.tables.zones.select(
+            "card_key", "country", "postcode_from", "zone"
+        ).iter_rows():
+            cell = cards[key] * width + countries[country]
+            if start is None:
+                zone[cell] = zone[cell] or label
+            else:
+                needs[cell] = True
+        for key, country in self.tables.remote.select("card_key", "country").iter_rows():
+            needs[cards[key] * width + countries[country]] = True
+        return dense(zone, pl.String), dense(needs, pl.Boolean)
+
+    def fuel_percent(self) -> pl.Expr:
+        """fuel_pct_u per month cell (null: no fuel % given for that month)."""
+        values: list[int | None] = [None] * (len(self.cards) * self.months)
+        for key, month, pct in self.tables.fuel.select(
+            "card_key", "month", "fuel_pct_u"
+        ).iter_rows():
+            values[self.cards[key] * self.months + _month_number(month) - self.first_month] = pct
+        return dense(values, pl.Int64)
+
+
+def _month_number(day: date) -> int:
+    return day.year * 12 + day.month - 1
