@@ -49,7 +49,7 @@ def generate(n: int, n_skus: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     reference = np.where(kinds == "RECEIPT", np.char.add("PO", (np.arange(n) // 3).astype(str)), "")
     reference = np.where(kinds == "ISSUE", np.char.add("SO", np.arange(n).astype(str)), reference)
 
-    # A return points at an earlier issue of the same SKU (or at nothing known).
+    # A return points at an earlier issue of the same SKU (or at nothing known) ...
     span = DAYS * DAY_US
     issues = np.flatnonzero(kinds == "ISSUE")
     issues = issues[np.argsort(sku[issues] * span + t[issues])]
@@ -58,8 +58,13 @@ def generate(n: int, n_skus: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     hi = np.searchsorted(ikey, sku[rets] * span + t[rets])
     lo = np.searchsorted(ikey, sku[rets] * span)
     pick = lo + (rng.random(rets.size) * (hi - lo)).astype(np.int64)
-    found = ids[issues[np.minimum(pick, len(issues) - 1)]]
-    reference[rets] = np.where(hi > lo, found, "UNKNOWN")
+    picked = issues[np.minimum(pick, len(issues) - 1)]
+    reference[rets] = np.where(hi > lo, ids[picked], "UNKNOWN")
+    # ... and comes back to the warehouse it was sold from (a return takes its issue's cost
+    # only from an issue of its own company and SKU).
+    wh[rets] = np.where(hi > lo, wh[picked], wh[rets])
+    company = np.array([c for c, _ in WAREHOUSES])[wh]
+    warehouse = np.array([w for _, w in WAREHOUSES])[wh]
 
     tr = np.flatnonzero(kinds == "TRANSFER")
     reference[tr] = np.char.add("T", tr.astype(str))
@@ -147,7 +152,14 @@ def generate(n: int, n_skus: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     receipts = mv.filter(pl.col("movement_type") == "RECEIPT").select(
         "company", "reference", "occurred_at"
     )
-    lc_src = receipts.unique("reference", keep="first").sample(fraction=0.05, seed=seed)
+    # Posted a week after the document's last line: every line is received by then, so one
+    # call and pipelines.runs.costing's 31-day chunks allocate over the same lines.
+    lc_src = (
+        receipts.group_by("reference")
+        .agg(pl.col("company").first(), pl.col("occurred_at").max())
+        .sort("reference")
+        .sample(fraction=0.05, seed=seed)
+    )
     lc = lc_src.select(
         ("LC" + pl.col("reference")).alias("landed_cost_id"),
         (pl.col("occurred_at") + pl.duration(days=7)).alias("posted_at"),
