@@ -4,8 +4,10 @@ Pools never mix SKUs: a transfer moves one SKU, and FIFO, negative stock, the re
 unit cost and ageing are per pool. So the ledger splits by SKU into independent chunks,
 each costed by the same `cost_range`, and the results concatenate. Two things cross SKUs
 and are handled here: landed costs (allocated once over all their receipt lines, then each
-chunk takes its lines' shares), and a RETURN pointing at an ISSUE of another SKU (refused:
-it would be valued differently than in one call; such ledgers must run unchunked).
+chunk takes its lines' shares), and a RETURN pointing at an ISSUE of another SKU, which
+needs nothing here: a return takes its cost only from an issue of its own company and SKU
+(pipelines.costing.prepare), so in one call as in chunks such a return is valued at the
+reference unit cost and flagged.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from pipelines.costing.engine import CostingResult, cost_range
 from pipelines.costing.landed import Allocation, allocate
 from pipelines.costing.money import to_cents
 from pipelines.costing.policy import CostingPolicy
-from pipelines.costing.prepare import CostingInputError
 from pipelines.costing.state import POOL, CostingState
 from pipelines.journals.journals import journals
 
@@ -47,16 +48,6 @@ def cost_range_chunked(
     policy = policy or CostingPolicy()
     state = state or CostingState.empty()
     mv = inputs["movements"].with_columns(_chunk_of(chunks).alias("_chunk"))
-    issues = mv.filter(pl.col("movement_type") == "ISSUE").select(
-        pl.col("movement_id").alias("reference"), pl.col("_chunk").alias("_issue_chunk")
-    )
-    crossing = mv.filter(pl.col("movement_type") == "RETURN").join(issues, on="reference")
-    crossing = crossing.filter(pl.col("_chunk") != pl.col("_issue_chunk"))
-    if crossing.height:
-        raise CostingInputError(
-            "movements: RETURN of an ISSUE of another SKU cannot be costed in chunks: "
-            f"{crossing.select('movement_id', 'reference').head(10).rows()}"
-        )
     alloc = allocate(inputs, start, end, policy)
     parts: list[CostingResult] = []
     for k in range(chunks):

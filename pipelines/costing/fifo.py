@@ -508,8 +508,10 @@ def _values(
         ]
     )
     # state returns can be valued at once
-    issue_costs = state.issue_costs.rename(
-        {"movement_id": "reference", "quantity": "n", "cost_cents": "c"}
+    issue_costs = state.issue_costs.select(
+        pl.col("movement_id").alias("reference"),
+        pl.col("quantity").alias("n"),
+        pl.col("cost_cents").alias("c"),
     )
     ret_state = direct.filter(pl.col("kind") == "RETURN", pl.col("return_source") == "STATE").join(
         issue_costs, on="reference"

@@ -324,6 +324,8 @@ def end_state(
     )
     issues = issues.select(
         "movement_id",
+        "company",
+        "sku",
         pl.col("qty").alias("quantity"),
         (pl.col("c").fill_null(0) + pl.col("provisional_cents")).alias("cost_cents"),
     )

@@ -254,26 +254,41 @@ def _classify_transfers(mv: pl.DataFrame, state: CostingState) -> tuple[pl.DataF
 
 
 def _classify_returns(mv: pl.DataFrame, state: CostingState) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """A RETURN is valued from its issue when the issue is known and earlier (DOMAIN.md)."""
+    """A RETURN is valued from its issue when the issue is known, earlier, and an ISSUE of
+    the same company and SKU (DOMAIN.md "Customer return": a layer at the unit cost of the
+    issue it returns). An issue of another SKU or company is not the issue of these units
+    (and its cost is in another functional currency): such a reference counts as unknown,
+    valued at the reference unit cost and flagged, whichever way the range is run."""
     issues = mv.filter(pl.col("movement_type") == "ISSUE").select(
-        pl.col("movement_id").alias("reference"), pl.col("occurred_at").alias("issue_at")
+        pl.col("movement_id").alias("reference"),
+        pl.col("occurred_at").alias("issue_at"),
+        pl.col("company").alias("issue_company"),
+        pl.col("sku").alias("issue_sku"),
     )
     old = state.issue_costs.select(
-        pl.col("movement_id").alias("reference"), pl.lit(True).alias("issue_in_state")
+        pl.col("movement_id").alias("reference"),
+        pl.col("company").alias("state_company"),
+        pl.col("sku").alias("state_sku"),
     )
     rets = (
         mv.filter(pl.col("movement_type") == "RETURN")
-        .select("movement_id", "reference", "occurred_at")
+        .select("movement_id", "reference", "occurred_at", "company", "sku")
         .join(issues, on="reference", how="left")
         .join(old, on="reference", how="left")
-        .with_columns(
-            pl.when(pl.col("issue_in_state").fill_null(False))
-            .then(pl.lit("STATE"))
-            .when(pl.col("issue_at").is_not_null() & (pl.col("issue_at") < pl.col("occurred_at")))
-            .then(pl.lit("RANGE"))
-            .otherwise(pl.lit(None))
-            .alias("return_source")
-        )
+    )
+    same_in_state = (pl.col("state_company") == pl.col("company")) & (
+        pl.col("state_sku") == pl.col("sku")
+    )
+    same_in_range = (pl.col("issue_company") == pl.col("company")) & (
+        pl.col("issue_sku") == pl.col("sku")
+    )
+    rets = rets.with_columns(
+        pl.when(same_in_state.fill_null(False))
+        .then(pl.lit("STATE"))
+        .when(same_in_range.fill_null(False) & (pl.col("issue_at") < pl.col("occurred_at")))
+        .then(pl.lit("RANGE"))
+        .otherwise(pl.lit(None))
+        .alias("return_source"),
     )
     mv = mv.join(rets.select("movement_id", "return_source"), on="movement_id", how="left")
     flags = rets.filter(pl.col("return_source").is_null()).select(
@@ -282,7 +297,8 @@ def _classify_returns(mv: pl.DataFrame, state: CostingState) -> tuple[pl.DataFra
         pl.concat_str(
             pl.lit("issue "),
             pl.col("reference").fill_null("(none)"),
-            pl.lit(" not found earlier; valued at the reference unit cost"),
+            pl.lit(" is not an earlier ISSUE of this company and SKU; valued at the reference"),
+            pl.lit(" unit cost"),
         ).alias("detail"),
     )
     return mv, flags

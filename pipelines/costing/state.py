@@ -74,9 +74,19 @@ and in effect by the end of the day (DOMAIN.md "Landed cost" raises a layer's va
 later landed cost on the same line is added when it takes effect)."""
 
 ISSUE_COSTS_SCHEMA = pl.Schema(
-    {"movement_id": pl.String, "quantity": pl.Int64, "cost_cents": pl.Int64}
+    {
+        "movement_id": pl.String,
+        "company": pl.String,
+        "sku": pl.String,
+        "quantity": pl.Int64,
+        "cost_cents": pl.Int64,
+    }
 )
-"""Cost of every ISSUE as booked on its day, so a later RETURN finds it."""
+"""Cost of earlier ISSUEs as booked on their day, so a RETURN of this range finds its
+issue's cost. `cost_range` adds the range's own issues to the end state, so calls chained
+in memory see every earlier issue; a caller that keeps the COGS (pipelines.runs.costing,
+table costing_cogs) instead supplies only the issues the next range's RETURNs reference
+(`issue_costs_for_returns`), which keeps the carried state independent of the history."""
 
 
 LANDED_COMPONENTS_SCHEMA = pl.Schema(

@@ -12,7 +12,7 @@ chunks give the same figures as one call (tests/costing/test_incremental.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import duckdb
@@ -25,6 +25,7 @@ from pipelines.costing.invariants import (
     open_layers_vs_balance_violations,
     roll_forward_violations,
 )
+from pipelines.costing.money import to_cents
 from pipelines.costing.state import SCHEMAS
 from pipelines.loading.validation import PROVENANCE
 from pipelines.warehouse import read_table, replace_slice, table_exists
@@ -80,6 +81,7 @@ def cost_days(
 ) -> CostingRun:
     """Cost [start, end] (and any earlier day a late document needs), store everything."""
     policy = policy or CostingPolicy()
+    _drop_outdated_checkpoints(con)
     late_from = _earliest_late_day(con, start, end, policy)
     wanted = min(start, late_from) if late_from else start
     checkpoint = _latest_checkpoint_before(con, wanted)
@@ -103,6 +105,7 @@ def cost_days(
         # Every chunk sees what is known by the end of the run, as one call over the range
         # would: a document loaded later than its chunk but by `end` belongs in its chunk.
         inputs = _inputs(con, chunk_start, chunk_end, policy, known_by=end)
+        state = _with_issue_costs(con, state, inputs["movements"], chunk_start)
         result = cost_range(inputs, state, chunk_start, chunk_end, policy)
         outputs = _outputs(result, inputs)
         outputs["costing_ageing_changes"] = _close_emptied_buckets(
@@ -111,8 +114,42 @@ def cost_days(
         _store(con, chunk_start, chunk_end, outputs, result.end_state)
         _tally(run, result, outputs)
         state = result.end_state
+        # Dropped before the next chunk is costed, not when its result replaces them.
+        del inputs, result, outputs
         chunk_start = chunk_end + timedelta(days=1)
     return run
+
+
+def _with_issue_costs(
+    con: duckdb.DuckDBPyConnection,
+    state: CostingState | None,
+    movements: pl.DataFrame,
+    before: date,
+) -> CostingState:
+    """`state` carrying the costs of the earlier ISSUEs this chunk's RETURNs name, and no other.
+
+    A RETURN takes the cost of its issue however old (DOMAIN.md "Customer return"). Rather
+    than carry every issue ever costed from day to day, the issue's booked cost is read
+    back from `costing_cogs` (kind COST: consumed + provisional, exactly what the engine
+    would carry), for days before the chunk, which are final: this run has rewritten every
+    day from its first on before reaching `before`, and earlier days were not recomputed.
+    """
+    state = state or CostingState.empty()
+    refs = movements.filter(pl.col("movement_type") == "RETURN").get_column("reference")
+    refs = refs.drop_nulls().unique().to_list()
+    schema = SCHEMAS["issue_costs"]
+    if not refs or not table_exists(con, "costing_cogs"):
+        return replace(state, issue_costs=pl.DataFrame(schema=schema))
+    found = con.sql(
+        """SELECT movement_id, company, sku, quantity, amount FROM costing_cogs
+           WHERE kind = 'COST' AND movement_type = 'ISSUE' AND posting_date < ?
+             AND movement_id IN (SELECT unnest(?))""",
+        params=[before, refs],
+    ).pl()
+    costs = found.select(
+        "movement_id", "company", "sku", "quantity", to_cents("amount").alias("cost_cents")
+    )
+    return replace(state, issue_costs=costs.cast(dict(schema)))
 
 
 def _tally(run: CostingRun, result: CostingResult, outputs: dict[str, pl.DataFrame]) -> None:
@@ -167,6 +204,10 @@ def _first_movement_day(con: duckdb.DuckDBPyConnection) -> date | None:
 
 SAVED = CHECKPOINT_PREFIX + "saved"
 """One row per checkpoint day: a day's frames may all be empty, the marker still says it exists."""
+AGEING = CHECKPOINT_PREFIX + "ageing"
+"""The ageing report (pool, bucket, quantity, value) at each checkpoint day, so the next chunk
+finds the buckets it must close without an as-of query over the whole ageing history."""
+EXTRA = ["saved", "ageing"]
 
 
 def _latest_checkpoint_before(con: duckdb.DuckDBPyConnection, day: date) -> date | None:
@@ -185,7 +226,23 @@ def _load_checkpoint(con: duckdb.DuckDBPyConnection, day: date) -> CostingState:
     return CostingState.from_frames(frames)
 
 
+def _drop_outdated_checkpoints(con: duckdb.DuckDBPyConnection) -> None:
+    """Forget every checkpoint when a checkpoint table's columns differ from the state's
+    (written by an earlier version of the engine): the run then recosts from the start."""
+    for name, schema in SCHEMAS.items():
+        table = CHECKPOINT_PREFIX + name
+        if not table_exists(con, table):
+            continue
+        columns = [r[0] for r in con.sql(f'DESCRIBE "{table}"').fetchall()]
+        if columns != [*schema, AS_OF]:
+            for other in [*SCHEMAS, *EXTRA]:
+                con.execute(f'DROP TABLE IF EXISTS "{CHECKPOINT_PREFIX + other}"')
+            return
+
+
 def _save_checkpoint(con: duckdb.DuckDBPyConnection, day: date, state: CostingState) -> None:
+    # Issue costs are not carried: the next run reads the ones it needs from costing_cogs.
+    state = replace(state, issue_costs=state.issue_costs.clear())
     for name, frame in state.frames().items():
         stamped = frame.with_columns(pl.lit(day).alias(AS_OF))
         replace_slice(con, CHECKPOINT_PREFIX + name, stamped, {AS_OF: day})
@@ -195,7 +252,7 @@ def _save_checkpoint(con: duckdb.DuckDBPyConnection, day: date, state: CostingSt
 def _drop_checkpoints_from(con: duckdb.DuckDBPyConnection, day: date) -> None:
     """Forget checkpoints at or after `day`; those after the run's end are rebuilt by the next
     run, which then starts from this run's last checkpoint and recosts forward."""
-    for name in [*SCHEMAS, "saved"]:
+    for name in [*SCHEMAS, *EXTRA]:
         table = CHECKPOINT_PREFIX + name
         if table_exists(con, table):
             con.execute(f'DELETE FROM "{table}" WHERE "{AS_OF}" >= ?', [day])
@@ -208,9 +265,15 @@ def _close_emptied_buckets(
 
     A chunk's ageing starts with every bucket holding stock on its first day; a bucket
     that emptied across the chunk boundary is simply absent, so without an explicit zero
-    the previous chunk's last figure would still show through the as-of report.
+    the previous chunk's last figure would still show through the as-of report. The
+    buckets open the day before come from that day's checkpoint (the chunk starts right
+    after one), so this reads one day's report, not the whole ageing history.
     """
-    before = ageing_on_days(con, [start - timedelta(days=1)])
+    previous = start - timedelta(days=1)
+    if table_exists(con, AGEING) and _latest_checkpoint_before(con, start) == previous:
+        before = read_table(con, AGEING, f'"{AS_OF}" = ?', [previous]).drop(AS_OF)
+    else:
+        before = ageing_on_days(con, [previous])
     if before.is_empty():
         return changes
     key = ["company", "warehouse", "sku", "bucket_no", "bucket"]
@@ -222,6 +285,14 @@ def _close_emptied_buckets(
         pl.lit(0).cast(changes.schema["value"]).alias("value"),
     )
     return pl.concat([changes, emptied.select(changes.columns).cast(dict(changes.schema))])
+
+
+def _ageing_at(changes: pl.DataFrame, day: date) -> pl.DataFrame:
+    """Every (pool, bucket) with stock at the end of `day`, from a chunk's change rows (which
+    start with every bucket holding stock on the chunk's first day)."""
+    key = ["company", "warehouse", "sku", "bucket_no", "bucket"]
+    last = changes.filter(pl.col("day") <= day).sort("day").group_by(key).last()
+    return last.filter(pl.col("quantity") != 0).select(*key, "quantity", "value")
 
 
 def _inputs(
@@ -316,6 +387,8 @@ def _store(
     for table, frame in outputs.items():
         column = DAILY_OUTPUTS[table]
         replace_slice(con, table, frame, {column: (start, end)})
+    ageing = _ageing_at(outputs["costing_ageing_changes"], end)
+    replace_slice(con, AGEING, ageing.with_columns(pl.lit(end).alias(AS_OF)), {AS_OF: end})
     _save_checkpoint(con, end, state)
 
 

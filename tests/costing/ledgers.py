@@ -70,7 +70,7 @@ def ledgers(
     """Movements across 2 companies, 3 warehouses, 2 SKUs and 6 days, every rule exercised."""
     n = draw(st.integers(1, max_events))
     rows: list[dict] = []
-    issues: list[tuple[datetime, str]] = []
+    issues: list[tuple[datetime, str, str, str]] = []
     kinds = st.sampled_from(kinds_pool)
     for i in range(n):
         kind = draw(kinds)
@@ -117,10 +117,16 @@ def ledgers(
         elif kind in ("ISSUE", "ADJUST_LOSS"):
             rows.append({**base, "movement_type": kind, "reference": f"so{i}"})
             if kind == "ISSUE":
-                issues.append((at, mid))
+                issues.append((at, mid, company, sku))
         elif kind == "RETURN":
-            earlier = [m for t, m in issues if t < at]
-            ref = draw(st.sampled_from(earlier)) if earlier and draw(st.booleans()) else "unknown"
+            earlier = [i for i in issues if i[0] < at]
+            ref = "unknown"
+            if earlier and draw(st.booleans()):
+                _, ref, issue_company, issue_sku = draw(st.sampled_from(earlier))
+                if draw(st.booleans()):  # to where it was sold from; else maybe elsewhere
+                    same = [w for w in warehouses if w[0] == issue_company]
+                    company, wh = draw(st.sampled_from(same)) if same else (company, wh)
+                    base.update(company=company, warehouse=wh, sku=issue_sku)
             rows.append({**base, "movement_type": "RETURN", "reference": ref})
         else:
             dest_company, dest_wh = draw(st.sampled_from(warehouses))

@@ -4,7 +4,8 @@ The test oracle for the set-based engine (hypothesis compares them to the cent) 
 baseline the benchmark times. One pass over the movements in time order (occurred_at,
 inbound before outbound, movement_id); each pool keeps a queue of open layer slices and
 a queue of open shortfalls. Cross-pool links (a TRANSFER_IN and its TRANSFER_OUT, a
-RETURN and its ISSUE) must be strictly later in time than what they point to.
+RETURN and its ISSUE) must be strictly later in time than what they point to; a RETURN
+takes its issue's cost only from an ISSUE of the same company and SKU.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ def run_reference(
         for at, lc_id, line, s in allocate(list(landed), movements, fx, functional, skus or {})
     ]
     ordered = [e for _, e in sorted(events, key=lambda x: x[0])]
-    issues: dict[str, tuple[int, int]] = {}
+    issues: dict[str, tuple[int, int, str, str]] = {}  # cost, qty, company, sku
 
     def ref_unit(pool: Pool, prefer_open: bool) -> tuple[int, int] | None:
         """(V, Q) of the oldest open layer, else of the last to enter; None if none ever did.
@@ -239,8 +240,8 @@ def run_reference(
                 t in ("ADJUST_GAIN", "TRANSFER_IN") and m["unit_cost"] is not None
             ):
                 value = priced(m)
-            elif t == "RETURN" and m["reference"] in issues:
-                c, n = issues[m["reference"]]
+            elif t == "RETURN" and issues.get(m["reference"], ())[2:] == (m["company"], m["sku"]):
+                c, n, _, _ = issues[m["reference"]]
                 value = r_half_up(Decimal(c * q) / n)
             else:
                 value = at_ref(pool, q, prefer_open=True)
@@ -251,7 +252,7 @@ def run_reference(
             consumed = sum(res.slice_cost(*s) for s in taken)
             res.cost[mid] = (consumed, short, p)
             if t == "ISSUE":
-                issues[mid] = (consumed + p, q)
+                issues[mid] = (consumed + p, q, m["company"], m["sku"])
             if t == "TRANSFER_OUT":
                 if short:
                     res.origins[f"SHORT:{mid}"] = Origin(p, short, day, sku=m["sku"])

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import polars as pl
-import pytest
 from polars.testing import assert_frame_equal
 
 from benchmarks._costing_ledger import DAYS, START, generate
-from pipelines.costing import CostingInputError, cost_range
+from pipelines.costing import cost_range
 from pipelines.costing.chunked import cost_range_chunked
 from tests.costing.helpers import inputs, move
 
@@ -38,16 +38,27 @@ def test_chunked_equals_one_call() -> None:
     assert_frame_equal(chunked.ageing_on(end), one.ageing_on(end))
 
 
-def test_chunked_refuses_a_return_of_another_skus_issue() -> None:
+def test_a_return_of_another_skus_issue_is_valued_the_same_in_chunks() -> None:
+    # i1 (SKU A) cost 1.00. Returns of SKU B0..B7 name i1: not an issue of their SKU, so
+    # each is valued at its own pool's reference unit cost (B-pools: one receipt 1 @ 3.00,
+    # so 3.00) and flagged, in one call and across 8 SKU chunks alike.
     rows = [
         move("r1", "2026-01-01T09:00", "RECEIPT", 1, cost="1", sku="A"),
         move("i1", "2026-01-02T09:00", "ISSUE", 1, sku="A"),
     ]
-    rows += [
-        move(f"rt{k}", "2026-01-03T09:00", "RETURN", 1, sku=f"B{k}", ref="i1") for k in range(8)
-    ]
-    with pytest.raises(CostingInputError, match="another SKU"):
-        cost_range_chunked(inputs(rows), None, START, START, chunks=8)
+    for k in range(8):
+        rows.append(move(f"rb{k}", "2026-01-01T09:00", "RECEIPT", 1, cost="3", sku=f"B{k}"))
+        rows.append(move(f"rt{k}", "2026-01-03T09:00", "RETURN", 1, sku=f"B{k}", ref="i1"))
+    jan1, jan3 = date(2026, 1, 1), date(2026, 1, 3)
+    one = cost_range(inputs(rows), None, jan1, jan3)
+    chunked = cost_range_chunked(inputs(rows), None, jan1, jan3, chunks=8)
+    for r in (one, chunked):
+        returns = r.postings.filter(category="RETURN").select("movement_id", "value")
+        assert dict(returns.rows()) == {f"rt{k}": Decimal("3.00") for k in range(8)}
+        flagged = r.flags.filter(flag="RETURN_OF_UNKNOWN_ISSUE").get_column("movement_id")
+        assert sorted(flagged) == [f"rt{k}" for k in range(8)]
+    for name in ("postings", "flags", "cogs"):
+        assert_frame_equal(_sorted(getattr(chunked, name)), _sorted(getattr(one, name)))
 
 
 def test_chunked_with_a_sink_hands_over_the_detail_and_keeps_the_totals() -> None:

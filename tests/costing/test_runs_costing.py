@@ -1,0 +1,66 @@
+"""pipelines.runs.costing over a DuckDB warehouse: issue costs come from the stored COGS.
+
+A RETURN of an issue costed in an earlier chunk (or night) takes that issue's booked cost,
+read back from `costing_cogs`; the checkpoints carry no issue costs, so the carried state
+does not grow with the history.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal as D
+
+import duckdb
+import polars as pl
+
+from benchmarks.costing_runs import write_warehouse
+from pipelines.costing import cost_range
+from pipelines.runs.costing import cost_days
+from tests.costing.helpers import inputs, move
+
+JAN1, MAR31 = date(2026, 1, 1), date(2026, 3, 31)
+
+
+def _ledger() -> dict[str, pl.DataFrame]:
+    # r1: 3 units worth 1.00 (0.333333 each); i1 issues all 3 on Jan 5: 1.00.
+    # r2: 10 units @ 5.00 on Feb 1. rt returns 1 unit of i1 on Mar 20, 74 days later (three
+    # 31-day chunks on): round(100 x 1/3) = 0.33, not the pool's 5.00. rx returns 1 unit of
+    # SKU S2 naming i1 (an issue of S1): not its issue, valued at S2's reference unit cost
+    # (layer r3: 2.00) and flagged.
+    rows = [
+        move("r1", "2026-01-02T09:00", "RECEIPT", 3, cost="0.333333"),
+        move("i1", "2026-01-05T09:00", "ISSUE", 3),
+        move("r2", "2026-02-01T09:00", "RECEIPT", 10, cost="5"),
+        move("r3", "2026-02-01T09:00", "RECEIPT", 1, cost="2", sku="S2"),
+        move("rt", "2026-03-20T09:00", "RETURN", 1, ref="i1"),
+        move("rx", "2026-03-20T09:00", "RETURN", 1, ref="i1", sku="S2"),
+    ]
+    return inputs(rows)
+
+
+def test_a_return_chunks_later_takes_its_issue_cost_from_the_stored_cogs(tmp_path) -> None:
+    frames = _ledger()
+    one = cost_range(frames, None, JAN1, MAR31)
+    expected = one.postings.filter(category="RETURN").select("movement_id", "value").rows()
+    assert sorted(expected) == [("rt", D("0.33")), ("rx", D("2.00"))]
+    for nightly in (False, True):
+        with duckdb.connect(str(tmp_path / f"w{nightly}.duckdb")) as con:
+            write_warehouse(con, frames)
+            if nightly:  # the range up to the day before, then the night of Mar 20 alone
+                cost_days(con, JAN1, date(2026, 3, 19))
+                cost_days(con, date(2026, 3, 20), date(2026, 3, 20))
+                cost_days(con, date(2026, 3, 21), MAR31)
+            else:
+                cost_days(con, JAN1, MAR31, chunk_days=31)
+            got = con.sql(
+                "SELECT movement_id, sum(amount) FROM costing_journal_lines"
+                " WHERE category = 'RETURN' AND account = 'INVENTORY' GROUP BY movement_id"
+                " ORDER BY movement_id"
+            ).fetchall()
+            assert got == [("rt", D("0.33")), ("rx", D("2.00"))]
+            carried = con.sql("SELECT count(*) FROM costing_state_issue_costs").fetchall()
+            assert carried == [(0,)]
+            flags = con.sql(
+                "SELECT movement_id FROM costing_flags WHERE flag = 'RETURN_OF_UNKNOWN_ISSUE'"
+            ).fetchall()
+            assert flags == [("rx",)]
