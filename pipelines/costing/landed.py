@@ -252,3 +252,25 @@ def landed_postings(residencies: pl.DataFrame, alloc: Allocation) -> LandedPosti
     )
     correction = hit.group_by("res_id").agg(pl.col("cap").sum().alias("lc_in_residency_cents"))
     return LandedPostings(capitalised, expensed, steps, correction)
+
+
+def landed_extra(frame: pl.DataFrame, components: pl.DataFrame, at: str) -> pl.Expr | pl.DataFrame:
+    """`frame` + lc_cents: landed cost on slice [a, b) of origin_id from components in
+    effect before `at` (null `at`: all of them). DOMAIN.md "Landed cost": each component is
+    released over its origin's positions by the same cumulative rounding as the value."""
+    keyed = frame.with_row_index("_row")
+    hit = keyed.select("_row", "origin_id", "a", "b", at).join(
+        components.select("origin_id", "share_cents", "effective_at", "origin_qty"), on="origin_id"
+    )
+    hit = hit.filter(pl.col(at).is_null() | (pl.col("effective_at") < pl.col(at)))
+    extra = hit.group_by("_row").agg(
+        slice_cost(pl.col("share_cents"), pl.col("a"), pl.col("b"), pl.col("origin_qty"))
+        .sum()
+        .alias("lc_cents")
+    )
+    return (
+        keyed.join(extra, on="_row", how="left")
+        .with_columns(pl.col("lc_cents").fill_null(0))
+        .sort("_row")
+        .drop("_row")
+    )

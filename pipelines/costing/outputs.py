@@ -13,8 +13,9 @@ from datetime import date, datetime
 
 import polars as pl
 
-from pipelines.costing.fifo import Fifo, landed_extra
+from pipelines.costing.fifo import Fifo
 from pipelines.costing.intervals import slice_cost
+from pipelines.costing.landed import landed_extra
 from pipelines.costing.state import (
     ISSUE_COSTS_SCHEMA,
     LANDED_COMPONENTS_SCHEMA,
