@@ -43,6 +43,12 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _load(folder: Path) -> dict[str, pl.DataFrame]:
     return {t: pl.read_parquet(folder / f"{t}.parquet") for t in TABLES}
 
@@ -54,7 +60,7 @@ def _full(folder: str, days: int, chunks: int, out: mp.Queue) -> None:
 
     inputs = _load(Path(folder))
     end = START + timedelta(days=days - 1)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     if chunks > 1:
         out_dir = Path(folder) / f"out_{days}"
         out_dir.mkdir(exist_ok=True)
@@ -66,7 +72,7 @@ def _full(folder: str, days: int, chunks: int, out: mp.Queue) -> None:
         r = cost_range_chunked(inputs, None, START, end, chunks=chunks, sink=sink)
     else:
         r = cost_range(inputs, None, START, end)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
     for name, frame in r.end_state.frames().items():
         frame.write_parquet(Path(folder) / f"state_{days}_{name}.parquet")
     cogs = r.journals.filter(pl.col("account") == "COGS", pl.col("category") == "ISSUE")
@@ -74,6 +80,7 @@ def _full(folder: str, days: int, chunks: int, out: mp.Queue) -> None:
     out.put(
         {
             "seconds": seconds,
+            "cpu_seconds": cpu,
             "peak_mb": _peak_mb(),
             "movements": inputs["movements"].height,
             "open_layers": r.end_state.open_layers.height,

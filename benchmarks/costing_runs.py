@@ -28,7 +28,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import resource
 import tempfile
 import time
 from datetime import date, timedelta
@@ -37,14 +36,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from benchmarks.costing import SIZES, _full, _peak_mb, _run
+from benchmarks.costing import SIZES, _cpu_seconds, _full, _peak_mb, _run
 
 DATED = {"movements": "occurred_at", "landed_costs": "posted_at"}
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def write_warehouse(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame]) -> None:
