@@ -26,7 +26,7 @@ from pipelines.rating.cards import RateCard
 from pipelines.rating.fx import MissingFxRate, attach_fx, functional_cents, int64_is_enough
 from pipelines.rating.keys import normalise_postcode_expr, with_normalised_tracking
 from pipelines.rating.lookups import CardGrid, position_in
-from pipelines.rating.money import decimal_from_units, div_half_up, kg_to_grams
+from pipelines.rating.money import decimal_from_units, div_half_up, kg_to_grams, units_of
 from pipelines.rating.pricing import chargeable_grams, price_freight, volumetric_grams
 from pipelines.rating.tables import RateCardTables, build_tables
 
@@ -50,21 +50,29 @@ def as_tables(cards: RateCardTables | list[RateCard]) -> RateCardTables:
 
 
 def _tenths(col: str) -> pl.Expr:
-    return (pl.col(col).cast(pl.Decimal(38, 1)) * 10).cast(pl.Int64)
+    return units_of(pl.col(col), 1)
 
 
 def _card_index(versions: pl.DataFrame) -> pl.Expr:
     """Index of the version valid for (carrier, ship_date): versions are few, so a
-    vectorised when-chain beats sorting every shipment for an as-of join."""
+    vectorised when-chain beats sorting every shipment for an as-of join. The
+    carrier is compared by its position in the cards' carrier list (integers)."""
+    carriers = sorted(set(versions["carrier"]))
+    carrier = pl.col("_carrier_i")
     chosen = [
         pl.when(
-            (pl.col("carrier") == row["carrier"])
+            (carrier == carriers.index(row["carrier"]))
             & (pl.col("ship_date") >= row["valid_from"])
             & (pl.col("ship_date") <= row["valid_to"] if row["valid_to"] else pl.lit(True))
         ).then(pl.lit(i, pl.Int32))
         for i, row in enumerate(versions.iter_rows(named=True))
     ]
     return pl.coalesce(chosen) if chosen else pl.lit(None, pl.Int32)
+
+
+def _carrier_position(versions: pl.DataFrame) -> pl.Expr:
+    """`_carrier_i` for `_card_index`."""
+    return position_in(sorted(set(versions["carrier"])), pl.col("carrier")).alias("_carrier_i")
 
 
 def _zones_and_remote(narrow: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
@@ -140,6 +148,7 @@ def rate_shipments(
         contract_version=_attr(v, "contract_version"),
         currency=_attr(v, "currency"),
         destination_country=pl.col("country"),
+        zone=pl.lit(pl.Series(grid.zones, dtype=pl.String)).gather(pl.col("_zi")),
     )
     amounts = [a.fill_null(0).cast(pl.Int64) for a in _charge_parts(tables).values()]
     rated = pl.col("unrated_reason").is_null()
@@ -152,6 +161,14 @@ def rate_shipments(
     )
     expected = _charge_rows(wide, tables, fits)
     return RatingResult(shipment_ratings=_ratings(wide), expected_charges=expected)
+
+
+def _attach(frame: pl.DataFrame, table: pl.DataFrame, on: str) -> pl.DataFrame:
+    """`frame` with `table`'s columns looked up on `on` (unique in `table`): only the
+    key column goes through the join, the result is attached, the frame's other
+    columns are not copied."""
+    found = frame.select(on).join(table, on=on, **LEFT)
+    return frame.drop(on).hstack(found.drop(on).get_columns())
 
 
 def _attr(versions: pl.DataFrame, name: str) -> pl.Expr:
@@ -174,6 +191,7 @@ def _weights(base: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
             _w=_tenths("width_cm"),
             _h=_tenths("height_cm"),
         )
+        .with_columns(_carrier_position(v))
         .with_columns(_card=_card_index(v))
         .with_columns(
             has_fuel=_attr(v, "has_fuel"),
@@ -193,7 +211,7 @@ def _weights(base: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
                 _attr(v, "increment_g"),
             )
         )
-        .drop("_l", "_w", "_h")
+        .drop("_l", "_w", "_h", "_carrier_i")
     )
 
 
@@ -204,24 +222,27 @@ def _with_zone(narrow: pl.DataFrame, base: pl.DataFrame, grid: CardGrid) -> pl.D
     whole_zone, needs_postcode = grid.whole_country_zones()
     cell = grid.country_cell(pl.col("_card"), pl.col("country"))
     narrow = narrow.with_columns(
-        zone=whole_zone.gather(cell), _needs_pc=needs_postcode.gather(cell).fill_null(False)
+        _zi=whole_zone.gather(cell), _needs_pc=needs_postcode.gather(cell).fill_null(False)
     )
     is_remote = pl.repeat(False, narrow.height, dtype=pl.Boolean, eager=True).alias("is_remote")
     by_postcode = (
-        narrow.with_row_index("_rid").filter(pl.col("_needs_pc")).select("_rid", "_card", "country")
+        narrow.select("_card", "country", "_needs_pc")
+        .with_row_index("_rid")
+        .filter(pl.col("_needs_pc"))
+        .drop("_needs_pc")
     )
     by_postcode = by_postcode.with_columns(
         _postcode=normalise_postcode_expr(base["destination_postcode"].gather(by_postcode["_rid"]))
     )
-    zone = narrow["zone"]
+    zone = narrow["_zi"]
     if by_postcode.height:
         resolved = by_postcode.join(
             _zones_and_remote(by_postcode, grid.tables),
             on=["_card", "country", "_postcode"],
             nulls_equal=True,
             **LEFT,
-        )
-        zone = zone.scatter(resolved["_rid"], resolved["zone"])
+        ).with_columns(_zi=position_in(grid.zones, pl.col("zone")))
+        zone = zone.scatter(resolved["_rid"], resolved["_zi"])
         is_remote = is_remote.scatter(resolved["_rid"], resolved["is_remote"])
     return narrow.drop("_needs_pc").with_columns(zone, is_remote)
 
@@ -230,9 +251,7 @@ def _with_price(narrow: pl.DataFrame, tables: RateCardTables, grid: CardGrid) ->
     """Freight, registration, the price evidence and the month's fuel %: freight is
     priced once per distinct (card, zone, chargeable weight, parcels), found by one
     integer key, and joined back on it."""
-    priced_key = grid.zone_cell(pl.col("_card"), pl.col("zone")) * (1 << 40) + pl.col(
-        "chargeable_g"
-    )
+    priced_key = grid.zone_cell(pl.col("_card"), pl.col("_zi")) * (1 << 40) + pl.col("chargeable_g")
     narrow = narrow.with_columns(
         _pk=priced_key,
         fuel_pct_u=grid.fuel_percent().gather(
@@ -241,10 +260,11 @@ def _with_price(narrow: pl.DataFrame, tables: RateCardTables, grid: CardGrid) ->
     )
     v = tables.versions
     combos = (
-        narrow.filter(pl.col("_pk").is_not_null())
-        .select("_pk", "_card", "zone", "chargeable_g")
+        narrow.select("_pk", "_card", "_zi", "chargeable_g")
+        .filter(pl.col("_pk").is_not_null())
         .unique(subset="_pk")
         .with_columns(
+            zone=pl.lit(pl.Series(grid.zones, dtype=pl.String)).gather(pl.col("_zi")),
             parcels=pl.lit(1, pl.Int64),
             card_key=_attr(v, "card_key"),
             shape=_attr(v, "shape"),
@@ -255,6 +275,7 @@ def _with_price(narrow: pl.DataFrame, tables: RateCardTables, grid: CardGrid) ->
         price_freight(combos.lazy(), tables, "chargeable_g")
         .drop(
             "_card",
+            "_zi",
             "zone",
             "chargeable_g",
             "parcels",
@@ -266,9 +287,9 @@ def _with_price(narrow: pl.DataFrame, tables: RateCardTables, grid: CardGrid) ->
         .collect()
     )
     return (
-        narrow.join(prices, on="_pk", **LEFT)
+        _attach(narrow, prices, "_pk")
         .with_columns(registration_c=div_half_up(pl.col("registration_u") * pl.col("parcels"), 100))
-        .drop("_pk", "registration_u")
+        .drop("registration_u")
     )
 
 
@@ -277,7 +298,7 @@ def _with_reasons(narrow: pl.DataFrame, base: pl.DataFrame, tables: RateCardTabl
     when/then chain evaluates every branch on every row)."""
     unrated = (
         pl.col("_card").is_null()
-        | pl.col("zone").is_null()
+        | pl.col("_zi").is_null()
         | pl.col("price_error").is_not_null()
         | (pl.col("has_fuel") & pl.col("fuel_pct_u").is_null())
     )
@@ -288,7 +309,7 @@ def _with_reasons(narrow: pl.DataFrame, base: pl.DataFrame, tables: RateCardTabl
     reason = (
         pl.when(pl.col("_card").is_null())
         .then(pl.format("no {} rate card valid on {}", pl.col("carrier"), pl.col("ship_date")))
-        .when(pl.col("zone").is_null())
+        .when(pl.col("_zi").is_null())
         .then(
             pl.format(
                 "{} has no zone for country {} postcode {}",
@@ -321,7 +342,9 @@ def _with_fx(
     currencies = sorted(set(v["currency"]))
     known = companies["company"].unique().sort().to_list()
     company = position_in(known, pl.col("company"))
-    unknown = narrow.filter(pl.col("_card").is_not_null() & company.is_null())
+    unknown = narrow.select("company", "_card").filter(
+        pl.col("_card").is_not_null() & company.is_null()
+    )
     if unknown.height:
         names = sorted(set(unknown["company"].fill_null("(null)")))
         raise MissingFxRate("companies has no functional currency for " + ", ".join(names))
@@ -333,8 +356,8 @@ def _with_fx(
         _fxk=(currency * len(known) + company) * (1 << 24) + (day - first),
     )
     combos = (
-        narrow.filter(pl.col("_fxk").is_not_null())
-        .select("_fxk", "company", "ship_date", currency=_attr(v, "currency"))
+        narrow.select("_fxk", "company", "ship_date", currency=_attr(v, "currency"))
+        .filter(pl.col("_fxk").is_not_null())
         .unique(subset="_fxk")
     )
     looked_up = combos.hstack(
@@ -342,7 +365,7 @@ def _with_fx(
         .select("functional_currency", "fx_rate", "_fx_u")
         .get_columns()
     ).select("_fxk", "functional_currency", "fx_rate", "_fx_u")
-    return narrow.join(looked_up, on="_fxk", **LEFT).drop("_fxk")
+    return _attach(narrow, looked_up, "_fxk")
 
 
 def _ratings(wide: pl.DataFrame) -> pl.DataFrame:
@@ -393,14 +416,22 @@ def _charge_rows(wide: pl.DataFrame, tables: RateCardTables, fits_int64: bool) -
     accessorials). The long form is built and sorted on one integer key (row × 16 +
     charge code); strings are gathered once at the end."""
     parts = _charge_parts(tables)
-    rated = wide.lazy().filter(pl.col("unrated_reason").is_null())
+    rated = (
+        wide.lazy()
+        .filter(pl.col("unrated_reason").is_null())
+        .select(
+            _rid=pl.col("_rid").cast(pl.Int64) * 16,
+            _fx_u="_fx_u",
+            **{f"_{code}": amount.cast(pl.Int64) for code, amount in enumerate(parts.values())},
+        )
+        .collect()
+        .lazy()
+    )
     pieces = [
-        rated.select(
-            "_fx_u",
-            _key=pl.col("_rid").cast(pl.Int64) * 16 + code,
-            expected_c=amount.cast(pl.Int64),
-        ).filter((code == 0) | (pl.col("expected_c").is_not_null() & (pl.col("expected_c") > 0)))
-        for code, amount in enumerate(parts.values())
+        rated.select("_fx_u", _key=pl.col("_rid") + code, expected_c=pl.col(f"_{code}")).filter(
+            (code == 0) | (pl.col("expected_c").is_not_null() & (pl.col("expected_c") > 0))
+        )
+        for code in range(len(parts))
     ]
     names = pl.Series(list(parts), dtype=pl.String)
     rows = (

@@ -67,8 +67,8 @@ class CardGrid:
     def country_cell(self, card: pl.Expr, country: pl.Expr) -> pl.Expr:
         return card.cast(pl.Int64) * len(self.countries) + position_in(self.countries, country)
 
-    def zone_cell(self, card: pl.Expr, zone: pl.Expr) -> pl.Expr:
-        return card.cast(pl.Int64) * len(self.zones) + position_in(self.zones, zone)
+    def zone_cell(self, card: pl.Expr, zone_position: pl.Expr) -> pl.Expr:
+        return card.cast(pl.Int64) * len(self.zones) + zone_position
 
     def month_cell(self, card: pl.Expr, day: pl.Expr) -> pl.Expr:
         offset = day.dt.year().cast(pl.Int64) * 12 + day.dt.month() - 1 - self.first_month
@@ -76,25 +76,26 @@ class CardGrid:
         return pl.when(inside).then(card.cast(pl.Int64) * self.months + offset)
 
     def whole_country_zones(self) -> tuple[pl.Expr, pl.Expr]:
-        """(zone label, needs the postcode) per country cell: a country whose card
+        """(zone position, needs the postcode) per country cell: a country whose card
         splits it by postcode ranges, or lists remote postcodes in it, is resolved
         per postcode; every other shipment takes the card's zone for the country."""
         width = len(self.countries)
         cells = len(self.cards) * width
-        zone: list[str | None] = [None] * cells
+        zone: list[int | None] = [None] * cells
         needs: list[bool] = [False] * cells
         cards, countries = self.cards, {c: i for i, c in enumerate(self.countries)}
+        zones = {z: i for i, z in enumerate(self.zones)}
         for key, country, start, label in self.tables.zones.select(
             "card_key", "country", "postcode_from", "zone"
         ).iter_rows():
             cell = cards[key] * width + countries[country]
             if start is None:
-                zone[cell] = zone[cell] or label
+                zone[cell] = zones[label] if zone[cell] is None else zone[cell]
             else:
                 needs[cell] = True
         for key, country in self.tables.remote.select("card_key", "country").iter_rows():
             needs[cards[key] * width + countries[country]] = True
-        return dense(zone, pl.String), dense(needs, pl.Boolean)
+        return dense(zone, pl.Int64), dense(needs, pl.Boolean)
 
     def fuel_percent(self) -> pl.Expr:
         """fuel_pct_u per month cell (null: no fuel % given for that month)."""

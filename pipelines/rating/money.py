@@ -47,14 +47,21 @@ def grams_to_kg(grams: pl.Expr) -> pl.Expr:
     return (grams.cast(pl.Decimal(38, 3)) / 1000).cast(t.WEIGHT_KG)
 
 
+def units_of(value: pl.Expr, scale: int) -> pl.Expr:
+    """A decimal with `scale` places as the integer count of its last place (cents of
+    a 2-place amount, grams of a 3-place weight): the decimal's own unscaled integer,
+    read without arithmetic (the inverse of `decimal_from_units`)."""
+    return value.cast(pl.Decimal(38, scale)).to_physical().cast(pl.Int64)
+
+
 def money_to_cents(amount: pl.Expr) -> pl.Expr:
     """A 2-place decimal amount as integer cents (exact)."""
-    return (amount.cast(pl.Decimal(38, 2)) * 100).cast(pl.Int64)
+    return units_of(amount, 2)
 
 
 def kg_to_grams(kg: pl.Expr) -> pl.Expr:
     """A 3-place decimal weight in kg as integer grams (exact)."""
-    return (kg.cast(pl.Decimal(38, 3)) * 1000).cast(pl.Int64)
+    return units_of(kg, 3)
 
 
 def price_units(value: Decimal) -> int:

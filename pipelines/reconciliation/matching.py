@@ -30,6 +30,18 @@ def only_carrier(frame: pl.DataFrame, carrier: str) -> pl.DataFrame:
     return frame if mine.all() else frame.filter(mine)
 
 
+def _may_repeat(key: list[str]) -> pl.Expr:
+    """True for every row whose `key` occurs more than once, and perhaps for a few
+    more: it compares 64-bit hashes (one integer pass instead of hashing and comparing
+    the strings in a struct), so a hash collision can flag a unique row. Callers then
+    work on the flagged rows with the exact key, where such a row is alone."""
+    hashed = [pl.col(c).hash(seed=11) for c in key]
+    combined = hashed[0]
+    for h in hashed[1:]:
+        combined = combined * 1_000_003 + h  # wraps modulo 2**64: still a hash
+    return combined.is_duplicated()
+
+
 def mark_first_occurrences(lines: pl.DataFrame) -> pl.DataFrame:
     """Add occurrence (0 = first billed) and first_* evidence columns per DUP_KEY.
 
@@ -40,7 +52,7 @@ def mark_first_occurrences(lines: pl.DataFrame) -> pl.DataFrame:
         c: pl.col(c).first().over(DUP_KEY) for c in ("bill_number", "line_number", "bill_date")
     }
     repeated = (
-        lines.filter(pl.struct(DUP_KEY).is_duplicated())
+        lines.filter(_may_repeat(DUP_KEY))
         .sort(ORDER)
         .select(
             "_occ_rid",
@@ -74,7 +86,8 @@ def match_shipments(
     `ratings`) is searched for other carriers' shipments."""
     own = only_carrier(ratings, carrier)
     ratings = ratings if all_ratings is None else all_ratings
-    repeated = own.filter(pl.col("tracking_number").is_duplicated())
+    candidates = own.filter(_may_repeat(["tracking_number"]))
+    repeated = candidates.filter(pl.col("tracking_number").is_duplicated())
     if repeated.height:
         clash = (
             repeated.group_by("tracking_number")
@@ -86,18 +99,6 @@ def match_shipments(
             f"{clash.height} {carrier} tracking numbers belong to more than one shipment "
             f"(shipments input), e.g. {sample}"
         )
-    unmatched = lines.select("tracking_number").join(
-        own.select("tracking_number"), on="tracking_number", how="anti"
-    )
-    others = (
-        ratings.join(unmatched, on="tracking_number", how="semi")
-        .filter(pl.col("carrier") != carrier)
-        .group_by("tracking_number")
-        .agg(
-            other_carrier=pl.col("carrier").min(),
-            other_shipment_id=pl.col("shipment_id").min(),
-        )
-    )
     shipment_side = own.select(
         "tracking_number",
         "shipment_id",
@@ -117,14 +118,36 @@ def match_shipments(
         "functional_currency",
         "fx_rate",
     )
-    # tracking numbers are unique on both right sides (checked above; grouped), so a
-    # left join keeps the lines' rows: join the key column alone and attach the result
-    # instead of copying every column of the lines twice
+    # tracking numbers are unique on the right side (checked above), so a left join
+    # keeps the lines' rows: join the key column alone and attach the result instead
+    # of copying every column of the lines
     key = lines.select("tracking_number")
     found = key.join(shipment_side, on="tracking_number", how="left", maintain_order="left")
-    other = key.join(others, on="tracking_number", how="left", maintain_order="left")
-    if found.height != lines.height or other.height != lines.height:
+    if found.height != lines.height:
         raise AssertionError("a tracking number matched more than one shipment")
-    return lines.hstack(
-        [*found.drop("tracking_number").get_columns(), *other.drop("tracking_number").get_columns()]
+    other = _other_carriers(found, ratings, carrier)
+    return lines.hstack([*found.drop("tracking_number").get_columns(), *other])
+
+
+def _other_carriers(found: pl.DataFrame, ratings: pl.DataFrame, carrier: str) -> list[pl.Series]:
+    """other_carrier and other_shipment_id, row-aligned with `found`: for a tracking
+    number we did not ship with `carrier`, the (first) other carrier that shipped it.
+    Only the unmatched lines (few) are searched for."""
+    unmatched = found.with_row_index("_row").filter(pl.col("shipment_id").is_null())
+    others = (
+        ratings.join(unmatched.select("tracking_number").unique(), on="tracking_number", how="semi")
+        .filter(pl.col("carrier") != carrier)
+        .group_by("tracking_number")
+        .agg(
+            other_carrier=pl.col("carrier").min(),
+            other_shipment_id=pl.col("shipment_id").min(),
+        )
     )
+    located = unmatched.select("_row", "tracking_number").join(
+        others, on="tracking_number", how="inner"
+    )
+    columns = []
+    for name in ("other_carrier", "other_shipment_id"):
+        empty = pl.repeat(None, found.height, dtype=pl.String, eager=True).alias(name)
+        columns.append(empty.scatter(located["_row"], located[name]) if located.height else empty)
+    return columns
