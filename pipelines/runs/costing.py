@@ -108,14 +108,15 @@ def cost_days(
         state = _with_issue_costs(con, state, inputs["movements"], chunk_start)
         result = cost_range(inputs, state, chunk_start, chunk_end, policy)
         outputs = _outputs(result, inputs)
-        outputs["costing_ageing_changes"] = _close_emptied_buckets(
+        ageing_end = _ageing_at(outputs["costing_ageing_changes"], chunk_end)
+        outputs["costing_ageing_changes"] = _ageing_rows_to_store(
             con, outputs["costing_ageing_changes"], chunk_start
         )
-        _store(con, chunk_start, chunk_end, outputs, result.end_state)
+        _store(con, chunk_start, chunk_end, outputs, result.end_state, ageing_end)
         _tally(run, result, outputs)
         state = result.end_state
         # Dropped before the next chunk is costed, not when its result replaces them.
-        del inputs, result, outputs
+        del inputs, result, outputs, ageing_end
         chunk_start = chunk_end + timedelta(days=1)
     return run
 
@@ -258,16 +259,20 @@ def _drop_checkpoints_from(con: duckdb.DuckDBPyConnection, day: date) -> None:
             con.execute(f'DELETE FROM "{table}" WHERE "{AS_OF}" >= ?', [day])
 
 
-def _close_emptied_buckets(
+def _ageing_rows_to_store(
     con: duckdb.DuckDBPyConnection, changes: pl.DataFrame, start: date
 ) -> pl.DataFrame:
-    """Zero rows on `start` for (pool, bucket)s stored as open before it but absent now.
+    """A chunk's ageing change rows as the warehouse keeps them, seamless with the day before.
 
-    A chunk's ageing starts with every bucket holding stock on its first day; a bucket
-    that emptied across the chunk boundary is simply absent, so without an explicit zero
-    the previous chunk's last figure would still show through the as-of report. The
-    buckets open the day before come from that day's checkpoint (the chunk starts right
-    after one), so this reads one day's report, not the whole ageing history.
+    A chunk's ageing starts with a row for every bucket holding stock on its first day.
+    A bucket that emptied across the chunk boundary is simply absent: it gets an explicit
+    zero row on `start`, or the previous chunk's last figure would still show through the
+    as-of report. A first-day row that repeats the figures the bucket already had the day
+    before is dropped: the as-of report is the same without it, and a nightly run then
+    writes the buckets that changed, not every bucket with stock.
+
+    The buckets open the day before come from that day's checkpoint (the chunk starts
+    right after one), so this reads one day's report, not the whole ageing history.
     """
     previous = start - timedelta(days=1)
     if table_exists(con, AGEING) and _latest_checkpoint_before(con, start) == previous:
@@ -277,14 +282,19 @@ def _close_emptied_buckets(
     if before.is_empty():
         return changes
     key = ["company", "warehouse", "sku", "bucket_no", "bucket"]
-    present = changes.filter(pl.col("day") == start).select(key)
-    emptied = before.join(present, on=key, how="anti").select(
+    before = before.select(*key, "quantity", "value").cast(
+        {c: changes.schema[c] for c in (*key, "quantity", "value")}
+    )
+    first_day = changes.filter(pl.col("day") == start)
+    emptied = before.join(first_day.select(key), on=key, how="anti").select(
         *key,
         pl.lit(start).alias("day"),
         pl.lit(0, pl.Int64).alias("quantity"),
         pl.lit(0).cast(changes.schema["value"]).alias("value"),
     )
-    return pl.concat([changes, emptied.select(changes.columns).cast(dict(changes.schema))])
+    repeated = first_day.join(before, on=[*key, "quantity", "value"], how="semi")
+    kept = changes.join(repeated.select(*key, "day"), on=[*key, "day"], how="anti")
+    return pl.concat([kept, emptied.select(changes.columns).cast(dict(changes.schema))])
 
 
 def _ageing_at(changes: pl.DataFrame, day: date) -> pl.DataFrame:
@@ -383,11 +393,12 @@ def _store(
     end: date,
     outputs: dict[str, pl.DataFrame],
     state: CostingState,
+    ageing: pl.DataFrame,
 ) -> None:
+    """Write the chunk's outputs, and its checkpoint with the ageing report at `end`."""
     for table, frame in outputs.items():
         column = DAILY_OUTPUTS[table]
         replace_slice(con, table, frame, {column: (start, end)})
-    ageing = _ageing_at(outputs["costing_ageing_changes"], end)
     replace_slice(con, AGEING, ageing.with_columns(pl.lit(end).alias(AS_OF)), {AS_OF: end})
     _save_checkpoint(con, end, state)
 

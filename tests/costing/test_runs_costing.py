@@ -15,7 +15,7 @@ import polars as pl
 
 from benchmarks.costing_runs import write_warehouse
 from pipelines.costing import cost_range
-from pipelines.runs.costing import cost_days
+from pipelines.runs.costing import ageing_on_days, cost_days
 from tests.costing.helpers import inputs, move
 
 JAN1, MAR31 = date(2026, 1, 1), date(2026, 3, 31)
@@ -64,3 +64,15 @@ def test_a_return_chunks_later_takes_its_issue_cost_from_the_stored_cogs(tmp_pat
                 "SELECT movement_id FROM costing_flags WHERE flag = 'RETURN_OF_UNKNOWN_ISSUE'"
             ).fetchall()
             assert flags == [("rx",)]
+            _same_ageing_as_one_call(con, one)
+
+
+def _same_ageing_as_one_call(con: duckdb.DuckDBPyConnection, one) -> None:
+    """The stored ageing (change rows, first-day repeats dropped at each chunk or night,
+    emptied buckets closed) reads back as the one-call report on every day."""
+    days = [date.fromordinal(JAN1.toordinal() + k) for k in range((MAR31 - JAN1).days + 1)]
+    stored = ageing_on_days(con, days)
+    for day in days:
+        want = one.ageing_on(day).select("sku", "bucket", "quantity", "value").rows()
+        got = stored.filter(pl.col("day") == day).select("sku", "bucket", "quantity", "value")
+        assert got.rows() == want, day
