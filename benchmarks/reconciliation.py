@@ -227,7 +227,7 @@ def _carrier_bill_lines(root: Path, carrier: str) -> pl.DataFrame:
                 .filter(pl.col("carrier") == name)
                 .sink_parquet(folder / f"{name}.parquet")
             )
-    return pl.read_parquet(path)
+    return pl.read_parquet(path).rechunk()
 
 
 def engine_per_carrier(root: Path, only: str | None = None) -> dict:
@@ -251,7 +251,7 @@ def engine_per_carrier(root: Path, only: str | None = None) -> dict:
     for carrier in (only,) if only else CARRIERS:
         t0 = time.perf_counter()
         mine = pl.col("carrier") == carrier
-        ships = pl.scan_parquet(root / "shipments.parquet").filter(mine).collect()
+        ships = pl.scan_parquet(root / "shipments.parquet").filter(mine).collect().rechunk()
         t1, c1 = time.perf_counter(), time.process_time()
         rating = rate_shipments(ships, cards, fx, companies)
         t2, c2 = time.perf_counter(), time.process_time()
@@ -312,10 +312,9 @@ def _match_only(
     t0, c0 = time.perf_counter(), time.process_time()
     matched = 0
     ratings = rating.shipment_ratings
-    own = ratings.partition_by("carrier", as_dict=True, maintain_order=True)
     for carrier, lines in by_carrier.items():
         mine = mark_first_occurrences(lines)
-        matched += match_shipments(mine, own[(carrier,)], carrier, ratings).height
+        matched += match_shipments(mine, ratings, carrier).height
     return time.perf_counter() - t0, time.process_time() - c0, matched
 
 
@@ -328,7 +327,7 @@ def engine(root: Path) -> dict:
     from pipelines.reconciliation import BillingPeriod, load_carriers, reconcile
 
     t0 = time.perf_counter()
-    ships = pl.read_parquet(root / "shipments.parquet")
+    ships = pl.read_parquet(root / "shipments.parquet").rechunk()
     by_carrier = {c: _carrier_bill_lines(root, c) for c in CARRIERS}
     headers = pl.read_parquet(root / "bill_headers.parquet")
     fx = pl.read_parquet(root / "fx_rates.parquet")

@@ -22,10 +22,11 @@ import polars as pl
 
 from pipelines.contracts import types as t
 from pipelines.contracts.rating import EXPECTED_CHARGES, SHIPMENT_RATINGS
+from pipelines.frames import contiguous
 from pipelines.rating.cards import RateCard
 from pipelines.rating.fx import MissingFxRate, attach_fx, functional_cents, int64_is_enough
 from pipelines.rating.keys import normalise_postcode_expr, with_normalised_tracking
-from pipelines.rating.lookups import CardGrid, position_in
+from pipelines.rating.lookups import EPOCH, CardGrid, position_in
 from pipelines.rating.money import decimal_from_units, div_half_up, kg_to_grams, units_of
 from pipelines.rating.pricing import chargeable_grams, price_freight, volumetric_grams
 from pipelines.rating.tables import RateCardTables, build_tables
@@ -123,7 +124,7 @@ def rate_shipments(
     """Price every shipment (SHIPMENTS contract) against its carrier's rate cards."""
     tables = as_tables(cards)
     grid = CardGrid.of(tables)
-    base = shipments.collect() if isinstance(shipments, pl.LazyFrame) else shipments
+    base = contiguous(shipments.collect() if isinstance(shipments, pl.LazyFrame) else shipments)
     if not base["shipment_id"].is_sorted():  # already in id order (as read): no copy
         base = base.sort("shipment_id")
     base = with_normalised_tracking(base).with_columns(ship_date=pl.col("shipped_at").dt.date())
@@ -254,9 +255,7 @@ def _with_price(narrow: pl.DataFrame, tables: RateCardTables, grid: CardGrid) ->
     priced_key = grid.zone_cell(pl.col("_card"), pl.col("_zi")) * (1 << 40) + pl.col("chargeable_g")
     narrow = narrow.with_columns(
         _pk=priced_key,
-        fuel_pct_u=grid.fuel_percent().gather(
-            grid.month_cell(pl.col("_card"), pl.col("ship_date"))
-        ),
+        fuel_pct_u=_fuel_percent(narrow, grid),
     )
     v = tables.versions
     combos = (
@@ -291,6 +290,13 @@ def _with_price(narrow: pl.DataFrame, tables: RateCardTables, grid: CardGrid) ->
         .with_columns(registration_c=div_half_up(pl.col("registration_u") * pl.col("parcels"), 100))
         .drop("registration_u")
     )
+
+
+def _fuel_percent(narrow: pl.DataFrame, grid: CardGrid) -> pl.Expr:
+    first, last = narrow["ship_date"].min(), narrow["ship_date"].max()
+    if first is None:
+        return pl.lit(None, pl.Int64)
+    return grid.fuel_percent_by_day(pl.col("_card"), pl.col("ship_date"), first, last)  # type: ignore[arg-type]
 
 
 def _with_reasons(narrow: pl.DataFrame, base: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
@@ -348,24 +354,32 @@ def _with_fx(
     if unknown.height:
         names = sorted(set(unknown["company"].fill_null("(null)")))
         raise MissingFxRate("companies has no functional currency for " + ", ".join(names))
-    day = pl.col("ship_date").cast(pl.Int64)
-    first_day = narrow["ship_date"].min()
-    first = 0 if first_day is None else first_day.toordinal() - 719_163  # days since 1970
+    first_day, last_day = narrow["ship_date"].min(), narrow["ship_date"].max()
+    if first_day is None:
+        first, days = 0, 1
+    else:
+        first, days = (first_day - EPOCH).days, (last_day - first_day).days + 1  # type: ignore[operator]
     currency = position_in(currencies, _attr(v, "currency"))
     narrow = narrow.with_columns(
-        _fxk=(currency * len(known) + company) * (1 << 24) + (day - first),
+        _fxk=(currency * len(known) + company) * days + (pl.col("ship_date").cast(pl.Int64) - first)
     )
     combos = (
         narrow.select("_fxk", "company", "ship_date", currency=_attr(v, "currency"))
         .filter(pl.col("_fxk").is_not_null())
         .unique(subset="_fxk")
     )
-    looked_up = combos.hstack(
-        attach_fx(combos, fx_rates, companies, "ship_date")
-        .select("functional_currency", "fx_rate", "_fx_u")
-        .get_columns()
-    ).select("_fxk", "functional_currency", "fx_rate", "_fx_u")
-    return _attach(narrow, looked_up, "_fxk")
+    rates = attach_fx(combos, fx_rates, companies, "ship_date")
+    # laid out per (currency, company, day) cell, so each shipment takes its rate by a gather
+    cells = len(currencies) * len(known) * days
+    key = narrow["_fxk"]
+    looked_up = [
+        pl.repeat(None, cells, dtype=rates[name].dtype, eager=True)
+        .scatter(combos["_fxk"], rates[name])
+        .gather(key)
+        .alias(name)
+        for name in ("functional_currency", "fx_rate", "_fx_u")
+    ]
+    return narrow.drop("_fxk").hstack(looked_up)
 
 
 def _ratings(wide: pl.DataFrame) -> pl.DataFrame:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 
 from pipelines.rating.tables import RateCardTables
 
 LEFT = {"how": "left", "maintain_order": "left"}
+EPOCH = date(1970, 1, 1)
 
 
 def position_in(values: Sequence[str], expr: pl.Expr) -> pl.Expr:
@@ -38,13 +39,11 @@ def dense(values: list, dtype: pl.DataType) -> pl.Expr:
 @dataclass(frozen=True)
 class CardGrid:
     """Positions of the cards' small keys: versions (in `tables.versions` order),
-    countries and zone labels, and the first month any fuel % is given for."""
+    countries and zone labels."""
 
     tables: RateCardTables
     countries: list[str]
     zones: list[str]
-    first_month: int
-    months: int
 
     @staticmethod
     def of(tables: RateCardTables) -> CardGrid:
@@ -55,10 +54,7 @@ class CardGrid:
             | set(tables.per_kg["zone"])
             | set(tables.weight_breaks["zone"])
         )
-        month_numbers = [_month_number(m) for m in tables.fuel["month"]]
-        first = min(month_numbers, default=0)
-        span = max(month_numbers, default=0) - first + 1 if month_numbers else 0
-        return CardGrid(tables, countries, zones, first, span)
+        return CardGrid(tables, countries, zones)
 
     @property
     def cards(self) -> dict[str, int]:
@@ -69,11 +65,6 @@ class CardGrid:
 
     def zone_cell(self, card: pl.Expr, zone_position: pl.Expr) -> pl.Expr:
         return card.cast(pl.Int64) * len(self.zones) + zone_position
-
-    def month_cell(self, card: pl.Expr, day: pl.Expr) -> pl.Expr:
-        offset = day.dt.year().cast(pl.Int64) * 12 + day.dt.month() - 1 - self.first_month
-        inside = (offset >= 0) & (offset < self.months)
-        return pl.when(inside).then(card.cast(pl.Int64) * self.months + offset)
 
     def whole_country_zones(self) -> tuple[pl.Expr, pl.Expr]:
         """(zone position, needs the postcode) per country cell: a country whose card
@@ -97,14 +88,22 @@ class CardGrid:
             needs[cards[key] * width + countries[country]] = True
         return dense(zone, pl.Int64), dense(needs, pl.Boolean)
 
-    def fuel_percent(self) -> pl.Expr:
-        """fuel_pct_u per month cell (null: no fuel % given for that month)."""
-        values: list[int | None] = [None] * (len(self.cards) * self.months)
-        for key, month, pct in self.tables.fuel.select(
-            "card_key", "month", "fuel_pct_u"
-        ).iter_rows():
-            values[self.cards[key] * self.months + _month_number(month) - self.first_month] = pct
-        return dense(values, pl.Int64)
+    def fuel_percent_by_day(self, card: pl.Expr, day: pl.Expr, first: date, last: date) -> pl.Expr:
+        """fuel_pct_u of the card's month for each shipment (null: no % for that month).
+
+        Laid out per card and per day of [first, last] (the shipments' dates), so the
+        look-up is integer arithmetic and one gather, with no date parts extracted."""
+        fuel = {
+            (self.cards[key], _month_number(month)): pct
+            for key, month, pct in self.tables.fuel.select(
+                "card_key", "month", "fuel_pct_u"
+            ).iter_rows()
+        }
+        days = (last - first).days + 1
+        months = [_month_number(first + timedelta(days=d)) for d in range(days)]
+        values = [fuel.get((c, m)) for c in range(len(self.cards)) for m in months]
+        offset = day.cast(pl.Int64) - (first - EPOCH).days
+        return dense(values, pl.Int64).gather(card.cast(pl.Int64) * days + offset)
 
 
 def _month_number(day: date) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.frames import contiguous
 from pipelines.rating.keys import with_normalised_tracking
 
 ORDER = ["bill_date", "bill_number", "line_number", "source_sha256"]
@@ -47,7 +48,7 @@ def mark_first_occurrences(lines: pl.DataFrame) -> pl.DataFrame:
 
     Only lines whose key repeats are ordered; the rest are first occurrences.
     """
-    lines = with_normalised_tracking(lines).with_row_index("_occ_rid")
+    lines = with_normalised_tracking(contiguous(lines)).with_row_index("_occ_rid")
     first = {
         c: pl.col(c).first().over(DUP_KEY) for c in ("bill_number", "line_number", "bill_date")
     }
@@ -84,9 +85,33 @@ def match_shipments(
 
     `ratings` may hold only the carrier's shipments; `all_ratings` (default
     `ratings`) is searched for other carriers' shipments."""
-    own = only_carrier(ratings, carrier)
+    lines = contiguous(lines)
+    # the columns the lines take, then the carrier's rows: a filter copies only these
+    shipment_side = only_carrier(
+        ratings.select(
+            "carrier",
+            "tracking_number",
+            "shipment_id",
+            "order_id",
+            "company",
+            "ship_date",
+            "card_key",
+            pl.col("currency").alias("contract_currency"),
+            pl.col("zone").alias("contract_zone"),
+            "is_remote",
+            "parcels",
+            "actual_weight_kg",
+            "volumetric_weight_kg",
+            "chargeable_weight_kg",
+            "fuel_percent",
+            "unrated_reason",
+            "functional_currency",
+            "fx_rate",
+        ),
+        carrier,
+    ).drop("carrier")
     ratings = ratings if all_ratings is None else all_ratings
-    candidates = own.filter(_may_repeat(["tracking_number"]))
+    candidates = shipment_side.filter(_may_repeat(["tracking_number"]))
     repeated = candidates.filter(pl.col("tracking_number").is_duplicated())
     if repeated.height:
         clash = (
@@ -99,25 +124,6 @@ def match_shipments(
             f"{clash.height} {carrier} tracking numbers belong to more than one shipment "
             f"(shipments input), e.g. {sample}"
         )
-    shipment_side = own.select(
-        "tracking_number",
-        "shipment_id",
-        "order_id",
-        "company",
-        "ship_date",
-        "card_key",
-        pl.col("currency").alias("contract_currency"),
-        pl.col("zone").alias("contract_zone"),
-        "is_remote",
-        "parcels",
-        "actual_weight_kg",
-        "volumetric_weight_kg",
-        "chargeable_weight_kg",
-        "fuel_percent",
-        "unrated_reason",
-        "functional_currency",
-        "fx_rate",
-    )
     # tracking numbers are unique on the right side (checked above), so a left join
     # keeps the lines' rows: join the key column alone and attach the result instead
     # of copying every column of the lines
@@ -135,7 +141,7 @@ def _other_carriers(found: pl.DataFrame, ratings: pl.DataFrame, carrier: str) ->
     Only the unmatched lines (few) are searched for."""
     unmatched = found.with_row_index("_row").filter(pl.col("shipment_id").is_null())
     others = (
-        ratings.join(unmatched.select("tracking_number").unique(), on="tracking_number", how="semi")
+        ratings.filter(pl.col("tracking_number").is_in(unmatched["tracking_number"].implode()))
         .filter(pl.col("carrier") != carrier)
         .group_by("tracking_number")
         .agg(
