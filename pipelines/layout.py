@@ -69,6 +69,17 @@ class DataLayout:
     def warehouse_db(self) -> Path:
         return self.warehouse_path or self.root / "warehouse.duckdb"
 
+    @property
+    def work_dir(self) -> Path:
+        """Intermediate files of a run (never inputs or outputs): safe to delete when
+        no run is going."""
+        return self.root / "work"
+
+    def reconciliation_work_dir(self, carrier: str, period_start: date) -> Path:
+        """Where one carrier period's findings are written bucket by bucket (Parquet
+        parts) before they are stored in the warehouse."""
+        return self.work_dir / "reconciliation" / f"{carrier}_{period_start.isoformat()}"
+
     def files_for_day(self, table: str, day: date) -> list[Path]:
         """Daily input files whose name carries `day` (CSV or Parquet), sorted."""
         return self.files_for_days(table, [day]).get(day, [])

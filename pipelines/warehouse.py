@@ -7,7 +7,7 @@ duplicates and a failed write leaves the previous state untouched.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,46 @@ def replace_slice(
         con.execute("ROLLBACK")
         raise
     return frame.height
+
+
+def replace_slice_from_parquet(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    schema: pl.Schema,
+    paths: Sequence[Path],
+    where: Mapping[str, Any] | None = None,
+    order_by: Sequence[str] = (),
+) -> int:
+    """As `replace_slice`, the new rows read by DuckDB straight from Parquet files
+    (`read_parquet`, streamed, never a Polars frame), in `order_by` order when given.
+
+    Same semantics: one transaction deletes the slice and inserts the files' rows, so
+    a rerun gives the same rows once and a failure (a missing or unreadable file
+    included) leaves the previous rows. `schema` creates the table when it does not
+    exist yet; the files' columns are matched to the table's by name. `where` takes
+    scalars only. Returns the number of rows written.
+    """
+    ensure_table(con, table, schema)
+    clauses = [f'"{column}" = ?' for column in where or {}]
+    params = list((where or {}).values())
+    condition = " AND ".join(clauses) if clauses else "TRUE"
+    quoted = ", ".join(f'"{column}"' for column in order_by)
+    order = f" ORDER BY {quoted}" if order_by else ""
+    files = [str(p) for p in paths]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f'DELETE FROM "{table}" WHERE {condition}', params)
+        written = 0
+        if files:
+            found = con.execute(
+                f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?){order}', [files]
+            ).fetchall()
+            written = int(found[0][0])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return written
 
 
 def read_table(

@@ -8,6 +8,7 @@ a corrected rate card replaces one partition's outputs deterministically.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -20,7 +21,15 @@ from pipelines.reconciliation.accruals import accrual_entries
 from pipelines.reconciliation.config import CarriersFile, tolerance_table, weight_tolerance_table
 from pipelines.reconciliation.findings import judge_lines
 from pipelines.reconciliation.matching import mark_first_occurrences, match_shipments, only_carrier
-from pipelines.reconciliation.outputs import dispute_list, payable_vouchers, period_summary
+from pipelines.reconciliation.outputs import (
+    bill_totals,
+    combine_bill_totals,
+    dispute_rows,
+    sort_disputes,
+    summary_from_totals,
+    vouchers_from_totals,
+)
+from pipelines.reconciliation.parts import clear_parts, scan_parts, write_part
 from pipelines.reconciliation.periods import BillingPeriod, bill_periods
 
 LINE_KEY = ["source_sha256", "bill_number", "line_number"]
@@ -32,13 +41,43 @@ class BillInputError(ValueError):
 
 @dataclass(frozen=True)
 class ReconciliationResult:
-    findings: pl.DataFrame
+    """What `reconcile` returns. The findings are either held in memory (no sink) or
+    in Parquet parts (`finding_parts`, one per bucket): read them lazily with
+    `scan_findings()`, or collect them in line order with `findings`."""
+
     period_summary: pl.DataFrame
     payable_vouchers: pl.DataFrame
     disputes: pl.DataFrame
     accruals: pl.DataFrame
     """The accrual journal: ACCRUE and RELEASE entries of the period."""
     accrual_rollforward: pl.DataFrame
+    finding_parts: tuple[Path, ...] = ()
+    """With a sink: the Parquet parts holding the findings, bucket by bucket (each in
+    line order; buckets are by tracking number, so the parts together are not)."""
+    findings_in_memory: pl.DataFrame | None = None
+    """Without a sink: the findings, in line order."""
+
+    @property
+    def findings(self) -> pl.DataFrame:
+        """Every finding, in line order (FINDINGS schema). With a sink this reads and
+        sorts all the parts: for small periods and tests; use `scan_findings()` for
+        large ones. Not cached, so it holds no memory after use."""
+        if self.findings_in_memory is not None:
+            return self.findings_in_memory
+        whole = scan_parts(self.finding_parts).collect()
+        return _merge_in_line_order([whole]) if not _in_line_order(whole) else whole
+
+    def scan_findings(self) -> pl.LazyFrame:
+        """The findings as a LazyFrame: the parts (bucket order) or the in-memory frame
+        (line order). Aggregate or filter it without loading every finding."""
+        if self.findings_in_memory is not None:
+            return self.findings_in_memory.lazy()
+        return scan_parts(self.finding_parts)
+
+    @property
+    def line_count(self) -> int:
+        """Lines judged (= findings) in the period."""
+        return int(self.period_summary["line_count"].sum())
 
     @property
     def unbilled(self) -> pl.DataFrame:
@@ -170,6 +209,7 @@ def reconcile(
     prior_lines: pl.DataFrame | None = None,
     quarantined_count: int = 0,
     bucket_lines: int = 500_000,
+    sink: Path | None = None,
 ) -> ReconciliationResult:
     """Reconcile the bills of `period` (one carrier) against our shipments and contracts.
 
@@ -183,6 +223,14 @@ def reconcile(
     many lines, lines and shipments are split into buckets by a hash of the tracking
     number and judged bucket by bucket (duplicates and matching never cross a
     tracking number), which bounds memory without changing a single finding.
+
+    `sink`: a folder for this period's findings. Each bucket's findings are written
+    there as a Parquet part (atomically; the previous run's parts are removed first,
+    and a failed run removes its own) and dropped, so the findings are never all in
+    memory: the summary, vouchers and disputes are built from per-bucket partials,
+    and the result exposes the parts (`scan_findings()`, `finding_parts`). The caller
+    owns the folder (one per period; two runs of one period must not share it at
+    the same time). Without a sink the findings are held and returned in line order.
     """
     tables = as_tables(cards)
     if prior_lines is not None:
@@ -203,30 +251,56 @@ def reconcile(
     own = only_carrier(rating.shipment_ratings, period.carrier)
     expected = only_carrier(rating.expected_charges, period.carrier)
     buckets = max(1, -(-lines.height // bucket_lines))
-    parts = []
     bucket_of = {}  # each frame's bucket per row, hashed once (not once per bucket)
     if buckets > 1:
         for name, f in (("lines", lines), ("own", own), ("expected", expected)):
             bucket_of[name] = f.select(tracking.hash(seed=7) % buckets).to_series()
-    for bucket in range(buckets):
-        if buckets == 1:
-            mine = [lines, own, expected]
-        else:
-            frames = (lines, own, expected)
-            mine = [f.filter(b == bucket) for b, f in zip(bucket_of.values(), frames, strict=True)]
-        parts.append(_judge_bucket(*mine, rating.shipment_ratings, tables, carriers, period))
-    judged_buckets = None
-    if buckets > 1 and _in_line_order(lines):
-        judged_buckets = bucket_of["lines"].filter(lines["period_start"] == period.start)
-    del lines, expected, bucket_of
-    findings = pl.concat(parts) if buckets == 1 else _merge_in_line_order(parts, judged_buckets)
-    del parts
+    if sink is not None:
+        sink.mkdir(parents=True, exist_ok=True)
+        clear_parts(sink)
+    held: list[pl.DataFrame] = []  # findings per bucket, without a sink
+    written: list[Path] = []  # parts, with a sink
+    totals: list[pl.DataFrame] = []  # per-bill partial sums and counts per bucket
+    disputed: list[pl.DataFrame] = []  # disputed lines per bucket
+    try:
+        for bucket in range(buckets):
+            if buckets == 1:
+                mine = [lines, own, expected]
+            else:
+                frames = (lines, own, expected)
+                mine = [
+                    f.filter(b == bucket) for b, f in zip(bucket_of.values(), frames, strict=True)
+                ]
+            judged = _judge_bucket(*mine, rating.shipment_ratings, tables, carriers, period)
+            del mine
+            judged = judged.cast(FINDINGS.schema)  # type: ignore[arg-type]
+            totals.append(bill_totals(judged))
+            disputed.append(dispute_rows(judged))
+            if sink is None:
+                held.append(judged)
+            else:
+                written.append(write_part(judged, sink, bucket))
+            del judged
+    except BaseException:
+        if sink is not None:
+            clear_parts(sink)
+        raise
+    findings = None
+    if sink is None:
+        judged_buckets = None
+        if buckets > 1 and _in_line_order(lines):
+            judged_buckets = bucket_of["lines"].filter(lines["period_start"] == period.start)
+        del lines, expected, bucket_of
+        findings = held[0] if buckets == 1 else _merge_in_line_order(held, judged_buckets)
+    else:
+        del lines, expected, bucket_of
+    del held
     journal, roll = accrual_entries(own, billed_before, billed_by_end, period)
     del own
-    current = bill_keys
-    headers = bill_headers.join(current, on=["source_sha256", "bill_number"])
-    summary = period_summary(
-        findings,
+    headers = bill_headers.join(bill_keys, on=["source_sha256", "bill_number"])
+    per_bill = combine_bill_totals(totals)
+    summary = summary_from_totals(
+        per_bill,
         headers,
         journal,
         period,
@@ -234,12 +308,13 @@ def reconcile(
         quarantined_count,
     )
     return ReconciliationResult(
-        findings=findings.cast(FINDINGS.schema),  # type: ignore[arg-type]
         period_summary=summary,
-        payable_vouchers=payable_vouchers(findings, headers),
-        disputes=dispute_list(findings),
+        payable_vouchers=vouchers_from_totals(per_bill, headers),
+        disputes=sort_disputes(disputed),
         accruals=journal,
         accrual_rollforward=roll,
+        finding_parts=tuple(written),
+        findings_in_memory=findings,
     )
 
 

@@ -13,26 +13,33 @@ import polars as pl
 LINE_KEY = ["source_sha256", "bill_number", "line_number"]
 
 
-def lines_without_one_finding(bill_lines: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
+def lines_without_one_finding(
+    bill_lines: pl.DataFrame | pl.LazyFrame, findings: pl.DataFrame | pl.LazyFrame
+) -> pl.DataFrame:
     """Lines of the period's bills with no finding or more than one, and findings of no line.
 
-    `bill_lines`: the lines of the bills assigned to the period.
+    `bill_lines`: the lines of the bills assigned to the period. `findings` may be lazy
+    (`ReconciliationResult.scan_findings()`): only the line key is read.
     """
-    counts = findings.group_by(LINE_KEY).agg(findings=pl.len())
+    counts = findings.lazy().group_by(LINE_KEY).agg(findings=pl.len())
     return (
-        bill_lines.select(LINE_KEY)
+        bill_lines.lazy()
+        .select(LINE_KEY)
         .with_columns(_line=pl.lit(True))
         .join(counts, on=LINE_KEY, how="full", coalesce=True)
         .with_columns(pl.col("findings").fill_null(0), pl.col("_line").fill_null(False))
         .filter((pl.col("findings") != 1) | ~pl.col("_line"))
         .rename({"_line": "is_bill_line"})
+        .collect()
     )
 
 
-def billed_not_split(findings: pl.DataFrame) -> pl.DataFrame:
-    """Findings where billed ≠ approved + disputed."""
-    return findings.filter(
-        pl.col("billed_amount") != pl.col("approved_amount") + pl.col("disputed_amount")
+def billed_not_split(findings: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """Findings where billed ≠ approved + disputed (`findings` may be lazy)."""
+    return (
+        findings.lazy()
+        .filter(pl.col("billed_amount") != pl.col("approved_amount") + pl.col("disputed_amount"))
+        .collect()
     )
 
 

@@ -8,12 +8,16 @@ rerun after a late bill or a corrected rate card gives the same rows once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shutil
+import weakref
+from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from pipelines.contracts.reconciliation import FINDINGS
 from pipelines.layout import DataLayout
 from pipelines.loading.validation import PROVENANCE
 from pipelines.rating import load_rate_cards, rate_shipments
@@ -31,7 +35,12 @@ from pipelines.reconciliation import (
 )
 from pipelines.reconciliation.config import CarriersFile
 from pipelines.reconciliation.periods import period_bounds
-from pipelines.warehouse import read_table, replace_slice, table_exists
+from pipelines.warehouse import (
+    read_table,
+    replace_slice,
+    replace_slice_from_parquet,
+    table_exists,
+)
 
 KEY_SEPARATOR = "|"
 PERIOD_OUTPUTS = {
@@ -42,6 +51,7 @@ PERIOD_OUTPUTS = {
     "accrual_journal": "accruals",
     "accrual_rollforward": "accrual_rollforward",
 }
+LINE_KEY = ["source_sha256", "bill_number", "line_number"]
 CHECKS = ("one_finding_per_line", "billed_equals_approved_plus_disputed", "accruals_roll_forward")
 
 
@@ -70,6 +80,17 @@ class PeriodOutcome:
     period: BillingPeriod
     result: ReconciliationResult
     violations: dict[str, pl.DataFrame]
+    _cleanup: weakref.finalize | None = field(default=None, repr=False, compare=False)
+
+    def release(self) -> None:
+        """Remove the period's findings parts now (they are in the warehouse); after
+        this `result.findings` / `scan_findings()` fail with a clear error."""
+        if self._cleanup is not None:
+            self._cleanup()
+
+
+def _remove_work(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def reconcile_periods(
@@ -87,6 +108,7 @@ def reconcile_periods(
         read_table(con, "fx_rates").drop(PROVENANCE, strict=False),
         read_table(con, "companies").drop(PROVENANCE, strict=False),
     )
+    del shipments
     replace_slice(con, "shipment_ratings", rating.shipment_ratings)
     replace_slice(con, "expected_charges", rating.expected_charges)
     wanted = sorted({p.carrier for p in periods})
@@ -94,14 +116,19 @@ def reconcile_periods(
     headers = _bill_table(con, "bill_headers", wanted)
     outcomes = []
     for period in periods:
-        result = reconcile(lines, headers, rating, cards, carriers, period)
+        work = layout.reconciliation_work_dir(period.carrier, period.start)
+        result = reconcile(lines, headers, rating, cards, carriers, period, sink=work)
         previous = _previous_rollforward(con, carriers, period)
         _store(con, period, result)
         bills = result.payable_vouchers.select("source_sha256", "bill_number")
-        period_lines = lines.join(bills, on=["source_sha256", "bill_number"])
+        period_lines = (
+            lines.select(LINE_KEY).join(bills, on=["source_sha256", "bill_number"])
+            if lines.width
+            else pl.DataFrame(schema=dict.fromkeys(LINE_KEY, pl.String))
+        )
         violations = {
-            "one_finding_per_line": lines_without_one_finding(period_lines, result.findings),
-            "billed_equals_approved_plus_disputed": billed_not_split(result.findings),
+            "one_finding_per_line": lines_without_one_finding(period_lines, result.scan_findings()),
+            "billed_equals_approved_plus_disputed": billed_not_split(result.scan_findings()),
             "accruals_roll_forward": pl.concat(
                 [
                     rollforward_breaks(result.accrual_rollforward).select("company"),
@@ -111,7 +138,8 @@ def reconcile_periods(
                 ]
             ),
         }
-        outcomes.append(PeriodOutcome(period, result, violations))
+        cleanup = weakref.finalize(result, _remove_work, work)
+        outcomes.append(PeriodOutcome(period, result, violations, cleanup))
     return outcomes
 
 
@@ -139,9 +167,17 @@ def _previous_rollforward(
 def _store(
     con: duckdb.DuckDBPyConnection, period: BillingPeriod, result: ReconciliationResult
 ) -> None:
+    """Replace the period's rows of every output table (each table in one transaction).
+    Findings in parts are loaded by DuckDB from the Parquet files, sorted into line
+    order on the way in (the parts are in bucket order)."""
     where = {"carrier": period.carrier, "period_start": period.start}
     for table, attribute in PERIOD_OUTPUTS.items():
-        replace_slice(con, table, getattr(result, attribute), where)
+        if attribute == "findings" and result.finding_parts:
+            replace_slice_from_parquet(
+                con, table, FINDINGS.schema, result.finding_parts, where, order_by=LINE_KEY
+            )
+        else:
+            replace_slice(con, table, getattr(result, attribute), where)
 
 
 def refresh_order_logistics_cost(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
