@@ -107,6 +107,10 @@ def decimal_from_units(units: pl.Series, dtype: pl.Decimal) -> pl.Series:
     128-bit division per value on every output column of a million-row rating.
     """
     ints = units.cast(pl.Int64).rechunk()
+    precision = dtype.precision or 38
+    largest = ints.abs().max()
+    if largest is not None and precision < 19 and largest >= 10**precision:  # type: ignore[operator]
+        raise ValueError(f"{units.name}: {largest} units do not fit {dtype} ({precision} digits)")
     arrow = ints.to_arrow()
     if arrow.null_count:
         values = ints.fill_null(0).to_numpy()
@@ -119,7 +123,7 @@ def decimal_from_units(units: pl.Series, dtype: pl.Decimal) -> pl.Series:
     if validity is not None and arrow.offset:  # a bitmap that does not start at bit 0
         validity = pa.array(arrow.is_valid().to_numpy(zero_copy_only=False)).buffers()[1]
     decimal = pa.Array.from_buffers(
-        pa.decimal128(dtype.precision or 38, dtype.scale),
+        pa.decimal128(precision, dtype.scale),
         len(values),
         [validity, pa.py_buffer(words)],
         null_count=arrow.null_count,
