@@ -48,12 +48,13 @@ def mark_first_occurrences(lines: pl.DataFrame) -> pl.DataFrame:
 
     Only lines whose key repeats are ordered; the rest are first occurrences.
     """
-    lines = with_normalised_tracking(contiguous(lines)).with_row_index("_occ_rid")
+    lines = with_normalised_tracking(contiguous(lines))
     first = {
         c: pl.col(c).first().over(DUP_KEY) for c in ("bill_number", "line_number", "bill_date")
     }
     repeated = (
-        lines.filter(_may_repeat(DUP_KEY))
+        lines.with_row_index("_occ_rid")
+        .filter(_may_repeat(DUP_KEY))
         .sort(ORDER)
         .select(
             "_occ_rid",
@@ -64,14 +65,15 @@ def mark_first_occurrences(lines: pl.DataFrame) -> pl.DataFrame:
             first_amount=pl.col("amount").first().over(DUP_KEY),
         )
     )
-    # the repeated rows are few: look them up on the row id alone and attach the
-    # columns, rather than a join that would copy every column of the lines
-    marks = lines.select("_occ_rid").join(
-        repeated, on="_occ_rid", how="left", maintain_order="left"
-    )
-    return lines.drop("_occ_rid").hstack(
-        marks.drop("_occ_rid").with_columns(pl.col("occurrence").fill_null(0)).get_columns()
-    )
+    # the repeated rows are few: written into full-length columns at their row ids
+    # (every other line is a first occurrence with no first_* evidence)
+    rows = repeated["_occ_rid"]
+    marks = []
+    for name, column in repeated.drop("_occ_rid").to_dict().items():
+        fill = 0 if name == "occurrence" else None
+        full = pl.repeat(fill, lines.height, dtype=column.dtype, eager=True).alias(name)
+        marks.append(full.scatter(rows, column) if rows.len() else full)
+    return lines.hstack(marks)
 
 
 def match_shipments(
