@@ -86,3 +86,22 @@ def test_the_sensor_registers_periods_and_reruns_all_after_a_contract_change(
         assert isinstance(second, dg.SensorResult)
         assert len(second.run_requests) == 1
         assert second.run_requests[0].run_key.startswith("contracts:")
+
+
+def test_findings_go_through_parts_stored_in_line_order_and_then_removed(reconciled) -> None:
+    data, _ = reconciled
+    work = data / "work" / "reconciliation"
+    assert work.is_dir(), "each period's findings are written as parts under work/"
+    assert list(work.iterdir()) == [], "parts are removed once stored and released"
+    key = "source_sha256, bill_number, line_number"
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        periods = con.sql(
+            "SELECT DISTINCT carrier, period_start FROM reconciliation_findings"
+        ).fetchall()
+        assert len(periods) > 5
+        for carrier, start in periods:
+            stored = con.sql(
+                f"SELECT {key} FROM reconciliation_findings WHERE carrier = ? AND period_start = ?",
+                params=[carrier, start],
+            ).fetchall()
+            assert stored == sorted(stored), (carrier, start)
