@@ -441,21 +441,24 @@ def ageing_residencies(
 
 
 def _coalesce(layers: pl.DataFrame) -> pl.DataFrame:
-    """Merge adjacent slices of one origin (the overlay cuts at every boundary it saw)."""
+    """Merge adjacent slices of one origin (the overlay cuts at every boundary it saw).
+
+    Sorted by pool and position, a run breaks where the pool (or transfer), the origin, or
+    the positions change; whole-frame shifts, not windows over the string pool keys.
+    """
     key = [*POOL, "transfer_id"]
     layers = layers.sort([*key, "position"], nulls_last=False)
-    brk = (pl.col("origin_id") != pl.col("origin_id").shift(1).over(key)) | (
-        pl.col("origin_a") != pl.col("origin_b").shift(1).over(key)
+    brk = pl.any_horizontal(
+        *(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in (*key, "origin_id")),
+        (pl.col("origin_a") != pl.col("origin_b").shift(1)).fill_null(True),
     )
-    layers = layers.with_columns(brk.fill_null(True).cum_sum().over(key).alias("run"))
-    merged = layers.group_by([*key, "run"]).agg(
-        pl.col("position").first(),
+    layers = layers.with_columns(brk.cum_sum().alias("run"))
+    merged = layers.group_by("run", maintain_order=True).agg(
         *(
             pl.col(c).first()
             for c in OPEN_LAYERS_SCHEMA
-            if c not in (*key, "position", "origin_b", "quantity", "value_cents", "origin_a")
+            if c not in ("origin_b", "quantity", "value_cents")
         ),
-        pl.col("origin_a").first(),
         pl.col("origin_b").last(),
         pl.col("quantity").sum(),
         pl.col("value_cents").sum(),
