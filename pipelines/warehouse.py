@@ -122,10 +122,11 @@ def replace_slice_from_parquet(
     a rerun gives the same rows once and a failure (a missing or unreadable file
     included) leaves the previous rows. `schema` creates the table when it does not
     exist yet; the files' columns are matched to the table's by name. `where` takes
-    scalars only. `memory_limit` (DuckDB syntax, e.g. "1GB"): DuckDB's memory limit
-    for this write, restored afterwards. DuckDB holds an uncommitted insert in memory
-    up to its limit (80% of RAM by default): 6M findings took 3.4 GB unbounded and
-    1.1 GB under "1GB" (spilling to its temp directory, ~40% slower).
+    scalars only. `memory_limit` (DuckDB syntax, e.g. "1GB"): when the connection runs
+    with DuckDB's default limit (80% of RAM), the limit for this write, reset to the
+    default afterwards; a limit the deployment configured is left alone. DuckDB holds
+    an uncommitted insert in memory up to its limit: 6M findings took 3.4 GB
+    unbounded and 1.1 GB under "1GB" (spilling to its temp directory, ~40% slower).
     Returns the number of rows written.
     """
     ensure_table(con, table, schema)
@@ -135,9 +136,8 @@ def replace_slice_from_parquet(
     quoted = ", ".join(f'"{column}"' for column in order_by)
     order = f" ORDER BY {quoted}" if order_by else ""
     files = [str(p) for p in paths]
-    previous_limit = None
-    if memory_limit is not None:
-        previous_limit = con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    capped = memory_limit is not None and _memory_limit(con) == _default_memory_limit()
+    if capped:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     try:
         con.execute("BEGIN TRANSACTION")
@@ -154,17 +154,23 @@ def replace_slice_from_parquet(
             con.execute("ROLLBACK")
             raise
     finally:
-        if previous_limit is not None:
-            _restore_memory_limit(con, previous_limit)
+        if capped:
+            con.execute("RESET memory_limit")
     return written
 
 
-def _restore_memory_limit(con: duckdb.DuckDBPyConnection, previous: str) -> None:
-    """Back to `previous`: RESET when it was the default (exact), else SET it again
-    (DuckDB reports the limit rounded, e.g. "18.8 GiB", so only approximately)."""
-    con.execute("RESET memory_limit")
-    if con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0] != previous:
-        con.execute(f"SET memory_limit = '{previous}'")
+def _memory_limit(con: duckdb.DuckDBPyConnection) -> str:
+    return str(con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0])
+
+
+def _default_memory_limit() -> str:
+    """DuckDB's default limit on this machine, as it reports it (a fresh in-memory
+    database has it)."""
+    fresh = duckdb.connect()
+    try:
+        return _memory_limit(fresh)
+    finally:
+        fresh.close()
 
 
 def read_table(
