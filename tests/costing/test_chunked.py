@@ -6,12 +6,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import polars as pl
+from hypothesis import HealthCheck, given, settings
 from polars.testing import assert_frame_equal
 
 from benchmarks._costing_ledger import DAYS, START, generate
 from pipelines.costing import cost_range
 from pipelines.costing.chunked import cost_range_chunked
 from tests.costing.helpers import inputs, move
+from tests.costing.ledgers import END as LEDGER_END
+from tests.costing.ledgers import LANDED_REFERENCE_KINDS, frames, ledgers
+from tests.costing.ledgers import START as LEDGER_START
 
 
 def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
@@ -75,3 +79,18 @@ def test_chunked_with_a_sink_hands_over_the_detail_and_keeps_the_totals() -> Non
     assert_frame_equal(_sorted(chunked.journals), _sorted(one.journals))
     for name, frame in one.end_state.frames().items():
         assert_frame_equal(_sorted(chunked.end_state.frames()[name]), _sorted(frame))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ledgers(kinds_pool=LANDED_REFERENCE_KINDS))
+def test_chunked_equals_one_call_with_reference_cost_after_landed_cost(rows: list[dict]) -> None:
+    """Landed costs (allocated once over every line, each SKU chunk taking its lines'
+    shares) raise the reference unit cost of gains, unknown returns and shortfalls the
+    same way in SKU chunks as in one call."""
+    frame = frames(rows)
+    one = cost_range(frame, None, LEDGER_START, LEDGER_END)
+    chunked = cost_range_chunked(frame, None, LEDGER_START, LEDGER_END, chunks=2)
+    for name in ("cogs", "postings", "flags", "landed_cost_expensed"):
+        assert_frame_equal(_sorted(getattr(chunked, name)), _sorted(getattr(one, name)))
+    for name, frame_ in one.end_state.frames().items():
+        assert_frame_equal(_sorted(chunked.end_state.frames()[name]), _sorted(frame_))
