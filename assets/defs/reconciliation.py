@@ -111,13 +111,24 @@ def reconciliation(context: dg.AssetExecutionContext, reckon: ReckonResource):
             passed=bad.is_empty(),
             metadata={"violations": bad.height, "first": markdown_table(bad, 10)},
         )
+    for outcome in outcomes:  # the findings are in the warehouse: drop the work parts
+        outcome.release()
 
 
 def _metadata(outcomes: list[PeriodOutcome]) -> dict[str, object]:
+    """Totals and finding counts from the period summaries (the findings themselves
+    stay in their parts and the warehouse: reading them back would hold every line)."""
     summary = pl.concat([o.result.period_summary for o in outcomes], how="diagonal_relaxed")
-    findings = pl.concat([o.result.findings for o in outcomes], how="diagonal_relaxed")
     disputes = pl.concat([o.result.disputes for o in outcomes], how="diagonal_relaxed")
-    counts = findings.group_by("finding").agg(pl.len().alias("lines")).sort("finding")
+    counts = (
+        summary.select(pl.col("^count_.*$").sum())
+        .unpivot(variable_name="finding", value_name="lines")
+        .with_columns(pl.col("finding").str.strip_prefix("count_").str.to_uppercase())
+        .filter(pl.col("lines") > 0)
+        .sort("finding")
+        if summary.height
+        else pl.DataFrame(schema={"finding": pl.String, "lines": pl.Int64})
+    )
     accrued = sum(o.result.unbilled.height for o in outcomes)
     top = (
         disputes.sort("disputed_amount", descending=True).head(15) if disputes.height else disputes
@@ -128,7 +139,7 @@ def _metadata(outcomes: list[PeriodOutcome]) -> dict[str, object]:
     }
     return {
         "periods": len(outcomes),
-        "bill_lines": findings.height,
+        "bill_lines": int(summary["line_count"].sum()) if summary.height else 0,
         "unbilled_shipments_accrued": accrued,
         **totals,
         "findings": markdown_table(counts),
