@@ -1,19 +1,22 @@
 """Benchmark: set-based rating + matching against row-by-row pricing (issue 5 item 8).
 
     uv run python -m benchmarks.reconciliation --shipments 1000000
-    uv run python -m benchmarks.reconciliation --shipments 10000000 --baseline-sample 200000
+    uv run python -m benchmarks.reconciliation --shipments 10000000 \
+        --process-per-carrier --baseline-sample 200000
 
 Three steps, each timed; the engine and the baseline run in fresh subprocesses
-so their peak RSS (ru_maxrss) is their own, not the data preparation's:
+so their peak memory (VmHWM) is their own, not the data preparation's:
 1. prepare: synthetic shipments of the five demo carriers in one month (vectorised
    numpy), the demo rate cards, and bill lines billed as contracted with a few
    anomalies (1% over-rated freight, 0.5% duplicates, 0.2% unknown tracking
    numbers, 1% left unbilled), written as Parquet;
-2. engine: read, `rate_shipments` over every shipment, then `reconcile` each
-   carrier's period (matching, duplicates, findings, vouchers, disputes, accruals);
-3. baseline: `pipelines.rating.reference.rate_rows`, plain Python and Decimal,
-   one shipment at a time, on the same shipments (or the first
-   `--baseline-sample` of them, extrapolated linearly, and said so).
+2. engine: read, `rate_shipments` over every shipment, matching of each carrier's
+   lines (`mark_first_occurrences` + `match_shipments`), then `reconcile` of each
+   carrier's period (matching, findings, vouchers, disputes, accruals);
+3. baseline: `reference.expected_charges_rows`, the same expected-charges table
+   built one shipment at a time in plain Python and Decimal (checked equal to the
+   engine's), and `reference.rate_rows`, the pricing loop alone, on the same
+   shipments (or the first `--baseline-sample` of them, extrapolated, and said so).
 Figures go to docs/performance/reconciliation.md by hand.
 """
 
