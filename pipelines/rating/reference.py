@@ -148,19 +148,21 @@ def rate_one(
 
 def rate_rows(cards: list[RateCard], shipments: list[dict]) -> dict[str, ReferenceRating]:
     """shipment_id -> rating, one shipment at a time (the benchmark baseline)."""
-    return {
-        s["shipment_id"]: rate_one(
-            cards,
-            s["carrier"],
-            s["shipped_at"],
-            s["destination_country"],
-            s["destination_postcode"],
-            s["parcels"],
-            s["weight_kg"],
-            (s["length_cm"], s["width_cm"], s["height_cm"]),
-        )
-        for s in shipments
-    }
+    return {s["shipment_id"]: rate_row(cards, s) for s in shipments}
+
+
+def rate_row(cards: list[RateCard], s: dict) -> ReferenceRating:
+    """`rate_one` of a SHIPMENTS row given as a dict."""
+    return rate_one(
+        cards,
+        s["carrier"],
+        s["shipped_at"],
+        s["destination_country"],
+        s["destination_postcode"],
+        s["parcels"],
+        s["weight_kg"],
+        (s["length_cm"], s["width_cm"], s["height_cm"]),
+    )
 
 
 def _normal_tracking(value: str) -> str:
@@ -203,16 +205,7 @@ def expected_charges_rows(
     book = _FxBook(fx_rates, companies)
     out: list[tuple] = []
     for s in shipments.iter_rows(named=True):
-        rating = rate_one(
-            cards,
-            s["carrier"],
-            s["shipped_at"],
-            s["destination_country"],
-            s["destination_postcode"],
-            s["parcels"],
-            s["weight_kg"],
-            (s["length_cm"], s["width_cm"], s["height_cm"]),
-        )
+        rating = rate_row(cards, s)
         if rating.unrated_reason is not None:
             continue
         card = next(c for c in cards if c.key == rating.card_key)
