@@ -93,7 +93,7 @@ def allocate(
         priced_cents(pl.col("quantity"), pl.col("unit_cost"), pl.col("rate")).alias("value_cents")
     )
     skus = inputs.get("skus")
-    if skus is not None:
+    if skus is not None and "sku" in skus.columns:  # (a warehouse may have no skus table yet)
         lines = lines.join(skus, on="sku", how="left")
     lc = rate_of(lcs, pl.col("posted_at").dt.date())
     missing_rate = lc.filter(pl.col("rate").is_null())

@@ -194,7 +194,33 @@ def _earliest_late_day(
         ).fetchall()[0][0]
         if found is not None:
             days.append(found)
+    reopened = _earliest_reopened_landed_cost(con, start, end, floor)
+    if reopened is not None:
+        days.append(reopened)
     return min(days) if days else None
+
+
+def _earliest_reopened_landed_cost(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, floor: date
+) -> date | None:
+    """The earliest posting day of a landed cost posted before `start` whose purchase
+    document got a receipt line loaded in [start, end].
+
+    A landed cost is allocated over every receipt line of its document (one call over a
+    range sees them all); a line that arrives after the posting changes every line's
+    share, so the nights from the posting on are recosted, as for a late document, and
+    a nightly run ends where a range run over the same data does."""
+    if not (table_exists(con, "landed_costs") and table_exists(con, "movements")):
+        return None
+    posted = "CAST(l.posted_at AS DATE)"
+    return con.sql(
+        f"SELECT min({posted}) FROM landed_costs l JOIN movements m "
+        "ON m.reference = l.receipt_reference AND m.company = l.company "
+        "AND m.movement_type = 'RECEIPT' "
+        f'WHERE m."_load_date" BETWEEN ? AND ? AND {posted} < ? AND {posted} >= ? '
+        'AND l."_load_date" <= ?',
+        params=[start, end, start, floor, end],
+    ).fetchall()[0][0]
 
 
 def _first_movement_day(con: duckdb.DuckDBPyConnection) -> date | None:
@@ -326,11 +352,12 @@ def _inputs(
     landed = _landed_frame(con, start, end, known_by)
     if landed.height:
         referenced = landed["receipt_reference"].unique().to_list()
+        # every known line of the documents, whatever its date: the allocation is over
+        # all of them (a line dated after `end` is not costed here, only weighed)
         receipts = _movement_frame(
             con,
-            f"{visible} AND movement_type = 'RECEIPT' AND reference IN (SELECT unnest(?)) "
-            f"AND {_day_of('occurred_at')} < ?",
-            [known_by, referenced, start],
+            f"{visible} AND movement_type = 'RECEIPT' AND reference IN (SELECT unnest(?))",
+            [known_by, referenced],
         )
         movements = pl.concat([movements, receipts]).unique("movement_id", keep="first")
     return {
@@ -352,8 +379,18 @@ def _landed_frame(
 ) -> pl.DataFrame:
     if not table_exists(con, "landed_costs"):
         return pl.DataFrame()
-    where = f'"_load_date" <= ? AND {_day_of("posted_at")} BETWEEN ? AND ?'
-    frame = read_table(con, "landed_costs", where, [known_by, start, end])
+    # posted in the chunk, or earlier with a receipt line of its document dated in the
+    # chunk: that line's share takes effect on its receipt (the engine keeps only shares
+    # taking effect in [start, end])
+    posted = _day_of("posted_at")
+    later_line = (
+        "EXISTS (SELECT 1 FROM movements m WHERE m.movement_type = 'RECEIPT' "
+        "AND m.reference = landed_costs.receipt_reference AND m.company = landed_costs.company "
+        'AND m."_load_date" <= ? AND CAST(m.occurred_at AS DATE) BETWEEN ? AND ?)'
+    )
+    where = f'"_load_date" <= ? AND ({posted} BETWEEN ? AND ? OR ({posted} < ? AND {later_line}))'
+    params = [known_by, start, end, start, known_by, start, end]
+    frame = read_table(con, "landed_costs", where, params)
     return frame.drop(PROVENANCE, strict=False)
 
 

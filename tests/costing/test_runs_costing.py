@@ -7,16 +7,17 @@ does not grow with the history.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal as D
 
 import duckdb
 import polars as pl
 
 from benchmarks.costing_runs import write_warehouse
+from pipelines.contracts.inputs import LANDED_COSTS
 from pipelines.costing import cost_range
 from pipelines.runs.costing import ageing_on_days, cost_days
-from tests.costing.helpers import inputs, move
+from tests.costing.helpers import amounts, inputs, move
 
 JAN1, MAR31 = date(2026, 1, 1), date(2026, 3, 31)
 
@@ -76,3 +77,64 @@ def _same_ageing_as_one_call(con: duckdb.DuckDBPyConnection, one) -> None:
         want = one.ageing_on(day).select("sku", "bucket", "quantity", "value").rows()
         got = stored.filter(pl.col("day") == day).select("sku", "bucket", "quantity", "value")
         assert got.rows() == want, day
+
+
+def _landed_before_the_last_line() -> dict[str, pl.DataFrame]:
+    # po1 has two lines: r1 10 units @1.00 (Jan 2) and r2 10 units @1.00 (Jan 12). L1 = 10.00
+    # is posted on Jan 5, between them, by quantity: 5.00 each (r2's share takes effect on
+    # its receipt). i1 issues 5 of r1's units on Jan 8: 5 x 1.00 + its part of r1's 5.00
+    # = 7.50; i2 issues 10 on Jan 15: r1's last 5 (5.00 + 2.50) and 5 of r2 (5.00 + 2.50)
+    # = 15.00. A night that only knew r1 on Jan 5 gave r1 all 10.00 (i1 = 10.00): the
+    # night r2 arrives must recost from Jan 5.
+    frames = inputs(
+        [
+            move("r1", "2026-01-02T09:00", "RECEIPT", 10, cost="1", ref="po1"),
+            move("i1", "2026-01-08T09:00", "ISSUE", 5),
+            move("r2", "2026-01-12T09:00", "RECEIPT", 10, cost="1", ref="po1"),
+            move("i2", "2026-01-15T09:00", "ISSUE", 10),
+        ]
+    )
+    frames["landed_costs"] = pl.DataFrame(
+        [
+            {
+                "landed_cost_id": "L1",
+                "posted_at": datetime(2026, 1, 5, 9),
+                "company": "C1",
+                "receipt_reference": "po1",
+                "amount": D("10.00"),
+                "currency": "EUR",
+                "basis": "QUANTITY",
+            }
+        ],
+        schema=LANDED_COSTS.schema,
+    )
+    return frames
+
+
+def test_a_landed_cost_posted_before_its_last_line_ends_the_same_nightly_or_in_one_run(
+    tmp_path,
+) -> None:
+    frames = _landed_before_the_last_line()
+    one = cost_range(frames, None, JAN1, date(2026, 1, 31))
+    expected = {"i1": D("7.50"), "i2": D("15.00")}
+    assert amounts(one.cogs.group_by("movement_id").agg(pl.col("amount").sum())) == expected
+    for how in ("nightly", "chunks of 4 days", "one range"):
+        with duckdb.connect(str(tmp_path / f"{how}.duckdb")) as con:
+            write_warehouse(con, frames)
+            if how == "nightly":
+                day = JAN1
+                while day <= date(2026, 1, 31):
+                    cost_days(con, day, day)
+                    day += timedelta(days=1)
+            else:
+                cost_days(con, JAN1, date(2026, 1, 31), chunk_days=4 if "4" in how else 31)
+            cogs = con.sql(
+                "SELECT movement_id, sum(amount) FROM costing_cogs GROUP BY movement_id"
+                " ORDER BY movement_id"
+            ).fetchall()
+            assert dict(cogs) == expected, how
+            value = con.sql(
+                "SELECT sum(amount) FROM costing_journal_lines WHERE account = 'INVENTORY'"
+            ).fetchall()[0][0]
+            # 20.00 received + 10.00 landed - 22.50 issued = the 7.50 still on hand
+            assert value == D("7.50"), how
