@@ -210,6 +210,7 @@ def reconcile(
     quarantined_count: int = 0,
     bucket_lines: int = 500_000,
     sink: Path | None = None,
+    other_shipments: pl.DataFrame | None = None,
 ) -> ReconciliationResult:
     """Reconcile the bills of `period` (one carrier) against our shipments and contracts.
 
@@ -231,6 +232,11 @@ def reconcile(
     and the result exposes the parts (`scan_findings()`, `finding_parts`). The caller
     owns the folder (one per period; two runs of one period must not share it at
     the same time). Without a sink the findings are held and returned in line order.
+
+    `other_shipments`: tracking_number (normalised), carrier and shipment_id of every
+    carrier's shipments, searched for a line's tracking number we did not ship with
+    this carrier (the evidence of an UNKNOWN_SHIPMENT); default `rating`'s shipments,
+    so a caller that rates one carrier at a time passes the others here.
     """
     tables = as_tables(cards)
     if prior_lines is not None:
@@ -250,6 +256,7 @@ def reconcile(
     del keys
     own = only_carrier(rating.shipment_ratings, period.carrier)
     expected = only_carrier(rating.expected_charges, period.carrier)
+    others = rating.shipment_ratings if other_shipments is None else other_shipments
     buckets = max(1, -(-lines.height // bucket_lines))
     bucket_of = {}  # each frame's bucket per row, hashed once (not once per bucket)
     if buckets > 1:
@@ -271,7 +278,7 @@ def reconcile(
                 mine = [
                     f.filter(b == bucket) for b, f in zip(bucket_of.values(), frames, strict=True)
                 ]
-            judged = _judge_bucket(*mine, rating.shipment_ratings, tables, carriers, period)
+            judged = _judge_bucket(*mine, others, tables, carriers, period)
             del mine
             judged = judged.cast(FINDINGS.schema)  # type: ignore[arg-type]
             totals.append(bill_totals(judged))

@@ -20,7 +20,9 @@ import polars as pl
 from pipelines.contracts.reconciliation import FINDINGS
 from pipelines.layout import DataLayout
 from pipelines.loading.validation import PROVENANCE
-from pipelines.rating import load_rate_cards, rate_shipments
+from pipelines.rating import RatingResult, load_rate_cards, rate_shipments
+from pipelines.rating.cards import RateCard
+from pipelines.rating.keys import normalise_tracking
 from pipelines.reconciliation import (
     BillingPeriod,
     ReconciliationResult,
@@ -103,47 +105,91 @@ def reconcile_periods(
     carriers = load_carriers(layout.carriers_file)
     cards = load_rate_cards(layout.rate_cards_dir)
     periods = sorted(parse_period_key(k, carriers) for k in keys)
-    last_day = max(p.end for p in periods)
-    shipments = read_table(con, "shipments", "CAST(shipped_at AS DATE) <= ?", [last_day])
-    rating = rate_shipments(
-        shipments.drop(PROVENANCE, strict=False),
-        cards,
-        read_table(con, "fx_rates").drop(PROVENANCE, strict=False),
-        read_table(con, "companies").drop(PROVENANCE, strict=False),
-    )
-    del shipments
-    replace_slice(con, "shipment_ratings", rating.shipment_ratings)
-    replace_slice(con, "expected_charges", rating.expected_charges)
-    wanted = sorted({p.carrier for p in periods})
-    lines = _bill_table(con, "bill_lines", wanted)
-    headers = _bill_table(con, "bill_headers", wanted)
+    fx_rates = read_table(con, "fx_rates").drop(PROVENANCE, strict=False)
+    companies = read_table(con, "companies").drop(PROVENANCE, strict=False)
+    others = _every_carriers_tracking(con, max(p.end for p in periods))
     outcomes = []
-    for period in periods:
-        work = layout.reconciliation_work_dir(period.carrier, period.start)
-        result = reconcile(lines, headers, rating, cards, carriers, period, sink=work)
-        previous = _previous_rollforward(con, carriers, period)
-        _store(con, period, result)
-        bills = result.payable_vouchers.select("source_sha256", "bill_number")
-        period_lines = (
-            lines.select(LINE_KEY).join(bills, on=["source_sha256", "bill_number"])
-            if lines.width
-            else pl.DataFrame(schema=dict.fromkeys(LINE_KEY, pl.String))
+    # one carrier at a time: its shipments rated, its bills read, its periods reconciled,
+    # then all of it dropped, so a run's memory is its largest carrier's, not the sum
+    for carrier in sorted({p.carrier for p in periods}):
+        mine = [p for p in periods if p.carrier == carrier]
+        last_day = max(p.end for p in mine)
+        shipments = read_table(
+            con, "shipments", "carrier = ? AND CAST(shipped_at AS DATE) <= ?", [carrier, last_day]
         )
-        violations = {
-            "one_finding_per_line": lines_without_one_finding(period_lines, result.scan_findings()),
-            "billed_equals_approved_plus_disputed": billed_not_split(result.scan_findings()),
-            "accruals_roll_forward": pl.concat(
-                [
-                    rollforward_breaks(result.accrual_rollforward).select("company"),
-                    rollforward_chain_breaks(previous, result.accrual_rollforward).select("company")
-                    if previous is not None
-                    else pl.DataFrame(schema={"company": pl.String}),
-                ]
-            ),
-        }
-        cleanup = weakref.finalize(result, _remove_work, work)
-        outcomes.append(PeriodOutcome(period, result, violations, cleanup))
+        rating = rate_shipments(
+            shipments.drop(PROVENANCE, strict=False), cards, fx_rates, companies
+        )
+        del shipments
+        # the carrier's ratings up to the last day, replaced: later ones are kept
+        rated_slice = {"carrier": carrier, "ship_date": (date.min, last_day)}
+        replace_slice(con, "shipment_ratings", rating.shipment_ratings, rated_slice)
+        replace_slice(con, "expected_charges", rating.expected_charges, rated_slice)
+        lines = _bill_table(con, "bill_lines", [carrier])
+        headers = _bill_table(con, "bill_headers", [carrier])
+        for period in mine:
+            outcomes.append(
+                _reconcile_period(
+                    con, layout, carriers, cards, period, rating, lines, headers, others
+                )
+            )
+        del rating, lines, headers
     return outcomes
+
+
+def _every_carriers_tracking(con: duckdb.DuckDBPyConnection, last_day: date) -> pl.DataFrame:
+    """tracking_number (normalised), carrier, shipment_id of every shipment up to
+    `last_day`: where an unknown tracking number was shipped with another carrier."""
+    if not table_exists(con, "shipments"):
+        return pl.DataFrame(
+            schema={"tracking_number": pl.String, "carrier": pl.String, "shipment_id": pl.String}
+        )
+    frame = con.sql(
+        "SELECT tracking_number, carrier, shipment_id FROM shipments "
+        "WHERE CAST(shipped_at AS DATE) <= ?",
+        params=[last_day],
+    ).pl()
+    return frame.with_columns(normalise_tracking(pl.col("tracking_number")))
+
+
+def _reconcile_period(
+    con: duckdb.DuckDBPyConnection,
+    layout: DataLayout,
+    carriers: CarriersFile,
+    cards: list[RateCard],
+    period: BillingPeriod,
+    rating: RatingResult,
+    lines: pl.DataFrame,
+    headers: pl.DataFrame,
+    others: pl.DataFrame,
+) -> PeriodOutcome:
+    """Reconcile and store one period; its checks' violations."""
+    work = layout.reconciliation_work_dir(period.carrier, period.start)
+    result = reconcile(
+        lines, headers, rating, cards, carriers, period, sink=work, other_shipments=others
+    )
+    previous = _previous_rollforward(con, carriers, period)
+    _store(con, period, result)
+    bills = result.payable_vouchers.select("source_sha256", "bill_number")
+    period_lines = (
+        lines.select(LINE_KEY).join(bills, on=["source_sha256", "bill_number"])
+        if lines.width
+        else pl.DataFrame(schema=dict.fromkeys(LINE_KEY, pl.String))
+    )
+    violations = {
+        "one_finding_per_line": lines_without_one_finding(period_lines, result.scan_findings()),
+        "billed_equals_approved_plus_disputed": billed_not_split(result.scan_findings()),
+        "accruals_roll_forward": pl.concat(
+            [
+                rollforward_breaks(result.accrual_rollforward).select("company"),
+                rollforward_chain_breaks(previous, result.accrual_rollforward).select("company")
+                if previous is not None
+                else pl.DataFrame(schema={"company": pl.String}),
+            ]
+        ),
+    }
+    cleanup = weakref.finalize(result, _remove_work, work)
+    return PeriodOutcome(period, result, violations, cleanup)
 
 
 def _bill_table(con: duckdb.DuckDBPyConnection, table: str, carriers: list[str]) -> pl.DataFrame:

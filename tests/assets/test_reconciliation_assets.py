@@ -105,3 +105,23 @@ def test_findings_go_through_parts_stored_in_line_order_and_then_removed(reconci
                 params=[carrier, start],
             ).fetchall()
             assert stored == sorted(stored), (carrier, start)
+
+
+def test_carriers_are_rated_one_at_a_time_and_every_shipment_is_rated_once(reconciled) -> None:
+    """The run rates and reconciles one carrier at a time (its memory is the largest
+    carrier's, not the sum); every shipment up to the last period still ends up rated
+    once (each carrier's slice of the ratings table is replaced, not the whole table)."""
+    data, _ = reconciled
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        shipped = con.sql(
+            "SELECT carrier, count(*) FROM shipments WHERE CAST(shipped_at AS DATE) <= ? "
+            "GROUP BY carrier ORDER BY carrier",
+            params=[END],
+        ).fetchall()
+        rated = con.sql(
+            "SELECT carrier, count(*), count(DISTINCT shipment_id) FROM shipment_ratings "
+            "WHERE ship_date <= ? GROUP BY carrier ORDER BY carrier",
+            params=[END],
+        ).fetchall()
+    assert len(shipped) > 1
+    assert [(c, n, n) for c, n in shipped] == rated

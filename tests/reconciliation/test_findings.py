@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import polars as pl
 import pytest
 
 from tests.rating.builders import line
@@ -77,6 +78,25 @@ def test_unknown_shipment_never_shipped_or_shipped_with_another_carrier() -> Non
     assert rows[("B1", 2)]["finding"] == "UNKNOWN_SHIPMENT"
     assert "shipped with POST (shipment P1)" in rows[("B1", 2)]["evidence"]
     assert all(r["disputed_amount"] == D("15.00") for r in rows.values())
+
+
+def test_unknown_shipment_names_the_other_carrier_when_carriers_are_rated_apart() -> None:
+    """The warehouse run rates one carrier at a time and passes every carrier's tracking
+    numbers as `other_shipments`: the evidence still names the carrier that shipped it."""
+    from pipelines.rating import RatingResult
+    from pipelines.reconciliation import reconcile
+    from tests.rating import builders as b
+    from tests.reconciliation.scenario import CARRIERS, JAN, RATING, TABLES
+
+    expr = pl.col("carrier") == "EXPR"
+    own = RatingResult(RATING.shipment_ratings.filter(expr), RATING.expected_charges.filter(expr))
+    others = RATING.shipment_ratings.select("tracking_number", "carrier", "shipment_id")
+    frame = b.bill_lines(line("B1", 1, "TRKX1", "FREIGHT", "15.00", "1.5"))
+    headers = b.headers_for(frame, None)
+    named = reconcile(frame, headers, own, TABLES, CARRIERS, JAN, other_shipments=others)
+    alone = reconcile(frame, headers, own, TABLES, CARRIERS, JAN)
+    assert "shipped with POST (shipment P1)" in named.findings["evidence"][0]
+    assert alone.findings["evidence"][0] == "no EXPR shipment has this tracking number"
 
 
 def test_uncontracted_charge_type_and_unpriceable_shipment() -> None:
