@@ -27,13 +27,24 @@ from pipelines.costing.invariants import (
 )
 from pipelines.costing.money import to_cents
 from pipelines.costing.state import SCHEMAS
-from pipelines.loading.validation import PROVENANCE
+from pipelines.runs.costing_checkpoints import (
+    AGEING,
+    AS_OF,
+    drop_checkpoints_from,
+    drop_outdated_checkpoints,
+    latest_checkpoint_before,
+    load_checkpoint,
+    save_checkpoint,
+)
+from pipelines.runs.costing_inputs import (
+    earliest_late_day,
+    engine_inputs,
+    first_movement_day,
+)
 from pipelines.warehouse import read_table, replace_slice, table_exists
 
-CHECKPOINT_PREFIX = "costing_state_"
 RECENT_DAYS = 31
 """A computed range shorter than this is costed day by day, leaving a checkpoint per day."""
-AS_OF = "as_of"
 
 # Output table -> the date column that places its rows on a day.
 DAILY_OUTPUTS = {
@@ -81,21 +92,21 @@ def cost_days(
 ) -> CostingRun:
     """Cost [start, end] (and any earlier day a late document needs), store everything."""
     policy = policy or CostingPolicy()
-    _drop_outdated_checkpoints(con)
-    late_from = _earliest_late_day(con, start, end, policy)
+    drop_outdated_checkpoints(con)
+    late_from = earliest_late_day(con, start, end, policy)
     wanted = min(start, late_from) if late_from else start
-    checkpoint = _latest_checkpoint_before(con, wanted)
+    checkpoint = latest_checkpoint_before(con, wanted)
     if checkpoint is None:
-        first_day = _first_movement_day(con) or wanted
+        first_day = first_movement_day(con) or wanted
         first = min(wanted, first_day)
         state = None
     else:
         first = checkpoint + timedelta(days=1)
-        state = _load_checkpoint(con, checkpoint)
+        state = load_checkpoint(con, checkpoint)
     run = CostingRun((start, end), (first, end), late_from)
     # Checkpoints from `first` on were built without what this run now knows (a late
     # document): left in place, a later recost would start from a stale state.
-    _drop_checkpoints_from(con, first)
+    drop_checkpoints_from(con, first)
     # Recent days get a checkpoint each, so recosting a few late days restarts close by.
     if (end - first).days < RECENT_DAYS:
         chunk_days = 1
@@ -104,7 +115,7 @@ def cost_days(
         chunk_end = min(end, chunk_start + timedelta(days=chunk_days - 1))
         # Every chunk sees what is known by the end of the run, as one call over the range
         # would: a document loaded later than its chunk but by `end` belongs in its chunk.
-        inputs = _inputs(con, chunk_start, chunk_end, policy, known_by=end)
+        inputs = engine_inputs(con, chunk_start, chunk_end, policy, known_by=end)
         state = _with_issue_costs(con, state, inputs["movements"], chunk_start)
         result = cost_range(inputs, state, chunk_start, chunk_end, policy)
         outputs = _outputs(result, inputs)
@@ -169,122 +180,6 @@ def _tally(run: CostingRun, result: CostingResult, outputs: dict[str, pl.DataFra
         run.violations[name] = frame
 
 
-def _day_of(column: str) -> str:
-    return f'CAST("{column}" AS DATE)'
-
-
-def _earliest_late_day(
-    con: duckdb.DuckDBPyConnection, start: date, end: date, policy: CostingPolicy
-) -> date | None:
-    """The earliest business day of documents loaded in [start, end] but dated before start.
-
-    Documents dated inside a closed period are not recosted there: the engine posts them
-    on the first open day, so they do not pull the run back.
-    """
-    floor = policy.closed_before or date.min
-    days = []
-    for table, column in (("movements", "occurred_at"), ("landed_costs", "posted_at")):
-        if not table_exists(con, table):
-            continue
-        found = con.sql(
-            f'SELECT min({_day_of(column)}) FROM "{table}" '
-            f'WHERE "_load_date" BETWEEN ? AND ? AND {_day_of(column)} < ? '
-            f"AND {_day_of(column)} >= ?",
-            params=[start, end, start, floor],
-        ).fetchall()[0][0]
-        if found is not None:
-            days.append(found)
-    reopened = _earliest_reopened_landed_cost(con, start, end, floor)
-    if reopened is not None:
-        days.append(reopened)
-    return min(days) if days else None
-
-
-def _earliest_reopened_landed_cost(
-    con: duckdb.DuckDBPyConnection, start: date, end: date, floor: date
-) -> date | None:
-    """The earliest posting day of a landed cost posted before `start` whose purchase
-    document got a receipt line loaded in [start, end].
-
-    A landed cost is allocated over every receipt line of its document (one call over a
-    range sees them all); a line that arrives after the posting changes every line's
-    share, so the nights from the posting on are recosted, as for a late document, and
-    a nightly run ends where a range run over the same data does."""
-    if not (table_exists(con, "landed_costs") and table_exists(con, "movements")):
-        return None
-    posted = "CAST(l.posted_at AS DATE)"
-    return con.sql(
-        f"SELECT min({posted}) FROM landed_costs l JOIN movements m "
-        "ON m.reference = l.receipt_reference AND m.company = l.company "
-        "AND m.movement_type = 'RECEIPT' "
-        f'WHERE m."_load_date" BETWEEN ? AND ? AND {posted} < ? AND {posted} >= ? '
-        'AND l."_load_date" <= ?',
-        params=[start, end, start, floor, end],
-    ).fetchall()[0][0]
-
-
-def _first_movement_day(con: duckdb.DuckDBPyConnection) -> date | None:
-    if not table_exists(con, "movements"):
-        return None
-    return con.sql(f"SELECT min({_day_of('occurred_at')}) FROM movements").fetchall()[0][0]
-
-
-SAVED = CHECKPOINT_PREFIX + "saved"
-"""One row per checkpoint day: a day's frames may all be empty, the marker still says it exists."""
-AGEING = CHECKPOINT_PREFIX + "ageing"
-"""The ageing report (pool, bucket, quantity, value) at each checkpoint day, so the next chunk
-finds the buckets it must close without an as-of query over the whole ageing history."""
-EXTRA = ["saved", "ageing"]
-
-
-def _latest_checkpoint_before(con: duckdb.DuckDBPyConnection, day: date) -> date | None:
-    if not table_exists(con, SAVED):
-        return None
-    query = f'SELECT max("{AS_OF}") FROM "{SAVED}" WHERE "{AS_OF}" < ?'
-    return con.sql(query, params=[day]).fetchall()[0][0]
-
-
-def _load_checkpoint(con: duckdb.DuckDBPyConnection, day: date) -> CostingState:
-    frames = {}
-    for name, schema in SCHEMAS.items():
-        table = CHECKPOINT_PREFIX + name
-        frame = read_table(con, table, f'"{AS_OF}" = ?', [day], schema=schema)
-        frames[name] = frame.drop(AS_OF, strict=False)
-    return CostingState.from_frames(frames)
-
-
-def _drop_outdated_checkpoints(con: duckdb.DuckDBPyConnection) -> None:
-    """Forget every checkpoint when a checkpoint table's columns differ from the state's
-    (written by an earlier version of the engine): the run then recosts from the start."""
-    for name, schema in SCHEMAS.items():
-        table = CHECKPOINT_PREFIX + name
-        if not table_exists(con, table):
-            continue
-        columns = [r[0] for r in con.sql(f'DESCRIBE "{table}"').fetchall()]
-        if columns != [*schema, AS_OF]:
-            for other in [*SCHEMAS, *EXTRA]:
-                con.execute(f'DROP TABLE IF EXISTS "{CHECKPOINT_PREFIX + other}"')
-            return
-
-
-def _save_checkpoint(con: duckdb.DuckDBPyConnection, day: date, state: CostingState) -> None:
-    # Issue costs are not carried: the next run reads the ones it needs from costing_cogs.
-    state = replace(state, issue_costs=state.issue_costs.clear())
-    for name, frame in state.frames().items():
-        stamped = frame.with_columns(pl.lit(day).alias(AS_OF))
-        replace_slice(con, CHECKPOINT_PREFIX + name, stamped, {AS_OF: day})
-    replace_slice(con, SAVED, pl.DataFrame({AS_OF: [day]}), {AS_OF: day})
-
-
-def _drop_checkpoints_from(con: duckdb.DuckDBPyConnection, day: date) -> None:
-    """Forget checkpoints at or after `day`; those after the run's end are rebuilt by the next
-    run, which then starts from this run's last checkpoint and recosts forward."""
-    for name in [*SCHEMAS, *EXTRA]:
-        table = CHECKPOINT_PREFIX + name
-        if table_exists(con, table):
-            con.execute(f'DELETE FROM "{table}" WHERE "{AS_OF}" >= ?', [day])
-
-
 def _ageing_rows_to_store(
     con: duckdb.DuckDBPyConnection, changes: pl.DataFrame, start: date
 ) -> pl.DataFrame:
@@ -301,7 +196,7 @@ def _ageing_rows_to_store(
     right after one), so this reads one day's report, not the whole ageing history.
     """
     previous = start - timedelta(days=1)
-    if table_exists(con, AGEING) and _latest_checkpoint_before(con, start) == previous:
+    if table_exists(con, AGEING) and latest_checkpoint_before(con, start) == previous:
         before = read_table(con, AGEING, f'"{AS_OF}" = ?', [previous]).drop(AS_OF)
     else:
         before = ageing_on_days(con, [previous])
@@ -329,69 +224,6 @@ def _ageing_at(changes: pl.DataFrame, day: date) -> pl.DataFrame:
     key = ["company", "warehouse", "sku", "bucket_no", "bucket"]
     last = changes.filter(pl.col("day") <= day).sort("day").group_by(key).last()
     return last.filter(pl.col("quantity") != 0).select(*key, "quantity", "value")
-
-
-def _inputs(
-    con: duckdb.DuckDBPyConnection,
-    start: date,
-    end: date,
-    policy: CostingPolicy,
-    known_by: date | None = None,
-) -> dict[str, pl.DataFrame]:
-    """The engine's inputs for [start, end] as known at the end of `known_by` (default `end`)."""
-    known_by = known_by or end
-    visible = '"_load_date" <= ?'
-    dated = f"{_day_of('occurred_at')} BETWEEN ? AND ?"
-    params: list = [known_by, start, end]
-    where = f"{visible} AND ({dated}"
-    if policy.closed_before is not None:
-        where += f' OR ({_day_of("occurred_at")} < ? AND "_load_date" BETWEEN ? AND ?)'
-        params += [policy.closed_before, start, end]
-    where += ")"
-    movements = _movement_frame(con, where, params)
-    landed = _landed_frame(con, start, end, known_by)
-    if landed.height:
-        referenced = landed["receipt_reference"].unique().to_list()
-        # every known line of the documents, whatever its date: the allocation is over
-        # all of them (a line dated after `end` is not costed here, only weighed)
-        receipts = _movement_frame(
-            con,
-            f"{visible} AND movement_type = 'RECEIPT' AND reference IN (SELECT unnest(?))",
-            [known_by, referenced],
-        )
-        movements = pl.concat([movements, receipts]).unique("movement_id", keep="first")
-    return {
-        "movements": movements,
-        "landed_costs": landed,
-        "fx_rates": read_table(con, "fx_rates").drop(PROVENANCE, strict=False),
-        "companies": read_table(con, "companies").drop(PROVENANCE, strict=False),
-        "skus": read_table(con, "skus").drop(PROVENANCE, strict=False),
-    }
-
-
-def _movement_frame(con: duckdb.DuckDBPyConnection, where: str, params: list) -> pl.DataFrame:
-    frame = read_table(con, "movements", where, params)
-    return frame.rename({"_load_date": "load_date"}).drop("_source_file", "_source_row")
-
-
-def _landed_frame(
-    con: duckdb.DuckDBPyConnection, start: date, end: date, known_by: date
-) -> pl.DataFrame:
-    if not table_exists(con, "landed_costs"):
-        return pl.DataFrame()
-    # posted in the chunk, or earlier with a receipt line of its document dated in the
-    # chunk: that line's share takes effect on its receipt (the engine keeps only shares
-    # taking effect in [start, end])
-    posted = _day_of("posted_at")
-    later_line = (
-        "EXISTS (SELECT 1 FROM movements m WHERE m.movement_type = 'RECEIPT' "
-        "AND m.reference = landed_costs.receipt_reference AND m.company = landed_costs.company "
-        'AND m."_load_date" <= ? AND CAST(m.occurred_at AS DATE) BETWEEN ? AND ?)'
-    )
-    where = f'"_load_date" <= ? AND ({posted} BETWEEN ? AND ? OR ({posted} < ? AND {later_line}))'
-    params = [known_by, start, end, start, known_by, start, end]
-    frame = read_table(con, "landed_costs", where, params)
-    return frame.drop(PROVENANCE, strict=False)
 
 
 def _outputs(result: CostingResult, inputs: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
@@ -437,7 +269,7 @@ def _store(
         column = DAILY_OUTPUTS[table]
         replace_slice(con, table, frame, {column: (start, end)})
     replace_slice(con, AGEING, ageing.with_columns(pl.lit(end).alias(AS_OF)), {AS_OF: end})
-    _save_checkpoint(con, end, state)
+    save_checkpoint(con, end, state)
 
 
 def valuation_on_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> pl.DataFrame:

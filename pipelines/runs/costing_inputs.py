@@ -1,0 +1,138 @@
+"""What a costing run reads from the warehouse: the engine's inputs for a chunk, as
+known at the end of the run, and the earliest day late documents pull the run back to.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from pipelines.costing import CostingPolicy
+from pipelines.loading.validation import PROVENANCE
+from pipelines.warehouse import read_table, table_exists
+
+
+def day_of(column: str) -> str:
+    """SQL for the calendar day of a timestamp column."""
+    return f'CAST("{column}" AS DATE)'
+
+
+def earliest_late_day(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, policy: CostingPolicy
+) -> date | None:
+    """The earliest business day of documents loaded in [start, end] but dated before start.
+
+    Documents dated inside a closed period are not recosted there: the engine posts them
+    on the first open day, so they do not pull the run back.
+    """
+    floor = policy.closed_before or date.min
+    days = []
+    for table, column in (("movements", "occurred_at"), ("landed_costs", "posted_at")):
+        if not table_exists(con, table):
+            continue
+        found = con.sql(
+            f'SELECT min({day_of(column)}) FROM "{table}" '
+            f'WHERE "_load_date" BETWEEN ? AND ? AND {day_of(column)} < ? '
+            f"AND {day_of(column)} >= ?",
+            params=[start, end, start, floor],
+        ).fetchall()[0][0]
+        if found is not None:
+            days.append(found)
+    reopened = earliest_reopened_landed_cost(con, start, end, floor)
+    if reopened is not None:
+        days.append(reopened)
+    return min(days) if days else None
+
+
+def earliest_reopened_landed_cost(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, floor: date
+) -> date | None:
+    """The earliest posting day of a landed cost posted before `start` whose purchase
+    document got a receipt line loaded in [start, end].
+
+    A landed cost is allocated over every receipt line of its document (one call over a
+    range sees them all); a line that arrives after the posting changes every line's
+    share, so the nights from the posting on are recosted, as for a late document, and
+    a nightly run ends where a range run over the same data does."""
+    if not (table_exists(con, "landed_costs") and table_exists(con, "movements")):
+        return None
+    posted = "CAST(l.posted_at AS DATE)"
+    return con.sql(
+        f"SELECT min({posted}) FROM landed_costs l JOIN movements m "
+        "ON m.reference = l.receipt_reference AND m.company = l.company "
+        "AND m.movement_type = 'RECEIPT' "
+        f'WHERE m."_load_date" BETWEEN ? AND ? AND {posted} < ? AND {posted} >= ? '
+        'AND l."_load_date" <= ?',
+        params=[start, end, start, floor, end],
+    ).fetchall()[0][0]
+
+
+def first_movement_day(con: duckdb.DuckDBPyConnection) -> date | None:
+    if not table_exists(con, "movements"):
+        return None
+    return con.sql(f"SELECT min({day_of('occurred_at')}) FROM movements").fetchall()[0][0]
+
+
+def engine_inputs(
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    policy: CostingPolicy,
+    known_by: date | None = None,
+) -> dict[str, pl.DataFrame]:
+    """The engine's inputs for [start, end] as known at the end of `known_by` (default `end`)."""
+    known_by = known_by or end
+    visible = '"_load_date" <= ?'
+    dated = f"{day_of('occurred_at')} BETWEEN ? AND ?"
+    params: list = [known_by, start, end]
+    where = f"{visible} AND ({dated}"
+    if policy.closed_before is not None:
+        where += f' OR ({day_of("occurred_at")} < ? AND "_load_date" BETWEEN ? AND ?)'
+        params += [policy.closed_before, start, end]
+    where += ")"
+    movements = movement_frame(con, where, params)
+    landed = landed_frame(con, start, end, known_by)
+    if landed.height:
+        referenced = landed["receipt_reference"].unique().to_list()
+        # every known line of the documents, whatever its date: the allocation is over
+        # all of them (a line dated after `end` is not costed here, only weighed)
+        receipts = movement_frame(
+            con,
+            f"{visible} AND movement_type = 'RECEIPT' AND reference IN (SELECT unnest(?))",
+            [known_by, referenced],
+        )
+        movements = pl.concat([movements, receipts]).unique("movement_id", keep="first")
+    return {
+        "movements": movements,
+        "landed_costs": landed,
+        "fx_rates": read_table(con, "fx_rates").drop(PROVENANCE, strict=False),
+        "companies": read_table(con, "companies").drop(PROVENANCE, strict=False),
+        "skus": read_table(con, "skus").drop(PROVENANCE, strict=False),
+    }
+
+
+def movement_frame(con: duckdb.DuckDBPyConnection, where: str, params: list) -> pl.DataFrame:
+    frame = read_table(con, "movements", where, params)
+    return frame.rename({"_load_date": "load_date"}).drop("_source_file", "_source_row")
+
+
+def landed_frame(
+    con: duckdb.DuckDBPyConnection, start: date, end: date, known_by: date
+) -> pl.DataFrame:
+    if not table_exists(con, "landed_costs"):
+        return pl.DataFrame()
+    # posted in the chunk, or earlier with a receipt line of its document dated in the
+    # chunk: that line's share takes effect on its receipt (the engine keeps only shares
+    # taking effect in [start, end])
+    posted = day_of("posted_at")
+    later_line = (
+        "EXISTS (SELECT 1 FROM movements m WHERE m.movement_type = 'RECEIPT' "
+        "AND m.reference = landed_costs.receipt_reference AND m.company = landed_costs.company "
+        'AND m."_load_date" <= ? AND CAST(m.occurred_at AS DATE) BETWEEN ? AND ?)'
+    )
+    where = f'"_load_date" <= ? AND ({posted} BETWEEN ? AND ? OR ({posted} < ? AND {later_line}))'
+    params = [known_by, start, end, start, known_by, start, end]
+    frame = read_table(con, "landed_costs", where, params)
+    return frame.drop(PROVENANCE, strict=False)
