@@ -34,6 +34,13 @@ RAW_LINE_COLUMNS = (
 """Text columns a parser may fill; missing ones are null. `charge_type` is optional:
 when null it is derived from code/description by the charge rules."""
 
+
+def raw_lines(rows: list[dict[str, str | None]], extra: tuple[str, ...] = ()) -> pl.DataFrame:
+    """A parser's rows (dicts of text) as raw lines: every RAW_LINE_COLUMNS column and
+    `extra` as String, null where a row does not give it."""
+    return pl.DataFrame(rows, schema=dict.fromkeys((*RAW_LINE_COLUMNS, *extra), pl.String))
+
+
 DEFAULT_CHARGE_RULES: tuple[tuple[str, str], ...] = (
     (r"(?i)fuel|燃油|surcharge.*fuel|\bFSC\b", "FUEL"),
     (r"(?i)remote|out of area|extended area|偏远", "REMOTE_AREA"),

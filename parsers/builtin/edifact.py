@@ -17,7 +17,14 @@ from pathlib import Path
 import polars as pl
 
 from parsers.builtin.einvoice import EINVOICE_CHARGE_CODES
-from parsers.model import BillParseError, ParseResult, RawBill, canonical_frames, parse_date_text
+from parsers.model import (
+    BillParseError,
+    ParseResult,
+    RawBill,
+    canonical_frames,
+    parse_date_text,
+    raw_lines,
+)
 from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
 
 CHARGE_AMOUNTS = {"23": 1, "8": 1, "204": -1}
@@ -189,19 +196,7 @@ class EdifactInvoic(Parser):
                 "malformed_edi", f"{ctx.source_name}: no BGM number or DTM+137 date"
             )
         credit = header.get("type") == "381"
-        frame = pl.DataFrame(
-            rows,
-            schema={
-                k: pl.String
-                for k in (
-                    "tracking_number_raw",
-                    "charge_code",
-                    "charge_description",
-                    "amount",
-                    "locator",
-                )
-            },
-        )
+        frame = raw_lines(rows)
         stated = header.get("moa389")
         if credit:
             frame = frame.with_columns(

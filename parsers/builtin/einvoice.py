@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
 from lxml import etree
 
 from parsers.model import (
@@ -27,6 +26,7 @@ from parsers.model import (
     RawBill,
     canonical_frames,
     parse_date_text,
+    raw_lines,
 )
 from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
 from parsers.safe_xml import parse_bytes
@@ -57,23 +57,6 @@ def _negate(amount: str | None) -> str | None:
     if amount is None:
         return None
     return amount[1:] if amount.startswith("-") else "-" + amount
-
-
-def _frame(rows: list[dict[str, str | None]]) -> pl.DataFrame:
-    return pl.DataFrame(
-        rows,
-        schema={
-            k: pl.String
-            for k in (
-                "tracking_number_raw",
-                "charge_code",
-                "charge_description",
-                "amount",
-                "locator",
-                "charge_type",
-            )
-        },
-    )
 
 
 def _carrier(name: str | None, hint: str | None) -> str:
@@ -130,7 +113,7 @@ def ubl_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
         period_start=parse_date_text(_first(root, "InvoicePeriod/StartDate")),
         period_end=parse_date_text(_first(root, "InvoicePeriod/EndDate")),
         stated_total=_negate(total) if credit else total,
-        lines=_frame(rows),
+        lines=raw_lines(rows),
     )
 
 
@@ -233,7 +216,7 @@ def cii_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
         else None,
         period_end=_cii_date(_first(period[0], "EndDateTime/DateTimeString")) if period else None,
         stated_total=_negate(total) if credit else total,
-        lines=_frame(rows),
+        lines=raw_lines(rows),
         warnings=warnings,
     )
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from parsers.model import BillParseError, ParseResult, RawBill, canonical_frames
+from parsers.model import BillParseError, ParseResult, RawBill, canonical_frames, raw_lines
 from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
 
 X12_CHARGE_CODES = {
@@ -169,24 +169,7 @@ class X12FreightInvoice(Parser):
                 "malformed_edi", f"{name}: transaction {tx.kind} has no B3 segment"
             )
         fallback = tx.refs.get("WY") or tx.refs.get("BM") or _el(b3, 3) or _el(b3, 2)
-        frame = pl.DataFrame(
-            tx.rows,
-            schema={
-                k: pl.String
-                for k in (
-                    "tracking_number_raw",
-                    "shipment_date",
-                    "billed_weight",
-                    "weight_unit",
-                    "charge_type",
-                    "charge_code",
-                    "charge_description",
-                    "amount",
-                    "locator",
-                    "currency",
-                )
-            },
-        )
+        frame = raw_lines(tx.rows, extra=("currency",))
         currencies = {c for c in frame["currency"].drop_nulls().to_list()}
         currency = tx.currency or (currencies.pop() if len(currencies) == 1 else "USD")
         frame = frame.with_columns(pl.col("tracking_number_raw").fill_null(fallback)).drop(
