@@ -20,7 +20,6 @@ that reads the Parquet files, so its peak RSS (ru_maxrss) is that measurement's 
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import resource
 import tempfile
@@ -30,17 +29,10 @@ from pathlib import Path
 
 import polars as pl
 
+from benchmarks._measure import emit, peak_mb
+
 SIZES = {"100K": (100_000, 2_000), "1M": (1_000_000, 10_000), "10M": (10_000_000, 40_000)}
 TABLES = ("movements", "fx_rates", "companies", "landed_costs", "skus")
-
-
-def _peak_mb() -> float:
-    """This process's own peak RSS (VmHWM). ru_maxrss is not used: on Linux it carries the
-    parent's peak across fork + exec, which would charge the generator's memory here."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _cpu_seconds() -> float:
@@ -81,7 +73,7 @@ def _full(folder: str, days: int, chunks: int, out: mp.Queue) -> None:
         {
             "seconds": seconds,
             "cpu_seconds": cpu,
-            "peak_mb": _peak_mb(),
+            "peak_mb": peak_mb(),
             "movements": inputs["movements"].height,
             "open_layers": r.end_state.open_layers.height,
             "cogs_total": str(cogs),
@@ -119,7 +111,7 @@ def _nightly(folder: str, day_index: int, out: mp.Queue) -> None:
     out.put(
         {
             "seconds": seconds,
-            "peak_mb": _peak_mb(),
+            "peak_mb": peak_mb(),
             "day": str(day),
             "day_movements": todays.height,
             "open_layers_in": state.open_layers.height,
@@ -154,7 +146,7 @@ def _reference(folder: str, days: int, out: mp.Queue) -> None:
         {
             "seconds": seconds,
             "convert_seconds": convert,
-            "peak_mb": _peak_mb(),
+            "peak_mb": peak_mb(),
             "cogs_total_cents": total,
         }
     )
@@ -204,10 +196,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         reports = [bench(s, not args.no_reference, Path(tmp), args.chunks) for s in args.sizes]
-    text = json.dumps(reports, indent=2, default=str)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    emit(reports, args.json)
 
 
 if __name__ == "__main__":

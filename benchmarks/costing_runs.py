@@ -25,7 +25,6 @@ Wall time, CPU time (user + system) and peak memory of each, and the COGS total 
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import tempfile
@@ -36,7 +35,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from benchmarks.costing import SIZES, _cpu_seconds, _full, _peak_mb, _run
+from benchmarks._measure import emit, peak_mb
+from benchmarks.costing import SIZES, _cpu_seconds, _full, _run
 
 DATED = {"movements": "occurred_at", "landed_costs": "posted_at"}
 
@@ -87,7 +87,7 @@ def _cost_days(db: str, start: date, end: date, chunk_days: int, out: mp.Queue) 
         {
             "seconds": seconds,
             "cpu_seconds": cpu,
-            "peak_mb": _peak_mb(),
+            "peak_mb": peak_mb(),
             "days": (end - start).days + 1,
             "computed": [str(d) for d in run.computed],
             "cogs_total": str(cogs),
@@ -144,10 +144,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         reports = [bench(s, Path(tmp), args.chunks, args.chunk_days) for s in args.sizes]
-    text = json.dumps(reports, indent=2, default=str)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    emit(reports, args.json)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -38,6 +37,7 @@ import numpy as np
 import polars as pl
 import yaml
 
+from benchmarks._measure import peak_mb
 from demo.rate_cards import DEMO_COUNTRIES, demo_carriers, write_demo_rate_cards
 from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
 from pipelines.contracts.inputs import COMPANIES, FX_RATES, SHIPMENTS
@@ -47,18 +47,6 @@ from pipelines.rating import RatingResult
 START, END = date(2026, 1, 1), date(2026, 1, 31)
 CARRIERS = ("DHL", "UPS", "FOURPX", "YUNEXPRESS", "YANWEN")
 PREFIX = {"DHL": "", "UPS": "1Z", "FOURPX": "4PX", "YUNEXPRESS": "YT", "YANWEN": "UG"}
-
-
-def _peak_mb() -> float:
-    """This process's peak RSS in MiB: VmHWM, the high-water mark of its own address
-    space. (ru_maxrss also counts the RSS of the parent at fork time, kept across
-    exec by Linux: a child of a parent holding 7 GB of prepared data reported 7 GB.)"""
-    try:
-        status = Path("/proc/self/status").read_text(encoding="ascii")
-        kib = next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM:"))
-        return kib / 1024
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _shipments(n: int, seed: int) -> pl.DataFrame:
@@ -291,7 +279,7 @@ def engine_per_carrier(root: Path, only: str | None = None) -> dict:
         "findings": findings,
         "per_carrier": True,
         "load_average": list(os.getloadavg()),
-        "peak_rss_mb": _peak_mb(),
+        "peak_rss_mb": peak_mb(),
     }
 
 
@@ -380,7 +368,7 @@ def engine(root: Path) -> dict:
         "findings": findings,
         "finding_counts": counts,
         "unrated": rating.unrated.height,
-        "peak_rss_mb": _peak_mb(),
+        "peak_rss_mb": peak_mb(),
     }
 
 
@@ -428,7 +416,7 @@ def baseline(root: Path, sample: int | None) -> dict:
         "expected_charges_equal_to_engine": table.height,
         "load_average": list(os.getloadavg()),
         "extrapolated": ships.height < total,
-        "peak_rss_mb": _peak_mb(),
+        "peak_rss_mb": peak_mb(),
     }
 
 
