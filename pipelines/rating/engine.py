@@ -8,10 +8,11 @@ the remote-area fee, per-parcel registration and always-on accessorials, in
 contract currency and in the company's functional currency. A shipment that
 cannot be priced is kept with `unrated_reason`; nothing is dropped.
 
-Speed: the work is done on a narrow, row-aligned frame of integers; lookups
-that depend on few distinct values (zone and remote area per card, country and
-postcode; price per card, zone, weight and parcels; FX per currency pair and
-day) are computed once per distinct combination and joined back.
+Speed: the work is done on a narrow, row-aligned frame of integers. Small keys
+(contract version, country, zone, fuel month, FX pair and day) are looked up by
+position in dense tables (lookups.py); only what depends on many values (a
+postcode inside ranges, a weight inside bands) is resolved once per distinct
+combination and joined back on one integer key. The output tables: outputs.py.
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.contracts import types as t
-from pipelines.contracts.rating import EXPECTED_CHARGES, SHIPMENT_RATINGS
 from pipelines.frames import contiguous
 from pipelines.rating.cards import RateCard
 from pipelines.rating.fx import MissingFxRate, attach_fx, functional_cents, int64_is_enough
 from pipelines.rating.keys import normalise_postcode_expr, with_normalised_tracking
 from pipelines.rating.lookups import EPOCH, CardGrid, position_in
-from pipelines.rating.money import decimal_from_units, div_half_up, kg_to_grams, units_of
+from pipelines.rating.money import div_half_up, kg_to_grams, units_of
+from pipelines.rating.outputs import charge_parts, expected_charges_table, ratings_table
 from pipelines.rating.pricing import chargeable_grams, price_freight, volumetric_grams
 from pipelines.rating.tables import RateCardTables, build_tables
 
@@ -151,7 +151,7 @@ def rate_shipments(
         destination_country=pl.col("country"),
         zone=pl.lit(pl.Series(grid.zones, dtype=pl.String)).gather(pl.col("_zi")),
     )
-    amounts = [a.fill_null(0).cast(pl.Int64) for a in _charge_parts(tables).values()]
+    amounts = [a.fill_null(0).cast(pl.Int64) for a in charge_parts(tables).values()]
     rated = pl.col("unrated_reason").is_null()
     wide = wide.with_columns(_total_c=pl.when(rated).then(pl.sum_horizontal(amounts)))
     fits = int64_is_enough(wide["_total_c"].max(), wide["_fx_u"].max())  # type: ignore[arg-type]
@@ -160,8 +160,8 @@ def rate_shipments(
             pl.sum_horizontal([functional_cents(a, fits_int64=fits) for a in amounts])
         )
     )
-    expected = _charge_rows(wide, tables, fits)
-    return RatingResult(shipment_ratings=_ratings(wide), expected_charges=expected)
+    expected = expected_charges_table(wide, tables, fits)
+    return RatingResult(shipment_ratings=ratings_table(wide), expected_charges=expected)
 
 
 def _attach(frame: pl.DataFrame, table: pl.DataFrame, on: str) -> pl.DataFrame:
@@ -380,100 +380,3 @@ def _with_fx(
         for name in ("functional_currency", "fx_rate", "_fx_u")
     ]
     return narrow.drop("_fxk").hstack(looked_up)
-
-
-def _ratings(wide: pl.DataFrame) -> pl.DataFrame:
-    """SHIPMENT_RATINGS from the wide integer frame: decimals laid out from integer
-    units (money.decimal_from_units), strings passed through, nothing re-parsed."""
-    units = {
-        "expected_total": ("_total_c", t.MONEY, 1),
-        "expected_total_functional": ("_total_f_c", t.MONEY, 1),
-        "actual_weight_kg": ("actual_g", t.WEIGHT_KG, 1),
-        "volumetric_weight_kg": ("volumetric_g", t.WEIGHT_KG, 1),
-        "chargeable_weight_kg": ("chargeable_g", t.WEIGHT_KG, 1),
-        "fuel_percent": ("fuel_pct_u", t.PERCENT, 1),
-        "rate_price": ("rate_price_u", t.UNIT_COST, 100),
-        "rate_additional_price": ("rate_additional_u", t.UNIT_COST, 100),
-        "rate_step_kg": ("rate_step_g", t.WEIGHT_KG, 1),
-        "rate_band_up_to_kg": ("rate_band_up_to_g", t.WEIGHT_KG, 1),
-    }
-    decimals = {
-        name: decimal_from_units(wide[source] * factor, dtype).alias(name)
-        for name, (source, dtype, factor) in units.items()
-    }
-    columns = [
-        decimals[name] if name in decimals else wide[name] for name in SHIPMENT_RATINGS.column_names
-    ]
-    return pl.DataFrame(columns).cast(SHIPMENT_RATINGS.schema)  # type: ignore[arg-type]
-
-
-def _charge_parts(tables: RateCardTables) -> dict[str, pl.Expr]:
-    """Charge type -> its amount in cents on a shipment row (null or 0: not charged)."""
-    cards = {k: i for i, k in enumerate(tables.versions["card_key"])}
-    always = tables.accessorials.filter(pl.col("always") & (pl.col("fee_u") > 0))
-    fees: dict[str, pl.Expr] = {}
-    for card_key, charge_type, fee_u in always.select("card_key", "charge_type", "fee_u").rows():
-        fee = pl.when(pl.col("_card") == cards[card_key]).then(pl.lit(div_half_up_int(fee_u)))
-        fees[charge_type] = pl.coalesce(fees[charge_type], fee) if charge_type in fees else fee
-    return {
-        "FREIGHT": pl.col("freight_c"),
-        "FUEL": pl.col("fuel_c"),
-        "REMOTE_AREA": pl.col("remote_c"),
-        "REGISTRATION": pl.col("registration_c"),
-        **fees,
-    }
-
-
-def _charge_rows(wide: pl.DataFrame, tables: RateCardTables, fits_int64: bool) -> pl.DataFrame:
-    """EXPECTED_CHARGES: one row per rated shipment and expected charge type, in
-    shipment then charge order (FREIGHT, FUEL, REMOTE_AREA, REGISTRATION, always-on
-    accessorials). The long form is built and sorted on one integer key (row × 16 +
-    charge code); strings are gathered once at the end."""
-    parts = _charge_parts(tables)
-    rated = (
-        wide.lazy()
-        .filter(pl.col("unrated_reason").is_null())
-        .select(
-            _rid=pl.col("_rid").cast(pl.Int64) * 16,
-            _fx_u="_fx_u",
-            **{f"_{code}": amount.cast(pl.Int64) for code, amount in enumerate(parts.values())},
-        )
-        .collect()
-        .lazy()
-    )
-    pieces = [
-        rated.select("_fx_u", _key=pl.col("_rid") + code, expected_c=pl.col(f"_{code}")).filter(
-            (code == 0) | (pl.col("expected_c").is_not_null() & (pl.col("expected_c") > 0))
-        )
-        for code in range(len(parts))
-    ]
-    names = pl.Series(list(parts), dtype=pl.String)
-    rows = (
-        pl.concat(pieces)
-        .sort("_key")
-        .select(
-            "expected_c",
-            _rid=pl.col("_key") // 16,
-            charge_type=pl.lit(names).gather(pl.col("_key") % 16),
-            functional_c=functional_cents(pl.col("expected_c"), fits_int64=fits_int64),
-        )
-        .collect()
-    )
-    ids = rows["_rid"]
-    columns = {
-        **{c: wide[c].gather(ids) for c in ("shipment_id", "carrier", "tracking_number")},
-        "ship_date": wide["ship_date"].gather(ids),
-        "charge_type": rows["charge_type"],
-        "expected_amount": decimal_from_units(rows["expected_c"], t.MONEY),
-        "currency": wide["currency"].gather(ids),
-        "functional_currency": wide["functional_currency"].gather(ids),
-        "expected_amount_functional": decimal_from_units(rows["functional_c"], t.MONEY),
-    }
-    return pl.DataFrame([columns[c].alias(c) for c in EXPECTED_CHARGES.column_names]).cast(
-        EXPECTED_CHARGES.schema
-    )  # type: ignore[arg-type]
-
-
-def div_half_up_int(price_u: int) -> int:
-    """A price in price units as whole cents, half-up (the Python twin of div_half_up)."""
-    return (2 * price_u + 100) // 200
