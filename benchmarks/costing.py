@@ -14,7 +14,11 @@ that reads the Parquet files, so its peak RSS (ru_maxrss) is that measurement's 
 3. nightly after one year: the same for day 366 from the state after day 365, to show the
    nightly cost follows the day's volume and the open layers, not the history length;
 4. reference: tests/costing/reference.py over the same range as 1 (plain Python, Decimal),
-   with the total COGS compared to the engine's to the cent.
+   producing what 1 produces: the COGS, and the valuation and stock ageing of every day,
+   reported at each day's end from the open layers as a row-by-row system does. The
+   total COGS and every day's valuation and ageing totals (per bucket) are compared to
+   the engine's to the cent. Its time is also split into the FIFO pass and the daily
+   reports, so the ratio without the daily reports is reported too.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ import multiprocessing as mp
 import resource
 import tempfile
 import time
-from datetime import timedelta
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -39,6 +45,38 @@ def _cpu_seconds() -> float:
     """User + system CPU time of this process so far."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def _daily_totals(valuation: pl.DataFrame, ageing: pl.DataFrame, start: date, end: date) -> dict:
+    """Per day: total closing quantity and value (cents), and per ageing bucket the total
+    quantity and value, from the engine's change rows (a row holds until the pool's next)."""
+    days = pl.DataFrame({"day": pl.date_range(start, end, eager=True)})
+    cents = pl.col("value").cast(pl.Decimal(38, 2)).mul(100).cast(pl.Int64)
+    val = valuation.select(
+        "day",
+        (pl.col("closing_qty") - pl.col("opening_qty")).alias("quantity"),
+        (pl.col("closing_value") - pl.col("opening_value")).alias("value"),
+    )
+    val = val.group_by("day").agg(pl.col("quantity").sum(), cents.sum())
+    val = days.join(val, on="day", how="left").fill_null(0).sort("day")
+    val = val.select("day", pl.col("quantity").cum_sum(), pl.col("value").cum_sum())
+    key = ["company", "warehouse", "sku", "bucket_no"]
+    age = ageing.sort([*key, "day"]).select(
+        "day",
+        "bucket_no",
+        (pl.col("quantity") - pl.col("quantity").shift(1).over(key).fill_null(0)).alias("quantity"),
+        (cents - cents.shift(1).over(key).fill_null(0)).alias("value"),
+    )
+    age = age.group_by("day", "bucket_no").agg(pl.col("quantity").sum(), pl.col("value").sum())
+    grid = days.join(age.select("bucket_no").unique(), how="cross")
+    age = grid.join(age, on=["day", "bucket_no"], how="left").fill_null(0).sort("bucket_no", "day")
+    age = age.with_columns(pl.col("quantity", "value").cum_sum().over("bucket_no"))
+    out: dict = defaultdict(dict)
+    for day, q, v in val.iter_rows():
+        out[str(day)]["valuation"] = [q, v]
+    for day, bucket, q, v in age.filter(pl.col("quantity") != 0).iter_rows():
+        out[str(day)][bucket] = [q, v]
+    return dict(out)
 
 
 def _load(folder: Path) -> dict[str, pl.DataFrame]:
@@ -71,6 +109,7 @@ def _full(folder: str, days: int, chunks: int, out: mp.Queue) -> None:
     cogs = cogs.get_column("debit").sum()
     out.put(
         {
+            "daily_totals": _daily_totals(r.valuation, r.ageing, START, end),
             "seconds": seconds,
             "cpu_seconds": cpu,
             "peak_mb": peak_mb(),
@@ -121,6 +160,7 @@ def _nightly(folder: str, day_index: int, out: mp.Queue) -> None:
 
 def _reference(folder: str, days: int, out: mp.Queue) -> None:
     from benchmarks._costing_ledger import START
+    from pipelines.costing.policy import DEFAULT_AGE_BUCKETS
     from tests.costing.reference import run_reference
 
     inputs = _load(Path(folder))
@@ -135,8 +175,23 @@ def _reference(folder: str, days: int, out: mp.Queue) -> None:
     skus = {r[0]: r[1:] for r in inputs["skus"].rows()}
     landed = inputs["landed_costs"].to_dicts()
     convert = time.perf_counter() - t0
+    totals: dict = {}
+    reporting = 0.0
+
+    def on_day(day: date, res: object) -> None:
+        nonlocal reporting
+        r0 = time.perf_counter()
+        valuation, ageing = res.report(day, DEFAULT_AGE_BUCKETS)
+        reporting += time.perf_counter() - r0
+        per_day: dict = {"valuation": [sum(q for q, _ in valuation.values())]}
+        per_day["valuation"].append(sum(v for _, v in valuation.values()))
+        for (_, bucket), (q, v) in ageing.items():
+            bq, bv = per_day.get(bucket, (0, 0))
+            per_day[bucket] = [bq + q, bv + v]
+        totals[str(day)] = per_day
+
     t0 = time.perf_counter()
-    ref = run_reference(rows, fx, functional, landed, skus)
+    ref = run_reference(rows, fx, functional, landed, skus, days=(START, end), on_day=on_day)
     seconds = time.perf_counter() - t0
     issues = set(
         inputs["movements"].filter(pl.col("movement_type") == "ISSUE").get_column("movement_id")
@@ -145,9 +200,11 @@ def _reference(folder: str, days: int, out: mp.Queue) -> None:
     out.put(
         {
             "seconds": seconds,
+            "daily_report_seconds": reporting,
             "convert_seconds": convert,
             "peak_mb": peak_mb(),
             "cogs_total_cents": total,
+            "daily_totals": totals,
         }
     )
 
@@ -178,10 +235,15 @@ def bench(size: str, reference: bool, workdir: Path, chunks: int) -> dict:
     report["nightly_year1"] = _run(_nightly, str(folder), 365)
     if reference:
         ref = _run(_reference, str(folder), DAYS - 1)
-        report["reference"] = ref
-        engine_cents = round(float(report["full_range"]["cogs_total"]) * 100)
+        engine = report["full_range"]
+        report["reference"] = {k: v for k, v in ref.items() if k != "daily_totals"}
+        engine_cents = int(Decimal(engine["cogs_total"]) * 100)
         report["cogs_equal"] = engine_cents == ref["cogs_total_cents"]
-        report["speedup"] = ref["seconds"] / report["full_range"]["seconds"]
+        report["daily_totals_equal"] = engine.pop("daily_totals") == ref["daily_totals"]
+        report["speedup"] = ref["seconds"] / engine["seconds"]
+        report["speedup_without_daily_reports"] = (
+            ref["seconds"] - ref["daily_report_seconds"]
+        ) / engine["seconds"]
     return report
 
 

@@ -3,15 +3,20 @@
 The test oracle for the set-based engine (hypothesis compares them to the cent) and the
 baseline the benchmark times. One pass over the movements in time order (occurred_at,
 inbound before outbound, movement_id); each pool keeps a queue of open layer slices and
-a queue of open shortfalls. Cross-pool links (a TRANSFER_IN and its TRANSFER_OUT, a
+a queue of open shortfalls. Given `days`, it also reports every day's valuation and stock
+ageing the way a row-by-row system does: at the end of each day, from the open layers as
+they stand, each slice valued from its definition (`ReferenceResult.report`). Cross-pool links (a TRANSFER_IN and its TRANSFER_OUT, a
 RETURN and its ISSUE) must be strictly later in time than what they point to; a RETURN
 takes its issue's cost only from an ISSUE of the same company and SKU.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 INBOUND = {"RECEIPT", "RETURN", "TRANSFER_IN", "ADJUST_GAIN"}
@@ -58,26 +63,40 @@ class ReferenceResult:
 
     def closing(self) -> dict:
         """pool -> (qty, value cents): open layers minus unserved provisional cost."""
-        out = {}
+        return self.report(date.min, ())[0]
+
+    def report(self, day: date, age_buckets: tuple[int, ...]) -> tuple[dict, dict]:
+        """The end-of-`day` valuation {pool: (qty, value)} (open layers minus unserved
+        provisional cost) and ageing {(pool, bucket_no): (qty, value)} (open layers only,
+        bucket_no = how many of the inclusive upper bounds `age_buckets` the age exceeds)."""
+        valuation: dict = {}
+        ageing: dict = defaultdict(lambda: (0, 0))
+
+        def add(key: tuple, slices: list) -> None:
+            q, v = valuation.get(key, (0, 0))
+            for origin_id, a, b in slices:
+                value = self.slice_cost(origin_id, a, b)
+                q, v = q + b - a, v + value
+                age = (day - self.origins[origin_id].receipt_date).days
+                bucket = (key, bisect_left(age_buckets, age))
+                ageing[bucket] = (ageing[bucket][0] + b - a, ageing[bucket][1] + value)
+            valuation[key] = (q, v)
+
         for key, pool in self.pools.items():
-            q = sum(b - a for _, a, b in pool.layers) - sum(
-                sb - sa for _, _, sa, sb, _, _ in pool.shorts
-            )
-            v = sum(self.slice_cost(o, a, b) for o, a, b in pool.layers)
+            add(key, pool.layers)
+            q, v = valuation[key]
+            q -= sum(sb - sa for _, _, sa, sb, _, _ in pool.shorts)
             v -= sum(
                 r_half_up(Decimal(p * sb) / s) - r_half_up(Decimal(p * sa) / s)
                 for _, _, sa, sb, s, p in pool.shorts
             )
-            if q or v or pool.layers or pool.shorts:
-                out[key] = (q, v)
+            valuation[key] = (q, v)
         for company, sku, slices in self.transit.values():
-            key = (company, f"IN_TRANSIT:{company}", sku)
-            q, v = out.get(key, (0, 0))
-            out[key] = (
-                q + sum(b - a for _, a, b in slices),
-                v + sum(self.slice_cost(*s) for s in slices),
-            )
-        return {k: v for k, v in out.items() if v != (0, 0)}
+            add((company, f"IN_TRANSIT:{company}", sku), slices)
+        return (
+            {k: v for k, v in valuation.items() if v != (0, 0)},
+            {k: v for k, v in ageing.items() if v[0]},
+        )
 
 
 def allocate(
@@ -144,10 +163,24 @@ def run_reference(
     functional: dict,
     landed: list[dict] = (),
     skus: dict | None = None,
+    *,
+    days: tuple[date, date] | None = None,
+    on_day: Callable[[date, ReferenceResult], None] | None = None,
 ) -> ReferenceResult:
     """`movements`: dicts with the contract columns; `fx[(date, currency, to)] = Decimal`;
-    `landed`: landed_costs rows; `skus[sku] = (weight_kg, length, width, height)`."""
+    `landed`: landed_costs rows; `skus[sku] = (weight_kg, length, width, height)`.
+    `days` = (first, last) with `on_day`: called at the end of every day of that range
+    with the state as it stands then (`res.report(day, buckets)` reads it)."""
     res = ReferenceResult()
+    reported, last = (days[0] - timedelta(days=1), days[1]) if days else (date.max, date.min)
+
+    def report_until(day: date) -> None:
+        """Report every day not yet reported before `day` (days with no movement too)."""
+        nonlocal reported
+        while reported + timedelta(days=1) < day and reported < last:
+            reported += timedelta(days=1)
+            on_day(reported, res)
+
     events = [
         ((m["occurred_at"], 0, m["movement_type"] not in INBOUND, m["movement_id"]), m)
         for m in movements
@@ -156,7 +189,6 @@ def run_reference(
         ((at, 1, False, f"{lc_id}/{line}"), (lc_id, line, s))
         for at, lc_id, line, s in allocate(list(landed), movements, fx, functional, skus or {})
     ]
-    ordered = [e for _, e in sorted(events, key=lambda x: x[0])]
     issues: dict[str, tuple[int, int, str, str]] = {}  # cost, qty, company, sku
 
     def ref_unit(pool: Pool, prefer_open: bool) -> tuple[int, int] | None:
@@ -219,7 +251,9 @@ def run_reference(
             pool.shorts.append([m["movement_id"], m["movement_type"], 0, need, need, p])
         return taken, need, p
 
-    for m in ordered:
+    for at, m in ((k[0], e) for k, e in sorted(events, key=lambda x: x[0])):
+        if on_day is not None:
+            report_until(at.date())
         if isinstance(m, tuple):
             post_landed(*m)
             continue
@@ -258,4 +292,6 @@ def run_reference(
                     res.origins[f"SHORT:{mid}"] = Origin(p, short, day, sku=m["sku"])
                     taken.append((f"SHORT:{mid}", 0, short))
                 res.transit[m["reference"]] = (m["company"], m["sku"], taken)
+    if on_day is not None:
+        report_until(last + timedelta(days=1))
     return res

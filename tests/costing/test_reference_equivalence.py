@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 
-from pipelines.costing import cost_range
+from pipelines.costing import CostingPolicy, cost_range
 from tests.costing.ledgers import (
     END,
     FUNCTIONAL,
@@ -21,10 +23,37 @@ from tests.costing.ledgers import (
 )
 from tests.costing.reference import run_reference
 
+AGES = CostingPolicy(age_buckets=(1, 3))
+"""Buckets 0-1, 2-3 and >3 days, so a six-day ledger crosses every boundary."""
+
 
 def compare(rows: list[dict]) -> None:
-    result = cost_range(frames(rows), None, START, END)
-    ref = run_reference(in_range(rows), FX, FUNCTIONAL, landed_of(rows), SKU_MEASURES)
+    result = cost_range(frames(rows), None, START, END, AGES)
+    daily: dict = {}
+    ref = run_reference(
+        in_range(rows),
+        FX,
+        FUNCTIONAL,
+        landed_of(rows),
+        SKU_MEASURES,
+        days=(START, END),
+        on_day=lambda day, res: daily.__setitem__(day, res.report(day, AGES.age_buckets)),
+    )
+    assert sorted(daily) == [START + timedelta(days=d) for d in range((END - START).days + 1)]
+    for day, (valuation, ageing) in daily.items():
+        got_valuation = {
+            (r["company"], r["warehouse"], r["sku"]): (r["closing_qty"], cents(r["closing_value"]))
+            for r in result.valuation_on(day).iter_rows(named=True)
+        }
+        assert got_valuation == valuation, day
+        got_ageing = {
+            ((r["company"], r["warehouse"], r["sku"]), r["bucket_no"]): (
+                r["quantity"],
+                cents(r["value"]),
+            )
+            for r in result.ageing_on(day).iter_rows(named=True)
+        }
+        assert got_ageing == ageing, day
 
     cost = result.cogs.filter(kind="COST")
     got = {
