@@ -1,5 +1,6 @@
 """Costing through Dagster: nightly runs equal one range run, reruns change nothing, late
-documents are recosted, and nothing is exported past a failing blocking check."""
+documents are recosted, a range run shows each day's own figures on its partition, and
+nothing is exported past a failing blocking check."""
 
 from __future__ import annotations
 
@@ -64,14 +65,10 @@ def test_nightly_runs_equal_one_range_run_and_reruns_change_nothing(
     nightly = _copy(inputs, tmp_path / "nightly")
     restated = []
     with dg.DagsterInstance.ephemeral() as instance:
-        _run(full, START, END, instance)
+        range_result = _run(full, START, END, instance)
         for day in DAYS:
             result = _run(nightly, day, day, instance)
-            meta = next(
-                e.materialization.metadata
-                for e in result.get_asset_materialization_events()
-                if e.asset_key.path == ["costing"]
-            )
+            meta = _costing_metadata(result)
             restated.append(meta["days_recosted_for_late_documents"].value)
         expected = _tables(full)
         assert _tables(nightly).keys() == expected.keys()
@@ -79,9 +76,10 @@ def test_nightly_runs_equal_one_range_run_and_reruns_change_nothing(
             assert frame.equals(expected[name]), name
         assert expected["costing_cogs"].height > 1000
         assert any(n > 0 for n in restated), "late documents made some nights recost earlier days"
-        _run(nightly, END, END, instance)
+        last_night = _costing_metadata(_run(nightly, END, END, instance))
         for name, frame in _tables(nightly).items():
             assert frame.equals(expected[name]), f"rerun changed {name}"
+    _check_range_metadata(range_result, expected, last_night)
     key = COMPARED["costing_cogs"]
     cogs = pl.read_parquet(nightly / "exports" / "costing_cogs" / f"{END}.parquet").sort(key)
     assert cogs.height > 0
@@ -90,6 +88,45 @@ def test_nightly_runs_equal_one_range_run_and_reruns_change_nothing(
     )
     csv = (nightly / "exports" / "inventory_valuation" / f"{END}.csv").read_bytes()
     assert csv.startswith(b"\xef\xbb\xbf")
+
+
+def _costing_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    return next(
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path == ["costing"]
+    )
+
+
+def _check_range_metadata(
+    result: dg.ExecuteInProcessResult, tables: dict[str, pl.DataFrame], last_night: dict
+) -> None:
+    """A range run shows its totals as the range's, and each day's own figures on that
+    day's partition (an observation): equal to the warehouse, and to a nightly run's."""
+    meta = _costing_metadata(result)
+    assert meta["figures_cover"].value == f"{START} to {END} (the whole range)"
+    assert "cogs_total" not in meta
+    observed = {
+        e.asset_observation_data.asset_observation.partition: (
+            e.asset_observation_data.asset_observation.metadata
+        )
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+        and e.asset_observation_data.asset_observation.asset_key.path == ["costing"]
+    }
+    assert sorted(observed) == [str(d) for d in DAYS]
+    cogs, valuation = tables["costing_cogs"], tables["valuation"]
+    for day in DAYS:
+        figures = observed[str(day)]
+        day_cogs = cogs.filter(pl.col("posting_date") == day)
+        stock = valuation.filter(pl.col("day") == day)
+        assert figures["cogs_total_exact"].value == str(day_cogs["amount"].sum()), day
+        assert figures["outbound_movements"].value == day_cogs.filter(kind="COST").height, day
+        assert figures["inventory_qty_end"].value == stock["closing_qty"].sum(), day
+        assert figures["inventory_value_end"].value == str(stock["closing_value"].sum()), day
+    shared = ["cogs_total", "cogs_total_exact", "outbound_movements", "provisional_movements"]
+    shared += ["true_ups", "flagged_movements", "inventory_qty_end", "inventory_value_end"]
+    assert {k: observed[str(END)][k] for k in shared} == {k: last_night[k] for k in shared}
 
 
 def test_a_failing_blocking_check_stops_the_exports(inputs: Path, tmp_path: Path) -> None:
