@@ -99,6 +99,17 @@ def rate_cards(reckon: ReckonResource) -> dg.MaterializeResult:
 def reconciliation(context: dg.AssetExecutionContext, reckon: ReckonResource):
     with reckon.warehouse() as con:
         outcomes = reconcile_periods(con, reckon.layout, list(context.partition_keys))
+    if len(outcomes) > 1:
+        # Dagster repeats a run's metadata on every partition it covers
+        # (dagster-io/dagster#18123): each period's own figures go on its partition
+        for outcome in outcomes:
+            context.log_event(
+                dg.AssetObservation(
+                    asset_key=context.asset_key,
+                    partition=period_key(outcome.period),
+                    metadata=_metadata([outcome]),
+                )
+            )
     yield dg.MaterializeResult(metadata=_metadata(outcomes))
     for name in CHECKS:
         bad = pl.concat(
@@ -113,6 +124,18 @@ def reconciliation(context: dg.AssetExecutionContext, reckon: ReckonResource):
         )
     for outcome in outcomes:  # the findings are in the warehouse: drop the work parts
         outcome.release()
+
+
+TOTALS = ("billed_total", "expected_total", "approved_total", "disputed_total")
+
+
+def _by_currency(summary: pl.DataFrame, name: str) -> str:
+    """A total per currency ("CNY 404510.34; USD 204349.41"): carriers bill in different
+    currencies, and a sum across them would mean nothing."""
+    if not summary.height:
+        return "0"
+    sums = summary.group_by("currency").agg(pl.col(name).sum()).sort("currency")
+    return "; ".join(f"{currency} {amount}" for currency, amount in sums.iter_rows())
 
 
 def _metadata(outcomes: list[PeriodOutcome]) -> dict[str, object]:
@@ -133,11 +156,11 @@ def _metadata(outcomes: list[PeriodOutcome]) -> dict[str, object]:
     top = (
         disputes.sort("disputed_amount", descending=True).head(15) if disputes.height else disputes
     )
-    totals = {
-        name: str(summary[name].sum()) if summary.height else "0"
-        for name in ("billed_total", "expected_total", "approved_total", "disputed_total")
-    }
+    totals = {name: _by_currency(summary, name) for name in TOTALS}
+    covers = [period_key(o.period) for o in outcomes]
+    cover = covers[0] if len(covers) == 1 else f"{len(covers)} periods (the whole run)"
     return {
+        "figures_cover": cover,
         "periods": len(outcomes),
         "bill_lines": int(summary["line_count"].sum()) if summary.height else 0,
         "unbilled_shipments_accrued": accrued,

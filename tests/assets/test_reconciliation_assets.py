@@ -56,6 +56,34 @@ def test_rerunning_the_periods_changes_nothing(reconciled) -> None:
     assert result is not None and result.success
     assert all(e.passed for e in result.get_asset_check_evaluations())
     assert _snapshot(data) == before
+    _check_period_observations(data, result)
+
+
+def _check_period_observations(data: Path, result: dg.ExecuteInProcessResult) -> None:
+    """A run over several periods shows each period's own totals on its partition (an
+    observation), equal to that period's row in `period_summary`."""
+    observed = {
+        e.asset_observation_data.asset_observation.partition: (
+            e.asset_observation_data.asset_observation.metadata
+        )
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+        and e.asset_observation_data.asset_observation.asset_key.path == ["reconciliation"]
+    }
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.sql(
+            "SELECT carrier, period_start, SUM(line_count), "
+            "string_agg(currency || ' ' || billed_total, '; ' ORDER BY currency), "
+            "string_agg(currency || ' ' || disputed_total, '; ' ORDER BY currency) "
+            "FROM reconciliation_period_summary GROUP BY ALL"
+        ).fetchall()
+    assert len(observed) > 1 and len(observed) == len(rows)
+    for carrier, start, lines, billed, disputed in rows:
+        meta = observed[f"{carrier}|{start}"]
+        assert meta["figures_cover"].value == f"{carrier}|{start}"
+        assert meta["bill_lines"].value == lines
+        assert meta["billed_total"].value == billed
+        assert meta["disputed_total"].value == disputed
 
 
 def test_the_sensor_registers_periods_and_reruns_all_after_a_contract_change(
