@@ -4,8 +4,8 @@ The test oracle for the set-based engine (hypothesis compares them to the cent) 
 baseline the benchmark times. One pass over the movements in time order (occurred_at,
 inbound before outbound, movement_id); each pool keeps a queue of open layer slices and
 a queue of open shortfalls. Given `days`, it also reports every day's valuation and stock
-ageing the way a row-by-row system does: at the end of each day, from the open layers as
-they stand, each slice valued from its definition (`ReferenceResult.report`). Cross-pool links (a TRANSFER_IN and its TRANSFER_OUT, a
+ageing the way a row-by-row system does: at the end of each day, from the open layers
+as they stand, each slice valued from its definition (`ReferenceResult.report`). Cross-pool links (a TRANSFER_IN and its TRANSFER_OUT, a
 RETURN and its ISSUE) must be strictly later in time than what they point to; a RETURN
 takes its issue's cost only from an ISSUE of the same company and SKU.
 """
@@ -166,12 +166,16 @@ def run_reference(
     *,
     days: tuple[date, date] | None = None,
     on_day: Callable[[date, ReferenceResult], None] | None = None,
+    result: ReferenceResult | None = None,
 ) -> ReferenceResult:
     """`movements`: dicts with the contract columns; `fx[(date, currency, to)] = Decimal`;
     `landed`: landed_costs rows; `skus[sku] = (weight_kg, length, width, height)`.
     `days` = (first, last) with `on_day`: called at the end of every day of that range
-    with the state as it stands then (`res.report(day, buckets)` reads it)."""
-    res = ReferenceResult()
+    with the state as it stands then (`res.report(day, buckets)` reads it). `result`: the
+    object to fill (a subclass may, say, memoise slice values); a new one by default."""
+    if (days is None) != (on_day is None):
+        raise ValueError("days and on_day go together: give both or neither")
+    res = result if result is not None else ReferenceResult()
     reported, last = (days[0] - timedelta(days=1), days[1]) if days else (date.max, date.min)
 
     def report_until(day: date) -> None:
