@@ -24,9 +24,9 @@ from pipelines.runs.costing import (
     CostingRun,
     ageing_on_days,
     cost_days,
-    inventory_totals_by_day,
     valuation_on_days,
 )
+from pipelines.runs.costing_summaries import counts_by, day_figures, largest_cogs
 from pipelines.warehouse import read_table, replace_slice
 
 GROUP = "costing"
@@ -69,21 +69,25 @@ INVARIANT_DESCRIPTIONS = {
 )
 def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
     days = partition_days(context)
+    start, end = days[0], days[-1]
     with reckon.warehouse() as con:
         run = cost_days(
-            con, days[0], days[-1], reckon.costing_policy, chunk_days=reckon.costing_chunk_days
+            con, start, end, reckon.costing_policy, chunk_days=reckon.costing_chunk_days
         )
-        cogs = read_table(con, "costing_cogs", "posting_date BETWEEN ? AND ?", [days[0], days[-1]])
-        flags = read_table(con, "costing_flags", "day BETWEEN ? AND ?", [days[0], days[-1]])
-        closing = valuation_on_days(con, [days[-1]])
-        totals = inventory_totals_by_day(con, days[0], days[-1]) if len(days) > 1 else None
+        figures = day_figures(con, start, end)
+        by_kind = counts_by(con, "costing_cogs", "posting_date", start, end, "kind")
+        by_flag = counts_by(con, "costing_flags", "day", start, end, "flag")
+        largest = largest_cogs(con, start, end, 10)
+        largest_each_day = largest_cogs(con, start, end, 5, per_day=True) if start != end else None
         replace_slice(
             con, "costing_runs", _run_row(context.run.run_id, run), {"run_id": context.run.run_id}
         )
-    if totals is not None:
-        for observation in _day_observations(context.asset_key, cogs, flags, totals):
+    if largest_each_day is not None:
+        # Dagster repeats a run's metadata on every partition it covers
+        # (dagster-io/dagster#18123): each day's own figures go on its partition
+        for observation in _day_observations(context.asset_key, figures, largest_each_day):
             context.log_event(observation)
-    yield dg.MaterializeResult(metadata=_costing_metadata(run, cogs, flags, closing))
+    yield dg.MaterializeResult(metadata=_costing_metadata(run, figures, by_kind, by_flag, largest))
     for name in INVARIANTS:
         violations = run.violations[name]
         yield dg.AssetCheckResult(
@@ -115,7 +119,11 @@ def _run_row(run_id: str, run: CostingRun) -> pl.DataFrame:
 
 
 def _costing_metadata(
-    run: CostingRun, cogs: pl.DataFrame, flags: pl.DataFrame, closing: pl.DataFrame
+    run: CostingRun,
+    figures: pl.DataFrame,
+    by_kind: pl.DataFrame,
+    by_flag: pl.DataFrame,
+    largest: pl.DataFrame,
 ) -> dict[str, object]:
     """The run's figures. Dagster puts one run's materialization metadata on every
     partition it covers (dagster-io/dagster#18123), so a range run's totals say so
@@ -128,82 +136,47 @@ def _costing_metadata(
         "days_recosted_for_late_documents": run.restated_days,
         "late_documents_from": str(run.late_from) if run.late_from else "none",
         "late_documents": run.counts.get("costing_late_documents", 0),
-        **_day_figures(
-            cogs,
-            flags,
-            closing["closing_qty"].sum() if closing.height else 0,
-            closing["closing_value"].sum() if closing.height else 0,
-        ),
-        "cogs_by_kind": markdown_table(
-            cogs.group_by("kind").agg(pl.col("amount").sum()).sort("kind")
-        ),
-        "flags": markdown_table(flags.group_by("flag").agg(pl.len().alias("count")).sort("flag")),
-        "largest_cogs": _largest_cogs(cogs, 10),
+        **_figures(figures),
+        "cogs_by_kind": markdown_table(by_kind),
+        "flags": markdown_table(by_flag),
+        "largest_cogs": markdown_table(largest, 10),
     }
     if start != end:
         del meta["cogs_total"]
     return meta
 
 
-def _day_figures(
-    cogs: pl.DataFrame, flags: pl.DataFrame, qty: int | None, value: object
-) -> dict[str, object]:
-    """The totals shown for a day (or a range): COGS, counts, inventory at the end."""
-    total = cogs["amount"].sum() if cogs.height else 0
+def _figures(days: pl.DataFrame) -> dict[str, object]:
+    """The totals shown for a day, or a range of days (`DAY_FIGURES` rows in day order):
+    COGS and movement counts over the days, inventory at the end of the last."""
+    total = days["cogs"].sum()
+    counts = ("outbound_movements", "provisional_movements", "true_ups", "flagged_movements")
     return {
         "cogs_total": float(total),  # plotted over time in the UI; exact figures are in the tables
         "cogs_total_exact": str(total),
-        "outbound_movements": cogs.filter(pl.col("kind") == "COST").height,
-        "provisional_movements": cogs.filter(pl.col("is_provisional")).height,
-        "true_ups": cogs.filter(pl.col("is_true_up")).height,
-        "flagged_movements": flags["movement_id"].n_unique() if flags.height else 0,
-        "inventory_qty_end": int(qty or 0),
-        "inventory_value_end": str(value if value is not None else 0),
+        **{name: int(days[name].sum()) for name in (*counts, "late_movements")},
+        "inventory_qty_end": int(days["inventory_qty"][-1]),
+        "inventory_value_end": str(days["inventory_value"][-1]),
     }
 
 
-def _largest_cogs(cogs: pl.DataFrame, limit: int) -> dg.MetadataValue:
-    return markdown_table(
-        cogs.sort("amount", descending=True).select(
-            "posting_date",
-            "company",
-            "warehouse",
-            "sku",
-            "movement_id",
-            "kind",
-            "quantity",
-            "amount",
-        ),
-        limit=limit,
-    )
-
-
 def _day_observations(
-    asset_key: dg.AssetKey, cogs: pl.DataFrame, flags: pl.DataFrame, totals: pl.DataFrame
+    asset_key: dg.AssetKey, figures: pl.DataFrame, largest: pl.DataFrame
 ) -> list[dg.AssetObservation]:
     """One observation per day of a range run, on that day's partition, with the figures a
     nightly run of that day shows (the UI lists them under the partition)."""
-    cogs_by_day = cogs.partition_by("posting_date", as_dict=True)
-    flags_by_day = flags.partition_by("day", as_dict=True)
-    empty_cogs, empty_flags = cogs.clear(), flags.clear()
-    out = []
-    for day, qty, value in totals.iter_rows():
-        day_cogs = cogs_by_day.get((day,), empty_cogs)
-        day_flags = flags_by_day.get((day,), empty_flags)
-        figures = _day_figures(day_cogs, day_flags, qty, value)
-        late = day_flags.filter(pl.col("flag") == "LATE_DOCUMENT").height if day_flags.height else 0
-        out.append(
-            dg.AssetObservation(
-                asset_key=asset_key,
-                partition=str(day),
-                metadata={
-                    **figures,
-                    "late_documents": late,
-                    "largest_cogs": _largest_cogs(day_cogs, 5),
-                },
-            )
+    largest_by_day = largest.partition_by("posting_date", as_dict=True) if largest.height else {}
+    return [
+        dg.AssetObservation(
+            asset_key=asset_key,
+            partition=str(day),
+            metadata={
+                **_figures(figures.filter(pl.col("day") == day)),
+                "largest_cogs": markdown_table(largest_by_day.get((day,), largest.clear()), 5),
+            },
         )
-    return out
+        for day in figures["day"]
+    ]
 
 
 @dg.asset(

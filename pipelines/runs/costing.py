@@ -280,7 +280,7 @@ def valuation_on_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> pl.Da
     """
     return _as_of_report(
         con, "costing_valuation", days, ["company", "warehouse", "sku"],
-        ["closing_qty", "closing_value"], "closing_qty",
+        ["closing_qty", "closing_value"], ["closing_qty", "closing_value"],
     )  # fmt: skip
 
 
@@ -288,40 +288,8 @@ def ageing_on_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> pl.DataF
     """Full stock ageing (quantity and value per pool and bucket) per day."""
     return _as_of_report(
         con, "costing_ageing_changes", days,
-        ["company", "warehouse", "sku", "bucket_no", "bucket"], ["quantity", "value"], "quantity",
+        ["company", "warehouse", "sku", "bucket_no", "bucket"], ["quantity", "value"], ["quantity"],
     )  # fmt: skip
-
-
-def inventory_totals_by_day(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pl.DataFrame:
-    """day, inventory_qty, inventory_value: every pool's closing figures summed, at the end
-    of each day of [start, end] (days without movements included).
-
-    Each change row's opening is its pool's previous closing and the history starts
-    empty, so a day's total is the running sum of closing - opening over all rows up to
-    it: one pass over the change rows, not a report per pool and day."""
-    if not table_exists(con, "costing_valuation"):
-        return pl.DataFrame(
-            schema={"day": pl.Date, "inventory_qty": pl.Int64, "inventory_value": pl.Decimal(38, 2)}
-        )
-    query = """
-        WITH deltas AS (
-            SELECT day, SUM(closing_qty - opening_qty) AS dq,
-                   SUM(closing_value - opening_value) AS dv
-            FROM costing_valuation WHERE day <= $end GROUP BY day),
-        before AS (
-            SELECT COALESCE(SUM(dq), 0) AS q0, COALESCE(SUM(dv), 0) AS v0
-            FROM deltas WHERE day < $start),
-        days AS (
-            SELECT CAST(d AS DATE) AS day
-            FROM range($start::DATE, $end::DATE + INTERVAL 1 DAY, INTERVAL 1 DAY) t(d))
-        SELECT days.day,
-               CAST(q0 + SUM(COALESCE(dq, 0)) OVER w AS BIGINT) AS inventory_qty,
-               CAST(v0 + SUM(COALESCE(dv, 0)) OVER w AS DECIMAL(38, 2)) AS inventory_value
-        FROM days LEFT JOIN deltas USING (day) CROSS JOIN before
-        WINDOW w AS (ORDER BY days.day)
-        ORDER BY days.day
-    """
-    return con.sql(query, params={"start": start, "end": end}).pl()
 
 
 def _as_of_report(
@@ -330,8 +298,10 @@ def _as_of_report(
     days: list[date],
     key: list[str],
     values: list[str],
-    nonzero: str,
+    nonzero: list[str],
 ) -> pl.DataFrame:
+    """`values` of every `key` on each of `days` (its last change row on or before the day),
+    keeping the rows where any of `nonzero` is not zero."""
     if not table_exists(con, table) or not days:
         return pl.DataFrame()
     keys = ", ".join(f'k."{c}"' for c in key)
@@ -343,7 +313,7 @@ def _as_of_report(
              grid AS (SELECT d.day, k.* FROM days d CROSS JOIN keys k)
         SELECT k.day, {keys}, {cols}
         FROM grid k ASOF JOIN "{table}" c ON {on} AND k.day >= c.day
-        WHERE c."{nonzero}" <> 0
+        WHERE {" OR ".join(f'c."{c}" <> 0' for c in nonzero)}
         ORDER BY k.day, {keys}
     """
     return con.sql(query, params=[days]).pl()

@@ -125,7 +125,8 @@ def _check_range_metadata(
         assert figures["inventory_qty_end"].value == stock["closing_qty"].sum(), day
         assert figures["inventory_value_end"].value == str(stock["closing_value"].sum()), day
     shared = ["cogs_total", "cogs_total_exact", "outbound_movements", "provisional_movements"]
-    shared += ["true_ups", "flagged_movements", "inventory_qty_end", "inventory_value_end"]
+    shared += ["true_ups", "flagged_movements", "late_movements", "inventory_qty_end"]
+    shared += ["inventory_value_end"]
     assert {k: observed[str(END)][k] for k in shared} == {k: last_night[k] for k in shared}
 
 
