@@ -135,7 +135,9 @@ def _by_currency(summary: pl.DataFrame, name: str) -> str:
     if not summary.height:
         return "0"
     sums = summary.group_by("currency").agg(pl.col(name).sum()).sort("currency")
-    return "; ".join(f"{currency} {amount}" for currency, amount in sums.iter_rows())
+    return "; ".join(
+        f"{currency or '(no currency)'} {amount}" for currency, amount in sums.iter_rows()
+    )
 
 
 def _metadata(outcomes: list[PeriodOutcome]) -> dict[str, object]:
