@@ -16,6 +16,7 @@ import pytest
 from assets.runner import run_range
 from demo.generate import generate
 from pipelines.runs.costing import ageing_on_days, valuation_on_days
+from tests.assets.events import observations_by_partition
 
 START, END = date(2026, 1, 1), date(2026, 1, 10)
 DAYS = [START + timedelta(days=i) for i in range((END - START).days + 1)]
@@ -106,14 +107,7 @@ def _check_range_metadata(
     meta = _costing_metadata(result)
     assert meta["figures_cover"].value == f"{START} to {END} (the whole range)"
     assert "cogs_total" not in meta
-    observed = {
-        e.asset_observation_data.asset_observation.partition: (
-            e.asset_observation_data.asset_observation.metadata
-        )
-        for e in result.all_events
-        if e.event_type_value == "ASSET_OBSERVATION"
-        and e.asset_observation_data.asset_observation.asset_key.path == ["costing"]
-    }
+    observed = observations_by_partition(result, "costing")
     assert sorted(observed) == [str(d) for d in DAYS]
     cogs, valuation = tables["costing_cogs"], tables["valuation"]
     for day in DAYS:

@@ -14,6 +14,7 @@ from assets.defs.sensors import reconciliation_sensor
 from assets.resources import ReckonResource
 from assets.runner import run_everything, run_reconciliation
 from demo.generate import generate
+from tests.assets.events import observations_by_partition
 
 START, END = date(2026, 1, 1), date(2026, 1, 31)
 TABLES = ("reconciliation_findings", "payable_vouchers", "accrual_journal", "carrier_disputes")
@@ -62,14 +63,7 @@ def test_rerunning_the_periods_changes_nothing(reconciled) -> None:
 def _check_period_observations(data: Path, result: dg.ExecuteInProcessResult) -> None:
     """A run over several periods shows each period's own totals on its partition (an
     observation), equal to that period's row in `period_summary`."""
-    observed = {
-        e.asset_observation_data.asset_observation.partition: (
-            e.asset_observation_data.asset_observation.metadata
-        )
-        for e in result.all_events
-        if e.event_type_value == "ASSET_OBSERVATION"
-        and e.asset_observation_data.asset_observation.asset_key.path == ["reconciliation"]
-    }
+    observed = observations_by_partition(result, "reconciliation")
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
         rows = con.sql(
             "SELECT carrier, period_start, SUM(line_count), "
