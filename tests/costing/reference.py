@@ -61,10 +61,6 @@ class ReferenceResult:
         o = self.origins[origin_id]
         return part(o.value, a, b, o.qty) + sum(part(s, a, b, o.qty) for s in o.landed)
 
-    def closing(self) -> dict:
-        """pool -> (qty, value cents): open layers minus unserved provisional cost."""
-        return self.report(date.min, ())[0]
-
     def report(self, day: date, age_buckets: tuple[int, ...]) -> tuple[dict, dict]:
         """The end-of-`day` valuation {pool: (qty, value)} (open layers minus unserved
         provisional cost) and ageing {(pool, bucket_no): (qty, value)} (open layers only,
