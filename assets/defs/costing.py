@@ -26,7 +26,12 @@ from pipelines.runs.costing import (
     cost_days,
     valuation_on_days,
 )
-from pipelines.runs.costing_summaries import counts_by, day_figures, largest_cogs
+from pipelines.runs.costing_summaries import (
+    cogs_by_kind,
+    day_figures,
+    flag_counts,
+    largest_cogs,
+)
 from pipelines.warehouse import read_table, replace_slice
 
 GROUP = "costing"
@@ -75,8 +80,8 @@ def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
             con, start, end, reckon.costing_policy, chunk_days=reckon.costing_chunk_days
         )
         figures = day_figures(con, start, end)
-        by_kind = counts_by(con, "costing_cogs", "posting_date", start, end, "kind")
-        by_flag = counts_by(con, "costing_flags", "day", start, end, "flag")
+        by_kind = cogs_by_kind(con, start, end)
+        by_flag = flag_counts(con, start, end)
         largest = largest_cogs(con, start, end, 10)
         largest_each_day = largest_cogs(con, start, end, 5, per_day=True) if start != end else None
         replace_slice(

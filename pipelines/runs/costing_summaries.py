@@ -96,13 +96,29 @@ def largest_cogs(
     return con.sql(query, params=[start, end, limit]).pl()
 
 
-def counts_by(
-    con: duckdb.DuckDBPyConnection, table: str, day_column: str, start: date, end: date, by: str
+def cogs_by_kind(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pl.DataFrame:
+    """kind, amount: COGS posted in [start, end] per kind (COST, TRUE_UP, LANDED_COST)."""
+    return _grouped(
+        con, "costing_cogs", "posting_date", "kind", "SUM(amount) AS amount", start, end
+    )
+
+
+def flag_counts(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pl.DataFrame:
+    """flag, count: flags raised on movements of [start, end]."""
+    return _grouped(con, "costing_flags", "day", "flag", "COUNT(*) AS count", start, end)
+
+
+def _grouped(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    day_column: str,
+    by: str,
+    measure: str,
+    start: date,
+    end: date,
 ) -> pl.DataFrame:
-    """`by`, amount or count of `table` over [start, end]: COGS by kind, flags by flag."""
     if not table_exists(con, table):
         return pl.DataFrame()
-    measure = "SUM(amount) AS amount" if table == "costing_cogs" else "COUNT(*) AS count"
     query = f"""
         SELECT "{by}", {measure} FROM "{table}"
         WHERE "{day_column}" BETWEEN ? AND ? GROUP BY 1 ORDER BY 1
