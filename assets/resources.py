@@ -18,8 +18,8 @@ import duckdb
 
 from pipelines.costing import POOL_BY_WAREHOUSE, CostingPolicy
 from pipelines.costing.policy import DEFAULT_AGE_BUCKETS
-from pipelines.layout import DataLayout
-from pipelines.warehouse import connect
+from storage.layout import DataLayout
+from storage.warehouse import connect
 
 DEFAULT_DATA_DIR = "demo_data"
 

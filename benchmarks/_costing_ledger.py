@@ -153,7 +153,7 @@ def generate(n: int, n_skus: int, seed: int = 7) -> dict[str, pl.DataFrame]:
         "company", "reference", "occurred_at"
     )
     # Posted a week after the document's last line: every line is received by then, so one
-    # call and pipelines.runs.costing's 31-day chunks allocate over the same lines.
+    # call and runs.costing's 31-day chunks allocate over the same lines.
     lc_src = (
         receipts.group_by("reference")
         .agg(pl.col("company").first(), pl.col("occurred_at").max())

@@ -13,7 +13,7 @@ that reads the Parquet files, so its peak RSS (ru_maxrss) is that measurement's 
    (and the receipt lines its landed costs point at): what a nightly partition does;
 3. nightly after one year: the same for day 366 from the state after day 365, to show the
    nightly cost follows the day's volume and the open layers, not the history length;
-4. reference: tests/costing/reference.py over the same range as 1 (plain Python, Decimal),
+4. reference: oracles/costing.py over the same range as 1 (plain Python, Decimal),
    each variant in its own process:
    - "daily": what 1 produces, the COGS and every day's valuation and stock ageing,
      reported at each day's end from the open layers as a row-by-row system does;
@@ -170,8 +170,8 @@ def _reference(folder: str, days: int, variant: str, out: mp.Queue) -> None:
     once per change, as a system storing each layer's remaining value would), or
     "cogs" (COGS and the final state only)."""
     from benchmarks._costing_ledger import START
+    from oracles.costing import ReferenceResult, run_reference
     from pipelines.costing.policy import DEFAULT_AGE_BUCKETS
-    from tests.costing.reference import ReferenceResult, run_reference
 
     inputs = _load(Path(folder))
     end = START + timedelta(days=days - 1)
@@ -228,7 +228,7 @@ def _reference(folder: str, days: int, variant: str, out: mp.Queue) -> None:
 def _memoised_result() -> object:
     """A ReferenceResult whose slice values are memoised (made here: the reference module
     is imported only in the reference's own process)."""
-    from tests.costing.reference import ReferenceResult
+    from oracles.costing import ReferenceResult
 
     class MemoisedResult(ReferenceResult):
         """Each slice's value computed once per (slice, landed costs so far)."""

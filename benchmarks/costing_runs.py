@@ -4,7 +4,7 @@
     flock /tmp/reckon-bench.lock uv run python -m benchmarks.costing_runs --sizes 1M
     flock /tmp/reckon-bench.lock uv run python -m benchmarks.costing_runs --sizes 10M --chunks 32
 
-The Dagster costing asset runs `pipelines.runs.costing.cost_days(con, start, end, policy,
+The Dagster costing asset runs `runs.costing.cost_days(con, start, end, policy,
 chunk_days=31)` over the warehouse: it reads each 31-day chunk's inputs from DuckDB, costs
 them from the carried state, writes every output table and a checkpoint, and carries on.
 That, not the engine alone, is what "the 10M full range under 8 GB peak memory" is about.
@@ -44,7 +44,7 @@ DATED = {"movements": "occurred_at", "landed_costs": "posted_at"}
 def write_warehouse(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame]) -> None:
     """The input tables as the loader leaves them: a daily table's rows loaded on their own
     day from that day's file, a reference table loaded once on its first day."""
-    from pipelines.warehouse import replace_slice
+    from storage.warehouse import replace_slice
 
     first = tables["movements"].get_column("occurred_at").min().date()
     for name, frame in tables.items():
@@ -67,7 +67,7 @@ def write_warehouse(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFra
 
 def _cost_days(db: str, start: date, end: date, chunk_days: int, out: mp.Queue) -> None:
     from pipelines.costing import CostingPolicy
-    from pipelines.runs.costing import cost_days
+    from runs.costing import cost_days
 
     with duckdb.connect(db) as con:
         t0, c0 = time.perf_counter(), _cpu_seconds()

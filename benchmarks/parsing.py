@@ -34,7 +34,7 @@ from demo.bills.samples import sample_bills
 from parsers.builtin.pdf_text import PdfTextTemplateEngine
 from parsers.ingest import ingest_many, sha256_of
 from parsers.registry import ParseContext, Registry
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 SCALES = {
     "small": {

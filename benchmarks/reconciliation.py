@@ -41,8 +41,8 @@ from benchmarks._measure import peak_mb
 from demo.rate_cards import DEMO_COUNTRIES, demo_carriers, write_demo_rate_cards
 from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
 from pipelines.contracts.inputs import COMPANIES, FX_RATES, SHIPMENTS
-from pipelines.layout import DataLayout
 from pipelines.rating import RatingResult
+from storage.layout import DataLayout
 
 START, END = date(2026, 1, 1), date(2026, 1, 31)
 CARRIERS = ("DHL", "UPS", "FOURPX", "YUNEXPRESS", "YANWEN")
@@ -384,8 +384,8 @@ def baseline(root: Path, sample: int | None) -> dict:
     """
     from polars.testing import assert_frame_equal
 
+    from oracles.rating import expected_charges_rows, rate_rows
     from pipelines.rating import load_rate_cards, rate_shipments
-    from pipelines.rating.reference import expected_charges_rows, rate_rows
 
     ships = pl.read_parquet(root / "shipments.parquet")
     fx = pl.read_parquet(root / "fx_rates.parquet")

@@ -41,10 +41,10 @@ from demo.reference import scaled_decimal
 from demo.world import CARRIERS, AnomalyRates
 from pipelines.contracts import inputs as contracts
 from pipelines.contracts import types as t
-from pipelines.layout import DataLayout
 from pipelines.rating import build_tables, load_rate_cards
 from pipelines.reconciliation.config import load_carriers
 from pipelines.reconciliation.periods import billing_periods
+from storage.layout import DataLayout
 
 BILL_DELAY_DAYS = {"DHL": 4, "UPS": 2, "FOURPX": 3, "YUNEXPRESS": 5, "YANWEN": 3}
 ACCOUNTS = {

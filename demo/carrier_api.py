@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000

@@ -1,6 +1,6 @@
 """`reckon demo-data`: a deterministic, scalable demo data directory with its ground truth.
 
-Writes the DataLayout (pipelines/layout.py): reference tables as one CSV each,
+Writes the DataLayout (storage/layout.py): reference tables as one CSV each,
 daily tables as one file per load day (movements and snapshots as Parquet,
 landed costs and shipments as CSV, so both readers are exercised), the demo
 rate cards and carriers.yaml, the carriers' bills in their own styles, and
@@ -37,7 +37,7 @@ from demo.reference import (
 from demo.shipments import ShipmentMaker, tracking_offsets
 from demo.tables import LOAD_INDEX, LandedCostMaker, movement_frame, snapshot_frames
 from demo.world import CARRIERS, AnomalyRates, Volume
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 GENERATED_TABLES = ("companies", "warehouses", "skus", "fx_rates", "movements", "landed_costs")
 GENERATED_TABLES += ("snapshots", "shipments", "ground_truth")

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 DEMO_COUNTRIES = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "CA", "AU", "JP")
 """Destinations every demo rate card prices."""

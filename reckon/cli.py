@@ -73,8 +73,8 @@ def run(
     then the bill inbox and the billing periods of the range (the jobs the sensors launch)."""
     import dagster as dg
 
-    from assets.runner import run_everything
     from reckon.instance import ensure_dagster_home
+    from reckon.runner import run_everything
     from reckon.summary import describe_run, footer
 
     ensure_dagster_home(data)
@@ -103,12 +103,12 @@ def demo(
 
     import dagster as dg
 
-    from assets.runner import run_everything
     from demo.carrier_api import fetch_demo_bills
     from demo.generate import generate
-    from pipelines.layout import DataLayout
     from reckon.instance import ensure_dagster_home
+    from reckon.runner import run_everything
     from reckon.summary import demo_summary, describe_run, footer
+    from storage.layout import DataLayout
 
     first, last = _day(start), _day(end)
     layout = DataLayout(data.resolve())

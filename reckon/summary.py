@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 
 def describe_run(result: dg.ExecuteInProcessResult) -> str:

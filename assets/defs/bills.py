@@ -14,7 +14,6 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.bill_files import parse_partition_key, resolve_partition
 from assets.metadata import markdown_table
 from assets.resources import ReckonResource
 from parsers.ingest import (
@@ -26,7 +25,8 @@ from parsers.ingest import (
     store_raw,
 )
 from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
-from pipelines.warehouse import read_table, replace_slice
+from runs.inbox import parse_partition_key, resolve_partition
+from storage.warehouse import read_table, replace_slice
 
 GROUP = "bills"
 TEMPLATE_SHARE_TARGET = 0.8

@@ -17,22 +17,22 @@ import polars as pl
 from assets.metadata import markdown_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
-from pipelines.exports import write_daily_exports
 from pipelines.inventory_check.check import check_snapshot
-from pipelines.runs.costing import (
+from runs.costing import (
     INVARIANTS,
     CostingRun,
     ageing_on_days,
     cost_days,
     valuation_on_days,
 )
-from pipelines.runs.costing_summaries import (
+from runs.costing_summaries import (
     cogs_by_kind,
     day_figures,
     flag_counts,
     largest_cogs,
 )
-from pipelines.warehouse import read_table, replace_slice
+from storage.exports import write_daily_exports
+from storage.warehouse import read_table, replace_slice
 
 GROUP = "costing"
 SINGLE_RUN = dg.BackfillPolicy.single_run()

@@ -14,7 +14,7 @@ from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
 from pipelines.contracts.inputs import DAILY_TABLES, REFERENCE_TABLES
 from pipelines.contracts.spec import TableContract
-from pipelines.loading.load import LoadReport, load_daily_range, load_reference_table
+from storage.loading.load import LoadReport, load_daily_range, load_reference_table
 
 GROUP = "inputs"
 CHECK_NAME = "loaded_without_quarantine"

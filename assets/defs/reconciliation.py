@@ -15,10 +15,9 @@ import polars as pl
 
 from assets.metadata import markdown_table
 from assets.resources import ReckonResource
-from pipelines.exports import write_export
 from pipelines.rating import load_rate_cards
-from pipelines.reconciliation import load_carriers, write_dispute_list
-from pipelines.runs.reconciliation import (
+from pipelines.reconciliation import load_carriers
+from runs.reconciliation import (
     CHECKS,
     PERIOD_OUTPUTS,
     PeriodOutcome,
@@ -26,7 +25,9 @@ from pipelines.runs.reconciliation import (
     reconcile_periods,
     refresh_order_logistics_cost,
 )
-from pipelines.warehouse import read_table
+from storage.dispute_workbook import write_dispute_list
+from storage.exports import write_export
+from storage.warehouse import read_table
 
 GROUP = "reconciliation"
 carrier_period_partitions = dg.DynamicPartitionsDefinition(name="carrier_periods")

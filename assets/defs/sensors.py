@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from assets.bill_files import scan_inbox
 from assets.defs.bills import GROUP, bill_file_partitions
 from assets.defs.reconciliation import carrier_period_partitions
 from assets.partition_ranges import covering_range_tags, range_tags
@@ -21,8 +20,9 @@ from assets.partitions import START_DATE
 from assets.resources import ReckonResource
 from parsers.ingest import list_quarantined
 from parsers.registry import Registry
-from pipelines.layout import DataLayout
-from pipelines.runs.reconciliation import period_keys
+from runs.inbox import scan_inbox
+from runs.reconciliation import period_keys
+from storage.layout import DataLayout
 
 bills_job = dg.define_asset_job(
     name="bills",

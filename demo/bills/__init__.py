@@ -14,7 +14,7 @@ import polars as pl
 
 from demo.bills import csv_wide, json_api, pdf_invoice, xlsx_cn, xml_bill
 from demo.bills._common import BillWriteError, validate
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 Writer = Callable[[pl.DataFrame, pl.DataFrame, DataLayout], list[Path]]
 

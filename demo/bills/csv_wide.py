@@ -16,7 +16,7 @@ import polars as pl
 
 from demo.bills import codes
 from demo.bills._common import carrier_dir, write_atomically
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 CHARGE_SLOTS = 10
 SHIPMENT_COLUMNS = [

@@ -17,7 +17,7 @@ import polars as pl
 
 from demo.bills import codes
 from demo.bills._common import as_text, carrier_dir, write_atomically
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 
 def invoice_metadata(header: dict, line_count: int) -> dict:

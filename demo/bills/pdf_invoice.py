@@ -27,7 +27,7 @@ from demo.bills._common import (
     fixed_timestamp,
     write_atomically,
 )
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 COLUMNS = (
     ("No.", 12, "R"),

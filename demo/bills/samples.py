@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.contracts import types as t
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 HEADER_SCHEMA = {
     "carrier": pl.String,

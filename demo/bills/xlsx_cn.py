@@ -19,7 +19,7 @@ import xlsxwriter
 
 from demo.bills import codes
 from demo.bills._common import as_text, carrier_dir, fixed_timestamp, write_atomically
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 SHEET = "账单明细"
 TITLE = "云途物流 客户对账单 YunExpress Statement of Account"

@@ -14,7 +14,7 @@ from lxml import etree
 
 from demo.bills import codes
 from demo.bills._common import as_text, carrier_dir, write_atomically
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 NAMESPACE = "urn:4px:billing:statement:1.0"
 

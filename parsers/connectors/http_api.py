@@ -33,7 +33,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 ENVELOPE_FORMAT = "reckon.api_bill/1"
 DEFAULT_PAGE_SIZE = 100

@@ -84,7 +84,7 @@ ISSUE_COSTS_SCHEMA = pl.Schema(
 )
 """Cost of earlier ISSUEs as booked on their day, so a RETURN of this range finds its
 issue's cost. `cost_range` adds the range's own issues to the end state, so calls chained
-in memory see every earlier issue; a caller that keeps the COGS (pipelines.runs.costing,
+in memory see every earlier issue; a caller that keeps the COGS (runs.costing,
 table costing_cogs) instead supplies only the issues the next range's RETURNs reference
 (`issue_costs_for_returns`), which keeps the carried state independent of the history."""
 

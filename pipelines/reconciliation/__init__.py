@@ -1,7 +1,6 @@
 """Carrier-bill reconciliation per carrier billing period (issue 5). No Dagster imports."""
 
 from pipelines.reconciliation.config import CarriersFile, load_carriers
-from pipelines.reconciliation.dispute_export import write_dispute_list
 from pipelines.reconciliation.engine import BillInputError, ReconciliationResult, reconcile
 from pipelines.reconciliation.invariants import (
     billed_not_split,
@@ -26,5 +25,4 @@ __all__ = [
     "reconcile",
     "rollforward_breaks",
     "rollforward_chain_breaks",
-    "write_dispute_list",
 ]

@@ -29,8 +29,8 @@ from pipelines.reconciliation.outputs import (
     summary_from_totals,
     vouchers_from_totals,
 )
-from pipelines.reconciliation.parts import clear_parts, scan_parts, write_part
 from pipelines.reconciliation.periods import BillingPeriod, bill_periods
+from storage.parts import clear_parts, scan_parts, write_part
 
 LINE_KEY = ["source_sha256", "bill_number", "line_number"]
 

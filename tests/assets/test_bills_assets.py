@@ -11,7 +11,7 @@ import pytest
 
 from assets.defs.sensors import bill_inbox_sensor
 from assets.resources import ReckonResource
-from assets.runner import run_bills
+from reckon.runner import run_bills
 
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "samples"
 UBL = SAMPLES / "en16931-connectingeurope" / "ubl-tc434-example2.xml"

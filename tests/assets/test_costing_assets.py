@@ -13,9 +13,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.runner import run_range
 from demo.generate import generate
-from pipelines.runs.costing import ageing_on_days, valuation_on_days
+from reckon.runner import run_range
+from runs.costing import ageing_on_days, valuation_on_days
 from tests.assets.events import observations_by_partition
 
 START, END = date(2026, 1, 1), date(2026, 1, 10)

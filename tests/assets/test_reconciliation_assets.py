@@ -12,8 +12,8 @@ import pytest
 
 from assets.defs.sensors import reconciliation_sensor
 from assets.resources import ReckonResource
-from assets.runner import run_everything, run_reconciliation
 from demo.generate import generate
+from reckon.runner import run_everything, run_reconciliation
 from tests.assets.events import observations_by_partition
 
 START, END = date(2026, 1, 1), date(2026, 1, 31)
@@ -25,7 +25,7 @@ def reconciled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dg.Dagst
     data = tmp_path_factory.mktemp("rec") / "data"
     generate(data, scale=1, seed=3, start=START, end=END)
     from demo.carrier_api import fetch_demo_bills
-    from pipelines.layout import DataLayout
+    from storage.layout import DataLayout
 
     fetch_demo_bills(DataLayout(data))
     instance = dg.DagsterInstance.ephemeral()

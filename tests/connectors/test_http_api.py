@@ -27,7 +27,7 @@ from parsers.connectors.http_api import (
     fetch_configured,
     retry_delay,
 )
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 from tests.demo_bills.readers import read_ups_envelope, read_ups_source
 
 TOKEN = "s3cret-token"

@@ -7,6 +7,7 @@ from datetime import timedelta
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 
+from oracles.costing import run_reference
 from pipelines.costing import CostingPolicy, cost_range
 from tests.costing.ledgers import (
     END,
@@ -21,7 +22,6 @@ from tests.costing.ledgers import (
     landed_of,
     ledgers,
 )
-from tests.costing.reference import run_reference
 
 AGES = CostingPolicy(age_buckets=(1, 3))
 """Buckets 0-1, 2-3 and >3 days, so a six-day ledger crosses every boundary."""

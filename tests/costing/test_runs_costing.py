@@ -1,4 +1,4 @@
-"""pipelines.runs.costing over a DuckDB warehouse: issue costs come from the stored COGS.
+"""runs.costing over a DuckDB warehouse: issue costs come from the stored COGS.
 
 A RETURN of an issue costed in an earlier chunk (or night) takes that issue's booked cost,
 read back from `costing_cogs`; the checkpoints carry no issue costs, so the carried state
@@ -16,7 +16,7 @@ import polars as pl
 from benchmarks.costing_runs import write_warehouse
 from pipelines.contracts.inputs import LANDED_COSTS
 from pipelines.costing import cost_range
-from pipelines.runs.costing import ageing_on_days, cost_days
+from runs.costing import ageing_on_days, cost_days
 from tests.costing.helpers import amounts, inputs, move
 
 JAN1, MAR31 = date(2026, 1, 1), date(2026, 3, 31)

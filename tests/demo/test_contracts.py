@@ -6,7 +6,7 @@ import polars as pl
 
 from pipelines.contracts import INPUT_TABLES, contract
 from pipelines.contracts.inputs import DAILY_TABLES, REFERENCE_TABLES
-from pipelines.loading.validation import validate_files
+from storage.loading.validation import validate_files
 
 from .conftest import Generated
 

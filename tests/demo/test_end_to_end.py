@@ -11,11 +11,11 @@ import polars as pl
 import pytest
 
 from pipelines.contracts import contract
-from pipelines.layout import DataLayout
 from pipelines.rating import load_rate_cards, rate_shipments
 from pipelines.reconciliation.config import load_carriers
 from pipelines.reconciliation.engine import reconcile
 from pipelines.reconciliation.periods import billing_periods
+from storage.layout import DataLayout
 
 from .conftest import END, START, Generated
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from demo.bills import write_bills
 from demo.bills.samples import HEADER_SCHEMA, LINE_SCHEMA
 from pipelines.contracts.bills import CHARGE_TYPES
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 from tests.demo_bills.test_writers import LINE_FIELDS, read_back
 
 shipment = st.tuples(

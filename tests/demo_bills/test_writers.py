@@ -14,7 +14,7 @@ import pytest
 from demo.bills import WRITERS, BillWriteError, codes, write_bills
 from demo.bills.samples import HEADER_SCHEMA, LINE_SCHEMA, sample_bills
 from pipelines.contracts.bills import CHARGE_TYPES
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 from tests.demo_bills import readers
 
 LINE_FIELDS = [

@@ -11,7 +11,7 @@ import pytest
 
 from assets.defs.inputs import daily_assets, reference_assets
 from assets.resources import ReckonResource
-from assets.runner import run_range
+from reckon.runner import run_range
 from tests.foundation.tiny_data import write_tiny_data
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.exports import partition_file_stem, write_daily_exports, write_export
+from storage.exports import partition_file_stem, write_daily_exports, write_export
 
 FRAME = pl.DataFrame(
     {

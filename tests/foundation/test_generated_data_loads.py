@@ -9,12 +9,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.runner import run_range
 from demo.generate import generate
 from pipelines.contracts.inputs import MOVEMENTS, REFERENCE_TABLES
-from pipelines.layout import DataLayout
-from pipelines.loading.load import load_daily_range, load_daily_table, load_reference_table
-from pipelines.warehouse import connect
+from reckon.runner import run_range
+from storage.layout import DataLayout
+from storage.loading.load import load_daily_range, load_daily_table, load_reference_table
+from storage.warehouse import connect
 
 START, END = date(2026, 1, 1), date(2026, 1, 7)
 

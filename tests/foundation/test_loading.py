@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 
 from pipelines.contracts.inputs import MOVEMENTS, REFERENCE_TABLES, SKUS
-from pipelines.layout import DataLayout
-from pipelines.loading.load import load_daily_table, load_reference_table
-from pipelines.loading.validation import validate_files
-from pipelines.warehouse import connect
+from storage.layout import DataLayout
+from storage.loading.load import load_daily_table, load_reference_table
+from storage.loading.validation import validate_files
+from storage.warehouse import connect
 from tests.foundation.tiny_data import MOVEMENTS_DAY_1, write_tiny_data
 
 HEADER = MOVEMENTS_DAY_1.splitlines()[0]

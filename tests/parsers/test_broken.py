@@ -18,7 +18,7 @@ from demo.bills.samples import sample_bills
 from parsers.ingest import ingest_many, list_quarantined
 from parsers.model import BillParseError
 from parsers.safe_xml import iter_elements, parse_bytes, safe_parser
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [

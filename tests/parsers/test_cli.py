@@ -10,7 +10,7 @@ from demo.bills import write_bills
 from demo.bills.samples import sample_bills
 from parsers.cli import parsers_app
 from parsers.ingest import ingest_file
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 runner = CliRunner()
 

@@ -25,7 +25,7 @@ from parsers.ingest import ingest_many
 from parsers.model import BillParseError
 from parsers.registry import ParseContext, Registry
 from parsers.validate import validate
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 from tests.parsers.conftest import DEMO_CARRIERS, expected_lines
 
 TOKEN = "test-token"

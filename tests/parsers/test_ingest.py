@@ -18,7 +18,7 @@ from parsers.ingest import (
     retry_quarantined,
 )
 from parsers.registry import Registry
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "parsers" / "templates"
 

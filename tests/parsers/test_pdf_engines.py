@@ -10,7 +10,7 @@ from demo.bills import write_bills
 from demo.bills.samples import sample_bills
 from parsers.builtin.pdf_text import PdfTextTemplateEngine, page_texts
 from parsers.registry import ParseContext
-from pipelines.layout import DataLayout
+from storage.layout import DataLayout
 
 
 @pytest.fixture(scope="module")

@@ -90,7 +90,7 @@ def test_the_choice_explains_itself(registry, bill_csv):
 def bill_csv(tmp_path_factory) -> Path:
     from demo.bills import write_bills
     from demo.bills.samples import sample_bills
-    from pipelines.layout import DataLayout
+    from storage.layout import DataLayout
 
     headers, lines = sample_bills("DHL", shipments_per_bill=(3,))
     return write_bills("DHL", headers, lines, DataLayout(tmp_path_factory.mktemp("b")))[0]

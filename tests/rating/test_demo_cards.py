@@ -10,9 +10,9 @@ from pathlib import Path
 import polars as pl
 
 from demo.rate_cards import DEMO_COUNTRIES, write_demo_rate_cards
-from pipelines.layout import DataLayout
 from pipelines.rating import load_rate_cards, rate_shipments
 from pipelines.reconciliation import billing_periods, load_carriers
+from storage.layout import DataLayout
 from tests.rating import builders as b
 
 START, END = date(2026, 1, 1), date(2026, 3, 31)

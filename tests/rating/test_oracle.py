@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from oracles.rating import expected_charges_rows, rate_rows
 from pipelines.contracts.inputs import FX_RATES
 from pipelines.rating import rate_shipments
-from pipelines.rating.reference import expected_charges_rows, rate_rows
 from tests.rating import builders as b
 
 CARDS = b.cards()

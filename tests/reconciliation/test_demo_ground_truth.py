@@ -20,7 +20,6 @@ import polars as pl
 import pytest
 
 from pipelines.contracts.inputs import COMPANIES, FX_RATES, SHIPMENTS
-from pipelines.layout import DataLayout
 from pipelines.rating import load_rate_cards, rate_shipments
 from pipelines.reconciliation import (
     billed_not_split,
@@ -31,6 +30,7 @@ from pipelines.reconciliation import (
     rollforward_breaks,
     rollforward_chain_breaks,
 )
+from storage.layout import DataLayout
 
 START, END = date(2026, 1, 1), date(2026, 3, 31)
 TOKEN = "ground-truth-test-token"

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.reconciliation.dispute_export import write_dispute_list
+from storage.dispute_workbook import write_dispute_list
 from tests.rating.builders import line
 from tests.reconciliation.scenario import run
 

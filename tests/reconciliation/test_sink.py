@@ -15,8 +15,8 @@ import pytest
 import pipelines.reconciliation.engine as engine
 from pipelines.contracts.reconciliation import FINDINGS
 from pipelines.reconciliation import billed_not_split, lines_without_one_finding
-from pipelines.reconciliation.parts import write_part
-from pipelines.warehouse import read_table, replace_slice_from_parquet
+from storage.parts import write_part
+from storage.warehouse import read_table, replace_slice_from_parquet
 from tests.rating import builders as b
 from tests.rating.builders import line
 from tests.reconciliation.scenario import run

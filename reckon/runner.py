@@ -54,10 +54,10 @@ def register_inbox(data_dir: Path, instance: dg.DagsterInstance) -> list[str]:
     Returns the inbox keys this data directory's warehouse has not parsed yet (new
     files, and any whose rows are missing, e.g. after the warehouse was rebuilt).
     """
-    from assets.bill_files import scan_inbox
     from assets.defs.bills import bill_file_partitions
-    from pipelines.layout import DataLayout
-    from pipelines.warehouse import connect, read_table
+    from runs.inbox import scan_inbox
+    from storage.layout import DataLayout
+    from storage.warehouse import connect, read_table
 
     layout = DataLayout(data_dir.resolve())
     inbox_keys = [f.partition_key for f in scan_inbox(layout.bills_inbox)]
@@ -90,8 +90,8 @@ def run_reconciliation(
 ) -> dg.ExecuteInProcessResult | None:
     """Register the billing periods overlapping [start, end] and reconcile them in one run."""
     from assets.defs.reconciliation import carrier_period_partitions
-    from pipelines.layout import DataLayout
-    from pipelines.runs.reconciliation import period_keys
+    from runs.reconciliation import period_keys
+    from storage.layout import DataLayout
 
     layout = DataLayout(data_dir.resolve())
     if not layout.carriers_file.is_file():

@@ -17,10 +17,10 @@ import duckdb
 import polars as pl
 
 from pipelines.contracts.spec import TableContract
-from pipelines.exports import write_export
-from pipelines.layout import DataLayout
-from pipelines.loading.validation import LOAD_DATE, ValidatedBatch, validate_files
-from pipelines.warehouse import read_table, replace_slice, table_exists
+from storage.exports import write_export
+from storage.layout import DataLayout
+from storage.loading.validation import LOAD_DATE, ValidatedBatch, validate_files
+from storage.warehouse import read_table, replace_slice, table_exists
 
 QUARANTINE_TABLE = "quarantine_rows"
 REJECTED_FILES_TABLE = "quarantine_files"

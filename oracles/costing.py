@@ -1,13 +1,12 @@
-"""Row-by-row reference costing: plain Python, Decimal, the issue 3 rules read literally.
-
-The test oracle for the set-based engine (hypothesis compares them to the cent) and the
-baseline the benchmark times. One pass over the movements in time order (occurred_at,
-inbound before outbound, movement_id); each pool keeps a queue of open layer slices and
-a queue of open shortfalls. Given `days`, it also reports every day's valuation and stock
-ageing the way a row-by-row system does: at the end of each day, from the open layers
-as they stand, each slice valued from its definition (`ReferenceResult.report`). Cross-pool links (a TRANSFER_IN and its TRANSFER_OUT, a
-RETURN and its ISSUE) must be strictly later in time than what they point to; a RETURN
-takes its issue's cost only from an ISSUE of the same company and SKU.
+"""Row-by-row reference costing: plain Python, Decimal, the issue 3 rules read literally. The
+test oracle for the set-based engine (hypothesis compares them to the cent) and the baseline
+the benchmark times. One pass over the movements in time order (occurred_at, inbound before
+outbound, movement_id); each pool keeps a queue of open layer slices and a queue of open
+shortfalls. Given `days`, it also reports every day's valuation and stock ageing the way a
+row-by-row system does: at the end of each day, from the open layers as they stand, each
+slice valued from its definition (`ReferenceResult.report`). Cross-pool links (a TRANSFER_IN
+and its TRANSFER_OUT, a RETURN and its ISSUE) must be strictly later in time than what they
+point to; a RETURN takes its issue's cost only from an ISSUE of the same company and SKU.
 """
 
 from __future__ import annotations

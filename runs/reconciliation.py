@@ -18,8 +18,6 @@ import duckdb
 import polars as pl
 
 from pipelines.contracts.reconciliation import FINDINGS
-from pipelines.layout import DataLayout
-from pipelines.loading.validation import PROVENANCE
 from pipelines.rating import RatingResult, load_rate_cards, rate_shipments
 from pipelines.rating.cards import RateCard
 from pipelines.rating.keys import normalise_tracking
@@ -37,7 +35,9 @@ from pipelines.reconciliation import (
 )
 from pipelines.reconciliation.config import CarriersFile
 from pipelines.reconciliation.periods import period_bounds
-from pipelines.warehouse import (
+from storage.layout import DataLayout
+from storage.loading.validation import PROVENANCE
+from storage.warehouse import (
     read_table,
     replace_slice,
     replace_slice_from_parquet,

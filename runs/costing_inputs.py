@@ -10,8 +10,8 @@ import duckdb
 import polars as pl
 
 from pipelines.costing import CostingPolicy
-from pipelines.loading.validation import PROVENANCE
-from pipelines.warehouse import read_table, table_exists
+from storage.loading.validation import PROVENANCE
+from storage.warehouse import read_table, table_exists
 
 
 def day_of(column: str) -> str:

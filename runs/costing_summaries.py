@@ -12,7 +12,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from pipelines.warehouse import table_exists
+from storage.warehouse import table_exists
 
 DAY_FIGURES = {
     "day": pl.Date,

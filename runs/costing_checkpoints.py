@@ -1,7 +1,7 @@
 """Costing checkpoints in the warehouse: the carried state at the end of a day.
 
 A run starts from the latest checkpoint before the first day it must (re)compute
-(pipelines/runs/costing.py); these functions read, write and forget them. Each state
+(runs/costing.py); these functions read, write and forget them. Each state
 frame has its own table (`costing_state_<name>`), stamped with its day (`as_of`).
 """
 
@@ -15,7 +15,7 @@ import polars as pl
 
 from pipelines.costing import CostingState
 from pipelines.costing.state import SCHEMAS
-from pipelines.warehouse import read_table, replace_slice, table_exists
+from storage.warehouse import read_table, replace_slice, table_exists
 
 CHECKPOINT_PREFIX = "costing_state_"
 AS_OF = "as_of"

@@ -27,7 +27,7 @@ from pipelines.costing.invariants import (
 )
 from pipelines.costing.money import to_cents
 from pipelines.costing.state import SCHEMAS
-from pipelines.runs.costing_checkpoints import (
+from runs.costing_checkpoints import (
     AGEING,
     AS_OF,
     drop_checkpoints_from,
@@ -36,12 +36,12 @@ from pipelines.runs.costing_checkpoints import (
     load_checkpoint,
     save_checkpoint,
 )
-from pipelines.runs.costing_inputs import (
+from runs.costing_inputs import (
     earliest_late_day,
     engine_inputs,
     first_movement_day,
 )
-from pipelines.warehouse import read_table, replace_slice, table_exists
+from storage.warehouse import read_table, replace_slice, table_exists
 
 RECENT_DAYS = 31
 """A computed range shorter than this is costed day by day, leaving a checkpoint per day."""

@@ -17,8 +17,8 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.contracts.spec import TableContract
-from pipelines.loading.coercion import coerce_column, reason_column
-from pipelines.loading.reading import SOURCE_FILE, SOURCE_ROW, FileRejected, read_input_file
+from storage.loading.coercion import coerce_column, reason_column
+from storage.loading.reading import SOURCE_FILE, SOURCE_ROW, FileRejected, read_input_file
 
 LOAD_DATE = "_load_date"
 PROVENANCE = [SOURCE_FILE, SOURCE_ROW, LOAD_DATE]
