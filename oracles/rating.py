@@ -17,8 +17,8 @@ from decimal import ROUND_CEILING, Decimal
 import polars as pl
 
 from pipelines.contracts.rating import EXPECTED_CHARGES
+from pipelines.money import ceil_to, round_cents
 from pipelines.rating.cards import Applies, RateCard, Shape, normalise_postcode
-from pipelines.rating.money import ceil_to, round_cents
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from pipelines.costing.invariants import (
     open_layers_vs_balance_violations,
     roll_forward_violations,
 )
-from pipelines.costing.money import to_cents
 from pipelines.costing.state import SCHEMAS
+from pipelines.money import money_to_cents
 from runs.costing_checkpoints import (
     AGEING,
     AS_OF,
@@ -159,7 +159,7 @@ def _with_issue_costs(
         params=[before, refs],
     ).pl()
     costs = found.select(
-        "movement_id", "company", "sku", "quantity", to_cents("amount").alias("cost_cents")
+        "movement_id", "company", "sku", "quantity", money_to_cents("amount").alias("cost_cents")
     )
     return replace(state, issue_costs=costs.cast(dict(schema)))
 

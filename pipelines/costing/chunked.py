@@ -19,10 +19,10 @@ import polars as pl
 
 from pipelines.costing.engine import CostingResult, cost_range
 from pipelines.costing.landed import Allocation, allocate
-from pipelines.costing.money import to_cents
 from pipelines.costing.policy import CostingPolicy
 from pipelines.costing.state import POOL, CostingState
 from pipelines.journals.journals import journals
+from pipelines.money import money_to_cents
 
 
 def _chunk_of(chunks: int) -> pl.Expr:
@@ -142,7 +142,7 @@ def _merge(
         landed_cost_allocations=cat("landed_cost_allocations"),
         landed_cost_expensed=cat("landed_cost_expensed"),
         journal_lines=lines,
-        journals=journals(lines.with_columns(to_cents("amount").alias("amount_cents"))),
+        journals=journals(lines.with_columns(money_to_cents("amount").alias("amount_cents"))),
         flags=flags,
         late=cat("late"),
         end_state=end_state,

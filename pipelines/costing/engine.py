@@ -18,7 +18,6 @@ from pipelines.ageing.ageing import ageing_changes, ageing_on
 from pipelines.costing.fifo import Fifo, run_fifo
 from pipelines.costing.intervals import slice_cost
 from pipelines.costing.landed import Allocation, allocate, landed_postings
-from pipelines.costing.money import to_money
 from pipelines.costing.outputs import (
     ageing_residencies,
     annotate_pieces,
@@ -31,6 +30,7 @@ from pipelines.costing.policy import CostingPolicy
 from pipelines.costing.prepare import prepare
 from pipelines.costing.state import POOL, CostingState
 from pipelines.journals.journals import journal_lines, journals
+from pipelines.money import cents_to_money
 
 INBOUND_CATEGORIES = [
     "RECEIPT",
@@ -95,9 +95,9 @@ class CostingResult:
 def _money(frame: pl.DataFrame) -> pl.DataFrame:
     """Rename every `*_cents` column to its Decimal money name."""
     cents = [c for c in frame.columns if c.endswith("_cents")]
-    return frame.with_columns(to_money(c).alias(c.removesuffix("_cents")) for c in cents).drop(
-        cents
-    )
+    return frame.with_columns(
+        cents_to_money(c).alias(c.removesuffix("_cents")) for c in cents
+    ).drop(cents)
 
 
 def _opening(state: CostingState) -> pl.DataFrame:

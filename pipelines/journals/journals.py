@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.costing.money import to_money
+from pipelines.money import cents_to_money
 
 ACCOUNTS = {
     "RECEIPT": "GOODS_RECEIVED_NOT_INVOICED",
@@ -110,6 +110,6 @@ def journals(lines: pl.DataFrame) -> pl.DataFrame:
         "company",
         "account",
         "category",
-        to_money("debit_cents").alias("debit"),
-        to_money("credit_cents").alias("credit"),
+        cents_to_money("debit_cents").alias("debit"),
+        cents_to_money("credit_cents").alias("credit"),
     )

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipelines.frames import contiguous
+from pipelines.money import div_half_up, kg_to_grams, units_of
 from pipelines.rating.cards import RateCard
 from pipelines.rating.fx import MissingFxRate, attach_fx, functional_cents, int64_is_enough
 from pipelines.rating.keys import normalise_postcode_expr, with_normalised_tracking
 from pipelines.rating.lookups import EPOCH, CardGrid, position_in
-from pipelines.rating.money import div_half_up, kg_to_grams, units_of
 from pipelines.rating.outputs import charge_parts, expected_charges_table, ratings_table
 from pipelines.rating.pricing import chargeable_grams, price_freight, volumetric_grams
 from pipelines.rating.tables import RateCardTables, build_tables

@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.contracts import types as t
-from pipelines.rating.money import div_half_up
+from pipelines.money import div_half_up
 
 FX_SCALE = 100_000_000
 

@@ -11,8 +11,8 @@ import polars as pl
 
 from pipelines.contracts import types as t
 from pipelines.contracts.rating import EXPECTED_CHARGES, SHIPMENT_RATINGS
+from pipelines.money import decimal_from_units
 from pipelines.rating.fx import functional_cents
-from pipelines.rating.money import decimal_from_units
 from pipelines.rating.tables import RateCardTables
 
 

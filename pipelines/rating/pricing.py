@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.rating.money import div_ceil, div_half_up
+from pipelines.money import div_ceil, div_half_up
 from pipelines.rating.tables import RateCardTables
 
 CENTS_PER_UNIT = 100

@@ -11,8 +11,8 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from pipelines.money import grams, percent_units, price_units
 from pipelines.rating.cards import Applies, RateCard, Shape, check_versions, normalise_postcode
-from pipelines.rating.money import grams, percent_units, price_units
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipelines.contracts.bills import CHARGE_TYPES
-from pipelines.rating.money import grams, percent_units, price_units
+from pipelines.money import grams, percent_units, price_units
 
 NonNegative = Annotated[Decimal, Field(ge=0)]
 

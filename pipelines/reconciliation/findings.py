@@ -24,7 +24,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.contracts.reconciliation import FINDINGS
-from pipelines.rating.money import cents_to_money, kg_to_grams, money_to_cents
+from pipelines.money import cents_to_money, kg_to_grams, money_to_cents
 from pipelines.rating.pricing import chargeable_grams, price_freight
 from pipelines.rating.tables import RateCardTables
 

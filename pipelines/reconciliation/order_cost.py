@@ -13,8 +13,8 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.contracts.reconciliation import ORDER_LOGISTICS_COST
+from pipelines.money import money_to_cents
 from pipelines.rating.fx import to_functional
-from pipelines.rating.money import money_to_cents
 
 
 def order_logistics_cost(findings: pl.DataFrame, shipment_ratings: pl.DataFrame) -> pl.DataFrame:

@@ -1,4 +1,4 @@
-"""Exact conversions between integer units and decimals (pipelines/rating/money.py)."""
+"""Exact conversions between integer units and decimals (pipelines/money.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pipelines.contracts import types as t
 from pipelines.frames import contiguous
-from pipelines.rating.money import decimal_from_units, units_of
+from pipelines.money import decimal_from_units, units_of
 
 UNITS = st.lists(
     st.none() | st.integers(min_value=-(10**12) + 1, max_value=10**12 - 1), max_size=60

@@ -1,10 +1,11 @@
-"""Exact integer arithmetic for prices, weights and money inside the rating engine.
+"""Exact money: integer minor units inside the engines, Decimal at their boundaries.
 
-DOMAIN.md ("Costing rules") forbids binary floating point for money. Inside the
-engine every figure is an integer in a fixed unit: weights in grams, prices in
-1/10000 of the currency unit ("price units"), amounts in cents, percentages in
-1/10000 of a percent. Rounding to the cent is round-half-up, done here once, so
-the set-based engine and the row-by-row reference agree to the cent.
+DOMAIN.md ("Costing rules") forbids binary floating point for money. Inside an
+engine every figure is an integer in a fixed unit: amounts in cents, weights in
+grams, prices in 1/10000 of the currency unit ("price units"), percentages in
+1/10000 of a percent. Rounding to the cent is round-half-up and lives here once,
+for costing, rating, reconciliation and the parsers alike, so the set-based
+engines and the row-by-row references agree to the cent.
 """
 
 from __future__ import annotations
@@ -37,14 +38,10 @@ def div_ceil(num: pl.Expr, den: int | pl.Expr) -> pl.Expr:
     return (num + den - 1) // den
 
 
-def cents_to_money(cents: pl.Expr) -> pl.Expr:
-    """Integer cents as a MONEY decimal (exact)."""
-    return (cents.cast(pl.Decimal(38, 2)) / 100).cast(t.MONEY)
-
-
-def grams_to_kg(grams: pl.Expr) -> pl.Expr:
-    """Integer grams as a WEIGHT_KG decimal (exact)."""
-    return (grams.cast(pl.Decimal(38, 3)) / 1000).cast(t.WEIGHT_KG)
+def cents_to_money(cents: str | pl.Expr) -> pl.Expr:
+    """Integer cents (a column name or an expression) as a MONEY decimal (exact)."""
+    expr = pl.col(cents) if isinstance(cents, str) else cents
+    return (expr.cast(pl.Decimal(38, 2)) / 100).cast(t.MONEY)
 
 
 def units_of(value: pl.Expr, scale: int) -> pl.Expr:
@@ -54,9 +51,11 @@ def units_of(value: pl.Expr, scale: int) -> pl.Expr:
     return value.cast(pl.Decimal(38, scale)).to_physical().cast(pl.Int64)
 
 
-def money_to_cents(amount: pl.Expr) -> pl.Expr:
-    """A 2-place decimal amount as integer cents (exact)."""
-    return units_of(amount, 2)
+def money_to_cents(amount: str | pl.Expr) -> pl.Expr:
+    """A decimal amount of at most 2 places (a column name or an expression) as integer
+    cents (exact)."""
+    expr = pl.col(amount) if isinstance(amount, str) else amount
+    return units_of(expr, 2)
 
 
 def kg_to_grams(kg: pl.Expr) -> pl.Expr:
