@@ -19,10 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
 import shutil
-import stat
-import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -35,6 +32,7 @@ import polars as pl
 from parsers.model import BillParseError
 from parsers.registry import ParseContext, Registry
 from parsers.validate import validate
+from storage.files import atomic_write, write_bytes, write_parquet
 
 Status = Literal["parsed", "already_parsed", "quarantined"]
 
@@ -80,25 +78,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, target)
-
-
 def store_raw(path: Path, raw_store: Path, sha: str | None = None) -> tuple[str, Path]:
     """Copy `path` into the content-addressed store (once); the copy is read-only."""
     sha = sha or sha256_of(path)
     target = raw_store / sha[:2] / f"{sha}{path.suffix.lower()}"
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        os.close(fd)
-        shutil.copyfile(path, tmp)
-        os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        os.replace(tmp, target)
+        atomic_write(target, lambda temporary: shutil.copyfile(path, temporary), read_only=True)
     return sha, target
 
 
@@ -121,11 +106,8 @@ def _meta(parsed_store: Path, sha: str) -> dict | None:
 
 def _save_parsed(parsed_store: Path, outcome: IngestOutcome, fingerprint: str) -> None:
     folder = parsed_store / outcome.sha256
-    folder.mkdir(parents=True, exist_ok=True)
     for name, frame in (("headers", outcome.headers), ("lines", outcome.lines)):
-        tmp = folder / f".{name}.parquet.tmp"
-        frame.write_parquet(tmp)
-        os.replace(tmp, folder / f"{name}.parquet")
+        write_parquet(frame, folder / f"{name}.parquet")
     meta = {
         "source_name": outcome.source_name,
         "parser": outcome.parser,
@@ -134,7 +116,7 @@ def _save_parsed(parsed_store: Path, outcome: IngestOutcome, fingerprint: str) -
         "registry_fingerprint": fingerprint,
         "parsed_at": datetime.now(UTC).isoformat(),
     }
-    _atomic_write(folder / "meta.json", json.dumps(meta, indent=2).encode())
+    write_bytes(folder / "meta.json", json.dumps(meta, indent=2).encode())
 
 
 def _quarantine(
@@ -153,7 +135,7 @@ def _quarantine(
         registry_fingerprint=fingerprint,
         quarantined_at=datetime.now(UTC).isoformat(),
     )
-    _atomic_write(
+    write_bytes(
         quarantine / f"{outcome.sha256}.json", json.dumps(asdict(record), indent=2).encode()
     )
     outcome.status = "quarantined"
@@ -211,7 +193,7 @@ def ingest_file(
             outcome.template_id,
         ):
             meta["registry_fingerprint"] = fingerprint
-            _atomic_write(parsed_store / sha / "meta.json", json.dumps(meta, indent=2).encode())
+            write_bytes(parsed_store / sha / "meta.json", json.dumps(meta, indent=2).encode())
             outcome.status = "already_parsed"
             return outcome
         ctx = ParseContext(sha256=sha, source_name=outcome.source_name, carrier_hint=carrier_hint)

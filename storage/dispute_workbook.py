@@ -2,17 +2,17 @@
 
 CSV (UTF-8 with BOM, so Excel opens it with the right characters) or an Excel
 workbook, chosen by the file suffix; plain headings and reasons in words, the
-evidence kept verbatim. Written to a temporary file and renamed, so a reader
-never sees half a list and a rerun replaces it whole.
+evidence kept verbatim. Written atomically (storage/files.py), so a reader never
+sees half a list and a rerun replaces it whole.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import polars as pl
+
+from storage.files import write_csv, write_xlsx
 
 REASONS = {
     "DUPLICATE": "Charge billed more than once",
@@ -51,16 +51,6 @@ def write_dispute_list(disputes: pl.DataFrame, path: Path) -> Path:
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise ValueError(f"{path}: a dispute list is written as .csv or .xlsx")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
-    try:
-        if suffix == ".csv":
-            sheet.write_csv(tmp, include_bom=True)
-        else:
-            sheet.write_excel(tmp, worksheet="Disputes", autofit=True)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    if suffix == ".csv":
+        return write_csv(sheet, path, bom=True)
+    return write_xlsx(sheet, path, worksheet="Disputes")

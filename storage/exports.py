@@ -1,22 +1,20 @@
-"""Files for the ERP: one CSV and one Parquet per output and partition, written atomically.
+"""Files for the ERP: one CSV and one Parquet per output and partition.
 
-CSV carries a UTF-8 byte-order mark so Excel shows Chinese text correctly.
-Each file is written to a temporary name in the same folder and renamed over
-the old one, so a reader sees either the previous file or the new one, never a
-half-written file, and a rerun of a partition replaces it (no duplicates).
+CSV carries a UTF-8 byte-order mark so Excel shows Chinese text correctly. Both are
+written atomically (storage/files.py), so the ERP sees either the previous file or the
+new one, never a half-written file, and a rerun of a partition replaces it (no duplicates).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import polars as pl
+
+from storage.files import write_csv, write_parquet
 
 SAFE_KEY = re.compile(r"[^A-Za-z0-9._=-]+")
 
@@ -42,8 +40,8 @@ def write_export(
     stem = partition_file_stem(partition_key)
     csv_path = folder / f"{stem}.csv"
     parquet_path = folder / f"{stem}.parquet"
-    _atomic_write(csv_path, lambda tmp: frame.write_csv(tmp, include_bom=True))
-    _atomic_write(parquet_path, lambda tmp: frame.write_parquet(tmp))
+    write_csv(frame, csv_path, bom=True)
+    write_parquet(frame, parquet_path)
     return ExportedFiles(csv_path, parquet_path, frame.height)
 
 
@@ -60,17 +58,3 @@ def write_daily_exports(
     return [
         write_export(by_day.get(day, empty), exports_dir, name, day.isoformat()) for day in days
     ]
-
-
-def _atomic_write(target: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

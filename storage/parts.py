@@ -2,19 +2,20 @@
 all in memory at once (issue 5 item 8: 10M shipments under 8 GB).
 
 A sink is a folder of one carrier period. Each judged bucket becomes
-`part-<bucket>.parquet`, written under a hidden temporary name and renamed into place,
-so a reader never sees a half-written part. A run first removes every part of the
-previous run (a rerun replaces, never adds), and a run that fails removes what it
-wrote, so the folder holds either one complete run's parts or none.
+`part-<bucket>.parquet`, written atomically (storage/files.py: a hidden temporary name
+renamed into place), so a reader never sees a half-written part. A run first removes
+every part of the previous run (a rerun replaces, never adds), and a run that fails
+removes what it wrote, so the folder holds either one complete run's parts or none.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
+
+from storage.files import write_parquet
 
 PART_GLOB = "part-*.parquet"
 TEMP_GLOB = ".part-*.tmp"
@@ -34,17 +35,10 @@ def clear_parts(sink: Path) -> None:
 
 
 def write_part(frame: pl.DataFrame, sink: Path, bucket: int) -> Path:
-    """Write one bucket's findings atomically: temporary name, then rename.
+    """Write one bucket's findings atomically.
 
     LZ4: these are work files read once by the store, so speed beats size."""
-    final = part_path(sink, bucket)
-    temporary = sink / f".{final.stem}.{os.getpid()}.tmp"
-    try:
-        frame.write_parquet(temporary, compression="lz4")
-        os.replace(temporary, final)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return final
+    return write_parquet(frame, part_path(sink, bucket), compression="lz4")
 
 
 def scan_parts(parts: Sequence[Path]) -> pl.LazyFrame:

@@ -182,10 +182,3 @@ def carrier_dir(base: Path, carrier: str) -> Path:
 def fixed_timestamp(day: date) -> datetime:
     """File metadata stamped with the bill date, so a rerun writes identical bytes."""
     return datetime.combine(day, time(0, 0))
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Readers (the inbox sensor) never see a half-written bill."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)

@@ -15,7 +15,8 @@ from pathlib import Path
 import polars as pl
 
 from demo.bills import codes
-from demo.bills._common import carrier_dir, write_atomically
+from demo.bills._common import carrier_dir
+from storage.files import write_bytes
 from storage.layout import DataLayout
 
 CHARGE_SLOTS = 10
@@ -143,6 +144,6 @@ def write(headers: pl.DataFrame, lines: pl.DataFrame, layout: DataLayout) -> lis
         buffer = io.BytesIO()
         pl.concat([body, total]).write_csv(buffer, include_bom=True, line_terminator="\r\n")
         path = folder / f"{bill_number}.csv"
-        write_atomically(path, buffer.getvalue())
+        write_bytes(path, buffer.getvalue())
         paths.append(path)
     return paths

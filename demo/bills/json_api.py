@@ -16,7 +16,8 @@ from pathlib import Path
 import polars as pl
 
 from demo.bills import codes
-from demo.bills._common import as_text, carrier_dir, write_atomically
+from demo.bills._common import as_text, carrier_dir
+from storage.files import write_bytes
 from storage.layout import DataLayout
 
 
@@ -74,6 +75,6 @@ def write(headers: pl.DataFrame, lines: pl.DataFrame, layout: DataLayout) -> lis
         document = {"invoice": invoice_metadata(header, len(charges)), "charges": charges}
         path = folder / f"{header['bill_number']}.json"
         data = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
-        write_atomically(path, data.encode("utf-8"))
+        write_bytes(path, data.encode("utf-8"))
         paths.append(path)
     return paths

@@ -25,8 +25,8 @@ from demo.bills._common import (
     as_text,
     carrier_dir,
     fixed_timestamp,
-    write_atomically,
 )
+from storage.files import write_bytes
 from storage.layout import DataLayout
 
 COLUMNS = (
@@ -230,6 +230,6 @@ def write(headers: pl.DataFrame, lines: pl.DataFrame, layout: DataLayout) -> lis
     for header in as_text(headers).iter_rows(named=True):
         bill_lines = by_bill.get((header["bill_number"],), lines.clear())
         path = folder / f"{header['bill_number']}.pdf"
-        write_atomically(path, statement_bytes(header, bill_lines))
+        write_bytes(path, statement_bytes(header, bill_lines))
         paths.append(path)
     return paths

@@ -18,7 +18,8 @@ import polars as pl
 import xlsxwriter
 
 from demo.bills import codes
-from demo.bills._common import as_text, carrier_dir, fixed_timestamp, write_atomically
+from demo.bills._common import as_text, carrier_dir, fixed_timestamp
+from storage.files import write_bytes
 from storage.layout import DataLayout
 
 SHEET = "账单明细"
@@ -127,6 +128,6 @@ def write(headers: pl.DataFrame, lines: pl.DataFrame, layout: DataLayout) -> lis
     for header in as_text(headers).iter_rows(named=True):
         bill_lines = by_bill.get((header["bill_number"],), lines.clear())
         path = folder / f"{header['bill_number']}.xlsx"
-        write_atomically(path, workbook_bytes(header, data_rows(bill_lines)))
+        write_bytes(path, workbook_bytes(header, data_rows(bill_lines)))
         paths.append(path)
     return paths

@@ -13,7 +13,8 @@ import polars as pl
 from lxml import etree
 
 from demo.bills import codes
-from demo.bills._common import as_text, carrier_dir, write_atomically
+from demo.bills._common import as_text, carrier_dir
+from storage.files import write_bytes
 from storage.layout import DataLayout
 
 NAMESPACE = "urn:4px:billing:statement:1.0"
@@ -70,6 +71,6 @@ def write(headers: pl.DataFrame, lines: pl.DataFrame, layout: DataLayout) -> lis
         tree = statement(header, bill_lines)
         data = etree.tostring(tree, xml_declaration=True, encoding="UTF-8", pretty_print=True)
         path = folder / f"{header['bill_number']}.xml"
-        write_atomically(path, data)
+        write_bytes(path, data)
         paths.append(path)
     return paths

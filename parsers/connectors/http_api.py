@@ -21,8 +21,6 @@ import json
 import os
 import random
 import re
-import stat
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from storage.files import write_bytes
 from storage.layout import DataLayout
 
 ENVELOPE_FORMAT = "reckon.api_bill/1"
@@ -172,11 +171,7 @@ class _Fetcher:
         digest = hashlib.sha256(body).hexdigest()
         path = self.layout.raw_store / digest[:2] / f"{digest}.json"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.parent / f".tmp-{digest}-{os.getpid()}-{threading.get_ident()}"
-            tmp.write_bytes(body)
-            tmp.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-            tmp.replace(path)
+            write_bytes(path, body, read_only=True)
         return digest
 
     def get_json(self, path: str) -> tuple[httpx.Response, str, dict]:
@@ -288,14 +283,9 @@ def fetch_envelope(fetcher: _Fetcher, bill_number: str, page_size: int) -> dict:
 
 def write_envelope(layout: DataLayout, envelope: dict) -> Path:
     """`bills/inbox/<CARRIER>/<bill>.json`, written atomically; same envelope, same bytes."""
-    folder = layout.bills_inbox / envelope["carrier"]
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{envelope['bill_number']}.json"
+    path = layout.bills_inbox / envelope["carrier"] / f"{envelope['bill_number']}.json"
     data = (json.dumps(envelope, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
-    tmp = folder / f".{path.name}.tmp"
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path
+    return write_bytes(path, data)
 
 
 def fetch_bills(
