@@ -137,7 +137,8 @@ def _carrier_lines(rating: RatingResult, rng: np.random.Generator) -> pl.DataFra
 
 def prepare(root: Path, n: int, seed: int) -> dict:
     """Write shipments, cards, carriers.yaml (every carrier MONTHLY) and bills under `root`."""
-    from pipelines.rating import load_rate_cards, rate_shipments
+    from pipelines.rating import rate_shipments
+    from storage.config import load_rate_cards
 
     started = time.perf_counter()
     write_demo_rate_cards(root, START, END)
@@ -227,8 +228,9 @@ def engine_per_carrier(root: Path, only: str | None = None) -> dict:
     memory is one carrier's. Other carriers' shipments are not in the rating, so an
     UNKNOWN_SHIPMENT cannot name the carrier that did ship it (none do in this data).
     `only`: just that carrier (one process per carrier partition)."""
-    from pipelines.rating import load_rate_cards, rate_shipments
-    from pipelines.reconciliation import BillingPeriod, load_carriers, reconcile
+    from pipelines.rating import rate_shipments
+    from pipelines.reconciliation import BillingPeriod, reconcile
+    from storage.config import load_carriers, load_rate_cards
 
     layout = DataLayout(root)
     cards = load_rate_cards(layout.rate_cards_dir)
@@ -323,8 +325,9 @@ def engine(root: Path) -> dict:
 
     Bill lines are read per carrier (as a carrier-period partition reads its own
     bills from the warehouse), before the clock starts."""
-    from pipelines.rating import load_rate_cards, rate_shipments
-    from pipelines.reconciliation import BillingPeriod, load_carriers, reconcile
+    from pipelines.rating import rate_shipments
+    from pipelines.reconciliation import BillingPeriod, reconcile
+    from storage.config import load_carriers, load_rate_cards
 
     t0 = time.perf_counter()
     ships = pl.read_parquet(root / "shipments.parquet").rechunk()
@@ -385,7 +388,8 @@ def baseline(root: Path, sample: int | None) -> dict:
     from polars.testing import assert_frame_equal
 
     from oracles.rating import expected_charges_rows, rate_rows
-    from pipelines.rating import load_rate_cards, rate_shipments
+    from pipelines.rating import rate_shipments
+    from storage.config import load_rate_cards
 
     ships = pl.read_parquet(root / "shipments.parquet")
     fx = pl.read_parquet(root / "fx_rates.parquet")

@@ -41,9 +41,9 @@ from demo.reference import scaled_decimal
 from demo.world import CARRIERS, AnomalyRates
 from pipelines.contracts import inputs as contracts
 from pipelines.contracts import types as t
-from pipelines.rating import build_tables, load_rate_cards
-from pipelines.reconciliation.config import load_carriers
+from pipelines.rating import build_tables
 from pipelines.reconciliation.periods import billing_periods
+from storage.config import load_carriers, load_rate_cards
 from storage.layout import DataLayout
 
 BILL_DELAY_DAYS = {"DHL": 4, "UPS": 2, "FOURPX": 3, "YUNEXPRESS": 5, "YANWEN": 3}

@@ -297,7 +297,7 @@ def fetch_demo_bills(
 
     page_sizes: dict[str, int] = {}
     if layout.carriers_file.exists():
-        from pipelines.reconciliation.config import load_carriers
+        from storage.config import load_carriers
 
         for config in load_carriers(layout.carriers_file).carriers:
             if config.api is not None:

@@ -21,8 +21,8 @@ from parsers.examples import EXAMPLES_DIR, check_examples, record_example
 from parsers.ingest import list_quarantined
 from parsers.model import BillParseError
 from parsers.registry import ParseContext, Registry
-from parsers.templates_schema import TemplateError
 from parsers.validate import validate
+from storage.config import ConfigError
 
 parsers_app = typer.Typer(
     help="Bill parsers and templates (without a subcommand: list them).",
@@ -38,7 +38,7 @@ TemplatesDir = Annotated[
 def _registry(templates_dir: Path | None) -> Registry:
     try:
         return Registry.default(extra_templates=templates_dir)
-    except TemplateError as exc:
+    except ConfigError as exc:
         typer.echo(f"template error: {exc}", err=True)
         raise typer.Exit(2) from exc
 

@@ -14,10 +14,10 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipelines.contracts.bills import CHARGE_TYPES
+from storage.config import ConfigError, load_yaml_model
 
 FORMATS = ("csv", "xlsx", "xml", "json", "pdf")
 
@@ -194,27 +194,15 @@ class Template(_Strict):
         return f"{self.id}@{self.version}#{self.digest[:12]}"
 
 
-class TemplateError(ValueError):
-    """A template file that does not validate; the message names file and field."""
-
-
 def load_template(path: Path) -> Template:
-    text = path.read_bytes()
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise TemplateError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise TemplateError(f"{path}: a template is a mapping (id, version, carrier, ...)")
-    data["source"] = str(path)
-    data["digest"] = hashlib.sha256(text).hexdigest()
-    try:
-        return Template.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise TemplateError(f"{path}: invalid template: {problems}") from exc
+    """One template file, with its path and a digest of its exact bytes: the digest is part
+    of the template's key, so any edit changes the registry fingerprint."""
+    return load_yaml_model(
+        path,
+        Template,
+        "template",
+        derived=lambda text: {"source": str(path), "digest": hashlib.sha256(text).hexdigest()},
+    )
 
 
 def load_templates(folders: list[Path]) -> list[Template]:
@@ -226,7 +214,7 @@ def load_templates(folders: list[Path]) -> list[Template]:
         for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
             template = load_template(path)
             if template.id in found:
-                raise TemplateError(
+                raise ConfigError(
                     f"{path}: template id {template.id!r} already defined in "
                     f"{found[template.id].source}"
                 )

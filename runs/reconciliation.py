@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 
 from pipelines.contracts.reconciliation import FINDINGS
-from pipelines.rating import RatingResult, load_rate_cards, rate_shipments
+from pipelines.rating import RatingResult, rate_shipments
 from pipelines.rating.cards import RateCard
 from pipelines.rating.keys import normalise_tracking
 from pipelines.reconciliation import (
@@ -27,7 +27,6 @@ from pipelines.reconciliation import (
     billed_not_split,
     billing_periods,
     lines_without_one_finding,
-    load_carriers,
     order_logistics_cost,
     reconcile,
     rollforward_breaks,
@@ -35,6 +34,7 @@ from pipelines.reconciliation import (
 )
 from pipelines.reconciliation.config import CarriersFile
 from pipelines.reconciliation.periods import period_bounds
+from storage.config import load_carriers, load_rate_cards
 from storage.layout import DataLayout
 from storage.loading.validation import PROVENANCE
 from storage.warehouse import (

@@ -15,8 +15,6 @@ import polars as pl
 
 from assets.metadata import markdown_table
 from assets.resources import ReckonResource
-from pipelines.rating import load_rate_cards
-from pipelines.reconciliation import load_carriers
 from runs.reconciliation import (
     CHECKS,
     PERIOD_OUTPUTS,
@@ -25,6 +23,7 @@ from runs.reconciliation import (
     reconcile_periods,
     refresh_order_logistics_cost,
 )
+from storage.config import load_carriers, load_rate_cards
 from storage.dispute_workbook import write_dispute_list
 from storage.exports import write_export
 from storage.warehouse import read_table

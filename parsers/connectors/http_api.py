@@ -340,7 +340,7 @@ def fetch_configured(
     holds the token itself). `base_url` overrides `api.endpoint`, for the demo server on an
     ephemeral port.
     """
-    from pipelines.reconciliation.config import load_carriers
+    from storage.config import load_carriers
 
     settings = load_carriers(layout.carriers_file).get(carrier).api
     if settings is None:

@@ -1,6 +1,6 @@
 """Rate cards and set-based rating (issue 5 items 1-2). No Dagster imports."""
 
-from pipelines.rating.cards import RateCard, RateCardError, load_rate_card, load_rate_cards
+from pipelines.rating.cards import RateCard, RateCardError
 from pipelines.rating.engine import RatingResult, rate_shipments
 from pipelines.rating.keys import normalise_tracking
 from pipelines.rating.tables import RateCardTables, build_tables
@@ -11,8 +11,6 @@ __all__ = [
     "RateCardTables",
     "RatingResult",
     "build_tables",
-    "load_rate_card",
-    "load_rate_cards",
     "normalise_tracking",
     "rate_shipments",
 ]

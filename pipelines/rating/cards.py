@@ -6,7 +6,7 @@ parcel, and a flat table of prices per weight break. All share validity dates,
 currency, a volumetric divisor, a weight increment, a minimum weight and charge,
 fuel % by month, remote-area postcodes, other accessorials and the list of
 charge types the contract allows. One YAML file holds one contract version
-(docs/rate-cards.md); errors name the file and the field.
+(docs/rate-cards.md), read by storage/config.py; errors name the file and the field.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.contracts.bills import CHARGE_TYPES
 
@@ -31,7 +29,7 @@ NonNegativeDecimal = Annotated[Decimal, Field(ge=0)]
 
 
 class RateCardError(ValueError):
-    """A rate card file is invalid; the message names the file and field."""
+    """Rate cards that cannot be used together; the message names the cards."""
 
 
 class Shape(StrEnum):
@@ -233,41 +231,11 @@ def normalise_postcode(code: str) -> str:
     return re.sub(r"[\s\-]", "", code).upper()
 
 
-def load_rate_card(path: Path) -> RateCard:
-    """One YAML file as a validated RateCard; RateCardError names file and field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RateCardError(f"{path}: cannot read rate card: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise RateCardError(f"{path}: a rate card is a YAML mapping, got {type(raw).__name__}")
-    try:
-        return RateCard.model_validate(raw)
-    except ValidationError as exc:
-        lines = [
-            f"{path}: {'.'.join(str(p) for p in err['loc']) or '(card)'}: {err['msg']}"
-            for err in exc.errors()
-        ]
-        raise RateCardError("invalid rate card\n" + "\n".join(lines)) from exc
-
-
-def load_rate_cards(folder: Path) -> list[RateCard]:
-    """Every `*.yaml`/`*.yml` card under `folder`, checked as a set.
-
-    Versions of one carrier must not overlap: a new version replaces the old
+def check_versions(cards: list[RateCard], names: list[str] | None = None) -> None:
+    """Versions of one carrier must not overlap: a new version replaces the old
     one from its `valid_from` (DOMAIN.md, "validity dates"), so two versions
     starting the same day, or an explicit `valid_to` reaching into the next
-    version, are errors rather than a silent choice.
-    """
-    paths = sorted(p for p in folder.glob("*.y*ml") if p.is_file())
-    if not paths:
-        raise RateCardError(f"{folder}: no rate card files (*.yaml)")
-    cards = [load_rate_card(p) for p in paths]
-    check_versions(cards, [str(p) for p in paths])
-    return cards
-
-
-def check_versions(cards: list[RateCard], names: list[str] | None = None) -> None:
+    version, are errors rather than a silent choice."""
     names = names or [c.key for c in cards]
     by_carrier: dict[str, list[tuple[RateCard, str]]] = {}
     for card, name in zip(cards, names, strict=True):

@@ -1,6 +1,6 @@
 """Carrier-bill reconciliation per carrier billing period (issue 5). No Dagster imports."""
 
-from pipelines.reconciliation.config import CarriersFile, load_carriers
+from pipelines.reconciliation.config import CarriersFile
 from pipelines.reconciliation.engine import BillInputError, ReconciliationResult, reconcile
 from pipelines.reconciliation.invariants import (
     billed_not_split,
@@ -20,7 +20,6 @@ __all__ = [
     "billed_not_split",
     "billing_periods",
     "lines_without_one_finding",
-    "load_carriers",
     "order_logistics_cost",
     "reconcile",
     "rollforward_breaks",

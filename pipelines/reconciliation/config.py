@@ -4,27 +4,22 @@ DOMAIN.md ("Bill reconciliation"): tolerances are absolute and relative and
 configurable per carrier (and here per charge type). A billed figure is within
 tolerance when |billed − expected| ≤ max(absolute, relative% × |expected|);
 the boundary itself is within tolerance. Weight has its own tolerance, in kg.
+The file is read by storage/config.py (load_carriers).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import polars as pl
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipelines.contracts.bills import CHARGE_TYPES
 from pipelines.money import grams, percent_units, price_units
 
 NonNegative = Annotated[Decimal, Field(ge=0)]
-
-
-class CarrierConfigError(ValueError):
-    """carriers.yaml is invalid; the message names the file and the field."""
 
 
 class BillingCycle(StrEnum):
@@ -97,20 +92,6 @@ class CarriersFile(_Strict):
             if c.carrier == carrier:
                 return c
         raise KeyError(f"carrier {carrier!r} not in carriers.yaml")
-
-
-def load_carriers(path: Path) -> CarriersFile:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return CarriersFile.model_validate(raw)
-    except (OSError, yaml.YAMLError) as exc:
-        raise CarrierConfigError(f"{path}: cannot read carriers file: {exc}") from exc
-    except ValidationError as exc:
-        lines = [
-            f"{path}: {'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}"
-            for err in exc.errors()
-        ]
-        raise CarrierConfigError("invalid carriers file\n" + "\n".join(lines)) from exc
 
 
 def tolerance_table(config: CarriersFile) -> pl.DataFrame:

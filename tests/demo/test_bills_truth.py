@@ -9,10 +9,10 @@ import polars as pl
 import pytest
 
 from pipelines.contracts import contract
-from pipelines.rating import load_rate_cards, rate_shipments
-from pipelines.reconciliation.config import load_carriers
+from pipelines.rating import rate_shipments
 from pipelines.reconciliation.engine import reconcile
 from pipelines.reconciliation.periods import billing_periods
+from storage.config import load_carriers, load_rate_cards
 
 from .conftest import END, RATES, START, Generated
 

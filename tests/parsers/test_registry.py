@@ -9,7 +9,8 @@ import pytest
 from parsers.ingest import ingest_file
 from parsers.model import BillParseError
 from parsers.registry import ENTRY_POINT_GROUP, Registry
-from parsers.templates_schema import TemplateError, load_template, load_templates
+from parsers.templates_schema import load_template, load_templates
+from storage.config import ConfigError
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "parsers" / "templates"
 DHL_TEMPLATE = (TEMPLATES / "dhl-mybill-csv.yaml").read_text()
@@ -44,7 +45,7 @@ def test_every_builtin_template_validates_and_has_a_unique_id():
 )
 def test_invalid_templates_fail_with_the_file_and_field_named(tmp_path, change, message):
     path = write(tmp_path, "bad.yaml", DHL_TEMPLATE.replace(*change))
-    with pytest.raises(TemplateError) as info:
+    with pytest.raises(ConfigError) as info:
         load_template(path)
     assert str(path) in str(info.value)
     assert message in str(info.value)
@@ -52,7 +53,7 @@ def test_invalid_templates_fail_with_the_file_and_field_named(tmp_path, change, 
 
 def test_duplicate_template_ids_are_refused(tmp_path):
     write(tmp_path, "copy.yaml", DHL_TEMPLATE)
-    with pytest.raises(TemplateError, match="already defined"):
+    with pytest.raises(ConfigError, match="already defined"):
         load_templates([TEMPLATES, tmp_path])
 
 

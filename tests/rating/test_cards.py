@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.rating.cards import RateCardError, load_rate_card, load_rate_cards
+from storage.config import ConfigError, load_rate_card, load_rate_cards
 from tests.rating.builders import EXPR_V1, EXPR_V2, POST
 
 
@@ -52,7 +52,7 @@ def test_invalid_card_names_file_and_field(tmp_path: Path, mutate, message: str)
     card = copy.deepcopy(EXPR_V1)
     mutate(card)
     path = _write(tmp_path, "bad.yaml", card)
-    with pytest.raises(RateCardError) as err:
+    with pytest.raises(ConfigError) as err:
         load_rate_card(path)
     assert str(path) in str(err.value)
     assert message in str(err.value)
@@ -61,24 +61,24 @@ def test_invalid_card_names_file_and_field(tmp_path: Path, mutate, message: str)
 def test_unreadable_yaml_is_named(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("carrier: [unclosed", encoding="utf-8")
-    with pytest.raises(RateCardError, match=r"broken\.yaml"):
+    with pytest.raises(ConfigError, match=r"broken\.yaml"):
         load_rate_card(path)
 
 
 def test_overlapping_versions_are_refused(tmp_path: Path) -> None:
     _write(tmp_path, "a.yaml", {**EXPR_V1, "valid_to": "2026-02-10"})
     _write(tmp_path, "b.yaml", EXPR_V2)
-    with pytest.raises(RateCardError, match="overlaps"):
+    with pytest.raises(ConfigError, match="overlaps"):
         load_rate_cards(tmp_path)
 
 
 def test_two_versions_same_start_are_refused(tmp_path: Path) -> None:
     _write(tmp_path, "a.yaml", EXPR_V1)
     _write(tmp_path, "b.yaml", {**EXPR_V2, "valid_from": EXPR_V1["valid_from"]})
-    with pytest.raises(RateCardError, match="two EXPR versions start"):
+    with pytest.raises(ConfigError, match="two EXPR versions start"):
         load_rate_cards(tmp_path)
 
 
 def test_empty_folder_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(RateCardError, match="no rate card files"):
+    with pytest.raises(ConfigError, match="no rate card files"):
         load_rate_cards(tmp_path)

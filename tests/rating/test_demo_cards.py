@@ -10,8 +10,9 @@ from pathlib import Path
 import polars as pl
 
 from demo.rate_cards import DEMO_COUNTRIES, write_demo_rate_cards
-from pipelines.rating import load_rate_cards, rate_shipments
-from pipelines.reconciliation import billing_periods, load_carriers
+from pipelines.rating import rate_shipments
+from pipelines.reconciliation import billing_periods
+from storage.config import load_carriers, load_rate_cards
 from storage.layout import DataLayout
 from tests.rating import builders as b
 

@@ -20,16 +20,16 @@ import polars as pl
 import pytest
 
 from pipelines.contracts.inputs import COMPANIES, FX_RATES, SHIPMENTS
-from pipelines.rating import load_rate_cards, rate_shipments
+from pipelines.rating import rate_shipments
 from pipelines.reconciliation import (
     billed_not_split,
     billing_periods,
     lines_without_one_finding,
-    load_carriers,
     reconcile,
     rollforward_breaks,
     rollforward_chain_breaks,
 )
+from storage.config import load_carriers, load_rate_cards
 from storage.layout import DataLayout
 
 START, END = date(2026, 1, 1), date(2026, 3, 31)
