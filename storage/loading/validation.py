@@ -5,6 +5,15 @@ reason (DOMAIN.md: "never lose a row, explain every exclusion"). A row with any
 violation is quarantined whole, with its original values, so a person can fix
 it at the source; the valid rows load. A file that cannot be read at all, or
 lacks a required column, is rejected whole with its reason.
+
+Why not dataframely (the Polars-native validation library): its `Schema.filter` reports a
+failed row as boolean rule columns with fixed names (`column|nullability`), not a reason
+per cell that quotes the value ("'12.345' is not a decimal number with at most 2 decimal
+places", "duplicate key (...) was already loaded on 2026-01-04"), and its `cast=True` is a
+plain Polars cast, not the strict text parsing of coercion.py that refuses silent decimal
+rounding. Keys already loaded on other days and foreign keys into reference tables are
+joins it does not do, and its schemas are classes while ours come from the contracts, so
+it would replace only the simplest checks and reasons would still be written here.
 """
 
 from __future__ import annotations
