@@ -32,8 +32,9 @@ from typing import Literal
 
 import polars as pl
 
+from parsers.base import ParseContext
 from parsers.model import BillParseError
-from parsers.registry import ParseContext, Registry
+from parsers.registry import Registry
 from parsers.validate import validate
 
 Status = Literal["parsed", "already_parsed", "quarantined"]

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
-from parsers.builtin.einvoice import EINVOICE_CHARGE_CODES
+from parsers.base import Candidate, ParseContext, Parser, Sniff
+from parsers.builtin.en16931 import EINVOICE_CHARGE_CODES
 from parsers.model import (
     BillParseError,
     ParseResult,
@@ -25,7 +26,6 @@ from parsers.model import (
     parse_date_text,
     raw_lines,
 )
-from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
 
 CHARGE_AMOUNTS = {"23": 1, "8": 1, "204": -1}
 """MOA qualifiers of a header ALC: charge amount (23, 8) and allowance amount (204)."""
@@ -104,7 +104,6 @@ def _get(seg: list[list[str]], element: int, component: int = 0) -> str:
     return ""
 
 
-@register
 class EdifactInvoic(Parser):
     name = "edifact-invoic"
     version = "1"

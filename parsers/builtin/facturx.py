@@ -13,9 +13,9 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
-from parsers.builtin.einvoice import einvoice_result
+from parsers.base import Candidate, ParseContext, Parser, Sniff
+from parsers.builtin.en16931 import einvoice_result
 from parsers.model import BillParseError, ParseResult
-from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
 from parsers.safe_xml import parse_bytes
 
 INVOICE_ATTACHMENTS = ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml", "order-x.xml")
@@ -46,7 +46,6 @@ def embedded_invoice(path: Path, name: str) -> tuple[str, bytes]:
     )
 
 
-@register
 class FacturX(Parser):
     name = "factur-x"
     version = "1"
