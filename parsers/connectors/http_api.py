@@ -314,8 +314,10 @@ def fetch_bills(
     """Fetch every invoice of `carrier` dated from `since` on into the inbox; return the paths.
 
     `base_url` is the API root (the carrier's endpoint in carriers.yaml, or what
-    demo.carrier_api.serve yields). `token` comes from configuration; when None it is read
-    from `token_env` (default `RECKON_<CARRIER>_API_TOKEN`). Raises AuthError on a refused
+    demo.carrier_api.serve yields). The connector takes plain values and knows nothing of
+    carriers.yaml: runs/api_bills.py maps a carrier's `api` settings onto them. `token`
+    comes from configuration; when None it is read from `token_env` (default
+    `RECKON_<CARRIER>_API_TOKEN`). Raises AuthError on a refused
     token and ConnectorError, naming the URL, when a request still fails after
     `policy.max_attempts` or a response is malformed or incomplete. Envelopes of invoices
     fetched before a failure are already written (each is complete on its own).
@@ -334,34 +336,3 @@ def fetch_bills(
         return [
             write_envelope(layout, fetch_envelope(fetcher, number, page_size)) for number in numbers
         ]
-
-
-def fetch_configured(
-    layout: DataLayout,
-    carrier: str,
-    since: date | None = None,
-    *,
-    base_url: str | None = None,
-    policy: RetryPolicy | None = None,
-) -> list[Path]:
-    """fetch_bills with the carrier's `api` settings from carriers.yaml.
-
-    The token is read from the environment variable `api.token_env` (carriers.yaml never
-    holds the token itself). `base_url` overrides `api.endpoint`, for the demo server on an
-    ephemeral port.
-    """
-    from pipelines.reconciliation.config import load_carriers
-
-    settings = load_carriers(layout.carriers_file).get(carrier).api
-    if settings is None:
-        raise ConnectorError(f"{layout.carriers_file}: carrier {carrier} has no 'api' settings")
-    return fetch_bills(
-        base_url or settings.endpoint,
-        carrier,
-        None,
-        layout,
-        since,
-        page_size=settings.page_size,
-        policy=policy,
-        token_env=settings.token_env,
-    )
