@@ -31,9 +31,10 @@ import psutil
 
 from demo.bills import write_bills
 from demo.bills.samples import sample_bills
+from parsers.base import ParseContext
 from parsers.builtin.pdf_text import PdfTextTemplateEngine
 from parsers.ingest import ingest_many, sha256_of
-from parsers.registry import ParseContext, Registry
+from parsers.registry import Registry
 from storage.layout import DataLayout
 
 SCALES = {

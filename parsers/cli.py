@@ -17,10 +17,11 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from parsers.base import ParseContext
 from parsers.examples import EXAMPLES_DIR, check_examples, record_example
 from parsers.ingest import list_quarantined
 from parsers.model import BillParseError
-from parsers.registry import ParseContext, Registry
+from parsers.registry import Registry
 from parsers.validate import validate
 from storage.config import ConfigError
 

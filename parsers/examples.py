@@ -18,8 +18,9 @@ from pathlib import Path
 
 import polars as pl
 
+from parsers.base import ParseContext
 from parsers.model import BillParseError, ParseResult
-from parsers.registry import ParseContext, Registry
+from parsers.registry import Registry
 from parsers.templates_schema import Template
 
 EXAMPLES_DIR = Path(__file__).parent / "templates" / "examples"

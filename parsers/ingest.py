@@ -29,8 +29,9 @@ from typing import Literal
 
 import polars as pl
 
+from parsers.base import ParseContext
 from parsers.model import BillParseError
-from parsers.registry import ParseContext, Registry
+from parsers.registry import Registry
 from parsers.validate import validate
 from storage.files import atomic_write, write_bytes, write_parquet
 

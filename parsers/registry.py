@@ -1,10 +1,12 @@
 """The parser registry: which parser (and template) reads a bill file, and why.
 
-Built-in parsers register with `@register`; a separate package adds one through
-the `reckon.parsers` entry-point group without touching reckon; declarative
-templates are YAML files in `parsers/templates/` plus an extra folder given by
-configuration (`extra_templates` or the RECKON_TEMPLATES_DIR environment
-variable). `choose` scores every parser and template against the file and says
+Built-in parsers are the classes listed in `parsers.builtin.BUILTIN_PARSERS`
+(the base types they subclass live in parsers/base.py, so no parser imports the
+registry and importing a parser registers nothing); a separate package adds one
+through the `reckon.parsers` entry-point group without touching reckon;
+declarative templates are YAML files in `parsers/templates/` plus an extra
+folder given by configuration (`extra_templates` or the RECKON_TEMPLATES_DIR
+environment variable). `choose` scores every parser and template against the file and says
 why the winner won (the invoice2data lesson: an unexplained choice is a bug
 waiting to happen). `fingerprint` changes whenever any parser or template
 version changes, which is what retries quarantined files (issue 4, item 4).
@@ -13,121 +15,32 @@ version changes, which is what retries quarantined files (issue 4, item 4).
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 from dataclasses import dataclass, field
-from functools import cached_property
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import ClassVar
 
-from parsers.model import BillParseError, ParseResult, Provenance
+from parsers.base import Candidate, ParseContext, Parser, Sniff
+from parsers.builtin import BUILTIN_PARSERS
+from parsers.model import BillParseError, ParseResult
 from parsers.templates_schema import Template, load_templates
 
 ENTRY_POINT_GROUP = "reckon.parsers"
 BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
 TEMPLATES_ENV = "RECKON_TEMPLATES_DIR"
-HEAD_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True)
-class Sniff:
-    score: float
-    """0 = cannot read this file; 1 = certain. Scores are compared across parsers."""
-    reason: str
-    damage: str | None = None
-    """Set when the sniffer found the file itself broken (e.g. 'corrupt_pdf'): if
-    nothing else can read it, that is the quarantine reason, not 'no parser'."""
-
-
-@dataclass
-class Candidate:
-    """What sniffers look at: the name, the first bytes, and (lazily) decoded text."""
-
-    path: Path
-    carrier_hint: str | None = None
-    display_name: str | None = None
-    """The name the file arrived with (the raw store names files by hash)."""
-    extras: dict = field(default_factory=dict)
-    """Derived views (a PDF's first-page text...) cached across sniffers."""
-
-    @property
-    def name(self) -> str:
-        return self.display_name or self.path.name
-
-    @property
-    def suffix(self) -> str:
-        return self.path.suffix.lower()
-
-    @cached_property
-    def head(self) -> bytes:
-        with self.path.open("rb") as fh:
-            return fh.read(HEAD_BYTES)
-
-    @cached_property
-    def text(self) -> str:
-        """The head as text: UTF-8 (with or without BOM), else GB18030, else Latin-1.
-
-        The head may end inside a multi-byte character; that partial character is
-        dropped rather than letting a big UTF-8 or GB18030 file sniff as Latin-1."""
-        head = self.head
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                return head.decode(encoding)
-            except UnicodeDecodeError as exc:
-                if len(head) == HEAD_BYTES and exc.start >= len(head) - 4:
-                    try:
-                        return head[: exc.start].decode(encoding)
-                    except UnicodeDecodeError:
-                        continue
-        return head.decode("latin-1")
-
-
-@dataclass(frozen=True)
-class ParseContext:
-    sha256: str
-    source_name: str
-    carrier_hint: str | None = None
-
-
-class Parser:
-    """Base of every parser. Subclasses set name/version/formats and implement
-    `sniff` and `parse`; template engines set `uses_templates` and get the
-    template they are run with."""
-
-    name: ClassVar[str] = ""
-    version: ClassVar[str] = ""
-    formats: ClassVar[tuple[str, ...]] = ()
-    uses_templates: ClassVar[bool] = False
-    description: ClassVar[str] = ""
-
-    def sniff(self, candidate: Candidate, template: Template | None = None) -> Sniff:
-        raise NotImplementedError
-
-    def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
-        raise NotImplementedError
-
-    def provenance(self, ctx: ParseContext, template: Template | None) -> Provenance:
-        return Provenance(
-            source_sha256=ctx.sha256,
-            source_name=ctx.source_name,
-            parser=self.name,
-            parser_version=self.version,
-            template_id=f"{template.id}@{template.version}" if template else None,
-        )
-
-
-_BUILTINS: dict[str, type[Parser]] = {}
-
-
-def register(cls: type[Parser]) -> type[Parser]:
-    """Class decorator for built-in parsers; a duplicate name is a programming error."""
-    if not cls.name or not cls.version:
-        raise TypeError(f"{cls.__name__} must set name and version")
-    if cls.name in _BUILTINS and _BUILTINS[cls.name] is not cls:
-        raise TypeError(f"parser name {cls.name!r} registered twice")
-    _BUILTINS[cls.name] = cls
-    return cls
+def builtin_parsers() -> list[Parser]:
+    """One instance of each built-in parser, in BUILTIN_PARSERS order; a class without a
+    name or version, or two with one name, is a programming error."""
+    parsers: dict[str, Parser] = {}
+    for cls in BUILTIN_PARSERS:
+        if not cls.name or not cls.version:
+            raise TypeError(f"{cls.__name__} must set name and version")
+        if cls.name in parsers:
+            raise TypeError(f"parser name {cls.name!r} listed twice")
+        parsers[cls.name] = cls()
+    return list(parsers.values())
 
 
 def discover_entry_points() -> list[Parser]:
@@ -187,8 +100,7 @@ class Registry:
     def default(
         cls, extra_templates: Path | list[Path] | None = None, use_entry_points: bool = True
     ) -> Registry:
-        importlib.import_module("parsers.builtin")
-        parsers: list[Parser] = [c() for c in _BUILTINS.values()]
+        parsers = builtin_parsers()
         if use_entry_points:
             known = {p.name for p in parsers}
             for plugin in discover_entry_points():

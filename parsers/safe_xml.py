@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from lxml import etree
@@ -41,6 +42,22 @@ def safe_parser() -> etree.XMLParser:
         huge_tree=False,
         remove_comments=True,
     )
+
+
+@contextmanager
+def hardened_default_parser() -> Iterator[None]:
+    """Make the hardened parser lxml's default for this thread while the block runs.
+
+    For libraries that parse XML themselves with lxml's default parser (factur-x reads
+    a PDF's attachments with `etree.fromstring` to recognise them): inside the block
+    they resolve no entity and touch no network either. What they hand back is still
+    read by `parse_bytes`, which also refuses entity declarations outright."""
+    previous = etree.get_default_parser()
+    etree.set_default_parser(safe_parser())
+    try:
+        yield
+    finally:
+        etree.set_default_parser(previous)
 
 
 def parse_bytes(data: bytes, name: str, max_bytes: int = MAX_TREE_BYTES) -> etree._Element:

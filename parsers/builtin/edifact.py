@@ -2,7 +2,9 @@
 
 Service characters come from the UNA segment when present (component, element,
 decimal mark, release, segment terminator), else the syntax defaults; a released
-character ('?+', '?'') is data, not a separator. The mapping is the generic
+character ('?+', '?'') is data, not a separator. pydifact tokenises (the UNA
+service string advice, the release character, segment/element/component
+splitting); this module maps the segments. The mapping is the generic
 invoice one (docs/parsers.md, "Generic invoices"): one line per LIN (MOA+203),
 one per header allowance/charge (ALC, MOA+23/8/204), taxes are not lines, and the
 stated total is the tax-exclusive invoice total (MOA+389), so the lines must foot
@@ -11,12 +13,17 @@ to it; a credit note (BGM 381) is negated.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+from pydifact import Characters, Token, Tokenizer
+from pydifact import Parser as EdifactParser
+from pydifact.exceptions import EDISyntaxError
 
-from parsers.builtin.einvoice import EINVOICE_CHARGE_CODES
+from parsers.base import Candidate, ParseContext, Parser, Sniff
+from parsers.builtin.en16931 import EINVOICE_CHARGE_CODES
 from parsers.model import (
     BillParseError,
     ParseResult,
@@ -25,77 +32,78 @@ from parsers.model import (
     parse_date_text,
     raw_lines,
 )
-from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
 
 CHARGE_AMOUNTS = {"23": 1, "8": 1, "204": -1}
 """MOA qualifiers of a header ALC: charge amount (23, 8) and allowance amount (204)."""
 
 
+DEFAULT_SERVICE_CHARACTERS = ":+.? '"
+"""The service characters when there is no UNA: the syntax defaults, with the decimal
+point ISO 9735 gives (pydifact's own default is a comma)."""
+
+
 @dataclass(frozen=True)
 class Syntax:
-    component: str = ":"
-    element: str = "+"
-    decimal: str = "."
-    release: str = "?"
-    terminator: str = "'"
+    """The service characters a file uses (amounts are read with its decimal mark)."""
+
+    component: str
+    element: str
+    decimal: str
+    release: str
+    terminator: str
 
 
-def read_syntax(text: str) -> tuple[Syntax, str]:
+def read_syntax(text: str) -> tuple[Characters, str]:
+    """The service characters (from UNA, else the defaults) and the text after UNA."""
     if text.startswith("UNA") and len(text) >= 9:
-        una = text[3:9]
-        return Syntax(una[0], una[1], una[2], una[3], una[5]), text[9:]
-    return Syntax(), text
+        return Characters.from_str(text[:9]), text[9:]
+    return Characters.from_str(DEFAULT_SERVICE_CHARACTERS), text
 
 
-def split_escaped(text: str, sep: str, release: str) -> list[str]:
-    """Split on `sep`, keeping released characters (and the release mark) intact."""
-    parts, current, i = [], [], 0
-    while i < len(text):
-        ch = text[i]
-        if ch == release and i + 1 < len(text):
-            current.append(text[i : i + 2])
-            i += 2
-            continue
-        if ch == sep:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-        i += 1
-    parts.append("".join(current))
-    return parts
+def _without_empty_segments(tokens: Iterable[Token]) -> Iterator[Token]:
+    """Drop a terminator that ends an empty segment ('' or a blank line between two):
+    pydifact would read it as a segment holding the terminator itself."""
+    previous = Token.Type.TERMINATOR
+    for token in tokens:
+        if not (token.type == previous == Token.Type.TERMINATOR):
+            yield token
+        previous = token.type
 
 
-def unescape(value: str, release: str) -> str:
-    """'?+' -> '+', '??' -> '?': the released character is data."""
-    out, i = [], 0
-    while i < len(value):
-        if value[i] == release and i + 1 < len(value):
-            i += 1
-        out.append(value[i])
-        i += 1
-    return "".join(out)
+def _terminated(body: str, syntax: Syntax) -> bool:
+    """Whether `body` ends with a terminator that is not itself released ('?'' is data)."""
+    if not body.endswith(syntax.terminator):
+        return False
+    before = body[: -len(syntax.terminator)]
+    return (len(before) - len(before.rstrip(syntax.release))) % 2 == 0
 
 
 def segments(text: str) -> tuple[Syntax, list[list[list[str]]]]:
-    """[segment][element][component], release marks removed from the values."""
-    syntax, body = read_syntax(text.lstrip("\ufeff"))
-    out = []
-    for raw in split_escaped(body, syntax.terminator, syntax.release):
-        raw = raw.strip()
-        if not raw:
-            continue
-        elements = split_escaped(raw, syntax.element, syntax.release)
-        out.append(
-            [
-                [
-                    unescape(c, syntax.release)
-                    for c in split_escaped(e, syntax.component, syntax.release)
-                ]
-                for e in elements
-            ]
-        )
-    return syntax, out
+    """[segment][element][component], release marks removed from the values.
+
+    A last segment missing its terminator is still read, not dropped, and empty segments
+    are skipped. Text pydifact cannot tokenise (a release character before a line break
+    or at the very end) is `malformed_edi`; a released space is data ('? ' -> ' ')."""
+    characters, body = read_syntax(text.lstrip("\ufeff"))
+    syntax = Syntax(
+        characters.component_separator,
+        characters.data_separator,
+        characters.decimal_point,
+        characters.escape_character,
+        characters.segment_terminator,
+    )
+    body = body.strip()
+    if body and not _terminated(body, syntax):
+        body += syntax.terminator
+    try:
+        tokens = _without_empty_segments(Tokenizer().get_tokens(body, characters))
+        raw = list(EdifactParser().convert_tokens_to_raw_segments(tokens))
+    except EDISyntaxError as exc:
+        raise BillParseError("malformed_edi", str(exc)) from exc
+    return syntax, [
+        [element if isinstance(element, list) else [element] for element in segment]
+        for segment in raw
+    ]
 
 
 def _get(seg: list[list[str]], element: int, component: int = 0) -> str:
@@ -104,7 +112,6 @@ def _get(seg: list[list[str]], element: int, component: int = 0) -> str:
     return ""
 
 
-@register
 class EdifactInvoic(Parser):
     name = "edifact-invoic"
     version = "1"

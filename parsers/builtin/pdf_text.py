@@ -23,17 +23,17 @@ from pdfplumber.utils.exceptions import PdfminerException
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
-from parsers.builtin.tabular import header_names
+from parsers.base import Candidate, ParseContext, Parser, Sniff
 from parsers.builtin.template_engine import (
     build_bill,
     clean_cells,
     finish,
+    header_names,
     header_value,
     lines_from_cells,
     template_sniff,
 )
 from parsers.model import BillParseError, ParseResult
-from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
 from parsers.templates_schema import FieldRule, Template
 
 
@@ -158,7 +158,6 @@ def ruled_table_rows(path: Path, name: str, template: Template) -> tuple[pl.Data
     return clean_cells(cells, read.null_values), texts
 
 
-@register
 class PdfTextTemplateEngine(Parser):
     name = "template-pdf"
     version = "1"

@@ -23,9 +23,11 @@ from typing import Any
 import polars as pl
 from lxml import etree
 
+from parsers.base import Candidate, ParseContext, Parser, Sniff
 from parsers.builtin.template_engine import (
     build_bill,
     clean_cells,
+    decode,
     finish,
     header_value,
     line_sources,
@@ -33,7 +35,6 @@ from parsers.builtin.template_engine import (
     template_sniff,
 )
 from parsers.model import BillParseError, ParseResult
-from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
 from parsers.safe_xml import iter_elements
 from parsers.templates_schema import FieldRule, Template
 
@@ -84,7 +85,6 @@ def _xpath_text(result: Any) -> str | None:
     return str(result) if result is not None else None
 
 
-@register
 class XmlTemplateEngine(Parser):
     name = "template-xml"
     version = "1"
@@ -196,7 +196,6 @@ def _scalar(value: Any) -> str | None:
     return str(value)
 
 
-@register
 class JsonTemplateEngine(Parser):
     name = "template-json"
     version = "1"
@@ -210,8 +209,6 @@ class JsonTemplateEngine(Parser):
         return template_sniff(candidate, template, lambda: candidate.text)
 
     def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
-        from parsers.builtin.tabular import decode
-
         doc = _loads(decode(path.read_bytes(), "auto", ctx.source_name), ctx.source_name)
         doc = _inline_base64(doc)
         if not template.read.lines_path:

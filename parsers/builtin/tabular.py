@@ -14,53 +14,22 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
+from parsers.base import Candidate, ParseContext, Parser, Sniff
 from parsers.builtin.template_engine import (
     build_bill,
     clean_cells,
+    decode,
     finish,
+    header_names,
     header_value,
     lines_from_cells,
     template_sniff,
 )
 from parsers.model import BillParseError, ParseResult
-from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
 from parsers.templates_schema import Template
 
 DELIMITERS = (",", ";", "\t", "|")
 SNIFF_ROWS = 40
-
-
-def decode(data: bytes, encoding: str, name: str) -> str:
-    """Bytes -> text; 'auto' tries UTF-8 (BOM or not) then GB18030, strictly."""
-    tries = ("utf-8-sig", "gb18030") if encoding == "auto" else (encoding,)
-    for enc in tries:
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError as exc:
-            error = exc
-    raise BillParseError(
-        "encoding",
-        f"{name} is not {' or '.join(tries)}: byte {data[error.start : error.start + 1]!r} at "
-        f"offset {error.start}",
-        f"byte={error.start}",
-    )
-
-
-def header_names(block: pl.DataFrame) -> list[str]:
-    """Column names from 1+ header rows: upper rows forward-filled across merged cells,
-    parts joined with a space ('运单信息 运单号'); blanks become 'column_N'."""
-    rows = [list(r) for r in block.iter_rows()]
-    for r in rows[:-1]:
-        for i in range(1, len(r)):
-            if r[i] is None or str(r[i]).strip() == "":
-                r[i] = r[i - 1]
-    names, seen = [], {}
-    for i in range(block.width):
-        parts = [str(r[i]).strip() for r in rows if r[i] is not None and str(r[i]).strip()]
-        name = " ".join(dict.fromkeys(parts)) or f"column_{i + 1}"
-        seen[name] = seen.get(name, 0) + 1
-        names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
-    return names
 
 
 def grid_text(grid: pl.DataFrame) -> str:
@@ -156,7 +125,6 @@ def read_csv_grid(path: Path, template: Template, name: str) -> pl.DataFrame:
         raise BillParseError("malformed_csv", f"{name}: {str(exc).splitlines()[0]}") from exc
 
 
-@register
 class CsvTemplateEngine(Parser):
     name = "template-csv"
     version = "1"
@@ -187,7 +155,6 @@ def read_xlsx_grid(path: Path, template: Template, name: str, n_rows: int | None
     return grid, sheet_name
 
 
-@register
 class XlsxTemplateEngine(Parser):
     name = "template-xlsx"
     version = "1"

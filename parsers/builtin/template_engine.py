@@ -1,5 +1,6 @@
-"""What every template engine shares: sniffing by match rules, cells -> charge lines,
-header fields, and the hand-over to the canonical builder.
+"""What every template engine shares: sniffing by match rules, decoding text, naming
+columns from header rows, cells -> charge lines, header fields, and the hand-over to
+the canonical builder.
 
 Each format engine (tabular, XML, JSON, PDF) only turns a file into a *cells*
 frame: one row per printed row or element, text columns keyed by the template's
@@ -15,8 +16,8 @@ from collections.abc import Callable
 
 import polars as pl
 
+from parsers.base import Candidate, ParseContext, Parser, Sniff
 from parsers.model import BillParseError, ParseResult, RawBill, canonical_frames, parse_date_text
-from parsers.registry import Candidate, ParseContext, Parser, Sniff
 from parsers.templates_schema import FieldRule, Template, WideCharge
 
 SUFFIXES = {
@@ -95,6 +96,39 @@ def clean_cells(cells: pl.DataFrame, null_values: list[str]) -> pl.DataFrame:
         for c in data
     )
     return cells.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in data))
+
+
+def decode(data: bytes, encoding: str, name: str) -> str:
+    """Bytes -> text; 'auto' tries UTF-8 (BOM or not) then GB18030, strictly."""
+    tries = ("utf-8-sig", "gb18030") if encoding == "auto" else (encoding,)
+    for enc in tries:
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError as exc:
+            error = exc
+    raise BillParseError(
+        "encoding",
+        f"{name} is not {' or '.join(tries)}: byte {data[error.start : error.start + 1]!r} at "
+        f"offset {error.start}",
+        f"byte={error.start}",
+    )
+
+
+def header_names(block: pl.DataFrame) -> list[str]:
+    """Column names from 1+ header rows: upper rows forward-filled across merged cells,
+    parts joined with a space ('运单信息 运单号'); blanks become 'column_N'."""
+    rows = [list(r) for r in block.iter_rows()]
+    for r in rows[:-1]:
+        for i in range(1, len(r)):
+            if r[i] is None or str(r[i]).strip() == "":
+                r[i] = r[i - 1]
+    names, seen = [], {}
+    for i in range(block.width):
+        parts = [str(r[i]).strip() for r in rows if r[i] is not None and str(r[i]).strip()]
+        name = " ".join(dict.fromkeys(parts)) or f"column_{i + 1}"
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return names
 
 
 class _Columns:

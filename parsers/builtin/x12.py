@@ -17,8 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
+from parsers.base import Candidate, ParseContext, Parser, Sniff
 from parsers.model import BillParseError, ParseResult, RawBill, canonical_frames, raw_lines
-from parsers.registry import Candidate, ParseContext, Parser, Sniff, register
 
 X12_CHARGE_CODES = {
     "400": "FREIGHT",
@@ -76,7 +76,6 @@ def _el(seg: list[str], i: int) -> str:
     return seg[i].strip() if len(seg) > i else ""
 
 
-@register
 class X12FreightInvoice(Parser):
     name = "x12-freight-invoice"
     version = "1"

@@ -2,8 +2,10 @@
 
 Carrier APIs page, rate-limit and fail transiently, and a bill fetched badly
 is a bill silently short of lines (DOMAIN.md: "never lose a row"). So this
-connector retries 429/5xx/connection errors with exponential backoff and
-jitter (honouring Retry-After) up to a bound, then fails naming the URL; it
+connector retries 429/5xx/connection errors (tenacity: at most
+`max_attempts`, no wait after the last) with full-jitter exponential backoff,
+or the server's Retry-After when it sends one (tenacity does not read HTTP
+headers, so `retry_delay` computes each wait), then fails naming the URL; it
 keeps every raw response body in the raw store *before* parsing it; and it
 checks that the pages it followed add up to the invoice's charge count.
 
@@ -30,6 +32,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import httpx
+import tenacity
 
 from storage.files import write_bytes
 from storage.layout import DataLayout
@@ -46,6 +49,14 @@ class ConnectorError(RuntimeError):
 
 class AuthError(ConnectorError):
     """The API refused the token (401/403): retrying cannot help."""
+
+
+class _Transient(Exception):
+    """A response worth another try (429/5xx), with the server's Retry-After if any."""
+
+    def __init__(self, status: int, retry_after: str | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -109,7 +120,7 @@ def carrier_endpoint(base_url: str, carrier: str) -> str:
 
 
 class _Fetcher:
-    """One HTTP client plus the retry loop and the raw store, for one carrier."""
+    """One HTTP client plus its retrying (tenacity) and the raw store, for one carrier."""
 
     def __init__(
         self,
@@ -127,43 +138,55 @@ class _Fetcher:
         self.carrier = carrier
         self.layout = layout
         self.policy = policy
-        self.sleep = sleep
         self.rng = random.Random()
         self.client = httpx.Client(
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=httpx.Timeout(policy.read_timeout_s, connect=policy.connect_timeout_s),
             transport=transport,
         )
+        self.retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(policy.max_attempts),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type((httpx.TransportError, _Transient)),
+            sleep=sleep,
+            reraise=True,
+        )
 
     def get(self, path: str) -> httpx.Response:
         """GET `path` (path + query on the API), retrying transient failures within the policy."""
         url = f"{self.base_url}{path}"
-        last = ""
-        for attempt in range(1, self.policy.max_attempts + 1):
-            retry_after = None
-            try:
-                response = self.client.get(url)
-            except httpx.TransportError as error:
-                last = f"{type(error).__name__}: {error}"
-            else:
-                if response.status_code == 200:
-                    return response
-                if response.status_code in (401, 403):
-                    raise AuthError(
-                        f"GET {url}: HTTP {response.status_code}, the API refused the token "
-                        f"({response.text[:200]!r})"
-                    )
-                if response.status_code not in RETRY_STATUSES:
-                    raise ConnectorError(
-                        f"GET {url}: HTTP {response.status_code} ({response.text[:200]!r})"
-                    )
-                last = f"HTTP {response.status_code}"
-                retry_after = response.headers.get("Retry-After")
-            if attempt < self.policy.max_attempts:
-                self.sleep(retry_delay(attempt, retry_after, self.policy, self.rng))
-        raise ConnectorError(
-            f"GET {url}: gave up after {self.policy.max_attempts} attempts; last failure: {last}"
-        )
+        try:
+            return self.retrying(self._attempt, url)
+        except (httpx.TransportError, _Transient) as error:
+            last = (
+                str(error) if isinstance(error, _Transient) else f"{type(error).__name__}: {error}"
+            )
+            raise ConnectorError(
+                f"GET {url}: gave up after {self.policy.max_attempts} attempts; "
+                f"last failure: {last}"
+            ) from None
+
+    def _attempt(self, url: str) -> httpx.Response:
+        """One GET: the response when 200, _Transient when worth another try, else an error."""
+        response = self.client.get(url)
+        if response.status_code == 200:
+            return response
+        if response.status_code in (401, 403):
+            raise AuthError(
+                f"GET {url}: HTTP {response.status_code}, the API refused the token "
+                f"({response.text[:200]!r})"
+            )
+        if response.status_code not in RETRY_STATUSES:
+            raise ConnectorError(
+                f"GET {url}: HTTP {response.status_code} ({response.text[:200]!r})"
+            )
+        raise _Transient(response.status_code, response.headers.get("Retry-After"))
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        """tenacity's wait: the server's Retry-After if it sent one, else jittered backoff."""
+        error = state.outcome.exception() if state.outcome else None
+        retry_after = error.retry_after if isinstance(error, _Transient) else None
+        return retry_delay(state.attempt_number, retry_after, self.policy, self.rng)
 
     def keep_raw(self, body: bytes) -> str:
         """Store the body as received in the raw store (parsers/ingest.py's layout,
@@ -304,8 +327,10 @@ def fetch_bills(
     """Fetch every invoice of `carrier` dated from `since` on into the inbox; return the paths.
 
     `base_url` is the API root (the carrier's endpoint in carriers.yaml, or what
-    demo.carrier_api.serve yields). `token` comes from configuration; when None it is read
-    from `token_env` (default `RECKON_<CARRIER>_API_TOKEN`). Raises AuthError on a refused
+    demo.carrier_api.serve yields). The connector takes plain values and knows nothing of
+    carriers.yaml: runs/api_bills.py maps a carrier's `api` settings onto them. `token`
+    comes from configuration; when None it is read from `token_env` (default
+    `RECKON_<CARRIER>_API_TOKEN`). Raises AuthError on a refused
     token and ConnectorError, naming the URL, when a request still fails after
     `policy.max_attempts` or a response is malformed or incomplete. Envelopes of invoices
     fetched before a failure are already written (each is complete on its own).
@@ -324,34 +349,3 @@ def fetch_bills(
         return [
             write_envelope(layout, fetch_envelope(fetcher, number, page_size)) for number in numbers
         ]
-
-
-def fetch_configured(
-    layout: DataLayout,
-    carrier: str,
-    since: date | None = None,
-    *,
-    base_url: str | None = None,
-    policy: RetryPolicy | None = None,
-) -> list[Path]:
-    """fetch_bills with the carrier's `api` settings from carriers.yaml.
-
-    The token is read from the environment variable `api.token_env` (carriers.yaml never
-    holds the token itself). `base_url` overrides `api.endpoint`, for the demo server on an
-    ephemeral port.
-    """
-    from storage.config import load_carriers
-
-    settings = load_carriers(layout.carriers_file).get(carrier).api
-    if settings is None:
-        raise ConnectorError(f"{layout.carriers_file}: carrier {carrier} has no 'api' settings")
-    return fetch_bills(
-        base_url or settings.endpoint,
-        carrier,
-        None,
-        layout,
-        since,
-        page_size=settings.page_size,
-        policy=policy,
-        token_env=settings.token_env,
-    )

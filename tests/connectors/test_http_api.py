@@ -24,9 +24,9 @@ from parsers.connectors.http_api import (
     RetryPolicy,
     carrier_endpoint,
     fetch_bills,
-    fetch_configured,
     retry_delay,
 )
+from runs.api_bills import fetch_configured
 from storage.layout import DataLayout
 from tests.demo_bills.readers import read_ups_envelope, read_ups_source
 

@@ -21,9 +21,10 @@ from hypothesis import strategies as st
 
 from demo.bills import write_bills
 from demo.bills.samples import HEADER_SCHEMA, LINE_SCHEMA, sample_bills
+from parsers.base import ParseContext
 from parsers.ingest import ingest_many
 from parsers.model import BillParseError
-from parsers.registry import ParseContext, Registry
+from parsers.registry import Registry
 from parsers.validate import validate
 from storage.layout import DataLayout
 from tests.parsers.conftest import DEMO_CARRIERS, expected_lines

@@ -8,8 +8,8 @@ import pytest
 
 from demo.bills import write_bills
 from demo.bills.samples import sample_bills
+from parsers.base import ParseContext
 from parsers.builtin.pdf_text import PdfTextTemplateEngine, page_texts
-from parsers.registry import ParseContext
 from storage.layout import DataLayout
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from fpdf import FPDF
 
+from parsers.base import ParseContext
 from parsers.ingest import ingest_file
-from parsers.registry import ParseContext, Registry
+from parsers.registry import Registry
 
 TEMPLATE = """
 id: acme-ruled-pdf

@@ -104,7 +104,7 @@ from pathlib import Path
 import polars as pl
 
 from parsers.model import RawBill, canonical_frames
-from parsers.registry import Parser, Sniff
+from parsers.base import Parser, Sniff
 
 
 class AcmeBills(Parser):
@@ -161,7 +161,7 @@ def test_an_entry_point_plugin_is_discovered_and_parses(tmp_path, monkeypatch):
 def test_sniffing_a_big_file_survives_a_character_cut_by_the_head(tmp_path, encoding):
     """The sniffer reads the first 64 KB; a Chinese character straddling that boundary
     must not turn the whole head into Latin-1 (and the template's texts unmatchable)."""
-    from parsers.registry import HEAD_BYTES, Candidate
+    from parsers.base import HEAD_BYTES, Candidate
 
     row = "运费,挂号费\n"
     lead = (row * 100).encode(encoding)

@@ -187,7 +187,7 @@ def test_x12_fedex_110_lines_keep_airbill_ship_date_and_weight(registry):
     P1 ship date, L0 weight in pounds (L0-11 = L), N2 amounts with negative discounts."""
     import hashlib
 
-    from parsers.registry import ParseContext
+    from parsers.base import ParseContext
 
     path = samples_dir("x12-oopfactory") / "FedEx_SampleInvoice1_X12-110.txt"
     ctx = ParseContext(hashlib.sha256(path.read_bytes()).hexdigest(), path.name)

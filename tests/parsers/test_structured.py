@@ -64,7 +64,7 @@ def test_an_envelope_page_kept_as_base64_reads_like_its_text(tmp_path, registry)
     import hashlib
     import json
 
-    from parsers.registry import ParseContext
+    from parsers.base import ParseContext
 
     charges = [
         {
