@@ -12,6 +12,7 @@ from pipelines.contracts.reconciliation import (
     PERIOD_SUMMARY,
 )
 from pipelines.contracts.types import MONEY, PERCENT
+from pipelines.money import div_half_up
 from pipelines.reconciliation.periods import BillingPeriod
 
 
@@ -21,7 +22,7 @@ def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
     In Int64: the counts come as UInt32, and 2 × part × 10^6 overflows 32 bits from
     2,148 lines on (a 6M-line period read 0.0110% for 83.3333%)."""
     part, whole = part.cast(pl.Int64), whole.cast(pl.Int64)
-    units = (2 * part * 1_000_000 + whole) // (2 * whole)
+    units = div_half_up(part * 1_000_000, whole)
     return (
         pl.when(whole == 0)
         .then(pl.lit(100).cast(pl.Decimal(38, 4)))
