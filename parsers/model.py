@@ -18,6 +18,7 @@ import polars as pl
 from pipelines.contracts import types as t
 from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
 from pipelines.money import div_half_away, units_of
+from pipelines.tracking import normalise_tracking
 
 RAW_LINE_COLUMNS = (
     "tracking_number_raw",
@@ -107,11 +108,6 @@ class ParseResult:
     headers: pl.DataFrame
     lines: pl.DataFrame
     warnings: list[str] = field(default_factory=list)
-
-
-def normalise_tracking(expr: pl.Expr) -> pl.Expr:
-    """Upper case, only letters and digits: '1z 999-aa1' and '1Z999AA1' match."""
-    return expr.str.to_uppercase().str.replace_all(r"[^0-9A-Z]", "")
 
 
 def clean_number(expr: pl.Expr, decimal_comma: bool = False) -> pl.Expr:

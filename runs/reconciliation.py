@@ -20,7 +20,6 @@ import polars as pl
 from pipelines.contracts.reconciliation import FINDINGS
 from pipelines.rating import RatingResult, load_rate_cards, rate_shipments
 from pipelines.rating.cards import RateCard
-from pipelines.rating.keys import normalise_tracking
 from pipelines.reconciliation import (
     BillingPeriod,
     ReconciliationResult,
@@ -35,6 +34,7 @@ from pipelines.reconciliation import (
 )
 from pipelines.reconciliation.config import CarriersFile
 from pipelines.reconciliation.periods import period_bounds
+from pipelines.tracking import normalise_tracking
 from storage.layout import DataLayout
 from storage.loading.validation import PROVENANCE
 from storage.warehouse import (

@@ -31,11 +31,12 @@ from pipelines.money import (
     units_of,
 )
 from pipelines.rating.cards import RateCard
-from pipelines.rating.keys import normalise_postcode_expr, with_normalised_tracking
+from pipelines.rating.keys import normalise_postcode_expr
 from pipelines.rating.lookups import EPOCH, CardGrid, position_in
 from pipelines.rating.outputs import charge_parts, expected_charges_table, ratings_table
 from pipelines.rating.pricing import chargeable_grams, price_freight, volumetric_grams
 from pipelines.rating.tables import RateCardTables, build_tables
+from pipelines.tracking import with_normalised_tracking
 
 LEFT = {"how": "left", "maintain_order": "left"}
 

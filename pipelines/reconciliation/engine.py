@@ -15,7 +15,6 @@ import polars as pl
 from pipelines.contracts.reconciliation import FINDINGS
 from pipelines.rating.cards import RateCard
 from pipelines.rating.engine import RatingResult, as_tables
-from pipelines.rating.keys import with_normalised_tracking
 from pipelines.rating.tables import RateCardTables
 from pipelines.reconciliation.accruals import accrual_entries
 from pipelines.reconciliation.config import CarriersFile, tolerance_table, weight_tolerance_table
@@ -30,6 +29,7 @@ from pipelines.reconciliation.outputs import (
     vouchers_from_totals,
 )
 from pipelines.reconciliation.periods import BillingPeriod, bill_periods
+from pipelines.tracking import with_normalised_tracking
 from storage.parts import clear_parts, scan_parts, write_part
 
 LINE_KEY = ["source_sha256", "bill_number", "line_number"]
