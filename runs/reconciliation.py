@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
 from pipelines.contracts.reconciliation import FINDINGS
 from pipelines.rating import RatingResult, load_rate_cards, rate_shipments
 from pipelines.rating.cards import RateCard
@@ -53,7 +54,6 @@ PERIOD_OUTPUTS = {
     "accrual_journal": "accruals",
     "accrual_rollforward": "accrual_rollforward",
 }
-LINE_KEY = ["source_sha256", "bill_number", "line_number"]
 STORE_MEMORY_LIMIT = "1GB"
 """DuckDB's memory limit while it loads a period's findings parts (see
 `replace_slice_from_parquet`): unbounded, DuckDB held 3.4 GB for 6M findings."""
@@ -170,11 +170,11 @@ def _reconcile_period(
     )
     previous = _previous_rollforward(con, carriers, period)
     _store(con, period, result)
-    bills = result.payable_vouchers.select("source_sha256", "bill_number")
+    bills = result.payable_vouchers.select(BILL_HEADERS.key)
     period_lines = (
-        lines.select(LINE_KEY).join(bills, on=["source_sha256", "bill_number"])
+        lines.select(BILL_LINES.key).join(bills, on=BILL_HEADERS.key)
         if lines.width
-        else pl.DataFrame(schema=dict.fromkeys(LINE_KEY, pl.String))
+        else pl.DataFrame(schema=dict.fromkeys(BILL_LINES.key, pl.String))
     )
     violations = {
         "one_finding_per_line": lines_without_one_finding(period_lines, result.scan_findings()),
@@ -228,7 +228,7 @@ def _store(
                 FINDINGS.schema,
                 result.finding_parts,
                 where,
-                order_by=LINE_KEY,
+                order_by=FINDINGS.key,
                 memory_limit=STORE_MEMORY_LIMIT,
             )
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.contracts.bills import BILL_HEADERS
 from pipelines.contracts.reconciliation import (
     DISPUTES,
     FINDING_CODES,
@@ -31,7 +32,7 @@ def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
     )
 
 
-BILL_KEY = ["source_sha256", "bill_number"]
+BILL_KEY = list(BILL_HEADERS.key)
 VOUCHER_GROUP = [
     "carrier",
     "period_start",
