@@ -18,6 +18,7 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
+from pipelines.contracts.inputs import LANDED_COSTS, MOVEMENTS
 from pipelines.costing import CostingPolicy, CostingResult, CostingState, cost_range
 from pipelines.costing.invariants import (
     journal_balance_violations,
@@ -46,7 +47,6 @@ from storage.warehouse import read_table, replace_slice, table_exists
 RECENT_DAYS = 31
 """A computed range shorter than this is costed day by day, leaving a checkpoint per day."""
 
-# Output table -> the date column that places its rows on a day.
 DAILY_OUTPUTS = {
     "costing_cogs": "posting_date",
     "costing_consumption": "posting_date",
@@ -58,6 +58,10 @@ DAILY_OUTPUTS = {
     "costing_flags": "day",
     "costing_late_documents": "day",
 }
+"""Output table -> the date column that places its rows on a day."""
+CHANGE_ROW_TABLES = ("costing_valuation", "costing_ageing_changes")
+"""Outputs kept as change rows: exported as one day's full report instead
+(`valuation_on_days`, `ageing_on_days`)."""
 
 
 INVARIANTS = ("roll_forward", "open_layers_equal_balance", "no_negative_layer", "journal_balanced")
@@ -230,10 +234,9 @@ def _outputs(result: CostingResult, inputs: dict[str, pl.DataFrame]) -> dict[str
     """The result's per-day tables, each with the date column `DAILY_OUTPUTS` names."""
     dated = pl.concat(
         [
-            inputs["movements"].select("movement_id", pl.col("occurred_at").dt.date().alias("day")),
+            inputs["movements"].select("movement_id", MOVEMENTS.day().alias("day")),
             inputs["landed_costs"].select(
-                pl.col("landed_cost_id").alias("movement_id"),
-                pl.col("posted_at").dt.date().alias("day"),
+                pl.col("landed_cost_id").alias("movement_id"), LANDED_COSTS.day().alias("day")
             )
             if inputs["landed_costs"].height
             else pl.DataFrame(schema={"movement_id": pl.String, "day": pl.Date}),

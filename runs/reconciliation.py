@@ -18,6 +18,7 @@ import duckdb
 import polars as pl
 
 from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
+from pipelines.contracts.inputs import SHIPMENTS
 from pipelines.contracts.reconciliation import FINDINGS
 from pipelines.rating import RatingResult, load_rate_cards, rate_shipments
 from pipelines.rating.cards import RateCard
@@ -36,6 +37,7 @@ from pipelines.reconciliation import (
 from pipelines.reconciliation.config import CarriersFile
 from pipelines.reconciliation.periods import period_bounds
 from pipelines.tracking import normalise_tracking
+from runs.dated import day_of
 from storage.layout import DataLayout
 from storage.loading.validation import PROVENANCE
 from storage.warehouse import (
@@ -115,7 +117,7 @@ def reconcile_periods(
         mine = [p for p in periods if p.carrier == carrier]
         last_day = max(p.end for p in mine)
         shipments = read_table(
-            con, "shipments", "carrier = ? AND CAST(shipped_at AS DATE) <= ?", [carrier, last_day]
+            con, "shipments", f"carrier = ? AND {day_of(SHIPMENTS)} <= ?", [carrier, last_day]
         )
         rating = rate_shipments(
             shipments.drop(PROVENANCE, strict=False), cards, fx_rates, companies
@@ -146,7 +148,7 @@ def _every_carriers_tracking(con: duckdb.DuckDBPyConnection, last_day: date) -> 
         )
     frame = con.sql(
         "SELECT tracking_number, carrier, shipment_id FROM shipments "
-        "WHERE CAST(shipped_at AS DATE) <= ?",
+        f"WHERE {day_of(SHIPMENTS)} <= ?",
         params=[last_day],
     ).pl()
     return frame.with_columns(normalise_tracking(pl.col("tracking_number")))
