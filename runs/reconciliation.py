@@ -1,9 +1,9 @@
 """Reconcile carrier billing periods against the warehouse.
 
-A period is keyed `<CARRIER>|<period start>`. One call prices every shipment
-the periods need in a single pass (rating is set-based), reconciles each
-period, and replaces exactly that period's rows in every output table, so a
-rerun after a late bill or a corrected rate card gives the same rows once.
+A period is keyed `<CARRIER>|<period start>` (runs/partition_keys.py). One call
+prices every shipment the periods need in a single pass (rating is set-based),
+reconciles each period, and replaces exactly that period's rows in every output
+table, so a rerun after a late bill or a corrected rate card gives the same rows once.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from pipelines.reconciliation.config import CarriersFile
 from pipelines.reconciliation.periods import period_bounds
 from pipelines.tracking import normalise_tracking
 from runs.dated import day_of
+from runs.partition_keys import period_key, split_period_key
 from storage.layout import DataLayout
 from storage.loading.validation import PROVENANCE
 from storage.warehouse import (
@@ -47,7 +48,6 @@ from storage.warehouse import (
     table_exists,
 )
 
-KEY_SEPARATOR = "|"
 PERIOD_OUTPUTS = {
     "reconciliation_findings": "findings",
     "reconciliation_period_summary": "period_summary",
@@ -62,14 +62,9 @@ STORE_MEMORY_LIMIT = "1GB"
 CHECKS = ("one_finding_per_line", "billed_equals_approved_plus_disputed", "accruals_roll_forward")
 
 
-def period_key(period: BillingPeriod) -> str:
-    return f"{period.carrier}{KEY_SEPARATOR}{period.start.isoformat()}"
-
-
 def parse_period_key(key: str, carriers: CarriersFile) -> BillingPeriod:
     """The billing period a partition key names (its carrier's cycle gives the end)."""
-    carrier, _, start = key.partition(KEY_SEPARATOR)
-    first = date.fromisoformat(start)
+    carrier, first = split_period_key(key)
     bounds = period_bounds(first, carriers.get(carrier).billing_cycle)
     if bounds[0] != first:
         raise ValueError(f"{key}: {first} is not the first day of a {carrier} billing period")
@@ -79,7 +74,11 @@ def parse_period_key(key: str, carriers: CarriersFile) -> BillingPeriod:
 def period_keys(layout: DataLayout, start: date, end: date) -> list[str]:
     """Every carrier's billing periods overlapping [start, end], carrier by carrier."""
     carriers = load_carriers(layout.carriers_file)
-    return [period_key(p) for c in carriers.carriers for p in billing_periods(c, start, end)]
+    return [
+        period_key(p.carrier, p.start)
+        for c in carriers.carriers
+        for p in billing_periods(c, start, end)
+    ]
 
 
 @dataclass
@@ -88,6 +87,11 @@ class PeriodOutcome:
     result: ReconciliationResult
     violations: dict[str, pl.DataFrame]
     _cleanup: weakref.finalize | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        """The period's partition key."""
+        return period_key(self.period.carrier, self.period.start)
 
     def release(self) -> None:
         """Remove the period's findings parts now (they are in the warehouse); after

@@ -25,7 +25,8 @@ from parsers.ingest import (
     store_raw,
 )
 from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
-from runs.inbox import parse_partition_key, resolve_partition
+from runs.inbox import resolve_partition
+from runs.partition_keys import split_bill_file_key
 from storage.warehouse import read_table, replace_slice
 
 GROUP = "bills"
@@ -77,7 +78,7 @@ def bill_files(context: dg.AssetExecutionContext, reckon: ReckonResource) -> dg.
     stored_rows = {r["partition_key"]: r for r in stored.iter_rows(named=True)}
     rows = []
     for key in keys:
-        carrier, name, _ = parse_partition_key(key)
+        carrier, name, _ = split_bill_file_key(key)
         if key in stored_rows and not (layout.bills_inbox / carrier / name).is_file():
             # Already in the raw store; the inbox copy may be cleared once stored.
             rows.append(tuple(stored_rows[key][c] for c in BILL_FILES_SCHEMA.names()))
