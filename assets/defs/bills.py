@@ -24,6 +24,7 @@ from parsers.ingest import (
     sha256_of,
     store_raw,
 )
+from parsers.validate import not_footing
 from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
 from runs.inbox import resolve_partition
 from runs.partition_keys import split_bill_file_key
@@ -204,11 +205,7 @@ def _bill_metadata(status: pl.DataFrame, lines: pl.DataFrame) -> dict[str, objec
 
 
 def _bill_checks(headers: pl.DataFrame, lines: pl.DataFrame, status: pl.DataFrame):
-    sums = lines.group_by("source_sha256", "bill_number").agg(pl.col("amount").sum().alias("sum"))
-    footing = headers.join(sums, on=["source_sha256", "bill_number"], how="left").filter(
-        pl.col("stated_total").is_not_null()
-        & (pl.col("stated_total") != pl.col("sum").fill_null(0))
-    )
+    footing = not_footing(headers, lines)
     yield dg.AssetCheckResult(
         check_name="lines_sum_to_stated_totals",
         passed=footing.is_empty(),
