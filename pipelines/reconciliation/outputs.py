@@ -71,12 +71,8 @@ def combine_bill_totals(parts: list[pl.DataFrame]) -> pl.DataFrame:
     return whole.group_by(VOUCHER_GROUP).agg(pl.exclude(VOUCHER_GROUP).sum())
 
 
-def payable_vouchers(findings: pl.DataFrame, headers: pl.DataFrame) -> pl.DataFrame:
-    """One voucher per bill (see `vouchers_from_totals`)."""
-    return vouchers_from_totals(bill_totals(findings), headers)
-
-
 def vouchers_from_totals(totals: pl.DataFrame, headers: pl.DataFrame) -> pl.DataFrame:
+    """One payable voucher per bill, from the per-bill totals."""
     stated = headers.select(*BILL_KEY, "stated_total")
     return (
         totals.join(stated, on=BILL_KEY, how="left")
@@ -107,25 +103,6 @@ def sort_disputes(rows: list[pl.DataFrame]) -> pl.DataFrame:
         whole.sort("bill_number", "line_number", "source_sha256")
         .drop("source_sha256")
         .cast(DISPUTES.schema)  # type: ignore[arg-type]
-    )
-
-
-def dispute_list(findings: pl.DataFrame) -> pl.DataFrame:
-    """Lines with a disputed amount, the evidence in words (CSV/Excel for the carrier)."""
-    return sort_disputes([dispute_rows(findings)])
-
-
-def period_summary(
-    findings: pl.DataFrame,
-    headers: pl.DataFrame,
-    journal: pl.DataFrame,
-    period: BillingPeriod,
-    currency: str,
-    quarantined_count: int,
-) -> pl.DataFrame:
-    """One row per bill currency (see `summary_from_totals`)."""
-    return summary_from_totals(
-        bill_totals(findings), headers, journal, period, currency, quarantined_count
     )
 
 
