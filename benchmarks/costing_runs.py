@@ -37,8 +37,9 @@ import polars as pl
 
 from benchmarks._measure import emit, peak_mb
 from benchmarks.costing import SIZES, _cpu_seconds, _full, _run
+from pipelines.contracts.inputs import DAILY_TABLES
 
-DATED = {"movements": "occurred_at", "landed_costs": "posted_at"}
+DAILY = {contract.name: contract for contract in DAILY_TABLES}
 
 
 def write_warehouse(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame]) -> None:
@@ -48,16 +49,16 @@ def write_warehouse(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFra
 
     first = tables["movements"].get_column("occurred_at").min().date()
     for name, frame in tables.items():
-        column = DATED.get(name)
-        if column is None:
+        contract = DAILY.get(name)
+        if contract is None:
             frame = frame.with_columns(
                 pl.lit(f"{name}.csv").alias("_source_file"),
                 pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_source_row"),
                 pl.lit(first).alias("_load_date"),
             )
         else:
-            day = pl.col(column).dt.date()
-            frame = frame.sort(column).with_columns(
+            day = contract.day()
+            frame = frame.sort(contract.partition_column).with_columns(
                 pl.format("{}/{}.csv", pl.lit(name), day).alias("_source_file"),
                 pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(day).alias("_source_row"),
                 day.alias("_load_date"),

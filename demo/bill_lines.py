@@ -16,6 +16,7 @@ from demo.quota import Quota
 from demo.reference import scaled_decimal
 from demo.shipments import UNKNOWN_COUNTER_BASE, tracking_numbers
 from pipelines.contracts import types as t
+from pipelines.money import kg_to_grams, money_to_cents
 from pipelines.rating import RateCard, RateCardTables, RatingResult, rate_shipments
 
 UNCONTRACTED_CANDIDATES = ("OVERSIZE", "REMOTE_AREA", "ADDRESS_CORRECTION", "OTHER")
@@ -38,14 +39,6 @@ class CarrierState:
     carry: pl.DataFrame | None = None
     """Duplicate lines to append to the carrier's next bill."""
     unknown_counter: int = UNKNOWN_COUNTER_BASE
-
-
-def _cents(column: str) -> pl.Expr:
-    return (pl.col(column).cast(pl.Decimal(38, 2)) * 100).cast(pl.Int64)
-
-
-def _grams(column: str) -> pl.Expr:
-    return (pl.col(column).cast(pl.Decimal(38, 3)) * 1000).cast(pl.Int64)
 
 
 def _rated(
@@ -72,7 +65,7 @@ def _contract_lines(rating: RatingResult) -> pl.DataFrame:
         "zone",
         "destination_country",
         "charge_type",
-        _cents("expected_amount").alias("cents"),
+        money_to_cents("expected_amount").alias("cents"),
         pl.lit(None, dtype=pl.String).alias("anomaly"),
     )
 
@@ -149,7 +142,8 @@ def bill_lines(
     lines = pl.concat([lines, _optional_charges(lines, rating, tables, rng)])
 
     ids = billed["shipment_id"].to_numpy()[rng.permutation(billed.height)]
-    light = rating.shipment_ratings.filter(_grams("chargeable_weight_kg") <= 15_000)["shipment_id"]
+    chargeable_g = kg_to_grams(pl.col("chargeable_weight_kg"))
+    light = rating.shipment_ratings.filter(chargeable_g <= 15_000)["shipment_id"]
     with_fuel = lines.filter(pl.col("charge_type") == "FUEL")["shipment_id"]
     chosen: dict[str, list[str]] = {}
     free = np.ones(len(ids), dtype=bool)
@@ -223,7 +217,7 @@ def _weight_discrepancies(
     if not chosen:
         return lines
     ours = lines.filter(pl.col("charge_type") == "FREIGHT").select(
-        "shipment_id", _grams("billed_weight_kg").alias("our_g")
+        "shipment_id", kg_to_grams(pl.col("billed_weight_kg")).alias("our_g")
     )
     heavier = (
         billed.filter(pl.col("shipment_id").is_in(chosen))

@@ -81,10 +81,7 @@ class ReferenceResult:
             add(key, pool.layers)
             q, v = valuation[key]
             q -= sum(sb - sa for _, _, sa, sb, _, _ in pool.shorts)
-            v -= sum(
-                r_half_up(Decimal(p * sb) / s) - r_half_up(Decimal(p * sa) / s)
-                for _, _, sa, sb, s, p in pool.shorts
-            )
+            v -= sum(part(p, sa, sb, s) for _, _, sa, sb, s, p in pool.shorts)
             valuation[key] = (q, v)
         for company, sku, slices in self.transit.values():
             add((company, f"IN_TRANSIT:{company}", sku), slices)
@@ -131,9 +128,8 @@ def allocate(
         if not total:
             continue
         for m, w in zip(lines, weights, strict=True):
-            before = r_half_up(Decimal(amount * cum) / total)
+            share = part(amount, cum, cum + w, total)
             cum += w
-            share = r_half_up(Decimal(amount * cum) / total) - before
             out.append(
                 (
                     max(lc["posted_at"], m["occurred_at"]),
@@ -225,7 +221,7 @@ def run_reference(
                 sh = pool.shorts[0]
                 out_id, _, sa, sb, s, p = sh
                 k = min(b - a, sb - sa)
-                share = r_half_up(Decimal(p * (sa + k)) / s) - r_half_up(Decimal(p * sa) / s)
+                share = part(p, sa, sa + k, s)
                 res.true_up[(out_id, day)] += res.slice_cost(origin_id, a, a + k) - share
                 a += k
                 sh[2] = sa + k

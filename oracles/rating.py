@@ -8,7 +8,6 @@ joins and integer arithmetic, only the rules of DOMAIN.md "Carrier rate cards".
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,6 +18,7 @@ import polars as pl
 from pipelines.contracts.rating import EXPECTED_CHARGES
 from pipelines.money import ceil_to, round_cents
 from pipelines.rating.cards import Applies, RateCard, Shape, normalise_postcode
+from pipelines.tracking import normal_tracking
 
 
 @dataclass(frozen=True)
@@ -165,10 +165,6 @@ def rate_row(cards: list[RateCard], s: dict) -> ReferenceRating:
     )
 
 
-def _normal_tracking(value: str) -> str:
-    return re.sub(r"[^0-9A-Z]", "", value.upper())
-
-
 class _FxBook:
     """Rates per (currency, to_currency), looked up as the latest on or before a day."""
 
@@ -211,7 +207,7 @@ def expected_charges_rows(
         card = next(c for c in cards if c.key == rating.card_key)
         day = s["shipped_at"].date()
         functional, rate = book.rate(card.currency, s["company"], day)
-        tracking = _normal_tracking(s["tracking_number"])
+        tracking = normal_tracking(s["tracking_number"])
         for charge_type, amount in rating.charges.items():
             out.append(
                 (

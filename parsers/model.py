@@ -17,6 +17,8 @@ import polars as pl
 
 from pipelines.contracts import types as t
 from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
+from pipelines.money import div_half_away, units_of
+from pipelines.tracking import normalise_tracking
 
 RAW_LINE_COLUMNS = (
     "tracking_number_raw",
@@ -106,11 +108,6 @@ class ParseResult:
     headers: pl.DataFrame
     lines: pl.DataFrame
     warnings: list[str] = field(default_factory=list)
-
-
-def normalise_tracking(expr: pl.Expr) -> pl.Expr:
-    """Upper case, only letters and digits: '1z 999-aa1' and '1Z999AA1' match."""
-    return expr.str.to_uppercase().str.replace_all(r"[^0-9A-Z]", "")
 
 
 def clean_number(expr: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
@@ -221,24 +218,19 @@ def _dates(frame: pl.DataFrame, date_format: str | None) -> pl.Series:
 
 
 def _weight_kg(weight: pl.Series, unit: pl.Series) -> pl.Series:
-    """Billed weight in kg to the gram, converted in integer milli-units, rounded half-up."""
-    milli = (weight.cast(pl.Decimal(18, 3)) * 1000).cast(pl.Int64)
-    frame = pl.DataFrame({"m": milli, "u": unit.fill_null("KG")})
+    """Billed weight in kg to the gram, converted in integer milli-units, rounded half-up
+    (away from zero)."""
+    frame = pl.DataFrame({"w": weight, "u": unit.fill_null("KG")})
+    milli = units_of(pl.col("w"), 3)
     grams_num = (
         pl.when(pl.col("u") == "LB")
-        .then(pl.col("m") * LB_IN_SCALED_GRAMS_PER_MILLI)
+        .then(milli * LB_IN_SCALED_GRAMS_PER_MILLI)
         .when(pl.col("u") == "G")
-        .then(pl.col("m") * (GRAMS_SCALE // 1000))
-        .otherwise(pl.col("m") * GRAMS_SCALE)
+        .then(milli * (GRAMS_SCALE // 1000))
+        .otherwise(milli * GRAMS_SCALE)
     )
-    # grams_num / GRAMS_SCALE = grams; round half-up (away from zero) to the gram.
-    den = GRAMS_SCALE
-    out = frame.select(
-        pl.when(grams_num >= 0)
-        .then((2 * grams_num + den) // (2 * den))
-        .otherwise(-((-2 * grams_num + den) // (2 * den)))
-        .alias("mkg")
-    )["mkg"]
+    # grams_num / GRAMS_SCALE = grams
+    out = frame.select(div_half_away(grams_num, GRAMS_SCALE).alias("mkg"))["mkg"]
     return (out.cast(pl.Decimal(18, 3)) / 1000).cast(t.WEIGHT_KG).rename("billed_weight_kg")
 
 

@@ -11,6 +11,7 @@ engines and the row-by-row references agree to the cent.
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from typing import overload
 
 import numpy as np
 import polars as pl
@@ -20,17 +21,31 @@ from pipelines.contracts import types as t
 
 PRICE_SCALE = 10_000
 """Price units per currency unit (prices carry up to 4 decimal places)."""
+PRICE_UNITS_PER_CENT = PRICE_SCALE // 100
 PERCENT_SCALE = 10_000
 """Percent units per percent (a fuel surcharge of 12.3456% is 123456)."""
 GRAMS_PER_KG = 1000
 
 
-def div_half_up(num: pl.Expr, den: int | pl.Expr) -> pl.Expr:
-    """`num / den` rounded half-up, for non-negative `num` and positive `den`.
+@overload
+def div_half_up(num: int, den: int) -> int: ...
+@overload
+def div_half_up(num: pl.Expr, den: int | pl.Expr) -> pl.Expr: ...
+def div_half_up(num: int | pl.Expr, den: int | pl.Expr) -> int | pl.Expr:
+    """`num / den` rounded half-up, for non-negative `num` and positive `den`: on
+    expressions for the engines, on plain integers for a constant (a fee from a card).
 
     Polars' own Decimal rounding is half-to-even; DOMAIN rounding is half-up.
     """
     return (2 * num + den) // (2 * den)
+
+
+def div_half_away(num: pl.Expr, den: int) -> pl.Expr:
+    """`num / den` rounded half away from zero, for a signed `num` and positive `den`:
+    the magnitude is rounded half-up and the sign kept, so a credit mirrors its charge
+    to the cent (a converted refund, a negative billed weight)."""
+    magnitude = div_half_up(num.abs(), den)
+    return pl.when(num < 0).then(-magnitude).otherwise(magnitude)
 
 
 def div_ceil(num: pl.Expr, den: int | pl.Expr) -> pl.Expr:

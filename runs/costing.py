@@ -18,6 +18,8 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
+from pipelines.as_of import POOL, as_of
+from pipelines.contracts.inputs import LANDED_COSTS, MOVEMENTS
 from pipelines.costing import CostingPolicy, CostingResult, CostingState, cost_range
 from pipelines.costing.invariants import (
     journal_balance_violations,
@@ -46,7 +48,6 @@ from storage.warehouse import read_table, replace_slice, table_exists
 RECENT_DAYS = 31
 """A computed range shorter than this is costed day by day, leaving a checkpoint per day."""
 
-# Output table -> the date column that places its rows on a day.
 DAILY_OUTPUTS = {
     "costing_cogs": "posting_date",
     "costing_consumption": "posting_date",
@@ -58,7 +59,14 @@ DAILY_OUTPUTS = {
     "costing_flags": "day",
     "costing_late_documents": "day",
 }
+"""Output table -> the date column that places its rows on a day."""
+CHANGE_ROW_TABLES = ("costing_valuation", "costing_ageing_changes")
+"""Outputs kept as change rows: exported as one day's full report instead
+(`valuation_on_days`, `ageing_on_days`)."""
 
+
+AGEING_KEY = [*POOL, "bucket_no", "bucket"]
+AGEING_VALUES = ["quantity", "value"]
 
 INVARIANTS = ("roll_forward", "open_layers_equal_balance", "no_negative_layer", "journal_balanced")
 
@@ -202,9 +210,9 @@ def _ageing_rows_to_store(
         before = ageing_on_days(con, [previous])
     if before.is_empty():
         return changes
-    key = ["company", "warehouse", "sku", "bucket_no", "bucket"]
-    before = before.select(*key, "quantity", "value").cast(
-        {c: changes.schema[c] for c in (*key, "quantity", "value")}
+    key = AGEING_KEY
+    before = before.select(*key, *AGEING_VALUES).cast(
+        {c: changes.schema[c] for c in (*key, *AGEING_VALUES)}
     )
     first_day = changes.filter(pl.col("day") == start)
     emptied = before.join(first_day.select(key), on=key, how="anti").select(
@@ -221,19 +229,16 @@ def _ageing_rows_to_store(
 def _ageing_at(changes: pl.DataFrame, day: date) -> pl.DataFrame:
     """Every (pool, bucket) with stock at the end of `day`, from a chunk's change rows (which
     start with every bucket holding stock on the chunk's first day)."""
-    key = ["company", "warehouse", "sku", "bucket_no", "bucket"]
-    last = changes.filter(pl.col("day") <= day).sort("day").group_by(key).last()
-    return last.filter(pl.col("quantity") != 0).select(*key, "quantity", "value")
+    return as_of(changes, day, AGEING_KEY, AGEING_VALUES, ["quantity"]).drop("day")
 
 
 def _outputs(result: CostingResult, inputs: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     """The result's per-day tables, each with the date column `DAILY_OUTPUTS` names."""
     dated = pl.concat(
         [
-            inputs["movements"].select("movement_id", pl.col("occurred_at").dt.date().alias("day")),
+            inputs["movements"].select("movement_id", MOVEMENTS.day().alias("day")),
             inputs["landed_costs"].select(
-                pl.col("landed_cost_id").alias("movement_id"),
-                pl.col("posted_at").dt.date().alias("day"),
+                pl.col("landed_cost_id").alias("movement_id"), LANDED_COSTS.day().alias("day")
             )
             if inputs["landed_costs"].height
             else pl.DataFrame(schema={"movement_id": pl.String, "day": pl.Date}),
@@ -276,20 +281,19 @@ def valuation_on_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> pl.Da
     """Full inventory valuation (closing qty and value of every pool with stock) per day.
 
     The warehouse keeps change rows (a pool's figures hold until its next row); an
-    ASOF join picks, for every pool and day, the last row on or before that day.
+    ASOF join picks, for every pool and day, the last row on or before that day: the
+    rule of `pipelines.as_of.as_of`, run inside DuckDB so that years of change
+    rows are not read into memory for a month-end report.
     """
-    return _as_of_report(
-        con, "costing_valuation", days, ["company", "warehouse", "sku"],
-        ["closing_qty", "closing_value"], ["closing_qty", "closing_value"],
-    )  # fmt: skip
+    figures = ["closing_qty", "closing_value"]
+    return _as_of_report(con, "costing_valuation", days, POOL, figures, figures)
 
 
 def ageing_on_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> pl.DataFrame:
     """Full stock ageing (quantity and value per pool and bucket) per day."""
     return _as_of_report(
-        con, "costing_ageing_changes", days,
-        ["company", "warehouse", "sku", "bucket_no", "bucket"], ["quantity", "value"], ["quantity"],
-    )  # fmt: skip
+        con, "costing_ageing_changes", days, AGEING_KEY, AGEING_VALUES, ["quantity"]
+    )
 
 
 def _as_of_report(

@@ -9,14 +9,11 @@ from datetime import date
 import duckdb
 import polars as pl
 
+from pipelines.contracts.inputs import LANDED_COSTS, MOVEMENTS
 from pipelines.costing import CostingPolicy
+from runs.dated import day_of
 from storage.loading.validation import PROVENANCE
 from storage.warehouse import read_table, table_exists
-
-
-def day_of(column: str) -> str:
-    """SQL for the calendar day of a timestamp column."""
-    return f'CAST("{column}" AS DATE)'
 
 
 def earliest_late_day(
@@ -29,13 +26,13 @@ def earliest_late_day(
     """
     floor = policy.closed_before or date.min
     days = []
-    for table, column in (("movements", "occurred_at"), ("landed_costs", "posted_at")):
-        if not table_exists(con, table):
+    for contract in (MOVEMENTS, LANDED_COSTS):
+        if not table_exists(con, contract.name):
             continue
+        day = day_of(contract)
         found = con.sql(
-            f'SELECT min({day_of(column)}) FROM "{table}" '
-            f'WHERE "_load_date" BETWEEN ? AND ? AND {day_of(column)} < ? '
-            f"AND {day_of(column)} >= ?",
+            f'SELECT min({day}) FROM "{contract.name}" '
+            f'WHERE "_load_date" BETWEEN ? AND ? AND {day} < ? AND {day} >= ?',
             params=[start, end, start, floor],
         ).fetchall()[0][0]
         if found is not None:
@@ -58,7 +55,7 @@ def earliest_reopened_landed_cost(
     a nightly run ends where a range run over the same data does."""
     if not (table_exists(con, "landed_costs") and table_exists(con, "movements")):
         return None
-    posted = "CAST(l.posted_at AS DATE)"
+    posted = day_of(LANDED_COSTS, "l")
     return con.sql(
         f"SELECT min({posted}) FROM landed_costs l JOIN movements m "
         "ON m.reference = l.receipt_reference AND m.company = l.company "
@@ -72,7 +69,7 @@ def earliest_reopened_landed_cost(
 def first_movement_day(con: duckdb.DuckDBPyConnection) -> date | None:
     if not table_exists(con, "movements"):
         return None
-    return con.sql(f"SELECT min({day_of('occurred_at')}) FROM movements").fetchall()[0][0]
+    return con.sql(f"SELECT min({day_of(MOVEMENTS)}) FROM movements").fetchall()[0][0]
 
 
 def engine_inputs(
@@ -85,11 +82,11 @@ def engine_inputs(
     """The engine's inputs for [start, end] as known at the end of `known_by` (default `end`)."""
     known_by = known_by or end
     visible = '"_load_date" <= ?'
-    dated = f"{day_of('occurred_at')} BETWEEN ? AND ?"
+    dated = f"{day_of(MOVEMENTS)} BETWEEN ? AND ?"
     params: list = [known_by, start, end]
     where = f"{visible} AND ({dated}"
     if policy.closed_before is not None:
-        where += f' OR ({day_of("occurred_at")} < ? AND "_load_date" BETWEEN ? AND ?)'
+        where += f' OR ({day_of(MOVEMENTS)} < ? AND "_load_date" BETWEEN ? AND ?)'
         params += [policy.closed_before, start, end]
     where += ")"
     movements = movement_frame(con, where, params)
@@ -126,11 +123,11 @@ def landed_frame(
     # posted in the chunk, or earlier with a receipt line of its document dated in the
     # chunk: that line's share takes effect on its receipt (the engine keeps only shares
     # taking effect in [start, end])
-    posted = day_of("posted_at")
+    posted = day_of(LANDED_COSTS)
     later_line = (
         "EXISTS (SELECT 1 FROM movements m WHERE m.movement_type = 'RECEIPT' "
         "AND m.reference = landed_costs.receipt_reference AND m.company = landed_costs.company "
-        'AND m."_load_date" <= ? AND CAST(m.occurred_at AS DATE) BETWEEN ? AND ?)'
+        f'AND m."_load_date" <= ? AND {day_of(MOVEMENTS, "m")} BETWEEN ? AND ?)'
     )
     where = f'"_load_date" <= ? AND ({posted} BETWEEN ? AND ? OR ({posted} < ? AND {later_line}))'
     params = [known_by, start, end, start, known_by, start, end]

@@ -1,9 +1,4 @@
-"""Bill files in the inbox as Dagster partition keys, and back.
-
-A key is `<CARRIER>/<file name>#<sha256 prefix>`: readable in the UI, and a
-corrected bill re-sent under the same name is a new partition rather than a
-silent overwrite of the old one (the raw store keeps both, by content).
-"""
+"""Bill files in the inbox as Dagster partition keys (runs/partition_keys.py), and back."""
 
 from __future__ import annotations
 
@@ -11,8 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parsers.ingest import sha256_of
-
-SHA_PREFIX = 12
+from runs.partition_keys import bill_file_key, split_bill_file_key
 
 
 @dataclass(frozen=True)
@@ -23,7 +17,7 @@ class InboxFile:
 
     @property
     def partition_key(self) -> str:
-        return f"{self.carrier}/{self.path.name}#{self.sha256[:SHA_PREFIX]}"
+        return bill_file_key(self.carrier, self.path.name, self.sha256)
 
 
 def scan_inbox(inbox: Path) -> list[InboxFile]:
@@ -39,18 +33,9 @@ def scan_inbox(inbox: Path) -> list[InboxFile]:
     return files
 
 
-def parse_partition_key(key: str) -> tuple[str, str, str]:
-    """(carrier, file name, sha256 prefix) of a partition key."""
-    carrier, _, rest = key.partition("/")
-    name, _, sha_prefix = rest.rpartition("#")
-    if not carrier or not name or not sha_prefix:
-        raise ValueError(f"not a bill file partition key: {key!r}")
-    return carrier, name, sha_prefix
-
-
 def resolve_partition(inbox: Path, key: str) -> InboxFile:
     """The inbox file a key names; a clear error when it is gone or has changed since."""
-    carrier, name, sha_prefix = parse_partition_key(key)
+    carrier, name, sha_prefix = split_bill_file_key(key)
     path = inbox / carrier / name
     if not path.is_file():
         raise FileNotFoundError(f"bill file {path} (partition {key}) is no longer in the inbox")

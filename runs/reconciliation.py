@@ -1,9 +1,9 @@
 """Reconcile carrier billing periods against the warehouse.
 
-A period is keyed `<CARRIER>|<period start>`. One call prices every shipment
-the periods need in a single pass (rating is set-based), reconciles each
-period, and replaces exactly that period's rows in every output table, so a
-rerun after a late bill or a corrected rate card gives the same rows once.
+A period is keyed `<CARRIER>|<period start>` (runs/partition_keys.py). One call
+prices every shipment the periods need in a single pass (rating is set-based),
+reconciles each period, and replaces exactly that period's rows in every output
+table, so a rerun after a late bill or a corrected rate card gives the same rows once.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
+from pipelines.contracts.inputs import SHIPMENTS
 from pipelines.contracts.reconciliation import FINDINGS
 from pipelines.rating import RatingResult, rate_shipments
 from pipelines.rating.cards import RateCard
-from pipelines.rating.keys import normalise_tracking
 from pipelines.reconciliation import (
     BillingPeriod,
     ReconciliationResult,
@@ -34,6 +35,9 @@ from pipelines.reconciliation import (
 )
 from pipelines.reconciliation.config import CarriersFile
 from pipelines.reconciliation.periods import period_bounds
+from pipelines.tracking import normalise_tracking
+from runs.dated import day_of
+from runs.partition_keys import period_key, split_period_key
 from storage.config import load_carriers, load_rate_cards
 from storage.layout import DataLayout
 from storage.loading.validation import PROVENANCE
@@ -44,7 +48,6 @@ from storage.warehouse import (
     table_exists,
 )
 
-KEY_SEPARATOR = "|"
 PERIOD_OUTPUTS = {
     "reconciliation_findings": "findings",
     "reconciliation_period_summary": "period_summary",
@@ -53,21 +56,15 @@ PERIOD_OUTPUTS = {
     "accrual_journal": "accruals",
     "accrual_rollforward": "accrual_rollforward",
 }
-LINE_KEY = ["source_sha256", "bill_number", "line_number"]
 STORE_MEMORY_LIMIT = "1GB"
 """DuckDB's memory limit while it loads a period's findings parts (see
 `replace_slice_from_parquet`): unbounded, DuckDB held 3.4 GB for 6M findings."""
 CHECKS = ("one_finding_per_line", "billed_equals_approved_plus_disputed", "accruals_roll_forward")
 
 
-def period_key(period: BillingPeriod) -> str:
-    return f"{period.carrier}{KEY_SEPARATOR}{period.start.isoformat()}"
-
-
 def parse_period_key(key: str, carriers: CarriersFile) -> BillingPeriod:
     """The billing period a partition key names (its carrier's cycle gives the end)."""
-    carrier, _, start = key.partition(KEY_SEPARATOR)
-    first = date.fromisoformat(start)
+    carrier, first = split_period_key(key)
     bounds = period_bounds(first, carriers.get(carrier).billing_cycle)
     if bounds[0] != first:
         raise ValueError(f"{key}: {first} is not the first day of a {carrier} billing period")
@@ -77,7 +74,11 @@ def parse_period_key(key: str, carriers: CarriersFile) -> BillingPeriod:
 def period_keys(layout: DataLayout, start: date, end: date) -> list[str]:
     """Every carrier's billing periods overlapping [start, end], carrier by carrier."""
     carriers = load_carriers(layout.carriers_file)
-    return [period_key(p) for c in carriers.carriers for p in billing_periods(c, start, end)]
+    return [
+        period_key(p.carrier, p.start)
+        for c in carriers.carriers
+        for p in billing_periods(c, start, end)
+    ]
 
 
 @dataclass
@@ -86,6 +87,11 @@ class PeriodOutcome:
     result: ReconciliationResult
     violations: dict[str, pl.DataFrame]
     _cleanup: weakref.finalize | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        """The period's partition key."""
+        return period_key(self.period.carrier, self.period.start)
 
     def release(self) -> None:
         """Remove the period's findings parts now (they are in the warehouse); after
@@ -115,7 +121,7 @@ def reconcile_periods(
         mine = [p for p in periods if p.carrier == carrier]
         last_day = max(p.end for p in mine)
         shipments = read_table(
-            con, "shipments", "carrier = ? AND CAST(shipped_at AS DATE) <= ?", [carrier, last_day]
+            con, "shipments", f"carrier = ? AND {day_of(SHIPMENTS)} <= ?", [carrier, last_day]
         )
         rating = rate_shipments(
             shipments.drop(PROVENANCE, strict=False), cards, fx_rates, companies
@@ -146,7 +152,7 @@ def _every_carriers_tracking(con: duckdb.DuckDBPyConnection, last_day: date) -> 
         )
     frame = con.sql(
         "SELECT tracking_number, carrier, shipment_id FROM shipments "
-        "WHERE CAST(shipped_at AS DATE) <= ?",
+        f"WHERE {day_of(SHIPMENTS)} <= ?",
         params=[last_day],
     ).pl()
     return frame.with_columns(normalise_tracking(pl.col("tracking_number")))
@@ -170,11 +176,11 @@ def _reconcile_period(
     )
     previous = _previous_rollforward(con, carriers, period)
     _store(con, period, result)
-    bills = result.payable_vouchers.select("source_sha256", "bill_number")
+    bills = result.payable_vouchers.select(BILL_HEADERS.key)
     period_lines = (
-        lines.select(LINE_KEY).join(bills, on=["source_sha256", "bill_number"])
+        lines.select(BILL_LINES.key).join(bills, on=BILL_HEADERS.key)
         if lines.width
-        else pl.DataFrame(schema=dict.fromkeys(LINE_KEY, pl.String))
+        else pl.DataFrame(schema=dict.fromkeys(BILL_LINES.key, pl.String))
     )
     violations = {
         "one_finding_per_line": lines_without_one_finding(period_lines, result.scan_findings()),
@@ -228,7 +234,7 @@ def _store(
                 FINDINGS.schema,
                 result.finding_parts,
                 where,
-                order_by=LINE_KEY,
+                order_by=FINDINGS.key,
                 memory_limit=STORE_MEMORY_LIMIT,
             )
         else:

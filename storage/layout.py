@@ -80,10 +80,6 @@ class DataLayout:
         parts) before they are stored in the warehouse."""
         return self.work_dir / "reconciliation" / f"{carrier}_{period_start.isoformat()}"
 
-    def files_for_day(self, table: str, day: date) -> list[Path]:
-        """Daily input files whose name carries `day` (CSV or Parquet), sorted."""
-        return self.files_for_days(table, [day]).get(day, [])
-
     def files_for_days(self, table: str, days: list[date]) -> dict[date, list[Path]]:
         """Daily input files of each of `days`, by the day in their name (one folder scan)."""
         folder = self.input_dir(table)

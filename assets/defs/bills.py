@@ -24,8 +24,10 @@ from parsers.ingest import (
     sha256_of,
     store_raw,
 )
+from parsers.validate import not_footing
 from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
-from runs.inbox import parse_partition_key, resolve_partition
+from runs.inbox import resolve_partition
+from runs.partition_keys import split_bill_file_key
 from storage.warehouse import read_table, replace_slice
 
 GROUP = "bills"
@@ -77,7 +79,7 @@ def bill_files(context: dg.AssetExecutionContext, reckon: ReckonResource) -> dg.
     stored_rows = {r["partition_key"]: r for r in stored.iter_rows(named=True)}
     rows = []
     for key in keys:
-        carrier, name, _ = parse_partition_key(key)
+        carrier, name, _ = split_bill_file_key(key)
         if key in stored_rows and not (layout.bills_inbox / carrier / name).is_file():
             # Already in the raw store; the inbox copy may be cleared once stored.
             rows.append(tuple(stored_rows[key][c] for c in BILL_FILES_SCHEMA.names()))
@@ -203,11 +205,7 @@ def _bill_metadata(status: pl.DataFrame, lines: pl.DataFrame) -> dict[str, objec
 
 
 def _bill_checks(headers: pl.DataFrame, lines: pl.DataFrame, status: pl.DataFrame):
-    sums = lines.group_by("source_sha256", "bill_number").agg(pl.col("amount").sum().alias("sum"))
-    footing = headers.join(sums, on=["source_sha256", "bill_number"], how="left").filter(
-        pl.col("stated_total").is_not_null()
-        & (pl.col("stated_total") != pl.col("sum").fill_null(0))
-    )
+    footing = not_footing(headers, lines)
     yield dg.AssetCheckResult(
         check_name="lines_sum_to_stated_totals",
         passed=footing.is_empty(),

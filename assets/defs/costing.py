@@ -17,8 +17,12 @@ import polars as pl
 from assets.metadata import markdown_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
+from pipelines.contracts.costing import INVENTORY_CHECK_DISCREPANCIES
+from pipelines.contracts.inputs import SNAPSHOTS
 from pipelines.inventory_check.check import check_snapshot
 from runs.costing import (
+    CHANGE_ROW_TABLES,
+    DAILY_OUTPUTS,
     INVARIANTS,
     CostingRun,
     ageing_on_days,
@@ -31,6 +35,7 @@ from runs.costing_summaries import (
     flag_counts,
     largest_cogs,
 )
+from runs.dated import day_of
 from storage.exports import write_daily_exports
 from storage.warehouse import read_table, replace_slice
 
@@ -41,6 +46,11 @@ FULL_REPORT_MAX_DAYS = 31
 """Ranges longer than this export full valuation and ageing at month ends and the last day
 only (every day's change rows stay in the warehouse): three years of full daily reports would
 be tens of millions of rows nobody reads."""
+INVENTORY_CHECK_OUTPUTS = dict.fromkeys(
+    ("inventory_discrepancies", "inventory_accuracy"),
+    INVENTORY_CHECK_DISCREPANCIES.partition_column,
+)
+"""The inventory check's tables -> their date column (the day of the snapshot compared)."""
 
 INVARIANT_DESCRIPTIONS = {
     "roll_forward": "Per pool and day: opening + in - out = closing; opening = previous closing.",
@@ -208,9 +218,10 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
     with reckon.warehouse() as con:
         balances = valuation_on_days(con, days)
         snapshots = read_table(
-            con, "snapshots", "snapshot_date BETWEEN ? AND ?", [days[0], days[-1]]
+            con, "snapshots", f"{day_of(SNAPSHOTS)} BETWEEN ? AND ?", [days[0], days[-1]]
         )
-        snapshot_days = set(snapshots["snapshot_date"].to_list()) if snapshots.height else set()
+        dated = SNAPSHOTS.partition_column
+        snapshot_days = set(snapshots[dated].to_list()) if snapshots.height else set()
         for day in days:
             if day not in snapshot_days:
                 continue
@@ -219,7 +230,7 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
             accuracy.append(result.accuracy)
         found = pl.concat(discrepancies) if discrepancies else pl.DataFrame()
         rates = pl.concat(accuracy) if accuracy else pl.DataFrame()
-        where = {"snapshot_date": (days[0], days[-1])}
+        where = {INVENTORY_CHECK_DISCREPANCIES.partition_column: (days[0], days[-1])}
         if found.width:
             replace_slice(con, "inventory_discrepancies", found, where)
             replace_slice(con, "inventory_accuracy", rates, where)
@@ -264,17 +275,10 @@ def costing_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
         days = _with_restated_days(con, days)
         first, last = days[0], days[-1]
         written = 0
-        for table, column in (
-            ("costing_cogs", "posting_date"),
-            ("costing_consumption", "posting_date"),
-            ("costing_journals", "posting_date"),
-            ("costing_journal_lines", "posting_date"),
-            ("costing_landed_cost_allocations", "posting_date"),
-            ("costing_flags", "day"),
-            ("costing_late_documents", "day"),
-            ("inventory_discrepancies", "snapshot_date"),
-            ("inventory_accuracy", "snapshot_date"),
-        ):
+        daily = {**DAILY_OUTPUTS, **INVENTORY_CHECK_OUTPUTS}
+        for table, column in daily.items():
+            if table in CHANGE_ROW_TABLES:
+                continue
             frame = read_table(con, table, f'"{column}" BETWEEN ? AND ?', [first, last])
             if frame.width:
                 written += len(write_daily_exports(frame, exports, table, column, days))

@@ -15,11 +15,11 @@ import polars as pl
 
 from assets.metadata import markdown_table
 from assets.resources import ReckonResource
+from runs.partition_keys import split_period_key
 from runs.reconciliation import (
     CHECKS,
     PERIOD_OUTPUTS,
     PeriodOutcome,
-    period_key,
     reconcile_periods,
     refresh_order_logistics_cost,
 )
@@ -106,14 +106,14 @@ def reconciliation(context: dg.AssetExecutionContext, reckon: ReckonResource):
             context.log_event(
                 dg.AssetObservation(
                     asset_key=context.asset_key,
-                    partition=period_key(outcome.period),
+                    partition=outcome.key,
                     metadata=_metadata([outcome]),
                 )
             )
     yield dg.MaterializeResult(metadata=_metadata(outcomes))
     for name in CHECKS:
         bad = pl.concat(
-            [o.violations[name].with_columns(pl.lit(period_key(o.period)).alias("period"))
+            [o.violations[name].with_columns(pl.lit(o.key).alias("period"))
              for o in outcomes],
             how="diagonal_relaxed",
         )  # fmt: skip
@@ -159,7 +159,7 @@ def _metadata(outcomes: list[PeriodOutcome]) -> dict[str, object]:
         disputes.sort("disputed_amount", descending=True).head(15) if disputes.height else disputes
     )
     totals = {name: _by_currency(summary, name) for name in TOTALS}
-    covers = [period_key(o.period) for o in outcomes]
+    covers = [o.key for o in outcomes]
     cover = covers[0] if len(covers) == 1 else f"{len(covers)} periods (the whole run)"
     return {
         "figures_cover": cover,
@@ -195,7 +195,7 @@ def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonReso
     written = 0
     with reckon.warehouse() as con:
         for key in context.partition_keys:
-            carrier, _, start = key.partition("|")
+            carrier, start = split_period_key(key)
             where, params = "carrier = ? AND period_start = ?", [carrier, start]
             for table in PERIOD_OUTPUTS:
                 frame = read_table(con, table, where, params)

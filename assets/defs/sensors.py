@@ -21,6 +21,7 @@ from assets.resources import ReckonResource
 from parsers.ingest import list_quarantined
 from parsers.registry import Registry
 from runs.inbox import scan_inbox
+from runs.partition_keys import bill_file_key_carrier, period_key_carrier
 from runs.reconciliation import period_keys
 from storage.layout import DataLayout
 
@@ -128,13 +129,15 @@ def reconciliation_sensor(
     records = context.instance.fetch_materializations(
         dg.AssetKey("bill_lines"), limit=1000, cursor=state.get("bills_cursor"), ascending=True
     )
-    carriers = sorted({r.partition_key.split("/")[0] for r in records.records if r.partition_key})
+    carriers = sorted(
+        {bill_file_key_carrier(r.partition_key) for r in records.records if r.partition_key}
+    )
     requests = []
     if state.get("contracts") and state["contracts"] != fingerprint:
         requests.append(covering_range_request(ordered, ordered, f"contracts:{fingerprint}"))
     else:
         for carrier in carriers:
-            keys = [k for k in ordered if k.startswith(f"{carrier}|")]
+            keys = [k for k in ordered if period_key_carrier(k) == carrier]
             if keys:
                 run_key = f"bills:{carrier}:{records.cursor}"
                 requests.append(covering_range_request(keys, ordered, run_key))

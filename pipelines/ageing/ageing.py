@@ -14,9 +14,8 @@ from datetime import date
 
 import polars as pl
 
+from pipelines.as_of import POOL, as_of
 from pipelines.costing.policy import CostingPolicy
-
-POOL = ["company", "warehouse", "sku"]
 
 
 def ageing_changes(
@@ -104,12 +103,8 @@ def ageing_changes(
 
 
 def ageing_on(changes: pl.DataFrame, day: date) -> pl.DataFrame:
-    """The full ageing report of one day: every pool and bucket with stock."""
+    """The full ageing report of one day: every pool and bucket with stock (`as_of`)."""
     key = [*POOL, "bucket_no", "bucket"]
-    snap = changes.filter(pl.col("day") <= day).sort([*key, "day"]).group_by(key).last()
     values = [c for c in changes.columns if c not in (*key, "day")]
-    return (
-        snap.filter(pl.col("quantity") != 0)
-        .select(pl.lit(day).alias("day"), *POOL, "bucket", "bucket_no", *values)
-        .sort([*POOL, "bucket_no"])
-    )
+    report = as_of(changes, day, key, values, ["quantity"])
+    return report.select("day", *POOL, "bucket", "bucket_no", *values)

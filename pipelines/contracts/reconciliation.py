@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.contracts import types as t
-from pipelines.contracts.bills import CHARGE_TYPES
+from pipelines.contracts.bills import BILL_LINES, CHARGE_TYPES
 from pipelines.contracts.spec import Column, TableContract
 
 FINDING_CODES = (
@@ -78,7 +78,7 @@ FINDINGS = TableContract(
             ),
         ),
     ),
-    key=("source_sha256", "bill_number", "line_number"),
+    key=BILL_LINES.key,  # exactly one finding per bill line
 )
 
 PERIOD_SUMMARY = TableContract(

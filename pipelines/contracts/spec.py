@@ -70,6 +70,13 @@ class TableContract:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    def day(self) -> pl.Expr:
+        """The calendar day of a row (`partition_column` as a Date): what places it on a
+        daily partition, and what a late document is dated."""
+        if self.partition_column is None:
+            raise ValueError(f"{self.name} has no partition column")
+        return pl.col(self.partition_column).cast(pl.Date)
+
     def column(self, name: str) -> Column:
         for c in self.columns:
             if c.name == name:

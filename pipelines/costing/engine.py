@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 import polars as pl
 
 from pipelines.ageing.ageing import ageing_changes, ageing_on
+from pipelines.as_of import valuation_on
 from pipelines.costing.fifo import Fifo, run_fifo
 from pipelines.costing.intervals import slice_cost
 from pipelines.costing.landed import Allocation, allocate, landed_postings
@@ -73,19 +74,7 @@ class CostingResult:
 
     def valuation_on(self, day: date) -> pl.DataFrame:
         """Closing quantity and value of every pool with stock at the end of `day`."""
-        rows = self.valuation.filter(pl.col("day") <= day).sort("day").group_by(POOL).last()
-        rows = rows.select(*POOL, "closing_qty", "closing_value")
-        rest = self.opening.join(rows.select(POOL), on=POOL, how="anti").select(
-            *POOL,
-            pl.col("opening_qty").alias("closing_qty"),
-            pl.col("opening_value").alias("closing_value"),
-        )
-        out = pl.concat([rows, rest]).filter(
-            (pl.col("closing_qty") != 0) | (pl.col("closing_value") != 0)
-        )
-        return out.select(pl.lit(day).alias("day"), *POOL, "closing_qty", "closing_value").sort(
-            POOL
-        )
+        return valuation_on(self.valuation, self.opening, day)
 
     def ageing_on(self, day: date) -> pl.DataFrame:
         """Quantity and value per bucket of every pool with stock at the end of `day`."""

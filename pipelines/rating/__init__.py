@@ -2,8 +2,8 @@
 
 from pipelines.rating.cards import RateCard, RateCardError
 from pipelines.rating.engine import RatingResult, rate_shipments
-from pipelines.rating.keys import normalise_tracking
 from pipelines.rating.tables import RateCardTables, build_tables
+from pipelines.tracking import normalise_tracking
 
 __all__ = [
     "RateCard",

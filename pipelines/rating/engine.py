@@ -22,14 +22,21 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipelines.frames import contiguous
-from pipelines.money import div_half_up, kg_to_grams, units_of
+from pipelines.fx import attach_fx, functional_cents, int64_is_enough, no_functional_currency
+from pipelines.money import (
+    PERCENT_SCALE,
+    PRICE_UNITS_PER_CENT,
+    div_half_up,
+    kg_to_grams,
+    units_of,
+)
 from pipelines.rating.cards import RateCard
-from pipelines.rating.fx import MissingFxRate, attach_fx, functional_cents, int64_is_enough
-from pipelines.rating.keys import normalise_postcode_expr, with_normalised_tracking
+from pipelines.rating.keys import normalise_postcode_expr
 from pipelines.rating.lookups import EPOCH, CardGrid, position_in
 from pipelines.rating.outputs import charge_parts, expected_charges_table, ratings_table
 from pipelines.rating.pricing import chargeable_grams, price_freight, volumetric_grams
 from pipelines.rating.tables import RateCardTables, build_tables
+from pipelines.tracking import with_normalised_tracking
 
 LEFT = {"how": "left", "maintain_order": "left"}
 
@@ -134,9 +141,11 @@ def rate_shipments(
     narrow = _with_reasons(narrow, base, tables)
     narrow = narrow.with_columns(
         fuel_c=pl.when(pl.col("has_fuel")).then(
-            div_half_up(pl.col("freight_c") * pl.col("fuel_pct_u"), 100 * 10_000)
+            div_half_up(pl.col("freight_c") * pl.col("fuel_pct_u"), 100 * PERCENT_SCALE)
         ),
-        remote_c=pl.when(pl.col("is_remote")).then(div_half_up(pl.col("remote_fee_u"), 100)),
+        remote_c=pl.when(pl.col("is_remote")).then(
+            div_half_up(pl.col("remote_fee_u"), PRICE_UNITS_PER_CENT)
+        ),
     )
     narrow = _with_fx(narrow, tables, fx_rates, companies)
     identity = base.select(
@@ -287,7 +296,11 @@ def _with_price(narrow: pl.DataFrame, tables: RateCardTables, grid: CardGrid) ->
     )
     return (
         _attach(narrow, prices, "_pk")
-        .with_columns(registration_c=div_half_up(pl.col("registration_u") * pl.col("parcels"), 100))
+        .with_columns(
+            registration_c=div_half_up(
+                pl.col("registration_u") * pl.col("parcels"), PRICE_UNITS_PER_CENT
+            )
+        )
         .drop("registration_u")
     )
 
@@ -352,8 +365,7 @@ def _with_fx(
         pl.col("_card").is_not_null() & company.is_null()
     )
     if unknown.height:
-        names = sorted(set(unknown["company"].fill_null("(null)")))
-        raise MissingFxRate("companies has no functional currency for " + ", ".join(names))
+        raise no_functional_currency(unknown["company"])
     first_day, last_day = narrow["ship_date"].min(), narrow["ship_date"].max()
     if first_day is None:
         first, days = 0, 1

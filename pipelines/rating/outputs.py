@@ -11,8 +11,8 @@ import polars as pl
 
 from pipelines.contracts import types as t
 from pipelines.contracts.rating import EXPECTED_CHARGES, SHIPMENT_RATINGS
-from pipelines.money import decimal_from_units
-from pipelines.rating.fx import functional_cents
+from pipelines.fx import functional_cents
+from pipelines.money import PRICE_UNITS_PER_CENT, decimal_from_units, div_half_up
 from pipelines.rating.tables import RateCardTables
 
 
@@ -47,7 +47,9 @@ def charge_parts(tables: RateCardTables) -> dict[str, pl.Expr]:
     always = tables.accessorials.filter(pl.col("always") & (pl.col("fee_u") > 0))
     fees: dict[str, pl.Expr] = {}
     for card_key, charge_type, fee_u in always.select("card_key", "charge_type", "fee_u").rows():
-        fee = pl.when(pl.col("_card") == cards[card_key]).then(pl.lit(div_half_up_int(fee_u)))
+        fee = pl.when(pl.col("_card") == cards[card_key]).then(
+            pl.lit(div_half_up(fee_u, PRICE_UNITS_PER_CENT))
+        )
         fees[charge_type] = pl.coalesce(fees[charge_type], fee) if charge_type in fees else fee
     return {
         "FREIGHT": pl.col("freight_c"),
@@ -108,8 +110,3 @@ def expected_charges_table(
     return pl.DataFrame([columns[c].alias(c) for c in EXPECTED_CHARGES.column_names]).cast(
         EXPECTED_CHARGES.schema
     )  # type: ignore[arg-type]
-
-
-def div_half_up_int(price_u: int) -> int:
-    """A price in price units as whole cents, half-up (the Python twin of div_half_up)."""
-    return (2 * price_u + 100) // 200

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.money import div_ceil, div_half_up
+from pipelines.money import PRICE_UNITS_PER_CENT, div_ceil, div_half_up
 from pipelines.rating.tables import RateCardTables
-
-CENTS_PER_UNIT = 100
-"""Price units (1/10000) per cent."""
 
 
 def chargeable_grams(weight_g: pl.Expr, min_weight_g: pl.Expr, increment_g: pl.Expr) -> pl.Expr:
@@ -80,9 +77,11 @@ def price_freight(frame: pl.LazyFrame, tables: RateCardTables, weight_col: str) 
     steps = div_ceil(
         pl.max_horizontal(pl.col("_w") - pl.col("first_g"), pl.lit(0)), pl.col("step_g")
     )
-    express_c = div_half_up(pl.col("first_u") + steps * pl.col("additional_u"), CENTS_PER_UNIT)
-    per_kg_c = div_half_up(pl.col("_per_kg_u") * pl.col("_w"), 1000 * CENTS_PER_UNIT)
-    break_c = div_half_up(pl.col("_break_u"), CENTS_PER_UNIT)
+    express_c = div_half_up(
+        pl.col("first_u") + steps * pl.col("additional_u"), PRICE_UNITS_PER_CENT
+    )
+    per_kg_c = div_half_up(pl.col("_per_kg_u") * pl.col("_w"), 1000 * PRICE_UNITS_PER_CENT)
+    break_c = div_half_up(pl.col("_break_u"), PRICE_UNITS_PER_CENT)
     raw_c = (
         pl.when(shape == "EXPRESS")
         .then(express_c)
@@ -90,7 +89,7 @@ def price_freight(frame: pl.LazyFrame, tables: RateCardTables, weight_col: str) 
         .then(per_kg_c)
         .otherwise(break_c)
     )
-    min_c = div_half_up(pl.col("min_charge_u"), CENTS_PER_UNIT)
+    min_c = div_half_up(pl.col("min_charge_u"), PRICE_UNITS_PER_CENT)
     kg = (pl.col("_w").cast(pl.Decimal(38, 3)) / 1000).cast(pl.String)
     no_price = (
         pl.when(shape == "EXPRESS")
@@ -100,7 +99,7 @@ def price_freight(frame: pl.LazyFrame, tables: RateCardTables, weight_col: str) 
     return priced.with_columns(
         freight_c=pl.max_horizontal(raw_c, min_c).cast(pl.Int64),
         registration_c=pl.when(shape == "PER_KG")
-        .then(div_half_up(pl.col("_reg_u") * pl.col("parcels"), CENTS_PER_UNIT))
+        .then(div_half_up(pl.col("_reg_u") * pl.col("parcels"), PRICE_UNITS_PER_CENT))
         .otherwise(0)
         .cast(pl.Int64),
         registration_u=pl.when(shape == "PER_KG").then(pl.col("_reg_u")).otherwise(0),

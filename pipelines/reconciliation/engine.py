@@ -12,10 +12,10 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
 from pipelines.contracts.reconciliation import FINDINGS
 from pipelines.rating.cards import RateCard
 from pipelines.rating.engine import RatingResult, as_tables
-from pipelines.rating.keys import with_normalised_tracking
 from pipelines.rating.tables import RateCardTables
 from pipelines.reconciliation.accruals import accrual_entries
 from pipelines.reconciliation.config import CarriersFile, tolerance_table, weight_tolerance_table
@@ -30,9 +30,8 @@ from pipelines.reconciliation.outputs import (
     vouchers_from_totals,
 )
 from pipelines.reconciliation.periods import BillingPeriod, bill_periods
+from pipelines.tracking import with_normalised_tracking
 from storage.parts import clear_parts, scan_parts, write_part
-
-LINE_KEY = ["source_sha256", "bill_number", "line_number"]
 
 
 class BillInputError(ValueError):
@@ -94,9 +93,9 @@ def _period_lines(
 ) -> pl.DataFrame:
     """The carrier's lines of bills belonging to this or an earlier period, with period_start."""
     cfg = carriers.get(period.carrier)
-    periods = bill_periods(headers, cfg).unique(["source_sha256", "bill_number"])
+    keys = list(BILL_HEADERS.key)
+    periods = bill_periods(headers, cfg).unique(keys)
     lines = only_carrier(bill_lines, period.carrier)
-    keys = ["source_sha256", "bill_number"]
     pairs = lines.select(keys).unique().join(periods, on=keys, how="left")
     orphans = pairs.filter(pl.col("period_start").is_null())
     if orphans.height:
@@ -126,11 +125,11 @@ def _period_lines(
 
 
 def _in_line_order(frame: pl.DataFrame) -> bool:
-    """True if `frame` is already sorted on LINE_KEY (bills are read in line order), so
+    """True if `frame` is already sorted on the bill line key (bills are read in line order), so
     the sort, which copies every column, can be skipped. Null keys: False (sort)."""
     if frame.height < 2:
         return True
-    cols = [pl.col(k) for k in LINE_KEY]
+    cols = [pl.col(k) for k in BILL_LINES.key]
     ordered = cols[-1] >= cols[-1].shift(1)
     for col in reversed(cols[:-1]):
         ordered = (col > col.shift(1)) | ((col == col.shift(1)) & ordered)
@@ -155,7 +154,7 @@ def _merge_in_line_order(
         ]
         order = perm.arg_sort()
     else:
-        order = whole.select(LINE_KEY).with_row_index("_i").sort(LINE_KEY)["_i"]
+        order = whole.select(BILL_LINES.key).with_row_index("_i").sort(BILL_LINES.key)["_i"]
     columns = []
     for name in whole.columns:
         columns.append(whole[name].gather(order))
@@ -174,7 +173,7 @@ def _judge_bucket(
 ) -> pl.DataFrame:
     """Findings for the period's lines among `lines` (one bucket of tracking numbers,
     with every earlier occurrence of them)."""
-    marked = mark_first_occurrences(lines if _in_line_order(lines) else lines.sort(LINE_KEY))
+    marked = mark_first_occurrences(lines if _in_line_order(lines) else lines.sort(BILL_LINES.key))
     in_period = pl.col("period_start") == period.start
     if not marked.select(in_period.all()).item():  # earlier bills: only the period's lines
         marked = marked.filter(in_period)
@@ -241,7 +240,7 @@ def reconcile(
     tables = as_tables(cards)
     if prior_lines is not None:
         bill_lines = pl.concat([bill_lines, prior_lines], how="diagonal_relaxed").unique(
-            LINE_KEY, keep="first", maintain_order=True
+            BILL_LINES.key, keep="first", maintain_order=True
         )
     lines = with_normalised_tracking(_period_lines(bill_lines, bill_headers, carriers, period))
     tracking = pl.col("tracking_number")

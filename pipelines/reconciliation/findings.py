@@ -24,7 +24,14 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.contracts.reconciliation import FINDINGS
-from pipelines.money import cents_to_money, kg_to_grams, money_to_cents
+from pipelines.money import (
+    PERCENT_SCALE,
+    cents_to_money,
+    div_half_up,
+    kg_to_grams,
+    money_to_cents,
+    units_of,
+)
 from pipelines.rating.pricing import chargeable_grams, price_freight
 from pipelines.rating.tables import RateCardTables
 
@@ -242,7 +249,7 @@ def _judge_fuel(frame: pl.DataFrame, exp_freight: pl.DataFrame) -> pl.DataFrame:
         "tol_rel_u",
     )
     fuel = fuel.join(judged_freight, on=keys, **LEFT).join(exp_freight, on="shipment_id", **LEFT)
-    pct_u = (pl.col("fuel_percent").cast(pl.Decimal(38, 4)) * 10_000).cast(pl.Int64)
+    pct_u = units_of(pl.col("fuel_percent"), 4)
     approved_freight = pl.max_horizontal(  # a credited (negative) freight carries no fuel
         pl.when(pl.col("freight_finding").is_null())
         .then(pl.col("exp_freight_c"))
@@ -253,7 +260,7 @@ def _judge_fuel(frame: pl.DataFrame, exp_freight: pl.DataFrame) -> pl.DataFrame:
     )
 
     def fuel_of(base: pl.Expr) -> pl.Expr:
-        return (2 * base * pct_u + 1_000_000) // 2_000_000
+        return div_half_up(base * pct_u, 100 * PERCENT_SCALE)
 
     is_fuel = pl.col("finding").is_in(["OK", "RATE_MISMATCH"])
     fuel = fuel.with_columns(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-LINE_KEY = ["source_sha256", "bill_number", "line_number"]
+from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
 
 
 def lines_without_one_finding(
@@ -24,9 +24,9 @@ def lines_without_one_finding(
     not on the file hash and bill number strings of every line: a 6M-line period's
     check took 1.7 GB the string way.
     """
-    bill = LINE_KEY[:2]
-    lines = bill_lines.lazy().select(LINE_KEY)
-    found = findings.lazy().select(LINE_KEY)
+    bill = list(BILL_HEADERS.key)
+    lines = bill_lines.lazy().select(BILL_LINES.key)
+    found = findings.lazy().select(BILL_LINES.key)
     bills = (
         pl.concat([lines.select(bill), found.select(bill)])
         .unique()
@@ -50,7 +50,7 @@ def lines_without_one_finding(
     return (
         bad.join(bills, on="_bill", how="left")
         .rename({"_line": "is_bill_line"})
-        .select(*LINE_KEY, "is_bill_line", "findings")
+        .select(*BILL_LINES.key, "is_bill_line", "findings")
         .collect()
     )
 

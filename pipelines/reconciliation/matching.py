@@ -15,7 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.frames import contiguous
-from pipelines.rating.keys import with_normalised_tracking
+from pipelines.tracking import with_normalised_tracking
 
 ORDER = ["bill_date", "bill_number", "line_number", "source_sha256"]
 DUP_KEY = ["tracking_number", "charge_type"]

@@ -13,8 +13,8 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.contracts.reconciliation import ORDER_LOGISTICS_COST
+from pipelines.fx import fx_units, to_functional
 from pipelines.money import money_to_cents
-from pipelines.rating.fx import to_functional
 
 
 def order_logistics_cost(findings: pl.DataFrame, shipment_ratings: pl.DataFrame) -> pl.DataFrame:
@@ -27,9 +27,7 @@ def order_logistics_cost(findings: pl.DataFrame, shipment_ratings: pl.DataFrame)
     ships = (
         shipment_ratings.filter(pl.col("order_id").is_not_null())
         .join(approved, on="shipment_id", how="left")
-        .with_columns(
-            _fx_u=(pl.col("fx_rate").cast(pl.Decimal(38, 8)) * 100_000_000).cast(pl.Int128)
-        )
+        .with_columns(_fx_u=fx_units(pl.col("fx_rate")))
     )
     ships = to_functional(ships.lazy(), "_approved_c", "_approved_f").collect()
     billed = pl.col("_approved_c").is_not_null()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.contracts.bills import BILL_HEADERS
 from pipelines.contracts.reconciliation import (
     DISPUTES,
     FINDING_CODES,
@@ -12,6 +13,7 @@ from pipelines.contracts.reconciliation import (
     PERIOD_SUMMARY,
 )
 from pipelines.contracts.types import MONEY, PERCENT
+from pipelines.money import div_half_up
 from pipelines.reconciliation.periods import BillingPeriod
 
 
@@ -21,7 +23,7 @@ def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
     In Int64: the counts come as UInt32, and 2 × part × 10^6 overflows 32 bits from
     2,148 lines on (a 6M-line period read 0.0110% for 83.3333%)."""
     part, whole = part.cast(pl.Int64), whole.cast(pl.Int64)
-    units = (2 * part * 1_000_000 + whole) // (2 * whole)
+    units = div_half_up(part * 1_000_000, whole)
     return (
         pl.when(whole == 0)
         .then(pl.lit(100).cast(pl.Decimal(38, 4)))
@@ -30,7 +32,7 @@ def _share(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
     )
 
 
-BILL_KEY = ["source_sha256", "bill_number"]
+BILL_KEY = list(BILL_HEADERS.key)
 VOUCHER_GROUP = [
     "carrier",
     "period_start",
@@ -69,12 +71,8 @@ def combine_bill_totals(parts: list[pl.DataFrame]) -> pl.DataFrame:
     return whole.group_by(VOUCHER_GROUP).agg(pl.exclude(VOUCHER_GROUP).sum())
 
 
-def payable_vouchers(findings: pl.DataFrame, headers: pl.DataFrame) -> pl.DataFrame:
-    """One voucher per bill (see `vouchers_from_totals`)."""
-    return vouchers_from_totals(bill_totals(findings), headers)
-
-
 def vouchers_from_totals(totals: pl.DataFrame, headers: pl.DataFrame) -> pl.DataFrame:
+    """One payable voucher per bill, from the per-bill totals."""
     stated = headers.select(*BILL_KEY, "stated_total")
     return (
         totals.join(stated, on=BILL_KEY, how="left")
@@ -105,25 +103,6 @@ def sort_disputes(rows: list[pl.DataFrame]) -> pl.DataFrame:
         whole.sort("bill_number", "line_number", "source_sha256")
         .drop("source_sha256")
         .cast(DISPUTES.schema)  # type: ignore[arg-type]
-    )
-
-
-def dispute_list(findings: pl.DataFrame) -> pl.DataFrame:
-    """Lines with a disputed amount, the evidence in words (CSV/Excel for the carrier)."""
-    return sort_disputes([dispute_rows(findings)])
-
-
-def period_summary(
-    findings: pl.DataFrame,
-    headers: pl.DataFrame,
-    journal: pl.DataFrame,
-    period: BillingPeriod,
-    currency: str,
-    quarantined_count: int,
-) -> pl.DataFrame:
-    """One row per bill currency (see `summary_from_totals`)."""
-    return summary_from_totals(
-        bill_totals(findings), headers, journal, period, currency, quarantined_count
     )
 
 

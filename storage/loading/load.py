@@ -90,8 +90,7 @@ def load_daily_range(
     _store_quarantine(con, layout, contract, [d.isoformat() for d in days], batch)
     late = 0
     if contract.partition_column and batch.valid.height:
-        dated = pl.col(contract.partition_column).cast(pl.Date)
-        late = batch.valid.filter(dated < pl.col(LOAD_DATE)).height
+        late = batch.valid.filter(contract.day() < pl.col(LOAD_DATE)).height
     label = days[0].isoformat() if len(days) == 1 else f"{days[0]}..{days[-1]}"
     return _report(contract, label, files, batch, late)
 

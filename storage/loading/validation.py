@@ -157,7 +157,7 @@ def _apply_row_rules(frame: pl.DataFrame, contract: TableContract) -> pl.DataFra
         frame = _add_reason(frame, rule.column, rule.broken_when, pl.lit(rule.reason))
     if contract.daily and contract.partition_column:
         col = contract.partition_column
-        day = pl.col(col).cast(pl.Date)
+        day = contract.day()
         frame = _add_reason(
             frame,
             col,

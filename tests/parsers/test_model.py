@@ -16,9 +16,9 @@ from parsers.model import (
     RawBill,
     canonical_frames,
     clean_number,
-    normalise_tracking,
 )
 from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
+from pipelines.tracking import normalise_tracking
 
 PROV = Provenance("ab" * 32, "bill.csv", "test-parser", "7", "tpl@1")
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
+from pipelines.fx import MissingFxRate
 from pipelines.rating import rate_shipments
-from pipelines.rating.fx import MissingFxRate
 from tests.rating import builders as b
 
 

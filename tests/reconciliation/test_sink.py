@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 import pipelines.reconciliation.engine as engine
+from pipelines.contracts.bills import BILL_LINES
 from pipelines.contracts.reconciliation import FINDINGS
 from pipelines.reconciliation import billed_not_split, lines_without_one_finding
 from storage.parts import write_part
@@ -21,7 +22,7 @@ from tests.rating import builders as b
 from tests.rating.builders import line
 from tests.reconciliation.scenario import run
 
-LINE_KEY = ["source_sha256", "bill_number", "line_number"]
+LINE_KEY = list(BILL_LINES.key)
 OUTPUTS = ("findings", "period_summary", "payable_vouchers", "disputes", "accruals")
 LINES = (
     line("B1", 1, "TRKS1", "FREIGHT", "15.00", "1.5"),  # DUPLICATE of B2#1
