@@ -3,6 +3,11 @@
 See demo/billing.py for the rules; this module turns one period's shipments of
 one carrier into canonical lines (amounts in integer cents while they are
 worked on) with an `anomaly` label on every line that was tampered with.
+
+The correct lines are priced by the row-by-row reference pricer (oracles/rating.py),
+not by the set-based engine that reconciliation then checks them with
+(pipelines/rating): a rating bug in the engine makes it disagree with the bills and
+shows up as findings the ground truth does not have.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ import polars as pl
 from demo.quota import Quota
 from demo.reference import scaled_decimal
 from demo.shipments import UNKNOWN_COUNTER_BASE, tracking_numbers
+from oracles.rating import rate_row
 from pipelines.contracts import types as t
+from pipelines.contracts.rating import EXPECTED_CHARGES, SHIPMENT_RATINGS
 from pipelines.money import kg_to_grams, money_to_cents
-from pipelines.rating import RateCard, RateCardTables, RatingResult, rate_shipments
+from pipelines.rating import RateCard, RateCardTables
+from pipelines.tracking import with_normalised_tracking
 
 UNCONTRACTED_CANDIDATES = ("OVERSIZE", "REMOTE_AREA", "ADDRESS_CORRECTION", "OTHER")
 OPTIONAL_SHARE = {
@@ -41,17 +49,53 @@ class CarrierState:
     unknown_counter: int = UNKNOWN_COUNTER_BASE
 
 
-def _rated(
-    ships: pl.DataFrame, tables: RateCardTables, fx: pl.DataFrame, companies: pl.DataFrame
-) -> RatingResult:
-    rating = rate_shipments(ships, tables, fx, companies)
-    if rating.unrated.height:
-        sample = rating.unrated.select("shipment_id", "unrated_reason").head(3).rows()
-        raise ValueError(f"{rating.unrated.height} demo shipments cannot be rated, e.g. {sample}")
-    return rating
+@dataclass(frozen=True)
+class Priced:
+    """The contract's view of some shipments, in the engine's table shapes (the columns
+    of SHIPMENT_RATINGS and EXPECTED_CHARGES the bills need)."""
+
+    shipment_ratings: pl.DataFrame
+    expected_charges: pl.DataFrame
 
 
-def _contract_lines(rating: RatingResult) -> pl.DataFrame:
+RATING_COLUMNS = ("shipment_id", "card_key", "zone", "destination_country", "chargeable_weight_kg")
+CHARGE_COLUMNS = ("shipment_id", "carrier", "tracking_number", "ship_date", "charge_type")
+
+
+def _priced(ships: pl.DataFrame, cards: list[RateCard]) -> Priced:
+    """Each shipment priced one at a time by the reference pricer, in shipment order and,
+    per shipment, in the reference's charge order (FREIGHT, FUEL, REMOTE_AREA,
+    REGISTRATION, always-on accessorials), as EXPECTED_CHARGES orders them."""
+    ratings: list[tuple] = []
+    charges: list[tuple] = []
+    unrated: list[tuple[str, str]] = []
+    for s in with_normalised_tracking(ships.sort("shipment_id")).iter_rows(named=True):
+        rating = rate_row(cards, s)
+        if rating.unrated_reason is not None:
+            unrated.append((s["shipment_id"], rating.unrated_reason))
+            continue
+        ratings.append(
+            (
+                s["shipment_id"],
+                rating.card_key,
+                rating.zone,
+                s["destination_country"],
+                rating.chargeable_weight_kg,
+            )
+        )
+        key = (s["shipment_id"], s["carrier"], s["tracking_number"], s["shipped_at"].date())
+        charges.extend((*key, charge, amount) for charge, amount in rating.charges.items())
+    if unrated:
+        raise ValueError(f"{len(unrated)} demo shipments cannot be rated, e.g. {unrated[:3]}")
+    rating_schema = {c: SHIPMENT_RATINGS.schema[c] for c in RATING_COLUMNS}
+    charge_schema = {c: EXPECTED_CHARGES.schema[c] for c in (*CHARGE_COLUMNS, "expected_amount")}
+    return Priced(
+        pl.DataFrame(ratings, schema=rating_schema, orient="row"),
+        pl.DataFrame(charges, schema=charge_schema, orient="row"),
+    )
+
+
+def _contract_lines(rating: Priced) -> pl.DataFrame:
     """What the contract says each shipment owes: one line per expected charge."""
     weights = rating.shipment_ratings.select(
         "shipment_id", "chargeable_weight_kg", "zone", "destination_country"
@@ -71,7 +115,7 @@ def _contract_lines(rating: RatingResult) -> pl.DataFrame:
 
 
 def _optional_charges(
-    lines: pl.DataFrame, rating: RatingResult, tables: RateCardTables, rng: np.random.Generator
+    lines: pl.DataFrame, rating: Priced, tables: RateCardTables, rng: np.random.Generator
 ) -> pl.DataFrame:
     """Charges the contract allows but rating cannot expect from our data: on-demand
     accessorials at the contract fee (UPS residential deliveries, address corrections)
@@ -122,8 +166,6 @@ def bill_lines(
     carrier: str,
     cards: list[RateCard],
     tables: RateCardTables,
-    fx: pl.DataFrame,
-    companies: pl.DataFrame,
     state: CarrierState,
     rng: np.random.Generator,
     next_issued: bool,
@@ -137,13 +179,14 @@ def bill_lines(
     billed = ships[np.sort(order[n_unbilled:])]
     if not billed.height:
         return pl.DataFrame(), skipped
-    rating = _rated(billed, tables, fx, companies)
+    rating = _priced(billed, cards)
     lines = _contract_lines(rating)
     lines = pl.concat([lines, _optional_charges(lines, rating, tables, rng)])
 
     ids = billed["shipment_id"].to_numpy()[rng.permutation(billed.height)]
-    chargeable_g = kg_to_grams(pl.col("chargeable_weight_kg"))
-    light = rating.shipment_ratings.filter(chargeable_g <= 15_000)["shipment_id"]
+    light = rating.shipment_ratings.filter(kg_to_grams(pl.col("chargeable_weight_kg")) <= 15_000)[
+        "shipment_id"
+    ]
     with_fuel = lines.filter(pl.col("charge_type") == "FUEL")["shipment_id"]
     chosen: dict[str, list[str]] = {}
     free = np.ones(len(ids), dtype=bool)
@@ -160,9 +203,7 @@ def bill_lines(
         free[picked] = False
         chosen[name] = ids[picked].tolist()
 
-    lines = _weight_discrepancies(
-        lines, billed, chosen["WEIGHT_DISCREPANCY"], tables, fx, companies
-    )
+    lines = _weight_discrepancies(lines, billed, chosen["WEIGHT_DISCREPANCY"], cards)
     sid, ct = pl.col("shipment_id"), pl.col("charge_type")
     rate_hit = sid.is_in(chosen["RATE_MISMATCH"]) & (ct == "FREIGHT")
     fuel_hit = sid.is_in(chosen["FUEL_MISMATCH"]) & (ct == "FUEL")
@@ -209,9 +250,7 @@ def _weight_discrepancies(
     lines: pl.DataFrame,
     billed: pl.DataFrame,
     chosen: list[str],
-    tables: RateCardTables,
-    fx: pl.DataFrame,
-    companies: pl.DataFrame,
+    cards: list[RateCard],
 ) -> pl.DataFrame:
     """Bill the chosen shipments at max(+50%, +0.5 kg) over our chargeable weight, priced there."""
     if not chosen:
@@ -231,7 +270,7 @@ def _weight_discrepancies(
         )
         .drop("our_g")
     )
-    again = _contract_lines(_rated(heavier, tables, fx, companies)).select(
+    again = _contract_lines(_priced(heavier, cards)).select(
         "shipment_id",
         "charge_type",
         pl.col("cents").alias("new_cents"),

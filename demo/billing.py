@@ -1,9 +1,11 @@
 """The carriers' bills: billed as contracted, then anomalies injected at known rates.
 
 Per carrier and billing period (pipelines/reconciliation/periods.py), the
-period's shipments are priced with the real rating engine (pipelines/rating),
-so the correct lines are exactly what the contract says. Then, on disjoint
-sets of shipments (one anomaly per affected shipment, so reconciliation can
+period's shipments are priced by the row-by-row reference pricer
+(oracles/rating.py), not by the rating engine that reconciliation checks them
+with, so the correct lines are what the contract says even where the engine is
+wrong (a rating bug then shows as findings the ground truth lacks). Then, on
+disjoint sets of shipments (one anomaly per affected shipment, so reconciliation can
 reach 100% precision and recall against ground_truth/bill_anomalies.parquet):
 
 - UNBILLED: left off the bill (ground_truth/unbilled.parquet, reason INJECTED);
@@ -107,12 +109,6 @@ def write_carrier_bills(
     cards = load_rate_cards(layout.rate_cards_dir)
     tables = build_tables(cards)
     config = load_carriers(layout.carriers_file)
-    fx = pl.read_csv(
-        layout.input_dir("fx_rates") / "fx_rates.csv", schema=contracts.FX_RATES.schema
-    )
-    companies = pl.read_csv(
-        layout.input_dir("companies") / "companies.csv", schema=contracts.COMPANIES.schema
-    )
     result = BillingResult()
     truth: list[pl.DataFrame] = []
     unbilled: list[pl.DataFrame] = []
@@ -141,8 +137,6 @@ def write_carrier_bills(
                 carrier,
                 cards,
                 tables,
-                fx,
-                companies,
                 state,
                 rng,
                 next_issued,

@@ -18,6 +18,9 @@ from reckon.runner import run_range
 from runs.costing import ageing_on_days, valuation_on_days
 from tests.assets.events import observations_by_partition
 
+# Twelve Dagster runs over ten days of scale-1 data: minutes on a shared two-core machine.
+pytestmark = pytest.mark.slow
+
 START, END = date(2026, 1, 1), date(2026, 1, 10)
 DAYS = [START + timedelta(days=i) for i in range((END - START).days + 1)]
 COMPARED = {

@@ -16,6 +16,9 @@ from demo.generate import generate
 from reckon.runner import run_everything, run_reconciliation
 from tests.assets.events import observations_by_partition
 
+# The fixture generates a month of scale-1 data with bills and runs the whole graph on it.
+pytestmark = pytest.mark.slow
+
 START, END = date(2026, 1, 1), date(2026, 1, 31)
 TABLES = ("reconciliation_findings", "payable_vouchers", "accrual_journal", "carrier_disputes")
 

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from polars.testing import assert_frame_equal
 
@@ -81,6 +82,7 @@ def test_chunked_with_a_sink_hands_over_the_detail_and_keeps_the_totals() -> Non
         assert_frame_equal(_sorted(chunked.end_state.frames()[name]), _sorted(frame))
 
 
+@pytest.mark.slow  # 25 ledgers, each costed in one call and in SKU chunks
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ledgers(kinds_pool=LANDED_REFERENCE_KINDS))
 def test_chunked_equals_one_call_with_reference_cost_after_landed_cost(rows: list[dict]) -> None:

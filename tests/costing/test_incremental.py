@@ -10,11 +10,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from polars.testing import assert_frame_equal
 
 from pipelines.costing import CostingState, cost_range
 from tests.costing.ledgers import DAYS, END, LANDED_REFERENCE_KINDS, START, frames, ledgers
+
+# Each example costs the range once and every day twice: tens of seconds per test.
+pytestmark = pytest.mark.slow
 
 SORTS = {
     "cogs": ["posting_date", "movement_id", "kind"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from oracles.costing import run_reference
@@ -85,6 +86,7 @@ def compare(rows: list[dict]) -> None:
     assert expensed == {k: v for k, v in ref.expensed.items() if v}
 
 
+@pytest.mark.slow  # 150 ledgers, each costed day by day by the reference too
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ledgers())
 def test_engine_equals_reference(rows: list[dict]) -> None:

@@ -12,6 +12,7 @@ from decimal import Decimal as D
 
 import duckdb
 import polars as pl
+import pytest
 
 from benchmarks.costing_runs import write_warehouse
 from pipelines.contracts.inputs import LANDED_COSTS
@@ -111,6 +112,7 @@ def _landed_before_the_last_line() -> dict[str, pl.DataFrame]:
     return frames
 
 
+@pytest.mark.slow  # 31 nightly runs, then chunks, against DuckDB
 def test_a_landed_cost_posted_before_its_last_line_ends_the_same_nightly_or_in_one_run(
     tmp_path,
 ) -> None:

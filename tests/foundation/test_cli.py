@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from reckon.cli import app
@@ -27,6 +28,7 @@ def test_a_bad_date_is_refused_with_the_reason(tmp_path: Path) -> None:
     assert "is not a date" in result.output
 
 
+@pytest.mark.slow  # the whole graph through Dagster, with a persistent instance
 def test_run_prints_what_was_materialised_and_the_failed_checks(
     tmp_path: Path, monkeypatch
 ) -> None:

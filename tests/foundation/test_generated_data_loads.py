@@ -26,6 +26,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow  # a week of scale-1 data through the Dagster graph
 def test_a_week_of_generated_data_loads_through_dagster_with_every_check_passing(
     generated: Path, tmp_path: Path
 ) -> None:
