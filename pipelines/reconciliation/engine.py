@@ -7,7 +7,7 @@ a corrected rate card replaces one partition's outputs deterministically.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -30,7 +30,7 @@ from pipelines.reconciliation.outputs import (
     vouchers_from_totals,
 )
 from pipelines.reconciliation.periods import BillingPeriod, bill_periods
-from storage.parts import clear_parts, scan_parts, write_part
+from pipelines.reconciliation.sink import FindingsSink
 
 LINE_KEY = ["source_sha256", "bill_number", "line_number"]
 
@@ -52,10 +52,12 @@ class ReconciliationResult:
     """The accrual journal: ACCRUE and RELEASE entries of the period."""
     accrual_rollforward: pl.DataFrame
     finding_parts: tuple[Path, ...] = ()
-    """With a sink: the Parquet parts holding the findings, bucket by bucket (each in
-    line order; buckets are by tracking number, so the parts together are not)."""
+    """With a sink: the parts holding the findings, bucket by bucket (each in line
+    order; buckets are by tracking number, so the parts together are not)."""
     findings_in_memory: pl.DataFrame | None = None
     """Without a sink: the findings, in line order."""
+    sink: FindingsSink | None = field(default=None, repr=False, compare=False)
+    """The sink that wrote `finding_parts` (it reads them back)."""
 
     @property
     def findings(self) -> pl.DataFrame:
@@ -64,7 +66,7 @@ class ReconciliationResult:
         large ones. Not cached, so it holds no memory after use."""
         if self.findings_in_memory is not None:
             return self.findings_in_memory
-        whole = scan_parts(self.finding_parts).collect()
+        whole = self.scan_findings().collect()
         return _merge_in_line_order([whole]) if not _in_line_order(whole) else whole
 
     def scan_findings(self) -> pl.LazyFrame:
@@ -72,7 +74,9 @@ class ReconciliationResult:
         (line order). Aggregate or filter it without loading every finding."""
         if self.findings_in_memory is not None:
             return self.findings_in_memory.lazy()
-        return scan_parts(self.finding_parts)
+        if self.sink is None:
+            raise ValueError("a result without findings in memory needs the sink that wrote them")
+        return self.sink.scan(self.finding_parts)
 
     @property
     def line_count(self) -> int:
@@ -163,24 +167,75 @@ def _merge_in_line_order(
     return pl.DataFrame(columns)
 
 
+@dataclass(frozen=True)
+class PeriodInputs:
+    """What one carrier period is reconciled from.
+
+    `bill_lines`/`bill_headers`: canonical BILL_LINES/BILL_HEADERS of the carrier, at
+    least every bill of this and earlier periods (later bills are ignored; earlier ones
+    supply first occurrences for duplicates and "already billed" for accruals).
+    `rating`: `rate_shipments` over every shipment a line may refer to and all shipments
+    up to the period end. `other_shipments`: tracking_number (normalised), carrier and
+    shipment_id of every carrier's shipments, searched for a line's tracking number we
+    did not ship with this carrier (the evidence of an UNKNOWN_SHIPMENT); default
+    `rating`'s shipments, so a caller that rates one carrier at a time passes the others.
+    `quarantined_count`: bill items of the period the parsers quarantined (for parse
+    coverage).
+    """
+
+    bill_lines: pl.DataFrame
+    bill_headers: pl.DataFrame
+    rating: RatingResult
+    period: BillingPeriod
+    other_shipments: pl.DataFrame | None = None
+    quarantined_count: int = 0
+
+
+@dataclass(frozen=True)
+class CarrierSettings:
+    """The contracts lines are judged against: rate cards and the carriers file."""
+
+    cards: RateCardTables | list[RateCard]
+    carriers: CarriersFile
+
+
+@dataclass(frozen=True)
+class _Judging:
+    """What every bucket is judged with."""
+
+    tables: RateCardTables
+    carriers: CarriersFile
+    period: BillingPeriod
+    others: pl.DataFrame
+
+
+@dataclass
+class _Judged:
+    """Per-bucket partials of a period, and what the accruals need afterwards."""
+
+    own: pl.DataFrame
+    history: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
+    """Tracking numbers billed before the period, billed by its end; its bills' keys."""
+    totals: list[pl.DataFrame] = field(default_factory=list)
+    disputed: list[pl.DataFrame] = field(default_factory=list)
+    held: list[pl.DataFrame] = field(default_factory=list)
+    parts: list[Path] = field(default_factory=list)
+    line_buckets: pl.Series | None = None
+    """Each judged line's bucket, lines in line order (to merge `held` without a sort)."""
+
+
 def _judge_bucket(
-    lines: pl.DataFrame,
-    own: pl.DataFrame,
-    expected: pl.DataFrame,
-    all_ratings: pl.DataFrame,
-    tables: RateCardTables,
-    carriers: CarriersFile,
-    period: BillingPeriod,
+    lines: pl.DataFrame, own: pl.DataFrame, expected: pl.DataFrame, judging: _Judging
 ) -> pl.DataFrame:
     """Findings for the period's lines among `lines` (one bucket of tracking numbers,
     with every earlier occurrence of them)."""
+    period = judging.period
     marked = mark_first_occurrences(lines if _in_line_order(lines) else lines.sort(LINE_KEY))
     in_period = pl.col("period_start") == period.start
     if not marked.select(in_period.all()).item():  # earlier bills: only the period's lines
         marked = marked.filter(in_period)
     current = marked.with_columns(period_end=pl.lit(period.end))
-    del marked
-    matched = match_shipments(current, own, period.carrier, all_ratings)
+    matched = match_shipments(current, own, period.carrier, judging.others)
     wrong_ccy = matched.filter(
         pl.col("contract_currency").is_not_null()
         & (pl.col("currency") != pl.col("contract_currency"))
@@ -191,59 +246,23 @@ def _judge_bucket(
             f"{wrong_ccy.height} {period.carrier} lines are billed in a currency other than "
             f"the contract's, e.g. bill {b} in {c}, contract in {k}"
         )
+    carriers = judging.carriers
     findings = judge_lines(
-        matched, expected, tables, tolerance_table(carriers), weight_tolerance_table(carriers)
+        matched,
+        expected,
+        judging.tables,
+        tolerance_table(carriers),
+        weight_tolerance_table(carriers),
     )
     if findings.height != current.height:
         raise AssertionError("findings lost or duplicated lines")
-    return findings
+    return findings.cast(FINDINGS.schema)  # type: ignore[arg-type]
 
 
-def reconcile(
-    bill_lines: pl.DataFrame,
-    bill_headers: pl.DataFrame,
-    rating: RatingResult,
-    cards: RateCardTables | list[RateCard],
-    carriers: CarriersFile,
-    period: BillingPeriod,
-    prior_lines: pl.DataFrame | None = None,
-    quarantined_count: int = 0,
-    bucket_lines: int = 500_000,
-    sink: Path | None = None,
-    other_shipments: pl.DataFrame | None = None,
-) -> ReconciliationResult:
-    """Reconcile the bills of `period` (one carrier) against our shipments and contracts.
-
-    `bill_lines`/`bill_headers`: canonical BILL_LINES/BILL_HEADERS of the carrier,
-    at least every bill of this and earlier periods (later bills are ignored;
-    earlier ones supply first occurrences for duplicates and "already billed"
-    for accruals). `prior_lines`: optionally, earlier lines held separately.
-    `rating`: `rate_shipments` over every shipment a line may refer to and all
-    shipments up to the period end. `quarantined_count`: bill items of the
-    period the parsers quarantined (for parse coverage). `bucket_lines`: above this
-    many lines, lines and shipments are split into buckets by a hash of the tracking
-    number and judged bucket by bucket (duplicates and matching never cross a
-    tracking number), which bounds memory without changing a single finding.
-
-    `sink`: a folder for this period's findings. Each bucket's findings are written
-    there as a Parquet part (atomically; the previous run's parts are removed first,
-    and a failed run removes its own) and dropped, so the findings are never all in
-    memory: the summary, vouchers and disputes are built from per-bucket partials,
-    and the result exposes the parts (`scan_findings()`, `finding_parts`). The caller
-    owns the folder (one per period; two runs of one period must not share it at
-    the same time). Without a sink the findings are held and returned in line order.
-
-    `other_shipments`: tracking_number (normalised), carrier and shipment_id of every
-    carrier's shipments, searched for a line's tracking number we did not ship with
-    this carrier (the evidence of an UNKNOWN_SHIPMENT); default `rating`'s shipments,
-    so a caller that rates one carrier at a time passes the others here.
-    """
-    tables = as_tables(cards)
-    if prior_lines is not None:
-        bill_lines = pl.concat([bill_lines, prior_lines], how="diagonal_relaxed").unique(
-            LINE_KEY, keep="first", maintain_order=True
-        )
-    lines = with_normalised_tracking(_period_lines(bill_lines, bill_headers, carriers, period))
+def _billing_history(
+    lines: pl.DataFrame, period: BillingPeriod
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Tracking numbers billed before the period and by its end, and the period's bills."""
     tracking = pl.col("tracking_number")
     keys = lines.select("period_start", "source_sha256", "bill_number", tracking)  # no copy
     billed_before = keys.filter(pl.col("period_start") < period.start).select(tracking).unique()
@@ -253,76 +272,116 @@ def reconcile(
         .select("source_sha256", "bill_number")
         .unique()
     )
-    del keys
-    own = only_carrier(rating.shipment_ratings, period.carrier)
-    expected = only_carrier(rating.expected_charges, period.carrier)
-    others = rating.shipment_ratings if other_shipments is None else other_shipments
+    return billed_before, billed_by_end, bill_keys
+
+
+def _keep(judged: _Judged, findings: pl.DataFrame, bucket: int, sink: FindingsSink | None) -> None:
+    """Fold one bucket's findings into the partials; hold them or hand them to the sink."""
+    judged.totals.append(bill_totals(findings))
+    judged.disputed.append(dispute_rows(findings))
+    if sink is None:
+        judged.held.append(findings)
+    else:
+        judged.parts.append(sink.write(findings, bucket))
+
+
+def _judge_period(
+    inputs: PeriodInputs, judging: _Judging, sink: FindingsSink | None, bucket_lines: int
+) -> _Judged:
+    """Judge the period's lines bucket by bucket (the frames of one bucket at a time)."""
+    period = inputs.period
+    lines = with_normalised_tracking(
+        _period_lines(inputs.bill_lines, inputs.bill_headers, judging.carriers, period)
+    )
+    own = only_carrier(inputs.rating.shipment_ratings, period.carrier)
+    expected = only_carrier(inputs.rating.expected_charges, period.carrier)
+    judged = _Judged(own, _billing_history(lines, period))
     buckets = max(1, -(-lines.height // bucket_lines))
-    bucket_of = {}  # each frame's bucket per row, hashed once (not once per bucket)
-    if buckets > 1:
-        for name, f in (("lines", lines), ("own", own), ("expected", expected)):
-            bucket_of[name] = f.select(tracking.hash(seed=7) % buckets).to_series()
+    frames = (lines, own, expected)
+    if buckets == 1:
+        _keep(judged, _judge_bucket(*frames, judging), 0, sink)
+        return judged
+    # each frame's bucket per row, hashed once (not once per bucket)
+    bucket_of = [
+        f.select(pl.col("tracking_number").hash(seed=7) % buckets).to_series() for f in frames
+    ]
+    for bucket in range(buckets):
+        # no name holds a bucket's frames or findings: each is freed before the next bucket
+        _keep(
+            judged,
+            _judge_bucket(
+                *[f.filter(b == bucket) for b, f in zip(bucket_of, frames, strict=True)], judging
+            ),
+            bucket,
+            sink,
+        )
+    if sink is None and _in_line_order(lines):
+        judged.line_buckets = bucket_of[0].filter(lines["period_start"] == period.start)
+    return judged
+
+
+def reconcile(
+    inputs: PeriodInputs,
+    settings: CarrierSettings,
+    sink: FindingsSink | None = None,
+    *,
+    bucket_lines: int = 500_000,
+) -> ReconciliationResult:
+    """Reconcile the bills of `inputs.period` (one carrier) against our shipments and contracts.
+
+    `bucket_lines`: above this many lines, lines and shipments are split into buckets by
+    a hash of the tracking number and judged bucket by bucket (duplicates and matching
+    never cross a tracking number), which bounds memory without changing a single finding.
+
+    `sink` (e.g. storage.parts.ParquetFindingsSink, one per period): each bucket's
+    findings are handed to it and dropped, so the findings are never all in memory; the
+    previous run's parts are cleared first, and a failed run clears its own. The summary,
+    vouchers and disputes are built from per-bucket partials, and the result exposes the
+    parts (`scan_findings()`, `finding_parts`). Without a sink the findings are held and
+    returned in line order.
+    """
+    period, carriers = inputs.period, settings.carriers
+    others = inputs.other_shipments
+    judging = _Judging(
+        as_tables(settings.cards),
+        carriers,
+        period,
+        inputs.rating.shipment_ratings if others is None else others,
+    )
     if sink is not None:
-        sink.mkdir(parents=True, exist_ok=True)
-        clear_parts(sink)
-    held: list[pl.DataFrame] = []  # findings per bucket, without a sink
-    written: list[Path] = []  # parts, with a sink
-    totals: list[pl.DataFrame] = []  # per-bill partial sums and counts per bucket
-    disputed: list[pl.DataFrame] = []  # disputed lines per bucket
+        sink.clear()
     try:
-        for bucket in range(buckets):
-            if buckets == 1:
-                mine = [lines, own, expected]
-            else:
-                frames = (lines, own, expected)
-                mine = [
-                    f.filter(b == bucket) for b, f in zip(bucket_of.values(), frames, strict=True)
-                ]
-            judged = _judge_bucket(*mine, others, tables, carriers, period)
-            del mine
-            judged = judged.cast(FINDINGS.schema)  # type: ignore[arg-type]
-            totals.append(bill_totals(judged))
-            disputed.append(dispute_rows(judged))
-            if sink is None:
-                held.append(judged)
-            else:
-                written.append(write_part(judged, sink, bucket))
-            del judged
+        judged = _judge_period(inputs, judging, sink, bucket_lines)
     except BaseException:
         if sink is not None:
-            clear_parts(sink)
+            sink.clear()
         raise
     findings = None
     if sink is None:
-        judged_buckets = None
-        if buckets > 1 and _in_line_order(lines):
-            judged_buckets = bucket_of["lines"].filter(lines["period_start"] == period.start)
-        del lines, expected, bucket_of
-        findings = held[0] if buckets == 1 else _merge_in_line_order(held, judged_buckets)
-    else:
-        del lines, expected, bucket_of
-    del held
-    journal, roll = accrual_entries(own, billed_before, billed_by_end, period)
-    del own
-    headers = bill_headers.join(bill_keys, on=["source_sha256", "bill_number"])
-    per_bill = combine_bill_totals(totals)
+        held = judged.held
+        findings = held[0] if len(held) == 1 else _merge_in_line_order(held, judged.line_buckets)
+    billed_before, billed_by_end, bill_keys = judged.history
+    journal, roll = accrual_entries(judged.own, billed_before, billed_by_end, period)
+    headers = inputs.bill_headers.join(bill_keys, on=["source_sha256", "bill_number"])
+    per_bill = combine_bill_totals(judged.totals)
     summary = summary_from_totals(
         per_bill,
         headers,
         journal,
         period,
         carriers.get(period.carrier).currency,
-        quarantined_count,
+        inputs.quarantined_count,
     )
     return ReconciliationResult(
         period_summary=summary,
         payable_vouchers=vouchers_from_totals(per_bill, headers),
-        disputes=sort_disputes(disputed),
+        disputes=sort_disputes(judged.disputed),
         accruals=journal,
         accrual_rollforward=roll,
-        finding_parts=tuple(written),
+        finding_parts=tuple(judged.parts),
         findings_in_memory=findings,
+        sink=sink,
     )
 
 
-__all__ = ["BillInputError", "ReconciliationResult", "reconcile"]
+__all__ = ["BillInputError", "CarrierSettings", "PeriodInputs", "ReconciliationResult", "reconcile"]
