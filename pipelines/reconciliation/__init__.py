@@ -1,13 +1,8 @@
 """Carrier-bill reconciliation per carrier billing period (issue 5). No Dagster imports."""
 
+from pipelines.reconciliation.bills import BillInputError
 from pipelines.reconciliation.config import CarriersFile, load_carriers
-from pipelines.reconciliation.engine import (
-    BillInputError,
-    CarrierSettings,
-    PeriodInputs,
-    ReconciliationResult,
-    reconcile,
-)
+from pipelines.reconciliation.engine import CarrierSettings, PeriodInputs, reconcile
 from pipelines.reconciliation.invariants import (
     billed_not_split,
     lines_without_one_finding,
@@ -16,6 +11,7 @@ from pipelines.reconciliation.invariants import (
 )
 from pipelines.reconciliation.order_cost import order_logistics_cost
 from pipelines.reconciliation.periods import BillingPeriod, bill_periods, billing_periods
+from pipelines.reconciliation.result import ReconciliationResult
 from pipelines.reconciliation.sink import FindingsSink
 
 __all__ = [

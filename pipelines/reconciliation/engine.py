@@ -18,8 +18,10 @@ from pipelines.rating.engine import RatingResult, as_tables
 from pipelines.rating.keys import with_normalised_tracking
 from pipelines.rating.tables import RateCardTables
 from pipelines.reconciliation.accruals import accrual_entries
+from pipelines.reconciliation.bills import BillInputError, period_lines
 from pipelines.reconciliation.config import CarriersFile, tolerance_table, weight_tolerance_table
 from pipelines.reconciliation.findings import judge_lines
+from pipelines.reconciliation.line_order import LINE_KEY, in_line_order, merge_in_line_order
 from pipelines.reconciliation.matching import mark_first_occurrences, match_shipments, only_carrier
 from pipelines.reconciliation.outputs import (
     bill_totals,
@@ -29,142 +31,9 @@ from pipelines.reconciliation.outputs import (
     summary_from_totals,
     vouchers_from_totals,
 )
-from pipelines.reconciliation.periods import BillingPeriod, bill_periods
+from pipelines.reconciliation.periods import BillingPeriod
+from pipelines.reconciliation.result import ReconciliationResult
 from pipelines.reconciliation.sink import FindingsSink
-
-LINE_KEY = ["source_sha256", "bill_number", "line_number"]
-
-
-class BillInputError(ValueError):
-    """Bill lines that cannot be reconciled as given (no header, wrong currency)."""
-
-
-@dataclass(frozen=True)
-class ReconciliationResult:
-    """What `reconcile` returns. The findings are either held in memory (no sink) or
-    in Parquet parts (`finding_parts`, one per bucket): read them lazily with
-    `scan_findings()`, or collect them in line order with `findings`."""
-
-    period_summary: pl.DataFrame
-    payable_vouchers: pl.DataFrame
-    disputes: pl.DataFrame
-    accruals: pl.DataFrame
-    """The accrual journal: ACCRUE and RELEASE entries of the period."""
-    accrual_rollforward: pl.DataFrame
-    finding_parts: tuple[Path, ...] = ()
-    """With a sink: the parts holding the findings, bucket by bucket (each in line
-    order; buckets are by tracking number, so the parts together are not)."""
-    findings_in_memory: pl.DataFrame | None = None
-    """Without a sink: the findings, in line order."""
-    sink: FindingsSink | None = field(default=None, repr=False, compare=False)
-    """The sink that wrote `finding_parts` (it reads them back)."""
-
-    @property
-    def findings(self) -> pl.DataFrame:
-        """Every finding, in line order (FINDINGS schema). With a sink this reads and
-        sorts all the parts: for small periods and tests; use `scan_findings()` for
-        large ones. Not cached, so it holds no memory after use."""
-        if self.findings_in_memory is not None:
-            return self.findings_in_memory
-        whole = self.scan_findings().collect()
-        return _merge_in_line_order([whole]) if not _in_line_order(whole) else whole
-
-    def scan_findings(self) -> pl.LazyFrame:
-        """The findings as a LazyFrame: the parts (bucket order) or the in-memory frame
-        (line order). Aggregate or filter it without loading every finding."""
-        if self.findings_in_memory is not None:
-            return self.findings_in_memory.lazy()
-        if self.sink is None:
-            raise ValueError("a result without findings in memory needs the sink that wrote them")
-        return self.sink.scan(self.finding_parts)
-
-    @property
-    def line_count(self) -> int:
-        """Lines judged (= findings) in the period."""
-        return int(self.period_summary["line_count"].sum())
-
-    @property
-    def unbilled(self) -> pl.DataFrame:
-        """Shipments of the period never billed (finding UNBILLED), accrued."""
-        return self.accruals.filter(pl.col("entry") == "ACCRUE")
-
-    @property
-    def accrual_releases(self) -> pl.DataFrame:
-        return self.accruals.filter(pl.col("entry") == "RELEASE")
-
-
-def _period_lines(
-    bill_lines: pl.DataFrame, headers: pl.DataFrame, carriers: CarriersFile, period: BillingPeriod
-) -> pl.DataFrame:
-    """The carrier's lines of bills belonging to this or an earlier period, with period_start."""
-    cfg = carriers.get(period.carrier)
-    periods = bill_periods(headers, cfg).unique(["source_sha256", "bill_number"])
-    lines = only_carrier(bill_lines, period.carrier)
-    keys = ["source_sha256", "bill_number"]
-    pairs = lines.select(keys).unique().join(periods, on=keys, how="left")
-    orphans = pairs.filter(pl.col("period_start").is_null())
-    if orphans.height:
-        count = lines.join(orphans.select(keys), on=keys, how="semi").height
-        bills = orphans.sort("bill_number").head(5)
-        raise BillInputError(
-            f"{count} {period.carrier} bill lines have no bill header, e.g. "
-            + ", ".join(f"bill {b} (file {s[:12]})" for s, b, _ in bills.iter_rows())
-        )
-    if lines.is_empty():
-        # A carrier with no bills yet. (replace_strict with an empty mapping would keep the
-        # String type whatever return_dtype says, and the comparison below would fail.)
-        return lines.with_columns(period_start=pl.lit(None, dtype=pl.Date))
-    by_bill = pairs.group_by("bill_number").agg(pl.col("period_start").unique())
-    if (by_bill["period_start"].list.len() == 1).all():
-        # each bill number has one period: map it, no join (and no copy) over every line
-        mapping = dict(
-            zip(by_bill["bill_number"], by_bill["period_start"].list.first(), strict=True)
-        )
-        start = pl.col("bill_number").replace_strict(mapping, return_dtype=pl.Date)
-        lines = lines.with_columns(period_start=start)
-    else:
-        joined = lines.select(keys).join(periods, on=keys, how="left", maintain_order="left")
-        lines = lines.with_columns(joined["period_start"])
-    known = pl.col("period_start") <= period.start
-    return lines if lines.select(known.all()).item() else lines.filter(known)
-
-
-def _in_line_order(frame: pl.DataFrame) -> bool:
-    """True if `frame` is already sorted on LINE_KEY (bills are read in line order), so
-    the sort, which copies every column, can be skipped. Null keys: False (sort)."""
-    if frame.height < 2:
-        return True
-    cols = [pl.col(k) for k in LINE_KEY]
-    ordered = cols[-1] >= cols[-1].shift(1)
-    for col in reversed(cols[:-1]):
-        ordered = (col > col.shift(1)) | ((col == col.shift(1)) & ordered)
-    return bool(frame.select(ordered.slice(1).all(ignore_nulls=False)).item())
-
-
-def _merge_in_line_order(
-    parts: list[pl.DataFrame], bucket_of_line: pl.Series | None = None
-) -> pl.DataFrame:
-    """Concatenate per-bucket findings (each already in line order) in line order.
-
-    Sorting the whole frame would hold it twice; instead the order is computed on
-    the key columns only and the columns are gathered one at a time. With
-    `bucket_of_line` (each judged line's bucket, the lines being in line order) the
-    order is an integer permutation: no sort on the string keys at all."""
-    whole = pl.concat(parts, rechunk=False)
-    parts.clear()
-    if bucket_of_line is not None and bucket_of_line.len() == whole.height:
-        # concatenated row k is line perm[k]; line i is concatenated row inverse[i]
-        perm = (bucket_of_line.to_frame("_b").with_row_index("_i").sort("_b", maintain_order=True))[
-            "_i"
-        ]
-        order = perm.arg_sort()
-    else:
-        order = whole.select(LINE_KEY).with_row_index("_i").sort(LINE_KEY)["_i"]
-    columns = []
-    for name in whole.columns:
-        columns.append(whole[name].gather(order))
-        whole = whole.drop(name)
-    return pl.DataFrame(columns)
 
 
 @dataclass(frozen=True)
@@ -230,7 +99,7 @@ def _judge_bucket(
     """Findings for the period's lines among `lines` (one bucket of tracking numbers,
     with every earlier occurrence of them)."""
     period = judging.period
-    marked = mark_first_occurrences(lines if _in_line_order(lines) else lines.sort(LINE_KEY))
+    marked = mark_first_occurrences(lines if in_line_order(lines) else lines.sort(LINE_KEY))
     in_period = pl.col("period_start") == period.start
     if not marked.select(in_period.all()).item():  # earlier bills: only the period's lines
         marked = marked.filter(in_period)
@@ -291,7 +160,7 @@ def _judge_period(
     """Judge the period's lines bucket by bucket (the frames of one bucket at a time)."""
     period = inputs.period
     lines = with_normalised_tracking(
-        _period_lines(inputs.bill_lines, inputs.bill_headers, judging.carriers, period)
+        period_lines(inputs.bill_lines, inputs.bill_headers, judging.carriers, period)
     )
     own = only_carrier(inputs.rating.shipment_ratings, period.carrier)
     expected = only_carrier(inputs.rating.expected_charges, period.carrier)
@@ -315,7 +184,7 @@ def _judge_period(
             bucket,
             sink,
         )
-    if sink is None and _in_line_order(lines):
+    if sink is None and in_line_order(lines):
         judged.line_buckets = bucket_of[0].filter(lines["period_start"] == period.start)
     return judged
 
@@ -359,7 +228,7 @@ def reconcile(
     findings = None
     if sink is None:
         held = judged.held
-        findings = held[0] if len(held) == 1 else _merge_in_line_order(held, judged.line_buckets)
+        findings = held[0] if len(held) == 1 else merge_in_line_order(held, judged.line_buckets)
     billed_before, billed_by_end, bill_keys = judged.history
     journal, roll = accrual_entries(judged.own, billed_before, billed_by_end, period)
     headers = inputs.bill_headers.join(bill_keys, on=["source_sha256", "bill_number"])
@@ -384,4 +253,10 @@ def reconcile(
     )
 
 
-__all__ = ["BillInputError", "CarrierSettings", "PeriodInputs", "ReconciliationResult", "reconcile"]
+__all__ = [
+    "BillInputError",
+    "CarrierSettings",
+    "PeriodInputs",
+    "ReconciliationResult",
+    "reconcile",
+]

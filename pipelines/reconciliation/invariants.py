@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-LINE_KEY = ["source_sha256", "bill_number", "line_number"]
+from pipelines.reconciliation.line_order import LINE_KEY
 
 
 def lines_without_one_finding(
