@@ -1,7 +1,7 @@
 """How the costing engine refuses its input: one error naming the rows and the reason.
 
-DOMAIN.md: bad rows are reported, never dropped silently, so every check that can
-refuse a movement (validation, transfer pairing, dependency cycles) raises this.
+Bad rows are reported, never dropped silently: every check that can refuse a movement
+(validation, transfer pairing, dependency cycles) raises this.
 """
 
 from __future__ import annotations

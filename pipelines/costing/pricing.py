@@ -1,7 +1,8 @@
 """Functional-currency value of a priced document: quantity x unit cost x fx, to the cent.
 
-DOMAIN.md "Costing rules": a receipt (and any priced inbound, and a landed cost) is
-converted at the rate of its document date and rounded half-up to the cent once, in
+DOMAIN.md "Costing rules": money is exact, converted to the company's functional
+currency with the daily FX rate of the document date. A receipt (any priced inbound, a
+landed cost) is rounded half-up to the cent once, in
 exact integers: unit costs carry 6 places and rates 8, so the product is an integer
 of 10^-14 currency units, exact in Int128.
 """

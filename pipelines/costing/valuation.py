@@ -1,4 +1,7 @@
-"""Inventory valuation per pool and day, summed from the postings (DOMAIN.md "Valuation").
+"""Inventory valuation per pool and day, summed from the postings.
+
+DOMAIN.md "Invariants": opening value + receipts - consumption = closing value, so the
+valuation is nothing but the postings added up (pipelines.costing.invariants checks it).
 
 Opening at the start of the range: the carried open layers less the provisional cost
 still carried by open shortfalls. Each day with postings is a change row: opening, in,
