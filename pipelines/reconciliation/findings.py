@@ -24,7 +24,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.contracts.reconciliation import FINDINGS
-from pipelines.money import cents_to_money, kg_to_grams, money_to_cents
+from pipelines.money import PERCENT_SCALE, cents_to_money, div_half_up, kg_to_grams, money_to_cents
 from pipelines.rating.pricing import chargeable_grams, price_freight
 from pipelines.rating.tables import RateCardTables
 
@@ -141,6 +141,16 @@ def judge_lines(
     exp_freight = exp.filter(pl.col("charge_type") == "FREIGHT").select(
         "shipment_id", exp_freight_c="exp_c"
     )
+    wide = lines.with_row_index("_lid")
+    frame = _with_tolerances(_work_frame(wide, exp, tables), amount_tol, weight_tol)
+    frame = _judge(_freight_at_billed_weight(frame, tables))
+    frame = _judge_fuel(frame, exp_freight)
+    return _amounts_and_evidence(wide, frame)
+
+
+def _work_frame(wide: pl.DataFrame, exp: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
+    """The columns the judgement needs, in integer units, with the line's expected charge
+    and its (card, charge type) terms: on-demand fee, allowed, pass-through."""
     on_demand = tables.accessorials.filter(~pl.col("always")).select(
         "card_key", "charge_type", on_demand_c=pl.col("fee_u") // 100
     )
@@ -151,8 +161,7 @@ def judge_lines(
     by_card_charge = on_demand.join(
         allowed, on=["card_key", "charge_type"], how="full", coalesce=True
     )
-    wide = lines.with_row_index("_lid")
-    frame = (
+    return (
         wide.select(*WORK_COLS)
         .with_columns(
             billed_c=money_to_cents(pl.col("amount")),
@@ -162,9 +171,11 @@ def judge_lines(
         .join(exp, on=["shipment_id", "charge_type"], **LEFT)
         .join(by_card_charge, on=["card_key", "charge_type"], **LEFT)
     )
-    frame = _with_tolerances(frame, amount_tol, weight_tol)
-    frame = _freight_at_billed_weight(frame, tables)
 
+
+def _judge(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each line's expected_c and finding by the precedence of the module docstring
+    (fuel lines are judged again by `_judge_fuel`)."""
     ct = pl.col("charge_type")
     dup = pl.col("occurrence") > 0
     unknown = pl.col("shipment_id").is_null()
@@ -209,9 +220,7 @@ def judge_lines(
         .then(pl.lit("OK"))
         .otherwise(pl.lit("RATE_MISMATCH"))
     )
-    frame = frame.with_columns(finding=finding, derived_from_freight=pl.lit(False))
-    frame = _judge_fuel(frame, exp_freight)
-    return _amounts_and_evidence(wide, frame)
+    return frame.with_columns(finding=finding, derived_from_freight=pl.lit(False))
 
 
 def _judge_fuel(frame: pl.DataFrame, exp_freight: pl.DataFrame) -> pl.DataFrame:
@@ -220,28 +229,7 @@ def _judge_fuel(frame: pl.DataFrame, exp_freight: pl.DataFrame) -> pl.DataFrame:
     Only FUEL lines are joined to their bill's judged freight and to the shipment's
     expected freight (`exp_freight`: shipment_id, exp_freight_c), on a narrow frame;
     their results go back to the lines by the integer `_lid`."""
-    keys = ["source_sha256", "bill_number", "tracking_number"]
-    judged_freight = (
-        frame.filter((pl.col("charge_type") == "FREIGHT") & (pl.col("occurrence") == 0))
-        .group_by(keys)
-        .agg(
-            freight_finding=pl.col("finding").first(),
-            freight_billed_c=pl.col("billed_c").first(),
-            freight_expected_c=pl.col("expected_c").first(),
-        )
-    )
-    fuel = frame.filter(pl.col("charge_type") == "FUEL").select(
-        "_lid",
-        *keys,
-        "shipment_id",
-        "finding",
-        "fuel_percent",
-        "billed_c",
-        "expected_c",
-        "tol_abs_c",
-        "tol_rel_u",
-    )
-    fuel = fuel.join(judged_freight, on=keys, **LEFT).join(exp_freight, on="shipment_id", **LEFT)
+    fuel = _fuel_lines(frame, exp_freight)
     pct_u = (pl.col("fuel_percent").cast(pl.Decimal(38, 4)) * 10_000).cast(pl.Int64)
     approved_freight = pl.max_horizontal(  # a credited (negative) freight carries no fuel
         pl.when(pl.col("freight_finding").is_null())
@@ -253,7 +241,7 @@ def _judge_fuel(frame: pl.DataFrame, exp_freight: pl.DataFrame) -> pl.DataFrame:
     )
 
     def fuel_of(base: pl.Expr) -> pl.Expr:
-        return (2 * base * pct_u + 1_000_000) // 2_000_000
+        return div_half_up(base * pct_u, PERCENT_SCALE * 100)
 
     is_fuel = pl.col("finding").is_in(["OK", "RATE_MISMATCH"])
     fuel = fuel.with_columns(
@@ -281,6 +269,37 @@ def _judge_fuel(frame: pl.DataFrame, exp_freight: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit("FUEL_MISMATCH")),
         _fuel_derived=derived,
     )
+    return _fold_fuel_back(frame, fuel)
+
+
+def _fuel_lines(frame: pl.DataFrame, exp_freight: pl.DataFrame) -> pl.DataFrame:
+    """The FUEL lines (narrow) with their bill's judged freight and the expected freight."""
+    keys = ["source_sha256", "bill_number", "tracking_number"]
+    judged_freight = (
+        frame.filter((pl.col("charge_type") == "FREIGHT") & (pl.col("occurrence") == 0))
+        .group_by(keys)
+        .agg(
+            freight_finding=pl.col("finding").first(),
+            freight_billed_c=pl.col("billed_c").first(),
+            freight_expected_c=pl.col("expected_c").first(),
+        )
+    )
+    fuel = frame.filter(pl.col("charge_type") == "FUEL").select(
+        "_lid",
+        *keys,
+        "shipment_id",
+        "finding",
+        "fuel_percent",
+        "billed_c",
+        "expected_c",
+        "tol_abs_c",
+        "tol_rel_u",
+    )
+    return fuel.join(judged_freight, on=keys, **LEFT).join(exp_freight, on="shipment_id", **LEFT)
+
+
+def _fold_fuel_back(frame: pl.DataFrame, fuel: pl.DataFrame) -> pl.DataFrame:
+    """The fuel lines' finding, expected_c and derived_from_freight back on every line."""
     row = pl.col("_fuel_row").fill_null(False)
     return (
         frame.join(fuel, on="_lid", **LEFT)
@@ -312,12 +331,49 @@ def _amounts_and_evidence(wide: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFra
     flagged = frame.filter(f != "OK").join(
         wide.select("_lid", *EVIDENCE_COLS), on="_lid", how="left"
     )
-    money = {
-        name: cents_to_money(pl.col(c)).cast(pl.String)
-        for name, c in (("billed", "billed_c"), ("expected", "expected_c"), ("base", "fuel_base_c"))
-    }
-    card = pl.format("{} zone {}", pl.col("card_key"), pl.col("contract_zone"))
-    evidence = (
+    evidence_by_line = flagged.select("_lid", evidence=_evidence())
+    judged = frame.select(
+        "_lid",
+        "finding",
+        "derived_from_freight",
+        "fuel_percent",
+        "_rate_g",
+        "billed_c",
+        "expected_c",
+        "approved_c",
+        "disputed_c",
+    )
+    passthrough = [
+        *(c for c in FINDINGS.column_names if c in wide.columns and c not in judged.columns),
+        "amount",
+        "first_bill_number",
+        "first_line_number",
+    ]
+    # evidence exists for the few flagged lines: look it up on the line id alone and
+    # attach the column, rather than a join that would copy every wide column
+    evidence_col = judged.select("_lid").join(evidence_by_line, on="_lid", **LEFT)["evidence"]
+    return (
+        pl.concat([wide.select(passthrough), judged], how="horizontal")
+        .with_columns(evidence_col)
+        .with_columns(
+            billed_amount=pl.col("amount"),
+            expected_amount=cents_to_money(pl.col("expected_c")),
+            difference=cents_to_money(pl.col("billed_c") - pl.col("expected_c")),
+            approved_amount=cents_to_money(pl.col("approved_c")),
+            disputed_amount=cents_to_money(pl.col("disputed_c")),
+            duplicate_of=pl.when(f == "DUPLICATE").then(
+                pl.format("{}#{}", pl.col("first_bill_number"), pl.col("first_line_number"))
+            ),
+        )
+        .select(FINDINGS.column_names)
+        .cast(FINDINGS.schema)  # type: ignore[arg-type]
+    )
+
+
+def _evidence() -> pl.Expr:
+    """The evidence of a flagged line, in words a carrier's dispute desk can check."""
+    f = pl.col("finding")
+    return (
         pl.when(f == "DUPLICATE")
         .then(
             pl.format(
@@ -347,7 +403,20 @@ def _amounts_and_evidence(wide: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFra
                 "{} is not an allowed charge type of {}", pl.col("charge_type"), pl.col("card_key")
             )
         )
-        .when(pl.col("charge_type") == "FUEL")
+        .otherwise(_price_evidence())
+    )
+
+
+def _price_evidence() -> pl.Expr:
+    """The evidence of a line judged on its price: the contract terms and the figures."""
+    f = pl.col("finding")
+    money = {
+        name: cents_to_money(pl.col(c)).cast(pl.String)
+        for name, c in (("billed", "billed_c"), ("expected", "expected_c"), ("base", "fuel_base_c"))
+    }
+    card = pl.format("{} zone {}", pl.col("card_key"), pl.col("contract_zone"))
+    return (
+        pl.when(pl.col("charge_type") == "FUEL")
         .then(
             pl.format(
                 "{}: fuel {}% of approved freight {} = {}; billed {}{}",
@@ -401,41 +470,4 @@ def _amounts_and_evidence(wide: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFra
                 money["billed"],
             )
         )
-    )
-    evidence_by_line = flagged.select("_lid", evidence=evidence)
-    judged = frame.select(
-        "_lid",
-        "finding",
-        "derived_from_freight",
-        "fuel_percent",
-        "_rate_g",
-        "billed_c",
-        "expected_c",
-        "approved_c",
-        "disputed_c",
-    )
-    passthrough = [
-        *(c for c in FINDINGS.column_names if c in wide.columns and c not in judged.columns),
-        "amount",
-        "first_bill_number",
-        "first_line_number",
-    ]
-    # evidence exists for the few flagged lines: look it up on the line id alone and
-    # attach the column, rather than a join that would copy every wide column
-    evidence_col = judged.select("_lid").join(evidence_by_line, on="_lid", **LEFT)["evidence"]
-    return (
-        pl.concat([wide.select(passthrough), judged], how="horizontal")
-        .with_columns(evidence_col)
-        .with_columns(
-            billed_amount=pl.col("amount"),
-            expected_amount=cents_to_money(pl.col("expected_c")),
-            difference=cents_to_money(pl.col("billed_c") - pl.col("expected_c")),
-            approved_amount=cents_to_money(pl.col("approved_c")),
-            disputed_amount=cents_to_money(pl.col("disputed_c")),
-            duplicate_of=pl.when(f == "DUPLICATE").then(
-                pl.format("{}#{}", pl.col("first_bill_number"), pl.col("first_line_number"))
-            ),
-        )
-        .select(FINDINGS.column_names)
-        .cast(FINDINGS.schema)  # type: ignore[arg-type]
     )
