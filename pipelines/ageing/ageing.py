@@ -44,10 +44,26 @@ def _bucket_table(age_buckets: tuple[int, ...]) -> pl.DataFrame:
     )
 
 
-def _bucket_spans(stays: pl.DataFrame, buckets: pl.DataFrame, end_day: pl.Expr) -> pl.DataFrame:
-    """Per stay and bucket it passes through: pool_bucket key and days [from_day, until_day).
+def _stays(residencies: pl.DataFrame, pools: pl.DataFrame, start: date) -> pl.DataFrame:
+    """Residencies on integer pool ids and days; an entry before `start` enters at `start`."""
+    return residencies.join(pools, on=POOL).select(
+        pl.col("pool_id").cast(pl.Int64),
+        pl.col("receipt_date").cast(pl.Int32).alias("receipt_day"),
+        pl.max_horizontal(pl.col("enter_day").cast(pl.Int32), pl.lit(start).cast(pl.Int32)).alias(
+            "enter"
+        ),
+        pl.col("exit_day").cast(pl.Int32).alias("exit"),
+        "quantity",
+        "value_cents",
+    )
+
+
+def _bucket_spans(spans: pl.DataFrame, buckets: pl.DataFrame, end_day: pl.Expr) -> pl.DataFrame:
+    """Per stay (`spans` on entry: pool_id, receipt_day, enter, exit, quantity, value_cents)
+    and bucket it passes through: pool_bucket key and days [from_day, until_day).
 
     Only the buckets a slice passes through while present (one or two for short stays).
+    One name is rebound step by step, so each intermediate frame is freed.
     """
     lows = buckets.get_column("low").to_list()
 
@@ -56,7 +72,7 @@ def _bucket_spans(stays: pl.DataFrame, buckets: pl.DataFrame, end_day: pl.Expr) 
 
     age_in = pl.col("enter") - pl.col("receipt_day")
     age_out = pl.coalesce(pl.col("exit"), end_day + 1) - pl.col("receipt_day") - 1
-    spans = stays.filter(pl.col("exit").is_null() | (pl.col("exit") > pl.col("enter")))
+    spans = spans.filter(pl.col("exit").is_null() | (pl.col("exit") > pl.col("enter")))
     spans = spans.with_columns(
         pl.int_ranges(bucket_of(age_in), bucket_of(age_out) + 1, dtype=pl.Int32).alias("bucket_no")
     ).explode("bucket_no")
@@ -117,17 +133,9 @@ def ageing_changes(
     buckets = _bucket_table(age_buckets)
     pools = residencies.select(POOL).unique().with_row_index("pool_id")
     end_day = pl.lit(end).cast(pl.Int32)
-    stays = residencies.join(pools, on=POOL).select(
-        pl.col("pool_id").cast(pl.Int64),
-        pl.col("receipt_date").cast(pl.Int32).alias("receipt_day"),
-        pl.max_horizontal(pl.col("enter_day").cast(pl.Int32), pl.lit(start).cast(pl.Int32)).alias(
-            "enter"
-        ),
-        pl.col("exit_day").cast(pl.Int32).alias("exit"),
-        "quantity",
-        "value_cents",
+    totals = _running_totals(
+        _bucket_spans(_stays(residencies, pools, start), buckets, end_day), end_day
     )
-    totals = _running_totals(_bucket_spans(stays, buckets, end_day), end_day)
     totals = totals.join(pools.with_columns(pl.col("pool_id").cast(pl.Int64)), on="pool_id").join(
         buckets.select("bucket_no", "bucket"), on="bucket_no"
     )

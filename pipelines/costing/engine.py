@@ -128,8 +128,10 @@ def cost_range(
         ]
     )
     carried = opening(state)
+    valuation = daily_valuation(postings, carried)
     aged = ageing_residencies(stays, landed.entry_correction, landed.ageing_steps)
-    lines = journal_lines(postings, landed.expensed)
+    ageing = ageing_changes(aged, start, end, policy.age_buckets)  # before the other outputs:
+    lines = journal_lines(postings, landed.expensed)  # its peak is the range's largest
     flags = pl.concat(
         [ledger.flags, fifo.flags, alloc.flags, provisional_flags(outs), late_flags(ledger.late)]
     )
@@ -142,9 +144,9 @@ def cost_range(
         open_layers=_money(new_state.open_layers),
         open_shortfalls=_money(open_shortfalls(new_state)),
         postings=_money(postings),
-        valuation=_money(daily_valuation(postings, carried)),
+        valuation=_money(valuation),
         opening=_money(carried),
-        ageing=_money(ageing_changes(aged, start, end, policy.age_buckets)),
+        ageing=_money(ageing),
         landed_cost_allocations=_money(alloc.allocations),
         landed_cost_expensed=_money(landed.expensed),
         journal_lines=_money(lines),
