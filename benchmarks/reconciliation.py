@@ -229,8 +229,14 @@ def engine_per_carrier(root: Path, only: str | None = None) -> dict:
     UNKNOWN_SHIPMENT cannot name the carrier that did ship it (none do in this data).
     `only`: just that carrier (one process per carrier partition)."""
     from pipelines.rating import rate_shipments
-    from pipelines.reconciliation import BillingPeriod, reconcile
+    from pipelines.reconciliation import (
+        BillingPeriod,
+        CarrierSettings,
+        PeriodInputs,
+        reconcile,
+    )
     from storage.config import load_carriers, load_rate_cards
+    from storage.parts import ParquetFindingsSink
 
     layout = DataLayout(root)
     cards = load_rate_cards(layout.rate_cards_dir)
@@ -254,13 +260,11 @@ def engine_per_carrier(root: Path, only: str | None = None) -> dict:
         t3, c3 = time.perf_counter(), time.process_time()
         sink = Path(tempfile.mkdtemp(prefix=f"findings-{carrier}-", dir=root))
         result = reconcile(
-            lines,
-            headers,
-            rating,
-            cards,
-            carriers,
-            BillingPeriod(carrier, START, END),
-            sink=sink,  # findings written bucket by bucket, as the warehouse run does
+            PeriodInputs(lines, headers, rating, BillingPeriod(carrier, START, END)),
+            CarrierSettings(cards, carriers),
+            ParquetFindingsSink(
+                sink
+            ),  # findings written bucket by bucket, as the warehouse run does
         )
         t4, c4 = time.perf_counter(), time.process_time()
         findings += result.line_count  # not result.findings: that would read every part
@@ -326,7 +330,12 @@ def engine(root: Path) -> dict:
     Bill lines are read per carrier (as a carrier-period partition reads its own
     bills from the warehouse), before the clock starts."""
     from pipelines.rating import rate_shipments
-    from pipelines.reconciliation import BillingPeriod, reconcile
+    from pipelines.reconciliation import (
+        BillingPeriod,
+        CarrierSettings,
+        PeriodInputs,
+        reconcile,
+    )
     from storage.config import load_carriers, load_rate_cards
 
     t0 = time.perf_counter()
@@ -348,7 +357,8 @@ def engine(root: Path) -> dict:
     counts: dict[str, int] = {}
     for carrier, lines in by_carrier.items():
         result = reconcile(
-            lines, headers, rating, cards, carriers, BillingPeriod(carrier, START, END)
+            PeriodInputs(lines, headers, rating, BillingPeriod(carrier, START, END)),
+            CarrierSettings(cards, carriers),
         )
         findings += result.findings.height
         for k, v in result.findings.group_by("finding").len().iter_rows():

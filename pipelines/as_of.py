@@ -18,8 +18,7 @@ from datetime import date
 
 import polars as pl
 
-POOL = ["company", "warehouse", "sku"]
-"""A valuation pool (DOMAIN.md, "Costing rules": per company, warehouse and SKU)."""
+from pipelines.pools import POOL
 
 
 def as_of(

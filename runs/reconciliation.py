@@ -20,10 +20,11 @@ import polars as pl
 from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
 from pipelines.contracts.inputs import SHIPMENTS
 from pipelines.contracts.reconciliation import FINDINGS
-from pipelines.rating import RatingResult, rate_shipments
-from pipelines.rating.cards import RateCard
+from pipelines.rating import rate_shipments
 from pipelines.reconciliation import (
     BillingPeriod,
+    CarrierSettings,
+    PeriodInputs,
     ReconciliationResult,
     billed_not_split,
     billing_periods,
@@ -41,6 +42,7 @@ from runs.partition_keys import period_key, split_period_key
 from storage.config import load_carriers, load_rate_cards
 from storage.layout import DataLayout
 from storage.loading.validation import PROVENANCE
+from storage.parts import ParquetFindingsSink
 from storage.warehouse import (
     read_table,
     replace_slice,
@@ -110,6 +112,7 @@ def reconcile_periods(
     """Reconcile the periods named by `keys` (in carrier and date order) and store them."""
     carriers = load_carriers(layout.carriers_file)
     cards = load_rate_cards(layout.rate_cards_dir)
+    settings = CarrierSettings(cards, carriers)
     periods = sorted(parse_period_key(k, carriers) for k in keys)
     fx_rates = read_table(con, "fx_rates").drop(PROVENANCE, strict=False)
     companies = read_table(con, "companies").drop(PROVENANCE, strict=False)
@@ -134,11 +137,8 @@ def reconcile_periods(
         lines = _bill_table(con, "bill_lines", [carrier])
         headers = _bill_table(con, "bill_headers", [carrier])
         for period in mine:
-            outcomes.append(
-                _reconcile_period(
-                    con, layout, carriers, cards, period, rating, lines, headers, others
-                )
-            )
+            inputs = PeriodInputs(lines, headers, rating, period, other_shipments=others)
+            outcomes.append(_reconcile_period(con, layout, inputs, settings))
         del rating, lines, headers
     return outcomes
 
@@ -161,20 +161,14 @@ def _every_carriers_tracking(con: duckdb.DuckDBPyConnection, last_day: date) -> 
 def _reconcile_period(
     con: duckdb.DuckDBPyConnection,
     layout: DataLayout,
-    carriers: CarriersFile,
-    cards: list[RateCard],
-    period: BillingPeriod,
-    rating: RatingResult,
-    lines: pl.DataFrame,
-    headers: pl.DataFrame,
-    others: pl.DataFrame,
+    inputs: PeriodInputs,
+    settings: CarrierSettings,
 ) -> PeriodOutcome:
     """Reconcile and store one period; its checks' violations."""
+    period, lines = inputs.period, inputs.bill_lines
     work = layout.reconciliation_work_dir(period.carrier, period.start)
-    result = reconcile(
-        lines, headers, rating, cards, carriers, period, sink=work, other_shipments=others
-    )
-    previous = _previous_rollforward(con, carriers, period)
+    result = reconcile(inputs, settings, ParquetFindingsSink(work))
+    previous = _previous_rollforward(con, settings.carriers, period)
     _store(con, period, result)
     bills = result.payable_vouchers.select(BILL_HEADERS.key)
     period_lines = (

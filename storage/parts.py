@@ -11,6 +11,7 @@ removes what it wrote, so the folder holds either one complete run's parts or no
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -51,3 +52,21 @@ def scan_parts(parts: Sequence[Path]) -> pl.LazyFrame:
             "the warehouse table reconciliation_findings"
         )
     return pl.scan_parquet(list(parts))
+
+
+@dataclass(frozen=True)
+class ParquetFindingsSink:
+    """The Parquet parts of one folder as a pipelines.reconciliation.sink.FindingsSink:
+    `reconcile` streams a period's findings into `folder`, one part per bucket."""
+
+    folder: Path
+
+    def clear(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        clear_parts(self.folder)
+
+    def write(self, findings: pl.DataFrame, bucket: int) -> Path:
+        return write_part(findings, self.folder, bucket)
+
+    def scan(self, parts: Sequence[Path]) -> pl.LazyFrame:
+        return scan_parts(parts)

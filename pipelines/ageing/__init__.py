@@ -1,5 +1,5 @@
 """Stock ageing (DOMAIN.md "Stock ageing"), from slice residencies by event deltas."""
 
-from pipelines.ageing.ageing import ageing_changes, ageing_on
+from pipelines.ageing.ageing import ageing_changes, ageing_on, bucket_labels
 
-__all__ = ["ageing_changes", "ageing_on"]
+__all__ = ["ageing_changes", "ageing_on", "bucket_labels"]

@@ -2,6 +2,7 @@
 
 from pipelines.costing.chunked import cost_range_chunked
 from pipelines.costing.engine import CostingResult, cost_range
+from pipelines.costing.errors import CostingInputError
 from pipelines.costing.invariants import (
     journal_balance_violations,
     negative_layer_violations,
@@ -9,7 +10,6 @@ from pipelines.costing.invariants import (
     roll_forward_violations,
 )
 from pipelines.costing.policy import POOL_BY_COMPANY, POOL_BY_WAREHOUSE, CostingPolicy
-from pipelines.costing.prepare import CostingInputError
 from pipelines.costing.state import CostingState
 
 __all__ = [

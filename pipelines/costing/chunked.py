@@ -6,7 +6,7 @@ each costed by the same `cost_range`, and the results concatenate. Two things cr
 and are handled here: landed costs (allocated once over all their receipt lines, then each
 chunk takes its lines' shares), and a RETURN pointing at an ISSUE of another SKU, which
 needs nothing here: a return takes its cost only from an issue of its own company and SKU
-(pipelines.costing.prepare), so in one call as in chunks such a return is valued at the
+(pipelines.costing.returns), so in one call as in chunks such a return is valued at the
 reference unit cost and flagged.
 """
 
@@ -18,11 +18,12 @@ from datetime import date
 import polars as pl
 
 from pipelines.costing.engine import CostingResult, cost_range
-from pipelines.costing.landed import Allocation, allocate
+from pipelines.costing.landed_allocation import Allocation, allocate
 from pipelines.costing.policy import CostingPolicy
-from pipelines.costing.state import POOL, CostingState
+from pipelines.costing.state import CostingState
 from pipelines.journals.journals import journals
 from pipelines.money import money_to_cents
+from pipelines.pools import POOL
 
 
 def _chunk_of(chunks: int) -> pl.Expr:

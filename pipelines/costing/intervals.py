@@ -12,56 +12,60 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.money import div_half_up
+
 
 def overlay(
     left: pl.DataFrame,
     right: pl.DataFrame,
     key: list[str],
-    left_id: str,
-    right_id: str,
+    ids: tuple[str, str],
+    spans: tuple[tuple[str, str], tuple[str, str]],
 ) -> pl.DataFrame:
     """Cut two sets of non-overlapping `[start, end)` intervals at every boundary.
 
-    `left` has columns key + [left_id, "l_start", "l_end"], `right` key + [right_id,
-    "r_start", "r_end"]. Returns key + ["x_a", "x_b", left_id, right_id] with one row per
+    `ids` names the id column of `left` and of `right`; `spans` their (start, end)
+    columns. Returns key + ["pos_start", "pos_end", left id, right id] with one row per
     elementary interval; an id is null where its side has no interval there.
     """
+    left_id, right_id = ids
+    (l_start, l_end), (r_start, r_end) = spans
     if len(key) > 1 or left.schema[key[0]] == pl.String:
-        ids = pl.concat([left.select(key), right.select(key)]).unique().with_row_index("_kid")
-        ids = ids.with_columns(pl.col("_kid").cast(pl.Int64))
+        keys = pl.concat([left.select(key), right.select(key)]).unique().with_row_index("_kid")
+        keys = keys.with_columns(pl.col("_kid").cast(pl.Int64))
         out = overlay(
-            left.join(ids, on=key).drop(key),
-            right.join(ids, on=key).drop(key),
+            left.join(keys, on=key).drop(key),
+            right.join(keys, on=key).drop(key),
             ["_kid"],
-            left_id,
-            right_id,
+            ids,
+            spans,
         )
-        return out.join(ids, on="_kid").select(*key, "x_a", "x_b", left_id, right_id)
+        return out.join(keys, on="_kid").select(*key, "pos_start", "pos_end", left_id, right_id)
     points = pl.concat(
         [
-            left.select(*key, pl.col("l_start").alias("x")),
-            left.select(*key, pl.col("l_end").alias("x")),
-            right.select(*key, pl.col("r_start").alias("x")),
-            right.select(*key, pl.col("r_end").alias("x")),
+            left.select(*key, pl.col(l_start).alias("pos")),
+            left.select(*key, pl.col(l_end).alias("pos")),
+            right.select(*key, pl.col(r_start).alias("pos")),
+            right.select(*key, pl.col(r_end).alias("pos")),
         ]
     ).unique()
     points = (
-        points.sort([*key, "x"])
-        .with_columns(pl.col("x").shift(-1).over(key).alias("x_b"))
-        .filter(pl.col("x_b").is_not_null())
-        .rename({"x": "x_a"})
+        points.sort([*key, "pos"])
+        .with_columns(pl.col("pos").shift(-1).over(key).alias("pos_end"))
+        .filter(pl.col("pos_end").is_not_null())
+        .rename({"pos": "pos_start"})
     )
-    lsorted = left.select(*key, left_id, "l_start", "l_end").sort([*key, "l_start"])
-    rsorted = right.select(*key, right_id, "r_start", "r_end").sort([*key, "r_start"])
+    lsorted = left.select(*key, left_id, l_start, l_end).sort([*key, l_start])
+    rsorted = right.select(*key, right_id, r_start, r_end).sort([*key, r_start])
     out = points.join_asof(
-        lsorted, left_on="x_a", right_on="l_start", by=key, check_sortedness=False
-    ).join_asof(rsorted, left_on="x_a", right_on="r_start", by=key, check_sortedness=False)
+        lsorted, left_on="pos_start", right_on=l_start, by=key, check_sortedness=False
+    ).join_asof(rsorted, left_on="pos_start", right_on=r_start, by=key, check_sortedness=False)
     return out.select(
         *key,
-        "x_a",
-        "x_b",
-        pl.when(pl.col("x_a") < pl.col("l_end")).then(pl.col(left_id)).alias(left_id),
-        pl.when(pl.col("x_a") < pl.col("r_end")).then(pl.col(right_id)).alias(right_id),
+        "pos_start",
+        "pos_end",
+        pl.when(pl.col("pos_start") < pl.col(l_end)).then(pl.col(left_id)).alias(left_id),
+        pl.when(pl.col("pos_start") < pl.col(r_end)).then(pl.col(right_id)).alias(right_id),
     ).filter(pl.col(left_id).is_not_null() | pl.col(right_id).is_not_null())
 
 
@@ -72,11 +76,10 @@ def share(total: pl.Expr, part: pl.Expr, whole: pl.Expr) -> pl.Expr:
     positions [a, b) of a whole worth `total` costs share(total, b) - share(total, a).
     Int128 keeps total * part exact for any realistic amount.
     """
-    t = total.cast(pl.Int128)
-    w = whole.cast(pl.Int128)
-    return ((2 * t * part.cast(pl.Int128) + w) // (2 * w)).cast(pl.Int64)
+    exact = total.cast(pl.Int128) * part.cast(pl.Int128)
+    return div_half_up(exact, whole.cast(pl.Int128)).cast(pl.Int64)
 
 
-def slice_cost(total: pl.Expr, a: pl.Expr, b: pl.Expr, whole: pl.Expr) -> pl.Expr:
-    """Cost of positions [a, b) of a whole of `whole` units worth `total` cents."""
-    return share(total, b, whole) - share(total, a, whole)
+def slice_cost(total: pl.Expr, start: pl.Expr, end: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    """Cost of positions [start, end) of a whole of `whole` units worth `total` cents."""
+    return share(total, end, whole) - share(total, start, whole)

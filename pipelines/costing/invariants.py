@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.costing.engine import CostingResult
-from pipelines.costing.state import POOL
+from pipelines.pools import POOL
 
 
 def roll_forward_violations(valuation: pl.DataFrame) -> pl.DataFrame:

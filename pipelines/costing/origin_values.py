@@ -1,48 +1,65 @@
 """Step 4 of the FIFO overlay: the value of every origin layer.
 
-Receipts and priced movements have their value from prepare; carried slices bring theirs.
-The others depend on other origins: a return on its issue's cost (the issue may have been
-costed in this very range), a gain, an unknown return or a transfer's shortfall on the
-reference unit cost of a layer that may itself be such an origin. They resolve in rounds,
-each valuing whatever now has a known source, until none is left (or a cycle is reported).
+Receipts and priced movements have their value from the ledger; carried slices bring
+theirs. The others depend on other origins: a return on its issue's cost (the issue may
+have been costed in this very range), a gain, an unknown return or a transfer's
+shortfall on the reference unit cost of a layer that may itself be such an origin. They
+resolve in rounds, each valuing whatever now has a known source, until none is left (or
+a cycle is reported).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
-from pipelines.costing.intervals import share, slice_cost
-from pipelines.costing.prepare import CostingInputError
+from pipelines.costing.errors import CostingInputError
 from pipelines.costing.reference_cost import reference_value
+from pipelines.costing.returns import RangeReturns, state_return_values
+from pipelines.costing.shortfalls import with_provisional_cost
 from pipelines.costing.state import CostingState
 
+ORIGINS = ["origin_id", "origin_qty", "origin_value_cents", "receipt_date", "origin_kind"]
 
-def value_origins(
-    moves: pl.DataFrame,
-    state: CostingState,
-    inb: pl.DataFrame,
-    outb: pl.DataFrame,
-    pieces: pl.DataFrame,
-    out_refs: pl.DataFrame,
-    in_refs: pl.DataFrame,
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Step 4: value every origin; returns origins, outbound items with P, flags."""
+
+@dataclass(frozen=True)
+class ReferencePoints:
+    """Where a reference unit cost is needed (pipelines.costing.reference_cost)."""
+
+    outs: pl.DataFrame
+    """This range's outbound items with a shortfall (their provisional cost P)."""
+    ins: pl.DataFrame
+    """Inbound items valued at the reference unit cost (kind REF)."""
+
+
+def _fill(origins: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
+    """Set origin_value_cents from `values` (origin_id, value_cents) where still unknown."""
+    return (
+        origins.join(values, on="origin_id", how="left")
+        .with_columns(pl.coalesce("origin_value_cents", "value_cents").alias("origin_value_cents"))
+        .drop("value_cents")
+    )
+
+
+def _transfer_shortfall_id() -> pl.Expr:
+    return pl.concat_str(pl.lit("SHORT:"), pl.col("movement_id")).alias("origin_id")
+
+
+def _origin_table(direct: pl.DataFrame, state: CostingState, outb: pl.DataFrame) -> pl.DataFrame:
+    """Every origin layer (ORIGINS), its value null where it depends on another origin."""
     carried = state.open_layers.group_by("origin_id").agg(
         pl.col("origin_qty").first(),
         pl.col("origin_value_cents").first(),
         pl.col("receipt_date").first(),
         pl.col("origin_kind").first(),
     )
-    direct = inb.filter(pl.col("kind").is_in(["PRICED", "REF", "RETURN"])).join(
-        moves.select("movement_id", "priced_cents", "reference", "return_source"),
-        on="movement_id",
-        how="left",
+    transfer_shortfalls = outb.filter(
+        (pl.col("movement_type") == "TRANSFER_OUT") & ~pl.col("carried") & (pl.col("unmet_qty") > 0)
     )
-    origins = pl.concat(
+    return pl.concat(
         [
-            carried.select(
-                "origin_id", "origin_qty", "origin_value_cents", "receipt_date", "origin_kind"
-            ),
+            carried.select(ORIGINS),
             direct.select(
                 "origin_id",
                 pl.col("qty").alias("origin_qty"),
@@ -50,176 +67,69 @@ def value_origins(
                 pl.col("day").alias("receipt_date"),
                 pl.col("movement_type").alias("origin_kind"),
             ),
-            outb.filter(
-                (pl.col("movement_type") == "TRANSFER_OUT") & ~pl.col("carried") & (pl.col("s") > 0)
-            ).select(
-                pl.concat_str(pl.lit("SHORT:"), pl.col("movement_id")).alias("origin_id"),
-                pl.col("s").alias("origin_qty"),
+            transfer_shortfalls.select(
+                _transfer_shortfall_id(),
+                pl.col("unmet_qty").alias("origin_qty"),
                 pl.lit(None, pl.Int64).alias("origin_value_cents"),
                 pl.col("day").alias("receipt_date"),
                 pl.lit("TRANSFER_SHORTFALL").alias("origin_kind"),
             ),
         ]
     )
-    # state returns can be valued at once
-    issue_costs = state.issue_costs.select(
-        pl.col("movement_id").alias("reference"),
-        pl.col("quantity").alias("n"),
-        pl.col("cost_cents").alias("c"),
-    )
-    ret_state = direct.filter(pl.col("kind") == "RETURN", pl.col("return_source") == "STATE").join(
-        issue_costs, on="reference"
-    )
-    ret_vals = ret_state.select(
-        "origin_id", share(pl.col("c"), pl.col("qty"), pl.col("n")).alias("v")
-    )
-    origins = (
-        origins.join(ret_vals, on="origin_id", how="left")
-        .with_columns(pl.coalesce("origin_value_cents", "v").alias("origin_value_cents"))
-        .drop("v")
-    )
 
-    seq_to_origin = inb.select("seq", "origin_id")
-    out_id = outb.select("seq", "movement_id")
-    pending_ref = pl.concat(
+
+def _pending_references(
+    inb: pl.DataFrame, outb: pl.DataFrame, refs: ReferencePoints
+) -> pl.DataFrame:
+    """Origins valued at a reference unit cost: origin_id, `need` units, the reference."""
+    departures = outb.filter(pl.col("movement_type") == "TRANSFER_OUT").get_column("seq").implode()
+    return pl.concat(
         [
-            in_refs.join(seq_to_origin, on="seq").rename({"qty": "need"}),
-            out_refs.join(out_id, on="seq")
-            .filter(
-                pl.col("seq").is_in(
-                    outb.filter(pl.col("movement_type") == "TRANSFER_OUT")
-                    .get_column("seq")
-                    .implode()
-                )
-            )
-            .with_columns(pl.concat_str(pl.lit("SHORT:"), pl.col("movement_id")).alias("origin_id"))
+            refs.ins.join(inb.select("seq", "origin_id"), on="seq").rename({"qty": "need"}),
+            refs.outs.join(outb.select("seq", "movement_id"), on="seq")
+            .filter(pl.col("seq").is_in(departures))
+            .with_columns(_transfer_shortfall_id())
             .drop("movement_id")
-            .rename({"s": "need"}),
+            .rename({"unmet_qty": "need"}),
         ]
     )
-    rng_returns = direct.filter(
-        pl.col("kind") == "RETURN", pl.col("return_source") == "RANGE"
-    ).select("origin_id", "qty", "reference")
-    issue_ids = outb.filter(
-        pl.col("movement_id").is_in(rng_returns.get_column("reference").implode()),
-        ~pl.col("carried"),
-    )
-    issue_pieces = pieces.filter(pl.col("category") == "CONSUMED").join(
-        issue_ids.select(
-            pl.col("seq").alias("oseq"),
-            pl.col("movement_id").alias("reference"),
-        ),
-        on="oseq",
-    )
-    issue_refs = out_refs.join(
-        issue_ids.select("seq", pl.col("movement_id").alias("reference")), on="seq"
-    )
 
+
+def _resolve(origins: pl.DataFrame, pending: pl.DataFrame, returns: RangeReturns) -> pl.DataFrame:
+    """Value the dependent origins round by round until every one is known."""
     while True:
         known = origins.filter(pl.col("origin_value_cents").is_not_null())
         todo = origins.filter(pl.col("origin_value_cents").is_null()).get_column("origin_id")
         if not todo.len():
-            break
-        pr = reference_value(
-            pending_ref.filter(pl.col("origin_id").is_in(todo.implode())), known, "need"
+            return origins
+        by_reference = reference_value(
+            pending.filter(pl.col("origin_id").is_in(todo.implode())), known, "need"
         )
-        new = pr.filter(pl.col("ref_cents").is_not_null()).select(
-            "origin_id", pl.col("ref_cents").alias("v")
+        new = pl.concat(
+            [
+                by_reference.filter(pl.col("ref_cents").is_not_null()).select(
+                    "origin_id", pl.col("ref_cents").alias("value_cents")
+                ),
+                returns.values(todo, known),
+            ]
         )
-        rr = rng_returns.filter(pl.col("origin_id").is_in(todo.implode()))
-        if rr.height:
-            ip = issue_pieces.filter(
-                pl.col("reference").is_in(rr.get_column("reference").implode())
-            ).join(
-                known.select("origin_id", "origin_qty", "origin_value_cents"),
-                on="origin_id",
-                how="left",
-            )
-            ip = ip.with_columns(
-                (
-                    slice_cost(
-                        pl.col("origin_value_cents"), pl.col("a"), pl.col("b"), pl.col("origin_qty")
-                    )
-                    + pl.col("lc_cents")
-                ).alias("cc")
-            )
-            normal = ip.group_by("reference").agg(
-                pl.col("cc").sum(), pl.col("cc").null_count().alias("missing")
-            )
-            refs_needed = rr.get_column("reference").implode()
-            prov = reference_value(
-                issue_refs.filter(pl.col("reference").is_in(refs_needed)), known, "s"
-            )
-            has_prov = pl.col("reference").is_in(prov.get_column("reference").implode())
-            cost = (
-                rr.select("reference")
-                .unique()
-                .join(normal, on="reference", how="left")
-                .join(prov.select("reference", "ref_cents"), on="reference", how="left")
-            )
-            ok = (pl.col("missing").fill_null(0) == 0) & (
-                ~has_prov | pl.col("ref_cents").is_not_null()
-            )
-            cost = cost.with_columns(
-                pl.when(ok)
-                .then(pl.col("cc").fill_null(0) + pl.col("ref_cents").fill_null(0))
-                .alias("c")
-            )
-            ns = issue_ids.select(
-                pl.col("movement_id").alias("reference"), pl.col("qty").alias("n2")
-            )
-            rv = (
-                rr.join(cost.select("reference", "c"), on="reference")
-                .join(ns, on="reference")
-                .filter(pl.col("c").is_not_null())
-            )
-            new = pl.concat(
-                [
-                    new,
-                    rv.select(
-                        "origin_id", share(pl.col("c"), pl.col("qty"), pl.col("n2")).alias("v")
-                    ),
-                ]
-            )
         if not new.height:
             raise CostingInputError(
                 f"movements: values depend on each other in a cycle: {todo.head(10).to_list()}"
             )
-        origins = (
-            origins.join(new, on="origin_id", how="left")
-            .with_columns(pl.coalesce("origin_value_cents", "v").alias("origin_value_cents"))
-            .drop("v")
-        )
+        origins = _fill(origins, new)
 
-    known = origins
-    p = reference_value(out_refs, known, "s").select(
-        "seq", pl.col("ref_cents").alias("p_new"), "no_ref"
-    )
-    outb = outb.join(p, on="seq", how="left").with_columns(
-        pl.coalesce("provisional_cents", "p_new").fill_null(0).alias("provisional_cents"),
-        pl.when(pl.col("carried"))
-        .then(pl.col("short_qty"))
-        .otherwise(pl.col("s"))
-        .alias("short_qty"),
-        pl.when(pl.col("carried"))
-        .then(pl.col("short_a") - pl.col("r_start"))
-        .otherwise(-pl.col("short_base"))
-        .alias("short_shift"),
-    )
-    inb_flags = (
-        reference_value(in_refs, known, "qty")
-        .filter(pl.col("no_ref"))
-        .join(inb.select("seq", "movement_id"), on="seq")
-    )
-    out_flags = p.filter(pl.col("no_ref")).join(outb.select("seq", "movement_id"), on="seq")
-    flags = pl.concat(
+
+def _no_reference_flags(ins: pl.DataFrame, outs: pl.DataFrame) -> pl.DataFrame:
+    """NO_REFERENCE_COST for inbounds and shortfalls in a pool no layer ever entered."""
+    return pl.concat(
         [
-            inb_flags.select(
+            ins.select(
                 "movement_id",
                 pl.lit("NO_REFERENCE_COST").alias("flag"),
                 pl.lit("no layer ever entered the pool; valued at zero").alias("detail"),
             ),
-            out_flags.select(
+            outs.select(
                 "movement_id",
                 pl.lit("NO_REFERENCE_COST").alias("flag"),
                 pl.lit("shortfall with no layer ever in the pool; provisional cost zero").alias(
@@ -228,4 +138,50 @@ def value_origins(
             ),
         ]
     )
-    return origins, outb, flags
+
+
+def value_origins(
+    moves: pl.DataFrame,
+    state: CostingState,
+    inb: pl.DataFrame,
+    outb: pl.DataFrame,
+    pieces: pl.DataFrame,
+    refs: ReferencePoints,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Value every origin; returns origins, outbound items with P (provisional cost), flags."""
+    direct = inb.filter(pl.col("kind").is_in(["PRICED", "REF", "RETURN"])).join(
+        moves.select("movement_id", "priced_cents", "reference", "return_source"),
+        on="movement_id",
+        how="left",
+    )
+    returns = direct.filter(pl.col("kind") == "RETURN")
+    origins = _fill(
+        _origin_table(direct, state, outb),
+        state_return_values(
+            returns.filter(pl.col("return_source") == "STATE").select(
+                "origin_id", "qty", "reference"
+            ),
+            state,
+        ),
+    )
+    in_range = returns.filter(pl.col("return_source") == "RANGE").select(
+        "origin_id", "qty", "reference"
+    )
+    origins = _resolve(
+        origins,
+        _pending_references(inb, outb, refs),
+        RangeReturns.of(in_range, outb, pieces, refs.outs),
+    )
+    provisional = reference_value(refs.outs, origins, "unmet_qty").select(
+        "seq", pl.col("ref_cents").alias("ref_provisional_cents"), "no_ref"
+    )
+    outb = with_provisional_cost(outb, provisional.select("seq", "ref_provisional_cents"))
+    no_ref_in = (
+        reference_value(refs.ins, origins, "qty")
+        .filter(pl.col("no_ref"))
+        .join(inb.select("seq", "movement_id"), on="seq")
+    )
+    no_ref_out = provisional.filter(pl.col("no_ref")).join(
+        outb.select("seq", "movement_id"), on="seq"
+    )
+    return origins, outb, _no_reference_flags(no_ref_in, no_ref_out)

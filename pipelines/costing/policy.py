@@ -37,12 +37,3 @@ class CostingPolicy:
         bounds = list(self.age_buckets)
         if not bounds or bounds != sorted(set(bounds)) or bounds[0] < 0:
             raise ValueError(f"age_buckets must be increasing non-negative days, got {bounds}")
-
-    def bucket_labels(self) -> list[str]:
-        """Labels such as "0-30", "31-60", ..., ">365"."""
-        labels, low = [], 0
-        for high in self.age_buckets:
-            labels.append(f"{low}-{high}")
-            low = high + 1
-        labels.append(f">{self.age_buckets[-1]}")
-        return labels

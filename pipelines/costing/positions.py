@@ -2,7 +2,7 @@
 
 Inbound items are the carried open slices (before the range, negative `seq`) and the
 range's inbound movements; outbound items the carried open shortfalls and the range's
-outbound movements, all in the pool order of DOMAIN.md (pipelines.costing.prepare gives
+outbound movements, all in the pool order of DOMAIN.md (pipelines.costing.ledger gives
 `seq`). FIFO is then the overlay of the two interval sets (pipelines.costing.intervals):
 the k-th unit in is the k-th unit out, negative stock included.
 """
@@ -11,16 +11,31 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.costing.state import POOL, CostingState
+from pipelines.costing.state import CostingState
+from pipelines.pools import POOL
 
 
-def position_items(moves: pl.DataFrame, state: CostingState) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Inbound items (l_start, l_end) and outbound items (r_start, r_end) per pool, by seq."""
+def _carried_seq(frame: pl.DataFrame) -> pl.Expr:
+    """Negative seqs -n..-1 for `frame`'s n carried rows (already in pool order)."""
+    return pl.int_range(pl.len(), dtype=pl.Int64) - frame.height
+
+
+def _with_span(items: pl.DataFrame, start: str, end: str) -> pl.DataFrame:
+    items = items.sort([*POOL, "seq"])
+    return items.with_columns(pl.col("qty").cum_sum().over(POOL).alias(end)).with_columns(
+        (pl.col(end) - pl.col("qty")).alias(start)
+    )
+
+
+def inbound_items(moves: pl.DataFrame, state: CostingState) -> pl.DataFrame:
+    """Carried open slices and inbound movements with their span [in_start, in_end).
+
+    `origin_a` is the item's first position in its origin layer; `carries_transfer` the
+    transfer whose content a TRANSFER_IN brings (pipelines.costing.transfers)."""
     layers = state.open_layers.filter(pl.col("transfer_id").is_null()).sort([*POOL, "position"])
-    n_layers = layers.height
-    state_in = layers.with_row_index("i").select(
+    carried = layers.select(
         *POOL,
-        (pl.col("i").cast(pl.Int64) - n_layers).alias("seq"),
+        _carried_seq(layers).alias("seq"),
         pl.col("quantity").alias("qty"),
         pl.lit("STATE").alias("kind"),
         pl.lit(None, pl.String).alias("movement_id"),
@@ -28,10 +43,10 @@ def position_items(moves: pl.DataFrame, state: CostingState) -> tuple[pl.DataFra
         pl.lit(None, pl.Datetime("us")).alias("occurred_at"),
         pl.lit(None, pl.Date).alias("day"),
         "origin_id",
-        pl.col("origin_a").alias("origin_base"),
-        pl.lit(None, pl.String).alias("content_key"),
+        "origin_a",
+        pl.lit(None, pl.String).alias("carries_transfer"),
     )
-    range_in = moves.filter(pl.col("is_in")).select(
+    in_range = moves.filter(pl.col("is_in")).select(
         *POOL,
         "seq",
         pl.col("quantity").alias("qty"),
@@ -41,18 +56,18 @@ def position_items(moves: pl.DataFrame, state: CostingState) -> tuple[pl.DataFra
         "occurred_at",
         "day",
         pl.when(pl.col("kind") != "TRANSFER").then(pl.col("movement_id")).alias("origin_id"),
-        pl.lit(0, pl.Int64).alias("origin_base"),
-        pl.when(pl.col("kind") == "TRANSFER").then(pl.col("reference")).alias("content_key"),
+        pl.lit(0, pl.Int64).alias("origin_a"),
+        pl.when(pl.col("kind") == "TRANSFER").then(pl.col("reference")).alias("carries_transfer"),
     )
-    inb = pl.concat([state_in, range_in]).sort([*POOL, "seq"])
-    inb = inb.with_columns(pl.col("qty").cum_sum().over(POOL).alias("l_end")).with_columns(
-        (pl.col("l_end") - pl.col("qty")).alias("l_start")
-    )
+    return _with_span(pl.concat([carried, in_range]), "in_start", "in_end")
+
+
+def outbound_items(moves: pl.DataFrame, state: CostingState) -> pl.DataFrame:
+    """Carried open shortfalls and outbound movements with their span [out_start, out_end)."""
     shorts = state.open_shortfalls.sort([*POOL, "position"])
-    n_shorts = shorts.height
-    state_out = shorts.with_row_index("i").select(
+    carried = shorts.select(
         *POOL,
-        (pl.col("i").cast(pl.Int64) - n_shorts).alias("seq"),
+        _carried_seq(shorts).alias("seq"),
         (pl.col("short_b") - pl.col("short_a")).alias("qty"),
         "movement_id",
         "movement_type",
@@ -64,7 +79,7 @@ def position_items(moves: pl.DataFrame, state: CostingState) -> tuple[pl.DataFra
         "short_qty",
         "provisional_cents",
     )
-    range_out = moves.filter(~pl.col("is_in")).select(
+    in_range = moves.filter(~pl.col("is_in")).select(
         *POOL,
         "seq",
         pl.col("quantity").alias("qty"),
@@ -78,35 +93,20 @@ def position_items(moves: pl.DataFrame, state: CostingState) -> tuple[pl.DataFra
         pl.lit(None, pl.Int64).alias("short_qty"),
         pl.lit(None, pl.Int64).alias("provisional_cents"),
     )
-    outb = pl.concat([state_out, range_out]).sort([*POOL, "seq"])
-    outb = outb.with_columns(pl.col("qty").cum_sum().over(POOL).alias("r_end")).with_columns(
-        (pl.col("r_end") - pl.col("qty")).alias("r_start")
-    )
-    return inb, outb
+    return _with_span(pl.concat([carried, in_range]), "out_start", "out_end")
 
 
 def last_before(left: pl.DataFrame, right: pl.DataFrame, col: str, name: str) -> pl.DataFrame:
     """For each `left` row, `col` of the last `right` row of its pool with a smaller seq."""
-    r = right.select(*POOL, pl.col("seq").alias("rseq"), pl.col(col).alias(name)).sort(
-        [*POOL, "rseq"]
+    r = right.select(*POOL, pl.col("seq").alias("right_seq"), pl.col(col).alias(name)).sort(
+        [*POOL, "right_seq"]
     )
     out = left.sort([*POOL, "seq"]).join_asof(
         r,
         left_on="seq",
-        right_on="rseq",
+        right_on="right_seq",
         by=POOL,
         check_sortedness=False,
         allow_exact_matches=False,
     )
-    return out.with_columns(pl.col(name).fill_null(0)).drop("rseq")
-
-
-def shortfall_info(pieces: pl.DataFrame, outb: pl.DataFrame) -> pl.DataFrame:
-    """Per outbound item: shortfall quantity and the first shortfall position."""
-    short = pieces.filter(pl.col("iseq").is_null() | (pl.col("iseq") > pl.col("oseq")))
-    agg = short.group_by("oseq").agg(
-        pl.col("x_a").min().alias("short_base"), (pl.col("x_b") - pl.col("x_a")).sum().alias("s")
-    )
-    return outb.join(agg, left_on="seq", right_on="oseq", how="left").with_columns(
-        pl.col("s").fill_null(0)
-    )
+    return out.with_columns(pl.col(name).fill_null(0)).drop("right_seq")

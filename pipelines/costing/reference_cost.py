@@ -14,7 +14,8 @@ from datetime import datetime
 import polars as pl
 
 from pipelines.costing.intervals import share
-from pipelines.costing.state import POOL, CostingState
+from pipelines.costing.state import CostingState
+from pipelines.pools import POOL
 
 
 def reference_origin(
@@ -28,15 +29,15 @@ def reference_origin(
 
     DOMAIN.md: V/Q of the oldest open layer, else of the layer that most recently entered,
     else zero (flagged). Returns the point with ref_origin_id (found in range) or the
-    carried ref_value_cents/ref_qty, and `ref_lc_cents`: the landed cost on that layer in
-    effect at the point's `occurred_at` (see `_ref_landed`).
+    carried ref_value_cents/ref_qty, and `ref_landed_cents_at`: the landed cost on that
+    layer in effect at the point's `occurred_at` (see `_reference_landed`).
     """
-    seg = segments.select(*POOL, "l_start", "origin_id").sort([*POOL, "l_start"])
+    seg = segments.select(*POOL, "in_start", "origin_id").sort([*POOL, "in_start"])
     found = points.filter(pl.col("ref_pos").is_not_null()).sort([*POOL, "ref_pos"])
     found = found.join_asof(
-        seg, left_on="ref_pos", right_on="l_start", by=POOL, check_sortedness=False
+        seg, left_on="ref_pos", right_on="in_start", by=POOL, check_sortedness=False
     )
-    found = found.rename({"origin_id": "ref_origin_id"}).drop("l_start")
+    found = found.rename({"origin_id": "ref_origin_id"}).drop("in_start")
     carried = state.pool_refs.rename({"ref_origin_id": "carried_ref_id"})
     rest = points.filter(pl.col("ref_pos").is_null()).join(carried, on=POOL, how="left")
     found = found.with_columns(
@@ -53,7 +54,7 @@ def reference_origin(
 def _reference_landed(
     points: pl.DataFrame, components: pl.DataFrame, since: datetime
 ) -> pl.DataFrame:
-    """Add `ref_lc_cents`: landed cost raising the reference layer's V at `occurred_at`.
+    """Add `ref_landed_cents_at`: landed cost raising the reference layer's V at `occurred_at`.
 
     Issue 3: the reference unit cost is V/Q of a layer, and a landed cost on units still
     on hand raises that layer's value. A layer is its whole origin (Q units, value V), so
@@ -80,40 +81,46 @@ def _reference_landed(
             pl.col("carried_ref_id").is_null() | (pl.col("effective_at") >= since),
         )
         .group_by("_pt")
-        .agg(pl.col("share_cents").sum().alias("_lc"))
+        .agg(pl.col("share_cents").sum().alias("_landed"))
     )
     return (
         keyed.join(hit, on="_pt", how="left")
         .with_columns(
-            (pl.col("_lc").fill_null(0) + pl.col("ref_landed_cents").fill_null(0)).alias(
-                "ref_lc_cents"
+            (pl.col("_landed").fill_null(0) + pl.col("ref_landed_cents").fill_null(0)).alias(
+                "ref_landed_cents_at"
             )
         )
         .sort("_pt")
-        .drop("_pt", "_ref_key", "_lc")
+        .drop("_pt", "_ref_key", "_landed")
     )
 
 
 def reference_value(refs: pl.DataFrame, known: pl.DataFrame, qty: str) -> pl.DataFrame:
     """round_half_up(qty x V/Q of the reference) where the reference's value is known; V
-    includes the landed cost in effect on it (`ref_lc_cents`)."""
+    includes the landed cost in effect on it (`ref_landed_cents_at`)."""
     r = refs.join(
         known.select(
             pl.col("origin_id").alias("ref_origin_id"),
-            pl.col("origin_qty").alias("rq"),
-            pl.col("origin_value_cents").alias("rv"),
+            pl.col("origin_qty").alias("ref_layer_qty"),
+            pl.col("origin_value_cents").alias("ref_layer_cents"),
         ),
         on="ref_origin_id",
         how="left",
     ).with_columns(
-        pl.coalesce("rv", "ref_value_cents").alias("rv"),
-        pl.coalesce("rq", "ref_qty").alias("rq"),
+        pl.coalesce("ref_layer_cents", "ref_value_cents").alias("ref_layer_cents"),
+        pl.coalesce("ref_layer_qty", "ref_qty").alias("ref_layer_qty"),
         (pl.col("ref_origin_id").is_null() & pl.col("ref_value_cents").is_null()).alias("no_ref"),
     )
     return r.with_columns(
         pl.when(pl.col("no_ref"))
         .then(pl.lit(0, pl.Int64))
-        .when(pl.col("rv").is_not_null())
-        .then(share(pl.col("rv") + pl.col("ref_lc_cents"), pl.col(qty), pl.col("rq")))
+        .when(pl.col("ref_layer_cents").is_not_null())
+        .then(
+            share(
+                pl.col("ref_layer_cents") + pl.col("ref_landed_cents_at"),
+                pl.col(qty),
+                pl.col("ref_layer_qty"),
+            )
+        )
         .alias("ref_cents")
     )

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 import polars as pl
 
-POOL = ["company", "warehouse", "sku"]
-
 OPEN_LAYERS_SCHEMA = pl.Schema(
     {
         "company": pl.String,
@@ -133,10 +131,3 @@ class CostingState:
         return CostingState(
             **{name: frames[name].select(list(s)).cast(dict(s)) for name, s in SCHEMAS.items()}
         )
-
-
-def transit_warehouse(company: str | pl.Expr) -> str | pl.Expr:
-    """The company's in-transit location (issue 3: `IN_TRANSIT:<company>`)."""
-    if isinstance(company, str):
-        return f"IN_TRANSIT:{company}"
-    return pl.concat_str(pl.lit("IN_TRANSIT:"), company)

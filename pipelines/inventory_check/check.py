@@ -14,6 +14,8 @@ from datetime import date
 
 import polars as pl
 
+from pipelines.pools import is_transit
+
 
 @dataclass(frozen=True)
 class SnapshotCheck:
@@ -27,7 +29,7 @@ def check_snapshot(balances: pl.DataFrame, snapshots: pl.DataFrame, day: date) -
     """Compare `balances` (warehouse, sku, closing_qty: e.g. CostingResult.valuation_on(day))
     with the `snapshots` contract rows of `day`."""
     computed = (
-        balances.filter(~pl.col("warehouse").str.starts_with("IN_TRANSIT:"))
+        balances.filter(~is_transit(pl.col("warehouse")))
         .group_by("warehouse", "sku")
         .agg(pl.col("closing_qty").sum().alias("computed_qty"))
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.money import cents_to_money
+from pipelines.pools import is_transit
 
 ACCOUNTS = {
     "RECEIPT": "GOODS_RECEIVED_NOT_INVOICED",
@@ -47,7 +48,7 @@ def journal_lines(
     on units already gone, a COGS adjustment against the landed-cost accrual.
     """
     inv_account = (
-        pl.when(pl.col("warehouse").str.starts_with("IN_TRANSIT:"))
+        pl.when(is_transit(pl.col("warehouse")))
         .then(pl.lit("INVENTORY_IN_TRANSIT"))
         .otherwise(pl.lit("INVENTORY"))
     )

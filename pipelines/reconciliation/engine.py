@@ -7,19 +7,21 @@ a corrected rate card replaces one partition's outputs deterministically.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
-from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
+from pipelines.contracts.bills import BILL_HEADERS
 from pipelines.contracts.reconciliation import FINDINGS
 from pipelines.rating.cards import RateCard
 from pipelines.rating.engine import RatingResult, as_tables
 from pipelines.rating.tables import RateCardTables
 from pipelines.reconciliation.accruals import accrual_entries
+from pipelines.reconciliation.bills import BillInputError, period_lines
 from pipelines.reconciliation.config import CarriersFile, tolerance_table, weight_tolerance_table
 from pipelines.reconciliation.findings import judge_lines
+from pipelines.reconciliation.line_order import LINE_KEY, in_line_order, merge_in_line_order
 from pipelines.reconciliation.matching import mark_first_occurrences, match_shipments, only_carrier
 from pipelines.reconciliation.outputs import (
     bill_totals,
@@ -29,157 +31,81 @@ from pipelines.reconciliation.outputs import (
     summary_from_totals,
     vouchers_from_totals,
 )
-from pipelines.reconciliation.periods import BillingPeriod, bill_periods
+from pipelines.reconciliation.periods import BillingPeriod
+from pipelines.reconciliation.result import ReconciliationResult
+from pipelines.reconciliation.sink import FindingsSink
 from pipelines.tracking import with_normalised_tracking
-from storage.parts import clear_parts, scan_parts, write_part
-
-
-class BillInputError(ValueError):
-    """Bill lines that cannot be reconciled as given (no header, wrong currency)."""
 
 
 @dataclass(frozen=True)
-class ReconciliationResult:
-    """What `reconcile` returns. The findings are either held in memory (no sink) or
-    in Parquet parts (`finding_parts`, one per bucket): read them lazily with
-    `scan_findings()`, or collect them in line order with `findings`."""
+class PeriodInputs:
+    """What one carrier period is reconciled from.
 
-    period_summary: pl.DataFrame
-    payable_vouchers: pl.DataFrame
-    disputes: pl.DataFrame
-    accruals: pl.DataFrame
-    """The accrual journal: ACCRUE and RELEASE entries of the period."""
-    accrual_rollforward: pl.DataFrame
-    finding_parts: tuple[Path, ...] = ()
-    """With a sink: the Parquet parts holding the findings, bucket by bucket (each in
-    line order; buckets are by tracking number, so the parts together are not)."""
-    findings_in_memory: pl.DataFrame | None = None
-    """Without a sink: the findings, in line order."""
+    `bill_lines`/`bill_headers`: canonical BILL_LINES/BILL_HEADERS of the carrier, at
+    least every bill of this and earlier periods (later bills are ignored; earlier ones
+    supply first occurrences for duplicates and "already billed" for accruals).
+    `rating`: `rate_shipments` over every shipment a line may refer to and all shipments
+    up to the period end. `other_shipments`: tracking_number (normalised), carrier and
+    shipment_id of every carrier's shipments, searched for a line's tracking number we
+    did not ship with this carrier (the evidence of an UNKNOWN_SHIPMENT); default
+    `rating`'s shipments, so a caller that rates one carrier at a time passes the others.
+    `quarantined_count`: bill items of the period the parsers quarantined (for parse
+    coverage).
+    """
 
-    @property
-    def findings(self) -> pl.DataFrame:
-        """Every finding, in line order (FINDINGS schema). With a sink this reads and
-        sorts all the parts: for small periods and tests; use `scan_findings()` for
-        large ones. Not cached, so it holds no memory after use."""
-        if self.findings_in_memory is not None:
-            return self.findings_in_memory
-        whole = scan_parts(self.finding_parts).collect()
-        return _merge_in_line_order([whole]) if not _in_line_order(whole) else whole
-
-    def scan_findings(self) -> pl.LazyFrame:
-        """The findings as a LazyFrame: the parts (bucket order) or the in-memory frame
-        (line order). Aggregate or filter it without loading every finding."""
-        if self.findings_in_memory is not None:
-            return self.findings_in_memory.lazy()
-        return scan_parts(self.finding_parts)
-
-    @property
-    def line_count(self) -> int:
-        """Lines judged (= findings) in the period."""
-        return int(self.period_summary["line_count"].sum())
-
-    @property
-    def unbilled(self) -> pl.DataFrame:
-        """Shipments of the period never billed (finding UNBILLED), accrued."""
-        return self.accruals.filter(pl.col("entry") == "ACCRUE")
-
-    @property
-    def accrual_releases(self) -> pl.DataFrame:
-        return self.accruals.filter(pl.col("entry") == "RELEASE")
+    bill_lines: pl.DataFrame
+    bill_headers: pl.DataFrame
+    rating: RatingResult
+    period: BillingPeriod
+    other_shipments: pl.DataFrame | None = None
+    quarantined_count: int = 0
 
 
-def _period_lines(
-    bill_lines: pl.DataFrame, headers: pl.DataFrame, carriers: CarriersFile, period: BillingPeriod
-) -> pl.DataFrame:
-    """The carrier's lines of bills belonging to this or an earlier period, with period_start."""
-    cfg = carriers.get(period.carrier)
-    keys = list(BILL_HEADERS.key)
-    periods = bill_periods(headers, cfg).unique(keys)
-    lines = only_carrier(bill_lines, period.carrier)
-    pairs = lines.select(keys).unique().join(periods, on=keys, how="left")
-    orphans = pairs.filter(pl.col("period_start").is_null())
-    if orphans.height:
-        count = lines.join(orphans.select(keys), on=keys, how="semi").height
-        bills = orphans.sort("bill_number").head(5)
-        raise BillInputError(
-            f"{count} {period.carrier} bill lines have no bill header, e.g. "
-            + ", ".join(f"bill {b} (file {s[:12]})" for s, b, _ in bills.iter_rows())
-        )
-    if lines.is_empty():
-        # A carrier with no bills yet. (replace_strict with an empty mapping would keep the
-        # String type whatever return_dtype says, and the comparison below would fail.)
-        return lines.with_columns(period_start=pl.lit(None, dtype=pl.Date))
-    by_bill = pairs.group_by("bill_number").agg(pl.col("period_start").unique())
-    if (by_bill["period_start"].list.len() == 1).all():
-        # each bill number has one period: map it, no join (and no copy) over every line
-        mapping = dict(
-            zip(by_bill["bill_number"], by_bill["period_start"].list.first(), strict=True)
-        )
-        start = pl.col("bill_number").replace_strict(mapping, return_dtype=pl.Date)
-        lines = lines.with_columns(period_start=start)
-    else:
-        joined = lines.select(keys).join(periods, on=keys, how="left", maintain_order="left")
-        lines = lines.with_columns(joined["period_start"])
-    known = pl.col("period_start") <= period.start
-    return lines if lines.select(known.all()).item() else lines.filter(known)
+@dataclass(frozen=True)
+class CarrierSettings:
+    """The contracts lines are judged against: rate cards and the carriers file."""
+
+    cards: RateCardTables | list[RateCard]
+    carriers: CarriersFile
 
 
-def _in_line_order(frame: pl.DataFrame) -> bool:
-    """True if `frame` is already sorted on the bill line key (bills are read in line order), so
-    the sort, which copies every column, can be skipped. Null keys: False (sort)."""
-    if frame.height < 2:
-        return True
-    cols = [pl.col(k) for k in BILL_LINES.key]
-    ordered = cols[-1] >= cols[-1].shift(1)
-    for col in reversed(cols[:-1]):
-        ordered = (col > col.shift(1)) | ((col == col.shift(1)) & ordered)
-    return bool(frame.select(ordered.slice(1).all(ignore_nulls=False)).item())
+@dataclass(frozen=True)
+class _Judging:
+    """What every bucket is judged with."""
+
+    tables: RateCardTables
+    carriers: CarriersFile
+    period: BillingPeriod
+    others: pl.DataFrame
 
 
-def _merge_in_line_order(
-    parts: list[pl.DataFrame], bucket_of_line: pl.Series | None = None
-) -> pl.DataFrame:
-    """Concatenate per-bucket findings (each already in line order) in line order.
+@dataclass
+class _Judged:
+    """Per-bucket partials of a period, and what the accruals need afterwards."""
 
-    Sorting the whole frame would hold it twice; instead the order is computed on
-    the key columns only and the columns are gathered one at a time. With
-    `bucket_of_line` (each judged line's bucket, the lines being in line order) the
-    order is an integer permutation: no sort on the string keys at all."""
-    whole = pl.concat(parts, rechunk=False)
-    parts.clear()
-    if bucket_of_line is not None and bucket_of_line.len() == whole.height:
-        # concatenated row k is line perm[k]; line i is concatenated row inverse[i]
-        perm = (bucket_of_line.to_frame("_b").with_row_index("_i").sort("_b", maintain_order=True))[
-            "_i"
-        ]
-        order = perm.arg_sort()
-    else:
-        order = whole.select(BILL_LINES.key).with_row_index("_i").sort(BILL_LINES.key)["_i"]
-    columns = []
-    for name in whole.columns:
-        columns.append(whole[name].gather(order))
-        whole = whole.drop(name)
-    return pl.DataFrame(columns)
+    own: pl.DataFrame
+    history: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
+    """Tracking numbers billed before the period, billed by its end; its bills' keys."""
+    totals: list[pl.DataFrame] = field(default_factory=list)
+    disputed: list[pl.DataFrame] = field(default_factory=list)
+    held: list[pl.DataFrame] = field(default_factory=list)
+    parts: list[Path] = field(default_factory=list)
+    line_buckets: pl.Series | None = None
+    """Each judged line's bucket, lines in line order (to merge `held` without a sort)."""
 
 
 def _judge_bucket(
-    lines: pl.DataFrame,
-    own: pl.DataFrame,
-    expected: pl.DataFrame,
-    all_ratings: pl.DataFrame,
-    tables: RateCardTables,
-    carriers: CarriersFile,
-    period: BillingPeriod,
+    lines: pl.DataFrame, own: pl.DataFrame, expected: pl.DataFrame, judging: _Judging
 ) -> pl.DataFrame:
     """Findings for the period's lines among `lines` (one bucket of tracking numbers,
     with every earlier occurrence of them)."""
-    marked = mark_first_occurrences(lines if _in_line_order(lines) else lines.sort(BILL_LINES.key))
+    period = judging.period
+    marked = mark_first_occurrences(lines if in_line_order(lines) else lines.sort(LINE_KEY))
     in_period = pl.col("period_start") == period.start
     if not marked.select(in_period.all()).item():  # earlier bills: only the period's lines
         marked = marked.filter(in_period)
     current = marked.with_columns(period_end=pl.lit(period.end))
-    del marked
-    matched = match_shipments(current, own, period.carrier, all_ratings)
+    matched = match_shipments(current, own, period.carrier, judging.others)
     wrong_ccy = matched.filter(
         pl.col("contract_currency").is_not_null()
         & (pl.col("currency") != pl.col("contract_currency"))
@@ -190,59 +116,23 @@ def _judge_bucket(
             f"{wrong_ccy.height} {period.carrier} lines are billed in a currency other than "
             f"the contract's, e.g. bill {b} in {c}, contract in {k}"
         )
+    carriers = judging.carriers
     findings = judge_lines(
-        matched, expected, tables, tolerance_table(carriers), weight_tolerance_table(carriers)
+        matched,
+        expected,
+        judging.tables,
+        tolerance_table(carriers),
+        weight_tolerance_table(carriers),
     )
     if findings.height != current.height:
         raise AssertionError("findings lost or duplicated lines")
-    return findings
+    return findings.cast(FINDINGS.schema)  # type: ignore[arg-type]
 
 
-def reconcile(
-    bill_lines: pl.DataFrame,
-    bill_headers: pl.DataFrame,
-    rating: RatingResult,
-    cards: RateCardTables | list[RateCard],
-    carriers: CarriersFile,
-    period: BillingPeriod,
-    prior_lines: pl.DataFrame | None = None,
-    quarantined_count: int = 0,
-    bucket_lines: int = 500_000,
-    sink: Path | None = None,
-    other_shipments: pl.DataFrame | None = None,
-) -> ReconciliationResult:
-    """Reconcile the bills of `period` (one carrier) against our shipments and contracts.
-
-    `bill_lines`/`bill_headers`: canonical BILL_LINES/BILL_HEADERS of the carrier,
-    at least every bill of this and earlier periods (later bills are ignored;
-    earlier ones supply first occurrences for duplicates and "already billed"
-    for accruals). `prior_lines`: optionally, earlier lines held separately.
-    `rating`: `rate_shipments` over every shipment a line may refer to and all
-    shipments up to the period end. `quarantined_count`: bill items of the
-    period the parsers quarantined (for parse coverage). `bucket_lines`: above this
-    many lines, lines and shipments are split into buckets by a hash of the tracking
-    number and judged bucket by bucket (duplicates and matching never cross a
-    tracking number), which bounds memory without changing a single finding.
-
-    `sink`: a folder for this period's findings. Each bucket's findings are written
-    there as a Parquet part (atomically; the previous run's parts are removed first,
-    and a failed run removes its own) and dropped, so the findings are never all in
-    memory: the summary, vouchers and disputes are built from per-bucket partials,
-    and the result exposes the parts (`scan_findings()`, `finding_parts`). The caller
-    owns the folder (one per period; two runs of one period must not share it at
-    the same time). Without a sink the findings are held and returned in line order.
-
-    `other_shipments`: tracking_number (normalised), carrier and shipment_id of every
-    carrier's shipments, searched for a line's tracking number we did not ship with
-    this carrier (the evidence of an UNKNOWN_SHIPMENT); default `rating`'s shipments,
-    so a caller that rates one carrier at a time passes the others here.
-    """
-    tables = as_tables(cards)
-    if prior_lines is not None:
-        bill_lines = pl.concat([bill_lines, prior_lines], how="diagonal_relaxed").unique(
-            BILL_LINES.key, keep="first", maintain_order=True
-        )
-    lines = with_normalised_tracking(_period_lines(bill_lines, bill_headers, carriers, period))
+def _billing_history(
+    lines: pl.DataFrame, period: BillingPeriod
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Tracking numbers billed before the period and by its end, and the period's bills."""
     tracking = pl.col("tracking_number")
     keys = lines.select("period_start", "source_sha256", "bill_number", tracking)  # no copy
     billed_before = keys.filter(pl.col("period_start") < period.start).select(tracking).unique()
@@ -252,76 +142,122 @@ def reconcile(
         .select("source_sha256", "bill_number")
         .unique()
     )
-    del keys
-    own = only_carrier(rating.shipment_ratings, period.carrier)
-    expected = only_carrier(rating.expected_charges, period.carrier)
-    others = rating.shipment_ratings if other_shipments is None else other_shipments
+    return billed_before, billed_by_end, bill_keys
+
+
+def _keep(judged: _Judged, findings: pl.DataFrame, bucket: int, sink: FindingsSink | None) -> None:
+    """Fold one bucket's findings into the partials; hold them or hand them to the sink."""
+    judged.totals.append(bill_totals(findings))
+    judged.disputed.append(dispute_rows(findings))
+    if sink is None:
+        judged.held.append(findings)
+    else:
+        judged.parts.append(sink.write(findings, bucket))
+
+
+def _judge_period(
+    inputs: PeriodInputs, judging: _Judging, sink: FindingsSink | None, bucket_lines: int
+) -> _Judged:
+    """Judge the period's lines bucket by bucket (the frames of one bucket at a time)."""
+    period = inputs.period
+    lines = with_normalised_tracking(
+        period_lines(inputs.bill_lines, inputs.bill_headers, judging.carriers, period)
+    )
+    own = only_carrier(inputs.rating.shipment_ratings, period.carrier)
+    expected = only_carrier(inputs.rating.expected_charges, period.carrier)
+    judged = _Judged(own, _billing_history(lines, period))
     buckets = max(1, -(-lines.height // bucket_lines))
-    bucket_of = {}  # each frame's bucket per row, hashed once (not once per bucket)
-    if buckets > 1:
-        for name, f in (("lines", lines), ("own", own), ("expected", expected)):
-            bucket_of[name] = f.select(tracking.hash(seed=7) % buckets).to_series()
+    frames = (lines, own, expected)
+    if buckets == 1:
+        _keep(judged, _judge_bucket(*frames, judging), 0, sink)
+        return judged
+    # each frame's bucket per row, hashed once (not once per bucket)
+    bucket_of = [
+        f.select(pl.col("tracking_number").hash(seed=7) % buckets).to_series() for f in frames
+    ]
+    for bucket in range(buckets):
+        # no name holds a bucket's frames or findings: each is freed before the next bucket
+        _keep(
+            judged,
+            _judge_bucket(
+                *[f.filter(b == bucket) for b, f in zip(bucket_of, frames, strict=True)], judging
+            ),
+            bucket,
+            sink,
+        )
+    if sink is None and in_line_order(lines):
+        judged.line_buckets = bucket_of[0].filter(lines["period_start"] == period.start)
+    return judged
+
+
+def reconcile(
+    inputs: PeriodInputs,
+    settings: CarrierSettings,
+    sink: FindingsSink | None = None,
+    *,
+    bucket_lines: int = 500_000,
+) -> ReconciliationResult:
+    """Reconcile the bills of `inputs.period` (one carrier) against our shipments and contracts.
+
+    `bucket_lines`: above this many lines, lines and shipments are split into buckets by
+    a hash of the tracking number and judged bucket by bucket (duplicates and matching
+    never cross a tracking number), which bounds memory without changing a single finding.
+
+    `sink` (e.g. storage.parts.ParquetFindingsSink, one per period): each bucket's
+    findings are handed to it and dropped, so the findings are never all in memory; the
+    previous run's parts are cleared first, and a failed run clears its own. The summary,
+    vouchers and disputes are built from per-bucket partials, and the result exposes the
+    parts (`scan_findings()`, `finding_parts`). Without a sink the findings are held and
+    returned in line order.
+    """
+    period, carriers = inputs.period, settings.carriers
+    others = inputs.other_shipments
+    judging = _Judging(
+        as_tables(settings.cards),
+        carriers,
+        period,
+        inputs.rating.shipment_ratings if others is None else others,
+    )
     if sink is not None:
-        sink.mkdir(parents=True, exist_ok=True)
-        clear_parts(sink)
-    held: list[pl.DataFrame] = []  # findings per bucket, without a sink
-    written: list[Path] = []  # parts, with a sink
-    totals: list[pl.DataFrame] = []  # per-bill partial sums and counts per bucket
-    disputed: list[pl.DataFrame] = []  # disputed lines per bucket
+        sink.clear()
     try:
-        for bucket in range(buckets):
-            if buckets == 1:
-                mine = [lines, own, expected]
-            else:
-                frames = (lines, own, expected)
-                mine = [
-                    f.filter(b == bucket) for b, f in zip(bucket_of.values(), frames, strict=True)
-                ]
-            judged = _judge_bucket(*mine, others, tables, carriers, period)
-            del mine
-            judged = judged.cast(FINDINGS.schema)  # type: ignore[arg-type]
-            totals.append(bill_totals(judged))
-            disputed.append(dispute_rows(judged))
-            if sink is None:
-                held.append(judged)
-            else:
-                written.append(write_part(judged, sink, bucket))
-            del judged
+        judged = _judge_period(inputs, judging, sink, bucket_lines)
     except BaseException:
         if sink is not None:
-            clear_parts(sink)
+            sink.clear()
         raise
     findings = None
     if sink is None:
-        judged_buckets = None
-        if buckets > 1 and _in_line_order(lines):
-            judged_buckets = bucket_of["lines"].filter(lines["period_start"] == period.start)
-        del lines, expected, bucket_of
-        findings = held[0] if buckets == 1 else _merge_in_line_order(held, judged_buckets)
-    else:
-        del lines, expected, bucket_of
-    del held
-    journal, roll = accrual_entries(own, billed_before, billed_by_end, period)
-    del own
-    headers = bill_headers.join(bill_keys, on=["source_sha256", "bill_number"])
-    per_bill = combine_bill_totals(totals)
+        held = judged.held
+        findings = held[0] if len(held) == 1 else merge_in_line_order(held, judged.line_buckets)
+    billed_before, billed_by_end, bill_keys = judged.history
+    journal, roll = accrual_entries(judged.own, billed_before, billed_by_end, period)
+    headers = inputs.bill_headers.join(bill_keys, on=list(BILL_HEADERS.key))
+    per_bill = combine_bill_totals(judged.totals)
     summary = summary_from_totals(
         per_bill,
         headers,
         journal,
         period,
         carriers.get(period.carrier).currency,
-        quarantined_count,
+        inputs.quarantined_count,
     )
     return ReconciliationResult(
         period_summary=summary,
         payable_vouchers=vouchers_from_totals(per_bill, headers),
-        disputes=sort_disputes(disputed),
+        disputes=sort_disputes(judged.disputed),
         accruals=journal,
         accrual_rollforward=roll,
-        finding_parts=tuple(written),
+        finding_parts=tuple(judged.parts),
         findings_in_memory=findings,
+        sink=sink,
     )
 
 
-__all__ = ["BillInputError", "ReconciliationResult", "reconcile"]
+__all__ = [
+    "BillInputError",
+    "CarrierSettings",
+    "PeriodInputs",
+    "ReconciliationResult",
+    "reconcile",
+]

@@ -34,6 +34,7 @@ from pipelines.money import (
 )
 from pipelines.rating.pricing import chargeable_grams, price_freight
 from pipelines.rating.tables import RateCardTables
+from pipelines.reconciliation.evidence import evidence
 
 MILLION = 1_000_000
 """Relative tolerances are in 1/10000 %, i.e. parts per million."""
@@ -148,6 +149,16 @@ def judge_lines(
     exp_freight = exp.filter(pl.col("charge_type") == "FREIGHT").select(
         "shipment_id", exp_freight_c="exp_c"
     )
+    wide = lines.with_row_index("_lid")
+    frame = _with_tolerances(_work_frame(wide, exp, tables), amount_tol, weight_tol)
+    frame = _judge(_freight_at_billed_weight(frame, tables))
+    frame = _judge_fuel(frame, exp_freight)
+    return _amounts_and_evidence(wide, frame)
+
+
+def _work_frame(wide: pl.DataFrame, exp: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
+    """The columns the judgement needs, in integer units, with the line's expected charge
+    and its (card, charge type) terms: on-demand fee, allowed, pass-through."""
     on_demand = tables.accessorials.filter(~pl.col("always")).select(
         "card_key", "charge_type", on_demand_c=pl.col("fee_u") // 100
     )
@@ -158,8 +169,7 @@ def judge_lines(
     by_card_charge = on_demand.join(
         allowed, on=["card_key", "charge_type"], how="full", coalesce=True
     )
-    wide = lines.with_row_index("_lid")
-    frame = (
+    return (
         wide.select(*WORK_COLS)
         .with_columns(
             billed_c=money_to_cents(pl.col("amount")),
@@ -169,9 +179,11 @@ def judge_lines(
         .join(exp, on=["shipment_id", "charge_type"], **LEFT)
         .join(by_card_charge, on=["card_key", "charge_type"], **LEFT)
     )
-    frame = _with_tolerances(frame, amount_tol, weight_tol)
-    frame = _freight_at_billed_weight(frame, tables)
 
+
+def _judge(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each line's expected_c and finding by the precedence of the module docstring
+    (fuel lines are judged again by `_judge_fuel`)."""
     ct = pl.col("charge_type")
     dup = pl.col("occurrence") > 0
     unknown = pl.col("shipment_id").is_null()
@@ -216,9 +228,7 @@ def judge_lines(
         .then(pl.lit("OK"))
         .otherwise(pl.lit("RATE_MISMATCH"))
     )
-    frame = frame.with_columns(finding=finding, derived_from_freight=pl.lit(False))
-    frame = _judge_fuel(frame, exp_freight)
-    return _amounts_and_evidence(wide, frame)
+    return frame.with_columns(finding=finding, derived_from_freight=pl.lit(False))
 
 
 def _judge_fuel(frame: pl.DataFrame, exp_freight: pl.DataFrame) -> pl.DataFrame:
@@ -227,28 +237,7 @@ def _judge_fuel(frame: pl.DataFrame, exp_freight: pl.DataFrame) -> pl.DataFrame:
     Only FUEL lines are joined to their bill's judged freight and to the shipment's
     expected freight (`exp_freight`: shipment_id, exp_freight_c), on a narrow frame;
     their results go back to the lines by the integer `_lid`."""
-    keys = ["source_sha256", "bill_number", "tracking_number"]
-    judged_freight = (
-        frame.filter((pl.col("charge_type") == "FREIGHT") & (pl.col("occurrence") == 0))
-        .group_by(keys)
-        .agg(
-            freight_finding=pl.col("finding").first(),
-            freight_billed_c=pl.col("billed_c").first(),
-            freight_expected_c=pl.col("expected_c").first(),
-        )
-    )
-    fuel = frame.filter(pl.col("charge_type") == "FUEL").select(
-        "_lid",
-        *keys,
-        "shipment_id",
-        "finding",
-        "fuel_percent",
-        "billed_c",
-        "expected_c",
-        "tol_abs_c",
-        "tol_rel_u",
-    )
-    fuel = fuel.join(judged_freight, on=keys, **LEFT).join(exp_freight, on="shipment_id", **LEFT)
+    fuel = _fuel_lines(frame, exp_freight)
     pct_u = units_of(pl.col("fuel_percent"), 4)
     approved_freight = pl.max_horizontal(  # a credited (negative) freight carries no fuel
         pl.when(pl.col("freight_finding").is_null())
@@ -288,6 +277,37 @@ def _judge_fuel(frame: pl.DataFrame, exp_freight: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit("FUEL_MISMATCH")),
         _fuel_derived=derived,
     )
+    return _fold_fuel_back(frame, fuel)
+
+
+def _fuel_lines(frame: pl.DataFrame, exp_freight: pl.DataFrame) -> pl.DataFrame:
+    """The FUEL lines (narrow) with their bill's judged freight and the expected freight."""
+    keys = ["source_sha256", "bill_number", "tracking_number"]
+    judged_freight = (
+        frame.filter((pl.col("charge_type") == "FREIGHT") & (pl.col("occurrence") == 0))
+        .group_by(keys)
+        .agg(
+            freight_finding=pl.col("finding").first(),
+            freight_billed_c=pl.col("billed_c").first(),
+            freight_expected_c=pl.col("expected_c").first(),
+        )
+    )
+    fuel = frame.filter(pl.col("charge_type") == "FUEL").select(
+        "_lid",
+        *keys,
+        "shipment_id",
+        "finding",
+        "fuel_percent",
+        "billed_c",
+        "expected_c",
+        "tol_abs_c",
+        "tol_rel_u",
+    )
+    return fuel.join(judged_freight, on=keys, **LEFT).join(exp_freight, on="shipment_id", **LEFT)
+
+
+def _fold_fuel_back(frame: pl.DataFrame, fuel: pl.DataFrame) -> pl.DataFrame:
+    """The fuel lines' finding, expected_c and derived_from_freight back on every line."""
     row = pl.col("_fuel_row").fill_null(False)
     return (
         frame.join(fuel, on="_lid", **LEFT)
@@ -319,97 +339,7 @@ def _amounts_and_evidence(wide: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFra
     flagged = frame.filter(f != "OK").join(
         wide.select("_lid", *EVIDENCE_COLS), on="_lid", how="left"
     )
-    money = {
-        name: cents_to_money(pl.col(c)).cast(pl.String)
-        for name, c in (("billed", "billed_c"), ("expected", "expected_c"), ("base", "fuel_base_c"))
-    }
-    card = pl.format("{} zone {}", pl.col("card_key"), pl.col("contract_zone"))
-    evidence = (
-        pl.when(f == "DUPLICATE")
-        .then(
-            pl.format(
-                "first billed on bill {} line {} dated {} for {}",
-                pl.col("first_bill_number"),
-                pl.col("first_line_number"),
-                pl.col("first_bill_date"),
-                pl.col("first_amount").cast(pl.String),
-            )
-        )
-        .when((f == "UNKNOWN_SHIPMENT") & pl.col("other_carrier").is_not_null())
-        .then(
-            pl.format(
-                "tracking number shipped with {} (shipment {}), not {}",
-                pl.col("other_carrier"),
-                pl.col("other_shipment_id"),
-                pl.col("carrier"),
-            )
-        )
-        .when(f == "UNKNOWN_SHIPMENT")
-        .then(pl.format("no {} shipment has this tracking number", pl.col("carrier")))
-        .when((f == "UNCONTRACTED_CHARGE") & pl.col("unrated_reason").is_not_null())
-        .then(pl.format("shipment cannot be priced: {}", pl.col("unrated_reason")))
-        .when(f == "UNCONTRACTED_CHARGE")
-        .then(
-            pl.format(
-                "{} is not an allowed charge type of {}", pl.col("charge_type"), pl.col("card_key")
-            )
-        )
-        .when(pl.col("charge_type") == "FUEL")
-        .then(
-            pl.format(
-                "{}: fuel {}% of approved freight {} = {}; billed {}{}",
-                card,
-                pl.col("fuel_percent").cast(pl.String),
-                money["base"],
-                money["expected"],
-                money["billed"],
-                pl.when(pl.col("derived_from_freight"))
-                .then(pl.lit(" (right % on the disputed freight)"))
-                .otherwise(pl.lit("")),
-            )
-        )
-        .when(f == "WEIGHT_DISCREPANCY")
-        .then(
-            pl.format(
-                "{}: billed {} kg > our chargeable {} kg (actual {} kg, volumetric {} kg); "
-                "price at our weight {}, billed {}",
-                card,
-                pl.col("billed_weight_kg").cast(pl.String),
-                pl.col("chargeable_weight_kg").cast(pl.String),
-                pl.col("actual_weight_kg").cast(pl.String),
-                pl.col("volumetric_weight_kg").cast(pl.String),
-                money["expected"],
-                money["billed"],
-            )
-        )
-        .when(pl.col("charge_type") == "FREIGHT")
-        .then(
-            pl.format(
-                "{}: contract price {} at {} kg (billed weight {} kg, ours {} kg); billed {}",
-                card,
-                money["expected"],
-                (pl.col("_rate_g").cast(pl.Decimal(38, 3)) / 1000)
-                .cast(pl.String)
-                .fill_null(pl.col("chargeable_weight_kg").cast(pl.String)),
-                pl.col("billed_weight_kg").cast(pl.String).fill_null("-"),
-                pl.col("chargeable_weight_kg").cast(pl.String),
-                money["billed"],
-            )
-        )
-        .otherwise(
-            pl.format(
-                "{}: {} expected {}{}; billed {}",
-                card,
-                pl.col("charge_type"),
-                money["expected"],
-                pl.when(pl.col("charge_type").eq("REMOTE_AREA") & ~pl.col("is_remote"))
-                .then(pl.lit(" (postcode not in the remote-area list)"))
-                .otherwise(pl.lit("")),
-                money["billed"],
-            )
-        )
-    )
-    evidence_by_line = flagged.select("_lid", evidence=evidence)
+    evidence_by_line = flagged.select("_lid", evidence=evidence())
     judged = frame.select(
         "_lid",
         "finding",

@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.contracts import contract
 from pipelines.rating import rate_shipments
-from pipelines.reconciliation.engine import reconcile
+from pipelines.reconciliation.engine import CarrierSettings, PeriodInputs, reconcile
 from pipelines.reconciliation.periods import billing_periods
 from storage.config import load_carriers, load_rate_cards
 
@@ -138,14 +138,13 @@ def test_reconciliation_finds_exactly_the_ground_truth(generated: Generated) -> 
             )
             if not own.height:
                 continue
-            result = reconcile(
+            inputs = PeriodInputs(
                 lines.filter(pl.col("carrier") == config.carrier),
                 headers.filter(pl.col("carrier") == config.carrier),
                 rating,
-                cards,
-                carriers,
                 period,
             )
+            result = reconcile(inputs, CarrierSettings(cards, carriers))
             findings.append(result.findings)
             accrued.append(result.unbilled.select("shipment_id"))
     flagged = (

@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.contracts import contract
 from pipelines.rating import rate_shipments
-from pipelines.reconciliation.engine import reconcile
+from pipelines.reconciliation.engine import CarrierSettings, PeriodInputs, reconcile
 from pipelines.reconciliation.periods import billing_periods
 from storage.config import load_carriers, load_rate_cards
 from storage.layout import DataLayout
@@ -65,7 +65,8 @@ def test_parsed_bills_reconcile_to_exactly_the_ground_truth(
         own_headers = headers.filter(pl.col("carrier") == config.carrier)
         for period in billing_periods(config, START, END):
             if own_headers.filter(pl.col("period_start") == period.start).height:
-                result = reconcile(own_lines, own_headers, rating, cards, carriers, period)
+                inputs = PeriodInputs(own_lines, own_headers, rating, period)
+                result = reconcile(inputs, CarrierSettings(cards, carriers))
                 findings.append(result.findings)
                 accrued.append(result.unbilled.select("shipment_id"))
     flagged = (

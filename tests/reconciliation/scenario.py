@@ -13,11 +13,19 @@ Expected charges (EXPR v1, January, fuel 10%):
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import polars as pl
 
 from pipelines.rating import RatingResult, build_tables, rate_shipments
-from pipelines.reconciliation import BillingPeriod, ReconciliationResult, reconcile
+from pipelines.reconciliation import (
+    BillingPeriod,
+    CarrierSettings,
+    PeriodInputs,
+    ReconciliationResult,
+    reconcile,
+)
+from storage.parts import ParquetFindingsSink
 from tests.rating import builders as b
 
 TABLES = build_tables(b.cards())
@@ -63,11 +71,24 @@ def world() -> RatingResult:
 RATING = world()
 
 
+SETTINGS = CarrierSettings(TABLES, CARRIERS)
+
+
 def run(
-    *lines: dict, period: BillingPeriod = JAN, stated: dict[str, str] | None = None, **kw
+    *lines: dict,
+    period: BillingPeriod = JAN,
+    stated: dict[str, str] | None = None,
+    sink: Path | None = None,
+    bucket_lines: int = 500_000,
+    quarantined_count: int = 0,
 ) -> ReconciliationResult:
+    """Reconcile `lines` in `period`; with `sink`, findings go to Parquet parts there."""
     frame = b.bill_lines(*lines)
-    return reconcile(frame, b.headers_for(frame, stated), RATING, TABLES, CARRIERS, period, **kw)
+    inputs = PeriodInputs(
+        frame, b.headers_for(frame, stated), RATING, period, quarantined_count=quarantined_count
+    )
+    parts = ParquetFindingsSink(sink) if sink is not None else None
+    return reconcile(inputs, SETTINGS, parts, bucket_lines=bucket_lines)
 
 
 def by_line(result: ReconciliationResult) -> dict[tuple[str, int], dict]:

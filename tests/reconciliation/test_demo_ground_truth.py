@@ -22,6 +22,8 @@ import pytest
 from pipelines.contracts.inputs import COMPANIES, FX_RATES, SHIPMENTS
 from pipelines.rating import rate_shipments
 from pipelines.reconciliation import (
+    CarrierSettings,
+    PeriodInputs,
     billed_not_split,
     billing_periods,
     lines_without_one_finding,
@@ -31,6 +33,7 @@ from pipelines.reconciliation import (
 )
 from storage.config import load_carriers, load_rate_cards
 from storage.layout import DataLayout
+from storage.parts import ParquetFindingsSink
 
 START, END = date(2026, 1, 1), date(2026, 3, 31)
 TOKEN = "ground-truth-test-token"
@@ -88,7 +91,8 @@ def reconciled(tmp_path_factory: pytest.TempPathFactory) -> dict:
     results = []
     for cfg in carriers.carriers:
         for period in billing_periods(cfg, START, END):
-            results.append((period, reconcile(lines, headers, rating, cards, carriers, period)))
+            inputs = PeriodInputs(lines, headers, rating, period)
+            results.append((period, reconcile(inputs, CarrierSettings(cards, carriers))))
     return {
         "layout": layout,
         "results": results,
@@ -167,7 +171,10 @@ def test_findings_streamed_in_small_buckets_equal_the_in_memory_ones(
         size = max(3, -(-whole.findings.height // 8))
         sink = tmp_path / f"{period.carrier}_{period.key}"
         streamed = reconcile(
-            lines, headers, rating, cards, carriers, period, bucket_lines=size, sink=sink
+            PeriodInputs(lines, headers, rating, period),
+            CarrierSettings(cards, carriers),
+            ParquetFindingsSink(sink),
+            bucket_lines=size,
         )
         assert len(streamed.finding_parts) >= 8  # buckets count earlier bills too
         for name in ("findings", "period_summary", "payable_vouchers", "disputes", "accruals"):

@@ -84,17 +84,17 @@ def test_unknown_shipment_names_the_other_carrier_when_carriers_are_rated_apart(
     """The warehouse run rates one carrier at a time and passes every carrier's tracking
     numbers as `other_shipments`: the evidence still names the carrier that shipped it."""
     from pipelines.rating import RatingResult
-    from pipelines.reconciliation import reconcile
+    from pipelines.reconciliation import PeriodInputs, reconcile
     from tests.rating import builders as b
-    from tests.reconciliation.scenario import CARRIERS, JAN, RATING, TABLES
+    from tests.reconciliation.scenario import JAN, RATING, SETTINGS
 
     expr = pl.col("carrier") == "EXPR"
     own = RatingResult(RATING.shipment_ratings.filter(expr), RATING.expected_charges.filter(expr))
     others = RATING.shipment_ratings.select("tracking_number", "carrier", "shipment_id")
     frame = b.bill_lines(line("B1", 1, "TRKX1", "FREIGHT", "15.00", "1.5"))
     headers = b.headers_for(frame, None)
-    named = reconcile(frame, headers, own, TABLES, CARRIERS, JAN, other_shipments=others)
-    alone = reconcile(frame, headers, own, TABLES, CARRIERS, JAN)
+    named = reconcile(PeriodInputs(frame, headers, own, JAN, other_shipments=others), SETTINGS)
+    alone = reconcile(PeriodInputs(frame, headers, own, JAN), SETTINGS)
     assert "shipped with POST (shipment P1)" in named.findings["evidence"][0]
     assert alone.findings["evidence"][0] == "no EXPR shipment has this tracking number"
 

@@ -11,6 +11,7 @@ import pytest
 
 from pipelines.reconciliation import (
     BillInputError,
+    PeriodInputs,
     billed_not_split,
     lines_without_one_finding,
     reconcile,
@@ -18,7 +19,7 @@ from pipelines.reconciliation import (
 from pipelines.reconciliation.matching import AmbiguousShipment, match_shipments
 from tests.rating import builders as b
 from tests.rating.builders import line
-from tests.reconciliation.scenario import CARRIERS, JAN, RATING, TABLES, run
+from tests.reconciliation.scenario import JAN, RATING, SETTINGS, run
 
 D = Decimal
 LINES = (
@@ -102,12 +103,10 @@ def test_lines_without_header_are_refused() -> None:
     lines = b.bill_lines(*LINES)
     with pytest.raises(BillInputError, match=r"have no bill header, e\.g\. bill B2"):
         reconcile(
-            lines,
-            b.headers_for(lines.filter(pl.col("bill_number") == "B1")),
-            RATING,
-            TABLES,
-            CARRIERS,
-            JAN,
+            PeriodInputs(
+                lines, b.headers_for(lines.filter(pl.col("bill_number") == "B1")), RATING, JAN
+            ),
+            SETTINGS,
         )
 
 
