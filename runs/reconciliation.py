@@ -17,7 +17,6 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.contracts.reconciliation import FINDINGS
 from pipelines.rating import RatingResult, load_rate_cards, rate_shipments
 from pipelines.rating.cards import RateCard
 from pipelines.rating.keys import normalise_tracking
@@ -225,7 +224,6 @@ def _store(
             replace_slice_from_parquet(
                 con,
                 table,
-                FINDINGS.schema,
                 result.finding_parts,
                 where,
                 order_by=LINE_KEY,
