@@ -49,9 +49,14 @@ COSTING_COGS = TableContract(
         ),
         Column("amount", t.MONEY, description="COST: consumed + P; TRUE_UP: consumed - share."),
     ),
-    key=("posting_date", "movement_id", "kind"),
     partition_column="posting_date",
     exported=True,
+    notes=(
+        "No unique key: COST and TRUE_UP rows are one per (posting_date, movement_id, kind), "
+        "but two landed costs expensed on one receipt line on one day give two LANDED_COST "
+        "rows, and the table does not carry the landed cost's id "
+        "(costing_landed_cost_allocations does).",
+    ),
 )
 
 COSTING_CONSUMPTION = TableContract(
