@@ -2,7 +2,8 @@
 
 A run starts from the latest checkpoint before the first day it must (re)compute
 (runs/costing.py); these functions read, write and forget them. Each state
-frame has its own table (`costing_state_<name>`), stamped with its day (`as_of`).
+frame has its own table (`costing_state_<name>`), stamped with its day (`as_of`); the
+tables' contracts are in pipelines/contracts/checkpoints.py.
 """
 
 from __future__ import annotations
@@ -13,17 +14,14 @@ from datetime import date
 import duckdb
 import polars as pl
 
+from pipelines.contracts import checkpoints
+from pipelines.contracts.checkpoints import AS_OF, CHECKPOINT_PREFIX
 from pipelines.costing import CostingState
 from pipelines.costing.state import SCHEMAS
 from storage.warehouse import read_table, replace_slice, table_exists
 
-CHECKPOINT_PREFIX = "costing_state_"
-AS_OF = "as_of"
-SAVED = CHECKPOINT_PREFIX + "saved"
-"""One row per checkpoint day: a day's frames may all be empty, the marker still says it exists."""
-AGEING = CHECKPOINT_PREFIX + "ageing"
-"""The ageing report (pool, bucket, quantity, value) at each checkpoint day, so the next chunk
-finds the buckets it must close without an as-of query over the whole ageing history."""
+SAVED = checkpoints.SAVED.name
+AGEING = checkpoints.AGEING.name
 EXTRA = ["saved", "ageing"]
 
 

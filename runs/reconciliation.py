@@ -225,7 +225,6 @@ def _store(
             replace_slice_from_parquet(
                 con,
                 table,
-                FINDINGS.schema,
                 result.finding_parts,
                 where,
                 order_by=FINDINGS.key,

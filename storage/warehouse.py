@@ -2,7 +2,10 @@
 
 Every write replaces exactly one slice (a load day, a carrier period, or the
 whole table) inside a transaction, so a rerun gives the same rows with no
-duplicates and a failed write leaves the previous state untouched.
+duplicates and a failed write leaves the previous state untouched. Every table
+is created from its contract and every write is checked against it
+(storage/schema.py): a frame or file that does not fit is refused, naming the
+table and the column, and a key written twice fails the write.
 """
 
 from __future__ import annotations
@@ -15,6 +18,14 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from storage.schema import (
+    check_columns,
+    check_frame,
+    check_key,
+    create_table,
+    stored_contract,
+)
+
 
 @contextmanager
 def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -24,39 +35,6 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
         yield con
     finally:
         con.close()
-
-
-def duckdb_type(dtype: pl.DataType) -> str:
-    """DuckDB column type for a Polars type (money stays DECIMAL)."""
-    if isinstance(dtype, pl.Decimal):
-        return f"DECIMAL({dtype.precision},{dtype.scale})"
-    if isinstance(dtype, pl.Datetime):
-        return "TIMESTAMP"
-    simple = {
-        pl.String: "VARCHAR",
-        pl.Int64: "BIGINT",
-        pl.Int32: "INTEGER",
-        pl.Int16: "SMALLINT",
-        pl.Int8: "TINYINT",
-        pl.UInt64: "UBIGINT",
-        pl.UInt32: "UINTEGER",
-        pl.UInt16: "USMALLINT",
-        pl.UInt8: "UTINYINT",
-        pl.Boolean: "BOOLEAN",
-        pl.Date: "DATE",
-        pl.Float64: "DOUBLE",
-        pl.Float32: "FLOAT",
-        pl.Null: "VARCHAR",
-    }
-    for polars_type, sql in simple.items():
-        if dtype == polars_type:
-            return sql
-    raise TypeError(f"no DuckDB type for {dtype}")
-
-
-def ensure_table(con: duckdb.DuckDBPyConnection, table: str, schema: pl.Schema) -> None:
-    columns = ", ".join(f'"{name}" {duckdb_type(dtype)}' for name, dtype in schema.items())
-    con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({columns})')
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -76,9 +54,15 @@ def replace_slice(
 
     Returns the number of rows written. `where` values may be scalars,
     (low, high) tuples for an inclusive range (a multi-day run), or lists of
-    values (a batch of files).
+    values (a batch of files). `frame` must fit the table's contract (an all-null
+    column takes the contract's type); its keys are checked against the table's
+    (a check, not a PRIMARY KEY: storage/schema.py says why).
     """
-    ensure_table(con, table, frame.schema)
+    spec = stored_contract(table)
+    untyped = {c.name: c.dtype for c in spec.stored_columns if frame.schema.get(c.name) == pl.Null}
+    frame = frame.cast(untyped) if untyped else frame
+    check_frame(spec, frame)
+    create_table(con, spec)
     clauses: list[str] = []
     params: list[Any] = []
     for column, value in (where or {}).items():
@@ -97,8 +81,11 @@ def replace_slice(
         con.execute(f'DELETE FROM "{table}" WHERE {condition}', params)
         if frame.height:
             con.register("__incoming", frame.to_arrow())
-            con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM __incoming')
-            con.unregister("__incoming")
+            try:
+                con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM __incoming')
+                check_key(con, spec, "SELECT * FROM __incoming", [])
+            finally:
+                con.unregister("__incoming")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -109,7 +96,6 @@ def replace_slice(
 def replace_slice_from_parquet(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    schema: pl.Schema,
     paths: Sequence[Path],
     where: Mapping[str, Any] | None = None,
     order_by: Sequence[str] = (),
@@ -120,22 +106,27 @@ def replace_slice_from_parquet(
 
     Same semantics: one transaction deletes the slice and inserts the files' rows, so
     a rerun gives the same rows once and a failure (a missing or unreadable file
-    included) leaves the previous rows. `schema` creates the table when it does not
-    exist yet; the files' columns are matched to the table's by name. `where` takes
-    scalars only. `memory_limit` (DuckDB syntax, e.g. "1GB"): when the connection runs
+    included) leaves the previous rows. The files' columns and types must be the
+    table's contract's (matched by name); NOT NULL and the key are checked by the
+    write, in DuckDB, so the rows never pass through Polars. `where` takes scalars
+    only. `memory_limit` (DuckDB syntax, e.g. "1GB"): when the connection runs
     with DuckDB's default limit (80% of RAM), the limit for this write, reset to the
     default afterwards; a limit the deployment configured is left alone. DuckDB holds
     an uncommitted insert in memory up to its limit: 6M findings took 3.4 GB
     unbounded and 1.1 GB under "1GB" (spilling to its temp directory, ~40% slower).
     Returns the number of rows written.
     """
-    ensure_table(con, table, schema)
+    spec = stored_contract(table)
+    files = [str(p) for p in paths]
+    if files:
+        described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [files]).fetchall()
+        check_columns(spec, {row[0]: row[1] for row in described})
+    create_table(con, spec)
     clauses = [f'"{column}" = ?' for column in where or {}]
     params = list((where or {}).values())
     condition = " AND ".join(clauses) if clauses else "TRUE"
     quoted = ", ".join(f'"{column}"' for column in order_by)
     order = f" ORDER BY {quoted}" if order_by else ""
-    files = [str(p) for p in paths]
     capped = memory_limit is not None and _memory_limit(con) == _default_memory_limit()
     if capped:
         con.execute(f"SET memory_limit = '{memory_limit}'")
@@ -149,6 +140,7 @@ def replace_slice_from_parquet(
                     f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet(?){order}', [files]
                 ).fetchall()
                 written = int(found[0][0])
+                check_key(con, spec, "SELECT * FROM read_parquet(?)", [files])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")

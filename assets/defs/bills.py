@@ -25,7 +25,13 @@ from parsers.ingest import (
     store_raw,
 )
 from parsers.validate import not_footing
-from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
+from pipelines.contracts.bills import (
+    BILL_FILE_STATUS,
+    BILL_FILES,
+    BILL_HEADERS,
+    BILL_LINES,
+    BILL_QUARANTINE,
+)
 from runs.inbox import resolve_partition
 from runs.partition_keys import split_bill_file_key
 from storage.warehouse import read_table, replace_slice
@@ -35,33 +41,6 @@ TEMPLATE_SHARE_TARGET = 0.8
 """The source design's goal: declarative templates cover 80%+ of bill lines without code."""
 
 bill_file_partitions = dg.DynamicPartitionsDefinition(name="bill_files")
-
-BILL_FILES_SCHEMA = pl.Schema(
-    {
-        "partition_key": pl.String,
-        "carrier": pl.String,
-        "file_name": pl.String,
-        "sha256": pl.String,
-        "raw_path": pl.String,
-        "size_bytes": pl.Int64,
-    }
-)
-FILE_STATUS_SCHEMA = pl.Schema(
-    {
-        "partition_key": pl.String,
-        "file_name": pl.String,
-        "sha256": pl.String,
-        "status": pl.String,
-        "parser": pl.String,
-        "template_id": pl.String,
-        "lines": pl.Int64,
-        "parsed_total": pl.Decimal(18, 2),
-        "error_code": pl.String,
-        "reason": pl.String,
-        "locator": pl.String,
-        "warnings": pl.String,
-    }
-)
 
 
 @dg.asset(
@@ -75,22 +54,22 @@ def bill_files(context: dg.AssetExecutionContext, reckon: ReckonResource) -> dg.
     layout = reckon.layout
     keys = list(context.partition_keys)
     with reckon.warehouse() as con:
-        stored = read_table(con, "bill_files", schema=BILL_FILES_SCHEMA)
+        stored = read_table(con, BILL_FILES.name, schema=BILL_FILES.schema)
     stored_rows = {r["partition_key"]: r for r in stored.iter_rows(named=True)}
     rows = []
     for key in keys:
         carrier, name, _ = split_bill_file_key(key)
         if key in stored_rows and not (layout.bills_inbox / carrier / name).is_file():
             # Already in the raw store; the inbox copy may be cleared once stored.
-            rows.append(tuple(stored_rows[key][c] for c in BILL_FILES_SCHEMA.names()))
+            rows.append(tuple(stored_rows[key][c] for c in BILL_FILES.column_names))
             continue
         found = resolve_partition(layout.bills_inbox, key)
         sha, raw_path = store_raw(found.path, layout.raw_store, found.sha256)
         size = raw_path.stat().st_size
         rows.append((key, found.carrier, found.path.name, sha, str(raw_path), size))
-    frame = pl.DataFrame(rows, schema=BILL_FILES_SCHEMA, orient="row")
+    frame = pl.DataFrame(rows, schema=BILL_FILES.schema, orient="row")
     with reckon.warehouse() as con:
-        replace_slice(con, "bill_files", frame, {"partition_key": keys})
+        replace_slice(con, BILL_FILES.name, frame, {"partition_key": keys})
     return dg.MaterializeResult(
         metadata={
             "files": frame.height,
@@ -157,7 +136,7 @@ def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
         status.append(_status_row(key, outcome, file_lines))
     headers_frame = pl.concat(headers, how="vertical_relaxed").cast(dict(BILL_HEADERS.schema))
     lines_frame = pl.concat(lines, how="vertical_relaxed").cast(dict(BILL_LINES.schema))
-    status_frame = pl.DataFrame(status, schema=FILE_STATUS_SCHEMA, orient="row")
+    status_frame = pl.DataFrame(status, schema=BILL_FILE_STATUS.schema, orient="row")
     shas = [by_key[k]["sha256"] for k in keys]
     with reckon.warehouse() as con:
         replace_slice(con, "bill_headers", headers_frame, {"source_sha256": shas})
@@ -256,15 +235,7 @@ def bill_quarantine(reckon: ReckonResource) -> dg.MaterializeResult:
             }
             for r in records
         ],
-        schema={
-            "file_name": pl.String,
-            "sha256": pl.String,
-            "error_code": pl.String,
-            "reason": pl.String,
-            "locator": pl.String,
-            "parser": pl.String,
-            "quarantined_at": pl.String,
-        },
+        schema=BILL_QUARANTINE.schema,
     )
     with reckon.warehouse() as con:
         replace_slice(con, "bill_quarantine", frame)

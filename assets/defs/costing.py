@@ -17,7 +17,7 @@ import polars as pl
 from assets.metadata import markdown_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
-from pipelines.contracts.costing import INVENTORY_CHECK_DISCREPANCIES
+from pipelines.contracts.costing import INVENTORY_DISCREPANCIES
 from pipelines.contracts.inputs import SNAPSHOTS
 from pipelines.inventory_check.check import check_snapshot
 from runs.costing import (
@@ -48,7 +48,7 @@ only (every day's change rows stay in the warehouse): three years of full daily 
 be tens of millions of rows nobody reads."""
 INVENTORY_CHECK_OUTPUTS = dict.fromkeys(
     ("inventory_discrepancies", "inventory_accuracy"),
-    INVENTORY_CHECK_DISCREPANCIES.partition_column,
+    INVENTORY_DISCREPANCIES.partition_column,
 )
 """The inventory check's tables -> their date column (the day of the snapshot compared)."""
 
@@ -230,7 +230,7 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
             accuracy.append(result.accuracy)
         found = pl.concat(discrepancies) if discrepancies else pl.DataFrame()
         rates = pl.concat(accuracy) if accuracy else pl.DataFrame()
-        where = {INVENTORY_CHECK_DISCREPANCIES.partition_column: (days[0], days[-1])}
+        where = {INVENTORY_DISCREPANCIES.partition_column: (days[0], days[-1])}
         if found.width:
             replace_slice(con, "inventory_discrepancies", found, where)
             replace_slice(con, "inventory_accuracy", rates, where)

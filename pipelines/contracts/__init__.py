@@ -1,19 +1,31 @@
 """Every table that crosses reckon's boundary, declared once.
 
-`ALL_TABLES` is what the loader validates against and what
-docs/data-contracts.md documents (a test keeps the two in step).
+`ALL_TABLES` is what the loader validates against, what the warehouse creates its
+tables from (`STORED_TABLES`), what the exports carry (`EXPORTED_TABLES`) and what
+docs/data-contracts.md documents; tests keep the warehouse, the exports and the
+document in step with it.
 """
 
 from pipelines.contracts.bills import BILL_TABLES
+from pipelines.contracts.checkpoints import CHECKPOINT_TABLES
 from pipelines.contracts.costing import COSTING_TABLES
 from pipelines.contracts.inputs import DAILY_TABLES, INPUT_TABLES, REFERENCE_TABLES
+from pipelines.contracts.quarantine import QUARANTINE_TABLES
 from pipelines.contracts.rating import RATING_TABLES
 from pipelines.contracts.reconciliation import RECONCILIATION_TABLES
 from pipelines.contracts.spec import Column, TableContract
 
 ALL_TABLES: tuple[TableContract, ...] = (
-    INPUT_TABLES + BILL_TABLES + COSTING_TABLES + RATING_TABLES + RECONCILIATION_TABLES
+    INPUT_TABLES
+    + QUARANTINE_TABLES
+    + BILL_TABLES
+    + COSTING_TABLES
+    + RATING_TABLES
+    + RECONCILIATION_TABLES
+    + CHECKPOINT_TABLES
 )
+STORED_TABLES: tuple[TableContract, ...] = tuple(t for t in ALL_TABLES if t.stored)
+EXPORTED_TABLES: tuple[TableContract, ...] = tuple(t for t in ALL_TABLES if t.exported)
 
 
 def contract(name: str) -> TableContract:
@@ -27,12 +39,16 @@ def contract(name: str) -> TableContract:
 __all__ = [
     "ALL_TABLES",
     "BILL_TABLES",
+    "CHECKPOINT_TABLES",
     "COSTING_TABLES",
     "DAILY_TABLES",
+    "EXPORTED_TABLES",
     "INPUT_TABLES",
+    "QUARANTINE_TABLES",
     "RATING_TABLES",
     "RECONCILIATION_TABLES",
     "REFERENCE_TABLES",
+    "STORED_TABLES",
     "Column",
     "TableContract",
     "contract",

@@ -87,4 +87,61 @@ BILL_LINES = TableContract(
     key=("source_sha256", "bill_number", "line_number"),
 )
 
-BILL_TABLES = (BILL_HEADERS, BILL_LINES)
+BILL_FILES = TableContract(
+    name="bill_files",
+    description=(
+        "Each inbox file (one dynamic partition), copied into the content-addressed raw store "
+        "before anything else."
+    ),
+    columns=(
+        Column("partition_key", t.ID, description="`<CARRIER>/<file name>#<sha256 prefix>`."),
+        Column("carrier", t.CODE, description="The inbox folder it arrived in."),
+        Column("file_name", t.TEXT),
+        Column("sha256", t.ID),
+        Column("raw_path", t.TEXT, description="Its copy in the raw store."),
+        Column("size_bytes", t.QUANTITY, non_negative=True),
+    ),
+    key=("partition_key",),
+)
+
+FILE_STATUSES = ("parsed", "quarantined")
+
+BILL_FILE_STATUS = TableContract(
+    name="bill_file_status",
+    description="What parsing made of each inbox file: parsed into lines, or quarantined and why.",
+    columns=(
+        Column("partition_key", t.ID),
+        Column("file_name", t.TEXT),
+        Column("sha256", t.ID),
+        Column("status", t.CODE, enum=FILE_STATUSES),
+        Column("parser", t.CODE, required=False),
+        Column("template_id", t.CODE, required=False),
+        Column("lines", t.QUANTITY, non_negative=True),
+        Column("parsed_total", t.MONEY, required=False, description="Sum of its lines' amounts."),
+        Column("error_code", t.CODE, required=False),
+        Column("reason", t.TEXT, required=False),
+        Column("locator", t.TEXT, required=False, description="Where the parse failed."),
+        Column("warnings", t.TEXT, required=False),
+    ),
+    key=("partition_key",),
+)
+
+BILL_QUARANTINE = TableContract(
+    name="bill_quarantine",
+    description=(
+        "Bill files no parser could read, or whose parse failed validation, with why "
+        "(replaced whole from the quarantine folder's records)."
+    ),
+    columns=(
+        Column("file_name", t.TEXT),
+        Column("sha256", t.ID),
+        Column("error_code", t.CODE),
+        Column("reason", t.TEXT),
+        Column("locator", t.TEXT, required=False),
+        Column("parser", t.CODE, required=False),
+        Column("quarantined_at", t.TEXT, description="ISO timestamp of the quarantine."),
+    ),
+    key=("sha256",),
+)
+
+BILL_TABLES = (BILL_HEADERS, BILL_LINES, BILL_FILES, BILL_FILE_STATUS, BILL_QUARANTINE)

@@ -1,9 +1,11 @@
-"""Output tables of the costing engine (issue 3), declared once like the inputs.
+"""Output tables of the costing engine (issue 3) and the T-1 inventory check, declared once
+like the inputs.
 
 Money is Decimal(18, 2) in the company's functional currency; quantities Int64. Per-day
-figures that would be huge as daily snapshots (valuation) are change rows: a pool's row
-holds from its `day` until the pool's next row; `CostingResult.valuation_on(day)` and
-`ageing_on(day)` give one day's full report (the `costing_ageing` shape).
+figures that would be huge as daily snapshots (valuation, ageing) are stored as change rows:
+a pool's row holds from its `day` until the pool's next row; the exports
+`inventory_valuation` and `stock_ageing` are the full reports of a day, built from them
+(`CostingResult.valuation_on(day)` and `ageing_on(day)` give the same in memory).
 """
 
 from __future__ import annotations
@@ -47,8 +49,14 @@ COSTING_COGS = TableContract(
         ),
         Column("amount", t.MONEY, description="COST: consumed + P; TRUE_UP: consumed - share."),
     ),
-    key=("posting_date", "movement_id", "kind"),
     partition_column="posting_date",
+    exported=True,
+    notes=(
+        "No unique key: COST and TRUE_UP rows are one per (posting_date, movement_id, kind), "
+        "but two landed costs expensed on one receipt line on one day give two LANDED_COST "
+        "rows, and the table does not carry the landed cost's id "
+        "(costing_landed_cost_allocations does).",
+    ),
 )
 
 COSTING_CONSUMPTION = TableContract(
@@ -76,13 +84,17 @@ COSTING_CONSUMPTION = TableContract(
         Column("provisional_share", t.MONEY, required=False),
         Column("true_up", t.MONEY, required=False),
     ),
+    key=("posting_date", "movement_id", "origin_id", "origin_a"),
     partition_column="posting_date",
+    exported=True,
 )
 
 COSTING_OPEN_LAYERS = TableContract(
     name="costing_open_layers",
     description=(
-        "Open layer slices at the end of the range, FIFO order per pool (transit: per transfer)."
+        "Open layer slices at the end of the range, FIFO order per pool (transit: per transfer). "
+        "The engine's result in money; the warehouse keeps it in cents as the checkpoint "
+        "costing_state_open_layers, so it is no boundary table (not in COSTING_TABLES)."
     ),
     columns=(
         *POOL_COLUMNS,
@@ -99,6 +111,7 @@ COSTING_OPEN_LAYERS = TableContract(
         Column("origin_value", t.MONEY),
         Column("value", t.MONEY, non_negative=True),
     ),
+    stored=False,
 )
 
 COSTING_VALUATION = TableContract(
@@ -120,19 +133,60 @@ COSTING_VALUATION = TableContract(
     partition_column="day",
 )
 
-COSTING_AGEING = TableContract(
-    name="costing_ageing",
-    description="Stock ageing of one day: open quantity and value per pool and age bucket.",
+COSTING_AGEING_CHANGES = TableContract(
+    name="costing_ageing_changes",
+    description=(
+        "Stock ageing as change rows: a (pool, bucket) row holds from its `day` until the next "
+        "row of that pool and bucket (a zero row when the bucket empties)."
+    ),
     columns=(
-        Column("day", t.DATE),
         *POOL_COLUMNS,
         Column("bucket", t.CODE, description='"0-30", ..., ">365" (policy.age_buckets).'),
         Column("bucket_no", pl.Int32),
+        Column("day", t.DATE),
+        Column("quantity", t.QUANTITY),
+        Column("value", t.MONEY),
+    ),
+    key=("company", "warehouse", "sku", "bucket", "day"),
+    partition_column="day",
+)
+
+INVENTORY_VALUATION = TableContract(
+    name="inventory_valuation",
+    description=(
+        "Full inventory valuation of a day: closing quantity and value of every pool with "
+        "stock (from the costing_valuation change rows)."
+    ),
+    columns=(
+        Column("day", t.DATE),
+        *POOL_COLUMNS,
+        Column("closing_qty", t.QUANTITY),
+        Column("closing_value", t.MONEY),
+    ),
+    key=("day", "company", "warehouse", "sku"),
+    partition_column="day",
+    stored=False,
+    exported=True,
+)
+
+STOCK_AGEING = TableContract(
+    name="stock_ageing",
+    description=(
+        "Stock ageing of a day: open quantity and value per pool and age bucket (from the "
+        "costing_ageing_changes rows)."
+    ),
+    columns=(
+        Column("day", t.DATE),
+        *POOL_COLUMNS,
+        Column("bucket_no", pl.Int32),
+        Column("bucket", t.CODE, description='"0-30", ..., ">365" (policy.age_buckets).'),
         Column("quantity", t.QUANTITY),
         Column("value", t.MONEY),
     ),
     key=("day", "company", "warehouse", "sku", "bucket"),
     partition_column="day",
+    stored=False,
+    exported=True,
 )
 
 COSTING_JOURNALS = TableContract(
@@ -148,6 +202,26 @@ COSTING_JOURNALS = TableContract(
     ),
     key=("posting_date", "company", "account", "category"),
     partition_column="posting_date",
+    exported=True,
+)
+
+COSTING_JOURNAL_LINES = TableContract(
+    name="costing_journal_lines",
+    description=(
+        "The journal's lines per movement, signed (+ debit, - credit); summed per day, company, "
+        "account and category they are costing_journals."
+    ),
+    columns=(
+        Column("posting_date", t.DATE),
+        Column("company", t.ID),
+        Column("account", t.CODE),
+        Column("category", t.CODE),
+        Column("movement_id", t.ID, description="Movement, or receipt line for landed cost."),
+        Column("amount", t.MONEY, description="Debit > 0, credit < 0; never 0."),
+    ),
+    partition_column="posting_date",
+    exported=True,
+    notes=("No unique key: a line list, its totals are costing_journals.",),
 )
 
 COSTING_LANDED_COST_ALLOCATIONS = TableContract(
@@ -163,16 +237,61 @@ COSTING_LANDED_COST_ALLOCATIONS = TableContract(
     ),
     key=("landed_cost_id", "movement_id"),
     partition_column="posting_date",
+    exported=True,
 )
 
 COSTING_FLAGS = TableContract(
     name="costing_flags",
     description="Movements costed by a fallback rule or worth a look (provisional, late...).",
-    columns=(Column("movement_id", t.ID), Column("flag", t.CODE), Column("detail", t.TEXT)),
+    columns=(
+        Column("movement_id", t.ID),
+        Column("flag", t.CODE),
+        Column("detail", t.TEXT),
+        Column("day", t.DATE, description="The movement's day (the run adds it to the engine's)."),
+    ),
+    key=("day", "movement_id", "flag"),
+    partition_column="day",
+    exported=True,
 )
 
-INVENTORY_CHECK_DISCREPANCIES = TableContract(
-    name="inventory_check_discrepancies",
+COSTING_LATE_DOCUMENTS = TableContract(
+    name="costing_late_documents",
+    description=(
+        "Documents loaded after their own day (DOMAIN.md, late documents): recosted from "
+        "their day, or re-dated into the first open day of a closed period."
+    ),
+    columns=(
+        Column("movement_id", t.ID, description="Movement or landed cost."),
+        Column("occurred_at", t.TIMESTAMP, description="Its own (original) time."),
+        Column("posted_at", t.TIMESTAMP, description="When it was costed (re-dated or not)."),
+        Column("load_date", t.DATE, required=False, description="The load day that brought it."),
+        Column("redated", pl.Boolean, description="Moved into the first open day."),
+        Column("day", t.DATE, description="posted_at's day."),
+    ),
+    key=("day", "movement_id"),
+    partition_column="day",
+    exported=True,
+)
+
+COSTING_RUNS = TableContract(
+    name="costing_runs",
+    description=(
+        "One row per costing run: the days asked for, and the days computed (earlier when a "
+        "late document made it recost); the exports rewrite the recosted days too."
+    ),
+    columns=(
+        Column("run_id", t.ID, description="The Dagster run."),
+        Column("requested_start", t.DATE),
+        Column("requested_end", t.DATE),
+        Column("computed_start", t.DATE),
+        Column("computed_end", t.DATE),
+        Column("late_from", t.DATE, required=False, description="Earliest late document's day."),
+    ),
+    key=("run_id",),
+)
+
+INVENTORY_DISCREPANCIES = TableContract(
+    name="inventory_discrepancies",
     description="Computed end-of-day quantity vs the WMS snapshot, every row that differs.",
     columns=(
         Column("snapshot_date", t.DATE),
@@ -184,16 +303,40 @@ INVENTORY_CHECK_DISCREPANCIES = TableContract(
     ),
     key=("snapshot_date", "warehouse", "sku"),
     partition_column="snapshot_date",
+    exported=True,
+)
+
+INVENTORY_ACCURACY = TableContract(
+    name="inventory_accuracy",
+    description=(
+        "Share of (warehouse, sku) rows whose computed quantity matches the WMS snapshot, per "
+        "day and warehouse (the `snapshot_accuracy` check compares it with its threshold)."
+    ),
+    columns=(
+        Column("snapshot_date", t.DATE),
+        Column("warehouse", t.ID),
+        Column("rows", pl.UInt32, description="Rows compared (stock on either side)."),
+        Column("matching", pl.UInt32),
+        Column("accuracy", pl.Float64, description="matching / rows, a ratio (not money)."),
+    ),
+    key=("snapshot_date", "warehouse"),
+    partition_column="snapshot_date",
+    exported=True,
 )
 
 COSTING_TABLES = (
     COSTING_COGS,
     COSTING_CONSUMPTION,
-    COSTING_OPEN_LAYERS,
     COSTING_VALUATION,
-    COSTING_AGEING,
+    COSTING_AGEING_CHANGES,
+    INVENTORY_VALUATION,
+    STOCK_AGEING,
     COSTING_JOURNALS,
+    COSTING_JOURNAL_LINES,
     COSTING_LANDED_COST_ALLOCATIONS,
     COSTING_FLAGS,
-    INVENTORY_CHECK_DISCREPANCIES,
+    COSTING_LATE_DOCUMENTS,
+    COSTING_RUNS,
+    INVENTORY_DISCREPANCIES,
+    INVENTORY_ACCURACY,
 )

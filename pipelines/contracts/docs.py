@@ -10,10 +10,16 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.contracts import ALL_TABLES, DAILY_TABLES, REFERENCE_TABLES
+from pipelines.contracts import ALL_TABLES, CHECKPOINT_TABLES, DAILY_TABLES, REFERENCE_TABLES
 from pipelines.contracts.spec import Column, TableContract
 
 INTRO = (Path(__file__).parent / "data-contracts-intro.md").read_text(encoding="utf-8")
+CHECKPOINTS_INTRO = """## Costing checkpoints (internal)
+
+The state one costing day hands to the next, kept per checkpoint day so a run (or a recost
+after a late document) starts from the latest one before its first day. Nobody outside reckon
+reads these; they are listed so that every warehouse table has its contract here.
+"""
 
 
 def _type_name(dtype: pl.DataType) -> str:
@@ -21,11 +27,30 @@ def _type_name(dtype: pl.DataType) -> str:
         return f"decimal({dtype.precision},{dtype.scale})"
     if isinstance(dtype, pl.Datetime):
         return "timestamp"
-    names = {pl.String: "text", pl.Int64: "whole number", pl.Date: "date", pl.Boolean: "true/false"}
+    names = {
+        pl.String: "text",
+        pl.Int64: "whole number",
+        pl.Int32: "whole number",
+        pl.UInt32: "whole number",
+        pl.Float64: "ratio (binary float, never money)",
+        pl.Date: "date",
+        pl.Boolean: "true/false",
+    }
     for polars_type, name in names.items():
         if dtype == polars_type:
             return name
     return str(dtype)
+
+
+def _where(contract: TableContract) -> str:
+    """Where the table lives, under its one name."""
+    places = []
+    if contract.stored:
+        places.append(f"warehouse table `{contract.name}`")
+    if contract.exported:
+        places.append(f"exported as `exports/{contract.name}/<partition>.csv|parquet`")
+    text = "; ".join(places)
+    return text[:1].upper() + text[1:] + "."
 
 
 def _constraints(column: Column) -> str:
@@ -40,7 +65,7 @@ def _constraints(column: Column) -> str:
 
 
 def render_table(contract: TableContract) -> str:
-    lines = [f"### `{contract.name}`", "", contract.description, ""]
+    lines = [f"### `{contract.name}`", "", contract.description, "", _where(contract), ""]
     if contract.daily:
         lines += [f"Daily: `{contract.name}/<YYYY-MM-DD>*.csv|parquet`.", ""]
     lines += [
@@ -63,6 +88,9 @@ def render_table(contract: TableContract) -> str:
         lines.append(f"- Rule on `{rule.column}`: {rule.reason}")
     for note in contract.notes:
         lines.append(f"- {note}")
+    if contract.provenance:
+        added = ", ".join(f"`{c.name}`" for c in contract.stored_columns[len(contract.columns) :])
+        lines.append(f"- The warehouse table adds {added}: where each row came from, and when.")
     lines.append("")
     return "\n".join(lines)
 
@@ -72,11 +100,14 @@ def render() -> str:
         reference=", ".join(f"`{t.name}`" for t in REFERENCE_TABLES),
         daily=", ".join(f"`{t.name}`" for t in DAILY_TABLES),
     )
-    inputs = {t.name for t in REFERENCE_TABLES + DAILY_TABLES}
+    inputs = REFERENCE_TABLES + DAILY_TABLES
+    apart = {t.name for t in inputs + CHECKPOINT_TABLES}
     sections = [intro, "## Inputs\n"]
-    sections += [render_table(t) for t in ALL_TABLES if t.name in inputs]
+    sections += [render_table(t) for t in inputs]
     sections.append("## Produced by reckon\n")
-    sections += [render_table(t) for t in ALL_TABLES if t.name not in inputs]
+    sections += [render_table(t) for t in ALL_TABLES if t.name not in apart]
+    sections.append(CHECKPOINTS_INTRO)
+    sections += [render_table(t) for t in CHECKPOINT_TABLES]
     return "\n".join(sections).rstrip() + "\n"
 
 

@@ -30,6 +30,7 @@ ALLOCATION_BASES = ("QUANTITY", "VALUE", "WEIGHT", "VOLUME")
 
 COMPANIES = TableContract(
     name="companies",
+    provenance=True,
     description="Legal entities whose books reckon keeps.",
     columns=(
         Column("company", t.ID, description="Company code."),
@@ -40,6 +41,7 @@ COMPANIES = TableContract(
 
 WAREHOUSES = TableContract(
     name="warehouses",
+    provenance=True,
     description="Stock locations; each belongs to one company.",
     columns=(
         Column("warehouse", t.ID),
@@ -53,6 +55,7 @@ WAREHOUSES = TableContract(
 
 SKUS = TableContract(
     name="skus",
+    provenance=True,
     description="Stock-keeping units with their physical measures (landed-cost bases).",
     columns=(
         Column("sku", t.ID),
@@ -66,6 +69,7 @@ SKUS = TableContract(
 
 FX_RATES = TableContract(
     name="fx_rates",
+    provenance=True,
     description="Daily exchange rates: 1 `currency` = `rate` `to_currency`.",
     columns=(
         Column("rate_date", t.DATE),
@@ -78,6 +82,7 @@ FX_RATES = TableContract(
 
 MOVEMENTS = TableContract(
     name="movements",
+    provenance=True,
     description="The inventory movement ledger: one row per change of stock.",
     columns=(
         Column("movement_id", t.ID),
@@ -141,6 +146,7 @@ MOVEMENTS = TableContract(
 
 LANDED_COSTS = TableContract(
     name="landed_costs",
+    provenance=True,
     description="Freight, duty and fees attached to the receipts of one purchase document line.",
     columns=(
         Column("landed_cost_id", t.ID),
@@ -159,6 +165,7 @@ LANDED_COSTS = TableContract(
 
 SNAPSHOTS = TableContract(
     name="snapshots",
+    provenance=True,
     description="The WMS's own end-of-day stock per warehouse and SKU (the T-1 snapshot).",
     columns=(
         Column("snapshot_date", t.DATE),
@@ -177,6 +184,7 @@ SNAPSHOTS = TableContract(
 
 SHIPMENTS = TableContract(
     name="shipments",
+    provenance=True,
     description="Parcels we handed to carriers, as our own systems measured them.",
     columns=(
         Column("shipment_id", t.ID),

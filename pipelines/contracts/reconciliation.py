@@ -79,6 +79,7 @@ FINDINGS = TableContract(
         ),
     ),
     key=BILL_LINES.key,  # exactly one finding per bill line
+    exported=True,
 )
 
 PERIOD_SUMMARY = TableContract(
@@ -115,6 +116,7 @@ PERIOD_SUMMARY = TableContract(
         ),
     ),
     key=("carrier", "period_start", "currency"),
+    exported=True,
 )
 
 PAYABLE_VOUCHERS = TableContract(
@@ -134,6 +136,7 @@ PAYABLE_VOUCHERS = TableContract(
         Column("stated_total", t.MONEY, required=False),
     ),
     key=("voucher_id", "source_sha256"),
+    exported=True,
 )
 
 DISPUTES = TableContract(
@@ -154,6 +157,7 @@ DISPUTES = TableContract(
         Column("evidence", t.TEXT),
     ),
     key=("bill_number", "line_number"),
+    exported=True,
 )
 
 ACCRUAL_ENTRIES = ("ACCRUE", "RELEASE")
@@ -181,6 +185,7 @@ ACCRUAL_JOURNAL = TableContract(
         ),
     ),
     key=("carrier", "period_start", "entry", "shipment_id"),
+    exported=True,
 )
 
 ACCRUAL_ROLLFORWARD = TableContract(
@@ -196,6 +201,7 @@ ACCRUAL_ROLLFORWARD = TableContract(
         Column("closing", t.MONEY, description="Computed directly from unbilled shipments."),
     ),
     key=("carrier", "period_start", "company", "functional_currency"),
+    exported=True,
 )
 
 ORDER_LOGISTICS_COST = TableContract(
@@ -213,6 +219,7 @@ ORDER_LOGISTICS_COST = TableContract(
         Column("status", t.CODE, enum=("BILLED", "PARTIAL", "UNBILLED")),
     ),
     key=("order_id", "company"),
+    exported=True,
 )
 
 RECONCILIATION_TABLES: tuple[TableContract, ...] = (

@@ -1,7 +1,8 @@
 """The shape of a table contract: columns, types, required columns, keys, enums.
 
-A contract is data, not code, so the loader, the docs and the tests all read
-the same declaration (docs/data-contracts.md is checked against it by a test).
+A contract is data, not code, so the loader, the warehouse (which creates every
+table from its contract), the docs and the tests all read the same declaration
+(docs/data-contracts.md is checked against it by a test).
 """
 
 from __future__ import annotations
@@ -9,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import polars as pl
+
+SOURCE_FILE = "_source_file"
+SOURCE_ROW = "_source_row"
+"""1-based record number as a spreadsheet shows it (CSV header is row 1) or Parquet row index."""
+LOAD_DATE = "_load_date"
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,11 @@ class RowRule:
 
 @dataclass(frozen=True)
 class TableContract:
-    """One table crossing a boundary: an input extract or an export."""
+    """One table crossing a boundary: an input extract, a warehouse table, an export.
+
+    The name is the table's one name: of the warehouse table (`stored`), of the export
+    folder `exports/<name>/` (`exported`), and of its section in docs/data-contracts.md.
+    """
 
     name: str
     description: str
@@ -61,10 +71,38 @@ class TableContract:
     foreign_keys: tuple[ForeignKey, ...] = ()
     rules: tuple[RowRule, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    stored: bool = True
+    """A warehouse table of this name exists, created from this contract."""
+    exported: bool = False
+    """Written for the ERP as `exports/<name>/<partition>.csv|parquet`, with these columns."""
+    provenance: bool = False
+    """Loaded from extracts: the warehouse table adds where each row came from and when
+    (DOMAIN.md: "keep provenance of every number")."""
 
     @property
     def schema(self) -> pl.Schema:
         return pl.Schema({c.name: c.dtype for c in self.columns})
+
+    @property
+    def stored_columns(self) -> tuple[Column, ...]:
+        """The warehouse table's columns: the contract's, then the provenance ones."""
+        if not self.provenance:
+            return self.columns
+        return (
+            *self.columns,
+            Column(SOURCE_FILE, pl.String, description="The extract file the row came from."),
+            Column(SOURCE_ROW, pl.Int64, description="Its row, as a spreadsheet shows it."),
+            Column(
+                LOAD_DATE,
+                pl.Date,
+                required=self.daily,
+                description="The load day (the day in the file name); none for reference tables.",
+            ),
+        )
+
+    @property
+    def stored_schema(self) -> pl.Schema:
+        return pl.Schema({c.name: c.dtype for c in self.stored_columns})
 
     @property
     def column_names(self) -> list[str]:

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-SOURCE_FILE = "_source_file"
-SOURCE_ROW = "_source_row"
-"""1-based record number as a spreadsheet shows it (CSV header is row 1) or Parquet row index."""
+from pipelines.contracts.spec import SOURCE_FILE, SOURCE_ROW
 
 
 class FileRejected(Exception):

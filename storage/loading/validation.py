@@ -25,11 +25,11 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.contracts.spec import TableContract
+from pipelines.contracts.quarantine import QUARANTINE_ROWS
+from pipelines.contracts.spec import LOAD_DATE, SOURCE_FILE, SOURCE_ROW, TableContract
 from storage.loading.coercion import coerce_column, reason_column
-from storage.loading.reading import SOURCE_FILE, SOURCE_ROW, FileRejected, read_input_file
+from storage.loading.reading import FileRejected, read_input_file
 
-LOAD_DATE = "_load_date"
 PROVENANCE = [SOURCE_FILE, SOURCE_ROW, LOAD_DATE]
 """Columns every loaded row carries besides its contract's: where it came from, and when."""
 RAW_RECORD = "_raw_record"
@@ -44,15 +44,10 @@ VIOLATION_SCHEMA = pl.Schema(
     }
 )
 QUARANTINE_SCHEMA = pl.Schema(
-    {
-        "table": pl.String,
-        "load_date": pl.Date,
-        "file": pl.String,
-        "row": pl.Int64,
-        "reasons": pl.String,
-        "record": pl.String,
-    }
+    {c.name: c.dtype for c in QUARANTINE_ROWS.columns if c.name != "partition"}
 )
+"""A batch's quarantined rows: the `quarantine_rows` table's, before the load stores them
+under their partition."""
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Reconciliation through Dagster: periods as partitions, reruns without duplicates, and the
-sensor that registers periods and reacts to a changed contract."""
+sensor that registers periods and reacts to a changed contract. The demo warehouse the whole
+graph fills here is also checked, table by table and export by export, against the contracts."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import polars as pl
 import pytest
 
 from assets.defs.sensors import reconciliation_sensor
 from assets.resources import ReckonResource
 from demo.generate import generate
+from pipelines.contracts import EXPORTED_TABLES, STORED_TABLES, contract
 from reckon.runner import run_everything, run_reconciliation
+from storage.schema import duckdb_type
 from tests.assets.events import observations_by_partition
 
 # The fixture generates a month of scale-1 data with bills and runs the whole graph on it.
@@ -150,3 +154,48 @@ def test_carriers_are_rated_one_at_a_time_and_every_shipment_is_rated_once(recon
         ).fetchall()
     assert len(shipped) > 1
     assert [(c, n, n) for c, n in shipped] == rated
+
+
+def test_every_warehouse_table_is_its_contract(reconciled) -> None:
+    """Names, types in order, NOT NULL on required columns and a unique key, for every table;
+    and every table has a contract, every stored contract a table."""
+    data, _ = reconciled
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        tables = {
+            r[0] for r in con.sql("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        assert tables == {t.name for t in STORED_TABLES}
+        for spec in STORED_TABLES:
+            columns = con.sql(
+                "SELECT column_name, data_type, is_nullable = 'YES' FROM information_schema.columns "
+                "WHERE table_name = ? ORDER BY ordinal_position",
+                params=[spec.name],
+            ).fetchall()
+            wanted = [(c.name, duckdb_type(c.dtype), not c.required) for c in spec.stored_columns]
+            assert columns == wanted, spec.name
+            if spec.key:
+                keys = ", ".join(f'"{k}"' for k in spec.key)
+                twice = con.sql(
+                    f'SELECT {keys} FROM "{spec.name}" GROUP BY ALL HAVING count(*) > 1 LIMIT 1'
+                ).fetchall()
+                assert twice == [], (spec.name, twice)
+        filled = con.sql(
+            "SELECT count(*) FROM costing_cogs, reconciliation_findings, costing_state_open_layers"
+        ).fetchall()
+        assert filled[0][0] > 0
+
+
+def test_every_export_is_its_contract(reconciled) -> None:
+    """Every folder under exports/ is an exported contract's name, and every file has its
+    columns, in order, with its types."""
+    data, _ = reconciled
+    exports = data / "exports"
+    assert {p.name for p in exports.iterdir()} == {t.name for t in EXPORTED_TABLES}
+    for folder in exports.iterdir():
+        spec = contract(folder.name)
+        files = sorted(folder.glob("*.parquet"))
+        assert files, folder.name
+        for path in files:
+            assert list(pl.read_parquet_schema(path).items()) == list(spec.schema.items()), path
+            header = path.with_suffix(".csv").read_text(encoding="utf-8-sig").splitlines()[0]
+            assert header.split(",") == spec.column_names, path

@@ -123,7 +123,7 @@ def test_a_part_that_fails_while_written_is_never_visible(
 def _load(con: duckdb.DuckDBPyConnection, parts, **kw) -> int:
     where = {"carrier": "EXPR", "period_start": date(2026, 1, 1)}
     return replace_slice_from_parquet(
-        con, "reconciliation_findings", FINDINGS.schema, parts, where, order_by=LINE_KEY, **kw
+        con, "reconciliation_findings", parts, where, order_by=LINE_KEY, **kw
     )
 
 
