@@ -170,9 +170,9 @@ def test_a_parser_crash_is_quarantined_not_raised(tmp_path, registry, good, monk
     def boom(*args, **kwargs):
         raise ZeroDivisionError("bug")
 
-    monkeypatch.setattr(tabular, "read_csv_grid", boom)
+    monkeypatch.setattr(tabular, "read_csv_grid", boom)  # patches this process: workers=0
     (outcome,) = ingest_many(
-        [good["DHL"]], tmp_path / "raw", tmp_path / "q", registry=registry, workers=1
+        [good["DHL"]], tmp_path / "raw", tmp_path / "q", registry=registry, workers=0
     )
     assert (outcome.status, outcome.error_code) == ("quarantined", "parser_crash")
     assert "ZeroDivisionError: bug" in outcome.reason
