@@ -69,8 +69,8 @@ def broken_files(good: dict[str, Path], folder: Path) -> dict[str, tuple[Path, s
         "xxe.xml": (xxe(folder / "secret.txt"), "xml_entities", "declares XML entities"),
         "wrong-encoding.csv": (
             dhl.replace(b"WEIGHT CHARGE", b"WEIGHT \xff CHARGE", 1),
-            "encoding",
-            "is not utf-8-sig or gb18030",
+            "undecodable_text",
+            "is not valid utf-8 (it starts with a utf-8 byte-order mark): byte b'\\xff' at offset",
         ),
         "missing-columns.csv": (
             dhl.replace(b"Dest Country Code", b"Destination", 1),
