@@ -35,7 +35,7 @@ from parsers.isolation import ParseBudget, WorkerFailure, run_isolated
 from parsers.model import BillParseError
 from parsers.registry import Registry
 from parsers.validate import validate
-from storage.files import atomic_write, write_bytes, write_parquet
+from storage.files import RAW_FILE_MODE, atomic_write, write_bytes, write_parquet
 
 Status = Literal["parsed", "already_parsed", "quarantined"]
 
@@ -86,7 +86,7 @@ def store_raw(path: Path, raw_store: Path, sha: str | None = None) -> tuple[str,
     sha = sha or sha256_of(path)
     target = raw_store / sha[:2] / f"{sha}{path.suffix.lower()}"
     if not target.exists():
-        atomic_write(target, lambda temporary: shutil.copyfile(path, temporary), read_only=True)
+        atomic_write(target, lambda temporary: shutil.copyfile(path, temporary), mode=RAW_FILE_MODE)
     return sha, target
 
 
