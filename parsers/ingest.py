@@ -35,7 +35,7 @@ from parsers.isolation import ParseBudget, WorkerFailure, run_isolated
 from parsers.model import BillParseError
 from parsers.registry import Registry
 from parsers.validate import validate
-from storage.files import RAW_FILE_MODE, atomic_write, write_bytes, write_parquet
+from storage.files import RAW_FILE_MODE, atomic_write, open_regular, write_bytes, write_parquet
 
 Status = Literal["parsed", "already_parsed", "quarantined"]
 
@@ -74,19 +74,28 @@ class QuarantineRecord:
 
 
 def sha256_of(path: Path) -> str:
+    """The file's sha256; it must be a regular file (storage.files.open_regular)."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open_regular(path) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
 def store_raw(path: Path, raw_store: Path, sha: str | None = None) -> tuple[str, Path]:
-    """Copy `path` into the content-addressed store (once); the copy is read-only."""
+    """Copy `path` into the content-addressed store (once); the copy is read-only.
+
+    Only a regular file is copied: a symbolic link or a special file raises
+    NotARegularFile, so nothing outside the inbox can be copied in through a link."""
     sha = sha or sha256_of(path)
     target = raw_store / sha[:2] / f"{sha}{path.suffix.lower()}"
     if not target.exists():
-        atomic_write(target, lambda temporary: shutil.copyfile(path, temporary), mode=RAW_FILE_MODE)
+
+        def copy(temporary: Path) -> None:
+            with open_regular(path) as source, temporary.open("wb") as copy_to:
+                shutil.copyfileobj(source, copy_to, 1 << 20)
+
+        atomic_write(target, copy, mode=RAW_FILE_MODE)
     return sha, target
 
 

@@ -19,10 +19,12 @@ escaped (`excel_safe`, OWASP's CSV injection guidance); Parquet keeps the text a
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import polars as pl
 
@@ -33,6 +35,46 @@ FOLDER_MODE = 0o755
 FORMULA_START = r"^[=+\-@\t\r]"
 """OWASP CSV injection: a cell starting with = + - @ tab or carriage return may be run
 as a formula by Excel (and LibreOffice, Google Sheets)."""
+
+
+_TEMPORARY_NAME = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
+
+
+class NotARegularFile(OSError):
+    """A path that is a symbolic link, a folder, a fifo, a socket or a device."""
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether `name` is the temporary file of an `atomic_write` still in progress."""
+    return bool(_TEMPORARY_NAME.match(name))
+
+
+def is_regular_file(path: Path) -> bool:
+    """A regular file itself, not a symbolic link to one (lstat, nothing followed)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading only if it is a regular file: a symbolic link is not
+    followed (O_NOFOLLOW) and a fifo is not waited on (O_NONBLOCK), both NotARegularFile.
+    The check is on the opened file, so nothing can be swapped in between."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if path.is_symlink():
+            raise NotARegularFile(f"{path} is a symbolic link: not followed") from exc
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotARegularFile(f"{path} is not a regular file: not read")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _make_folders(folder: Path, mode: int | None) -> None:
