@@ -197,10 +197,12 @@ class _Pool(Generic[Job, Result]):
                 worker.conn.send(worker.job)
 
     def _retire(self, worker: _Worker[Job], failure: WorkerFailure) -> None:
-        """Stop `worker`, give its job `failure`, and start a replacement if files wait."""
+        """Stop `worker`, give its job (if it had one) `failure`, and start a replacement if
+        files wait."""
         worker.stop()
         self.workers.remove(worker)
-        self.results[worker.index] = self.on_failure(worker.job, failure)
+        if worker.index is not None:
+            self.results[worker.index] = self.on_failure(worker.job, failure)
         if len(self.workers) < min(self.size, len(self.pending)):
             self._start()
 
