@@ -9,6 +9,7 @@ the registry and the registry is the only place that knows every parser.
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -56,11 +57,15 @@ class Candidate:
 
     @cached_property
     def text(self) -> str:
-        """The head as text: UTF-8 (with or without BOM), else GB18030, else Latin-1.
+        """The head as text: UTF-16 by its byte-order mark, UTF-8 (with or without BOM),
+        else GB18030, else Latin-1 (for sniffing only: parsing decodes strictly, see
+        parsers/encoding.py).
 
         The head may end inside a multi-byte character; that partial character is
         dropped rather than letting a big UTF-8 or GB18030 file sniff as Latin-1."""
         head = self.head
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return head[: len(head) // 2 * 2].decode("utf-16", errors="replace")
         for encoding in ("utf-8-sig", "gb18030"):
             try:
                 return head.decode(encoding)

@@ -11,17 +11,18 @@ Issue 4, item 4 and DOMAIN.md ("never lose a row, explain every exclusion"):
    parser's error and its locator, and is retried when the registry fingerprint
    (all parser and template versions) changes.
 Parsed frames are kept beside the raw store (`parsed/<sha>/`), so a later run can
-load them without parsing again.
+load them without parsing again. `ingest_many` parses each file in a worker process
+with a time and memory budget (parsers/isolation.py): a file that hangs, allocates
+without end or kills its worker is quarantined alone (`parse_timeout`,
+`parse_memory`, `parser_crash`) and the rest of the batch goes on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import shutil
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,10 +31,11 @@ from typing import Literal
 import polars as pl
 
 from parsers.base import ParseContext
+from parsers.isolation import ParseBudget, WorkerFailure, run_isolated
 from parsers.model import BillParseError
 from parsers.registry import Registry
 from parsers.validate import validate
-from storage.files import atomic_write, write_bytes, write_parquet
+from storage.files import RAW_FILE_MODE, atomic_write, open_regular, write_bytes, write_parquet
 
 Status = Literal["parsed", "already_parsed", "quarantined"]
 
@@ -72,19 +74,28 @@ class QuarantineRecord:
 
 
 def sha256_of(path: Path) -> str:
+    """The file's sha256; it must be a regular file (storage.files.open_regular)."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open_regular(path) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
 def store_raw(path: Path, raw_store: Path, sha: str | None = None) -> tuple[str, Path]:
-    """Copy `path` into the content-addressed store (once); the copy is read-only."""
+    """Copy `path` into the content-addressed store (once); the copy is read-only.
+
+    Only a regular file is copied: a symbolic link or a special file raises
+    NotARegularFile, so nothing outside the inbox can be copied in through a link."""
     sha = sha or sha256_of(path)
     target = raw_store / sha[:2] / f"{sha}{path.suffix.lower()}"
     if not target.exists():
-        atomic_write(target, lambda temporary: shutil.copyfile(path, temporary), read_only=True)
+
+        def copy(temporary: Path) -> None:
+            with open_regular(path) as source, temporary.open("wb") as copy_to:
+                shutil.copyfileobj(source, copy_to, 1 << 20)
+
+        atomic_write(target, copy, mode=RAW_FILE_MODE)
     return sha, target
 
 
@@ -202,6 +213,11 @@ def ingest_file(
         validate(result)
     except BillParseError as exc:
         return _quarantine(quarantine, outcome, exc, fingerprint)
+    except MemoryError:
+        error = BillParseError(
+            "parse_memory", f"{outcome.source_name}: the parser ran out of memory (MemoryError)"
+        )
+        return _quarantine(quarantine, outcome, error, fingerprint)
     except Exception as exc:
         error = BillParseError("parser_crash", f"{type(exc).__name__}: {exc}")
         return _quarantine(quarantine, outcome, error, fingerprint)
@@ -248,13 +264,16 @@ def retry_quarantined(
 
 _WORKER_REGISTRY: Registry | None = None
 
+IngestJob = tuple[Path, Path, Path, str | None, Path | None, str]
+"""(path, raw store, quarantine, carrier hint, parsed store, sha256): one file to ingest."""
+
 
 def _init_worker(registry: Registry) -> None:
     global _WORKER_REGISTRY
     _WORKER_REGISTRY = registry
 
 
-def _job(args: tuple[Path, Path, Path, str | None, Path | None, str]) -> IngestOutcome:
+def _job(args: IngestJob) -> IngestOutcome:
     path, raw_store, quarantine, hint, parsed_store, sha = args
     return ingest_file(
         path,
@@ -267,6 +286,14 @@ def _job(args: tuple[Path, Path, Path, str | None, Path | None, str]) -> IngestO
     )
 
 
+def _failed_worker(job: IngestJob, failure: WorkerFailure, fingerprint: str) -> IngestOutcome:
+    """The quarantine record of a file whose worker died or ran over its budget."""
+    path, raw_store, quarantine, _, _, sha = job
+    outcome = IngestOutcome("quarantined", path.name, sha, store_raw(path, raw_store, sha)[1])
+    error = BillParseError(failure.code, f"{path.name}: {failure.detail}")
+    return _quarantine(quarantine, outcome, error, fingerprint)
+
+
 def ingest_many(
     paths: Iterable[Path | tuple[Path, str | None]],
     raw_store: Path,
@@ -275,33 +302,41 @@ def ingest_many(
     registry: Registry | None = None,
     parsed_store: Path | None = None,
     workers: int = 2,
+    budget: ParseBudget | None = None,
 ) -> list[IngestOutcome]:
-    """Ingest many files on `workers` processes (parsing is CPU-bound).
+    """Ingest many files on `workers` processes (parsing is CPU-bound), each file under
+    `budget` (default: ParseBudget.from_env()).
 
-    Items are paths or (path, carrier_hint). Files are hashed first so identical
-    content in one batch is parsed once; the repeats come back `already_parsed`.
-    Outcomes are in input order.
+    Items are paths or (path, carrier hint). Files are hashed and raw-stored first, so
+    identical content in one batch is parsed once (the repeats come back
+    `already_parsed`) and a file whose worker dies still has its raw copy. `workers=0`
+    parses in this process, without budgets (for debugging a parser). Outcomes are in
+    input order.
     """
     registry = registry or Registry.default()
     items = [(p, None) if isinstance(p, Path) else p for p in paths]
     hashes = [sha256_of(p) for p, _ in items]
     first: dict[str, int] = {}
-    jobs = []
+    jobs: list[IngestJob] = []
     for i, ((path, hint), sha) in enumerate(zip(items, hashes, strict=True)):
         if sha not in first:
             first[sha] = i
+            store_raw(path, raw_store, sha)
             jobs.append((path, raw_store, quarantine, hint, parsed_store, sha))
-    if workers <= 1 or len(jobs) <= 1:
+    if workers <= 0:
         _init_worker(registry)
         results = [_job(j) for j in jobs]
     else:
-        # Spawn, never fork: the caller (a Dagster run, Polars' thread pool) has threads whose
-        # locks a forked child would inherit held, and the workers then hang forever.
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            workers, mp_context=spawn, initializer=_init_worker, initargs=(registry,)
-        ) as pool:
-            results = list(pool.map(_job, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+        fingerprint = registry.fingerprint()
+        results = run_isolated(
+            jobs,
+            _job,
+            lambda job, failure: _failed_worker(job, failure, fingerprint),
+            workers=workers,
+            budget=budget or ParseBudget.from_env(),
+            initializer=_init_worker,
+            initargs=(registry,),
+        )
     by_sha = {r.sha256: r for r in results}
     outcomes = []
     for i, ((path, _), sha) in enumerate(zip(items, hashes, strict=True)):

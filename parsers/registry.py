@@ -23,6 +23,7 @@ from pathlib import Path
 from parsers.base import Candidate, ParseContext, Parser, Sniff
 from parsers.builtin import BUILTIN_PARSERS
 from parsers.model import BillParseError, ParseResult
+from parsers.preflight import check_candidate
 from parsers.templates_schema import Template, load_templates
 
 ENTRY_POINT_GROUP = "reckon.parsers"
@@ -161,8 +162,10 @@ class Registry:
         template_id: str | None = None,
         display_name: str | None = None,
     ) -> Choice:
-        """The best parser for `path`; BillParseError('no_parser' / 'ambiguous') otherwise."""
+        """The best parser for `path`; BillParseError('no_parser' / 'ambiguous') otherwise,
+        or the pre-parse check's reason (parsers/preflight.py) before any parser opens it."""
         candidate = Candidate(path, carrier_hint, display_name)
+        check_candidate(candidate)
         name = candidate.name
         ranked = self.contenders(candidate)
         if template_id is not None:

@@ -3,8 +3,13 @@
 An entity bomb ("billion laughs") or an external entity (XXE) in a carrier file
 must be a quarantine reason, never a hung worker or a leaked local file. lxml is
 configured never to resolve entities, never to touch the network, never to load
-a DTD and never to lift its size limits; on top of that any DOCTYPE that declares
-an entity is rejected outright, before parsing, with a specific reason.
+a DTD and never to lift its size limits; on top of that any DOCTYPE is refused
+outright, wherever it is in the file, with a specific reason: `xml_entities` when it
+declares entities, `xml_doctype` otherwise. No bill format we read needs a DTD, and
+lxml with `resolve_entities=False` would silently drop the text of an entity it did
+not expand. The bytes are searched whole, not only the first 64 KiB (a comment of
+padding before the DOCTYPE would move it out of reach), and the tree lxml built is
+checked too, for encodings (UTF-16...) the byte search cannot see through.
 """
 
 from __future__ import annotations
@@ -20,16 +25,53 @@ from parsers.model import BillParseError
 
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
-PROLOGUE_BYTES = 64 * 1024
+SCAN_BLOCK = 4 * 2**20
 MAX_TREE_BYTES = 50 * 2**20
 
 
-def _check_prologue(head: bytes, name: str) -> None:
-    if _DOCTYPE.search(head) and _ENTITY_DECL.search(head):
+def _refuse_doctype(rest: bytes, at: int, name: str) -> None:
+    """Refuse the DOCTYPE at byte `at`; `rest` is the file from there on."""
+    if _ENTITY_DECL.search(rest):
         raise BillParseError(
             "xml_entities",
-            f"{name} declares XML entities in a DOCTYPE (entity expansion / external "
-            "entities are refused)",
+            f"{name} declares XML entities in a DOCTYPE at byte {at} (entity expansion / "
+            "external entities are refused)",
+            f"byte={at}",
+        )
+    raise BillParseError(
+        "xml_doctype",
+        f"{name} has a DOCTYPE (document type definition) at byte {at}: DTDs are refused",
+        f"byte={at}",
+    )
+
+
+def _check_doctype(data: bytes, name: str) -> None:
+    found = _DOCTYPE.search(data)
+    if found:
+        _refuse_doctype(data[found.start() :], found.start(), name)
+
+
+def check_file_doctype(path: Path, name: str) -> None:
+    """The DOCTYPE search over a file of any size, block by block (blocks overlap by the
+    length of the marker so one cut in two is still found)."""
+    overlap = len(b"<!DOCTYPE") - 1
+    offset, tail = 0, b""
+    with path.open("rb") as fh:
+        while block := fh.read(SCAN_BLOCK):
+            window = tail + block
+            found = _DOCTYPE.search(window)
+            if found:
+                start = offset - len(tail) + found.start()
+                _refuse_doctype(window[found.start() :] + fh.read(SCAN_BLOCK), start, name)
+            tail = window[-overlap:]
+            offset += len(block)
+
+
+def _check_tree(tree: etree._ElementTree, name: str) -> None:
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise BillParseError(
+            "xml_doctype",
+            f"{name} has a DOCTYPE (document type definition): DTDs are refused",
             "prologue",
         )
 
@@ -71,13 +113,15 @@ def parse_bytes(data: bytes, name: str, max_bytes: int = MAX_TREE_BYTES) -> etre
             f"{name} is {len(data) / 2**20:.0f} MB; whole-document XML parsing stops at "
             f"{max_bytes / 2**20:.0f} MB (use a streaming XML template)",
         )
-    _check_prologue(data[:PROLOGUE_BYTES], name)
+    _check_doctype(data, name)
     try:
-        return etree.fromstring(data, parser=safe_parser())
+        root = etree.fromstring(data, parser=safe_parser())
     except etree.XMLSyntaxError as exc:
         raise BillParseError(
             "malformed_xml", f"{name} is not well-formed XML: {exc.msg}", f"line={exc.lineno}"
         ) from exc
+    _check_tree(root.getroottree(), name)
+    return root
 
 
 def parse_file(path: Path) -> etree._Element:
@@ -91,8 +135,7 @@ def iter_elements(
     """Stream the elements named `tag` ('{ns}local'); each is cleared after use so
     a bill of hundreds of MB runs in bounded memory (the caller must not keep it)."""
     name = name or path.name
-    with path.open("rb") as fh:
-        _check_prologue(fh.read(PROLOGUE_BYTES), name)
+    check_file_doctype(path, name)
     context = etree.iterparse(
         str(path),
         events=("end",),
@@ -103,8 +146,12 @@ def iter_elements(
         huge_tree=False,
         remove_comments=True,
     )
+    checked = False
     try:
         for _, element in context:
+            if not checked:
+                _check_tree(element.getroottree(), name)
+                checked = True
             yield element
             element.clear(keep_tail=False)
             parent = element.getparent()

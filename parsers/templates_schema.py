@@ -87,7 +87,7 @@ class LongCharge(_Strict):
 
 
 class ReadOptions(_Strict):
-    encoding: Literal["auto", "utf-8", "utf-8-sig", "gb18030"] = "auto"
+    encoding: Literal["auto", "utf-8", "utf-8-sig", "gb18030", "cp1252"] = "auto"
     delimiter: str | None = None
     header_contains: str | None = Field(
         default=None, description="the header row is the first row holding this text"

@@ -24,12 +24,18 @@ def _execute(
     tags: dict[str, str],
     instance: dg.DagsterInstance | None,
     log_level: str,
+    asset_selection: list[dg.AssetKey] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Run one job of the code location, pointed at `data_dir`, over the partitions in `tags`."""
+    """Run one job of the code location, pointed at `data_dir`, over the partitions in `tags`
+    (or only `asset_selection` of it)."""
     defs = build_definitions(ReckonResource(data_dir=str(data_dir.resolve())))
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     return defs.resolve_job_def(job_name).execute_in_process(
-        run_config=run_config, instance=instance, tags=tags, raise_on_error=False
+        run_config=run_config,
+        instance=instance,
+        tags=tags,
+        raise_on_error=False,
+        asset_selection=asset_selection,
     )
 
 
@@ -74,15 +80,35 @@ def register_inbox(data_dir: Path, instance: dg.DagsterInstance) -> list[str]:
 def run_bills(
     data_dir: Path, instance: dg.DagsterInstance, log_level: str = "INFO"
 ) -> dg.ExecuteInProcessResult | None:
-    """Register inbox files and parse the ones not parsed yet in one run (None: nothing to do)."""
+    """Register inbox files and parse the ones not parsed yet in one run; or, when only the
+    inbox entries refused as bill files changed, refresh `bill_quarantine` (None: nothing
+    to do)."""
     from assets.defs.bills import bill_file_partitions
 
     pending = register_inbox(data_dir, instance)
     if not pending:
-        return None
+        if not _refused_entries_changed(data_dir):
+            return None
+        quarantine = [dg.AssetKey("bill_quarantine")]
+        return _execute(data_dir, "bills", {}, instance, log_level, asset_selection=quarantine)
     ordered = instance.get_dynamic_partitions(bill_file_partitions.name)
     tags = covering_range_tags(pending, ordered)
     return _execute(data_dir, "bills", tags, instance, log_level)
+
+
+def _refused_entries_changed(data_dir: Path) -> bool:
+    """Whether the inbox entries refused as bill files differ from the last bill_quarantine."""
+    from runs.inbox import survey_inbox
+    from storage.layout import DataLayout
+    from storage.warehouse import connect, read_table
+
+    layout = DataLayout(data_dir.resolve())
+    now = {(e.name, e.code) for e in survey_inbox(layout.bills_inbox).refused}
+    schema = pl.Schema({"file_name": pl.String, "sha256": pl.String, "error_code": pl.String})
+    with connect(layout.warehouse_db) as con:
+        stored = read_table(con, "bill_quarantine", schema=schema)
+    refused = stored.filter(pl.col("sha256").is_null()) if stored.height else stored
+    return now != set(zip(refused["file_name"], refused["error_code"], strict=True))
 
 
 def run_reconciliation(

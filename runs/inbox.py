@@ -1,12 +1,28 @@
-"""Bill files in the inbox as Dagster partition keys (runs/partition_keys.py), and back."""
+"""Bill files in the inbox as Dagster partition keys (runs/partition_keys.py), and back;
+and what the inbox holds that is not a bill file.
+
+A key is `<CARRIER>/<file name>#<sha256 prefix>`: readable in the UI, and a
+corrected bill re-sent under the same name is a new partition rather than a
+silent overwrite of the old one (the raw store keeps both, by content).
+
+Only regular files directly in `bills/inbox/<CARRIER>/` are bills. Everything else is
+refused with a reason and reported (DOMAIN.md: nothing silently dropped), never
+followed or read: a symbolic link (a link to /etc/passwd must not land in the raw
+store), a fifo, socket or device (reading a fifo blocks forever), a folder inside a
+carrier folder, a file directly in `bills/inbox/`, a hidden file. Entries are
+classified by `lstat`, so nothing is followed to find out what it is.
+"""
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from parsers.ingest import sha256_of
 from runs.partition_keys import bill_file_key, split_bill_file_key
+from storage.files import is_regular_file, is_temporary_name
 
 
 @dataclass(frozen=True)
@@ -20,25 +36,128 @@ class InboxFile:
         return bill_file_key(self.carrier, self.path.name, self.sha256)
 
 
-def scan_inbox(inbox: Path) -> list[InboxFile]:
-    """Every file under `inbox/<CARRIER>/`, hashed, in a stable order."""
+@dataclass(frozen=True)
+class RefusedEntry:
+    """Something in the inbox that is not a bill file: `name` is its path under the inbox."""
+
+    name: str
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class InboxSurvey:
+    files: list[InboxFile]
+    refused: list[RefusedEntry]
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISREG(mode):
+        return "file"
+    return "special"
+
+
+def _special(name: str, mode: int) -> RefusedEntry:
+    what = {stat.S_IFIFO: "a fifo", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device"}.get(
+        stat.S_IFMT(mode), "a device"
+    )
+    return RefusedEntry(name, "inbox_special_file", f"{name} is {what}, not a file: not read")
+
+
+def _symlink(name: str, path: Path) -> RefusedEntry:
+    return RefusedEntry(
+        name,
+        "inbox_symlink",
+        f"{name} is a symbolic link (to {os.readlink(path)}): refused, never followed; "
+        "copy the file itself into the inbox",
+    )
+
+
+def _hidden(name: str) -> RefusedEntry:
+    return RefusedEntry(
+        name,
+        "inbox_hidden_file",
+        f"{name} is hidden (its name starts with a dot): not read as a bill; rename it if it "
+        "is one",
+    )
+
+
+def survey_inbox(inbox: Path) -> InboxSurvey:
+    """Every bill file under `inbox/<CARRIER>/`, hashed, in a stable order, and every other
+    entry of the inbox with why it is refused. Temporary files of an atomic write in
+    progress (storage/files.py) are neither."""
+    files: list[InboxFile] = []
+    refused: list[RefusedEntry] = []
     if not inbox.is_dir():
-        return []
-    files = []
-    for carrier_dir in sorted(p for p in inbox.iterdir() if p.is_dir()):
-        for path in sorted(p for p in carrier_dir.iterdir() if p.is_file()):
-            if path.name.startswith("."):
-                continue
-            files.append(InboxFile(carrier_dir.name, path, sha256_of(path)))
-    return files
+        return InboxSurvey(files, refused)
+    for top in sorted(inbox.iterdir()):
+        kind = _kind(top.lstat().st_mode)
+        if is_temporary_name(top.name):
+            continue
+        if kind == "symlink":
+            refused.append(_symlink(top.name, top))
+        elif kind == "special":
+            refused.append(_special(top.name, top.lstat().st_mode))
+        elif top.name.startswith("."):
+            refused.append(_hidden(top.name))
+        elif kind == "file":
+            refused.append(
+                RefusedEntry(
+                    top.name,
+                    "inbox_no_carrier_folder",
+                    f"{top.name} sits directly in the inbox: put it in a carrier folder "
+                    f"(bills/inbox/<CARRIER>/{top.name})",
+                )
+            )
+        else:
+            _survey_carrier(top, files, refused)
+    return InboxSurvey(files, refused)
+
+
+def _survey_carrier(folder: Path, files: list[InboxFile], refused: list[RefusedEntry]) -> None:
+    for path in sorted(folder.iterdir()):
+        name = f"{folder.name}/{path.name}"
+        mode = path.lstat().st_mode
+        kind = _kind(mode)
+        if is_temporary_name(path.name):
+            continue
+        if kind == "symlink":
+            refused.append(_symlink(name, path))
+        elif kind == "special":
+            refused.append(_special(name, mode))
+        elif path.name.startswith("."):
+            refused.append(_hidden(name))
+        elif kind == "folder":
+            refused.append(
+                RefusedEntry(
+                    name,
+                    "inbox_nested_folder",
+                    f"{name}/ is a folder inside a carrier folder: bills in it are not read; "
+                    f"move them up to bills/inbox/{folder.name}/",
+                )
+            )
+        else:
+            files.append(InboxFile(folder.name, path, sha256_of(path)))
+
+
+def scan_inbox(inbox: Path) -> list[InboxFile]:
+    """Every bill file under `inbox/<CARRIER>/`, hashed, in a stable order (see
+    `survey_inbox` for what else the inbox holds)."""
+    return survey_inbox(inbox).files
 
 
 def resolve_partition(inbox: Path, key: str) -> InboxFile:
     """The inbox file a key names; a clear error when it is gone or has changed since."""
     carrier, name, sha_prefix = split_bill_file_key(key)
     path = inbox / carrier / name
-    if not path.is_file():
-        raise FileNotFoundError(f"bill file {path} (partition {key}) is no longer in the inbox")
+    if (inbox / carrier).is_symlink() or not is_regular_file(path):
+        raise FileNotFoundError(
+            f"bill file {path} (partition {key}) is no longer a regular file in the inbox"
+        )
     sha = sha256_of(path)
     if not sha.startswith(sha_prefix):
         raise ValueError(

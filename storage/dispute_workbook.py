@@ -2,8 +2,9 @@
 
 CSV (UTF-8 with BOM, so Excel opens it with the right characters) or an Excel
 workbook, chosen by the file suffix; plain headings and reasons in words, the
-evidence kept verbatim. Written atomically (storage/files.py), so a reader never
-sees half a list and a rerun replaces it whole.
+evidence kept verbatim (text Excel would run as a formula, such as a carrier's charge
+code `=HYPERLINK(...)`, is escaped with a leading quote). Written atomically
+(storage/files.py), so a reader never sees half a list and a rerun replaces it whole.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from storage.files import write_csv, write_xlsx
+from storage.files import EXPORT_FILE_MODE, write_csv, write_xlsx
 
 REASONS = {
     "DUPLICATE": "Charge billed more than once",
@@ -52,5 +53,5 @@ def write_dispute_list(disputes: pl.DataFrame, path: Path) -> Path:
     if suffix not in (".csv", ".xlsx"):
         raise ValueError(f"{path}: a dispute list is written as .csv or .xlsx")
     if suffix == ".csv":
-        return write_csv(sheet, path, bom=True)
-    return write_xlsx(sheet, path, worksheet="Disputes")
+        return write_csv(sheet, path, bom=True, mode=EXPORT_FILE_MODE)
+    return write_xlsx(sheet, path, worksheet="Disputes", mode=EXPORT_FILE_MODE)

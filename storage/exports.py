@@ -1,8 +1,10 @@
 """Files for the ERP: one CSV and one Parquet per output and partition.
 
-CSV carries a UTF-8 byte-order mark so Excel shows Chinese text correctly. Both are
-written atomically (storage/files.py), so the ERP sees either the previous file or the
-new one, never a half-written file, and a rerun of a partition replaces it (no duplicates).
+CSV carries a UTF-8 byte-order mark so Excel shows Chinese text correctly, and text that
+Excel would run as a formula is escaped (`'=1+1`); Parquet keeps the text as it is. Both
+are mode 0644 (docs/operations.md) and written atomically (storage/files.py), so the ERP
+sees either the previous file or the new one, never a half-written file, and a rerun of a
+partition replaces it (no duplicates).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from storage.files import write_csv, write_parquet
+from storage.files import EXPORT_FILE_MODE, write_csv, write_parquet
 
 SAFE_KEY = re.compile(r"[^A-Za-z0-9._=-]+")
 
@@ -36,12 +38,11 @@ def write_export(
 ) -> ExportedFiles:
     """Write `exports/<name>/<partition>.csv` and `.parquet`, replacing any previous ones."""
     folder = exports_dir / name
-    folder.mkdir(parents=True, exist_ok=True)
     stem = partition_file_stem(partition_key)
     csv_path = folder / f"{stem}.csv"
     parquet_path = folder / f"{stem}.parquet"
-    write_csv(frame, csv_path, bom=True)
-    write_parquet(frame, parquet_path)
+    write_csv(frame, csv_path, bom=True, mode=EXPORT_FILE_MODE)
+    write_parquet(frame, parquet_path, mode=EXPORT_FILE_MODE)
     return ExportedFiles(csv_path, parquet_path, frame.height)
 
 

@@ -6,40 +6,108 @@ flushed to disk, then renamed over the target (`os.replace`, atomic on one file 
 a reader sees the old file or the new one, never half of one, and a rerun replaces the file
 instead of adding a second. If writing fails, the temporary file is removed and the old
 file, if any, is left as it was.
+
+Permissions are part of the contract (docs/operations.md): a file written with a `mode`
+gets exactly those bits whatever the process umask, and the folders created for it get
+FOLDER_MODE (0755). The raw store is RAW_FILE_MODE (0444: nobody edits a copy in place),
+exports EXPORT_FILE_MODE (0644: the ERP's account reads them).
+
+CSV and XLSX are written for Excel, so text cells that Excel would run as a formula are
+escaped (`excel_safe`, OWASP's CSV injection guidance); Parquet keeps the text as it is.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import polars as pl
 
 ParquetCompression = Literal["lz4", "zstd", "snappy", "uncompressed"]
-READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+RAW_FILE_MODE = 0o444
+EXPORT_FILE_MODE = 0o644
+FOLDER_MODE = 0o755
+FORMULA_START = r"^[=+\-@\t\r]"
+"""OWASP CSV injection: a cell starting with = + - @ tab or carriage return may be run
+as a formula by Excel (and LibreOffice, Google Sheets)."""
 
 
-def atomic_write(path: Path, write: Callable[[Path], object], *, read_only: bool = False) -> Path:
+_TEMPORARY_NAME = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
+
+
+class NotARegularFile(OSError):
+    """A path that is a symbolic link, a folder, a fifo, a socket or a device."""
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether `name` is the temporary file of an `atomic_write` still in progress."""
+    return bool(_TEMPORARY_NAME.match(name))
+
+
+def is_regular_file(path: Path) -> bool:
+    """A regular file itself, not a symbolic link to one (lstat, nothing followed)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """`path` opened for reading only if it is a regular file: a symbolic link is not
+    followed (O_NOFOLLOW) and a fifo is not waited on (O_NONBLOCK), both NotARegularFile.
+    The check is on the opened file, so nothing can be swapped in between."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if path.is_symlink():
+            raise NotARegularFile(f"{path} is a symbolic link: not followed") from exc
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotARegularFile(f"{path} is not a regular file: not read")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _make_folders(folder: Path, mode: int | None) -> None:
+    """Create `folder` and missing parents; the ones created get `mode` if given (mkdir's
+    own mode is cut by the umask). Folders that already exist are left as they are."""
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(exist_ok=True)
+        if mode is not None:
+            created.chmod(mode)
+
+
+def atomic_write(path: Path, write: Callable[[Path], object], *, mode: int | None = None) -> Path:
     """Let `write` fill a temporary file beside `path`, then rename it over `path`.
 
     The temporary file is created with the permissions a plain `open(path, "w")` would
     give (the umask applies), and is named `.<name>.<random>.tmp` so folder scans that
-    skip hidden files never pick it up. `read_only` marks an immutable copy (the raw
-    store, DOMAIN.md: keep provenance of every number): nobody may edit it in place.
+    skip hidden files never pick it up. With `mode` the file gets exactly those bits
+    before it is renamed into place (RAW_FILE_MODE for the immutable raw store, DOMAIN.md:
+    keep provenance of every number), and new folders FOLDER_MODE.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_folders(path.parent, None if mode is None else FOLDER_MODE)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         write(temporary)
         with open(temporary, "rb") as handle:
             os.fsync(handle.fileno())
-        if read_only:
-            temporary.chmod(READ_ONLY)
+        if mode is not None:
+            temporary.chmod(mode)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -47,28 +115,61 @@ def atomic_write(path: Path, write: Callable[[Path], object], *, read_only: bool
     return path
 
 
-def write_bytes(path: Path, data: bytes, *, read_only: bool = False) -> Path:
+def write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> Path:
     """`data` as the whole content of `path`, atomically."""
-    return atomic_write(path, lambda temporary: temporary.write_bytes(data), read_only=read_only)
+    return atomic_write(path, lambda temporary: temporary.write_bytes(data), mode=mode)
 
 
-def write_csv(frame: pl.DataFrame, path: Path, *, bom: bool = True) -> Path:
-    """`frame` as CSV, atomically. The UTF-8 byte-order mark (on by default) is what makes
-    Excel, the finance team's and the carriers' reader, show Chinese text correctly."""
-    return atomic_write(path, lambda temporary: frame.write_csv(temporary, include_bom=bom))
-
-
-def write_parquet(
-    frame: pl.DataFrame, path: Path, *, compression: ParquetCompression = "zstd"
-) -> Path:
-    """`frame` as Parquet, atomically; zstd (Polars' default) unless the caller says why not."""
-    return atomic_write(
-        path, lambda temporary: frame.write_parquet(temporary, compression=compression)
+def excel_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with every text cell that starts like a formula prefixed by a single quote
+    (`=1+1` -> `'=1+1`), so a spreadsheet shows the carrier's text instead of running it.
+    Numbers, dates and amounts are other types and stay untouched; categorical text is
+    written as text."""
+    text = [
+        name
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+    ]
+    return frame.with_columns(
+        pl.when(pl.col(name).cast(pl.String).str.contains(FORMULA_START))
+        .then(pl.lit("'") + pl.col(name).cast(pl.String))
+        .otherwise(pl.col(name).cast(pl.String))
+        .alias(name)
+        for name in text
     )
 
 
-def write_xlsx(frame: pl.DataFrame, path: Path, *, worksheet: str) -> Path:
-    """`frame` as a one-sheet Excel workbook with columns fitted to their contents, atomically."""
+def write_csv(
+    frame: pl.DataFrame, path: Path, *, bom: bool = True, mode: int | None = None
+) -> Path:
+    """`frame` as CSV for Excel (formula-like text escaped), atomically. The UTF-8
+    byte-order mark (on by default) is what makes Excel, the finance team's and the
+    carriers' reader, show Chinese text correctly."""
+    safe = excel_safe(frame)
     return atomic_write(
-        path, lambda temporary: frame.write_excel(temporary, worksheet=worksheet, autofit=True)
+        path, lambda temporary: safe.write_csv(temporary, include_bom=bom), mode=mode
+    )
+
+
+def write_parquet(
+    frame: pl.DataFrame,
+    path: Path,
+    *,
+    compression: ParquetCompression = "zstd",
+    mode: int | None = None,
+) -> Path:
+    """`frame` as Parquet, atomically; zstd (Polars' default) unless the caller says why not."""
+    return atomic_write(
+        path, lambda temporary: frame.write_parquet(temporary, compression=compression), mode=mode
+    )
+
+
+def write_xlsx(frame: pl.DataFrame, path: Path, *, worksheet: str, mode: int | None = None) -> Path:
+    """`frame` as a one-sheet Excel workbook with columns fitted to their contents (formula-
+    like text escaped, and every text cell written as a string, never a formula), atomically."""
+    safe = excel_safe(frame)
+    return atomic_write(
+        path,
+        lambda temporary: safe.write_excel(temporary, worksheet=worksheet, autofit=True),
+        mode=mode,
     )

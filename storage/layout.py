@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+INPUT_SUFFIXES = (".csv", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,32 @@ class DataLayout:
                 found.setdefault(wanted[stamp.group(1)], []).append(path)
         return found
 
+    def stray_files(self, table: str, daily: bool) -> list[tuple[Path, str]]:
+        """What the table's folder holds that no load would ever read, with why: a daily
+        extract whose name carries no day (or no real one), a file of another type, a
+        folder. Hidden files (an upload in progress, `.DS_Store`) are left alone.
+
+        DOMAIN.md: never lose a row, explain every exclusion; a file the loader skips
+        in silence is rows lost without a word."""
+        folder = self.input_dir(table)
+        if not folder.is_dir():
+            return []
+        stray = []
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith("."):
+                continue
+            if path.is_dir():
+                stray.append((path, "a folder inside the table's folder: its files are not loaded"))
+            elif path.suffix.lower() not in INPUT_SUFFIXES:
+                stray.append(
+                    (path, f"unsupported file type {path.suffix!r}: expected .csv or .parquet")
+                )
+            elif daily:
+                reason = _undated(path.name)
+                if reason:
+                    stray.append((path, reason))
+        return stray
+
     def reference_files(self, table: str) -> list[Path]:
         """All files of a reference table (read whole)."""
         folder = self.input_dir(table)
@@ -103,3 +130,15 @@ class DataLayout:
         return sorted(
             p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".parquet")
         )
+
+
+def _undated(name: str) -> str | None:
+    """Why a daily extract named `name` belongs to no load day, or None if it does."""
+    stamp = DAY_IN_NAME.search(name)
+    if stamp is None:
+        return "daily extract without a date (YYYY-MM-DD) in its name: loaded for no day"
+    try:
+        date.fromisoformat(stamp.group(1))
+    except ValueError:
+        return f"daily extract named for {stamp.group(1)}, which is not a date: loaded for no day"
+    return None

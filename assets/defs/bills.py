@@ -9,6 +9,7 @@ re-parse of everything) is one run whose parsing uses both cores. Quarantined
 files are retried by the sensor when any parser or template version changes.
 """
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -32,8 +33,10 @@ from pipelines.contracts.bills import (
     BILL_LINES,
     BILL_QUARANTINE,
 )
-from runs.inbox import resolve_partition
+from runs.inbox import resolve_partition, survey_inbox
 from runs.partition_keys import split_bill_file_key
+from storage.files import is_regular_file
+from storage.layout import DataLayout
 from storage.warehouse import read_table, replace_slice
 
 GROUP = "bills"
@@ -59,7 +62,7 @@ def bill_files(context: dg.AssetExecutionContext, reckon: ReckonResource) -> dg.
     rows = []
     for key in keys:
         carrier, name, _ = split_bill_file_key(key)
-        if key in stored_rows and not (layout.bills_inbox / carrier / name).is_file():
+        if key in stored_rows and not is_regular_file(layout.bills_inbox / carrier / name):
             # Already in the raw store; the inbox copy may be cleared once stored.
             rows.append(tuple(stored_rows[key][c] for c in BILL_FILES.column_names))
             continue
@@ -83,7 +86,7 @@ def _readable_path(inbox: Path, row: dict[str, str]) -> Path:
     """The inbox file while it still holds this content (it keeps its arrival name), else the
     raw store's copy."""
     inbox_path = inbox / row["carrier"] / row["file_name"]
-    if inbox_path.is_file() and sha256_of(inbox_path) == row["sha256"]:
+    if is_regular_file(inbox_path) and sha256_of(inbox_path) == row["sha256"]:
         return inbox_path
     return Path(row["raw_path"])
 
@@ -213,32 +216,53 @@ def _bill_checks(headers: pl.DataFrame, lines: pl.DataFrame, status: pl.DataFram
     )
 
 
+def quarantine_frame(layout: DataLayout) -> pl.DataFrame:
+    """Quarantined bill files, then inbox entries refused as bill files (runs/inbox.py):
+    a symbolic link, a special file, a nested folder, a file outside a carrier folder, a
+    hidden file. The refused ones have no sha256 (they are never read) and carry the
+    moment they were seen."""
+    seen = datetime.now(UTC).isoformat()
+    rows = [
+        (r.file_name, r.sha256, r.error_code, r.reason, r.locator, r.parser, r.quarantined_at)
+        for r in list_quarantined(layout.quarantine_dir / "bills")
+    ]
+    rows += [
+        (e.name, None, e.code, e.reason, f"inbox={e.name}", None, seen)
+        for e in survey_inbox(layout.bills_inbox).refused
+    ]
+    return pl.DataFrame(rows, schema=BILL_QUARANTINE.schema, orient="row")
+
+
 @dg.asset(
     group_name=GROUP,
     deps=[bill_lines],
     kinds={"duckdb"},
-    description="Bill files no parser could read, or whose parse failed validation, with why.",
+    description=(
+        "Bill files no parser could read, or whose parse failed validation, with why; and "
+        "inbox entries refused as bill files (links, special files, nested folders, files "
+        "outside a carrier folder, hidden files)."
+    ),
     backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=[dg.AssetCheckSpec("inbox_holds_only_bill_files", asset="bill_quarantine")],
 )
-def bill_quarantine(reckon: ReckonResource) -> dg.MaterializeResult:
-    records = list_quarantined(reckon.layout.quarantine_dir / "bills")
-    frame = pl.DataFrame(
-        [
-            {
-                "file_name": r.file_name,
-                "sha256": r.sha256,
-                "error_code": r.error_code,
-                "reason": r.reason,
-                "locator": r.locator,
-                "parser": r.parser,
-                "quarantined_at": r.quarantined_at,
-            }
-            for r in records
-        ],
-        schema=BILL_QUARANTINE.schema,
-    )
+def bill_quarantine(reckon: ReckonResource):
+    frame = quarantine_frame(reckon.layout)
     with reckon.warehouse() as con:
         replace_slice(con, "bill_quarantine", frame)
-    return dg.MaterializeResult(
-        metadata={"quarantined_files": frame.height, "files": markdown_table(frame, limit=50)}
+    refused = frame.filter(pl.col("sha256").is_null())
+    yield dg.MaterializeResult(
+        metadata={
+            "quarantined_files": frame.height - refused.height,
+            "refused_inbox_entries": refused.height,
+            "files": markdown_table(frame, limit=50),
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name="inbox_holds_only_bill_files",
+        passed=refused.is_empty(),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "refused": refused.height,
+            "entries": markdown_table(refused.select("file_name", "error_code", "reason")),
+        },
     )

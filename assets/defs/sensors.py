@@ -4,7 +4,9 @@ Bill inbox: new files become partitions and are parsed; a batch of new files is
 one run over their (contiguous, just added) partition range, so parsing uses
 both cores; a quarantined file is requested again, once, whenever the registry
 fingerprint (every parser and template version) differs from the one it failed
-under. Reconciliation: see `reconciliation_sensor`.
+under. When what the inbox holds besides bill files (links, special files, nested
+folders...: runs/inbox.py) changes, `bill_quarantine` is refreshed, so its check
+reports them even when no new bill arrives. Reconciliation: see `reconciliation_sensor`.
 """
 
 import hashlib
@@ -20,7 +22,7 @@ from assets.partitions import START_DATE
 from assets.resources import ReckonResource
 from parsers.ingest import list_quarantined
 from parsers.registry import Registry
-from runs.inbox import scan_inbox
+from runs.inbox import RefusedEntry, survey_inbox
 from runs.partition_keys import bill_file_key_carrier, period_key_carrier
 from runs.reconciliation import period_keys
 from storage.layout import DataLayout
@@ -50,7 +52,9 @@ def bill_inbox_sensor(
     context: dg.SensorEvaluationContext, reckon: ReckonResource
 ) -> dg.SensorResult | dg.SkipReason:
     layout = reckon.layout
-    files = scan_inbox(layout.bills_inbox)
+    survey = survey_inbox(layout.bills_inbox)
+    files = survey.files
+    refused = refused_digest(survey.refused)
     known = set(context.instance.get_dynamic_partitions(bill_file_partitions.name))
     new_keys = [f.partition_key for f in files if f.partition_key not in known]
     fingerprint = Registry.default().fingerprint()
@@ -60,19 +64,32 @@ def bill_inbox_sensor(
         for r in list_quarantined(layout.quarantine_dir / "bills")
         if r.registry_fingerprint != fingerprint and key_by_sha.get(r.sha256) in known
     ]
-    if not new_keys and not retry_keys:
-        return dg.SkipReason(f"{len(files)} inbox files, none new, no quarantine to retry")
+    refresh = refused != (context.cursor or refused_digest([])) and not new_keys
+    if not new_keys and not retry_keys and not refresh:
+        return dg.SkipReason(
+            f"{len(files)} inbox files, none new, no quarantine to retry; "
+            f"{len(survey.refused)} inbox entries refused (see bill_quarantine)"
+        )
     requests = [new_files_run_request(new_keys)] if new_keys else []
     requests += [
         dg.RunRequest(run_key=f"retry:{key}:{fingerprint[:12]}", partition_key=key)
         for key in retry_keys
     ]
+    if refresh:
+        requests.append(dg.RunRequest(asset_selection=[dg.AssetKey("bill_quarantine")]))
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=[bill_file_partitions.build_add_request(new_keys)]
         if new_keys
         else [],
+        cursor=refused,
     )
+
+
+def refused_digest(refused: list[RefusedEntry]) -> str:
+    """Changes whenever an inbox entry is refused, or stops being, or for another reason."""
+    text = "\n".join(f"{e.name}\0{e.code}" for e in refused)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 reconciliation_job = dg.define_asset_job(

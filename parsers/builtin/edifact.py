@@ -24,6 +24,7 @@ from pydifact.exceptions import EDISyntaxError
 
 from parsers.base import Candidate, ParseContext, Parser, Sniff
 from parsers.builtin.en16931 import EINVOICE_CHARGE_CODES
+from parsers.encoding import decode_text
 from parsers.model import (
     BillParseError,
     ParseResult,
@@ -127,10 +128,7 @@ class EdifactInvoic(Parser):
         return Sniff(0.9, "EDIFACT interchange with an INVOIC message")
 
     def parse(self, path: Path, ctx: ParseContext, template=None) -> ParseResult:
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise BillParseError("encoding", f"{ctx.source_name} is not UTF-8: {exc}") from exc
+        text = decode_text(path.read_bytes(), ctx.source_name, "utf-8")
         syntax, segs = segments(text)
 
         def amount(seg: list[list[str]], index: int) -> str:

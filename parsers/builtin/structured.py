@@ -27,13 +27,13 @@ from parsers.base import Candidate, ParseContext, Parser, Sniff
 from parsers.builtin.template_engine import (
     build_bill,
     clean_cells,
-    decode,
     finish,
     header_value,
     line_sources,
     lines_from_cells,
     template_sniff,
 )
+from parsers.encoding import decode_text
 from parsers.model import BillParseError, ParseResult
 from parsers.safe_xml import iter_elements
 from parsers.templates_schema import FieldRule, Template
@@ -209,7 +209,7 @@ class JsonTemplateEngine(Parser):
         return template_sniff(candidate, template, lambda: candidate.text)
 
     def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
-        doc = _loads(decode(path.read_bytes(), "auto", ctx.source_name), ctx.source_name)
+        doc = _loads(decode_text(path.read_bytes(), ctx.source_name), ctx.source_name)
         doc = _inline_base64(doc)
         if not template.read.lines_path:
             raise BillParseError("template", f"{template.id}: read.lines_path is required")
@@ -248,6 +248,9 @@ def _inline_base64(doc: Any) -> Any:
                     page["body"] = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
                     raise BillParseError(
-                        "encoding", f"API page {page.get('api_page')} body is not UTF-8"
+                        "undecodable_text",
+                        f"API page {page.get('api_page')} body is not UTF-8: byte "
+                        f"{raw[exc.start : exc.start + 1]!r} at offset {exc.start}",
+                        f"api_page={page.get('api_page')};byte={exc.start}",
                     ) from exc
     return doc

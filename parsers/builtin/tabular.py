@@ -18,13 +18,13 @@ from parsers.base import Candidate, ParseContext, Parser, Sniff
 from parsers.builtin.template_engine import (
     build_bill,
     clean_cells,
-    decode,
     finish,
     header_names,
     header_value,
     lines_from_cells,
     template_sniff,
 )
+from parsers.encoding import decode_text
 from parsers.model import BillParseError, ParseResult
 from parsers.templates_schema import Template
 
@@ -105,7 +105,7 @@ def tabular_result(
 
 
 def read_csv_grid(path: Path, template: Template, name: str) -> pl.DataFrame:
-    text = decode(path.read_bytes(), template.read.encoding, name)
+    text = decode_text(path.read_bytes(), name, template.read.encoding)
     lines = text.splitlines()
     marker = template.read.header_contains
     header_line = next((x for x in lines if marker and marker in x), lines[0] if lines else "")

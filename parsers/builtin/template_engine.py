@@ -98,22 +98,6 @@ def clean_cells(cells: pl.DataFrame, null_values: list[str]) -> pl.DataFrame:
     return cells.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in data))
 
 
-def decode(data: bytes, encoding: str, name: str) -> str:
-    """Bytes -> text; 'auto' tries UTF-8 (BOM or not) then GB18030, strictly."""
-    tries = ("utf-8-sig", "gb18030") if encoding == "auto" else (encoding,)
-    for enc in tries:
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError as exc:
-            error = exc
-    raise BillParseError(
-        "encoding",
-        f"{name} is not {' or '.join(tries)}: byte {data[error.start : error.start + 1]!r} at "
-        f"offset {error.start}",
-        f"byte={error.start}",
-    )
-
-
 def header_names(block: pl.DataFrame) -> list[str]:
     """Column names from 1+ header rows: upper rows forward-filled across merged cells,
     parts joined with a space ('运单信息 运单号'); blanks become 'column_N'."""

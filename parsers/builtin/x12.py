@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from parsers.base import Candidate, ParseContext, Parser, Sniff
+from parsers.encoding import decode_text
 from parsers.model import BillParseError, ParseResult, RawBill, canonical_frames, raw_lines
 
 X12_CHARGE_CODES = {
@@ -93,12 +94,7 @@ class X12FreightInvoice(Parser):
         return Sniff(0.1, "X12 interchange, but no 210/110 transaction near the start")
 
     def parse(self, path: Path, ctx: ParseContext, template=None) -> ParseResult:
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise BillParseError(
-                "encoding", f"{ctx.source_name} is not UTF-8/ASCII: {exc}"
-            ) from exc
+        text = decode_text(path.read_bytes(), ctx.source_name, "utf-8")
         segments, _ = split_segments(text, ctx.source_name)
         transactions: list[_Transaction] = []
         current: _Transaction | None = None

@@ -34,7 +34,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 import tenacity
 
-from storage.files import write_bytes
+from storage.files import RAW_FILE_MODE, write_bytes
 from storage.layout import DataLayout
 
 ENVELOPE_FORMAT = "reckon.api_bill/1"
@@ -194,7 +194,7 @@ class _Fetcher:
         digest = hashlib.sha256(body).hexdigest()
         path = self.layout.raw_store / digest[:2] / f"{digest}.json"
         if not path.exists():
-            write_bytes(path, body, read_only=True)
+            write_bytes(path, body, mode=RAW_FILE_MODE)
         return digest
 
     def get_json(self, path: str) -> tuple[httpx.Response, str, dict]:

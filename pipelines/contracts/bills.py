@@ -129,12 +129,18 @@ BILL_FILE_STATUS = TableContract(
 BILL_QUARANTINE = TableContract(
     name="bill_quarantine",
     description=(
-        "Bill files no parser could read, or whose parse failed validation, with why "
-        "(replaced whole from the quarantine folder's records)."
+        "Bill files no parser could read, or whose parse failed validation, with why, and "
+        "inbox entries refused as bill files (replaced whole from the quarantine folder's "
+        "records and the inbox survey)."
     ),
     columns=(
         Column("file_name", t.TEXT),
-        Column("sha256", t.ID),
+        Column(
+            "sha256",
+            t.ID,
+            required=False,
+            description="None for an inbox entry refused as a bill file (never read).",
+        ),
         Column("error_code", t.CODE),
         Column("reason", t.TEXT),
         Column("locator", t.TEXT, required=False),

@@ -19,6 +19,7 @@ import polars as pl
 from pipelines.contracts.spec import TableContract
 from storage.exports import write_export
 from storage.layout import DataLayout
+from storage.loading.reading import FileRejected
 from storage.loading.validation import LOAD_DATE, ValidatedBatch, validate_files
 from storage.warehouse import read_table, replace_slice, table_exists
 
@@ -53,6 +54,7 @@ def load_reference_table(
     """Load a whole reference table (companies, warehouses, skus, fx_rates)."""
     files = layout.reference_files(contract.name)
     batch = validate_files(files, contract, references=_references(con, contract))
+    _reject_stray(batch, layout, contract, daily=False)
     replace_slice(con, contract.name, batch.valid)
     _store_quarantine(con, layout, contract, [REFERENCE_LOAD_KEY], batch)
     return _report(contract, REFERENCE_LOAD_KEY, files, batch, late=0)
@@ -86,6 +88,7 @@ def load_daily_range(
         loaded_keys=_keys_loaded_outside(con, contract, days[0], days[-1]),
         load_dates=load_dates,
     )
+    _reject_stray(batch, layout, contract, daily=True)
     replace_slice(con, contract.name, batch.valid, {LOAD_DATE: (days[0], days[-1])})
     _store_quarantine(con, layout, contract, [d.isoformat() for d in days], batch)
     late = 0
@@ -93,6 +96,17 @@ def load_daily_range(
         late = batch.valid.filter(contract.day() < pl.col(LOAD_DATE)).height
     label = days[0].isoformat() if len(days) == 1 else f"{days[0]}..{days[-1]}"
     return _report(contract, label, files, batch, late)
+
+
+def _reject_stray(
+    batch: ValidatedBatch, layout: DataLayout, contract: TableContract, daily: bool
+) -> None:
+    """Files in the table's folder no load reads are rejected files of this load, so the
+    load's check fails on them (an undated daily extract is reported by every day's load
+    until it is renamed or removed)."""
+    batch.rejected_files.extend(
+        FileRejected(path, reason) for path, reason in layout.stray_files(contract.name, daily)
+    )
 
 
 def _references(con: duckdb.DuckDBPyConnection, contract: TableContract) -> dict[str, pl.DataFrame]:

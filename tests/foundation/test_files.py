@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.files import atomic_write, write_bytes
+from storage.files import RAW_FILE_MODE, atomic_write, write_bytes
 
 
 def test_a_rerun_replaces_the_file_and_leaves_nothing_beside_it(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_files_get_the_umask_mode_and_raw_copies_are_read_only(tmp_path: Path) -
     umask = os.umask(0o022)
     try:
         plain = write_bytes(tmp_path / "export.csv", b"a")
-        raw = write_bytes(tmp_path / "raw.json", b"a", read_only=True)
+        raw = write_bytes(tmp_path / "raw.json", b"a", mode=RAW_FILE_MODE)
     finally:
         os.umask(umask)
     assert stat.S_IMODE(plain.stat().st_mode) == 0o644, "readable by the ERP, not only by us"

@@ -69,8 +69,8 @@ def broken_files(good: dict[str, Path], folder: Path) -> dict[str, tuple[Path, s
         "xxe.xml": (xxe(folder / "secret.txt"), "xml_entities", "declares XML entities"),
         "wrong-encoding.csv": (
             dhl.replace(b"WEIGHT CHARGE", b"WEIGHT \xff CHARGE", 1),
-            "encoding",
-            "is not utf-8-sig or gb18030",
+            "undecodable_text",
+            "is not valid utf-8 (it starts with a utf-8 byte-order mark): byte b'\\xff' at offset",
         ),
         "missing-columns.csv": (
             dhl.replace(b"Dest Country Code", b"Destination", 1),
@@ -170,9 +170,9 @@ def test_a_parser_crash_is_quarantined_not_raised(tmp_path, registry, good, monk
     def boom(*args, **kwargs):
         raise ZeroDivisionError("bug")
 
-    monkeypatch.setattr(tabular, "read_csv_grid", boom)
+    monkeypatch.setattr(tabular, "read_csv_grid", boom)  # patches this process: workers=0
     (outcome,) = ingest_many(
-        [good["DHL"]], tmp_path / "raw", tmp_path / "q", registry=registry, workers=1
+        [good["DHL"]], tmp_path / "raw", tmp_path / "q", registry=registry, workers=0
     )
     assert (outcome.status, outcome.error_code) == ("quarantined", "parser_crash")
     assert "ZeroDivisionError: bug" in outcome.reason

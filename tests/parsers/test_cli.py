@@ -51,7 +51,7 @@ def test_a_forced_template_is_tried_and_its_error_shown_with_the_locator(tmp_pat
     result = runner.invoke(parsers_app, ["parse", str(good), "--template", "dhl-mybill-csv"])
     assert result.exit_code == 1
     assert "forced: --template dhl-mybill-csv" in result.output
-    assert "ERROR [encoding]" in result.output and "at byte=" in result.output
+    assert "ERROR [undecodable_text]" in result.output and "at byte=" in result.output
 
 
 def test_an_unknown_template_is_not_parsed(tmp_path):

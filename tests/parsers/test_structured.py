@@ -123,4 +123,4 @@ def test_an_envelope_page_kept_as_base64_reads_like_its_text(tmp_path, registry)
     path.write_text(json.dumps(bad, indent=1))
     with pytest.raises(BillParseError) as info:
         registry.parse(path, ParseContext("0" * 64, path.name))
-    assert info.value.code == "encoding"
+    assert info.value.code == "undecodable_text"
