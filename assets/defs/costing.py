@@ -17,6 +17,7 @@ import polars as pl
 from assets.metadata import markdown_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
+from pipelines.contracts import contract
 from pipelines.inventory_check.check import check_snapshot
 from runs.costing import (
     INVARIANTS,
@@ -264,27 +265,42 @@ def costing_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
         days = _with_restated_days(con, days)
         first, last = days[0], days[-1]
         written = 0
-        for table, column in (
-            ("costing_cogs", "posting_date"),
-            ("costing_consumption", "posting_date"),
-            ("costing_journals", "posting_date"),
-            ("costing_journal_lines", "posting_date"),
-            ("costing_landed_cost_allocations", "posting_date"),
-            ("costing_flags", "day"),
-            ("costing_late_documents", "day"),
-            ("inventory_discrepancies", "snapshot_date"),
-            ("inventory_accuracy", "snapshot_date"),
+        # each file's rows in key order (the contract's key where the table has one)
+        for table, column, key in (
+            ("costing_cogs", "posting_date", contract("costing_cogs").key),
+            ("costing_consumption", "posting_date", ("posting_date", "movement_id")),
+            ("costing_journals", "posting_date", contract("costing_journals").key),
+            ("costing_journal_lines", "posting_date", ("posting_date", "company", "account")),
+            (
+                "costing_landed_cost_allocations",
+                "posting_date",
+                contract("costing_landed_cost_allocations").key,
+            ),
+            ("costing_flags", "day", ("day", "movement_id", "flag")),
+            ("costing_late_documents", "day", ("day", "movement_id")),
+            ("inventory_discrepancies", "snapshot_date", ("snapshot_date", "warehouse", "sku")),
+            ("inventory_accuracy", "snapshot_date", ("snapshot_date", "warehouse")),
         ):
             frame = read_table(con, table, f'"{column}" BETWEEN ? AND ?', [first, last])
             if frame.width:
-                written += len(write_daily_exports(frame, exports, table, column, days))
+                written += len(write_daily_exports(frame, exports, table, column, days, key=key))
         report_days = _full_report_days(days)
-        for name, report in (
-            ("inventory_valuation", valuation_on_days(con, report_days)),
-            ("stock_ageing", ageing_on_days(con, report_days)),
+        for name, report, key in (
+            (
+                "inventory_valuation",
+                valuation_on_days(con, report_days),
+                ("day", "company", "warehouse", "sku"),
+            ),
+            (
+                "stock_ageing",
+                ageing_on_days(con, report_days),
+                ("day", "company", "warehouse", "sku", "bucket_no"),
+            ),
         ):
             if report.width:
-                written += len(write_daily_exports(report, exports, name, "day", report_days))
+                written += len(
+                    write_daily_exports(report, exports, name, "day", report_days, key=key)
+                )
     return dg.MaterializeResult(
         metadata={
             "days_exported": len(days),

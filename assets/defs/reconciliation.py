@@ -15,6 +15,7 @@ import polars as pl
 
 from assets.metadata import markdown_table
 from assets.resources import ReckonResource
+from pipelines.contracts import contract
 from runs.reconciliation import (
     CHECKS,
     PERIOD_OUTPUTS,
@@ -200,7 +201,7 @@ def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonReso
             for table in PERIOD_OUTPUTS:
                 frame = read_table(con, table, where, params)
                 if frame.width:
-                    write_export(frame, exports, table, key)
+                    write_export(frame, exports, table, key, key=contract(table).key)
                     written += 2
             disputes = read_table(con, "carrier_disputes", where, params)
             if disputes.width:
@@ -224,7 +225,13 @@ def order_logistics_cost(reckon: ReckonResource) -> dg.MaterializeResult:
     with reckon.warehouse() as con:
         costs = refresh_order_logistics_cost(con)
     if costs.width:
-        write_export(costs, reckon.layout.exports_dir, "order_logistics_cost", "all")
+        write_export(
+            costs,
+            reckon.layout.exports_dir,
+            "order_logistics_cost",
+            "all",
+            key=contract("order_logistics_cost").key,
+        )
     by_status = (
         costs.group_by("status").agg(pl.len().alias("orders")).sort("status")
         if costs.height
