@@ -56,11 +56,11 @@ def verdict(results: Sequence[tuple[str, dg.ExecuteInProcessResult]], data: Path
     found: list[tuple[ExitCode, str]] = []
     for name, result in results:
         where = f"[{name}] run {result.run_id}"
-        if not result.success:
-            steps = sorted(
-                {e.step_key for e in result.all_events if e.is_step_failure and e.step_key}
-            )
-            failed = f" (step {', '.join(steps)})" if steps else ""
+        failures = [e for e in result.all_events if e.is_step_failure]
+        # a step whose blocking checks failed is reported as the check (below), not a crash
+        crashed = sorted({e.step_key or "?" for e in failures if not _blocked_by_checks(e)})
+        if not result.success and (crashed or not failures):
+            failed = f" (step {', '.join(crashed)})" if crashed else ""
             found.append((ExitCode.RUN_FAILED, f"{where} failed{failed}: its log is in the UI"))
         for check in result.get_asset_check_evaluations():
             if not check.passed:
@@ -70,6 +70,16 @@ def verdict(results: Sequence[tuple[str, dg.ExecuteInProcessResult]], data: Path
         return Verdict(ExitCode.OK, [])
     found.sort(key=lambda item: item[0])
     return Verdict(found[0][0], [reason for _, reason in found])
+
+
+def _blocked_by_checks(event: dg.DagsterEvent) -> bool:
+    """A step failure Dagster raises because the step's blocking checks did not pass."""
+    data = event.step_failure_data
+    return (
+        data is not None
+        and data.error is not None
+        and (data.error.cls_name == "DagsterAssetCheckFailedError")
+    )
 
 
 def _value(check: dg.AssetCheckEvaluation, key: str) -> int:
