@@ -8,7 +8,7 @@ environment, assets untouched).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -16,10 +16,13 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from assets.run_liveness import PID_TAG, record_owner
 from pipelines.costing import POOL_BY_WAREHOUSE, CostingPolicy
 from pipelines.costing.policy import DEFAULT_AGE_BUCKETS
+from storage.files import remove_dead_writers_temporaries
 from storage.layout import DataLayout
 from storage.warehouse import connect
+from storage.warehouse_lock import hold_warehouse
 
 DEFAULT_DATA_DIR = "demo_data"
 
@@ -66,6 +69,29 @@ class ReckonResource(dg.ConfigurableResource):
             warehouse_path=Path(self.warehouse_path) if self.warehouse_path else None,
             exports_path=Path(self.exports_dir) if self.exports_dir else None,
         )
+
+    @contextmanager
+    def yield_for_execution(
+        self, context: dg.InitResourceContext
+    ) -> Generator[ReckonResource, None, None]:
+        """A run holds the warehouse from its first step to its last (storage/warehouse_lock.py):
+        a second writer is refused with this run's id, not half-way with DuckDB's lock error,
+        and cannot slip in between two of its steps. A run launched by the daemon or the UI
+        is tagged with the process executing it, so it is failed if that process dies
+        (assets/run_liveness.py), and first removes the temporary files of dead writers;
+        `reckon run` does both for its runs itself. Sensors (no run) only read files."""
+        run = context.run
+        if run is None:
+            yield self
+            return
+        layout = self.layout
+        with hold_warehouse(layout.warehouse_db, f"Dagster run {run.run_id} ({run.job_name})"):
+            if PID_TAG not in run.tags and context.instance is not None:
+                record_owner(context.instance, run)
+                removed = remove_dead_writers_temporaries(layout.written_folders)
+                if removed and context.log is not None:
+                    context.log.info(f"removed {len(removed)} temporary file(s) of dead writers")
+            yield self
 
     @contextmanager
     def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from parsers.cli import parse_file, parsers_app
+from reckon.exit_codes import ExitCode
 
 app = typer.Typer(
     help="reckon: FIFO costing and carrier-bill reconciliation, run through Dagster.",
@@ -62,6 +63,51 @@ def demo_data(
     typer.echo(str(summary))
 
 
+def _range(start: str, end: str) -> tuple[date, date]:
+    first, last = _day(start), _day(end)
+    if last < first:
+        raise typer.BadParameter(f"--to {last} is before --from {first}")
+    return first, last
+
+
+def _run_all(data: Path, first: date, last: date, purpose: str, log_level: str) -> ExitCode:
+    """Hold the warehouse, clear what a killed predecessor left, run everything, print
+    what each run did and why the command exits as it does."""
+    import dagster as dg
+
+    from reckon.instance import ensure_dagster_home
+    from reckon.runner import recover, run_everything
+    from reckon.summary import describe_run, footer, verdict
+    from storage.layout import DataLayout
+    from storage.warehouse_lock import WarehouseInUse, hold_warehouse
+
+    root = data.resolve()
+    ensure_dagster_home(root)
+    try:
+        with (
+            hold_warehouse(DataLayout(root).warehouse_db, purpose),
+            dg.DagsterInstance.get() as instance,
+        ):
+            recovered = recover(root, instance)
+            for dead in recovered.failed_runs:
+                typer.echo(f"[recovered] run {dead.run_id} ({dead.job_name}): {dead.reason}")
+            if recovered.removed_temporaries:
+                typer.echo(
+                    f"[recovered] removed {len(recovered.removed_temporaries)} temporary "
+                    "file(s) left by writers that are gone"
+                )
+            results = run_everything(root, first, last, instance, log_level=log_level)
+    except WarehouseInUse as exc:
+        typer.echo(f"reckon: {exc}", err=True)
+        return ExitCode.WAREHOUSE_IN_USE
+    for name, result in results:
+        typer.echo(f"[{name}] " + describe_run(result))
+    typer.echo(footer(root))
+    outcome = verdict(results, root)
+    typer.echo(outcome.describe())
+    return outcome.code
+
+
 @app.command("run")
 def run(
     data: DataOption,
@@ -70,23 +116,13 @@ def run(
     verbose: Annotated[bool, typer.Option(help="Show Dagster's step-by-step log.")] = False,
 ) -> None:
     """Materialise every asset over [--from, --to]: the nightly graph as one in-process run,
-    then the bill inbox and the billing periods of the range (the jobs the sensors launch)."""
-    import dagster as dg
-
-    from reckon.instance import ensure_dagster_home
-    from reckon.runner import run_everything
-    from reckon.summary import describe_run, footer
-
-    ensure_dagster_home(data)
-    with dg.DagsterInstance.get() as instance:
-        results = run_everything(
-            data, _day(start), _day(end), instance, log_level="DEBUG" if verbose else "WARNING"
-        )
-    for name, result in results:
-        typer.echo(f"[{name}] " + describe_run(result))
-    typer.echo(footer(data))
-    if not all(result.success for _, result in results):
-        raise typer.Exit(1)
+    then the bill inbox and the billing periods of the range (the jobs the sensors launch).
+    Exit code: 0 ok, 1 a run failed, 2 usage, 3 a check failed, 4 quarantine, 5 warehouse
+    in use (README, "The command line")."""
+    first, last = _range(start, end)
+    purpose = f"reckon run --from {first} --to {last}"
+    code = _run_all(data, first, last, purpose, "DEBUG" if verbose else "WARNING")
+    raise typer.Exit(code.value)
 
 
 @app.command("demo")
@@ -98,19 +134,16 @@ def demo(
     end: Annotated[str, typer.Option("--to", help="Last business day.")] = "2026-03-31",
     fresh: Annotated[bool, typer.Option(help="Regenerate the demo data even if present.")] = False,
 ) -> None:
-    """The whole system end to end on generated data: what `make demo` runs."""
+    """The whole system end to end on generated data: what `make demo` runs (exit codes as
+    `reckon run`)."""
     import time
-
-    import dagster as dg
 
     from demo.carrier_api import fetch_demo_bills
     from demo.generate import generate
-    from reckon.instance import ensure_dagster_home
-    from reckon.runner import run_everything
-    from reckon.summary import demo_summary, describe_run, footer
+    from reckon.summary import demo_summary
     from storage.layout import DataLayout
 
-    first, last = _day(start), _day(end)
+    first, last = _range(start, end)
     layout = DataLayout(data.resolve())
     began = time.perf_counter()
     if fresh or not layout.input_dir("companies").is_dir():
@@ -125,21 +158,16 @@ def demo(
         f"    {sum(len(p) for p in fetched.paths.values())} bills fetched "
         f"({retried} transient errors retried)"
     )
-    ensure_dagster_home(layout.root)
     typer.echo(
         f"3/4 running the nightly graph over {first} .. {last}, the bill inbox, and the "
         "billing periods of the range (one Dagster run each) ..."
     )
-    with dg.DagsterInstance.get() as instance:
-        results = run_everything(layout.root, first, last, instance, log_level="WARNING")
-    for name, result in results:
-        typer.echo(f"[{name}] " + describe_run(result))
-    typer.echo("4/4 " + demo_summary(layout))
-    typer.echo(footer(layout.root))
-    ok = all(result.success for _, result in results)
+    code = _run_all(layout.root, first, last, f"reckon demo --from {first} --to {last}", "WARNING")
+    if code is not ExitCode.WAREHOUSE_IN_USE:
+        typer.echo("4/4 " + demo_summary(layout))
+    ok = code is ExitCode.OK
     typer.echo(f"demo {'finished' if ok else 'FAILED'} in {time.perf_counter() - began:.0f} s")
-    if not ok:
-        raise typer.Exit(1)
+    raise typer.Exit(code.value)
 
 
 @app.command("ui")

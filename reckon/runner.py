@@ -7,6 +7,7 @@ show up in the UI), as one run for the whole range: the single-run backfill.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +17,9 @@ import polars as pl
 from assets.definitions import build_definitions
 from assets.partition_ranges import covering_range_tags, range_tags
 from assets.resources import ReckonResource
+from assets.run_liveness import DeadRun, fail_dead_runs, owner_tags
+from storage.files import remove_dead_writers_temporaries
+from storage.layout import DataLayout
 
 
 def _execute(
@@ -27,15 +31,33 @@ def _execute(
     asset_selection: list[dg.AssetKey] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run one job of the code location, pointed at `data_dir`, over the partitions in `tags`
-    (or only `asset_selection` of it)."""
+    (or only `asset_selection` of it), tagged with this process (assets/run_liveness.py:
+    failed if the process dies)."""
     defs = build_definitions(ReckonResource(data_dir=str(data_dir.resolve())))
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     return defs.resolve_job_def(job_name).execute_in_process(
         run_config=run_config,
         instance=instance,
-        tags=tags,
+        tags={**tags, **owner_tags()},
         raise_on_error=False,
         asset_selection=asset_selection,
+    )
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What a killed predecessor left behind and the start of this run cleared."""
+
+    failed_runs: list[DeadRun]
+    removed_temporaries: list[Path]
+
+
+def recover(data_dir: Path, instance: dg.DagsterInstance) -> Recovered:
+    """Fail the runs whose process is gone, so the queue moves on, and remove the
+    temporary files of dead writers (storage/files.py). Call it holding the warehouse."""
+    layout = DataLayout(data_dir.resolve())
+    return Recovered(
+        fail_dead_runs(instance), remove_dead_writers_temporaries(layout.written_folders)
     )
 
 
@@ -62,7 +84,6 @@ def register_inbox(data_dir: Path, instance: dg.DagsterInstance) -> list[str]:
     """
     from assets.defs.bills import bill_file_partitions
     from runs.inbox import scan_inbox
-    from storage.layout import DataLayout
     from storage.warehouse import connect, read_table
 
     layout = DataLayout(data_dir.resolve())
@@ -117,7 +138,6 @@ def run_reconciliation(
     """Register the billing periods overlapping [start, end] and reconcile them in one run."""
     from assets.defs.reconciliation import carrier_period_partitions
     from runs.reconciliation import period_keys
-    from storage.layout import DataLayout
 
     layout = DataLayout(data_dir.resolve())
     if not layout.carriers_file.is_file():

@@ -1,13 +1,17 @@
-"""A short, honest terminal summary of a run: what was produced, what failed, where to look."""
+"""A short, honest terminal summary of a run: what was produced, what failed, where to look,
+and the exit code that tells a scheduler or a script the same thing."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
+from reckon.exit_codes import ExitCode
 from storage.layout import DataLayout
 
 
@@ -33,6 +37,101 @@ def describe_run(result: dg.ExecuteInProcessResult) -> str:
         lines.append(f"Checks that did not pass ({len(failed_checks)}):")
         lines += failed_checks
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: ExitCode
+    reasons: list[str]
+
+    def describe(self) -> str:
+        if self.code is ExitCode.OK:
+            return "Result: OK (exit 0)"
+        lines = [f"Result: {self.code.name} (exit {self.code.value}), because:"]
+        return "\n".join([*lines, *(f"  - {r}" for r in self.reasons)])
+
+
+def verdict(results: Sequence[tuple[str, dg.ExecuteInProcessResult]], data: Path) -> Verdict:
+    """What went wrong in `results`, worst first, each saying where to look."""
+    found: list[tuple[ExitCode, str]] = []
+    for name, result in results:
+        where = f"[{name}] run {result.run_id}"
+        failures = [e for e in result.all_events if e.is_step_failure]
+        # a step whose blocking checks failed is reported as the check (below), not a crash
+        crashed = sorted({e.step_key or "?" for e in failures if not _blocked_by_checks(e)})
+        if not result.success and (crashed or not failures):
+            failed = f" (step {', '.join(crashed)})" if crashed else ""
+            found.append((ExitCode.RUN_FAILED, f"{where} failed{failed}: its log is in the UI"))
+        for check in result.get_asset_check_evaluations():
+            if not check.passed:
+                found += _failed_check(where, check, data)
+        found += _quarantined_bills(where, result, data)
+    if not found:
+        return Verdict(ExitCode.OK, [])
+    found.sort(key=lambda item: item[0])
+    return Verdict(found[0][0], [reason for _, reason in found])
+
+
+def _blocked_by_checks(event: dg.DagsterEvent) -> bool:
+    """A step failure Dagster raises because the step's blocking checks did not pass."""
+    data = event.step_failure_data
+    return (
+        data is not None
+        and data.error is not None
+        and (data.error.cls_name == "DagsterAssetCheckFailedError")
+    )
+
+
+def _value(check: dg.AssetCheckEvaluation, key: str) -> int:
+    value = check.metadata.get(key)
+    return int(getattr(value, "value", 0) or 0)
+
+
+def _failed_check(
+    where: str, check: dg.AssetCheckEvaluation, data: Path
+) -> list[tuple[ExitCode, str]]:
+    asset = check.asset_key.to_user_string()
+    rows, files = _value(check, "rows_quarantined"), _value(check, "rejected_files")
+    if rows or files:
+        return [
+            (
+                ExitCode.QUARANTINED,
+                f"{where}: {asset}: {rows} row(s) quarantined, {files} file(s) rejected; "
+                f"see {data / 'quarantine' / 'inputs' / asset}/ and the table quarantine_rows",
+            )
+        ]
+    if check.severity != dg.AssetCheckSeverity.ERROR:
+        return []
+    held = "; its exports were not written" if check.blocking else ""
+    return [
+        (
+            ExitCode.CHECKS_FAILED,
+            f"{where}: check {check.check_name} on {asset} did not pass{held}; its metadata "
+            "in the UI lists the rows that break it",
+        )
+    ]
+
+
+def _quarantined_bills(
+    where: str, result: dg.ExecuteInProcessResult, data: Path
+) -> list[tuple[ExitCode, str]]:
+    """Bill files this run quarantined (the run's metadata repeats on each of its files)."""
+    for event in result.get_asset_materialization_events():
+        if event.asset_key.to_user_string() != "bill_lines":
+            continue
+        metadata = event.materialization.metadata
+        quarantined = int(getattr(metadata.get("files_quarantined"), "value", 0) or 0)
+        if quarantined:
+            return [
+                (
+                    ExitCode.QUARANTINED,
+                    f"{where}: {quarantined} bill file(s) quarantined; the reasons are in "
+                    f"{data / 'quarantine' / 'bills'}/ and the asset bill_quarantine "
+                    "(`reckon parse FILE` shows why a file did not parse)",
+                )
+            ]
+        return []
+    return []
 
 
 def footer(data: Path) -> str:

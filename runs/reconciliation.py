@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.contracts import contract
 from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
 from pipelines.contracts.inputs import SHIPMENTS
 from pipelines.contracts.reconciliation import FINDINGS
@@ -193,8 +194,10 @@ def _reconcile_period(
 
 
 def _bill_table(con: duckdb.DuckDBPyConnection, table: str, carriers: list[str]) -> pl.DataFrame:
+    """The carriers' rows of `table`; before any bill is parsed, none, with the contract's
+    columns (a period with no bill yet is reconciled as all-unbilled)."""
     if not table_exists(con, table):
-        return pl.DataFrame()
+        return pl.DataFrame(schema=contract(table).schema)
     return read_table(con, table, "carrier IN (SELECT unnest(?))", [carriers])
 
 

@@ -5,7 +5,9 @@ by later runs. Each file is written under a hidden temporary name in its own fol
 flushed to disk, then renamed over the target (`os.replace`, atomic on one file system), so
 a reader sees the old file or the new one, never half of one, and a rerun replaces the file
 instead of adding a second. If writing fails, the temporary file is removed and the old
-file, if any, is left as it was.
+file, if any, is left as it was. A writer killed between the two (SIGKILL, a crash) leaves
+its temporary file behind; the next run removes it once its writer's process is gone
+(`remove_dead_writers_temporaries`).
 
 Permissions are part of the contract (docs/operations.md): a file written with a `mode`
 gets exactly those bits whatever the process umask, and the folders created for it get
@@ -22,11 +24,15 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 import polars as pl
+import xlsxwriter
+
+from storage.processes import is_running
 
 ParquetCompression = Literal["lz4", "zstd", "snappy", "uncompressed"]
 RAW_FILE_MODE = 0o444
@@ -35,9 +41,9 @@ FOLDER_MODE = 0o755
 FORMULA_START = r"^[=+\-@\t\r]"
 """OWASP CSV injection: a cell starting with = + - @ tab or carriage return may be run
 as a formula by Excel (and LibreOffice, Google Sheets)."""
-
-
-_TEMPORARY_NAME = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$")
+TEMPORARY_NAME = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
+"""`.<name>.<pid>.<random>.tmp`: the writer's pid is in the name, so a dead writer's file
+can be told from a live one's."""
 
 
 class NotARegularFile(OSError):
@@ -46,7 +52,7 @@ class NotARegularFile(OSError):
 
 def is_temporary_name(name: str) -> bool:
     """Whether `name` is the temporary file of an `atomic_write` still in progress."""
-    return bool(_TEMPORARY_NAME.match(name))
+    return bool(TEMPORARY_NAME.match(name))
 
 
 def is_regular_file(path: Path) -> bool:
@@ -94,7 +100,7 @@ def atomic_write(path: Path, write: Callable[[Path], object], *, mode: int | Non
     """Let `write` fill a temporary file beside `path`, then rename it over `path`.
 
     The temporary file is created with the permissions a plain `open(path, "w")` would
-    give (the umask applies), and is named `.<name>.<random>.tmp` so folder scans that
+    give (the umask applies), and is named `.<name>.<pid>.<random>.tmp` so folder scans that
     skip hidden files never pick it up. With `mode` the file gets exactly those bits
     before it is renamed into place (RAW_FILE_MODE for the immutable raw store, DOMAIN.md:
     keep provenance of every number), and new folders FOLDER_MODE.
@@ -164,12 +170,53 @@ def write_parquet(
     )
 
 
+WORKBOOK_CREATED = datetime(2000, 1, 1, tzinfo=UTC)
+"""The creation date every workbook carries. xlsxwriter would stamp the time of writing,
+so two runs over the same rows would give different bytes; the data's dates are in the data."""
+WORKBOOK_OPTIONS = {
+    # what Polars sets when it opens the workbook itself: text is never a formula
+    "strings_to_formulas": False,
+    "nan_inf_to_errors": True,
+    "default_date_format": "yyyy-mm-dd;@",
+}
+
+
 def write_xlsx(frame: pl.DataFrame, path: Path, *, worksheet: str, mode: int | None = None) -> Path:
     """`frame` as a one-sheet Excel workbook with columns fitted to their contents (formula-
-    like text escaped, and every text cell written as a string, never a formula), atomically."""
+    like text escaped, and every text cell written as a string, never a formula), atomically;
+    the same frame always gives the same bytes (`WORKBOOK_CREATED`)."""
     safe = excel_safe(frame)
-    return atomic_write(
-        path,
-        lambda temporary: safe.write_excel(temporary, worksheet=worksheet, autofit=True),
-        mode=mode,
-    )
+
+    def write(temporary: Path) -> None:
+        with xlsxwriter.Workbook(temporary, WORKBOOK_OPTIONS) as workbook:
+            workbook.set_properties({"created": WORKBOOK_CREATED})
+            safe.write_excel(workbook, worksheet=worksheet, autofit=True)
+
+    return atomic_write(path, write, mode=mode)
+
+
+def remove_dead_writers_temporaries(folders: Iterable[Path]) -> list[Path]:
+    """Remove the temporary files under `folders` whose writer is no longer running.
+
+    The writer's pid is in the name (`atomic_write`); a file whose pid now belongs to a
+    process started after the file was last written is an orphan too (the pid was
+    reused). A live writer's file is never touched. The data directory is local to the
+    host that writes it (README, "The data directory"), so pids are this host's. Returns
+    the files removed.
+    """
+    removed = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in folder.rglob(".*.tmp"):
+            named = TEMPORARY_NAME.match(path.name)
+            if named is None or not path.is_file():
+                continue
+            try:
+                written = path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if not is_running(int(named["pid"]), alive_at=written):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed

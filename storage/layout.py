@@ -76,6 +76,19 @@ class DataLayout:
         no run is going."""
         return self.root / "work"
 
+    @property
+    def written_folders(self) -> tuple[Path, ...]:
+        """Every folder reckon writes files into (atomically, storage/files.py): where a
+        killed writer's temporary file can be left."""
+        return (
+            self.exports_dir,
+            self.raw_store,
+            self.root / "parsed",
+            self.quarantine_dir,
+            self.work_dir,
+            self.bills_inbox,
+        )
+
     def reconciliation_work_dir(self, carrier: str, period_start: date) -> Path:
         """Where one carrier period's findings are written bucket by bucket (Parquet
         parts) before they are stored in the warehouse."""

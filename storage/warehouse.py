@@ -11,7 +11,7 @@ table and the column, and a key written twice fails the write.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +25,23 @@ from storage.schema import (
     create_table,
     stored_contract,
 )
+from storage.warehouse_lock import hold_warehouse
 
 
 @contextmanager
 def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
-    try:
-        yield con
-    finally:
-        con.close()
+    """A connection to the warehouse file; a writing one holds the warehouse lock while
+    open (storage/warehouse_lock.py), so a second writing process is refused by name
+    instead of failing on DuckDB's own file lock."""
+    with ExitStack() as stack:
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(hold_warehouse(path))
+        con = duckdb.connect(str(path), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

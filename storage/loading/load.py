@@ -174,7 +174,7 @@ def _store_quarantine(
     groups = {key[0]: part for key, part in rows.partition_by("partition", as_dict=True).items()}
     for partition in partitions:
         if partition in groups:
-            write_export(groups[partition], folder, contract.name, partition)
+            write_export(groups[partition], folder, contract.name, partition, key=["file", "row"])
         else:
             stale = folder / contract.name / f"{partition}.csv"
             stale.unlink(missing_ok=True)

@@ -60,8 +60,8 @@ def test_the_sensor_registers_new_files_once_and_requests_one_run(tmp_path: Path
     data = _inbox(tmp_path)
     resource = ReckonResource(data_dir=str(data))
     with dg.DagsterInstance.ephemeral() as instance:
-        context = dg.build_sensor_context(instance=instance, resources={"reckon": resource})
-        first = bill_inbox_sensor(context)
+        with dg.build_sensor_context(instance=instance, resources={"reckon": resource}) as context:
+            first = bill_inbox_sensor(context)
         assert isinstance(first, dg.SensorResult)
         added = first.dynamic_partitions_requests[0].partition_keys
         assert sorted(k.split("#")[0] for k in added) == [
@@ -70,7 +70,6 @@ def test_the_sensor_registers_new_files_once_and_requests_one_run(tmp_path: Path
         ]
         assert len(first.run_requests) == 1, "a batch of new files is one run"
         instance.add_dynamic_partitions("bill_files", list(added))
-        second = bill_inbox_sensor(
-            dg.build_sensor_context(instance=instance, resources={"reckon": resource})
-        )
+        with dg.build_sensor_context(instance=instance, resources={"reckon": resource}) as context:
+            second = bill_inbox_sensor(context)
         assert isinstance(second, dg.SkipReason)

@@ -93,9 +93,8 @@ def test_the_sensor_registers_periods_and_reruns_all_after_a_contract_change(
     data, _ = reconciled
     resource = ReckonResource(data_dir=str(data))
     with dg.DagsterInstance.ephemeral() as instance:
-        first = reconciliation_sensor(
-            dg.build_sensor_context(instance=instance, resources={"reckon": resource})
-        )
+        with dg.build_sensor_context(instance=instance, resources={"reckon": resource}) as context:
+            first = reconciliation_sensor(context)
         assert isinstance(first, dg.SensorResult)
         added = first.dynamic_partitions_requests[0].partition_keys
         assert "YANWEN|2026-01-16" in added
@@ -105,11 +104,10 @@ def test_the_sensor_registers_periods_and_reruns_all_after_a_contract_change(
         original = card.read_text(encoding="utf-8")
         try:
             card.write_text(original + "\n# corrected\n", encoding="utf-8")
-            second = reconciliation_sensor(
-                dg.build_sensor_context(
-                    instance=instance, resources={"reckon": resource}, cursor=first.cursor
-                )
-            )
+            with dg.build_sensor_context(
+                instance=instance, resources={"reckon": resource}, cursor=first.cursor
+            ) as context:
+                second = reconciliation_sensor(context)
         finally:
             card.write_text(original, encoding="utf-8")
         assert isinstance(second, dg.SensorResult)

@@ -137,10 +137,10 @@ def test_the_sensor_refreshes_the_report_when_refused_entries_change(tmp_path) -
     with dg.DagsterInstance.ephemeral() as instance:
 
         def tick(cursor: str | None):
-            context = dg.build_sensor_context(
+            with dg.build_sensor_context(
                 instance=instance, resources={"reckon": resource}, cursor=cursor
-            )
-            return bill_inbox_sensor(context)
+            ) as context:
+                return bill_inbox_sensor(context)
 
         first = tick(None)
         assert isinstance(first, dg.SensorResult)
