@@ -7,12 +7,18 @@ docs/data-contracts.md documents (a test keeps the two in step).
 from pipelines.contracts.bills import BILL_TABLES
 from pipelines.contracts.costing import COSTING_TABLES
 from pipelines.contracts.inputs import DAILY_TABLES, INPUT_TABLES, REFERENCE_TABLES
+from pipelines.contracts.profit import PROFIT_TABLES
 from pipelines.contracts.rating import RATING_TABLES
 from pipelines.contracts.reconciliation import RECONCILIATION_TABLES
 from pipelines.contracts.spec import Column, TableContract
 
 ALL_TABLES: tuple[TableContract, ...] = (
-    INPUT_TABLES + BILL_TABLES + COSTING_TABLES + RATING_TABLES + RECONCILIATION_TABLES
+    INPUT_TABLES
+    + BILL_TABLES
+    + COSTING_TABLES
+    + RATING_TABLES
+    + RECONCILIATION_TABLES
+    + PROFIT_TABLES
 )
 
 
@@ -30,6 +36,7 @@ __all__ = [
     "COSTING_TABLES",
     "DAILY_TABLES",
     "INPUT_TABLES",
+    "PROFIT_TABLES",
     "RATING_TABLES",
     "RECONCILIATION_TABLES",
     "REFERENCE_TABLES",
