@@ -24,6 +24,7 @@ import polars as pl
 
 from demo.billing import BillingResult, write_carrier_bills
 from demo.ledger import Simulation
+from demo.orders import OrderMaker
 from demo.quota import Quota
 from demo.rate_cards import write_demo_rate_cards
 from demo.reference import (
@@ -40,7 +41,8 @@ from demo.world import CARRIERS, AnomalyRates, Volume
 from storage.layout import DataLayout
 
 GENERATED_TABLES = ("companies", "warehouses", "skus", "fx_rates", "movements", "landed_costs")
-GENERATED_TABLES += ("snapshots", "shipments", "ground_truth")
+GENERATED_TABLES += ("snapshots", "shipments", "ground_truth", "orders", "order_lines")
+GENERATED_TABLES += ("order_refunds",)
 
 BILL_AND_TABLE_SUFFIXES = (".csv", ".parquet", ".json", ".xml", ".xlsx", ".pdf")
 NEGATIVE_SCHEMA = {
@@ -140,7 +142,8 @@ def generate(
         rates,
     )
     offsets = tracking_offsets(np.random.default_rng([seed, 5]))
-    written.extend(_write_days(sim, layout, start, snapshot_every, rates, offsets, summary))
+    orders = OrderMaker(sim, np.random.default_rng([seed, 6]))
+    written.extend(_write_days(sim, layout, start, snapshot_every, rates, offsets, summary, orders))
 
     if bills:
         write_demo_rate_cards(layout.root, start, end)
@@ -166,9 +169,11 @@ def _write_days(
     rates: AnomalyRates,
     offsets: dict[str, int],
     summary: GenerationSummary,
+    orders: OrderMaker,
 ) -> list[Path]:
     """Simulate and write every day (movements by load day, shipments, landed costs,
-    snapshots), then the ledger's ground truth; fills `summary`, returns the files."""
+    snapshots, the order centre's extracts), then the ledger's ground truth; fills
+    `summary`, returns the files."""
     written: list[Path] = []
     shipment_maker = ShipmentMaker(sim, offsets)
     landed = LandedCostMaker(sim)
@@ -176,11 +181,17 @@ def _write_days(
     late_pending: dict[int, list[pl.DataFrame]] = {}
     truth: dict[str, list[pl.DataFrame]] = {"late": [], "negative": [], "snapshot": []}
     counts = dict.fromkeys(("movements", "landed_costs", "snapshots", "shipments"), 0)
+    counts.update(dict.fromkeys(("orders", "order_lines", "order_refunds"), 0))
     injected_receipts = 0
     for i in range(sim.n_days):
         day_date = start + timedelta(days=i)
+        first_order = sim.counters["order"] + 1
         day = sim.step(i)
         moves = movement_frame(sim, day)
+        extracts = orders.day(i, moves, range(first_order, sim.counters["order"] + 1))
+        for name, frame in zip(("orders", "order_lines", "order_refunds"), extracts, strict=True):
+            written.append(_write(frame, layout.input_dir(name) / f"{day_date}.csv"))
+            counts[name] += frame.height
         late = moves.filter(pl.col(LOAD_INDEX) > i)
         for (load,), part in late.partition_by(LOAD_INDEX, as_dict=True).items():
             late_pending.setdefault(int(load), []).append(part)

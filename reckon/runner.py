@@ -154,8 +154,9 @@ def run_reconciliation(
 def run_everything(
     data_dir: Path, start: date, end: date, instance: dg.DagsterInstance, log_level: str = "INFO"
 ) -> list[tuple[str, dg.ExecuteInProcessResult]]:
-    """The nightly graph over the range, then the bill inbox, then reconciliation: one run
-    each, the same jobs the schedule and the sensors launch."""
+    """The nightly graph over the range, then the bill inbox, then reconciliation, then order
+    profitability (it reads costing and the reconciliation): one run each, the same jobs
+    the schedule and the sensors launch."""
     results = [("nightly", run_range(data_dir, start, end, instance, log_level=log_level))]
     bills = run_bills(data_dir, instance, log_level=log_level)
     if bills is not None:
@@ -163,4 +164,6 @@ def run_everything(
     reconciled = run_reconciliation(data_dir, start, end, instance, log_level=log_level)
     if reconciled is not None:
         results.append(("reconciliation", reconciled))
+    profit = run_range(data_dir, start, end, instance, job_name="profit", log_level=log_level)
+    results.append(("profit", profit))
     return results

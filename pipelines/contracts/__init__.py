@@ -10,6 +10,7 @@ from pipelines.contracts.bills import BILL_TABLES
 from pipelines.contracts.checkpoints import CHECKPOINT_TABLES
 from pipelines.contracts.costing import COSTING_TABLES
 from pipelines.contracts.inputs import DAILY_TABLES, INPUT_TABLES, REFERENCE_TABLES
+from pipelines.contracts.profit import PROFIT_TABLES
 from pipelines.contracts.quarantine import QUARANTINE_TABLES
 from pipelines.contracts.rating import RATING_TABLES
 from pipelines.contracts.reconciliation import RECONCILIATION_TABLES
@@ -23,6 +24,7 @@ ALL_TABLES: tuple[TableContract, ...] = (
     + RATING_TABLES
     + RECONCILIATION_TABLES
     + CHECKPOINT_TABLES
+    + PROFIT_TABLES
 )
 STORED_TABLES: tuple[TableContract, ...] = tuple(t for t in ALL_TABLES if t.stored)
 EXPORTED_TABLES: tuple[TableContract, ...] = tuple(t for t in ALL_TABLES if t.exported)
@@ -44,6 +46,7 @@ __all__ = [
     "DAILY_TABLES",
     "EXPORTED_TABLES",
     "INPUT_TABLES",
+    "PROFIT_TABLES",
     "QUARANTINE_TABLES",
     "RATING_TABLES",
     "RECONCILIATION_TABLES",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.contracts import types as t
+from pipelines.contracts.orders import ORDER_TABLES
 from pipelines.contracts.spec import Column, ForeignKey, RowRule, TableContract
 
 MOVEMENT_TYPES = (
@@ -213,5 +214,5 @@ SHIPMENTS = TableContract(
 )
 
 REFERENCE_TABLES = (COMPANIES, WAREHOUSES, SKUS, FX_RATES)
-DAILY_TABLES = (MOVEMENTS, LANDED_COSTS, SNAPSHOTS, SHIPMENTS)
+DAILY_TABLES = (MOVEMENTS, LANDED_COSTS, SNAPSHOTS, SHIPMENTS, *ORDER_TABLES)
 INPUT_TABLES = REFERENCE_TABLES + DAILY_TABLES

@@ -1,0 +1,151 @@
+"""Order profitability assets: contribution margin per order line, its roll-ups and exports.
+
+`order_profit` is daily like costing, with a single-run backfill. It reads what costing
+and the reconciliation stored (COGS journal lines, shipment ratings, findings), so it runs
+in its own job after them (`profit`, launched by `reckon run` after the reconciliation).
+Its checks: allocations sum exactly and margins are their stated differences (blocking),
+every shipped line has a COGS or a stated reason (a warning: a late issue document), and
+the totals tie back to the COGS journal and to the per-order freight (blocking), so a
+wrong number never reaches `profit_exports`.
+"""
+
+import dagster as dg
+import polars as pl
+
+from assets.metadata import markdown_table
+from assets.partitions import daily_partitions, partition_days
+from assets.resources import ReckonResource
+from runs.profit import OUTPUTS, profit_days
+from storage.exports import write_daily_exports
+from storage.warehouse import read_table
+
+GROUP = "profit"
+EXPORTED = tuple(name for name, table in OUTPUTS.items() if table.exported)
+"""The profit tables the ERP receives (their contracts say so)."""
+CHECK_DESCRIPTIONS = {
+    "allocations_sum_exactly": (
+        "Order-level amounts, COGS postings and parcels' freight: line shares sum to them "
+        "exactly; net revenue and margin are their stated differences on every line."
+    ),
+    "shipped_lines_have_cogs": "Every shipped line has a COGS or a stated reason.",
+    "totals_tie_back": (
+        "Order-line COGS equals the COGS journal's issues and returns of order lines per day "
+        "and company; order-line freight equals order_logistics_cost per warehouse order."
+    ),
+}
+BLOCKING = {"allocations_sum_exactly", "totals_tie_back"}
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[
+        "orders",
+        "order_lines",
+        "order_refunds",
+        "costing",
+        "order_logistics_cost",
+        "fx_rates",
+        "companies",
+        "skus",
+    ],
+    kinds={"polars", "duckdb"},
+    check_specs=[
+        dg.AssetCheckSpec(name, asset="order_profit", blocking=name in BLOCKING, description=text)
+        for name, text in CHECK_DESCRIPTIONS.items()
+    ],
+    description=(
+        "Contribution margin per order line (order_profit), per order and per day, company, "
+        "channel and SKU, with the COGS postings and parcels behind each line."
+    ),
+)
+def order_profit(context: dg.AssetExecutionContext, reckon: ReckonResource):
+    days = partition_days(context)
+    with reckon.warehouse() as con:
+        run = profit_days(con, days[0], days[-1])
+        daily = read_table(
+            con, "profit_daily", "order_date BETWEEN ? AND ?", [run.computed[0], days[-1]]
+        )
+        negative = read_table(
+            con,
+            "order_profit_orders",
+            "order_date BETWEEN ? AND ? AND contribution_margin < 0",
+            [days[0], days[-1]],
+        )
+    yield dg.MaterializeResult(metadata=_metadata(run.counts, run.restated_days, daily, negative))
+    for name in CHECK_DESCRIPTIONS:
+        found = run.violations.get(name, pl.DataFrame())
+        severity = dg.AssetCheckSeverity.ERROR if name in BLOCKING else dg.AssetCheckSeverity.WARN
+        meta: dict[str, object] = {"violations": found.height, "first": markdown_table(found, 10)}
+        if name == "totals_tie_back" and run.tie_back.height:
+            meta["cogs_tie_back"] = markdown_table(run.tie_back, 31)
+        yield dg.AssetCheckResult(
+            check_name=name, passed=found.is_empty(), severity=severity, metadata=meta
+        )
+
+
+def _metadata(
+    counts: dict[str, int], restated: int, daily: pl.DataFrame, negative: pl.DataFrame
+) -> dict[str, object]:
+    """Per day and company: revenue, COGS, freight and margin as plottable numbers, and the
+    negative-margin orders with the cost that drove each."""
+    meta: dict[str, object] = {
+        "order_lines": counts.get("order_profit", 0),
+        "days_restated": restated,
+        "negative_margin_orders": negative.height,
+        "negative_margin_preview": markdown_table(
+            negative.select(
+                "order_date",
+                "order_id",
+                "channel",
+                "net_revenue",
+                "cogs",
+                "freight",
+                "platform_fees",
+                "contribution_margin",
+                "largest_cost",
+            ).sort("contribution_margin")
+            if negative.height
+            else negative,
+            20,
+        ),
+    }
+    if daily.height:
+        totals = daily.group_by("order_date", "company", "functional_currency").agg(
+            pl.col("net_revenue", "cogs", "freight", "contribution_margin").sum()
+        )
+        meta["by_day_and_company"] = markdown_table(totals.sort("order_date", "company"), 62)
+        for name in ("net_revenue", "cogs", "freight", "contribution_margin"):
+            # plotted over time in the UI; exact figures are in the tables
+            meta[f"{name}_total"] = float(daily[name].sum())
+    return meta
+
+
+@dg.asset(
+    group_name="exports",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["order_profit"],
+    kinds={"csv", "parquet"},
+    description="order_profit, per order and per day for the ERP: CSV (UTF-8 with BOM) and "
+    "Parquet per order day under exports/, written atomically.",
+)
+def profit_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
+    days = partition_days(context)
+    written = 0
+    with reckon.warehouse() as con:
+        for table in EXPORTED:
+            column = OUTPUTS[table].partition_column
+            frame = read_table(con, table, f'"{column}" BETWEEN ? AND ?', [days[0], days[-1]])
+            if frame.width:
+                exports = reckon.layout.exports_dir
+                written += len(write_daily_exports(frame, exports, table, str(column), days))
+    return dg.MaterializeResult(metadata={"days_exported": len(days), "files_written": written * 2})
+
+
+profit_job = dg.define_asset_job(
+    name="profit",
+    selection=dg.AssetSelection.assets("order_profit", "profit_exports"),
+    description="Order profitability for the days, after costing and the reconciliation.",
+)

@@ -1,0 +1,97 @@
+"""The cost side of a line: its share of the COGS postings and of the parcels' freight.
+
+COGS (DOMAIN.md "Costing rules"): the FIFO cost of the ISSUEs of the line's warehouse order
+and SKU, their true-ups, and the reversal booked by a RETURN of one of them, each posting
+shared over the lines of that (warehouse order, SKU) by quantity (two lines of one SKU in
+one parcel, or merged orders). Freight (DOMAIN.md "Order profitability"): each shipment's
+freight over the lines of the warehouse order it carried, by SKU weight × quantity (or
+line amount); a split order ships one warehouse order per child, a merged parcel carries
+the lines of several orders that share one. Both are functional-currency cents already.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.money import kg_to_grams, money_to_cents
+from pipelines.profit.allocation import allocate
+from pipelines.profit.policy import ProfitPolicy
+
+GROUP = ["fulfilment_order_id", "sku"]
+
+
+def cogs_shares(lines: pl.LazyFrame, postings: pl.LazyFrame) -> pl.LazyFrame:
+    """order_line_id, movement_id, category, posting_date, company, share_c, provisional_c."""
+    targets = lines.select("order_line_id", *GROUP, "quantity")
+    joined = postings.with_columns(
+        money_to_cents("amount").alias("amount_c"),
+        money_to_cents(pl.col("provisional_open").fill_null(0)).alias("provisional_c"),
+    ).join(targets, on=GROUP, how="inner")
+    keys = ["movement_id", "category", "posting_date"]
+    shared = allocate(joined, "amount_c", "quantity", keys, ["order_line_id"], "share_c")
+    return shared.select("order_line_id", *keys, "company", "share_c", "provisional_c")
+
+
+def line_cogs(shares: pl.LazyFrame) -> pl.LazyFrame:
+    """Per line: cogs_c, whether any posting is still provisional, issued quantity, issues."""
+    return shares.group_by("order_line_id").agg(
+        pl.col("share_c").sum().alias("cogs_c"),
+        (pl.col("provisional_c") != 0).any().alias("cogs_provisional"),
+        pl.col("movement_id").unique().sort().str.join(",").alias("issues"),
+    )
+
+
+def freight_shares(
+    lines: pl.LazyFrame, shipments: pl.LazyFrame, skus: pl.LazyFrame, policy: ProfitPolicy
+) -> pl.LazyFrame:
+    """order_line_id, shipment_id, billed, freight_c, disputed_c: each parcel over its lines."""
+    if policy.freight_basis == "WEIGHT":
+        weights = skus.select("sku", kg_to_grams(pl.col("weight_kg")).alias("_grams"))
+        targets = lines.join(weights, on="sku", how="left").with_columns(
+            (pl.col("quantity") * pl.col("_grams").fill_null(0)).alias("_basis")
+        )
+    else:
+        value = pl.col("gross_c") - pl.col("line_discount_c")
+        targets = lines.with_columns(value.alias("_basis"))
+    targets = targets.select("order_line_id", "fulfilment_order_id", "_basis")
+    joined = shipments.select(
+        "shipment_id",
+        pl.col("order_id").alias("fulfilment_order_id"),
+        "billed",
+        money_to_cents("freight").alias("freight_c"),
+        money_to_cents("disputed").alias("disputed_c"),
+        "bill_lines",
+    ).join(targets, on="fulfilment_order_id", how="inner")
+    keys = ["shipment_id"]
+    shared = allocate(joined, "freight_c", "_basis", keys, ["order_line_id"], "freight_share_c")
+    shared = allocate(shared, "disputed_c", "_basis", keys, ["order_line_id"], "disputed_share_c")
+    return shared.select(
+        "order_line_id",
+        "shipment_id",
+        "billed",
+        pl.col("freight_share_c").alias("freight_c"),
+        pl.col("disputed_share_c").alias("disputed_c"),
+        "bill_lines",
+    )
+
+
+def line_freight(shares: pl.LazyFrame) -> pl.LazyFrame:
+    """Per line: freight, its billed part, disputed, parcel counts and provenance."""
+    bills = pl.col("bill_lines")
+    return (
+        shares.group_by("order_line_id")
+        .agg(
+            pl.col("freight_c").sum(),
+            pl.col("freight_c").filter(pl.col("billed")).sum().alias("freight_billed_c"),
+            pl.col("disputed_c").sum(),
+            pl.len().alias("shipment_count"),
+            pl.col("billed").sum().alias("billed_count"),
+            pl.col("shipment_id").sort().str.join(",").alias("shipments"),
+            pl.col("bill_lines")
+            .filter(pl.col("bill_lines").is_not_null() & (pl.col("bill_lines") != ""))
+            .sort()
+            .str.join(",")
+            .alias("bill_lines"),
+        )
+        .with_columns(pl.when(bills != "").then(bills).alias("bill_lines"))
+    )

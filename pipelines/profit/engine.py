@@ -1,0 +1,330 @@
+"""Order profitability: contribution margin per order line (DOMAIN.md "Order profitability").
+
+`order_profit(inputs, policy)` is a function of frames: the order centre's orders, lines
+and refunds, the COGS postings of the costing engine, the freight per shipment of the
+reconciliation, SKU weights, FX rates and companies. Inside, every figure is integer
+cents; revenue is converted to the functional currency at the order date's rate component
+by component, so each identity below holds exactly in both currencies:
+
+    net_revenue         = gross_revenue − line, promotion, coupon, points discounts − refunded
+    contribution_margin = net_revenue + shipping_income − platform_fees − cogs − freight
+
+A line is provisional while a parcel of it is unbilled (expected freight), its COGS is
+provisional on a stock shortfall, or it has not been issued yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipelines.contracts.profit import (
+    MARGIN_PCT,
+    ORDER_LINE_COGS,
+    ORDER_LINE_FREIGHT,
+    ORDER_PROFIT,
+    ORDER_PROFIT_ORDERS,
+    PROFIT_DAILY,
+)
+from pipelines.fx import attach_fx, functional_cents, int64_is_enough
+from pipelines.money import cents_to_money, div_half_up
+from pipelines.profit.costs import cogs_shares, freight_shares, line_cogs, line_freight
+from pipelines.profit.policy import ProfitPolicy
+from pipelines.profit.revenue import LINE_COMPONENTS, header_amounts, line_revenue
+
+POSTINGS_SCHEMA = pl.Schema(
+    {
+        "movement_id": pl.String,
+        "category": pl.String,
+        "posting_date": pl.Date,
+        "company": pl.String,
+        "fulfilment_order_id": pl.String,
+        "sku": pl.String,
+        "amount": pl.Decimal(18, 2),
+        "provisional_open": pl.Decimal(18, 2),
+    }
+)
+"""A COGS posting on the COGS account (ISSUE cost, TRUE_UP, RETURN reversal, signed as a
+debit), with the warehouse order and SKU of its issue; `provisional_open`: provisional
+cost of a shortfall not trued up yet."""
+
+FIGURES_C = {
+    "gross_revenue": "gross_c",
+    "line_discount": "line_discount_c",
+    "promotion_discount": "promotion_c",
+    "coupon_discount": "coupon_c",
+    "points_discount": "points_c",
+    "refunded": "refunded_c",
+    "net_revenue": "net_c",
+    "shipping_income": "shipping_net_c",
+    "commission_fee": "commission_net_c",
+    "payment_fee": "payment_fee_net_c",
+    "platform_fees": "fees_c",
+    "cogs": "cogs_c",
+    "freight": "freight_c",
+    "freight_billed": "freight_billed_c",
+    "freight_disputed": "disputed_c",
+    "contribution_margin": "margin_c",
+}
+"""Output column -> the functional-cents column behind it."""
+DISCOUNTS = ("line_discount_c", "promotion_c", "coupon_c", "points_c")
+
+
+@dataclass(frozen=True)
+class ProfitInputs:
+    orders: pl.DataFrame
+    order_lines: pl.DataFrame
+    refunds: pl.DataFrame
+    postings: pl.DataFrame
+    shipments: pl.DataFrame
+    skus: pl.DataFrame
+    fx_rates: pl.DataFrame
+    companies: pl.DataFrame
+
+
+@dataclass
+class ProfitResult:
+    lines: pl.DataFrame
+    """`order_profit`."""
+    orders: pl.DataFrame
+    """`order_profit_orders`."""
+    daily: pl.DataFrame
+    """`profit_daily`."""
+    line_cogs: pl.DataFrame
+    """`order_line_cogs`: every posting's shares."""
+    line_freight: pl.DataFrame
+    """`order_line_freight`: every shipment's shares."""
+    header_amounts: pl.DataFrame
+    """alloc_order_id, kind, amount_c: the order-level amounts to allocate."""
+    allocations: pl.DataFrame
+    """alloc_order_id, kind, order_line_id, share_c."""
+    over_refunded: pl.DataFrame
+    """Lines refunded more units than they have (the excess is not reversed twice)."""
+
+
+def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> ProfitResult:
+    policy = policy or ProfitPolicy()
+    orders = inputs.orders.lazy()
+    revenue, shares = line_revenue(inputs.order_lines.lazy(), orders, inputs.refunds.lazy(), policy)
+    revenue = revenue.collect()
+    cogs = cogs_shares(revenue.lazy(), inputs.postings.lazy()).collect()
+    freight = freight_shares(
+        revenue.lazy(), inputs.shipments.lazy(), inputs.skus.lazy(), policy
+    ).collect()
+    joined = (
+        revenue.lazy()
+        .join(line_cogs(cogs.lazy()), on="order_line_id", how="left")
+        .join(line_freight(freight.lazy()), on="order_line_id", how="left")
+        .with_columns(
+            pl.col("cogs_c", "freight_c", "freight_billed_c", "disputed_c").fill_null(0),
+            pl.col("shipment_count", "billed_count").fill_null(0),
+        )
+        .collect()
+    )
+    fx = attach_fx(joined, inputs.fx_rates, inputs.companies, "order_date")
+    joined = joined.with_columns(fx.select("functional_currency", "fx_rate", "_fx_u"))
+    lines = _margin(joined).pipe(_statuses)
+    line_table = _line_table(lines)
+    dated = revenue.select("order_line_id", "order_date")
+    return ProfitResult(
+        lines=line_table,
+        orders=_order_rollup(lines),
+        daily=_daily_rollup(lines),
+        line_cogs=cogs.join(dated, on="order_line_id")
+        .with_columns(cents_to_money("share_c").alias("amount"))
+        .select(ORDER_LINE_COGS.column_names)
+        .cast(dict(ORDER_LINE_COGS.schema))
+        .sort("order_line_id", "movement_id", "category", "posting_date"),
+        line_freight=freight.join(dated, on="order_line_id")
+        .with_columns(
+            cents_to_money("freight_c").alias("freight"),
+            cents_to_money("disputed_c").alias("freight_disputed"),
+        )
+        .select(ORDER_LINE_FREIGHT.column_names)
+        .cast(dict(ORDER_LINE_FREIGHT.schema))
+        .sort("order_line_id", "shipment_id"),
+        header_amounts=header_amounts(orders).collect(),
+        allocations=shares.collect(),
+        over_refunded=revenue.filter(pl.col("over_refunded_qty") > 0).select(
+            "order_line_id", "quantity", "over_refunded_qty"
+        ),
+    )
+
+
+def _margin(frame: pl.DataFrame) -> pl.DataFrame:
+    """Revenue components net of refunds in functional cents (each converted on its own,
+    so the identities hold exactly after conversion), the margin, and the document figures.
+    The document-currency component columns are replaced by the functional ones."""
+    bound = frame.select(pl.max_horizontal(pl.col(*LINE_COMPONENTS).abs().max())).item()
+    largest_rate = frame.select(pl.col("_fx_u").max()).item()
+    fits = int64_is_enough(bound, largest_rate)
+
+    def f(cents: pl.Expr) -> pl.Expr:
+        return functional_cents(cents, fits_int64=fits)
+
+    doc = {c: pl.col(c) for c in LINE_COMPONENTS}
+    rev = {c: pl.col(f"{c}_r") for c in LINE_COMPONENTS}
+    net = {c: doc[c] - rev[c] for c in LINE_COMPONENTS}
+    goods_refunded = rev["gross_c"] - pl.sum_horizontal(*(rev[c] for c in DISCOUNTS))
+    fees_doc = net["commission_c"] + net["line_fee_c"] + net["payment_fee_c"]
+    functional = frame.with_columns(
+        *(f(doc[c]).alias(f"fn_{c}") for c in ("gross_c", *DISCOUNTS)),
+        f(goods_refunded).alias("fn_refunded_c"),
+        f(net["shipping_c"]).alias("fn_shipping_net_c"),
+        f(net["commission_c"] + net["line_fee_c"]).alias("fn_commission_net_c"),
+        f(net["payment_fee_c"]).alias("fn_payment_fee_net_c"),
+        doc["gross_c"].alias("gross_doc_c"),
+        (doc["gross_c"] - pl.sum_horizontal(*(doc[c] for c in DISCOUNTS)) - goods_refunded).alias(
+            "net_doc_c"
+        ),
+        net["shipping_c"].alias("shipping_doc_c"),
+        fees_doc.alias("fees_doc_c"),
+    ).drop(*LINE_COMPONENTS, *(f"{c}_r" for c in LINE_COMPONENTS))
+    functional = functional.rename({c: c[3:] for c in functional.columns if c.startswith("fn_")})
+    discounts = pl.sum_horizontal(*DISCOUNTS)
+    return functional.with_columns(
+        net_c=pl.col("gross_c") - discounts - pl.col("refunded_c"),
+        fees_c=pl.col("commission_net_c") + pl.col("payment_fee_net_c"),
+    ).with_columns(
+        margin_c=pl.col("net_c")
+        + pl.col("shipping_net_c")
+        - pl.col("fees_c")
+        - pl.col("cogs_c")
+        - pl.col("freight_c"),
+    )
+
+
+def margin_pct(margin: pl.Expr, revenue: pl.Expr) -> pl.Expr:
+    """margin / revenue in %, 4 places, half away from zero; null when revenue is 0."""
+    magnitude = div_half_up(margin.abs().cast(pl.Int128) * 1_000_000, revenue.abs()).cast(pl.Int64)
+    signed = pl.when((margin < 0) != (revenue < 0)).then(-magnitude).otherwise(magnitude)
+    units = pl.when(revenue != 0).then(signed)
+    return (units.cast(pl.Decimal(38, 4)) / 10_000).cast(MARGIN_PCT)
+
+
+def _statuses(frame: pl.DataFrame) -> pl.DataFrame:
+    has_cogs = pl.col("issues").is_not_null()
+    no_cogs_reason = (
+        pl.when(has_cogs)
+        .then(None)
+        .when(pl.col("cancelled") | (pl.col("refund_kinds") == "CANCEL"))
+        .then(pl.lit("CANCELLED"))
+        .when(pl.col("refunded_qty") == pl.col("quantity"))
+        .then(pl.lit("REFUNDED_IN_FULL"))
+        .otherwise(pl.lit("NOT_ISSUED"))
+    )
+    freight_status = (
+        pl.when(pl.col("shipment_count") == 0)
+        .then(pl.lit("NO_SHIPMENT"))
+        .when(pl.col("billed_count") == pl.col("shipment_count"))
+        .then(pl.lit("BILLED"))
+        .when(pl.col("billed_count") == 0)
+        .then(pl.lit("EXPECTED"))
+        .otherwise(pl.lit("PARTLY_BILLED"))
+    )
+    frame = frame.with_columns(
+        cogs_status=pl.when(~has_cogs)
+        .then(pl.lit("NONE"))
+        .when(pl.col("cogs_provisional"))
+        .then(pl.lit("PROVISIONAL"))
+        .otherwise(pl.lit("FINAL")),
+        cogs_reason=no_cogs_reason,
+        freight_status=freight_status,
+    )
+    reasons = pl.concat_list(
+        pl.when(pl.col("freight_status") == "EXPECTED").then(pl.lit("FREIGHT_EXPECTED")),
+        pl.when(pl.col("freight_status") == "PARTLY_BILLED").then(pl.lit("FREIGHT_PARTLY_BILLED")),
+        pl.when(pl.col("cogs_status") == "PROVISIONAL").then(pl.lit("COGS_PROVISIONAL")),
+        pl.when(pl.col("cogs_reason") == "NOT_ISSUED").then(pl.lit("NOT_ISSUED")),
+    ).list.drop_nulls()
+    return frame.with_columns(
+        provisional_reasons=pl.when(reasons.list.len() > 0).then(reasons.list.join(",")),
+        status=pl.when(reasons.list.len() > 0)
+        .then(pl.lit("PROVISIONAL"))
+        .otherwise(pl.lit("FINAL")),
+    )
+
+
+def _money_figures() -> list[pl.Expr]:
+    return [cents_to_money(cents).alias(name) for name, cents in FIGURES_C.items()]
+
+
+def _line_table(lines: pl.DataFrame) -> pl.DataFrame:
+    return (
+        lines.with_columns(
+            *_money_figures(),
+            margin_pct(pl.col("margin_c"), pl.col("net_c") + pl.col("shipping_net_c")).alias(
+                "margin_pct"
+            ),
+            cents_to_money("gross_doc_c").alias("gross_revenue_doc"),
+            cents_to_money("net_doc_c").alias("net_revenue_doc"),
+            cents_to_money("shipping_doc_c").alias("shipping_income_doc"),
+            cents_to_money("fees_doc_c").alias("platform_fees_doc"),
+        )
+        .select(ORDER_PROFIT.column_names)
+        .cast(dict(ORDER_PROFIT.schema))
+        .sort("order_date", "order_id", "order_line_id")
+    )
+
+
+def _sums() -> list[pl.Expr]:
+    return [pl.col(c).sum() for c in FIGURES_C.values()]
+
+
+def _order_rollup(lines: pl.DataFrame) -> pl.DataFrame:
+    keys = ["order_date", "company", "channel", "shop", "order_id", "parent_order_id"]
+    costs = {
+        "COGS": pl.col("cogs_c"),
+        "FREIGHT": pl.col("freight_c"),
+        "PLATFORM_FEES": pl.col("fees_c"),
+        "DISCOUNTS": pl.sum_horizontal(*DISCOUNTS),
+    }
+    largest = pl.max_horizontal(*costs.values())
+    driver = pl.lit("COGS")
+    for name in reversed(list(costs)):
+        driver = pl.when(costs[name] == largest).then(pl.lit(name)).otherwise(driver)
+    return (
+        lines.group_by([*keys, "functional_currency"])
+        .agg(
+            pl.len().alias("line_count"),
+            *_sums(),
+            pl.when((pl.col("status") == "PROVISIONAL").any())
+            .then(pl.lit("PROVISIONAL"))
+            .otherwise(pl.lit("FINAL"))
+            .alias("status"),
+        )
+        .with_columns(
+            *_money_figures(),
+            margin_pct(pl.col("margin_c"), pl.col("net_c") + pl.col("shipping_net_c")).alias(
+                "margin_pct"
+            ),
+            driver.alias("largest_cost"),
+        )
+        .select(ORDER_PROFIT_ORDERS.column_names)
+        .cast(dict(ORDER_PROFIT_ORDERS.schema))
+        .sort("order_date", "order_id")
+    )
+
+
+def _daily_rollup(lines: pl.DataFrame) -> pl.DataFrame:
+    keys = ["order_date", "company", "channel", "sku", "functional_currency"]
+    return (
+        lines.group_by(keys)
+        .agg(
+            pl.len().alias("line_count"),
+            pl.col("quantity").sum(),
+            *_sums(),
+            (pl.col("margin_c") < 0).sum().alias("negative_margin_lines"),
+            (pl.col("status") == "PROVISIONAL").sum().alias("provisional_lines"),
+        )
+        .with_columns(
+            *_money_figures(),
+            margin_pct(pl.col("margin_c"), pl.col("net_c") + pl.col("shipping_net_c")).alias(
+                "margin_pct"
+            ),
+        )
+        .select(PROFIT_DAILY.column_names)
+        .cast(dict(PROFIT_DAILY.schema))
+        .sort("order_date", "company", "channel", "sku")
+    )

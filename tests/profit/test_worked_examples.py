@@ -1,0 +1,192 @@
+"""The worked examples of docs/profit.md, by hand: one per rule of the issue's bar."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pipelines.profit import ProfitPolicy
+from pipelines.profit.invariants import allocation_breaks, margin_breaks
+from tests.profit.builders import (
+    figures,
+    inputs,
+    line,
+    order,
+    posting,
+    refund,
+    run,
+    shipment,
+    with_shipments,
+)
+
+D = Decimal
+
+
+def test_pro_rata_discount_gives_the_rounding_remainder_to_the_middle_line() -> None:
+    """10.00 coupon over three 10.00 lines: 3.33 + 3.34 + 3.33 (cumulative rounding)."""
+    data = inputs(
+        [order("O1", coupon_discount="10.00")],
+        [line(f"L{i}", "O1", unit_price="10.00") for i in (1, 2, 3)],
+    )
+    result = run(data)
+    shares = [figures(result, f"L{i}", "coupon_discount")[0] for i in (1, 2, 3)]
+    assert shares == [D("3.33"), D("3.34"), D("3.33")]
+    assert figures(result, "L2", "net_revenue") == (D("6.66"),)
+    assert allocation_breaks(result.header_amounts, result.allocations).is_empty()
+    order_row = result.orders.row(0, named=True)
+    assert order_row["coupon_discount"] == D("10.00")
+    assert order_row["net_revenue"] == D("20.00")
+
+
+def test_quantity_basis_is_a_policy() -> None:
+    data = inputs(
+        [order("O1", promotion_discount="4.00")],
+        [
+            line("L1", "O1", unit_price="30.00", quantity=1),
+            line("L2", "O1", unit_price="1.00", quantity=3),
+        ],
+    )
+    by_quantity = run(data, ProfitPolicy(revenue_basis="QUANTITY"))
+    assert figures(by_quantity, "L1", "promotion_discount") == (D("1.00"),)
+    assert figures(by_quantity, "L2", "promotion_discount") == (D("3.00"),)
+    by_amount = run(data)  # 30.00 : 3.00
+    assert figures(by_amount, "L1", "promotion_discount") == (D("3.64"),)
+    assert figures(by_amount, "L2", "promotion_discount") == (D("0.36"),)
+
+
+def test_split_order_parent_amounts_flow_to_the_children_lines() -> None:
+    """Parent P (promotion 6.00, shipping 5.00) split into C1 (30.00) and C2 (10.00, own
+    coupon 1.00), each shipped in its own parcel: 3:1 shares of the parent's amounts."""
+    data = inputs(
+        [
+            order("P", promotion_discount="6.00", shipping_charged="5.00"),
+            order("C1", parent_order_id="P"),
+            order("C2", parent_order_id="P", coupon_discount="1.00"),
+        ],
+        [
+            line("A", "C1", unit_price="30.00", sku="SKU-A"),
+            line("B", "C2", unit_price="10.00", sku="SKU-C"),
+        ],
+        shipments=[shipment("S1", "C1", "4.00", True), shipment("S2", "C2", "3.00", True)],
+    )
+    result = run(data)
+    names = ("promotion_discount", "shipping_income", "coupon_discount", "freight")
+    assert figures(result, "A", *names) == (D("4.50"), D("3.75"), D("0.00"), D("4.00"))
+    assert figures(result, "B", *names) == (D("1.50"), D("1.25"), D("1.00"), D("3.00"))
+    # B: 10.00 - 1.50 - 1.00 + 1.25 - 3.00 = 5.75
+    assert figures(result, "B", "contribution_margin") == (D("5.75"),)
+    assert allocation_breaks(result.header_amounts, result.allocations).is_empty()
+    assert set(result.orders["parent_order_id"].drop_nulls()) == {"P"}
+
+
+def test_merged_parcel_freight_goes_to_both_orders_by_weight() -> None:
+    """Orders M1 (1 × 1.000 kg) and M2 (2 × 0.250 kg) of one buyer in one parcel of
+    10.00: 1000 g : 500 g, so 6.67 and 3.33."""
+    data = inputs(
+        [order("M1"), order("M2")],
+        [
+            line("X", "M1", unit_price="20.00", sku="SKU-A", fulfilment_order_id="M1"),
+            line("Y", "M2", unit_price="5.00", sku="SKU-B", quantity=2, fulfilment_order_id="M1"),
+        ],
+        shipments=[shipment("S1", "M1", "10.00", True, bills="B1#1")],
+    )
+    result = run(data)
+    assert figures(result, "X", "freight", "shipments", "bill_lines") == (D("6.67"), "S1", "B1#1")
+    assert figures(result, "Y", "freight", "freight_status") == (D("3.33"), "BILLED")
+    by_value = run(data, ProfitPolicy(freight_basis="VALUE"))  # 20.00 : 10.00
+    assert figures(by_value, "X", "freight") == (D("6.67"),)
+    assert figures(by_value, "Y", "freight") == (D("3.33"),)
+    assert result.line_freight["freight"].sum() == D("10.00")
+
+
+def test_partial_refund_reverses_the_refunded_share_of_every_allocation() -> None:
+    """3 × 10.00 with 3.00 promotion and 4.00 shipping; 1 unit refunded: a third of each
+    is reversed (10.00 goods, 1.00 promotion, 1.33 shipping)."""
+    data = inputs(
+        [order("O1", promotion_discount="3.00", shipping_charged="4.00", payment_fee="0.90")],
+        [line("L1", "O1", unit_price="10.00", quantity=3)],
+        refunds=[refund("R1", "L1", 1)],
+    )
+    result = run(data)
+    names = ("refunded", "net_revenue", "shipping_income", "payment_fee", "refunded_qty")
+    assert figures(result, "L1", *names) == (D("9.00"), D("18.00"), D("2.67"), D("0.60"), 1)
+    # 18.00 + 2.67 - 0.60 = 20.07, no costs yet (not issued: provisional)
+    assert figures(result, "L1", "contribution_margin", "status") == (D("20.07"), "PROVISIONAL")
+
+
+def test_return_reverses_cogs_on_the_line_it_returns() -> None:
+    """2 units issued at 12.00; one comes back (RETURN movement 6.00, refund of kind RETURN)."""
+    data = inputs(
+        [order("O1")],
+        [line("L1", "O1", unit_price="15.00", quantity=2, sku="SKU-A")],
+        refunds=[refund("R1", "L1", 1, kind="RETURN")],
+        postings=[
+            posting("MV1", "O1", "SKU-A", "12.00"),
+            posting("MV9", "O1", "SKU-A", "-6.00", category="RETURN"),
+        ],
+        shipments=[shipment("S1", "O1", "5.00", True)],
+    )
+    result = run(data)
+    names = ("net_revenue", "cogs", "freight", "contribution_margin", "issues", "cogs_status")
+    assert figures(result, "L1", *names) == (
+        D("15.00"),
+        D("6.00"),
+        D("5.00"),
+        D("4.00"),
+        "MV1,MV9",
+        "FINAL",
+    )
+    assert figures(result, "L1", "status") == ("FINAL",)
+
+
+def test_unbilled_parcel_is_expected_then_billed_at_a_different_amount() -> None:
+    """Shipped, not billed: 8.00 expected, provisional. Billed later at 11.00 of which 9.50
+    approved and 1.50 disputed: freight 9.50, the dispute apart, final."""
+    data = inputs(
+        [order("O1")],
+        [line("L1", "O1", unit_price="40.00", sku="SKU-A")],
+        postings=[posting("MV1", "O1", "SKU-A", "12.00")],
+        shipments=[shipment("S1", "O1", "8.00", False)],
+    )
+    before = run(data)
+    names = ("freight", "freight_disputed", "freight_status", "status", "contribution_margin")
+    assert figures(before, "L1", *names) == (
+        D("8.00"),
+        D("0.00"),
+        "EXPECTED",
+        "PROVISIONAL",
+        D("20.00"),
+    )
+    assert figures(before, "L1", "provisional_reasons") == ("FREIGHT_EXPECTED",)
+    after = run(with_shipments(data, [shipment("S1", "O1", "9.50", True, disputed="1.50")]))
+    assert figures(after, "L1", *names) == (D("9.50"), D("1.50"), "BILLED", "FINAL", D("18.50"))
+
+
+def test_provisional_cogs_and_a_cancelled_order() -> None:
+    data = inputs(
+        [order("O1"), order("O2")],
+        [line("L1", "O1", unit_price="10.00"), line("L2", "O2", unit_price="10.00")],
+        postings=[posting("MV1", "O1", "SKU-A", "4.00", provisional_open="4.00")],
+    )
+    result = run(data)
+    assert figures(result, "L1", "cogs_status", "provisional_reasons") == (
+        "PROVISIONAL",
+        "COGS_PROVISIONAL",
+    )
+    assert figures(result, "L2", "cogs_reason") == ("NOT_ISSUED",)
+
+
+def test_margin_identity_holds_in_functional_currency_after_conversion() -> None:
+    """A CN01 order in USD at 7.1: each component converted on its own, the margin their
+    difference, so it holds exactly in CNY too."""
+    data = inputs(
+        [order("O1", company="CN01", coupon_discount="0.07", shipping_charged="3.33")],
+        [line("L1", "O1", unit_price="9.99", quantity=3, line_discount="0.01")],
+        postings=[posting("MV1", "O1", "SKU-A", "50.00", company="CN01")],
+    )
+    result = run(data)
+    row = result.lines.row(0, named=True)
+    assert row["functional_currency"] == "CNY"
+    assert row["gross_revenue"] == D("212.79")  # 29.97 × 7.1
+    assert row["gross_revenue_doc"] == D("29.97")
+    assert margin_breaks(result.lines).is_empty()
+    assert margin_breaks(result.orders).is_empty()
