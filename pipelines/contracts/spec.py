@@ -8,8 +8,12 @@ table from its contract), the docs and the tests all read the same declaration
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
@@ -20,7 +24,7 @@ LOAD_DATE = "_load_date"
 @dataclass(frozen=True)
 class Column:
     name: str
-    dtype: pl.DataType
+    dtype: PolarsDataType
     required: bool = True
     description: str = ""
     enum: tuple[str, ...] | None = None
