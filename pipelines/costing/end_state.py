@@ -24,6 +24,17 @@ from pipelines.costing.state import (
 from pipelines.pools import POOL, transit_warehouse
 
 LAYER_COLUMNS = list(OPEN_LAYERS_SCHEMA)
+SLICE_COLUMNS = (
+    "origin_id",
+    "origin_kind",
+    "receipt_date",
+    "origin_qty",
+    "origin_value_cents",
+    "origin_a",
+    "origin_b",
+    "quantity",
+)
+"""What an open layer row says of its slice: which receipt layer, which units of it."""
 MERGED = ("origin_b", "quantity", "value_cents")
 """Open layer columns added up (origin_b: the last) when adjacent slices merge."""
 
@@ -35,14 +46,7 @@ def _open_layers(pieces: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
         pl.col("pos_start").alias("position"),
         pl.lit(None, pl.String).alias("transfer_id"),
         pl.lit(None, pl.String).alias("transfer_out_id"),
-        "origin_id",
-        "origin_kind",
-        "receipt_date",
-        "origin_qty",
-        "origin_value_cents",
-        "origin_a",
-        "origin_b",
-        "quantity",
+        *SLICE_COLUMNS,
         pl.col("cost_cents").alias("value_cents"),
     )
     in_transit = content.filter(pl.col("arrive_day").is_null()).select(
@@ -52,14 +56,7 @@ def _open_layers(pieces: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
         pl.col("content_a").alias("position"),
         "transfer_id",
         "transfer_out_id",
-        "origin_id",
-        "origin_kind",
-        "receipt_date",
-        "origin_qty",
-        "origin_value_cents",
-        "origin_a",
-        "origin_b",
-        "quantity",
+        *SLICE_COLUMNS,
         "value_cents",
     )
     layers = pl.concat([in_pools.select(LAYER_COLUMNS), in_transit.select(LAYER_COLUMNS)])
