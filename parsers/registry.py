@@ -150,8 +150,8 @@ class Registry:
             return Sniff(0.0, f"sniff failed: {exc.reason}")
         except Exception as exc:  # one broken sniffer must not stop the others
             return Sniff(0.0, f"sniff crashed: {type(exc).__name__}: {exc}")
-        hinted = template and candidate.carrier_hint and sniff.score > 0
-        if hinted and template.carrier == candidate.carrier_hint.upper():
+        hint = candidate.carrier_hint
+        if template and hint and sniff.score > 0 and template.carrier == hint.upper():
             return Sniff(sniff.score + 0.1, sniff.reason + f"; carrier hint {template.carrier}")
         return sniff
 

@@ -155,8 +155,8 @@ def _with_issue_costs(
     day from its first on before reaching `before`, and earlier days were not recomputed.
     """
     state = state or CostingState.empty()
-    refs = movements.filter(pl.col("movement_type") == "RETURN").get_column("reference")
-    refs = refs.drop_nulls().unique().to_list()
+    returns = movements.filter(pl.col("movement_type") == "RETURN").get_column("reference")
+    refs = returns.drop_nulls().unique().to_list()
     schema = SCHEMAS["issue_costs"]
     if not refs or not table_exists(con, "costing_cogs"):
         return replace(state, issue_costs=pl.DataFrame(schema=schema))
@@ -169,7 +169,7 @@ def _with_issue_costs(
     costs = found.select(
         "movement_id", "company", "sku", "quantity", money_to_cents("amount").alias("cost_cents")
     )
-    return replace(state, issue_costs=costs.cast(dict(schema)))
+    return replace(state, issue_costs=costs.cast(schema))
 
 
 def _tally(run: CostingRun, result: CostingResult, outputs: dict[str, pl.DataFrame]) -> None:
@@ -223,7 +223,7 @@ def _ageing_rows_to_store(
     )
     repeated = first_day.join(before, on=[*key, "quantity", "value"], how="semi")
     kept = changes.join(repeated.select(*key, "day"), on=[*key, "day"], how="anti")
-    return pl.concat([kept, emptied.select(changes.columns).cast(dict(changes.schema))])
+    return pl.concat([kept, emptied.select(changes.columns).cast(changes.schema)])
 
 
 def _ageing_at(changes: pl.DataFrame, day: date) -> pl.DataFrame:

@@ -13,18 +13,23 @@ date parsed from text).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
 import polars as pl
 
 from pipelines.contracts import contract
 from pipelines.contracts.spec import TableContract
 
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+
 
 class ContractViolation(ValueError):
     """A write that does not fit its table's contract."""
 
 
-def duckdb_type(dtype: pl.DataType) -> str:
+def duckdb_type(dtype: PolarsDataType) -> str:
     """DuckDB column type for a Polars type (money stays DECIMAL)."""
     if isinstance(dtype, pl.Decimal):
         return f"DECIMAL({dtype.precision},{dtype.scale})"

@@ -137,8 +137,8 @@ def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
         headers.append(file_headers)
         lines.append(file_lines)
         status.append(_status_row(key, outcome, file_lines))
-    headers_frame = pl.concat(headers, how="vertical_relaxed").cast(dict(BILL_HEADERS.schema))
-    lines_frame = pl.concat(lines, how="vertical_relaxed").cast(dict(BILL_LINES.schema))
+    headers_frame = pl.concat(headers, how="vertical_relaxed").cast(BILL_HEADERS.schema)
+    lines_frame = pl.concat(lines, how="vertical_relaxed").cast(BILL_LINES.schema)
     status_frame = pl.DataFrame(status, schema=BILL_FILE_STATUS.schema, orient="row")
     shas = [by_key[k]["sha256"] for k in keys]
     with reckon.warehouse() as con:

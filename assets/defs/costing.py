@@ -48,7 +48,7 @@ only (every day's change rows stay in the warehouse): three years of full daily 
 be tens of millions of rows nobody reads."""
 INVENTORY_CHECK_OUTPUTS = dict.fromkeys(
     ("inventory_discrepancies", "inventory_accuracy"),
-    INVENTORY_DISCREPANCIES.partition_column,
+    INVENTORY_DISCREPANCIES.day_column,
 )
 """The inventory check's tables -> their date column (the day of the snapshot compared)."""
 
@@ -220,7 +220,7 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
         snapshots = read_table(
             con, "snapshots", f"{day_of(SNAPSHOTS)} BETWEEN ? AND ?", [days[0], days[-1]]
         )
-        dated = SNAPSHOTS.partition_column
+        dated = SNAPSHOTS.day_column
         snapshot_days = set(snapshots[dated].to_list()) if snapshots.height else set()
         for day in days:
             if day not in snapshot_days:
@@ -230,7 +230,7 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
             accuracy.append(result.accuracy)
         found = pl.concat(discrepancies) if discrepancies else pl.DataFrame()
         rates = pl.concat(accuracy) if accuracy else pl.DataFrame()
-        where = {INVENTORY_DISCREPANCIES.partition_column: (days[0], days[-1])}
+        where = {INVENTORY_DISCREPANCIES.day_column: (days[0], days[-1])}
         if found.width:
             replace_slice(con, "inventory_discrepancies", found, where)
             replace_slice(con, "inventory_accuracy", rates, where)

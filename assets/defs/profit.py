@@ -136,11 +136,11 @@ def profit_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
     written = 0
     with reckon.warehouse() as con:
         for table in EXPORTED:
-            column = OUTPUTS[table].partition_column
+            column = OUTPUTS[table].day_column
             frame = read_table(con, table, f'"{column}" BETWEEN ? AND ?', [days[0], days[-1]])
             if frame.width:
                 exports = reckon.layout.exports_dir
-                written += len(write_daily_exports(frame, exports, table, str(column), days))
+                written += len(write_daily_exports(frame, exports, table, column, days))
     return dg.MaterializeResult(metadata={"days_exported": len(days), "files_written": written * 2})
 
 

@@ -12,7 +12,14 @@ from datetime import date, timedelta
 import polars as pl
 
 from pipelines.money import grams, percent_units, price_units
-from pipelines.rating.cards import Applies, RateCard, Shape, check_versions, normalise_postcode
+from pipelines.rating.cards import (
+    Applies,
+    PostcodeRange,
+    RateCard,
+    Shape,
+    check_versions,
+    normalise_postcode,
+)
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ def build_tables(cards: list[RateCard]) -> RateCardTables:
         )
         for z in c.zones:
             for country in z.countries:
-                ranges = z.postcodes or [None]
+                ranges: list[PostcodeRange | None] = [*z.postcodes] or [None]
                 for r in ranges:
                     zones.append(
                         {
@@ -115,13 +122,13 @@ def build_tables(cards: list[RateCard]) -> RateCardTables:
                 {"card_key": k, "month": date(int(y), int(m), 1), "fuel_pct_u": percent_units(pct)}
             )
         if c.remote_area:
-            for r in c.remote_area.postcodes:
+            for remote_range in c.remote_area.postcodes:
                 remote.append(
                     {
                         "card_key": k,
-                        "country": r.country,
-                        "remote_from": normalise_postcode(r.start),
-                        "remote_to": normalise_postcode(r.end),
+                        "country": remote_range.country,
+                        "remote_from": normalise_postcode(remote_range.start),
+                        "remote_to": normalise_postcode(remote_range.end),
                     }
                 )
         for a in c.accessorials:

@@ -75,7 +75,7 @@ def accrual_entries(
     ).with_columns(**common)
     journal = (
         journal.select(ACCRUAL_JOURNAL.column_names)
-        .cast(ACCRUAL_JOURNAL.schema)  # type: ignore[arg-type]
+        .cast(ACCRUAL_JOURNAL.schema)
         .sort("entry", "shipment_id")
     )
     f = pl.col("_amount_f")
@@ -90,7 +90,7 @@ def accrual_entries(
         )
         .with_columns(**common)
         .select(ACCRUAL_ROLLFORWARD.column_names)
-        .cast(ACCRUAL_ROLLFORWARD.schema)  # type: ignore[arg-type]
+        .cast(ACCRUAL_ROLLFORWARD.schema)
         .sort("company", "functional_currency")
     )
     return journal, roll

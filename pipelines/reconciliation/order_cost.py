@@ -52,6 +52,6 @@ def order_logistics_cost(findings: pl.DataFrame, shipment_ratings: pl.DataFrame)
             .otherwise(pl.lit("PARTIAL")),
         )
         .select(ORDER_LOGISTICS_COST.column_names)
-        .cast(ORDER_LOGISTICS_COST.schema)  # type: ignore[arg-type]
+        .cast(ORDER_LOGISTICS_COST.schema)
         .sort("order_id", "company")
     )

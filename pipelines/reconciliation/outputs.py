@@ -78,7 +78,7 @@ def vouchers_from_totals(totals: pl.DataFrame, headers: pl.DataFrame) -> pl.Data
         totals.join(stated, on=BILL_KEY, how="left")
         .with_columns(voucher_id=pl.format("{}-{}", pl.col("carrier"), pl.col("bill_number")))
         .select(PAYABLE_VOUCHERS.column_names)
-        .cast(PAYABLE_VOUCHERS.schema)  # type: ignore[arg-type]
+        .cast(PAYABLE_VOUCHERS.schema)
         .sort("bill_date", "bill_number", "source_sha256")
     )
 
@@ -102,7 +102,7 @@ def sort_disputes(rows: list[pl.DataFrame]) -> pl.DataFrame:
     return (
         whole.sort("bill_number", "line_number", "source_sha256")
         .drop("source_sha256")
-        .cast(DISPUTES.schema)  # type: ignore[arg-type]
+        .cast(DISPUTES.schema)
     )
 
 
@@ -174,6 +174,6 @@ def summary_from_totals(
             ),
         )
         .select(PERIOD_SUMMARY.column_names)
-        .cast(PERIOD_SUMMARY.schema)  # type: ignore[arg-type]
+        .cast(PERIOD_SUMMARY.schema)
         .sort("currency")
     )
