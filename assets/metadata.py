@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import dagster as dg
 import polars as pl
+
+Metadata: TypeAlias = dict[str, dg.MetadataValue | str | int | float | None]
+"""An asset's (or a check's) metadata: Dagster's own values, or the plain ones it shows as
+text and numbers (a Decimal is not one of them: pass it as text)."""
 
 
 def markdown_table(frame: pl.DataFrame, limit: int = 20) -> dg.MetadataValue:

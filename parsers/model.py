@@ -83,7 +83,9 @@ class RawBill:
 
     carrier: str
     bill_number: str
-    bill_date: date
+    bill_date: date | None
+    """None when the file states none: validation then quarantines the file (bill_date
+    is a required column of bill_headers)."""
     currency: str
     lines: pl.DataFrame
     account: str | None = None

@@ -54,3 +54,13 @@ def largest_int(values: pl.Series) -> int | None:
     if not isinstance(top, int):
         raise TypeError(f"{values.name}: expected an integer column, got {values.dtype}")
     return top
+
+
+def smallest_float(values: pl.Series) -> float | None:
+    """The smallest value of a float column (a ratio, never money); None when it holds none."""
+    low = values.min()
+    if low is None:
+        return None
+    if not isinstance(low, float):
+        raise TypeError(f"{values.name}: expected a float column, got {values.dtype}")
+    return low

@@ -19,7 +19,7 @@ def describe_run(result: dg.ExecuteInProcessResult) -> str:
     """Materialisations per asset and the checks that did not pass."""
     partitions: dict[str, int] = defaultdict(int)
     for event in result.get_asset_materialization_events():
-        partitions[event.asset_key.to_user_string()] += 1
+        partitions[event.materialization.asset_key.to_user_string()] += 1
     failed_checks = [
         f"  - {e.asset_key.to_user_string()}: {e.check_name} ({e.severity.value})"
         for e in result.get_asset_check_evaluations()
@@ -117,7 +117,7 @@ def _quarantined_bills(
 ) -> list[tuple[ExitCode, str]]:
     """Bill files this run quarantined (the run's metadata repeats on each of its files)."""
     for event in result.get_asset_materialization_events():
-        if event.asset_key.to_user_string() != "bill_lines":
+        if event.materialization.asset_key.to_user_string() != "bill_lines":
             continue
         metadata = event.materialization.metadata
         quarantined = int(getattr(metadata.get("files_quarantined"), "value", 0) or 0)

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from parsers.ingest import sha256_of
+from parsers.ingest import list_quarantined, sha256_of
 from runs.partition_keys import bill_file_key, split_bill_file_key
 from storage.files import is_regular_file, is_temporary_name
 
@@ -144,10 +145,35 @@ def _survey_carrier(folder: Path, files: list[InboxFile], refused: list[RefusedE
             files.append(InboxFile(folder.name, path, sha256_of(path)))
 
 
-def scan_inbox(inbox: Path) -> list[InboxFile]:
-    """Every bill file under `inbox/<CARRIER>/`, hashed, in a stable order (see
-    `survey_inbox` for what else the inbox holds)."""
-    return survey_inbox(inbox).files
+@dataclass(frozen=True)
+class InboxWork:
+    """The inbox read against the bill file partitions already registered: what the inbox
+    sensor and `reckon run` (reckon/runner.py) both act on, read in one place."""
+
+    survey: InboxSurvey
+    registered: frozenset[str]
+
+    @property
+    def new_keys(self) -> list[str]:
+        """Inbox files not registered as partitions yet, in inbox order."""
+        return [
+            f.partition_key for f in self.survey.files if f.partition_key not in self.registered
+        ]
+
+    def retry_keys(self, quarantine: Path, fingerprint: str) -> list[str]:
+        """Registered inbox files quarantined under another registry fingerprint (a parser or
+        template version since changed), to parse again."""
+        key_by_sha = {f.sha256: f.partition_key for f in self.survey.files}
+        return [
+            key_by_sha[r.sha256]
+            for r in list_quarantined(quarantine)
+            if r.registry_fingerprint != fingerprint and key_by_sha.get(r.sha256) in self.registered
+        ]
+
+
+def inbox_work(inbox: Path, registered: Iterable[str]) -> InboxWork:
+    """Survey `inbox` against the `registered` partition keys."""
+    return InboxWork(survey_inbox(inbox), frozenset(registered))
 
 
 def resolve_partition(inbox: Path, key: str) -> InboxFile:

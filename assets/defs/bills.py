@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.metadata import markdown_table
+from assets.metadata import Metadata, markdown_table
 from assets.resources import ReckonResource
 from parsers.ingest import (
     IngestOutcome,
@@ -43,7 +43,9 @@ GROUP = "bills"
 TEMPLATE_SHARE_TARGET = 0.8
 """The source design's goal: declarative templates cover 80%+ of bill lines without code."""
 
-bill_file_partitions = dg.DynamicPartitionsDefinition(name="bill_files")
+BILL_FILE_KEYS = "bill_files"
+"""Name of the dynamic partitions of the bill files: one per inbox file (runs/inbox.py)."""
+bill_file_partitions = dg.DynamicPartitionsDefinition(name=BILL_FILE_KEYS)
 
 
 @dg.asset(
@@ -92,7 +94,7 @@ def _readable_path(inbox: Path, row: dict[str, str]) -> Path:
 
 
 def _frames(outcome: IngestOutcome, parsed_store: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    if outcome.status == "parsed" and outcome.lines is not None:
+    if outcome.status == "parsed" and outcome.headers is not None and outcome.lines is not None:
         return outcome.headers, outcome.lines
     if outcome.status == "already_parsed":
         stored = load_parsed(parsed_store, outcome.sha256)
@@ -168,7 +170,7 @@ def _status_row(key: str, outcome: IngestOutcome, lines: pl.DataFrame) -> tuple:
     )
 
 
-def _bill_metadata(status: pl.DataFrame, lines: pl.DataFrame) -> dict[str, object]:
+def _bill_metadata(status: pl.DataFrame, lines: pl.DataFrame) -> Metadata:
     parsed = status.filter(pl.col("status") == "parsed")
     return {
         "files": status.height,
@@ -222,7 +224,7 @@ def quarantine_frame(layout: DataLayout) -> pl.DataFrame:
     hidden file. The refused ones have no sha256 (they are never read) and carry the
     moment they were seen."""
     seen = datetime.now(UTC).isoformat()
-    rows = [
+    rows: list[tuple[str | None, ...]] = [
         (r.file_name, r.sha256, r.error_code, r.reason, r.locator, r.parser, r.quarantined_at)
         for r in list_quarantined(layout.quarantine_dir / "bills")
     ]

@@ -14,11 +14,12 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from assets.metadata import markdown_table
+from assets.metadata import Metadata, markdown_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
 from pipelines.contracts.costing import INVENTORY_DISCREPANCIES
 from pipelines.contracts.inputs import SNAPSHOTS
+from pipelines.frames import day_span, smallest_float
 from pipelines.inventory_check.check import check_snapshot
 from runs.costing import (
     CHANGE_ROW_TABLES,
@@ -139,13 +140,13 @@ def _costing_metadata(
     by_kind: pl.DataFrame,
     by_flag: pl.DataFrame,
     largest: pl.DataFrame,
-) -> dict[str, object]:
+) -> Metadata:
     """The run's figures. Dagster puts one run's materialization metadata on every
     partition it covers (dagster-io/dagster#18123), so a range run's totals say so
     (`figures_cover`) and leave out the plotted `cogs_total`; each day's own figures
     are on its partition as an observation (`_day_observations`)."""
     start, end = run.requested
-    meta: dict[str, object] = {
+    meta: Metadata = {
         "figures_cover": str(start) if start == end else f"{start} to {end} (the whole range)",
         "days_requested": (end - start).days + 1,
         "days_recosted_for_late_documents": run.restated_days,
@@ -161,7 +162,7 @@ def _costing_metadata(
     return meta
 
 
-def _figures(days: pl.DataFrame) -> dict[str, object]:
+def _figures(days: pl.DataFrame) -> Metadata:
     """The totals shown for a day, or a range of days (`DAY_FIGURES` rows in day order):
     COGS and movement counts over the days, inventory at the end of the last."""
     total = days["cogs"].sum()
@@ -236,7 +237,7 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
             replace_slice(con, "inventory_accuracy", rates, where)
     threshold = reckon.snapshot_accuracy_threshold
     below = rates.filter(pl.col("accuracy") < threshold) if rates.height else rates
-    worst = float(rates["accuracy"].min()) if rates.height else 1.0
+    worst = smallest_float(rates["accuracy"]) if rates.height else 1.0
     yield dg.MaterializeResult(
         metadata={
             "days_checked": len(snapshot_days),
@@ -304,7 +305,8 @@ def _with_restated_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> lis
     runs = read_table(con, "costing_runs", "requested_end = ?", [days[-1]])
     if runs.is_empty():
         return days
-    start = min(runs["computed_start"].min(), days[0])
+    restated = day_span(runs["computed_start"])
+    start = min(restated[0], days[0]) if restated else days[0]
     return [date.fromordinal(d) for d in range(start.toordinal(), days[-1].toordinal() + 1)]
 
 

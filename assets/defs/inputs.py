@@ -9,7 +9,7 @@ input is visible in the UI while the good rows still load.
 import dagster as dg
 import polars as pl
 
-from assets.metadata import markdown_table
+from assets.metadata import Metadata, markdown_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
 from pipelines.contracts.inputs import DAILY_TABLES, REFERENCE_TABLES
@@ -45,7 +45,7 @@ def _results(reports: list[LoadReport]) -> tuple[dg.MaterializeResult, dg.AssetC
         "late_rows": sum(r.late_rows for r in reports),
         "rejected_files": len(rejected),
     }
-    metadata: dict[str, object] = {
+    metadata: Metadata = {
         **totals,
         "partitions": ", ".join(r.partition for r in reports),
         "violations": markdown_table(violations),

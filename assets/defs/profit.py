@@ -12,7 +12,7 @@ wrong number never reaches `profit_exports`.
 import dagster as dg
 import polars as pl
 
-from assets.metadata import markdown_table
+from assets.metadata import Metadata, markdown_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
 from runs.profit import OUTPUTS, profit_days
@@ -77,7 +77,7 @@ def order_profit(context: dg.AssetExecutionContext, reckon: ReckonResource):
     for name in CHECK_DESCRIPTIONS:
         found = run.violations.get(name, pl.DataFrame())
         severity = dg.AssetCheckSeverity.ERROR if name in BLOCKING else dg.AssetCheckSeverity.WARN
-        meta: dict[str, object] = {"violations": found.height, "first": markdown_table(found, 10)}
+        meta: Metadata = {"violations": found.height, "first": markdown_table(found, 10)}
         if name == "totals_tie_back" and run.tie_back.height:
             meta["cogs_tie_back"] = markdown_table(run.tie_back, 31)
         yield dg.AssetCheckResult(
@@ -87,10 +87,10 @@ def order_profit(context: dg.AssetExecutionContext, reckon: ReckonResource):
 
 def _metadata(
     counts: dict[str, int], restated: int, daily: pl.DataFrame, negative: pl.DataFrame
-) -> dict[str, object]:
+) -> Metadata:
     """Per day and company: revenue, COGS, freight and margin as plottable numbers, and the
     negative-margin orders with the cost that drove each."""
-    meta: dict[str, object] = {
+    meta: Metadata = {
         "order_lines": counts.get("order_profit", 0),
         "days_restated": restated,
         "negative_margin_orders": negative.height,

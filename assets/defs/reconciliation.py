@@ -13,7 +13,7 @@ the shipments it needs in one set-based pass.
 import dagster as dg
 import polars as pl
 
-from assets.metadata import markdown_table
+from assets.metadata import Metadata, markdown_table
 from assets.resources import ReckonResource
 from runs.partition_keys import split_period_key
 from runs.reconciliation import (
@@ -29,7 +29,9 @@ from storage.exports import write_export
 from storage.warehouse import read_table
 
 GROUP = "reconciliation"
-carrier_period_partitions = dg.DynamicPartitionsDefinition(name="carrier_periods")
+CARRIER_PERIOD_KEYS = "carrier_periods"
+"""Name of the dynamic partitions of the billing periods: one per carrier and period."""
+carrier_period_partitions = dg.DynamicPartitionsDefinition(name=CARRIER_PERIOD_KEYS)
 
 CHECK_DESCRIPTIONS = {
     "one_finding_per_line": "Every bill line of the period has exactly one finding.",
@@ -140,7 +142,7 @@ def _by_currency(summary: pl.DataFrame, name: str) -> str:
     )
 
 
-def _metadata(outcomes: list[PeriodOutcome]) -> dict[str, object]:
+def _metadata(outcomes: list[PeriodOutcome]) -> Metadata:
     """Totals and finding counts from the period summaries (the findings themselves
     stay in their parts and the warehouse: reading them back would hold every line)."""
     summary = pl.concat([o.result.period_summary for o in outcomes], how="diagonal_relaxed")

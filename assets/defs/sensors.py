@@ -15,14 +15,13 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from assets.defs.bills import GROUP, bill_file_partitions
-from assets.defs.reconciliation import carrier_period_partitions
+from assets.defs.bills import BILL_FILE_KEYS, GROUP, bill_file_partitions
+from assets.defs.reconciliation import CARRIER_PERIOD_KEYS, carrier_period_partitions
 from assets.partition_ranges import covering_range_tags, range_tags
 from assets.partitions import START_DATE
 from assets.resources import ReckonResource
-from parsers.ingest import list_quarantined
 from parsers.registry import Registry
-from runs.inbox import RefusedEntry, survey_inbox
+from runs.inbox import RefusedEntry, inbox_work
 from runs.partition_keys import bill_file_key_carrier, period_key_carrier
 from runs.reconciliation import period_keys
 from storage.layout import DataLayout
@@ -52,18 +51,12 @@ def bill_inbox_sensor(
     context: dg.SensorEvaluationContext, reckon: ReckonResource
 ) -> dg.SensorResult | dg.SkipReason:
     layout = reckon.layout
-    survey = survey_inbox(layout.bills_inbox)
+    work = inbox_work(layout.bills_inbox, context.instance.get_dynamic_partitions(BILL_FILE_KEYS))
+    survey, new_keys = work.survey, work.new_keys
     files = survey.files
     refused = refused_digest(survey.refused)
-    known = set(context.instance.get_dynamic_partitions(bill_file_partitions.name))
-    new_keys = [f.partition_key for f in files if f.partition_key not in known]
     fingerprint = Registry.default().fingerprint()
-    key_by_sha = {f.sha256: f.partition_key for f in files}
-    retry_keys = [
-        key_by_sha[r.sha256]
-        for r in list_quarantined(layout.quarantine_dir / "bills")
-        if r.registry_fingerprint != fingerprint and key_by_sha.get(r.sha256) in known
-    ]
+    retry_keys = work.retry_keys(layout.quarantine_dir / "bills", fingerprint)
     refresh = refused != (context.cursor or refused_digest([])) and not new_keys
     if not new_keys and not retry_keys and not refresh:
         return dg.SkipReason(
@@ -139,7 +132,7 @@ def reconciliation_sensor(
     state = json.loads(context.cursor) if context.cursor else {}
     today = datetime.now(UTC).date()
     wanted = period_keys(layout, date.fromisoformat(START_DATE), today)
-    known = context.instance.get_dynamic_partitions(carrier_period_partitions.name)
+    known = context.instance.get_dynamic_partitions(CARRIER_PERIOD_KEYS)
     new_keys = [k for k in wanted if k not in set(known)]
     ordered = [*known, *new_keys]
     fingerprint = contracts_fingerprint(layout)

@@ -14,7 +14,7 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
-from parsers.base import Candidate, ParseContext, Parser, Sniff
+from parsers.base import Candidate, ParseContext, Parser, Sniff, TemplateParser
 from parsers.builtin.template_engine import (
     build_bill,
     clean_cells,
@@ -125,17 +125,16 @@ def read_csv_grid(path: Path, template: Template, name: str) -> pl.DataFrame:
         raise BillParseError("malformed_csv", f"{name}: {str(exc).splitlines()[0]}") from exc
 
 
-class CsvTemplateEngine(Parser):
+class CsvTemplateEngine(TemplateParser):
     name = "template-csv"
     version = "1"
     formats = ("csv",)
-    uses_templates = True
     description = "CSV bills by declarative template (encodings, delimiters, wide or long)"
 
-    def sniff(self, candidate: Candidate, template: Template | None = None) -> Sniff:
+    def sniff_with(self, candidate: Candidate, template: Template) -> Sniff:
         return template_sniff(candidate, template, lambda: candidate.text)
 
-    def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
+    def parse_with(self, path: Path, ctx: ParseContext, template: Template) -> ParseResult:
         grid = read_csv_grid(path, template, ctx.source_name)
         return tabular_result(self, template, ctx, grid, None)
 
@@ -155,14 +154,13 @@ def read_xlsx_grid(path: Path, template: Template, name: str, n_rows: int | None
     return grid, sheet_name
 
 
-class XlsxTemplateEngine(Parser):
+class XlsxTemplateEngine(TemplateParser):
     name = "template-xlsx"
     version = "1"
     formats = ("xlsx",)
-    uses_templates = True
     description = "Excel bills by declarative template (calamine via fastexcel)"
 
-    def sniff(self, candidate: Candidate, template: Template | None = None) -> Sniff:
+    def sniff_with(self, candidate: Candidate, template: Template) -> Sniff:
         def text() -> str:
             key = ("xlsx-text", template.read.sheet)
             if key not in candidate.extras:
@@ -175,6 +173,6 @@ class XlsxTemplateEngine(Parser):
 
         return template_sniff(candidate, template, text)
 
-    def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
+    def parse_with(self, path: Path, ctx: ParseContext, template: Template) -> ParseResult:
         grid, sheet = read_xlsx_grid(path, template, ctx.source_name)
         return tabular_result(self, template, ctx, grid, sheet)

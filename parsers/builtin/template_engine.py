@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
+from typing import TypeVar
 
 import polars as pl
 
@@ -106,7 +108,8 @@ def header_names(block: pl.DataFrame) -> list[str]:
         for i in range(1, len(r)):
             if r[i] is None or str(r[i]).strip() == "":
                 r[i] = r[i - 1]
-    names, seen = [], {}
+    names: list[str] = []
+    seen: dict[str, int] = {}
     for i in range(block.width):
         parts = [str(r[i]).strip() for r in rows if r[i] is not None and str(r[i]).strip()]
         name = " ".join(dict.fromkeys(parts)) or f"column_{i + 1}"
@@ -117,7 +120,8 @@ def header_names(block: pl.DataFrame) -> list[str]:
 
 class _Columns:
     def __init__(self, cells: pl.DataFrame) -> None:
-        self.cells, self.missing = cells, []
+        self.cells = cells
+        self.missing: list[str] = []
 
     def expr(self, rule: FieldRule | None, name: str) -> pl.Expr:
         if rule is None:
@@ -281,6 +285,16 @@ def header_value(
     return None if value in ("", *null_values) else value
 
 
+Stated = TypeVar("Stated")
+
+
+def _stated(name: str, value: Stated | None) -> Stated:
+    """`value` of a header field every bill states (refused as missing_field when empty)."""
+    if value is None:
+        raise BillParseError("missing_field", f"{name} is empty")
+    return value
+
+
 def build_bill(
     template: Template,
     lines: pl.DataFrame,
@@ -288,7 +302,7 @@ def build_bill(
 ) -> RawBill:
     rules = template.bill
 
-    def day(rule: FieldRule | None, name: str):
+    def day(rule: FieldRule | None, name: str) -> date | None:
         text = value(rule, name)
         return (
             parse_date_text(text, (rule.format,))
@@ -298,9 +312,9 @@ def build_bill(
 
     number, currency = value(rules.bill_number, "bill_number"), value(rules.currency, "currency")
     bill_date = day(rules.bill_date, "bill_date")
-    for name, v in (("bill_number", number), ("bill_date", bill_date), ("currency", currency)):
-        if v is None:
-            raise BillParseError("missing_field", f"{name} is empty")
+    number = _stated("bill_number", number)
+    bill_date = _stated("bill_date", bill_date)
+    currency = _stated("currency", currency)
     stated = value(rules.stated_total, "stated_total")
     if rules.stated_total is not None and stated is None:
         raise BillParseError("missing_field", "stated_total: the template expects a total")
