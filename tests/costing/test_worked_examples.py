@@ -193,6 +193,24 @@ def test_intercompany_transfer_is_an_issue_then_a_receipt_at_the_transfer_price(
     ]
 
 
+def test_an_unpriced_intercompany_transfer_in_is_at_the_reference_cost_and_flagged() -> None:
+    # docs/costing.md "Transfers": without a transfer price the destination layer is valued at
+    # the destination pool's reference unit cost (its oldest open layer: 4 units worth 10.00,
+    # so 2 units -> 5.00), flagged INTERCOMPANY_WITHOUT_PRICE.
+    rows = [
+        move("r1", "2026-01-01T09:00", "RECEIPT", 2, cost="1"),
+        move("r2", "2026-01-01T09:00", "RECEIPT", 4, wh="W3", company="C2", cost="2.5"),
+        move("to", "2026-01-02T09:00", "TRANSFER_OUT", 2, ref="T1"),
+        move("ti", "2026-01-04T09:00", "TRANSFER_IN", 2, wh="W3", company="C2", ref="T1"),
+    ]
+    r = cost(rows)
+    ic = r.postings.filter(pl.col("category") == "TRANSFER_IN_INTERCOMPANY")
+    assert ic.select("movement_id", "value").rows() == [("ti", D("5.00"))]
+    flags = r.flags.filter(pl.col("movement_id") == "ti").select("flag", "detail").rows()
+    assert [f for f, _ in flags] == ["INTERCOMPANY_WITHOUT_PRICE"]
+    assert "from C1" in flags[0][1]
+
+
 def test_closed_period_posts_late_documents_on_the_first_open_day() -> None:
     rows = [move("r1", "2026-01-01T09:00", "RECEIPT", 1, cost="2")]
     frame = inputs(rows)
@@ -222,23 +240,34 @@ def test_company_pool_ignores_transfers_within_a_company() -> None:
 
 @pytest.mark.parametrize(
     ("rows", "message"),
-    [
-        ([move("r1", "2026-01-01T09:00", "RECEIPT", 1)], "RECEIPT without unit_cost"),
-        ([move("r1", "2026-01-01T09:00", "RECEIPT", 1, cost="1", currency="GBP")], "no fx rate"),
-        (
-            [
-                move("to", "2026-01-01T09:00", "TRANSFER_OUT", 2, ref="T"),
-                move("ti", "2026-01-02T09:00", "TRANSFER_IN", 1, ref="T", wh="W2"),
-            ],
-            "quantity differs",
-        ),
-        ([move("x", "2026-01-01T09:00", "ISSUE", 0)], "quantity must be > 0"),
-    ],
+    [([move("x", "2026-01-01T09:00", "ISSUE", 0)], "quantity must be > 0")],
 )
 def test_bad_rows_raise_errors_naming_them(rows: list[dict], message: str) -> None:
     with pytest.raises(CostingInputError, match=message) as err:
         cost(rows)
     assert rows[-1]["movement_id"] in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([move("r1", "2026-01-01T09:00", "RECEIPT", 1)], "receipt_without_unit_cost"),
+        ([move("r1", "2026-01-01T09:00", "RECEIPT", 1, cost="1", currency="GBP")], "no_fx_rate"),
+        (
+            [
+                move("to", "2026-01-01T09:00", "TRANSFER_OUT", 2, ref="T"),
+                move("ti", "2026-01-02T09:00", "TRANSFER_IN", 1, ref="T", wh="W2"),
+            ],
+            "transfer_quantity_differs",
+        ),
+    ],
+)
+def test_rows_that_cannot_be_costed_are_refused_naming_them(rows: list[dict], message: str) -> None:
+    # issue 15: these used to stop the whole range (CostingInputError); now only the row is
+    # left out, with its reason (tests/costing/test_refusals.py)
+    refused = cost(rows).refused
+    assert refused.select("document_id").rows() == [(rows[-1]["movement_id"],)]
+    assert refused["reason"][0].startswith(message)
 
 
 def test_landed_cost_is_allocated_capitalised_on_hand_and_expensed_on_units_gone() -> None:
