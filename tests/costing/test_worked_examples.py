@@ -114,6 +114,44 @@ def test_shortfall_with_no_layer_ever_is_zero_and_flagged() -> None:
     assert set(r.flags.get_column("flag")) == {"NO_REFERENCE_COST", "NEGATIVE_STOCK_PROVISIONAL"}
 
 
+def test_shortfall_in_a_pool_with_no_history_takes_the_latest_other_warehouse_reference() -> None:
+    # DOMAIN.md "Negative stock": W3 never had S1. At i3 (Jan 4) the company's other pools of
+    # S1 are W1 (last inbound r1, Jan 1) and W2 (last inbound r2b, Jan 3): W2's is the latest.
+    # W2 holds stock then, so its reference is its oldest open layer: r2a (1 unit left of 4
+    # worth 10.00 -> V/Q = 2.50); 3 units short -> P = 7.50. C2's S1 and W1's S2 do not count.
+    # At i4 (Jan 5) W2 is empty (i2 took the rest on Jan 4, 23:00): the reference is W2's
+    # last entered layer r2b (2 units worth 7.00 -> 3.50): 1 unit -> 3.50. Then r4 (W3)
+    # serves both: true-ups at its cost 4.00 a unit.
+    rows = [
+        move("r1", "2026-01-01T09:00", "RECEIPT", 5, cost="1"),
+        move("r2a", "2026-01-02T09:00", "RECEIPT", 4, wh="W2", cost="2.5"),
+        move("i2a", "2026-01-02T10:00", "ISSUE", 3, wh="W2"),
+        move("r2b", "2026-01-03T09:00", "RECEIPT", 2, wh="W2", cost="3.5"),
+        move("rc", "2026-01-03T12:00", "RECEIPT", 1, company="C2", cost="99"),
+        move("rs", "2026-01-03T13:00", "RECEIPT", 1, sku="S2", cost="50"),
+        move("i3", "2026-01-04T09:00", "ISSUE", 3, wh="W3"),
+        move("i2", "2026-01-04T23:00", "ISSUE", 3, wh="W2"),
+        move("i4", "2026-01-05T09:00", "ISSUE", 1, wh="W3"),
+        move("r4", "2026-01-06T09:00", "RECEIPT", 4, wh="W3", cost="4"),
+    ]
+    r = cost(rows)
+    provisional = r.cogs.filter(kind="COST", warehouse="W3").select("movement_id", "provisional")
+    assert provisional.rows() == [("i3", D("7.50")), ("i4", D("3.50"))]
+    true_ups = amounts(r.cogs.filter(kind="TRUE_UP"))
+    assert true_ups == {"i3": D("4.50"), "i4": D("0.50")}
+    flags = r.flags.filter(pl.col("movement_id").is_in(["i3", "i4"]))
+    assert set(flags.select("movement_id", "flag").rows()) == {
+        ("i3", "NEGATIVE_STOCK_PROVISIONAL"),
+        ("i3", "REFERENCE_COST_FROM_WAREHOUSE"),
+        ("i4", "NEGATIVE_STOCK_PROVISIONAL"),
+        ("i4", "REFERENCE_COST_FROM_WAREHOUSE"),
+    }
+    # day by day (the other pools' references carried in the state) gives the same
+    for day_result in [_day_by_day(inputs(rows), JAN1, JAN10)]:
+        got = pl.concat(d.cogs for d in day_result).filter(kind="COST", warehouse="W3")
+        assert got.select("movement_id", "provisional").rows() == provisional.rows()
+
+
 def test_return_is_valued_at_its_issue_cost_share() -> None:
     # Issue of 3 cost 1.00 (layer 3 @ 0.333333); return 1 -> round(1.00 x 1/3) = 0.33.
     r = cost(
