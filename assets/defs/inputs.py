@@ -96,13 +96,14 @@ def _outcome(
     than failed, and `reckon run` does not count it (a folder without the day's file is a
     WARN, as a real gap may be)."""
     materialized, check = _results(reports)
+    metadata = dict(materialized.metadata or {})
     folder = reckon.layout.input_dir(contract.name)
     if not folder.is_dir():
         note = f"- no {folder.name}/ folder in the data directory: input not used, check skipped"
-        metadata = {**materialized.metadata, "warnings": dg.MetadataValue.md(note)}
+        metadata["warnings"] = dg.MetadataValue.md(note)
         yield dg.MaterializeResult(asset_key=contract.name, metadata=metadata)
         return
-    yield dg.MaterializeResult(asset_key=contract.name, metadata=materialized.metadata)
+    yield dg.MaterializeResult(asset_key=contract.name, metadata=metadata)
     if (
         dg.AssetCheckKey(dg.AssetKey(contract.name), CHECK_NAME)
         in context.selected_asset_check_keys

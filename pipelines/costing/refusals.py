@@ -245,7 +245,7 @@ def refuse_uncostable(
                 _no_rate_reason("posting"),
             )
         )
-    out = pl.concat([r.cast(dict(REFUSED_SCHEMA)) for r in refused]).unique(
+    out = pl.concat([r.cast(REFUSED_SCHEMA) for r in refused]).unique(
         ["table", "document_id"], keep="first", maintain_order=True
     )
     if out.is_empty():

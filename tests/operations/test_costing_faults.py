@@ -50,6 +50,18 @@ def test_a_document_without_an_fx_rate_is_quarantined_and_the_rest_of_the_night_
     assert costed == [("M-2",), ("M-4",), ("M-5",)]
     assert kept == [("M-9", 4)]
     assert (data / "exports" / "costing_cogs" / "2026-01-06.csv").is_file()
+    # the rate arrives: rerunning the days costs the receipt and clears its quarantine
+    with (data / "fx_rates" / "fx_rates.csv").open("a", encoding="utf-8") as rates:
+        rates.write("2026-01-06,CNY,USD,0.14000000\n")
+    again = _run(data)
+    assert again.exit_code == 0, again.output
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM costing_quarantine").fetchall() == [(0,)]
+        value = con.sql(
+            "SELECT closing_value FROM costing_valuation WHERE warehouse = 'LA-3PL' "
+            "AND day = DATE '2026-01-06'"
+        ).fetchall()
+    assert [str(v) for (v,) in value] == ["46.68"]  # 10 x 4.50 + round(4 x 3 x 0.14, 2)
 
 
 def test_a_key_sent_twice_in_the_exports_fails_its_check_and_exits_3(data: Path) -> None:
