@@ -137,17 +137,17 @@ def _last_inbound_before(cand: pl.DataFrame, inb: pl.DataFrame) -> pl.DataFrame:
     entered = (
         inb.with_columns(pl.col("occurred_at").fill_null(EARLIEST).alias("in_at"))
         .group_by(*POOL, "in_at")
-        .agg(pl.col("in_end").max().alias("in_end_before"), pl.col("movement_id").max())
+        .agg(
+            pl.col("in_end").max().alias("in_end_before"),
+            pl.col("movement_id").max().alias("last_in_id"),  # null: carried slices only
+        )
         .sort("in_at")
     )
     found = cand.sort("occurred_at").join_asof(
         entered, left_on="occurred_at", right_on="in_at", by=POOL, check_sortedness=False
     )
-    real = pl.col("movement_id").is_not_null()
-    return found.with_columns(
-        pl.when(real).then(pl.col("in_at")).alias("last_in_at"),
-        pl.when(real).then(pl.col("movement_id")).alias("last_in_id"),
-    ).drop("in_at", "movement_id")
+    real = pl.col("last_in_id").is_not_null()
+    return found.with_columns(pl.when(real).then(pl.col("in_at")).alias("last_in_at")).drop("in_at")
 
 
 def _last_outbound_before(cand: pl.DataFrame, outb: pl.DataFrame) -> pl.DataFrame:

@@ -147,9 +147,26 @@ def test_shortfall_in_a_pool_with_no_history_takes_the_latest_other_warehouse_re
         ("i4", "REFERENCE_COST_FROM_WAREHOUSE"),
     }
     # day by day (the other pools' references carried in the state) gives the same
-    for day_result in [_day_by_day(inputs(rows), JAN1, JAN10)]:
-        got = pl.concat(d.cogs for d in day_result).filter(kind="COST", warehouse="W3")
-        assert got.select("movement_id", "provisional").rows() == provisional.rows()
+    days = _day_by_day(inputs(rows), JAN1, JAN10)
+    got = pl.concat(d.cogs for d in days).filter(kind="COST", warehouse="W3")
+    assert got.select("movement_id", "provisional").rows() == provisional.rows()
+    carried = days[2].end_state.pool_refs.filter(company="C1", sku="S1")
+    assert carried.select("warehouse", "last_in_id").sort("warehouse").rows() == [
+        ("W1", "r1"),
+        ("W2", "r2b"),
+    ]
+
+
+def test_a_shortfall_takes_the_pool_whose_last_inbound_is_latest_across_days() -> None:
+    # W1's last inbound (Jan 2) is later than W2's (Jan 1), both carried into Jan 3's call:
+    # the W3 shortfall takes W1's reference (4.00 a unit), not W2's (1.00).
+    rows = [
+        move("r2", "2026-01-01T09:00", "RECEIPT", 1, wh="W2", cost="1"),
+        move("r1", "2026-01-02T09:00", "RECEIPT", 1, wh="W1", cost="4"),
+        move("i3", "2026-01-03T09:00", "ISSUE", 2, wh="W3"),
+    ]
+    for result in (cost(rows), _day_by_day(inputs(rows), JAN1, date(2026, 1, 3))[-1]):
+        assert amounts(result.cogs.filter(kind="COST")) == {"i3": D("8.00")}
 
 
 def test_return_is_valued_at_its_issue_cost_share() -> None:
