@@ -92,6 +92,16 @@ def _failed_check(
 ) -> list[tuple[ExitCode, str]]:
     asset = check.asset_key.to_user_string()
     rows, files = _value(check, "rows_quarantined"), _value(check, "rejected_files")
+    if rows and "quarantine" in check.metadata:  # a check naming its own quarantine
+        reasons = getattr(check.metadata.get("reasons"), "value", "") or ""
+        where_to_look = getattr(check.metadata["quarantine"], "value", "")
+        return [
+            (
+                ExitCode.QUARANTINED,
+                f"{where}: {asset}: {rows} row(s) quarantined ({check.check_name}); see "
+                f"{where_to_look}" + "".join(f"\n      {r}" for r in reasons.splitlines()),
+            )
+        ]
     if rows or files:
         return [
             (

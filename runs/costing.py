@@ -42,6 +42,7 @@ from runs.costing_inputs import (
     earliest_late_day,
     engine_inputs,
     first_movement_day,
+    refused_with_provenance,
 )
 from storage.warehouse import read_table, replace_slice, table_exists
 
@@ -84,6 +85,8 @@ class CostingRun:
     late_from: date | None
     counts: dict[str, int] = field(default_factory=dict)
     violations: dict[str, pl.DataFrame] = field(default_factory=dict)
+    quarantined: list[pl.DataFrame] = field(default_factory=list)
+    """Rows the engine could not cost, per chunk, with their file and row (costing_quarantine)."""
 
     @property
     def restated_days(self) -> int:
@@ -132,6 +135,9 @@ def cost_days(
             con, outputs["costing_ageing_changes"], chunk_start
         )
         _store(con, chunk_start, chunk_end, outputs, result.end_state, ageing_end)
+        refused = refused_with_provenance(con, result.refused)
+        replace_slice(con, "costing_quarantine", refused, {"day": (chunk_start, chunk_end)})
+        run.quarantined.append(refused)
         _tally(run, result, outputs)
         state = result.end_state
         # Dropped before the next chunk is costed, not when its result replaces them.

@@ -133,3 +133,21 @@ def landed_frame(
     params = [known_by, start, end, start, known_by, start, end]
     frame = read_table(con, "landed_costs", where, params)
     return frame.drop(PROVENANCE, strict=False)
+
+
+def refused_with_provenance(con: duckdb.DuckDBPyConnection, refused: pl.DataFrame) -> pl.DataFrame:
+    """The engine's refused rows (pipelines.costing.refusals) + the file and row each came
+    from, so the quarantine names the extract an operator must fix."""
+    schema = {"table": pl.String, "document_id": pl.String, "file": pl.String, "row": pl.Int64}
+    found = [pl.DataFrame(schema=schema)]
+    for table, id_col in (("movements", "movement_id"), ("landed_costs", "landed_cost_id")):
+        ids = refused.filter(pl.col("table") == table).get_column("document_id").to_list()
+        if ids and table_exists(con, table):
+            rows = con.sql(
+                f'SELECT ? AS "table", {id_col} AS document_id, "_source_file" AS file, '
+                f'"_source_row" AS row FROM "{table}" WHERE {id_col} IN (SELECT unnest(?))',
+                params=[table, ids],
+            ).pl()
+            found.append(rows.cast(schema))
+    where = pl.concat(found).unique(["table", "document_id"], keep="first")
+    return refused.join(where, on=["table", "document_id"], how="left")

@@ -53,6 +53,10 @@ INVENTORY_CHECK_OUTPUTS = dict.fromkeys(
 )
 """The inventory check's tables -> their date column (the day of the snapshot compared)."""
 
+QUARANTINE_CHECK = "costed_without_quarantine"
+QUARANTINE_SHOWN = 10
+"""Refused documents named in the check (and by `reckon run`); all are in costing_quarantine."""
+
 INVARIANT_DESCRIPTIONS = {
     "roll_forward": "Per pool and day: opening + in - out = closing; opening = previous closing.",
     "open_layers_equal_balance": "Open layers less open shortfalls equal the closing balance.",
@@ -75,8 +79,16 @@ INVARIANT_DESCRIPTIONS = {
     ],
     kinds={"polars", "duckdb"},
     check_specs=[
-        dg.AssetCheckSpec(name, asset="costing", blocking=True, description=text)
-        for name, text in INVARIANT_DESCRIPTIONS.items()
+        *(
+            dg.AssetCheckSpec(name, asset="costing", blocking=True, description=text)
+            for name, text in INVARIANT_DESCRIPTIONS.items()
+        ),
+        dg.AssetCheckSpec(
+            QUARANTINE_CHECK,
+            asset="costing",
+            description="Every document of the days was costed: none left out for a missing "
+            "FX rate or transfer legs that disagree (table costing_quarantine).",
+        ),
     ],
     description=(
         "FIFO cost of every outbound movement with its consumed layers, valuation and ageing "
@@ -111,6 +123,26 @@ def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
             passed=violations.is_empty(),
             metadata={"violations": violations.height, "first": markdown_table(violations, 10)},
         )
+    yield _quarantine_check(run)
+
+
+def _quarantine_check(run: CostingRun) -> dg.AssetCheckResult:
+    """The documents left out, an ERROR: `reckon run` exits 4 (quarantine) and prints them."""
+    refused = pl.concat(run.quarantined) if run.quarantined else pl.DataFrame()
+    reasons = [
+        f"{r['table']} {r['document_id']} ({r['file']}, row {r['row']}): {r['reason']}"
+        for r in refused.head(QUARANTINE_SHOWN).iter_rows(named=True)
+    ]
+    return dg.AssetCheckResult(
+        check_name=QUARANTINE_CHECK,
+        passed=refused.is_empty(),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "rows_quarantined": refused.height,
+            "quarantine": "the table costing_quarantine",
+            "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in reasons)),
+        },
+    )
 
 
 def _run_row(run_id: str, run: CostingRun) -> pl.DataFrame:
