@@ -127,8 +127,8 @@ def _quarantined_bills(
             return [
                 (
                     ExitCode.QUARANTINED,
-                    f"{where}: {quarantined} bill file(s) quarantined{of_which}; the reasons are in "
-                    f"{data / 'quarantine' / 'bills'}/ and the asset bill_quarantine "
+                    f"{where}: {quarantined} bill file(s) quarantined{of_which}; the reasons "
+                    f"are in {data / 'quarantine' / 'bills'}/ and the asset bill_quarantine "
                     "(`reckon parse FILE` shows why a file did not parse)",
                 )
             ]
