@@ -44,6 +44,7 @@ from pipelines.reconciliation import (
     reconcile,
     rollforward_breaks,
     rollforward_chain_breaks,
+    unpriceable_shipments,
 )
 from pipelines.reconciliation.bills import BillInputError
 from pipelines.reconciliation.config import CarriersFile
@@ -328,7 +329,42 @@ def refresh_order_logistics_cost(con: duckdb.DuckDBPyConnection) -> pl.DataFrame
     ):
         return pl.DataFrame()
     costs = order_logistics_cost(
-        read_table(con, "reconciliation_findings"), read_table(con, "shipment_ratings")
+        read_table(con, "reconciliation_findings"),
+        read_table(con, "shipment_ratings"),
+        read_table(con, "companies"),
     )
     replace_slice(con, "order_logistics_cost", costs)
     return costs
+
+
+SHIPMENT_COLUMNS = {
+    "shipment_id": pl.String,
+    "carrier": pl.String,
+    "ship_date": pl.Date,
+    "company": pl.String,
+    "order_id": pl.String,
+}
+
+
+def refresh_unpriceable_shipments(
+    con: duckdb.DuckDBPyConnection, layout: DataLayout
+) -> pl.DataFrame:
+    """Every shipment loaded that cannot be priced, with why (replaced whole): those of a
+    carrier carriers.yaml does not name, and those the rating left unrated."""
+    configured = [c.carrier for c in load_carriers(layout.carriers_file).carriers]
+    shipments = (
+        con.sql(
+            "SELECT shipment_id, carrier, "
+            f"{day_of(SHIPMENTS)} AS ship_date, company, order_id FROM shipments"
+        ).pl()
+        if table_exists(con, "shipments")
+        else pl.DataFrame(schema=SHIPMENT_COLUMNS)
+    )
+    ratings = (
+        read_table(con, "shipment_ratings")
+        if table_exists(con, "shipment_ratings")
+        else pl.DataFrame(schema=contract("shipment_ratings").schema)
+    )
+    found = unpriceable_shipments(shipments, ratings, configured)
+    replace_slice(con, "unpriceable_shipments", found)
+    return found

@@ -30,6 +30,7 @@ from runs.reconciliation import (
     Reconciled,
     reconcile_periods,
     refresh_order_logistics_cost,
+    refresh_unpriceable_shipments,
 )
 from storage.config import load_carriers, load_rate_cards
 from storage.dispute_workbook import write_dispute_list
@@ -263,18 +264,48 @@ def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonReso
     kinds={"polars", "duckdb"},
     backfill_policy=dg.BackfillPolicy.single_run(),
     description="Freight per order in functional currency: approved bill amounts where billed, "
-    "the expected price where not yet billed; joins COGS per order for landed margin.",
+    "the expected price where not yet billed; joins COGS per order for landed margin. With it, "
+    "every shipment that cannot be priced and why (unpriceable_shipments).",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "every_shipment_priced",
+            asset="order_logistics_cost",
+            description="Every shipment loaded can be priced: its carrier is in carriers.yaml "
+            "and a rate-card version prices it (exported: unpriceable_shipments).",
+        )
+    ],
 )
-def order_logistics_cost(reckon: ReckonResource) -> dg.MaterializeResult:
+def order_logistics_cost(reckon: ReckonResource):
     with reckon.warehouse() as con:
         costs = refresh_order_logistics_cost(con)
+        unpriceable = refresh_unpriceable_shipments(con, reckon.layout)
+    exports = reckon.layout.exports_dir
     if costs.width:
-        write_export(costs, reckon.layout.exports_dir, "order_logistics_cost", "all")
+        write_export(costs, exports, "order_logistics_cost", "all")
+    write_export(unpriceable, exports, "unpriceable_shipments", "all")
     by_status = (
         costs.group_by("status").agg(pl.len().alias("orders")).sort("status")
         if costs.height
         else costs
     )
-    return dg.MaterializeResult(
-        metadata={"orders": costs.height, "by_status": markdown_table(by_status)}
+    by_reason = (
+        unpriceable.group_by("carrier", "reason_code")
+        .agg(pl.len().alias("shipments"))
+        .sort("carrier", "reason_code")
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            "orders": costs.height,
+            "by_status": markdown_table(by_status),
+            "unpriceable_shipments": unpriceable.height,
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name="every_shipment_priced",
+        passed=unpriceable.is_empty(),
+        metadata={
+            "unpriceable": unpriceable.height,
+            "by_reason": markdown_table(by_reason),
+            "first": markdown_table(unpriceable, 10),
+        },
     )
