@@ -80,7 +80,7 @@ def order_logistics_cost(
             .otherwise(pl.lit("PARTIAL")),
         )
         .select(ORDER_LOGISTICS_COST.column_names)
-        .cast(dict(ORDER_LOGISTICS_COST.schema))
+        .cast(pl.Schema(ORDER_LOGISTICS_COST.schema))
         .sort("order_id", "company")
     )
 
@@ -106,6 +106,6 @@ def unpriceable_shipments(
     )
     return (
         pl.concat([unconfigured, unrated], how="vertical_relaxed")
-        .cast(dict(UNPRICEABLE_SHIPMENTS.schema))
+        .cast(pl.Schema(UNPRICEABLE_SHIPMENTS.schema))
         .sort("shipment_id")
     )
