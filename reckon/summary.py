@@ -131,12 +131,14 @@ def _quarantined_bills(
             continue
         metadata = event.materialization.metadata
         quarantined = int(getattr(metadata.get("files_quarantined"), "value", 0) or 0)
+        duplicates = int(getattr(metadata.get("files_duplicate"), "value", 0) or 0)
         if quarantined:
+            of_which = f" ({duplicates} a duplicate of a file taken in)" if duplicates else ""
             return [
                 (
                     ExitCode.QUARANTINED,
-                    f"{where}: {quarantined} bill file(s) quarantined; the reasons are in "
-                    f"{data / 'quarantine' / 'bills'}/ and the asset bill_quarantine "
+                    f"{where}: {quarantined} bill file(s) quarantined{of_which}; the reasons "
+                    f"are in {data / 'quarantine' / 'bills'}/ and the asset bill_quarantine "
                     "(`reckon parse FILE` shows why a file did not parse)",
                 )
             ]
