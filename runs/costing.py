@@ -152,12 +152,12 @@ def cost_days(
         chunk_days = 1
     chunk_start = first
     while chunk_start <= through:
-        chunk_end = min(through, chunk_start + timedelta(days=chunk_days - 1))
+        chunk_end = _chunk_end(chunk_start, chunk_days, through, policy.closed_before)
         # Every chunk sees what is known by the end of the run, as one call over the range
         # would: a document loaded later than its chunk but by `through` belongs in it.
         inputs = engine_inputs(con, chunk_start, chunk_end, policy, known_by=through)
         state = _with_issue_costs(con, state, inputs["movements"], chunk_start)
-        result = cost_range(inputs, state, chunk_start, chunk_end, policy)
+        result = cost_range(inputs, state, chunk_start, chunk_end, _chunk_policy(policy, chunk_end))
         outputs = _outputs(result, inputs)
         ageing_end = _ageing_at(outputs["costing_ageing_changes"], chunk_end)
         outputs["costing_ageing_changes"] = _ageing_rows_to_store(
@@ -172,6 +172,22 @@ def cost_days(
     if restated and before is not None:
         _record_restatement(con, run, run_id or f"{start}..{end}", changes, restated, before)
     return run
+
+
+def _chunk_end(start: date, days: int, through: date, closed_before: date | None) -> date:
+    """The last day of the chunk from `start`: a chunk never spans the first open day of a
+    closed period, where the engine posts the closed period's late documents."""
+    end = min(through, start + timedelta(days=days - 1))
+    if closed_before is not None and start < closed_before <= end:
+        end = closed_before - timedelta(days=1)
+    return end
+
+
+def _chunk_policy(policy: CostingPolicy, end: date) -> CostingPolicy:
+    """A chunk before the closed period's first open day costs its days as they were
+    while open: nothing in it is re-dated (the engine re-dates only from that day on)."""
+    closed = policy.closed_before
+    return replace(policy, closed_before=None) if closed is not None and end < closed else policy
 
 
 def _restated_window(
