@@ -35,12 +35,13 @@ from storage.warehouse import replace_slice, table_exists
 SEEN = "__costing_documents_seen"
 """Temporary table: the documents this run can see, hashed (built once per run)."""
 DOCUMENTS = COSTING_DOCUMENTS.name
-FIGURES = {
-    "company": pl.String,
-    "currency": pl.String,
+FIGURE_TYPES: dict[str, pl.DataType] = {
+    "company": pl.String(),
+    "currency": pl.String(),
     "cogs": MONEY,
     "inventory_value": MONEY,
 }
+FIGURES = pl.Schema(FIGURE_TYPES)
 
 _LINKS = {
     MOVEMENTS.name: "CASE WHEN movement_type = 'RECEIPT' THEN reference END",
@@ -164,7 +165,7 @@ def company_figures(con: duckdb.DuckDBPyConnection, first: date, last: date) -> 
     Each valuation change row's opening is its pool's previous closing and history starts
     empty, so a company's stock value is the sum of closing - opening over its rows."""
     if not all(table_exists(con, t) for t in ("costing_cogs", "costing_valuation", "companies")):
-        return pl.DataFrame(schema=pl.Schema(FIGURES))
+        return pl.DataFrame(schema=FIGURES)
     query = """
         WITH cogs AS (
             SELECT company, sum(amount) AS cogs FROM costing_cogs
@@ -179,7 +180,7 @@ def company_figures(con: duckdb.DuckDBPyConnection, first: date, last: date) -> 
         ORDER BY c.company
     """
     frame = con.sql(query, params={"first": first, "last": last}).pl()
-    return frame.cast(pl.Schema(FIGURES))
+    return frame.cast(FIGURES)
 
 
 def restatement_record(

@@ -8,6 +8,7 @@ set-based engine. Its invariant checks are blocking, so a wrong number never
 reaches `costing_exports`; the snapshot check blocks the exports as well.
 """
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -53,6 +54,9 @@ INVENTORY_CHECK_OUTPUTS = dict.fromkeys(
     INVENTORY_DISCREPANCIES.partition_column,
 )
 """The inventory check's tables -> their date column (the day of the snapshot compared)."""
+REWRITTEN: dict[str, dg.MetadataValue] = {
+    "reason": dg.MetadataValue.text("costing rewrote this day (docs/costing.md)")
+}
 RESTATEMENT_EXPORTS = (COSTING_RESTATEMENTS.name, COSTING_RESTATED_DOCUMENTS.name)
 """Exported per run that restated costed days (`exports/<table>/<run_id>.csv`)."""
 
@@ -125,21 +129,21 @@ def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
         )
 
 
-def _restatement_metadata(run: CostingRun) -> dict[str, object]:
+def _restatement_metadata(run: CostingRun) -> dict[str, dg.MetadataValue]:
     """What the run restated (costing_restatements rows), shown on every partition it
     rewrote: nothing changes silently."""
     record = run.restatement
     if record.is_empty():
-        return {"restated": "no day already costed changed"}
+        return {"restated": dg.MetadataValue.text("no day already costed changed")}
     documents = run.restated_documents
+    days = (record["restated_from"].min(), record["restated_to"].max())
+    counts = {
+        change: int((documents["change"] == change).sum())
+        for change in ("ADDED", "CHANGED", "REMOVED")
+    }
     return {
-        "restated": f"{record['restated_from'].min()} to {record['restated_to'].max()}",
-        "restated_documents": {
-            change: int((documents["change"] == change).sum())
-            for change in ("ADDED", "CHANGED", "REMOVED")
-        }
-        if documents.height
-        else {},
+        "restated": dg.MetadataValue.text(" to ".join(str(day) for day in days)),
+        "restated_documents": dg.MetadataValue.json(counts),
         "restatement": markdown_table(
             record.select(
                 "company",
@@ -159,7 +163,7 @@ def rematerialised(
     context: dg.AssetExecutionContext,
     rewritten: list[date],
     requested: list[date],
-    metadata: dict[str, object],
+    metadata: Mapping[str, dg.MetadataValue],
 ) -> list[dg.AssetMaterialization]:
     """A materialization of this asset for every day the run rewrote outside the partitions
     it was launched for, so the UI shows those partitions as rematerialised by this run
@@ -169,7 +173,7 @@ def rematerialised(
         dg.AssetMaterialization(
             asset_key=context.asset_key,
             partition=str(day),
-            metadata={"rewritten_by_run": context.run.run_id, **metadata},
+            metadata={"rewritten_by_run": dg.MetadataValue.text(context.run.run_id), **metadata},
         )
         for day in rewritten
         if day not in asked
@@ -184,8 +188,8 @@ def _rewritten_days(
     runs = read_table(con, "costing_runs", "run_id = ?", [context.run.run_id])
     if runs.is_empty():
         return days
-    first = min(runs["computed_start"].min(), days[0])
-    last = max(runs["computed_end"].max(), days[-1])
+    first = min([*runs["computed_start"].to_list(), days[0]])
+    last = max([*runs["computed_end"].to_list(), days[-1]])
     return [date.fromordinal(d) for d in range(first.toordinal(), last.toordinal() + 1)]
 
 
@@ -315,7 +319,7 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
     threshold = reckon.snapshot_accuracy_threshold
     below = rates.filter(pl.col("accuracy") < threshold) if rates.height else rates
     worst = float(rates["accuracy"].min()) if rates.height else 1.0
-    for event in rematerialised(context, days, requested, {"reason": "costing restated it"}):
+    for event in rematerialised(context, days, requested, REWRITTEN):
         context.log_event(event)
     yield dg.MaterializeResult(
         metadata={
@@ -370,7 +374,7 @@ def costing_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
             if report.width:
                 written += len(write_daily_exports(report, exports, name, "day", report_days))
         written += _export_restatement(con, exports, context.run.run_id)
-    for event in rematerialised(context, days, requested, {"reason": "costing restated it"}):
+    for event in rematerialised(context, days, requested, REWRITTEN):
         context.log_event(event)
     return dg.MaterializeResult(
         metadata={
