@@ -169,8 +169,11 @@ def cost_days(
         # Dropped before the next chunk is costed, not when its result replaces them.
         del inputs, result, outputs, ageing_end
         chunk_start = chunk_end + timedelta(days=1)
+    run_id = run_id or f"{start}..{end}"
     if restated and before is not None:
-        _record_restatement(con, run, run_id or f"{start}..{end}", changes, restated, before)
+        _record_restatement(con, run, run_id, changes, restated, before)
+    else:
+        store_restatement(con, run_id, through, pl.DataFrame(), changes.documents.clear())
     return run
 
 
@@ -212,9 +215,10 @@ def _record_restatement(
     """Compare the restated days' figures with what they were, and store the record
     (nothing when no document changed and every figure is the same)."""
     after = company_figures(con, *window)
-    record = restatement_record(run_id, window, changes, before, after)
+    through = run.computed[1]
+    record = restatement_record(run_id, through, window, changes, before, after)
     documents = changes.documents if record.height else changes.documents.clear()
-    store_restatement(con, run_id, record, documents)
+    store_restatement(con, run_id, through, record, documents)
     run.restatement = record
     run.restated_documents = documents
 

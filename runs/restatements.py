@@ -99,7 +99,8 @@ def document_changes(
     earliest posting of those landed costs. Days before `closed_before` are never
     rewritten: their changes take effect on the first open day.
     """
-    columns = {c.name: c.dtype for c in COSTING_RESTATED_DOCUMENTS.columns if c.name != "run_id"}
+    own = ("run_id", "detected_on")
+    columns = {c.name: c.dtype for c in COSTING_RESTATED_DOCUMENTS.columns if c.name not in own}
     if last_costed is None or not table_exists(con, DOCUMENTS):
         return DocumentChanges(pl.DataFrame(schema=columns), None)
     query = f"""
@@ -185,6 +186,7 @@ def company_figures(con: duckdb.DuckDBPyConnection, first: date, last: date) -> 
 
 def restatement_record(
     run_id: str,
+    detected_on: date,
     window: tuple[date, date],
     changes: DocumentChanges,
     before: pl.DataFrame,
@@ -210,6 +212,7 @@ def restatement_record(
     zero = pl.lit(0).cast(MONEY)
     rows = joined.select(
         pl.lit(run_id).alias("run_id"),
+        pl.lit(detected_on).alias("detected_on"),
         "company",
         "currency",
         pl.lit(restated_from).alias("restated_from"),
@@ -238,11 +241,15 @@ def restatement_record(
 
 
 def store_restatement(
-    con: duckdb.DuckDBPyConnection, run_id: str, record: pl.DataFrame, documents: pl.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    detected_on: date,
+    record: pl.DataFrame,
+    documents: pl.DataFrame,
 ) -> None:
-    """Replace this run's restatement record and its documents."""
+    """Replace this run's restatement record and its documents (both empty: nothing restated)."""
     replace_slice(con, COSTING_RESTATEMENTS.name, record, {"run_id": run_id})
-    listed = documents.with_columns(pl.lit(run_id).alias("run_id")).select(
-        [c.name for c in COSTING_RESTATED_DOCUMENTS.columns]
-    )
+    listed = documents.with_columns(
+        pl.lit(run_id).alias("run_id"), pl.lit(detected_on).alias("detected_on")
+    ).select([c.name for c in COSTING_RESTATED_DOCUMENTS.columns])
     replace_slice(con, COSTING_RESTATED_DOCUMENTS.name, listed, {"run_id": run_id})

@@ -39,7 +39,7 @@ from runs.costing_summaries import (
     largest_cogs,
 )
 from runs.dated import day_of
-from storage.exports import write_daily_exports, write_export
+from storage.exports import write_daily_exports
 from storage.warehouse import read_table, replace_slice
 
 GROUP = "costing"
@@ -58,7 +58,8 @@ REWRITTEN: dict[str, dg.MetadataValue] = {
     "reason": dg.MetadataValue.text("costing rewrote this day (docs/costing.md)")
 }
 RESTATEMENT_EXPORTS = (COSTING_RESTATEMENTS.name, COSTING_RESTATED_DOCUMENTS.name)
-"""Exported per run that restated costed days (`exports/<table>/<run_id>.csv`)."""
+"""Exported per day a run costed through (`exports/<table>/<day>.csv`), every run's record
+of that day in one file."""
 
 INVARIANT_DESCRIPTIONS = {
     "roll_forward": "Per pool and day: opening + in - out = closing; opening = previous closing.",
@@ -116,10 +117,10 @@ def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
         for observation in _day_observations(context.asset_key, figures, largest_each_day):
             context.log_event(observation)
     restated = _restatement_metadata(run)
-    for event in rematerialised(context, run.rewritten_days, days, restated):
-        context.log_event(event)
     meta = _costing_metadata(run, figures, by_kind, by_flag, largest)
     yield dg.MaterializeResult(metadata={**meta, **restated})
+    for event in rematerialised(context, run.rewritten_days, days, restated):
+        context.log_event(event)
     for name in INVARIANTS:
         violations = run.violations[name]
         yield dg.AssetCheckResult(
@@ -319,8 +320,6 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
     threshold = reckon.snapshot_accuracy_threshold
     below = rates.filter(pl.col("accuracy") < threshold) if rates.height else rates
     worst = float(rates["accuracy"].min()) if rates.height else 1.0
-    for event in rematerialised(context, days, requested, REWRITTEN):
-        context.log_event(event)
     yield dg.MaterializeResult(
         metadata={
             "days_checked": len(snapshot_days),
@@ -341,6 +340,8 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
             "below_threshold": markdown_table(below, 20),
         },
     )
+    for event in rematerialised(context, days, requested, REWRITTEN):
+        context.log_event(event)
 
 
 @dg.asset(
@@ -373,10 +374,11 @@ def costing_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
         ):
             if report.width:
                 written += len(write_daily_exports(report, exports, name, "day", report_days))
-        written += _export_restatement(con, exports, context.run.run_id)
-    for event in rematerialised(context, days, requested, REWRITTEN):
-        context.log_event(event)
-    return dg.MaterializeResult(
+        for table in RESTATEMENT_EXPORTS:
+            frame = read_table(con, table, "detected_on = ?", [last])
+            if frame.width:
+                written += len(write_daily_exports(frame, exports, table, "detected_on", [last]))
+    yield dg.MaterializeResult(
         metadata={
             "days_exported": len(days),
             "full_report_days": len(report_days),
@@ -384,17 +386,8 @@ def costing_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
             "folder": dg.MetadataValue.path(str(exports)),
         }
     )
-
-
-def _export_restatement(con: duckdb.DuckDBPyConnection, exports: Path, run_id: str) -> int:
-    """This run's restatement record and its documents, one file each named by the run."""
-    written = 0
-    for table in RESTATEMENT_EXPORTS:
-        frame = read_table(con, table, "run_id = ?", [run_id])
-        if frame.height:
-            write_export(frame, exports, table, run_id)
-            written += 1
-    return written
+    for event in rematerialised(context, days, requested, REWRITTEN):
+        context.log_event(event)
 
 
 def _full_report_days(days: list[date], requested: list[date], exports: Path) -> list[date]:

@@ -48,6 +48,11 @@ COSTING_RESTATEMENTS = TableContract(
     ),
     columns=(
         Column("run_id", t.ID, description="The run that detected and recosted the change."),
+        Column(
+            "detected_on",
+            t.DATE,
+            description="The last day that run costed: the export's partition.",
+        ),
         Column("company", t.ID),
         Column("currency", t.CODE, description="The company's functional currency."),
         Column("restated_from", t.DATE, description="First day whose figures were rewritten."),
@@ -69,8 +74,12 @@ COSTING_RESTATEMENTS = TableContract(
         Column("inventory_value_difference", t.MONEY),
     ),
     key=("run_id", "company"),
+    partition_column="detected_on",
     exported=True,
-    notes=("Exported per run: `exports/costing_restatements/<run_id>.csv`.",),
+    notes=(
+        "Exported per day: `exports/costing_restatements/<detected_on>.csv` holds every run's "
+        "record detected on that day (an empty file when none), rewritten by each run of it.",
+    ),
 )
 
 COSTING_RESTATED_DOCUMENTS = TableContract(
@@ -78,6 +87,7 @@ COSTING_RESTATED_DOCUMENTS = TableContract(
     description="The documents behind each restatement: what changed, its day before and after.",
     columns=(
         Column("run_id", t.ID),
+        Column("detected_on", t.DATE),
         Column("source", t.CODE, enum=DOCUMENT_SOURCES),
         Column("document_id", t.ID),
         Column("company", t.ID),
@@ -87,8 +97,9 @@ COSTING_RESTATED_DOCUMENTS = TableContract(
         Column("posted_on", t.DATE, description="The day its effect is costed from."),
     ),
     key=("run_id", "source", "document_id"),
+    partition_column="detected_on",
     exported=True,
-    notes=("Exported per run: `exports/costing_restated_documents/<run_id>.csv`.",),
+    notes=("Exported per day like costing_restatements.",),
 )
 
 RESTATEMENT_TABLES = (COSTING_DOCUMENTS, COSTING_RESTATEMENTS, COSTING_RESTATED_DOCUMENTS)

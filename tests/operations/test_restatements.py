@@ -112,8 +112,8 @@ def test_a_backdated_receipt_in_the_next_nights_extract_restates_every_day_since
     # the receipt's 225.00 = -75.00 + 300.00.
     assert record.select("cogs_difference", "inventory_value_before", "inventory_value_after")\
         .rows() == [(D("-75.00"), D("1867.50"), D("2167.50"))]  # fmt: skip
-    exported = pl.read_csv(next((data / "exports" / "costing_restatements").glob("*.csv")))
-    assert exported.height == 1
+    exported = pl.read_csv(data / "exports" / "costing_restatements" / f"{JAN10}.csv")
+    assert exported.select("company", "detected_on").rows() == [("CN01", str(JAN10))]
     discrepancy = pl.read_parquet(data / "exports" / "inventory_discrepancies" / f"{JAN6}.parquet")
     assert discrepancy.select("sku", "computed_qty", "snapshot_qty").rows() == [("MUG-01", 75, 50)]
 
@@ -175,7 +175,8 @@ def test_a_rerun_with_nothing_changed_records_no_restatement(costed: Path, tmp_p
         _run(data, JAN7, JAN7, instance)
     assert export_digests(data) == before
     assert _table(data, "SELECT count(*) AS n FROM costing_restatements")["n"][0] == 0
-    assert not (data / "exports" / "costing_restatements").exists()
+    record = pl.read_parquet(data / "exports" / "costing_restatements" / f"{JAN9}.parquet")
+    assert record.is_empty()
 
 
 def _run_closed(data: Path, first, last, instance: dg.DagsterInstance) -> None:
