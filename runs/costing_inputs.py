@@ -4,7 +4,7 @@ known at the end of the run, and the earliest day late documents pull the run ba
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import polars as pl
@@ -79,15 +79,24 @@ def engine_inputs(
     policy: CostingPolicy,
     known_by: date | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """The engine's inputs for [start, end] as known at the end of `known_by` (default `end`)."""
+    """The engine's inputs for [start, end] as known at the end of `known_by` (default `end`).
+
+    With a closed period (`closed_before`), the days before it hold what was loaded before
+    it closed, and every document dated in it but loaded on or after its first open day is
+    posted on that day (DOMAIN.md): it belongs to the chunk that starts there (the run
+    cuts its chunks at that day), whichever day loaded it.
+    """
     known_by = known_by or end
+    closed = policy.closed_before
+    if closed is not None and end < closed:
+        known_by = min(known_by, closed - timedelta(days=1))
     visible = '"_load_date" <= ?'
     dated = f"{day_of(MOVEMENTS)} BETWEEN ? AND ?"
     params: list = [known_by, start, end]
     where = f"{visible} AND ({dated}"
-    if policy.closed_before is not None:
-        where += f' OR ({day_of(MOVEMENTS)} < ? AND "_load_date" BETWEEN ? AND ?)'
-        params += [policy.closed_before, start, end]
+    if closed is not None and start == closed:
+        where += f' OR ({day_of(MOVEMENTS)} < ? AND "_load_date" >= ?)'
+        params += [closed, closed]
     where += ")"
     movements = movement_frame(con, where, params)
     landed = landed_frame(con, start, end, known_by)
