@@ -87,7 +87,7 @@ def _xpath_text(result: Any) -> str | None:
 
 class XmlTemplateEngine(Parser):
     name = "template-xml"
-    version = "1"
+    version = "2"
     formats = ("xml",)
     uses_templates = True
     description = "XML bills by template: streamed, hardened, namespaced XPaths"
@@ -198,7 +198,7 @@ def _scalar(value: Any) -> str | None:
 
 class JsonTemplateEngine(Parser):
     name = "template-json"
-    version = "1"
+    version = "2"
     formats = ("json",)
     uses_templates = True
     description = "JSON API bills by template (dotted paths, [*], |json for saved bodies)"
