@@ -206,12 +206,12 @@ def parse_file(
             report["lines"] = result.lines.to_dicts()
             report["warnings"] = result.warnings
         if failure:
-            exc = failure[1]
+            problem = failure[1]
             report |= {
                 "status": "refused",
-                "error": _error(exc)
-                if isinstance(exc, BillParseError)
-                else {"code": "parser_crash", "reason": f"{type(exc).__name__}: {exc}"},
+                "error": _error(problem)
+                if isinstance(problem, BillParseError)
+                else {"code": "parser_crash", "reason": f"{type(problem).__name__}: {problem}"},
             }
         else:
             report["status"] = "parsed"
@@ -222,12 +222,12 @@ def parse_file(
     if result is not None:
         _show_result(result, rows)
     if failure:
-        kind, exc = failure
-        if isinstance(exc, BillParseError):
-            where = f" at {exc.locator}" if exc.locator else ""
-            typer.echo(f"{kind} [{exc.code}] {exc.reason}{where}", err=True)
+        kind, problem = failure
+        if isinstance(problem, BillParseError):
+            where = f" at {problem.locator}" if problem.locator else ""
+            typer.echo(f"{kind} [{problem.code}] {problem.reason}{where}", err=True)
         else:
-            typer.echo(f"ERROR [parser_crash] {type(exc).__name__}: {exc}", err=True)
+            typer.echo(f"ERROR [parser_crash] {type(problem).__name__}: {problem}", err=True)
         raise typer.Exit(1)
     typer.echo("valid: would be accepted by ingest")
 
