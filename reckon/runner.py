@@ -80,11 +80,14 @@ def register_inbox(data_dir: Path, instance: dg.DagsterInstance) -> list[str]:
     """What the sensor does on a tick (runs/inbox.py `inbox_work`): add every new inbox file
     as a partition.
 
-    Returns the inbox keys this data directory's warehouse has not parsed yet (new
-    files, and any whose rows are missing, e.g. after the warehouse was rebuilt).
+    Returns the keys this data directory's warehouse has to take in or withdraw: inbox
+    files not parsed yet (new files, files back after a withdrawal, and any whose rows are
+    missing, e.g. after the warehouse was rebuilt), then files taken in whose bytes have
+    left the inbox (removed, or replaced by a corrected file under the same name).
     """
     from assets.defs.bills import BILL_FILE_KEYS
-    from runs.inbox import inbox_work
+    from pipelines.contracts.bills import TAKEN_IN
+    from runs.inbox import absent_keys, inbox_work
     from storage.warehouse import connect, read_table
 
     layout = DataLayout(data_dir.resolve())
@@ -92,10 +95,13 @@ def register_inbox(data_dir: Path, instance: dg.DagsterInstance) -> list[str]:
     inbox_keys = [f.partition_key for f in work.survey.files]
     if work.new_keys:
         instance.add_dynamic_partitions(BILL_FILE_KEYS, work.new_keys)
+    schema = pl.Schema({"partition_key": pl.String, "status": pl.String})
     with connect(layout.warehouse_db) as con:
-        done = read_table(con, "bill_file_status", schema=pl.Schema({"partition_key": pl.String}))
-    parsed = set(done["partition_key"].to_list()) if done.height else set()
-    return [k for k in inbox_keys if k not in parsed]
+        done = read_table(con, "bill_file_status", schema=schema)
+    parsed = set(done.filter(pl.col("status") != "withdrawn")["partition_key"].to_list())
+    taken = done.filter(pl.col("status").is_in(TAKEN_IN))["partition_key"].to_list()
+    gone = absent_keys(work.survey.files, taken)
+    return [k for k in inbox_keys if k not in parsed] + gone
 
 
 def run_bills(
@@ -132,21 +138,50 @@ def _refused_entries_changed(data_dir: Path) -> bool:
     return now != set(zip(refused["file_name"], refused["error_code"], strict=True))
 
 
+def _carriers_of_bills(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The carriers whose bill files a bills run took in or withdrew."""
+    from runs.partition_keys import bill_file_key_carrier
+
+    return sorted(
+        {
+            bill_file_key_carrier(event.partition)
+            for event in result.get_asset_materialization_events()
+            if event.asset_key == dg.AssetKey("bill_lines") and event.partition
+        }
+    )
+
+
 def run_reconciliation(
-    data_dir: Path, start: date, end: date, instance: dg.DagsterInstance, log_level: str = "INFO"
+    data_dir: Path,
+    start: date,
+    end: date,
+    instance: dg.DagsterInstance,
+    log_level: str = "INFO",
+    carriers: list[str] | None = None,
 ) -> dg.ExecuteInProcessResult | None:
     """Register the billing periods overlapping [start, end] and reconcile them in one run,
     with every period an earlier run failed (runs/reconciliation.py), so a fixed input is
-    picked up without naming its period."""
+    picked up without naming its period, and every registered period up to `end` of the
+    `carriers` whose bills changed (a late, corrected or withdrawn bill changes earlier
+    periods too; the sensor does the same)."""
     from assets.defs.reconciliation import CARRIER_PERIOD_KEYS
+    from runs.partition_keys import period_key_carrier, split_period_key
     from runs.reconciliation import failed_period_keys, period_keys
 
     layout = DataLayout(data_dir.resolve())
     if not layout.carriers_file.is_file():
         return None
     keys = period_keys(layout, start, end)
-    keys += [k for k in failed_period_keys(layout) if k not in set(keys)]
     known = instance.get_dynamic_partitions(CARRIER_PERIOD_KEYS)
+    if carriers:  # the periods registered so far (by earlier runs or the sensor)
+        keys += [
+            k
+            for k in known
+            if period_key_carrier(k) in carriers
+            and split_period_key(k)[1] <= end
+            and k not in set(keys)
+        ]
+    keys += [k for k in failed_period_keys(layout) if k not in set(keys)]
     missing = [k for k in keys if k not in set(known)]
     if missing:
         instance.add_dynamic_partitions(CARRIER_PERIOD_KEYS, missing)
@@ -164,7 +199,10 @@ def run_everything(
     bills = run_bills(data_dir, instance, log_level=log_level)
     if bills is not None:
         results.append(("bills", bills))
-    reconciled = run_reconciliation(data_dir, start, end, instance, log_level=log_level)
+    changed = _carriers_of_bills(bills) if bills is not None else []
+    reconciled = run_reconciliation(
+        data_dir, start, end, instance, log_level=log_level, carriers=changed
+    )
     if reconciled is not None:
         results.append(("reconciliation", reconciled))
     profit = run_range(data_dir, start, end, instance, job_name="profit", log_level=log_level)

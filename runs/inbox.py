@@ -15,6 +15,11 @@ classified by `lstat`, so nothing is followed to find out what it is.
 Bills are taken in by content: a file whose bytes (sha256) were already taken in under
 another key, in this batch or an earlier one, whatever its name or carrier folder, is a
 duplicate of the first (`first_taken_in`), recorded and never parsed or loaded again.
+
+The inbox holds the bills in force. A file taken in whose bytes are no longer anywhere in
+the inbox is withdrawn (`withdrawals`): removed, or replaced by a corrected file under the
+same name (superseded); its lines leave the warehouse and its carrier's periods are
+reconciled again. Its bytes under another name keep it in force.
 """
 
 from __future__ import annotations
@@ -199,6 +204,43 @@ def first_taken_in(batch: list[tuple[str, str]], taken: dict[str, str]) -> dict[
         if owner != key:
             duplicates[key] = owner
     return duplicates
+
+
+def absent_keys(files: list[InboxFile], keys: Iterable[str]) -> list[str]:
+    """The bill file keys (in their order) whose bytes no file of the inbox holds now."""
+    present = {split_bill_file_key(f.partition_key)[2] for f in files}
+    return [k for k in keys if split_bill_file_key(k)[2] not in present]
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A file taken in whose bytes left the inbox; `replaced_by`: the key of the file now
+    under its name in its carrier folder (a correction), or None (removed)."""
+
+    key: str
+    replaced_by: str | None
+
+    def reason(self, lines: int) -> str:
+        carrier, name, _ = split_bill_file_key(self.key)
+        if self.replaced_by is None:
+            return (
+                f"{carrier}/{name} is no longer in the inbox: withdrawn, its {lines} line(s) "
+                "removed from the warehouse and its carrier's periods reconciled again"
+            )
+        return (
+            f"{carrier}/{name} was replaced by a corrected file under the same name "
+            f"({self.replaced_by}): the old content is withdrawn, its {lines} line(s) removed "
+            "from the warehouse"
+        )
+
+
+def withdrawals(files: list[InboxFile], taken: Iterable[str]) -> list[Withdrawal]:
+    """The files taken in (`taken`: their keys) whose bytes no inbox file holds any more."""
+    by_name = {(f.carrier, f.path.name): f.partition_key for f in files}
+    return [
+        Withdrawal(key, by_name.get(split_bill_file_key(key)[:2]))
+        for key in absent_keys(files, taken)
+    ]
 
 
 def duplicate_reason(key: str, first: str, sha: str) -> str:

@@ -34,8 +34,19 @@ from pipelines.contracts.bills import (
     BILL_QUARANTINE,
     DUPLICATE_FILE,
     FILE_STATUSES,
+    FILE_SUPERSEDED,
+    FILE_WITHDRAWN,
+    TAKEN_IN,
 )
-from runs.inbox import duplicate_reason, first_taken_in, resolve_partition, survey_inbox
+from runs.inbox import (
+    Withdrawal,
+    absent_keys,
+    duplicate_reason,
+    first_taken_in,
+    resolve_partition,
+    survey_inbox,
+    withdrawals,
+)
 from runs.partition_keys import split_bill_file_key
 from storage.files import is_regular_file
 from storage.layout import DataLayout
@@ -66,8 +77,9 @@ def bill_files(context: dg.AssetExecutionContext, reckon: ReckonResource) -> dg.
     rows = []
     for key in keys:
         carrier, name, _ = split_bill_file_key(key)
-        if key in stored_rows and not is_regular_file(layout.bills_inbox / carrier / name):
-            # Already in the raw store; the inbox copy may be cleared once stored.
+        if key in stored_rows and not _holds(layout.bills_inbox / carrier / name, stored_rows[key]):
+            # Already in the raw store; the inbox no longer holds it (removed, or a
+            # corrected file under its name): bill_lines withdraws it.
             rows.append(tuple(stored_rows[key][c] for c in BILL_FILES.column_names))
             continue
         found = resolve_partition(layout.bills_inbox, key)
@@ -86,13 +98,16 @@ def bill_files(context: dg.AssetExecutionContext, reckon: ReckonResource) -> dg.
     )
 
 
+def _holds(path: Path, row: dict[str, str]) -> bool:
+    """Whether the inbox file at `path` still holds the content of the bill_files row."""
+    return is_regular_file(path) and sha256_of(path) == row["sha256"]
+
+
 def _readable_path(inbox: Path, row: dict[str, str]) -> Path:
     """The inbox file while it still holds this content (it keeps its arrival name), else the
     raw store's copy."""
     inbox_path = inbox / row["carrier"] / row["file_name"]
-    if is_regular_file(inbox_path) and sha256_of(inbox_path) == row["sha256"]:
-        return inbox_path
-    return Path(row["raw_path"])
+    return inbox_path if _holds(inbox_path, row) else Path(row["raw_path"])
 
 
 def _frames(outcome: IngestOutcome, parsed_store: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -127,16 +142,25 @@ def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
     with reckon.warehouse() as con:
         files = read_table(con, "bill_files", '"partition_key" IN (SELECT unnest(?))', [keys])
         earlier = read_table(
-            con, BILL_FILE_STATUS.name, "status <> 'duplicate'", schema=BILL_FILE_STATUS.schema
-        )
+            con, BILL_FILE_STATUS.name, "status IN (SELECT unnest(?))", [list(TAKEN_IN)],
+            schema=BILL_FILE_STATUS.schema,
+        )  # fmt: skip
     by_key = {row["partition_key"]: row for row in files.iter_rows(named=True)}
     missing = [k for k in keys if k not in by_key]
     if missing:
         raise dg.Failure(f"bill_files has no record of {missing[:5]}: materialise bill_files first")
+    # the inbox holds the bills in force: what left it is withdrawn, whatever this run covers
+    inbox = survey_inbox(layout.bills_inbox).files
+    gone = withdrawals(inbox, earlier["partition_key"].to_list())
+    absent = set(absent_keys(inbox, keys))
+    gone_keys = [w.key for w in gone]
+    left = earlier.filter(pl.col("partition_key").is_in(gone_keys))
+    earlier = earlier.filter(~pl.col("partition_key").is_in(gone_keys))
     taken = dict(earlier.sort("partition_key").select("sha256", "partition_key").unique(
         "sha256", keep="first", maintain_order=True).iter_rows())  # fmt: skip
-    duplicates = first_taken_in([(k, by_key[k]["sha256"]) for k in keys], taken)
-    fresh = [k for k in keys if k not in duplicates]
+    present = [k for k in keys if k not in absent]
+    duplicates = first_taken_in([(k, by_key[k]["sha256"]) for k in present], taken)
+    fresh = [k for k in present if k not in duplicates]
     items = [(_readable_path(layout.bills_inbox, by_key[k]), by_key[k]["carrier"]) for k in fresh]
     parsed_store = layout.raw_store.parent / "parsed"
     outcomes = ingest_many(
@@ -149,6 +173,7 @@ def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
         lines.append(file_lines)
         status.append(_status_row(key, outcome, file_lines))
     status += [_duplicate_row(by_key[key], first) for key, first in duplicates.items()]
+    status += _withdrawn_rows(left, gone)
     headers_frame = pl.concat(
         [pl.DataFrame(schema=BILL_HEADERS.schema), *headers], how="vertical_relaxed"
     ).cast(BILL_HEADERS.schema)
@@ -156,14 +181,34 @@ def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
         [pl.DataFrame(schema=BILL_LINES.schema), *lines], how="vertical_relaxed"
     ).cast(BILL_LINES.schema)
     status_frame = pl.DataFrame(status, schema=BILL_FILE_STATUS.schema, orient="row")
-    # only the files parsed here own their lines: a duplicate's slice is its first file's
-    shas = [by_key[k]["sha256"] for k in fresh]
+    # only the files parsed here own their lines (a duplicate's slice is its first file's);
+    # a withdrawn file's slice is emptied
+    shas = [by_key[k]["sha256"] for k in fresh] + left["sha256"].to_list()
+    written = present + gone_keys
     with reckon.warehouse() as con:
         replace_slice(con, "bill_headers", headers_frame, {"source_sha256": shas})
         replace_slice(con, "bill_lines", lines_frame, {"source_sha256": shas})
-        replace_slice(con, "bill_file_status", status_frame, {"partition_key": keys})
+        replace_slice(con, "bill_file_status", status_frame, {"partition_key": written})
+    for row in status_frame.filter(pl.col("status") == "withdrawn").iter_rows(named=True):
+        context.log.warning(row["reason"])
     yield dg.MaterializeResult(metadata=_bill_metadata(status_frame, lines_frame))
     yield from _bill_checks(headers_frame, lines_frame, status_frame)
+
+
+def _withdrawn_rows(left: pl.DataFrame, gone: list[Withdrawal]) -> list[tuple]:
+    """bill_file_status rows of files taken in whose bytes left the inbox (`left`: their
+    previous rows): no lines any more, why, and the correction that replaced them."""
+    by_key = {w.key: w for w in gone}
+    return [
+        (
+            row["partition_key"], row["file_name"], row["sha256"], "withdrawn", row["parser"],
+            row["template_id"], 0, None,
+            FILE_WITHDRAWN if by_key[row["partition_key"]].replaced_by is None
+            else FILE_SUPERSEDED,
+            by_key[row["partition_key"]].reason(row["lines"]), None, None, None,
+        )
+        for row in left.sort("partition_key").iter_rows(named=True)
+    ]  # fmt: skip
 
 
 def _duplicate_row(file: dict[str, str], first: str) -> tuple:
@@ -200,8 +245,9 @@ def _bill_metadata(status: pl.DataFrame, lines: pl.DataFrame) -> Metadata:
     return {
         "files": status.height,
         "files_parsed": parsed.height,
-        "files_quarantined": status.height - parsed.height,
+        "files_quarantined": status.filter(~pl.col("status").is_in(["parsed", "withdrawn"])).height,
         "files_duplicate": status.filter(pl.col("status") == "duplicate").height,
+        "files_withdrawn": status.filter(pl.col("status") == "withdrawn").height,
         "lines": lines.height,
         "billed_total": str(lines["amount"].sum()) if lines.height else "0",
         "per_file": markdown_table(

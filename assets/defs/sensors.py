@@ -4,7 +4,9 @@ Bill inbox: new files become partitions and are parsed; a batch of new files is
 one run over their (contiguous, just added) partition range, so parsing uses
 both cores; a quarantined file is requested again, once, whenever the registry
 fingerprint (every parser and template version) differs from the one it failed
-under. When what the inbox holds besides bill files (links, special files, nested
+under. A file whose bytes left the inbox (removed, or replaced by a corrected file under
+its name) is run again, which withdraws it; one back in the inbox is taken in again.
+When what the inbox holds besides bill files (links, special files, nested
 folders...: runs/inbox.py) changes, `bill_quarantine` is refreshed, so its check
 reports them even when no new bill arrives. Reconciliation: see `reconciliation_sensor`.
 """
@@ -21,7 +23,7 @@ from assets.partition_ranges import covering_range_tags, range_tags
 from assets.partitions import START_DATE
 from assets.resources import ReckonResource
 from parsers.registry import Registry
-from runs.inbox import RefusedEntry, inbox_work
+from runs.inbox import RefusedEntry, absent_keys, inbox_work
 from runs.partition_keys import bill_file_key_carrier, period_key_carrier
 from runs.reconciliation import failed_period_keys, period_keys
 from storage.layout import DataLayout
@@ -51,14 +53,19 @@ def bill_inbox_sensor(
     context: dg.SensorEvaluationContext, reckon: ReckonResource
 ) -> dg.SensorResult | dg.SkipReason:
     layout = reckon.layout
-    work = inbox_work(layout.bills_inbox, context.instance.get_dynamic_partitions(BILL_FILE_KEYS))
+    registered = context.instance.get_dynamic_partitions(BILL_FILE_KEYS)
+    work = inbox_work(layout.bills_inbox, registered)
     survey, new_keys = work.survey, work.new_keys
     files = survey.files
     refused = refused_digest(survey.refused)
     fingerprint = Registry.default().fingerprint()
     retry_keys = work.retry_keys(layout.quarantine_dir / "bills", fingerprint)
-    refresh = refused != (context.cursor or refused_digest([])) and not new_keys
-    if not new_keys and not retry_keys and not refresh:
+    before = inbox_cursor(context.cursor)
+    refresh = refused != before["refused"] and not new_keys
+    # files whose bytes left the inbox are withdrawn, files back are taken in again
+    gone = absent_keys(files, registered)
+    moved = sorted(set(gone) ^ set(before["gone"]), key=registered.index)
+    if not new_keys and not retry_keys and not refresh and not moved:
         return dg.SkipReason(
             f"{len(files)} inbox files, none new, no quarantine to retry; "
             f"{len(survey.refused)} inbox entries refused (see bill_quarantine)"
@@ -68,6 +75,11 @@ def bill_inbox_sensor(
         dg.RunRequest(run_key=f"retry:{key}:{fingerprint[:12]}", partition_key=key)
         for key in retry_keys
     ]
+    if moved:
+        digest = hashlib.sha256("\n".join(moved).encode()).hexdigest()[:16]
+        requests.append(
+            dg.RunRequest(run_key=f"withdraw:{digest}", tags=covering_range_tags(moved, registered))
+        )
     if refresh:
         requests.append(dg.RunRequest(asset_selection=[dg.AssetKey("bill_quarantine")]))
     return dg.SensorResult(
@@ -75,8 +87,18 @@ def bill_inbox_sensor(
         dynamic_partitions_requests=[bill_file_partitions.build_add_request(new_keys)]
         if new_keys
         else [],
-        cursor=refused,
+        cursor=json.dumps({"refused": refused, "gone": gone}),
     )
+
+
+def inbox_cursor(cursor: str | None) -> dict:
+    """The inbox sensor's cursor: the digest of the refused entries and the registered files
+    whose bytes are not in the inbox (a bare digest before withdrawals were tracked)."""
+    if not cursor:
+        return {"refused": refused_digest([]), "gone": []}
+    if not cursor.startswith("{"):
+        return {"refused": cursor, "gone": []}
+    return json.loads(cursor)
 
 
 def refused_digest(refused: list[RefusedEntry]) -> str:

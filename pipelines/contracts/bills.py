@@ -104,13 +104,21 @@ BILL_FILES = TableContract(
     key=("partition_key",),
 )
 
-FILE_STATUSES = ("parsed", "quarantined", "duplicate")
+FILE_STATUSES = ("parsed", "quarantined", "duplicate", "withdrawn")
+TAKEN_IN = ("parsed", "quarantined")
+"""The statuses of a file that owns its content (its lines, or its quarantine record)."""
 DUPLICATE_FILE = "duplicate_file"
 """The error code of a file whose bytes were already taken in under another name."""
+FILE_WITHDRAWN = "file_withdrawn"
+"""A withdrawn file's error code: its content is no longer anywhere in the inbox."""
+FILE_SUPERSEDED = "file_superseded"
+"""A withdrawn file's error code: a corrected file now has its name in its carrier folder."""
 
 BILL_FILE_STATUS = TableContract(
     name="bill_file_status",
-    description="What parsing made of each inbox file: parsed into lines, or quarantined and why.",
+    description="What parsing made of each inbox file: parsed into lines, quarantined and why, "
+    "a duplicate of a file taken in first, or withdrawn (removed from the inbox, or replaced "
+    "by a corrected file under its name) with its lines.",
     columns=(
         Column("partition_key", t.ID),
         Column("file_name", t.TEXT),
