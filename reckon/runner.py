@@ -135,14 +135,17 @@ def _refused_entries_changed(data_dir: Path) -> bool:
 def run_reconciliation(
     data_dir: Path, start: date, end: date, instance: dg.DagsterInstance, log_level: str = "INFO"
 ) -> dg.ExecuteInProcessResult | None:
-    """Register the billing periods overlapping [start, end] and reconcile them in one run."""
+    """Register the billing periods overlapping [start, end] and reconcile them in one run,
+    with every period an earlier run failed (runs/reconciliation.py), so a fixed input is
+    picked up without naming its period."""
     from assets.defs.reconciliation import CARRIER_PERIOD_KEYS
-    from runs.reconciliation import period_keys
+    from runs.reconciliation import failed_period_keys, period_keys
 
     layout = DataLayout(data_dir.resolve())
     if not layout.carriers_file.is_file():
         return None
     keys = period_keys(layout, start, end)
+    keys += [k for k in failed_period_keys(layout) if k not in set(keys)]
     known = instance.get_dynamic_partitions(CARRIER_PERIOD_KEYS)
     missing = [k for k in keys if k not in set(known)]
     if missing:

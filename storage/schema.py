@@ -139,9 +139,16 @@ def check_key(con: duckdb.DuckDBPyConnection, spec: TableContract, incoming: str
     if not spec.key:
         return
     keys = ", ".join(f'"{k}"' for k in spec.key)
+    # a key column that may be empty (costing_cogs.landed_cost_id) counts empty as one value,
+    # as GROUP BY does: `=` (and USING) would let two rows with an empty key part through
+    required = {c.name for c in spec.columns if c.required}
+    same = " AND ".join(
+        f'stored."{k}" {"=" if k in required else "IS NOT DISTINCT FROM"} incoming."{k}"'
+        for k in spec.key
+    )
     found = con.execute(
-        f'SELECT {keys}, count(*) FROM "{spec.name}" SEMI JOIN ({incoming}) AS incoming '
-        f"USING ({keys}) GROUP BY ALL HAVING count(*) > 1 LIMIT 1",
+        f'SELECT {keys}, count(*) FROM "{spec.name}" AS stored SEMI JOIN ({incoming}) AS incoming '
+        f"ON {same} GROUP BY ALL HAVING count(*) > 1 LIMIT 1",
         params,
     ).fetchall()
     if found:

@@ -23,7 +23,7 @@ from assets.resources import ReckonResource
 from parsers.registry import Registry
 from runs.inbox import RefusedEntry, inbox_work
 from runs.partition_keys import bill_file_key_carrier, period_key_carrier
-from runs.reconciliation import period_keys
+from runs.reconciliation import failed_period_keys, period_keys
 from storage.layout import DataLayout
 
 bills_job = dg.define_asset_job(
@@ -106,6 +106,20 @@ def covering_range_request(keys: list[str], ordered: list[str], run_key: str) ->
     return dg.RunRequest(run_key=run_key, tags=covering_range_tags(keys, ordered))
 
 
+RECONCILIATION_INPUTS = ("shipments", "fx_rates", "companies")
+"""The nightly inputs a period reads besides bills and contracts."""
+
+
+def inputs_fingerprint(instance: dg.DagsterInstance) -> str:
+    """Changes whenever one of RECONCILIATION_INPUTS is materialised again."""
+    latest = [
+        instance.fetch_materializations(dg.AssetKey(name), limit=1).records
+        for name in RECONCILIATION_INPUTS
+    ]
+    ids = [str(found[0].storage_id) if found else "-" for found in latest]
+    return hashlib.sha256(":".join(ids).encode()).hexdigest()[:16]
+
+
 def contracts_fingerprint(layout: DataLayout) -> str:
     """Changes whenever a rate card or carriers.yaml changes."""
     digest = hashlib.sha256()
@@ -121,7 +135,8 @@ def contracts_fingerprint(layout: DataLayout) -> str:
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Registers billing periods as days pass; reruns a carrier's periods when its "
-    "bills are parsed, and every period when a rate card or carriers.yaml changes.",
+    "bills are parsed, every period when a rate card or carriers.yaml changes, and the periods "
+    "a run failed when bills, shipments, FX rates or companies are loaded again.",
 )
 def reconciliation_sensor(
     context: dg.SensorEvaluationContext, reckon: ReckonResource
@@ -143,6 +158,7 @@ def reconciliation_sensor(
         {bill_file_key_carrier(r.partition_key) for r in records.records if r.partition_key}
     )
     requests = []
+    inputs = inputs_fingerprint(context.instance)
     if state.get("contracts") and state["contracts"] != fingerprint:
         requests.append(covering_range_request(ordered, ordered, f"contracts:{fingerprint}"))
     else:
@@ -151,7 +167,14 @@ def reconciliation_sensor(
             if keys:
                 run_key = f"bills:{carrier}:{records.cursor}"
                 requests.append(covering_range_request(keys, ordered, run_key))
-    cursor = json.dumps({"contracts": fingerprint, "bills_cursor": records.cursor})
+        # periods that failed are retried once each time their inputs change
+        failed = [k for k in failed_period_keys(layout) if k in set(ordered)]
+        if failed and (records.records or state.get("inputs") != inputs):
+            run_key = f"retry:{inputs}:{records.cursor}"
+            requests.append(covering_range_request(failed, ordered, run_key))
+    cursor = json.dumps(
+        {"contracts": fingerprint, "bills_cursor": records.cursor, "inputs": inputs}
+    )
     if not requests and not new_keys:
         return dg.SkipReason("no new periods, bills or contract changes")
     return dg.SensorResult(

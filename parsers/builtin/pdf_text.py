@@ -31,6 +31,7 @@ from parsers.builtin.template_engine import (
     header_names,
     header_value,
     lines_from_cells,
+    record,
     template_sniff,
 )
 from parsers.model import BillParseError, ParseResult
@@ -65,6 +66,7 @@ def page_texts(
 
 def table_rows(pages: list[str], read: ReadOptions, line_regex: str) -> pl.DataFrame:
     """Cells of the lines that `line_regex` (the template's `read.line_regex`) matches."""
+    record("pages", pages)
     row_re = re.compile(line_regex)
     start = re.compile(read.table_start) if read.table_start else None
     end = re.compile(read.table_end) if read.table_end else None
@@ -125,6 +127,7 @@ def ruled_table_rows(path: Path, name: str, template: Template) -> tuple[pl.Data
             for p, page in enumerate(pdf.pages, start=1):
                 text = page.extract_text() or ""
                 texts.append(text)
+                record("pages", [text])
                 if skip_page and skip_page.search(text):
                     continue
                 region = page.crop(read.crop) if read.crop else page
@@ -160,7 +163,7 @@ def ruled_table_rows(path: Path, name: str, template: Template) -> tuple[pl.Data
 
 class PdfTextTemplateEngine(TemplateParser):
     name = "template-pdf"
-    version = "1"
+    version = "2"
     formats = ("pdf",)
     description = "PDF bills by template: row regex over pdfplumber text, page-aware"
 

@@ -87,7 +87,7 @@ def _xpath_text(result: Any) -> str | None:
 
 class XmlTemplateEngine(TemplateParser):
     name = "template-xml"
-    version = "1"
+    version = "2"
     formats = ("xml",)
     description = "XML bills by template: streamed, hardened, namespaced XPaths"
 
@@ -197,7 +197,7 @@ def _scalar(value: Any) -> str | None:
 
 class JsonTemplateEngine(TemplateParser):
     name = "template-json"
-    version = "1"
+    version = "2"
     formats = ("json",)
     description = "JSON API bills by template (dotted paths, [*], |json for saved bodies)"
 

@@ -22,7 +22,9 @@ from parsers.builtin.template_engine import (
     header_names,
     header_value,
     lines_from_cells,
+    record,
     template_sniff,
+    unmapped_charge_columns,
 )
 from parsers.encoding import decode_text
 from parsers.model import BillParseError, ParseResult
@@ -86,6 +88,7 @@ def split_grid(
 def tabular_result(
     parser: Parser, template: Template, ctx: ParseContext, grid: pl.DataFrame, sheet: str | None
 ) -> ParseResult:
+    record("grid", grid)
     preamble, cells, total = split_grid(grid, template, 1, sheet)
     text_cache: list[str] = []
 
@@ -101,7 +104,9 @@ def tabular_result(
             rule, name, text=text, cells=cells, total=total, null_values=template.read.null_values
         )
 
-    return finish(parser, template, ctx, build_bill(template, lines, value))
+    result = finish(parser, template, ctx, build_bill(template, lines, value))
+    result.warnings.extend(unmapped_charge_columns(cells, template))
+    return result
 
 
 def read_csv_grid(path: Path, template: Template, name: str) -> pl.DataFrame:
@@ -127,7 +132,7 @@ def read_csv_grid(path: Path, template: Template, name: str) -> pl.DataFrame:
 
 class CsvTemplateEngine(TemplateParser):
     name = "template-csv"
-    version = "1"
+    version = "2"
     formats = ("csv",)
     description = "CSV bills by declarative template (encodings, delimiters, wide or long)"
 
@@ -156,7 +161,7 @@ def read_xlsx_grid(path: Path, template: Template, name: str, n_rows: int | None
 
 class XlsxTemplateEngine(TemplateParser):
     name = "template-xlsx"
-    version = "1"
+    version = "2"
     formats = ("xlsx",)
     description = "Excel bills by declarative template (calamine via fastexcel)"
 

@@ -21,6 +21,7 @@ import polars as pl
 from pipelines.costing.engine import CostingResult, cost_range
 from pipelines.costing.landed_allocation import Allocation, allocate
 from pipelines.costing.policy import CostingPolicy
+from pipelines.costing.refusals import refuse_uncostable
 from pipelines.costing.state import CostingState
 from pipelines.journals.journals import journals
 from pipelines.money import money_to_cents
@@ -58,6 +59,7 @@ def cost_range_chunked(
     policy = policy or CostingPolicy()
     state = state or CostingState.empty()
     chunks = chunking.chunks
+    inputs, refused = refuse_uncostable(inputs, state, start, end, policy)
     mv = inputs["movements"].with_columns(_chunk_of(chunks).alias("_chunk"))
     alloc = allocate(inputs, start, end, policy)
     parts: list[CostingResult] = []
@@ -70,7 +72,7 @@ def cost_range_chunked(
             chunking.sink(k, part)
             part = _slim(part)
         parts.append(part)
-    return _merge(parts, state, alloc, start, end)
+    return _merge(parts, state, alloc, (start, end), refused)
 
 
 def _chunk_allocation(alloc: Allocation, mine: pl.Expr) -> Allocation:
@@ -125,8 +127,14 @@ def _slim(part: CostingResult) -> CostingResult:
 
 
 def _merge(
-    parts: list[CostingResult], state: CostingState, alloc: Allocation, start: date, end: date
+    parts: list[CostingResult],
+    state: CostingState,
+    alloc: Allocation,
+    window: tuple[date, date],
+    refused: pl.DataFrame,
 ) -> CostingResult:
+    start, end = window
+
     def cat(name: str) -> pl.DataFrame:
         return pl.concat([getattr(p, name) for p in parts])
 
@@ -165,4 +173,5 @@ def _merge(
         flags=flags,
         late=cat("late"),
         end_state=end_state,
+        refused=refused,
     )

@@ -122,6 +122,25 @@ def _pool_refs(
             pl.col("all_landed_cents").fill_null(0).alias("ref_landed_cents"),
         )
     )
+    last_in = (
+        fifo.ins.filter(pl.col("movement_id").is_not_null())
+        .sort("seq")
+        .group_by(POOL)
+        .agg(
+            pl.col("occurred_at").last().alias("last_in_at"),
+            pl.col("movement_id").last().alias("last_in_id"),
+        )
+    )
+    carried_in = state.pool_refs.select(*POOL, "last_in_at", "last_in_id")
+    last = (
+        last.join(last_in, on=POOL, how="left")
+        .join(carried_in, on=POOL, how="left", suffix="_carried")
+        .with_columns(
+            pl.coalesce("last_in_at", "last_in_at_carried").alias("last_in_at"),
+            pl.coalesce("last_in_id", "last_in_id_carried").alias("last_in_id"),
+        )
+        .select(list(POOL_REFS_SCHEMA))
+    )
     kept = (
         state.pool_refs.join(last.select(POOL), on=POOL, how="anti")
         .join(landed, left_on="ref_origin_id", right_on="origin_id", how="left")
