@@ -253,12 +253,6 @@ def duplicate_reason(key: str, first: str, sha: str) -> str:
     )
 
 
-def scan_inbox(inbox: Path) -> list[InboxFile]:
-    """Every bill file under `inbox/<CARRIER>/`, hashed, in a stable order (see
-    `survey_inbox` for what else the inbox holds)."""
-    return survey_inbox(inbox).files
-
-
 def resolve_partition(inbox: Path, key: str) -> InboxFile:
     """The inbox file a key names; a clear error when it is gone or has changed since."""
     carrier, name, sha_prefix = split_bill_file_key(key)

@@ -177,10 +177,9 @@ def test_every_warehouse_table_is_its_contract(reconciled) -> None:
                     f'SELECT {keys} FROM "{spec.name}" GROUP BY ALL HAVING count(*) > 1 LIMIT 1'
                 ).fetchall()
                 assert twice == [], (spec.name, twice)
-        filled = con.sql(
-            "SELECT count(*) FROM costing_cogs, reconciliation_findings, costing_state_open_layers"
-        ).fetchall()
-        assert filled[0][0] > 0
+        # each table on its own: a cross join of them counts trillions of rows
+        for table in ("costing_cogs", "reconciliation_findings", "costing_state_open_layers"):
+            assert con.sql(f'SELECT count(*) FROM "{table}"').fetchall()[0][0] > 0, table
 
 
 def test_every_export_is_its_contract(reconciled) -> None:

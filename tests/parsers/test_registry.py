@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from parsers.base import Candidate, ParseContext
 from parsers.ingest import ingest_file
 from parsers.model import BillParseError
 from parsers.registry import ENTRY_POINT_GROUP, Registry
@@ -171,3 +172,17 @@ def test_sniffing_a_big_file_survives_a_character_cut_by_the_head(tmp_path, enco
     head_text = Candidate(path).text
     assert head_text.startswith(row * 100)
     assert head_text.endswith("x")
+
+
+def test_a_template_engine_run_without_a_template_is_refused_by_name(registry, tmp_path):
+    """The registry always hands a template engine its template; called without one (a
+    plugin's or a script's mistake) it refuses clearly instead of failing on `None.read`."""
+    bill = write(tmp_path, "bill.csv", "Shipment Number,Amount\n1,2.00\n")
+    engines = [p for p in registry.parsers if p.uses_templates]
+    assert {p.name for p in engines} >= {"template-csv", "template-xlsx", "template-pdf"}
+    for engine in engines:
+        with pytest.raises(BillParseError, match=f"{engine.name} reads a bill by template") as info:
+            engine.sniff(Candidate(bill))
+        assert info.value.code == "template"
+        with pytest.raises(BillParseError, match="none given"):
+            engine.parse(bill, ParseContext(sha256="0" * 64, source_name="bill.csv"))
