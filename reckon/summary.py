@@ -113,11 +113,13 @@ def _failed_check(
     if check.severity != dg.AssetCheckSeverity.ERROR:
         return []
     held = "; its exports were not written" if check.blocking else ""
+    why = getattr(check.metadata.get("why"), "value", "") or ""
     return [
         (
             ExitCode.CHECKS_FAILED,
             f"{where}: check {check.check_name} on {asset} did not pass{held}; its metadata "
-            "in the UI lists the rows that break it",
+            "in the UI lists the rows that break it"
+            + "".join(f"\n      {line}" for line in why.splitlines()),
         )
     ]
 

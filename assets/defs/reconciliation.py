@@ -28,6 +28,7 @@ from runs.reconciliation import (
     PERIOD_OUTPUTS,
     PeriodOutcome,
     Reconciled,
+    failed_period_keys,
     reconcile_periods,
     refresh_order_logistics_cost,
     refresh_unpriceable_shipments,
@@ -159,6 +160,11 @@ def reconciliation(context: dg.AssetExecutionContext, reckon: ReckonResource):
             "periods_reconciled": len(outcomes),
             "periods_failed": failed.height,
             "failed": markdown_table(failed, 20),
+            "why": "\n".join(
+                f"period {f.key} not reconciled (its previous rows kept, retried by the next "
+                f"run): {f.reason}"
+                for f in done.failures
+            ),
         },
     )
     for outcome in outcomes:  # the findings are in the warehouse: drop the work parts
@@ -241,8 +247,11 @@ def _metadata(outcomes: list[PeriodOutcome]) -> Metadata:
 def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
     exports = reckon.layout.exports_dir
     written = 0
+    # a failed period sends nothing (its previous files stay): an empty voucher or accrual
+    # file would read as "nothing to pay" for a period that was not reconciled
+    failed = failed_period_keys(reckon.layout)
     with reckon.warehouse() as con:
-        for key in context.partition_keys:
+        for key in [k for k in context.partition_keys if k not in failed]:
             carrier, start = split_period_key(key)
             where, params = "carrier = ? AND period_start = ?", [carrier, start]
             for table in PERIOD_OUTPUTS:
@@ -256,7 +265,11 @@ def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonReso
                 write_dispute_list(disputes, folder / f"{carrier}_{start}_disputes.xlsx")
                 written += 1
     return dg.MaterializeResult(
-        metadata={"periods": len(context.partition_keys), "files_written": written}
+        metadata={
+            "periods": len(context.partition_keys),
+            "files_written": written,
+            "periods_not_sent_failed": ", ".join(sorted(set(context.partition_keys) & set(failed))),
+        }
     )
 
 
@@ -309,5 +322,10 @@ def order_logistics_cost(reckon: ReckonResource):
             "unpriceable": unpriceable.height,
             "by_reason": markdown_table(by_reason),
             "first": markdown_table(unpriceable, 10),
+            "why": "\n".join(
+                f"{n} {carrier} shipment(s) cannot be priced ({code}): see "
+                f"exports/unpriceable_shipments/all.csv"
+                for carrier, code, n in by_reason.iter_rows()
+            ),
         },
     )
