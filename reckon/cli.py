@@ -70,13 +70,14 @@ def _range(start: str, end: str) -> tuple[date, date]:
     return first, last
 
 
-def _run_all(data: Path, first: date, last: date, purpose: str, log_level: str) -> ExitCode:
+def _run_all(
+    data: Path, first: date, last: date, purpose: str, log_level: str, nightly_days: int = 0
+) -> ExitCode:
     """Hold the warehouse, clear what a killed predecessor left, run everything, print
     what each run did and why the command exits as it does."""
     import dagster as dg
 
-    from reckon.instance import ensure_dagster_home
-    from reckon.runner import recover, run_everything
+    from reckon.instance import ensure_dagster_home, partitions_from_data
     from reckon.summary import describe_run, footer, verdict
     from storage.layout import DataLayout
     from storage.warehouse_lock import WarehouseInUse, hold_warehouse
@@ -85,9 +86,12 @@ def _run_all(data: Path, first: date, last: date, purpose: str, log_level: str) 
     ensure_dagster_home(root)
     try:
         with (
+            partitions_from_data(root),
             hold_warehouse(DataLayout(root).warehouse_db, purpose),
             dg.DagsterInstance.get() as instance,
         ):
+            from reckon.runner import recover, run_everything  # after RECKON_START_DATE
+
             recovered = recover(root, instance)
             for dead in recovered.failed_runs:
                 typer.echo(f"[recovered] run {dead.run_id} ({dead.job_name}): {dead.reason}")
@@ -96,7 +100,9 @@ def _run_all(data: Path, first: date, last: date, purpose: str, log_level: str) 
                     f"[recovered] removed {len(recovered.removed_temporaries)} temporary "
                     "file(s) left by writers that are gone"
                 )
-            results = run_everything(root, first, last, instance, log_level=log_level)
+            results = run_everything(
+                root, first, last, instance, log_level=log_level, nightly_days=nightly_days
+            )
     except WarehouseInUse as exc:
         typer.echo(f"reckon: {exc}", err=True)
         return ExitCode.WAREHOUSE_IN_USE
@@ -176,17 +182,24 @@ def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 3000,
 ) -> None:
     """Start the Dagster UI on 127.0.0.1 with the data directory's own DAGSTER_HOME."""
-    from reckon.instance import PROJECT_ROOT, ensure_dagster_home
+    from reckon.instance import PROJECT_ROOT, ensure_dagster_home, partition_start
 
     home = ensure_dagster_home(data)
-    env = {**os.environ, "RECKON_DATA_DIR": str(data.resolve()), "DAGSTER_HOME": str(home)}
+    env = {
+        **os.environ,
+        "RECKON_DATA_DIR": str(data.resolve()),
+        "DAGSTER_HOME": str(home),
+        **partition_start(data),
+    }
     typer.echo(f"Dagster UI on http://127.0.0.1:{port} (data: {data.resolve()}, home: {home})")
     command = [
         sys.executable, "-m", "dagster", "dev",
         "-w", str(PROJECT_ROOT / "workspace.yaml"),
         "-h", "127.0.0.1", "-p", str(port),
     ]  # fmt: skip
-    raise typer.Exit(subprocess.call(command, env=env, cwd=PROJECT_ROOT))
+    # Started in its Dagster home: from the project folder, `dagster dev` would note that the
+    # project's dagster.yaml "will not be used" (it is the one copied into the home).
+    raise typer.Exit(subprocess.call(command, env=env, cwd=home))
 
 
 def main() -> None:
