@@ -13,7 +13,7 @@ the shipments it needs in one set-based pass.
 import dagster as dg
 import polars as pl
 
-from assets.metadata import markdown_table
+from assets.metadata import preview_table
 from assets.resources import ReckonResource
 from runs.partition_keys import split_period_key
 from runs.reconciliation import (
@@ -70,8 +70,8 @@ def rate_cards(reckon: ReckonResource) -> dg.MaterializeResult:
         metadata={
             "rate_card_versions": len(cards),
             "carriers": len(carriers.carriers),
-            "versions": markdown_table(versions),
-            "billing_cycles": markdown_table(cycles),
+            "versions": preview_table(versions),
+            "billing_cycles": preview_table(cycles),
         }
     )
 
@@ -120,7 +120,7 @@ def reconciliation(context: dg.AssetExecutionContext, reckon: ReckonResource):
         yield dg.AssetCheckResult(
             check_name=name,
             passed=bad.is_empty(),
-            metadata={"violations": bad.height, "first": markdown_table(bad, 10)},
+            metadata={"violations": bad.height, "first": preview_table(bad, 10)},
         )
     for outcome in outcomes:  # the findings are in the warehouse: drop the work parts
         outcome.release()
@@ -137,6 +137,30 @@ def _by_currency(summary: pl.DataFrame, name: str) -> str:
     sums = summary.group_by("currency").agg(pl.col(name).sum()).sort("currency")
     return "; ".join(
         f"{currency or '(no currency)'} {amount}" for currency, amount in sums.iter_rows()
+    )
+
+
+def _plotted_by_currency(summary: pl.DataFrame) -> dict[str, dg.MetadataValue]:
+    """A period's billed, approved and disputed totals per currency as numbers the UI plots
+    over the carrier's periods (`disputed_total USD`); the exact text is in `*_total`."""
+    if not summary.height:
+        return {}
+    sums = summary.group_by("currency").agg(pl.col(TOTALS).sum()).sort("currency")
+    return {
+        f"{name} {row['currency']}": dg.MetadataValue.float(float(row[name]))
+        for row in sums.iter_rows(named=True)
+        for name in ("billed_total", "approved_total", "disputed_total")
+    }
+
+
+def _disputes_by_reason(disputes: pl.DataFrame) -> pl.DataFrame:
+    """What we dispute with each carrier and why: lines and amount per reason and currency."""
+    if not disputes.height:
+        return disputes
+    return (
+        disputes.group_by("carrier", "reason", "currency")
+        .agg(pl.len().alias("lines"), pl.col("disputed_amount").sum())
+        .sort("carrier", "disputed_amount", descending=[False, True])
     )
 
 
@@ -159,6 +183,7 @@ def _metadata(outcomes: list[PeriodOutcome]) -> dict[str, object]:
         disputes.sort("disputed_amount", descending=True).head(15) if disputes.height else disputes
     )
     totals = {name: _by_currency(summary, name) for name in TOTALS}
+    plotted = _plotted_by_currency(summary) if len(outcomes) == 1 else {}
     covers = [o.key for o in outcomes]
     cover = covers[0] if len(covers) == 1 else f"{len(covers)} periods (the whole run)"
     return {
@@ -167,8 +192,10 @@ def _metadata(outcomes: list[PeriodOutcome]) -> dict[str, object]:
         "bill_lines": int(summary["line_count"].sum()) if summary.height else 0,
         "unbilled_shipments_accrued": accrued,
         **totals,
-        "findings": markdown_table(counts),
-        "period_totals": markdown_table(
+        **plotted,
+        "disputes_by_reason": preview_table(_disputes_by_reason(disputes), 40),
+        "findings": preview_table(counts),
+        "period_totals": preview_table(
             summary.select(
                 "carrier", "period_start", "currency", "bill_count", "line_count", "billed_total",
                 "approved_total", "disputed_total",
@@ -177,7 +204,7 @@ def _metadata(outcomes: list[PeriodOutcome]) -> dict[str, object]:
             else summary,
             limit=40,
         ),
-        "top_disputed_lines": markdown_table(top, 15),
+        "top_disputed_lines": preview_table(top, 15),
     }  # fmt: skip
 
 
@@ -193,6 +220,7 @@ def _metadata(outcomes: list[PeriodOutcome]) -> dict[str, object]:
 def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
     exports = reckon.layout.exports_dir
     written = 0
+    workbooks, reasons = [], []
     with reckon.warehouse() as con:
         for key in context.partition_keys:
             carrier, start = split_period_key(key)
@@ -203,13 +231,23 @@ def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonReso
                     write_export(frame, exports, table, key)
                     written += 2
             disputes = read_table(con, "carrier_disputes", where, params)
-            if disputes.width:
-                folder = exports / "carrier_disputes"
-                write_dispute_list(disputes, folder / f"{carrier}_{start}_disputes.xlsx")
+            if disputes.height:  # no workbook for a period with nothing to dispute
+                workbook = exports / "carrier_disputes" / f"{carrier}_{start}_disputes.xlsx"
+                write_dispute_list(disputes, workbook)
+                workbooks.append(workbook)
                 written += 1
-    return dg.MaterializeResult(
-        metadata={"periods": len(context.partition_keys), "files_written": written}
-    )
+            reasons.append(_disputes_by_reason(disputes))
+    metadata: dict[str, object] = {
+        "periods": len(context.partition_keys),
+        "files_written": written,
+        "disputes_by_reason": preview_table(pl.concat(reasons, how="diagonal_relaxed"), 40),
+        "exports_folder": dg.MetadataValue.path(str(exports)),
+    }
+    if len(workbooks) == 1:
+        metadata["dispute_workbook"] = dg.MetadataValue.path(str(workbooks[0]))
+    elif workbooks:
+        metadata["dispute_workbooks"] = dg.MetadataValue.path(str(workbooks[0].parent))
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(
@@ -231,5 +269,5 @@ def order_logistics_cost(reckon: ReckonResource) -> dg.MaterializeResult:
         else costs
     )
     return dg.MaterializeResult(
-        metadata={"orders": costs.height, "by_status": markdown_table(by_status)}
+        metadata={"orders": costs.height, "by_status": preview_table(by_status)}
     )
