@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 import polars as pl
+from dagster._core.definitions.metadata import RawMetadataValue
 
 from pipelines.contracts.spec import TableContract
+
+Metadata = dict[str, RawMetadataValue]
+"""What a materialization, observation or check result carries."""
 
 
 def markdown_table(frame: pl.DataFrame, limit: int = 20) -> dg.MetadataValue:

@@ -123,15 +123,13 @@ def _grouped(
     return con.sql(query, params=[start, end]).pl()
 
 
-COMPANY_DAY_FIGURES = pl.Schema(
-    {
-        "day": pl.Date,
-        "company": pl.String,
-        "currency": pl.String,
-        "cogs": pl.Decimal(38, 2),
-        "inventory_value": pl.Decimal(38, 2),
-    }
-)
+COMPANY_DAY_FIGURES: dict[str, pl.DataType] = {
+    "day": pl.Date(),
+    "company": pl.String(),
+    "currency": pl.String(),
+    "cogs": pl.Decimal(38, 2),
+    "inventory_value": pl.Decimal(38, 2),
+}
 """One row per day and company, in the company's functional currency: COGS posted and the
 closing value of its stock (money is never added across companies' currencies)."""
 
@@ -167,7 +165,7 @@ def company_day_figures(con: duckdb.DuckDBPyConnection, start: date, end: date) 
         ORDER BY grid.day, grid.company
     """
     frame = con.sql(query, params={"start": start, "end": end}).pl()
-    return frame.cast(dict(COMPANY_DAY_FIGURES))
+    return frame.cast(COMPANY_DAY_FIGURES)
 
 
 def cogs_by_company_and_kind(

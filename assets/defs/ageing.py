@@ -8,7 +8,7 @@ run shows its own).
 
 import dagster as dg
 
-from assets.metadata import money_by_company, preview_table
+from assets.metadata import Metadata, money_by_company, preview_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
 from runs.costing_summaries import ageing_summary
@@ -39,7 +39,7 @@ def stock_ageing(context: dg.AssetExecutionContext, reckon: ReckonResource):
         if top.height
         else top
     )
-    metadata: dict[str, object] = {
+    metadata: Metadata = {
         "as_of": str(day),
         "by_company_and_bucket": preview_table(by_bucket, 60),
         f"top_skus_over_{OLDER_THAN_DAYS}_days": preview_table(top, 15),

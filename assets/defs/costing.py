@@ -15,7 +15,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from assets.metadata import money_by_company, preview_table
+from assets.metadata import Metadata, money_by_company, preview_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
 from pipelines.contracts.costing import INVENTORY_DISCREPANCIES
@@ -165,13 +165,13 @@ def _costing_metadata(
     by_flag: pl.DataFrame,
     largest: pl.DataFrame,
     layers: pl.DataFrame,
-) -> dict[str, object]:
+) -> Metadata:
     """The run's figures. Dagster puts one run's materialization metadata on every
     partition it covers (dagster-io/dagster#18123), so a range run's totals say so
     (`figures_cover`) and leave out the plotted numbers; each day's own figures are on its
     partition as an observation (`_day_observations`)."""
     start, end = run.requested
-    meta: dict[str, object] = {
+    meta: Metadata = {
         "figures_cover": str(start) if start == end else f"{start} to {end} (the whole range)",
         "days_requested": (end - start).days + 1,
         "days_recosted_for_late_documents": run.restated_days,
@@ -186,7 +186,7 @@ def _costing_metadata(
     return meta
 
 
-def _figures(figures: DayFigures, plotted: bool = True) -> dict[str, object]:
+def _figures(figures: DayFigures, plotted: bool = True) -> Metadata:
     """The totals shown for a day, or a range of days: counts and COGS over the days,
     inventory at the end of the last; money per company in its functional currency
     (`cogs CN01 (CNY)`), as a plotted number with its exact text beside it (`plotted`),

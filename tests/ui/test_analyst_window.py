@@ -1,0 +1,301 @@
+"""The analyst's window, in a real browser: the Dagster UI answers the four everyday questions.
+
+A small demo (`reckon demo`, ending yesterday, its last nights as nightly runs, a few bad
+rows and a damaged bill dropped in) is opened in `dagster-webserver`, started here on
+127.0.0.1, and Debian's chromium, driven by Playwright (never Playwright's own browsers),
+opens the page of each question and reads what it shows:
+
+1. COGS yesterday per company, and the receipt layers behind the largest issues;
+2. the stock ageing table;
+3. what is disputed with a carrier this period, and why;
+4. quarantine: the failed check after a bad row, the reason first.
+
+Screenshots go to docs/analyst-tour/ (the README's tour) when RECKON_UPDATE_SCREENSHOTS is
+set, and to the test's folder otherwise. A run made by `reckon demo` is then re-executed
+from the webserver, in the code location (issue 11, item 6).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PageTimeout
+
+from assets.defs.sensors import bill_inbox_sensor, reconciliation_sensor
+from assets.resources import ReckonResource
+from tests.operations.processes import ROOT, clean_env
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+TOUR = ROOT / "docs" / "analyst-tour"
+DAYS = 10
+NIGHTS = 2
+YESTERDAY = date.today() - timedelta(days=1)
+FIRST = YESTERDAY - timedelta(days=DAYS - 1)
+
+
+@dataclass(frozen=True)
+class Window:
+    data: Path
+    home: Path
+    url: str
+    shots: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_serving(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"webserver ended: {log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/server_info", timeout=5):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"webserver did not answer in 300 s: {log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def window(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Window]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: apt-get install -y chromium (.ci/run does)")
+    root = tmp_path_factory.mktemp("analyst")
+    data = root / "data"
+    demo = subprocess.run(
+        [sys.executable, "-m", "reckon.cli", "demo", "--data", str(data), "--from", str(FIRST),
+         "--to", str(YESTERDAY), "--nightly", str(NIGHTS)],
+        cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert "exactly the bad input the demo dropped in" in demo.stdout
+    home = data / ".dagster_home"
+    # Without the daemon a queued run would wait forever: the webserver launches the
+    # re-execution itself (the default run coordinator), in the code location's process.
+    config = home / "dagster.yaml"
+    config.write_text(
+        "\n".join(
+            line for line in config.read_text().splitlines() if "run_coordinator" not in line
+            and "QueuedRunCoordinator" not in line and "dagster.core.run_coordinator" not in line
+        )
+    )  # fmt: skip
+    port = _free_port()
+    env = {**clean_env(), "DAGSTER_HOME": str(home), "RECKON_DATA_DIR": str(data)}
+    env["RECKON_START_DATE"] = str(FIRST)
+    log = root / "webserver.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "dagster_webserver", "-w", str(ROOT / "workspace.yaml"),
+             "-h", "127.0.0.1", "-p", str(port)],
+            cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(url, server, log)
+        shots = TOUR if os.environ.get("RECKON_UPDATE_SCREENSHOTS") else root / "shots"
+        shots.mkdir(parents=True, exist_ok=True)
+        yield Window(data, home, url, shots)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser(window: Window) -> Iterator[Browser]:
+    with sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _open(browser: Browser, window: Window, path: str) -> Page:
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.goto(window.url + path)
+    skip = page.get_by_role("button", name="Skip")
+    try:
+        skip.wait_for(timeout=5000)
+        skip.click()
+    except PageTimeout:
+        pass
+    return page
+
+
+def _shot(page: Page, window: Window, name: str) -> Path:
+    path = window.shots / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def _see(page: Page, text: str) -> None:
+    """Wait (the UI loads its data after the page) until `text` is on the page."""
+    page.get_by_text(text, exact=False).first.wait_for(timeout=120_000)
+
+
+def _partition(asset: str, key: str) -> str:
+    return f"/assets/{asset}?view=partitions&partition={urllib.parse.quote(key, safe='')}"
+
+
+def _warehouse(window: Window, sql: str) -> list[tuple]:
+    with duckdb.connect(str(window.data / "warehouse.duckdb"), read_only=True) as con:
+        return con.sql(sql).fetchall()
+
+
+def test_cogs_of_yesterday_per_company_and_the_layers_behind_it(
+    window: Window, browser: Browser
+) -> None:
+    """Question 1: yesterday's nightly materialization shows COGS per company in its own
+    currency (never a sum over CNY and USD) and the receipt layers of the largest issues."""
+    ((cny,), (usd,)) = _warehouse(
+        window,
+        f"SELECT sum(amount) FROM costing_cogs WHERE posting_date = DATE '{YESTERDAY}' "
+        "GROUP BY company ORDER BY company",
+    )
+    page = _open(browser, window, _partition("costing", str(YESTERDAY)))
+    _see(page, "cogs CN01 (CNY)")
+    text = page.inner_text("body")
+    assert "cogs US01 (USD)" in text
+    assert f"{cny}" in text and f"{usd}" in text, "the day's own exact figures"
+    assert "total" not in text.lower().replace("totals", ""), "no total over two currencies"
+    _shot(page, window, "1-cogs-per-company")
+    page.get_by_text("layers_behind_largest_issues").first.scroll_into_view_if_needed()
+    page.get_by_role("button", name="Show table").last.click()
+    _see(page, "receipt_date")
+    layers = page.inner_text("body")
+    assert "unit_cost" in layers and "receipt" in layers
+    _shot(page, window, "1b-layers-behind-largest-issues")
+    page.close()
+
+
+def test_the_stock_ageing_table(window: Window, browser: Browser) -> None:
+    """Question 2: stock per company and age bucket, value over 90 days, top aged SKUs."""
+    page = _open(browser, window, _partition("stock_ageing", str(YESTERDAY)))
+    _see(page, "by_company_and_bucket")
+    page.get_by_role("button", name="Show table").first.click()
+    _see(page, "0-30")
+    text = page.inner_text("body")
+    assert "CN01" in text and "US01" in text and "bucket" in text
+    _shot(page, window, "2-stock-ageing")
+    page.close()
+
+
+def test_a_dispute_with_its_reason(window: Window, browser: Browser) -> None:
+    """Question 3: a billing period's disputes per carrier with the reason and the amount,
+    and the path of the period's dispute workbook."""
+    ((key, reason),) = _warehouse(
+        window,
+        "SELECT carrier || '|' || period_start, reason FROM carrier_disputes "
+        "GROUP BY ALL ORDER BY sum(disputed_amount) DESC LIMIT 1",
+    )
+    page = _open(browser, window, _partition("reconciliation_exports", key))
+    _see(page, "dispute_workbook")
+    assert "_disputes.xlsx" in page.inner_text("body")
+    page.get_by_role("button", name="Show table").first.click()
+    _see(page, reason)
+    _shot(page, window, "3-disputes-with-reasons")
+    page.close()
+
+
+def test_a_bad_row_fails_the_quarantine_check(window: Window, browser: Browser) -> None:
+    """Question 4: the bad rows the demo dropped in fail the movements check, with the
+    reason first; the damaged bill fails the bill checks."""
+    page = _open(browser, window, "/assets/movements?view=checks")
+    _see(page, "loaded_without_quarantine")
+    _see(page, "Failed")
+    _shot(page, window, "4-quarantine-check-failed")
+    page.close()
+    page = _open(browser, window, "/assets/bill_quarantine")
+    _see(page, "corrupt_pdf")
+    _shot(page, window, "4b-bill-quarantine")
+    page.close()
+
+
+def test_demo_runs_belong_to_the_code_location(window: Window) -> None:
+    """Every run the demo made is a run of the `reckon` location (job pages, timeline)."""
+    with dg.DagsterInstance.from_config(str(window.home)) as instance:
+        runs = instance.get_runs()
+    assert len(runs) >= 1 + NIGHTS + 3
+    for run in runs:
+        assert run.remote_job_origin is not None, run.job_name
+        assert run.remote_job_origin.location_name == "reckon"
+        assert run.tags[".dagster/repository"] == "__repository__@reckon"
+
+
+def test_opening_the_ui_after_the_demo_launches_nothing(window: Window) -> None:
+    """The sensors left on after the demo request no run: its bills are reconciled, its
+    files parsed; only closed periods from the first data day would be registered."""
+    resource = ReckonResource(data_dir=str(window.data))
+    with dg.DagsterInstance.from_config(str(window.home)) as instance:
+        for sensor in (reconciliation_sensor, bill_inbox_sensor):
+            with dg.build_sensor_context(instance=instance, resources={"reckon": resource}) as ctx:
+                tick = sensor(ctx)
+            requests = tick.run_requests if isinstance(tick, dg.SensorResult) else []
+            assert not requests, (sensor.name, requests)
+            if isinstance(tick, dg.SensorResult):
+                for added in tick.dynamic_partitions_requests or []:
+                    for key in getattr(added, "partition_keys", []):
+                        assert key.split("|")[1] >= str(FIRST - timedelta(days=31)), key
+
+
+REEXECUTE = """
+mutation Reexecute($parent: String!) {
+  launchPipelineReexecution(reexecutionParams: {parentRunId: $parent, strategy: ALL_STEPS}) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+def test_a_demo_run_is_reexecuted_from_the_ui(window: Window) -> None:
+    """The last nightly run of the demo, re-executed through the webserver, runs again in
+    the code location and succeeds."""
+    with dg.DagsterInstance.from_config(str(window.home)) as instance:
+        nightly = instance.get_runs(dg.RunsFilter(job_name="nightly"), limit=1)[0]
+        body = json.dumps({"query": REEXECUTE, "variables": {"parent": nightly.run_id}})
+        request = urllib.request.Request(
+            f"{window.url}/graphql", body.encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            answer = json.load(response)["data"]["launchPipelineReexecution"]
+        assert answer["__typename"] == "LaunchRunSuccess", answer
+        run_id = answer["run"]["runId"]
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            run = instance.get_run_by_id(run_id)
+            if run is not None and run.is_finished:
+                break
+            time.sleep(1)
+        assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS, run
+        assert run.parent_run_id == nightly.run_id
+        assert run.tags["dagster/partition"] == str(YESTERDAY)
+        assert run.tags["reckon/pid"] != nightly.tags["reckon/pid"], "its own process"
