@@ -68,14 +68,16 @@ def preview_table(frame: pl.DataFrame, limit: int = 20) -> dg.MetadataValue:
 
 
 def money_by_company(
-    frame: pl.DataFrame, name: str, amount: str = "amount"
+    frame: pl.DataFrame, name: str, amount: str = "amount", *, exact_text: bool = True
 ) -> dict[str, dg.MetadataValue]:
     """One number per company in its functional currency (`<name> CN01 (CNY)`), never a sum
     across currencies: `frame` holds company, currency and `amount` (Decimal) per company.
-    Each is a float so the UI plots it over partitions, beside the exact Decimal text."""
+    Each is a float so the UI plots it over partitions, with the exact Decimal text beside
+    it (`exact_text`; off where a table on the same page already shows the exact figure)."""
     meta: dict[str, dg.MetadataValue] = {}
     for company, currency, value in frame.select("company", "currency", amount).iter_rows():
         label = f"{name} {company} ({currency})"
         meta[label] = dg.MetadataValue.float(float(value))
-        meta[f"{label} exact"] = dg.MetadataValue.text(str(value))
+        if exact_text:
+            meta[f"{label} exact"] = dg.MetadataValue.text(str(value))
     return meta

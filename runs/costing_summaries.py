@@ -210,7 +210,8 @@ def ageing_summary(
     con: duckdb.DuckDBPyConnection, day: date, buckets: tuple[int, ...], older_than: int = 90
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Stock ageing at the end of `day`: (per company and bucket: currency, quantity, value),
-    and the SKUs whose stock older than `older_than` days is worth the most, per company.
+    and per company the SKUs whose stock older than `older_than` days is worth the most
+    (ranked within the company: values in two currencies do not compare).
 
     A bucket is "older than 90 days" when its lower bound is above 90 (`buckets` are the
     policy's inclusive upper bounds, DOMAIN.md "stock ageing")."""
@@ -237,6 +238,6 @@ def ageing_summary(
             pl.col("value").sum().alias(f"value_over_{older_than}_days"),
             pl.col("bucket").sort_by("bucket_no").last().alias("oldest_bucket"),
         )
-        .sort(f"value_over_{older_than}_days", "company", "sku", descending=[True, False, False])
+        .sort("company", f"value_over_{older_than}_days", "sku", descending=[False, True, False])
     )
     return by_bucket, top

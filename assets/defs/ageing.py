@@ -7,6 +7,7 @@ run shows its own).
 """
 
 import dagster as dg
+import polars as pl
 
 from assets.metadata import Metadata, money_by_company, preview_table
 from assets.partitions import daily_partitions, partition_days
@@ -35,16 +36,15 @@ def stock_ageing(context: dg.AssetExecutionContext, reckon: ReckonResource):
         by_bucket, top = ageing_summary(con, day, buckets, OLDER_THAN_DAYS)
     over = f"value_over_{OLDER_THAN_DAYS}_days"
     old = (
-        top.group_by("company", "currency").agg(top[over].sum()).sort("company")
+        top.group_by("company", "currency").agg(pl.col(over).sum()).sort("company")
         if top.height
         else top
     )
     metadata: Metadata = {
         "as_of": str(day),
+        **(money_by_company(old, f"value over {OLDER_THAN_DAYS} days", over) if old.height else {}),
         "by_company_and_bucket": preview_table(by_bucket, 60),
         f"top_skus_over_{OLDER_THAN_DAYS}_days": preview_table(top, 15),
         "dagster/row_count": by_bucket.height,
     }
-    if old.height:
-        metadata.update(money_by_company(old, f"value over {OLDER_THAN_DAYS} days", over))
     return dg.MaterializeResult(metadata=metadata)

@@ -172,12 +172,12 @@ def _costing_metadata(
     partition as an observation (`_day_observations`)."""
     start, end = run.requested
     meta: Metadata = {
+        **_figures(figures, plotted=start == end),
         "figures_cover": str(start) if start == end else f"{start} to {end} (the whole range)",
         "days_requested": (end - start).days + 1,
         "days_recosted_for_late_documents": run.restated_days,
         "late_documents_from": str(run.late_from) if run.late_from else "none",
         "late_documents": run.counts.get("costing_late_documents", 0),
-        **_figures(figures, plotted=start == end),
         "cogs_by_company_and_kind": preview_table(by_kind, 30),
         "flags": preview_table(by_flag),
         "largest_issues": preview_table(largest, 10),
@@ -187,31 +187,34 @@ def _costing_metadata(
 
 
 def _figures(figures: DayFigures, plotted: bool = True) -> Metadata:
-    """The totals shown for a day, or a range of days: counts and COGS over the days,
-    inventory at the end of the last; money per company in its functional currency
-    (`cogs CN01 (CNY)`), as a plotted number with its exact text beside it (`plotted`),
-    or as the exact text only (a range run's totals, which are not one day's)."""
+    """The figures shown first for a day, or a range of days: per company in its functional
+    currency, COGS over the days and the inventory value at the end of the last, as a table
+    of exact figures (`cogs_by_company`) and as plotted numbers (`cogs CN01 (CNY)`; not for
+    a range run's totals, which are not one day's); then the counts."""
     days, companies = figures.days, figures.companies
     counts = ("outbound_movements", "provisional_movements", "true_ups", "flagged_movements")
-    last = (
-        companies.filter(pl.col("day") == companies["day"].max()) if companies.height else companies
-    )
+    last_day = companies.filter(pl.col("day") == companies["day"].max())
     cogs = companies.group_by("company", "currency").agg(pl.col("cogs").sum()).sort("company")
-    money = {
-        **money_by_company(cogs, "cogs", "cogs"),
-        **money_by_company(last.sort("company"), "inventory_value_end", "inventory_value"),
-    }
-    if not plotted:
-        money = {k: v for k, v in money.items() if k.endswith(" exact")}
+    by_company = cogs.join(
+        last_day.select("company", pl.col("inventory_value").alias("inventory_value_end")),
+        on="company",
+        how="left",
+    )
+    plotted_money = (
+        {
+            **money_by_company(by_company, "cogs", "cogs", exact_text=False),
+            **money_by_company(
+                by_company, "inventory_value_end", "inventory_value_end", exact_text=False
+            ),
+        }
+        if plotted
+        else {}
+    )
     return {
+        "cogs_by_company": preview_table(by_company),
+        **plotted_money,
         **{name: int(days[name].sum()) for name in (*counts, "late_movements")},
         "inventory_qty_end": int(days["inventory_qty"][-1]) if days.height else 0,
-        **money,
-        "cogs_by_company": preview_table(
-            cogs.join(last.select("company", "inventory_value"), on="company", how="left").rename(
-                {"inventory_value": "inventory_value_end"}
-            )
-        ),
     }
 
 

@@ -76,8 +76,9 @@ def _results(reports: list[LoadReport]) -> tuple[dg.MaterializeResult, dg.AssetC
 
 
 def _reasons_first(violations: pl.DataFrame) -> pl.DataFrame:
-    """The quarantined rows with why first, then where (file, row): what an analyst reads."""
-    first = [c for c in ("reasons", "file", "row", "load_date") if c in violations.columns]
+    """The quarantined rows with why first, then where (column, row, file): what an analyst
+    reads first on the check."""
+    first = [c for c in ("reason", "column", "row", "file") if c in violations.columns]
     return violations.select(*first, *(c for c in violations.columns if c not in first))
 
 

@@ -13,7 +13,7 @@ the shipments it needs in one set-based pass.
 import dagster as dg
 import polars as pl
 
-from assets.metadata import preview_table
+from assets.metadata import Metadata, preview_table
 from assets.resources import ReckonResource
 from runs.partition_keys import split_period_key
 from runs.reconciliation import (
@@ -220,7 +220,8 @@ def _metadata(outcomes: list[PeriodOutcome]) -> dict[str, object]:
 def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
     exports = reckon.layout.exports_dir
     written = 0
-    workbooks, reasons = [], []
+    per_period: dict[str, Metadata] = {}
+    reasons = []
     with reckon.warehouse() as con:
         for key in context.partition_keys:
             carrier, start = split_period_key(key)
@@ -231,22 +232,39 @@ def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonReso
                     write_export(frame, exports, table, key)
                     written += 2
             disputes = read_table(con, "carrier_disputes", where, params)
+            by_reason = _disputes_by_reason(disputes)
+            period: Metadata = {"disputes_by_reason": preview_table(by_reason, 40)}
             if disputes.height:  # no workbook for a period with nothing to dispute
                 workbook = exports / "carrier_disputes" / f"{carrier}_{start}_disputes.xlsx"
                 write_dispute_list(disputes, workbook)
-                workbooks.append(workbook)
                 written += 1
-            reasons.append(_disputes_by_reason(disputes))
-    metadata: dict[str, object] = {
+                period["dispute_workbook"] = dg.MetadataValue.path(str(workbook))
+                reasons.append(
+                    by_reason.with_columns(
+                        pl.lit(start).alias("period_start"), pl.lit(str(workbook)).alias("workbook")
+                    )
+                )
+            per_period[key] = period
+    if len(per_period) > 1:
+        # Dagster repeats a run's metadata on every partition it covers
+        # (dagster-io/dagster#18123): each period's own disputes go on its partition too
+        for key, period in per_period.items():
+            context.log_event(
+                dg.AssetObservation(asset_key=context.asset_key, partition=key, metadata=period)
+            )
+    metadata: Metadata = {
         "periods": len(context.partition_keys),
         "files_written": written,
-        "disputes_by_reason": preview_table(pl.concat(reasons, how="diagonal_relaxed"), 40),
         "exports_folder": dg.MetadataValue.path(str(exports)),
     }
-    if len(workbooks) == 1:
-        metadata["dispute_workbook"] = dg.MetadataValue.path(str(workbooks[0]))
-    elif workbooks:
-        metadata["dispute_workbooks"] = dg.MetadataValue.path(str(workbooks[0].parent))
+    if len(per_period) == 1:
+        metadata.update(next(iter(per_period.values())))
+    else:
+        every = pl.concat(reasons, how="diagonal_relaxed") if reasons else pl.DataFrame()
+        columns = ["carrier", "period_start", "reason", "currency", "lines", "disputed_amount"]
+        metadata["disputes_by_period_and_reason"] = preview_table(
+            every.select(*columns, "workbook") if every.height else every, 300
+        )
     return dg.MaterializeResult(metadata=metadata)
 
 
