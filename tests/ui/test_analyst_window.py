@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,18 +39,22 @@ from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from assets.defs.sensors import bill_inbox_sensor, reconciliation_sensor
 from assets.resources import ReckonResource
+from storage.layout import DataLayout
 from tests.operations.processes import ROOT, clean_env
 
-pytestmark = pytest.mark.slow
+# The module's demo takes minutes on a loaded 2-core machine: its fixture gets 40.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 TOUR = ROOT / "docs" / "analyst-tour"
 UPDATE_TOUR = bool(os.environ.get("RECKON_UPDATE_SCREENSHOTS"))
-DAYS = 200 if UPDATE_TOUR else 45
-"""The tour's screenshots come from the demo's own 200 days (stock older than 90 and 180
-days); the test's checks need 45 (a month of bills with disputes)."""
-NIGHTS = 2
+TOUR_DATA = os.environ.get("RECKON_TOUR_DATA") if UPDATE_TOUR else None
+"""With RECKON_UPDATE_SCREENSHOTS, the tour's screenshots may be taken over a copy of the data
+directory of a finished `make demo` (its 200 days hold stock older than 90 and 180 days)
+instead of the test's own demo of 31 days (a month of bills, with disputes)."""
+DAYS = 31
+NIGHTS = 1
 YESTERDAY = date.today() - timedelta(days=1)
 FIRST = YESTERDAY - timedelta(days=DAYS - 1)
 
@@ -81,12 +86,7 @@ def _wait_until_serving(url: str, server: subprocess.Popen[bytes], log: Path) ->
     raise AssertionError(f"webserver did not answer in 300 s: {log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def window(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Window]:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: apt-get install -y chromium (.ci/run does)")
-    root = tmp_path_factory.mktemp("analyst")
-    data = root / "data"
+def _demo(data: Path) -> None:
     demo = subprocess.run(
         [sys.executable, "-m", "reckon.cli", "demo", "--data", str(data), "--from", str(FIRST),
          "--to", str(YESTERDAY), "--nightly", str(NIGHTS)],
@@ -94,6 +94,18 @@ def window(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Window]:
     )  # fmt: skip
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert "exactly the bad input the demo dropped in" in demo.stdout
+
+
+@pytest.fixture(scope="module")
+def window(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Window]:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: apt-get install -y chromium (.ci/run does)")
+    root = tmp_path_factory.mktemp("analyst")
+    data = root / "data"
+    if TOUR_DATA:
+        shutil.copytree(TOUR_DATA, data, symlinks=True)
+    else:
+        _demo(data)
     home = data / ".dagster_home"
     # Without the daemon a queued run would wait forever: the webserver launches the
     # re-execution itself (the default run coordinator), in the code location's process.
@@ -106,7 +118,7 @@ def window(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Window]:
     )  # fmt: skip
     port = _free_port()
     env = {**clean_env(), "DAGSTER_HOME": str(home), "RECKON_DATA_DIR": str(data)}
-    env["RECKON_START_DATE"] = str(FIRST)
+    env["RECKON_START_DATE"] = str(DataLayout(data).first_extract_day("movements"))
     log = root / "webserver.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
@@ -273,6 +285,7 @@ def test_opening_the_ui_after_the_demo_launches_nothing(window: Window) -> None:
     """The sensors left on after the demo request no run: its bills are reconciled, its
     files parsed; only closed periods from the first data day would be registered."""
     resource = ReckonResource(data_dir=str(window.data))
+    first = DataLayout(window.data).first_extract_day("shipments") or FIRST
     with dg.DagsterInstance.from_config(str(window.home)) as instance:
         for sensor in (reconciliation_sensor, bill_inbox_sensor):
             with dg.build_sensor_context(instance=instance, resources={"reckon": resource}) as ctx:
@@ -282,7 +295,7 @@ def test_opening_the_ui_after_the_demo_launches_nothing(window: Window) -> None:
             if isinstance(tick, dg.SensorResult):
                 for added in tick.dynamic_partitions_requests or []:
                     for key in getattr(added, "partition_keys", []):
-                        assert key.split("|")[1] >= str(FIRST - timedelta(days=31)), key
+                        assert key.split("|")[1] >= str(first - timedelta(days=31)), key
 
 
 REEXECUTE = """
