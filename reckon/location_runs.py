@@ -57,8 +57,6 @@ def execute_in_location(
 ) -> dg.ExecuteInProcessResult:
     """`job_def.execute_in_process(...)` (in-process executor, errors kept in the result),
     with the run recorded as a run of the `reckon` code location."""
-    from dagster._core.execution.execute_in_process_result import ExecuteInProcessResult
-
     selection = frozenset(asset_selection or ())
     job = job_def.get_subset(asset_selection=set(selection)) if selection else job_def
     in_memory = InMemoryJob(job_def=job)
@@ -89,7 +87,7 @@ def execute_in_location(
         )
     )
     finished = instance.get_run_by_id(run.run_id) or run
-    return ExecuteInProcessResult(
+    return dg.ExecuteInProcessResult(
         job_def=job, event_list=events, dagster_run=finished, output_capture={}
     )
 
