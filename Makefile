@@ -15,7 +15,7 @@ DEMO_TO ?=
 TEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadscope
 
-.PHONY: env demo test test-fast lint ui bench clean
+.PHONY: env demo test test-fast lint typecheck ui bench clean
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -43,9 +43,14 @@ test: lint
 test-fast: env
 	$(RUN) pytest -m "not slow" $(PYTEST_PARALLEL)
 
-lint: env
+# Lint: the type checker and ruff (`make test` runs both first).
+lint: env typecheck
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+
+# mypy over the shipped packages, configured in pyproject.toml ([tool.mypy]).
+typecheck: env
+	$(RUN) mypy
 
 ui: env
 	$(RUN) reckon ui --data $(DEMO_DIR)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -12,7 +14,7 @@ def range_tags(first: str, last: str) -> dict[str, str]:
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
-def covering_range_tags(keys: list[str], ordered: list[str]) -> dict[str, str]:
+def covering_range_tags(keys: Sequence[str], ordered: Sequence[str]) -> dict[str, str]:
     """Range tags over the smallest contiguous run of `ordered` partitions holding `keys`.
 
     Dynamic partitions keep the order they were added in, so the keys of one batch

@@ -92,7 +92,7 @@ def _load(folder: Path) -> dict[str, pl.DataFrame]:
 def _full(folder: str, days: int, chunks: int, totals: bool, out: mp.Queue) -> None:
     from benchmarks._costing_ledger import START
     from pipelines.costing import cost_range
-    from pipelines.costing.chunked import cost_range_chunked
+    from pipelines.costing.chunked import Chunking, cost_range_chunked
 
     inputs = _load(Path(folder))
     end = START + timedelta(days=days - 1)
@@ -105,7 +105,7 @@ def _full(folder: str, days: int, chunks: int, totals: bool, out: mp.Queue) -> N
             for name in ("cogs", "consumption", "postings", "valuation", "ageing", "open_layers"):
                 getattr(part, name).write_parquet(out_dir / f"{name}_{k}.parquet")
 
-        r = cost_range_chunked(inputs, None, START, end, chunks=chunks, sink=sink)
+        r = cost_range_chunked(inputs, None, START, end, chunking=Chunking(chunks, sink))
     else:
         r = cost_range(inputs, None, START, end)
     seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0

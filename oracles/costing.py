@@ -45,6 +45,7 @@ class Pool:
     layers: deque = field(default_factory=deque)  # [origin_id, a, b]
     shorts: deque = field(default_factory=deque)  # [out_id, out_type, sa, sb, s, P]
     last: str | None = None
+    last_in: tuple | None = None  # (occurred_at, movement_id) of the last inbound movement
 
 
 @dataclass
@@ -202,6 +203,23 @@ def run_reference(
         ref = ref_unit(pool, prefer_open)
         return 0 if ref is None else r_half_up(Decimal(q * ref[0]) / ref[1])
 
+    def shortfall_ref(key: tuple, q: int) -> int:
+        """P for q units short in pool `key`: its own reference; if it has no history, the
+        reference now of the company's pool of the SKU (another warehouse) whose last
+        inbound is the latest; zero if there is none (DOMAIN.md "Negative stock")."""
+        pool = res.pools[key]
+        if ref_unit(pool, prefer_open=False) is not None:
+            return at_ref(pool, q, prefer_open=False)
+        company, warehouse, sku = key
+        others = [
+            res.pools[k]
+            for k in sku_pools[sku]
+            if k[0] == company and k[1] != warehouse and res.pools[k].last_in is not None
+        ]
+        if not others:
+            return 0
+        return at_ref(max(others, key=lambda p: p.last_in), q, prefer_open=True)
+
     def priced(m: dict) -> int:
         return value_of(m, fx, functional)
 
@@ -231,7 +249,8 @@ def run_reference(
                 pool.layers.append([origin_id, a, b])
             pool.last = origin_id
 
-    def consume(pool: Pool, m: dict) -> tuple[list, int, int]:
+    def consume(key: tuple, m: dict) -> tuple[list, int, int]:
+        pool = res.pools[key]
         need, taken = m["quantity"], []
         while need and pool.layers:
             layer = pool.layers[0]
@@ -241,7 +260,7 @@ def run_reference(
             need -= k
             if layer[1] == layer[2]:
                 pool.layers.popleft()
-        p = at_ref(pool, need, prefer_open=False) if need else 0
+        p = shortfall_ref(key, need) if need else 0
         if need:
             pool.shorts.append([m["movement_id"], m["movement_type"], 0, need, need, p])
         return taken, need, p
@@ -258,6 +277,7 @@ def run_reference(
         pool, t, q, mid = res.pools[key], m["movement_type"], m["quantity"], m["movement_id"]
         day = m["occurred_at"].date()
         if t in INBOUND:
+            pool.last_in = (m["occurred_at"], mid)
             transit = res.transit.get(m["reference"]) if t == "TRANSFER_IN" else None
             if transit is not None and transit[0] == m["company"]:
                 del res.transit[m["reference"]]
@@ -277,7 +297,7 @@ def run_reference(
             res.origins[mid] = Origin(value, q, day, sku=m["sku"])
             enter(pool, [(mid, 0, q)], day)
         else:
-            taken, short, p = consume(pool, m)
+            taken, short, p = consume(key, m)
             consumed = sum(res.slice_cost(*s) for s in taken)
             res.cost[mid] = (consumed, short, p)
             if t == "ISSUE":

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
-from parsers.model import ParseResult, Provenance
+from parsers.model import BillParseError, ParseResult, Provenance
 from parsers.templates_schema import Template
 
 HEAD_BYTES = 64 * 1024
@@ -87,7 +87,7 @@ class ParseContext:
 
 class Parser:
     """Base of every parser. Subclasses set name/version/formats and implement
-    `sniff` and `parse`; template engines set `uses_templates` and get the
+    `sniff` and `parse`; template engines derive from `TemplateParser` and get the
     template they are run with."""
 
     name: ClassVar[str] = ""
@@ -110,3 +110,28 @@ class Parser:
             parser_version=self.version,
             template_id=f"{template.id}@{template.version}" if template else None,
         )
+
+
+class TemplateParser(Parser):
+    """Base of the template engines. The registry runs one once per template of its
+    format, so it always has a template: it implements `sniff_with` and `parse_with`,
+    which take it as given, and is refused clearly if called without one."""
+
+    uses_templates: ClassVar[bool] = True
+
+    def sniff(self, candidate: Candidate, template: Template | None = None) -> Sniff:
+        return self.sniff_with(candidate, self._template(template))
+
+    def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
+        return self.parse_with(path, ctx, self._template(template))
+
+    def sniff_with(self, candidate: Candidate, template: Template) -> Sniff:
+        raise NotImplementedError
+
+    def parse_with(self, path: Path, ctx: ParseContext, template: Template) -> ParseResult:
+        raise NotImplementedError
+
+    def _template(self, template: Template | None) -> Template:
+        if template is None:
+            raise BillParseError("template", f"{self.name} reads a bill by template, none given")
+        return template

@@ -3,27 +3,34 @@
 `list` shows every parser and template (with versions and the registry
 fingerprint); `parse FILE` shows which parser was chosen and why, the parsed
 lines, the totals check, and any error with its locator, without touching the
-raw store or the quarantine; `check` re-parses every template's example against
-its expected output and `example` records one; `quarantine` lists quarantined files. Mounted by
+raw store or the quarantine (`--json` for machines, `--text` for the exact text and
+cells the rules run over, `--explain` for every template considered and why it
+matched or not); `check` re-parses every template's example against its expected
+output and `example` records one; `quarantine` lists quarantined files. Mounted by
 the lead as `reckon parsers`; standalone: `python -m parsers.cli`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
 import typer
+from pypdf import PdfReader
 
-from parsers.base import ParseContext
+from parsers.base import Candidate, ParseContext
+from parsers.builtin.template_engine import watching
+from parsers.drafting import draft_template
 from parsers.examples import EXAMPLES_DIR, check_examples, record_example
 from parsers.ingest import list_quarantined
-from parsers.model import BillParseError
+from parsers.model import BillParseError, ParseResult
 from parsers.registry import Registry
 from parsers.validate import validate
 from storage.config import ConfigError
+from storage.files import write_bytes
 
 parsers_app = typer.Typer(
     help="Bill parsers and templates (without a subcommand: list them).",
@@ -36,12 +43,17 @@ TemplatesDir = Annotated[
 ]
 
 
-def _registry(templates_dir: Path | None) -> Registry:
+def _registry(templates_dir: Path | None, quiet: bool = False) -> Registry:
+    """The registry; templates that fail to load are reported (on stderr) and skipped."""
     try:
-        return Registry.default(extra_templates=templates_dir)
+        registry = Registry.default(extra_templates=templates_dir)
     except ConfigError as exc:
         typer.echo(f"template error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if not quiet:
+        for error in registry.template_errors:
+            typer.echo(f"template error: {error}", err=True)
+    return registry
 
 
 @parsers_app.callback()
@@ -67,6 +79,62 @@ def list_parsers(templates_dir: TemplatesDir = None) -> None:
         typer.echo(f"  {t.id:<34} v{t.version:<3} {t.carrier:<14} {t.format:<5} {t.source}")
 
 
+def _show_seen(seen: list[tuple[str, Any]], file: Path, text_fallback: bool) -> None:
+    """Print what the rules ran over, exactly: each line quoted (double spaces, tabs and
+    trailing blanks visible), cells by row and column name."""
+    pages = [page for what, payload in seen if what == "pages" for page in payload]
+    for p, page in enumerate(pages, start=1):
+        typer.echo(f"--- page {p}: the text row and table regexes run over ---")
+        for n, line in enumerate(page.splitlines(), start=1):
+            typer.echo(f"{n:>4} {line!r}")
+    for what, payload in seen:
+        if what == "grid":
+            typer.echo("--- the file's rows as cells (header regexes see them tab-joined) ---")
+            for n, row in enumerate(payload.head(60).iter_rows(), start=1):
+                typer.echo(f"row {n:>3} {[c for c in row]!r}")
+        elif what == "cells":
+            typer.echo("--- cells the line rules read (column names as rules give them) ---")
+            typer.echo(f"columns: {[c for c in payload.columns if c != 'locator']!r}")
+            for row in payload.head(60).iter_rows(named=True):
+                where = row.pop("locator")
+                typer.echo(f"{where}: {row!r}")
+    header = next((payload for what, payload in seen if what == "header text"), None)
+    if header is not None:
+        typer.echo("--- the text header regexes search ---")
+        for n, line in enumerate(header.splitlines(), start=1):
+            typer.echo(f"{n:>4} {line!r}")
+    if not seen and text_fallback:
+        typer.echo("--- the file as the parser reads it (no template rules ran) ---")
+        typer.echo(_plain_text(file))
+
+
+def _plain_text(file: Path) -> str:
+    """A code parser's input: a PDF's page text, else the decoded file."""
+    data = file.read_bytes()
+    if data.startswith(b"%PDF"):
+        pages = PdfReader(file).pages
+        return "\n".join(f"--- page {i} ---\n{p.extract_text()}" for i, p in enumerate(pages, 1))
+    return data.decode("utf-8", errors="replace")
+
+
+def _explain(registry: Registry, file: Path, carrier: str | None) -> list[dict[str, Any]]:
+    """Every parser and template considered, its score and why it matched or not."""
+    candidate = Candidate(file, carrier, file.name)
+    return [
+        {
+            "parser": c.parser.name,
+            "template": c.template.id if c.template else None,
+            "score": round(c.sniff.score, 2),
+            "reason": c.sniff.reason,
+        }
+        for c in registry.contenders(candidate)
+    ]
+
+
+def _error(exc: BillParseError) -> dict[str, Any]:
+    return {"code": exc.code, "reason": exc.reason, "locator": exc.locator}
+
+
 @parsers_app.command("parse")
 def parse_file(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
@@ -78,26 +146,93 @@ def parse_file(
     ] = None,
     templates_dir: TemplatesDir = None,
     rows: Annotated[int, typer.Option("--rows", help="Lines to show.")] = 40,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable: choice, bills, lines, errors.")
+    ] = False,
+    text: Annotated[
+        bool, typer.Option("--text", help="Show the exact text and cells the rules see.")
+    ] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Every template considered and why (not) chosen.")
+    ] = False,
 ) -> None:
     """Parse FILE and show the choice, the lines, the totals check and any error."""
-    registry = _registry(templates_dir)
+    registry = _registry(templates_dir, quiet=as_json)
     sha = hashlib.sha256(file.read_bytes()).hexdigest()
     ctx = ParseContext(sha256=sha, source_name=file.name, carrier_hint=carrier)
+    report: dict[str, Any] = {"file": str(file), "template_errors": registry.template_errors}
+    if explain or as_json:
+        report["considered"] = _explain(registry, file, carrier)
+    if explain and not as_json:
+        typer.echo("considered (best first):")
+        for c in report["considered"]:
+            label = c["parser"] + (f" + {c['template']}" if c["template"] else "")
+            typer.echo(f"  {c['score']:.2f} {label}: {c['reason']}")
     try:
         choice = registry.choose(file, carrier, template, file.name)
     except BillParseError as exc:
-        typer.echo(f"NOT PARSED [{exc.code}] {exc.reason}", err=True)
+        report |= {"status": "refused", "error": _error(exc)}
+        if as_json:
+            typer.echo(json.dumps(report, indent=1, default=str))
+        else:
+            typer.echo(f"NOT PARSED [{exc.code}] {exc.reason}", err=True)
+            if text:
+                _show_seen([], file, True)
         raise typer.Exit(1) from exc
-    typer.echo(choice.explain())
-    try:
-        result = choice.parser.parse(file, ctx, choice.template)
-    except BillParseError as exc:
-        where = f" at {exc.locator}" if exc.locator else ""
-        typer.echo(f"ERROR [{exc.code}] {exc.reason}{where}", err=True)
-        raise typer.Exit(1) from exc
-    except Exception as exc:
-        typer.echo(f"ERROR [parser_crash] {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    report["chosen"] = {
+        "parser": choice.parser.name,
+        "parser_version": choice.parser.version,
+        "template": f"{choice.template.id}@{choice.template.version}" if choice.template else None,
+        "score": round(choice.score, 2),
+        "reason": choice.reasons,
+    }
+    if not as_json:
+        typer.echo(choice.explain())
+    failure: tuple[str, BillParseError | Exception] | None = None
+    result = None
+    with watching() as seen:
+        try:
+            result = choice.parser.parse(file, ctx, choice.template)
+            validate(result)
+        except BillParseError as exc:
+            failure = ("INVALID" if result is not None else "ERROR", exc)
+        except Exception as exc:
+            failure = ("ERROR", exc)
+    if text and not as_json:
+        _show_seen(seen, file, True)
+    if as_json:
+        if result is not None:
+            report["bills"] = result.headers.to_dicts()
+            report["lines"] = result.lines.to_dicts()
+            report["warnings"] = result.warnings
+        if failure:
+            problem = failure[1]
+            report |= {
+                "status": "refused",
+                "error": _error(problem)
+                if isinstance(problem, BillParseError)
+                else {"code": "parser_crash", "reason": f"{type(problem).__name__}: {problem}"},
+            }
+        else:
+            report["status"] = "parsed"
+        typer.echo(json.dumps(report, indent=1, default=str))
+        if failure:
+            raise typer.Exit(1)
+        return
+    if result is not None:
+        _show_result(result, rows)
+    if failure:
+        kind, problem = failure
+        if isinstance(problem, BillParseError):
+            where = f" at {problem.locator}" if problem.locator else ""
+            typer.echo(f"{kind} [{problem.code}] {problem.reason}{where}", err=True)
+        else:
+            typer.echo(f"ERROR [parser_crash] {type(problem).__name__}: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo("valid: would be accepted by ingest")
+
+
+def _show_result(result: ParseResult, rows: int) -> None:
     with pl.Config(tbl_rows=rows, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=40):
         typer.echo(
             result.lines.select(
@@ -131,13 +266,6 @@ def parse_file(
         )
     for warning in result.warnings:
         typer.echo(f"warning: {warning}")
-    try:
-        validate(result)
-    except BillParseError as exc:
-        where = f" at {exc.locator}" if exc.locator else ""
-        typer.echo(f"INVALID [{exc.code}] {exc.reason}{where}", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo("valid: would be accepted by ingest")
 
 
 @parsers_app.command("check")
@@ -182,6 +310,29 @@ def show_quarantine(
     for r in records:
         where = f" at {r.locator}" if r.locator else ""
         typer.echo(f"{r.file_name} ({r.sha256[:12]}) [{r.error_code}] {r.reason}{where}")
+
+
+template_app = typer.Typer(help="Write bill templates.", no_args_is_help=True)
+
+
+@template_app.command("new")
+def new_template(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the draft here (else stdout).")
+    ] = None,
+) -> None:
+    """Draft a template from FILE's header and first rows, TODOs marking what to finish."""
+    try:
+        text = draft_template(file)
+    except BillParseError as exc:
+        typer.echo(f"no draft [{exc.code}] {exc.reason}", err=True)
+        raise typer.Exit(1) from exc
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        write_bytes(out, text.encode("utf-8"))
+        typer.echo(f"draft written to {out}")
 
 
 if __name__ == "__main__":

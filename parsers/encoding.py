@@ -56,14 +56,15 @@ def detect(data: bytes, candidates: tuple[str, ...] = DETECTABLE) -> str | None:
     return clean[0] if len(clean) == 1 else None
 
 
-def decode_text(data: bytes, name: str, declared: str = "auto") -> str:
-    """`data` as text by the order in the module docstring; BillParseError otherwise."""
+def decode_text(data: bytes, name: str, declared: str = "auto", because: str | None = None) -> str:
+    """`data` as text by the order in the module docstring; BillParseError otherwise.
+    `because` says who declared the encoding (a template, an EDIFACT UNB header)."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             because = f"it starts with a {encoding} byte-order mark"
             return _strict(data, encoding, name, because, skip=len(bom))
     if declared != "auto":
-        return _strict(data, declared, name, "the encoding its template declares")
+        return _strict(data, declared, name, because or "the encoding its template declares")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

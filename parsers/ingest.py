@@ -32,7 +32,7 @@ import polars as pl
 
 from parsers.base import ParseContext
 from parsers.isolation import ParseBudget, WorkerFailure, run_isolated
-from parsers.model import BillParseError
+from parsers.model import BillParseError, ParseResult
 from parsers.registry import Registry
 from parsers.validate import validate
 from storage.files import RAW_FILE_MODE, atomic_write, open_regular, write_bytes, write_parquet
@@ -116,9 +116,11 @@ def _meta(parsed_store: Path, sha: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _save_parsed(parsed_store: Path, outcome: IngestOutcome, fingerprint: str) -> None:
+def _save_parsed(
+    parsed_store: Path, outcome: IngestOutcome, result: ParseResult, fingerprint: str
+) -> None:
     folder = parsed_store / outcome.sha256
-    for name, frame in (("headers", outcome.headers), ("lines", outcome.lines)):
+    for name, frame in (("headers", result.headers), ("lines", result.lines)):
         write_parquet(frame, folder / f"{name}.parquet")
     meta = {
         "source_name": outcome.source_name,
@@ -222,7 +224,7 @@ def ingest_file(
         error = BillParseError("parser_crash", f"{type(exc).__name__}: {exc}")
         return _quarantine(quarantine, outcome, error, fingerprint)
     outcome.headers, outcome.lines, outcome.warnings = result.headers, result.lines, result.warnings
-    _save_parsed(parsed_store, outcome, fingerprint)
+    _save_parsed(parsed_store, outcome, result, fingerprint)
     q_path.unlink(missing_ok=True)
     return outcome
 
@@ -390,19 +392,19 @@ def outcomes_frame(outcomes: list[IngestOutcome]) -> pl.DataFrame:
             }
         )
     schema = {
-        "source_name": pl.String,
-        "sha256": pl.String,
-        "status": pl.String,
-        "parser": pl.String,
-        "template_id": pl.String,
-        "bills": pl.Int64,
-        "lines": pl.Int64,
-        "template_lines": pl.Int64,
+        "source_name": pl.String(),
+        "sha256": pl.String(),
+        "status": pl.String(),
+        "parser": pl.String(),
+        "template_id": pl.String(),
+        "bills": pl.Int64(),
+        "lines": pl.Int64(),
+        "template_lines": pl.Int64(),
         "parsed_total": pl.Decimal(38, 2),
         "stated_total": pl.Decimal(38, 2),
-        "warnings": pl.String,
-        "error_code": pl.String,
-        "reason": pl.String,
-        "locator": pl.String,
+        "warnings": pl.String(),
+        "error_code": pl.String(),
+        "reason": pl.String(),
+        "locator": pl.String(),
     }
     return pl.DataFrame(rows, schema=schema)

@@ -96,8 +96,8 @@ class _Worker(Generic[Job]):
     process: BaseProcess
     conn: Connection
     ready: bool = False
-    index: int | None = None
-    job: Job | None = None
+    task: tuple[int, Job] | None = None
+    """The job it works on now, with its position in the jobs."""
     started: float = 0.0
 
     def stop(self) -> None:
@@ -143,7 +143,16 @@ def run_isolated(
 
 
 class _Pool(Generic[Job, Result]):
-    def __init__(self, jobs, work, on_failure, workers, budget, initializer, initargs) -> None:
+    def __init__(
+        self,
+        jobs: Sequence[Job],
+        work: Callable[[Job], Result],
+        on_failure: Callable[[Job, WorkerFailure], Result],
+        workers: int,
+        budget: ParseBudget,
+        initializer: Callable[..., None],
+        initargs: tuple[Any, ...],
+    ) -> None:
         self.jobs: Sequence[Job] = jobs
         self.work, self.on_failure = work, on_failure
         self.size, self.budget = workers, budget
@@ -158,7 +167,7 @@ class _Pool(Generic[Job, Result]):
             self._start()
         while len(self.results) < len(self.jobs):
             self._dispatch()
-            busy = [w for w in self.workers if w.index is not None]
+            busy = [w for w in self.workers if w.task is not None]
             deadline = min((w.started + self.budget.seconds for w in busy), default=None)
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             wait(
@@ -190,19 +199,20 @@ class _Pool(Generic[Job, Result]):
 
     def _dispatch(self) -> None:
         for worker in self.workers:
-            if worker.ready and worker.index is None and self.pending:
-                worker.index = self.pending.popleft()
-                worker.job = self.jobs[worker.index]
+            if worker.ready and worker.task is None and self.pending:
+                index = self.pending.popleft()
+                worker.task = (index, self.jobs[index])
                 worker.started = time.monotonic()
-                worker.conn.send(worker.job)
+                worker.conn.send(self.jobs[index])
 
     def _retire(self, worker: _Worker[Job], failure: WorkerFailure) -> None:
         """Stop `worker`, give its job (if it had one) `failure`, and start a replacement if
         files wait."""
         worker.stop()
         self.workers.remove(worker)
-        if worker.index is not None:
-            self.results[worker.index] = self.on_failure(worker.job, failure)
+        if worker.task is not None:
+            index, job = worker.task
+            self.results[index] = self.on_failure(job, failure)
         if len(self.workers) < min(self.size, len(self.pending)):
             self._start()
 
@@ -231,17 +241,20 @@ class _Pool(Generic[Job, Result]):
                 )
             self._retire(worker, WorkerFailure("parser_crash", _exit_detail(worker.process)))
             return
-        if worker.index is not None and time.monotonic() - worker.started > self.budget.seconds:
+        if worker.task is not None and time.monotonic() - worker.started > self.budget.seconds:
             detail = f"parsing took longer than its budget of {self.budget.seconds:g} s"
             self._retire(worker, WorkerFailure("parse_timeout", detail))
 
     def _take(self, worker: _Worker[Job], reply: tuple[str, Any]) -> None:
         status, value = reply
+        if worker.task is None:
+            raise RuntimeError(f"a parser worker replied {status!r} with no job sent to it")
+        index, job = worker.task
         if status == "done":
-            self.results[worker.index] = value
-            worker.index, worker.job = None, None
+            self.results[index] = value
+            worker.task = None
         elif status == "memory":
             detail = f"{value} under the memory budget of {self.budget.memory_bytes} bytes"
             self._retire(worker, WorkerFailure("parse_memory", detail))
         else:
-            raise RuntimeError(f"ingesting {worker.job!r} failed outside the parser:\n{value}")
+            raise RuntimeError(f"ingesting {job!r} failed outside the parser:\n{value}")

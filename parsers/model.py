@@ -83,7 +83,9 @@ class RawBill:
 
     carrier: str
     bill_number: str
-    bill_date: date
+    bill_date: date | None
+    """None when the file states none: validation then quarantines the file (bill_date
+    is a required column of bill_headers)."""
     currency: str
     lines: pl.DataFrame
     account: str | None = None
@@ -129,6 +131,66 @@ def clean_number(expr: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
         s = s.str.replace_all(",", "")
     s = s.str.replace(r"^(-?)\.", "${1}0.")  # '.50' -> '0.50'
     return pl.when(negative & ~s.str.starts_with("-")).then("-" + s).otherwise(s)
+
+
+def _bare_number(expr: pl.Expr) -> pl.Expr:
+    """The printed number without currency, sign, brackets or spaces (as clean_number)."""
+    s = expr.cast(pl.String).str.strip_chars()
+    s = s.str.replace(r"^(?:[A-Z]{3}|Rs\.?|[$€£¥₹])\s*", "")
+    s = s.str.replace(r"\s*(?:[A-Z]{3}|[$€£¥₹])$", "")
+    return s.str.replace_all(r"[()\s]", "").str.strip_chars("-")
+
+
+def misfit_number(expr: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
+    """True where a printed number does not fit the declared decimal separator.
+
+    Under a decimal point a comma may only group thousands ('1,234.50'); under a decimal
+    comma a point may only group thousands ('1.234,50'). '30,60' under a dot-decimal
+    template, '12.5' under a comma one, or '1.234,5' under a dot one would otherwise be
+    read 100 times too large or small and still foot; they are refused, never rescaled."""
+    s = _bare_number(expr)
+    group, point = (r"\.", ",") if decimal_comma else (",", r"\.")
+    fits = s.str.contains(rf"^\d{{1,3}}(?:{group}\d{{3}})+(?:{point}\d+)?$") | s.str.contains(
+        rf"^\d*(?:{point}\d+)?$"
+    )
+    return s.is_not_null() & (s != "") & s.str.contains(r"^[\d.,]+$") & ~fits
+
+
+def refuse_misfits(frame: pl.DataFrame, column: str, decimal_comma: bool, where: str) -> None:
+    """BillParseError naming the file, row and value of the first misfit number."""
+    bad = frame.select(misfit_number(pl.col(column), decimal_comma).alias("bad"))["bad"]
+    if bad.any():
+        i = int(bad.arg_true()[0])
+        sep = "," if decimal_comma else "."
+        raise BillParseError(
+            "invalid_value",
+            f"{where}: {column.replace('_', ' ')} {frame[column][i]!r} does not fit the declared "
+            f"decimal separator {sep!r} (refused, never rescaled)",
+            frame["locator"][i] if "locator" in frame.columns else None,
+        )
+
+
+def check_row_totals(raw: pl.DataFrame, amount: pl.Series, decimal_comma: bool) -> None:
+    """Where a bill states a total per row, that row's charges must add up to it."""
+    rows = raw.select(
+        pl.col("locator").str.replace(r";charge=\d+$", "").alias("locator"),
+        clean_number(pl.col("row_total"), decimal_comma).alias("row_total"),
+    ).with_columns(amount.alias("amount"))
+    rows = rows.with_columns(parse_decimal(rows, "row_total", t.MONEY, "row total"))
+    sums = rows.group_by("locator", maintain_order=True).agg(
+        pl.col("amount").sum(), pl.col("row_total").drop_nulls().first()
+    )
+    wrong = sums.filter(
+        pl.col("row_total").is_not_null() & (pl.col("row_total") != pl.col("amount"))
+    )
+    if wrong.height:
+        row = wrong.row(0, named=True)
+        raise BillParseError(
+            "totals_mismatch",
+            f"row total {row['row_total']} but the row's charges sum to {row['amount']} "
+            f"(difference {row['row_total'] - row['amount']})",
+            row["locator"],
+        )
 
 
 def parse_decimal(frame: pl.DataFrame, column: str, dtype: pl.Decimal, what: str) -> pl.Series:
@@ -251,9 +313,15 @@ def canonical_frames(
         for col in RAW_LINE_COLUMNS:
             if col not in raw.columns:
                 raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(col))
+        row_totals = raw.select("locator", "row_total") if "row_total" in raw.columns else None
         raw = raw.select([pl.col(c).cast(pl.String) for c in RAW_LINE_COLUMNS])
         if raw.height == 0:
             raise BillParseError("no_lines", f"bill {bill.bill_number} has no charge lines")
+        where = f"{prov.source_name} bill {bill.bill_number}"
+        refuse_misfits(raw, "amount", decimal_comma, where)
+        refuse_misfits(raw, "billed_weight", decimal_comma, where)
+        if row_totals is not None:
+            refuse_misfits(row_totals, "row_total", decimal_comma, where)
         raw = raw.with_columns(
             clean_number(pl.col("amount"), decimal_comma).alias("amount"),
             clean_number(pl.col("billed_weight"), decimal_comma).alias("billed_weight"),
@@ -269,6 +337,8 @@ def canonical_frames(
         if missing.any():
             i = int(missing.arg_true()[0])
             raise BillParseError("invalid_value", "charge line has no amount", raw["locator"][i])
+        if row_totals is not None:
+            check_row_totals(row_totals, amount, decimal_comma)
         weight = parse_decimal(raw, "billed_weight", t.WEIGHT_KG, "billed weight")
         lines = raw.with_columns(
             amount,
@@ -299,6 +369,9 @@ def canonical_frames(
         stated = None
         if bill.stated_total is not None:
             stated_frame = pl.DataFrame({"t": [bill.stated_total], "locator": ["stated total"]})
+            refuse_misfits(
+                stated_frame.rename({"t": "stated_total"}), "stated_total", decimal_comma, where
+            )
             stated_frame = stated_frame.with_columns(
                 clean_number(pl.col("t"), decimal_comma).alias("t")
             )

@@ -57,15 +57,14 @@ def check_archive(path: Path, name: str, limits: ArchiveLimits | None = None) ->
             "decompression_bomb",
             f"{name} holds {len(members)} archive members (limit {limits.max_members})",
         )
-    largest = max(members, key=lambda m: m.file_size, default=None)
-    where = f"member={largest.filename}" if largest else None
     if total > limits.max_uncompressed_bytes:
+        largest = max(members, key=lambda m: m.file_size)  # some bytes: some member
         raise BillParseError(
             "decompression_bomb",
             f"{name} ({on_disk} bytes on disk) expands to {total} bytes, above the limit of "
             f"{limits.max_uncompressed_bytes} bytes; largest member {largest.filename} "
             f"({largest.file_size} bytes from {largest.compress_size})",
-            where,
+            f"member={largest.filename}",
         )
     for member in members:
         if member.file_size < limits.ratio_from_bytes:

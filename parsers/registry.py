@@ -96,6 +96,8 @@ class Choice:
 class Registry:
     parsers: list[Parser]
     templates: list[Template] = field(default_factory=list)
+    template_errors: list[str] = field(default_factory=list)
+    """Templates that failed to load (file and reason): reported and skipped."""
 
     @classmethod
     def default(
@@ -115,7 +117,9 @@ class Registry:
             folders.extend(extra_templates)
         if os.environ.get(TEMPLATES_ENV):
             folders.append(Path(os.environ[TEMPLATES_ENV]))
-        return cls(parsers=parsers, templates=load_templates(folders))
+        errors: list[str] = []
+        templates = load_templates(folders, errors)
+        return cls(parsers=parsers, templates=templates, template_errors=errors)
 
     def fingerprint(self) -> str:
         """One string that changes when any parser or template is added or changed."""
@@ -150,8 +154,8 @@ class Registry:
             return Sniff(0.0, f"sniff failed: {exc.reason}")
         except Exception as exc:  # one broken sniffer must not stop the others
             return Sniff(0.0, f"sniff crashed: {type(exc).__name__}: {exc}")
-        hinted = template and candidate.carrier_hint and sniff.score > 0
-        if hinted and template.carrier == candidate.carrier_hint.upper():
+        hint = candidate.carrier_hint
+        if template and hint and sniff.score > 0 and template.carrier == hint.upper():
             return Sniff(sniff.score + 0.1, sniff.reason + f"; carrier hint {template.carrier}")
         return sniff
 

@@ -11,6 +11,7 @@ field, not a silently ignored setting.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -99,7 +100,11 @@ class ReadOptions(_Strict):
     )
     total_row_regex: str | None = None
     null_values: list[str] = Field(default_factory=list, description="cells meaning 'no value'")
-    decimal_comma: bool = False
+    decimal_separator: Literal[".", ","] = Field(
+        default=".",
+        description="the bill's decimal mark; an amount that does not fit it is refused",
+    )
+    decimal_comma: bool = Field(default=False, description="same as decimal_separator: ','")
     date_format: str | None = None
     namespaces: dict[str, str] = Field(default_factory=dict)
     line_element: str | None = Field(default=None, description="xml: one element per charge")
@@ -129,6 +134,16 @@ class ReadOptions(_Strict):
         default=None, description="json: e.g. 'api_page={n0};index={i1}' per [*] level"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_separator(cls, data: Any) -> Any:
+        """`decimal_comma: true` (the older spelling) declares decimal_separator ','."""
+        if isinstance(data, dict) and data.get("decimal_comma"):
+            if data.get("decimal_separator", ",") != ",":
+                raise ValueError("decimal_comma: true contradicts decimal_separator: '.'")
+            data = {**data, "decimal_separator": ","}
+        return data
+
 
 class LineRules(_Strict):
     tracking_number: FieldRule
@@ -139,6 +154,9 @@ class LineRules(_Strict):
     destination_country: FieldRule | None = None
     charges: list[WideCharge] = Field(default_factory=list)
     charge: LongCharge | None = None
+    row_total: FieldRule | None = Field(
+        default=None, description="a row's printed total: its charges must add up to it"
+    )
 
     @model_validator(mode="after")
     def _wide_or_long(self) -> LineRules:
@@ -188,10 +206,80 @@ class Template(_Strict):
                 raise ValueError(f"charge_map[{key!r}] = {kind!r} is not one of {CHARGE_TYPES}")
         return v
 
+    @model_validator(mode="after")
+    def _regexes(self) -> Template:
+        """Every regex compiles, a header regex captures exactly the value it takes, and a
+        PDF row regex names a group for every column the line rules read: errors here name
+        the template and field instead of surfacing as a crash on the first bill."""
+        patterns: list[tuple[str, str | None, int | None]] = [
+            ("match.filename", self.match.filename, None),
+            *(
+                (f"read.{name}", getattr(self.read, name), None)
+                for name in (
+                    "total_row_regex",
+                    "skip_pages_matching",
+                    "table_start",
+                    "table_end",
+                    "ignore_lines_matching",
+                    "line_regex",
+                )
+            ),
+            *(
+                (f"bill.{name}.regex", rule.regex, 1)
+                for name, rule in self.bill
+                if isinstance(rule, FieldRule) and rule.regex is not None
+            ),
+        ]
+        compiled: dict[str, re.Pattern[str]] = {}
+        for where, pattern, groups in patterns:
+            if pattern is None:
+                continue
+            try:
+                compiled[where] = re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"template {self.id!r}: {where} {pattern!r} does not compile: {exc}"
+                ) from exc
+            if groups is not None and compiled[where].groups != groups:
+                raise ValueError(
+                    f"template {self.id!r}: {where} {pattern!r} has "
+                    f"{compiled[where].groups} capture groups; it needs exactly one, around "
+                    "the value it takes (e.g. 'Currency: ([A-Z]{3})')"
+                )
+        row = compiled.get("read.line_regex")
+        if row is not None and self.format == "pdf" and not self.read.pdf_tables:
+            missing = [c for c in _line_columns(self.lines) if c not in row.groupindex]
+            if missing:
+                raise ValueError(
+                    f"template {self.id!r}: lines read {missing}, but read.line_regex names "
+                    f"only the groups {sorted(row.groupindex)}"
+                )
+        return self
+
     @property
     def key(self) -> str:
         """Template id and version plus a digest of its text: any edit changes it."""
         return f"{self.id}@{self.version}#{self.digest[:12]}"
+
+
+def _line_columns(lines: LineRules) -> list[str]:
+    """The cells columns the line rules read (for checking a row regex's groups)."""
+    rules = [
+        lines.tracking_number,
+        lines.shipment_date,
+        lines.billed_weight,
+        lines.weight_unit,
+        lines.zone,
+        lines.destination_country,
+        lines.row_total,
+    ]
+    if lines.charge:
+        c = lines.charge
+        rules += [c.amount, c.code, c.description, c.type]
+    keys = [r.column for r in rules if r is not None and r.column]
+    for wide in lines.charges:
+        keys += [k for k in (wide.amount_column, wide.code_column, wide.description_column) if k]
+    return list(dict.fromkeys(keys))
 
 
 def load_template(path: Path) -> Template:
@@ -205,18 +293,28 @@ def load_template(path: Path) -> Template:
     )
 
 
-def load_templates(folders: list[Path]) -> list[Template]:
-    """All `*.yaml`/`*.yml` in the folders; duplicate ids are an error (ambiguous choice)."""
+def load_templates(folders: list[Path], errors: list[str] | None = None) -> list[Template]:
+    """All `*.yaml`/`*.yml` in the folders; a duplicate id is an error (ambiguous choice).
+
+    With `errors` given, an invalid template (or a second one with a known id) is reported
+    there, naming its file, and skipped: one broken template must not stop the other
+    carriers' bills. Without it the first error is raised (tests, `reckon parsers check`)."""
     found: dict[str, Template] = {}
     for folder in folders:
         if not folder.is_dir():
             continue
         for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-            template = load_template(path)
-            if template.id in found:
-                raise ConfigError(
-                    f"{path}: template id {template.id!r} already defined in "
-                    f"{found[template.id].source}"
-                )
+            try:
+                template = load_template(path)
+                if template.id in found:
+                    raise ConfigError(
+                        f"{path}: template id {template.id!r} already defined in "
+                        f"{found[template.id].source}"
+                    )
+            except ConfigError as exc:
+                if errors is None:
+                    raise
+                errors.append(f"template {path.name} skipped: {exc}")
+                continue
             found[template.id] = template
     return list(found.values())

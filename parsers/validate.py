@@ -1,6 +1,7 @@
 """Validate canonical bill frames against the contracts before anything downstream sees them.
 
-A parse that "worked" can still be wrong: a missing required value, a charge
+A parse that "worked" can still be wrong: a missing or empty required value (an
+empty currency is never valid, whatever the parser), a charge
 type outside the vocabulary, or a stated total the lines do not add up to. Each
 is an error of *that file* (issue 4: a bill whose lines do not foot is
 quarantined), reported with the line's locator so a person can find it.
@@ -32,6 +33,12 @@ def _check_table(frame: pl.DataFrame, contract: TableContract) -> None:
         problems: list[tuple[pl.Series, str]] = []
         if column.required:
             problems.append((series.is_null(), "is missing"))
+            if series.dtype == pl.String:
+                problems.append((series.str.strip_chars() == "", "is empty"))
+        if column.name == "currency":
+            problems.append(
+                (series.is_not_null() & ~series.str.contains(r"^[A-Z]{3}$"), "is not an ISO code")
+            )
         if column.enum:
             problems.append(
                 (series.is_not_null() & ~series.is_in(column.enum), f"is not one of {column.enum}")

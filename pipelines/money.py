@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from pipelines.contracts import types as t
+from pipelines.frames import largest_int
 
 PRICE_SCALE = 10_000
 """Price units per currency unit (prices carry up to 4 decimal places)."""
@@ -122,8 +123,8 @@ def decimal_from_units(units: pl.Series, dtype: pl.Decimal) -> pl.Series:
     """
     ints = units.cast(pl.Int64).rechunk()
     precision = dtype.precision or 38
-    largest = ints.abs().max()
-    if largest is not None and precision < 19 and largest >= 10**precision:  # type: ignore[operator]
+    largest = largest_int(ints.abs())
+    if largest is not None and precision < 19 and largest >= 10**precision:
         raise ValueError(f"{units.name}: {largest} units do not fit {dtype} ({precision} digits)")
     arrow = ints.to_arrow()
     if arrow.null_count:
@@ -139,7 +140,7 @@ def decimal_from_units(units: pl.Series, dtype: pl.Decimal) -> pl.Series:
     decimal = pa.Array.from_buffers(
         pa.decimal128(precision, dtype.scale),
         len(values),
-        [validity, pa.py_buffer(words)],
+        [validity, pa.py_buffer(words.data)],
         null_count=arrow.null_count,
     )
     return pl.Series(units.name, decimal, dtype=dtype)

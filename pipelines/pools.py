@@ -7,6 +7,8 @@ pipelines.costing so ageing and journals need nothing of the costing engine.
 
 from __future__ import annotations
 
+from typing import overload
+
 import polars as pl
 
 POOL = ["company", "warehouse", "sku"]
@@ -15,6 +17,10 @@ POOL = ["company", "warehouse", "sku"]
 TRANSIT_PREFIX = "IN_TRANSIT:"
 
 
+@overload
+def transit_warehouse(company: str) -> str: ...
+@overload
+def transit_warehouse(company: pl.Expr) -> pl.Expr: ...
 def transit_warehouse(company: str | pl.Expr) -> str | pl.Expr:
     """The company's in-transit location (issue 3: `IN_TRANSIT:<company>`)."""
     if isinstance(company, str):

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from parsers.cli import parse_file, parsers_app
+from parsers.cli import parse_file, parsers_app, template_app
 from reckon.exit_codes import ExitCode
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 
 app.add_typer(parsers_app, name="parsers")
+app.add_typer(template_app, name="template")
 PARSE_HELP = "Parse one bill file: which parser and why, its lines, the totals check."
 app.command("parse", help=PARSE_HELP)(parse_file)
 

@@ -84,21 +84,21 @@ def run_range(
 
 
 def register_inbox(data_dir: Path, instance: dg.DagsterInstance) -> list[str]:
-    """What the sensor does on a tick: add every new inbox file as a partition.
+    """What the sensor does on a tick (runs/inbox.py `inbox_work`): add every new inbox file
+    as a partition.
 
     Returns the inbox keys this data directory's warehouse has not parsed yet (new
     files, and any whose rows are missing, e.g. after the warehouse was rebuilt).
     """
-    from assets.defs.bills import bill_file_partitions
-    from runs.inbox import scan_inbox
+    from assets.defs.bills import BILL_FILE_KEYS
+    from runs.inbox import inbox_work
     from storage.warehouse import connect, read_table
 
     layout = DataLayout(data_dir.resolve())
-    inbox_keys = [f.partition_key for f in scan_inbox(layout.bills_inbox)]
-    known = set(instance.get_dynamic_partitions(bill_file_partitions.name))
-    new_keys = [k for k in inbox_keys if k not in known]
-    if new_keys:
-        instance.add_dynamic_partitions(bill_file_partitions.name, new_keys)
+    work = inbox_work(layout.bills_inbox, instance.get_dynamic_partitions(BILL_FILE_KEYS))
+    inbox_keys = [f.partition_key for f in work.survey.files]
+    if work.new_keys:
+        instance.add_dynamic_partitions(BILL_FILE_KEYS, work.new_keys)
     with connect(layout.warehouse_db) as con:
         done = read_table(con, "bill_file_status", schema=pl.Schema({"partition_key": pl.String}))
     parsed = set(done["partition_key"].to_list()) if done.height else set()
@@ -111,7 +111,7 @@ def run_bills(
     """Register inbox files and parse the ones not parsed yet in one run; or, when only the
     inbox entries refused as bill files changed, refresh `bill_quarantine` (None: nothing
     to do)."""
-    from assets.defs.bills import bill_file_partitions
+    from assets.defs.bills import BILL_FILE_KEYS
 
     pending = register_inbox(data_dir, instance)
     if not pending:
@@ -119,7 +119,7 @@ def run_bills(
             return None
         quarantine = [dg.AssetKey("bill_quarantine")]
         return _execute(data_dir, "bills", {}, instance, log_level, asset_selection=quarantine)
-    ordered = instance.get_dynamic_partitions(bill_file_partitions.name)
+    ordered = instance.get_dynamic_partitions(BILL_FILE_KEYS)
     tags = covering_range_tags(pending, ordered)
     return _execute(data_dir, "bills", tags, instance, log_level)
 
@@ -142,18 +142,21 @@ def _refused_entries_changed(data_dir: Path) -> bool:
 def run_reconciliation(
     data_dir: Path, start: date, end: date, instance: dg.DagsterInstance, log_level: str = "INFO"
 ) -> dg.ExecuteInProcessResult | None:
-    """Register the billing periods overlapping [start, end] and reconcile them in one run."""
-    from assets.defs.reconciliation import carrier_period_partitions
-    from runs.reconciliation import period_keys
+    """Register the billing periods overlapping [start, end] and reconcile them in one run,
+    with every period an earlier run failed (runs/reconciliation.py), so a fixed input is
+    picked up without naming its period."""
+    from assets.defs.reconciliation import CARRIER_PERIOD_KEYS
+    from runs.reconciliation import failed_period_keys, period_keys
 
     layout = DataLayout(data_dir.resolve())
     if not layout.carriers_file.is_file():
         return None
     keys = period_keys(layout, start, end)
-    known = instance.get_dynamic_partitions(carrier_period_partitions.name)
+    keys += [k for k in failed_period_keys(layout) if k not in set(keys)]
+    known = instance.get_dynamic_partitions(CARRIER_PERIOD_KEYS)
     missing = [k for k in keys if k not in set(known)]
     if missing:
-        instance.add_dynamic_partitions(carrier_period_partitions.name, missing)
+        instance.add_dynamic_partitions(CARRIER_PERIOD_KEYS, missing)
     tags = covering_range_tags(keys, [*known, *missing])
     return _execute(layout.root, "reconcile_periods", tags, instance, log_level)
 

@@ -19,7 +19,7 @@ def describe_run(result: dg.ExecuteInProcessResult) -> str:
     """Materialisations per asset and the checks that did not pass."""
     partitions: dict[str, int] = defaultdict(int)
     for event in result.get_asset_materialization_events():
-        partitions[event.asset_key.to_user_string()] += 1
+        partitions[event.materialization.asset_key.to_user_string()] += 1
     failed_checks = [
         f"  - {e.asset_key.to_user_string()}: {e.check_name} ({e.severity.value})"
         for e in result.get_asset_check_evaluations()
@@ -92,6 +92,16 @@ def _failed_check(
 ) -> list[tuple[ExitCode, str]]:
     asset = check.asset_key.to_user_string()
     rows, files = _value(check, "rows_quarantined"), _value(check, "rejected_files")
+    if rows and "quarantine" in check.metadata:  # a check naming its own quarantine
+        reasons = getattr(check.metadata.get("reasons"), "value", "") or ""
+        where_to_look = getattr(check.metadata["quarantine"], "value", "")
+        return [
+            (
+                ExitCode.QUARANTINED,
+                f"{where}: {asset}: {rows} row(s) quarantined ({check.check_name}); see "
+                f"{where_to_look}" + "".join(f"\n      {r}" for r in reasons.splitlines()),
+            )
+        ]
     if rows or files:
         return [
             (
@@ -117,16 +127,18 @@ def _quarantined_bills(
 ) -> list[tuple[ExitCode, str]]:
     """Bill files this run quarantined (the run's metadata repeats on each of its files)."""
     for event in result.get_asset_materialization_events():
-        if event.asset_key.to_user_string() != "bill_lines":
+        if event.materialization.asset_key.to_user_string() != "bill_lines":
             continue
         metadata = event.materialization.metadata
         quarantined = int(getattr(metadata.get("files_quarantined"), "value", 0) or 0)
+        duplicates = int(getattr(metadata.get("files_duplicate"), "value", 0) or 0)
         if quarantined:
+            of_which = f" ({duplicates} a duplicate of a file taken in)" if duplicates else ""
             return [
                 (
                     ExitCode.QUARANTINED,
-                    f"{where}: {quarantined} bill file(s) quarantined; the reasons are in "
-                    f"{data / 'quarantine' / 'bills'}/ and the asset bill_quarantine "
+                    f"{where}: {quarantined} bill file(s) quarantined{of_which}; the reasons "
+                    f"are in {data / 'quarantine' / 'bills'}/ and the asset bill_quarantine "
                     "(`reckon parse FILE` shows why a file did not parse)",
                 )
             ]

@@ -1,13 +1,17 @@
 """Cost a range of days against the warehouse, carrying state through checkpoints.
 
 Why checkpoints: each day's costing starts from the previous day's open layers
-(issue 3), and a late document dated D makes the run recost forward from D
-(DOMAIN.md, "Late (backdated) documents"). The carried state at the end of a
+(issue 3), and a late, corrected or removed document dated D makes the run recost
+forward from D (DOMAIN.md, "Late (backdated), corrected or removed documents"; how a
+change is detected: runs/restatements.py). The carried state at the end of a
 day is stored as a checkpoint; a run starts from the latest checkpoint before
 the first day it must (re)compute, or from the beginning of history when there
-is none. A long range is costed in chunks of `chunk_days`, each saving its
-checkpoint, which bounds memory and leaves restart points for later recosts;
-chunks give the same figures as one call (tests/costing/test_incremental.py).
+is none, and always ends at the last day already costed if that is later than the
+range asked for: a rerun of a corrected day recosts the days after it in the same run,
+so no costed day is left computed from data that has since changed. A long range is
+costed in chunks of `chunk_days`, each saving its checkpoint, which bounds memory and
+leaves restart points for later recosts; chunks give the same figures as one call
+(tests/costing/test_incremental.py).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import polars as pl
 
 from pipelines.as_of import POOL, as_of
 from pipelines.contracts.inputs import LANDED_COSTS, MOVEMENTS
+from pipelines.contracts.restatements import COSTING_RESTATEMENTS
 from pipelines.costing import CostingPolicy, CostingResult, CostingState, cost_range
 from pipelines.costing.invariants import (
     journal_balance_violations,
@@ -42,6 +47,16 @@ from runs.costing_inputs import (
     earliest_late_day,
     engine_inputs,
     first_movement_day,
+    refused_with_provenance,
+)
+from runs.restatements import (
+    DocumentChanges,
+    company_figures,
+    document_changes,
+    record_documents,
+    restatement_record,
+    see_documents,
+    store_restatement,
 )
 from storage.warehouse import read_table, replace_slice, table_exists
 
@@ -84,11 +99,24 @@ class CostingRun:
     late_from: date | None
     counts: dict[str, int] = field(default_factory=dict)
     violations: dict[str, pl.DataFrame] = field(default_factory=dict)
+    quarantined: list[pl.DataFrame] = field(default_factory=list)
+    """Rows the engine could not cost, per chunk, with their file and row (costing_quarantine)."""
+    restatement: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """COSTING_RESTATEMENTS rows of this run (empty: no costed day changed)."""
+    restated_documents: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """The documents behind it (COSTING_RESTATED_DOCUMENTS without run_id)."""
 
     @property
     def restated_days(self) -> int:
         """Days before the requested range that had to be recosted (late documents)."""
         return (self.requested[0] - self.computed[0]).days
+
+    @property
+    def rewritten_days(self) -> list[date]:
+        """Every day this run (re)wrote: the requested range and the days recosted around it
+        (before it for an earlier change, after it up to the last day already costed)."""
+        first, last = self.computed
+        return [date.fromordinal(d) for d in range(first.toordinal(), last.toordinal() + 1)]
 
 
 def cost_days(
@@ -97,12 +125,18 @@ def cost_days(
     end: date,
     policy: CostingPolicy | None = None,
     chunk_days: int = 31,
+    run_id: str | None = None,
 ) -> CostingRun:
-    """Cost [start, end] (and any earlier day a late document needs), store everything."""
+    """Cost [start, end], any earlier day a changed document needs and every later day
+    already costed; store everything, and the restatement record under `run_id`."""
     policy = policy or CostingPolicy()
+    last_costed = latest_checkpoint_before(con, date.max)
     drop_outdated_checkpoints(con)
+    through = max(end, last_costed) if last_costed else end
+    see_documents(con, known_by=through)
+    changes = document_changes(con, last_costed, policy.closed_before)
     late_from = earliest_late_day(con, start, end, policy)
-    wanted = min(start, late_from) if late_from else start
+    wanted = min(d for d in (start, late_from, changes.restated_from) if d is not None)
     checkpoint = latest_checkpoint_before(con, wanted)
     if checkpoint is None:
         first_day = first_movement_day(con) or wanted
@@ -111,33 +145,90 @@ def cost_days(
     else:
         first = checkpoint + timedelta(days=1)
         state = load_checkpoint(con, checkpoint)
-    run = CostingRun((start, end), (first, end), late_from)
+    run = CostingRun((start, end), (first, through), late_from)
+    restated = _restated_window(first, last_costed, changes)
+    before = company_figures(con, *restated) if restated else None
     # Checkpoints from `first` on were built without what this run now knows (a late
     # document): left in place, a later recost would start from a stale state.
     drop_checkpoints_from(con, first)
     # Recent days get a checkpoint each, so recosting a few late days restarts close by.
-    if (end - first).days < RECENT_DAYS:
+    if (through - first).days < RECENT_DAYS:
         chunk_days = 1
     chunk_start = first
-    while chunk_start <= end:
-        chunk_end = min(end, chunk_start + timedelta(days=chunk_days - 1))
+    while chunk_start <= through:
+        chunk_end = _chunk_end(chunk_start, chunk_days, through, policy.closed_before)
         # Every chunk sees what is known by the end of the run, as one call over the range
-        # would: a document loaded later than its chunk but by `end` belongs in its chunk.
-        inputs = engine_inputs(con, chunk_start, chunk_end, policy, known_by=end)
+        # would: a document loaded later than its chunk but by `through` belongs in it.
+        inputs = engine_inputs(con, chunk_start, chunk_end, policy, known_by=through)
         state = _with_issue_costs(con, state, inputs["movements"], chunk_start)
-        result = cost_range(inputs, state, chunk_start, chunk_end, policy)
+        result = cost_range(inputs, state, chunk_start, chunk_end, _chunk_policy(policy, chunk_end))
         outputs = _outputs(result, inputs)
         ageing_end = _ageing_at(outputs["costing_ageing_changes"], chunk_end)
         outputs["costing_ageing_changes"] = _ageing_rows_to_store(
             con, outputs["costing_ageing_changes"], chunk_start
         )
         _store(con, chunk_start, chunk_end, outputs, result.end_state, ageing_end)
+        refused = refused_with_provenance(con, result.refused)
+        replace_slice(con, "costing_quarantine", refused, {"day": (chunk_start, chunk_end)})
+        run.quarantined.append(refused)
         _tally(run, result, outputs)
         state = result.end_state
         # Dropped before the next chunk is costed, not when its result replaces them.
         del inputs, result, outputs, ageing_end
         chunk_start = chunk_end + timedelta(days=1)
+    run_id = run_id or f"{start}..{end}"
+    if restated and before is not None:
+        _record_restatement(con, run, run_id, changes, restated, before)
+    else:
+        nothing = pl.DataFrame(schema=COSTING_RESTATEMENTS.schema)
+        store_restatement(con, run_id, through, nothing, changes.documents.clear())
     return run
+
+
+def _chunk_end(start: date, days: int, through: date, closed_before: date | None) -> date:
+    """The last day of the chunk from `start`: a chunk never spans the first open day of a
+    closed period, where the engine posts the closed period's late documents."""
+    end = min(through, start + timedelta(days=days - 1))
+    if closed_before is not None and start < closed_before <= end:
+        end = closed_before - timedelta(days=1)
+    return end
+
+
+def _chunk_policy(policy: CostingPolicy, end: date) -> CostingPolicy:
+    """A chunk before the closed period's first open day costs its days as they were
+    while open: nothing in it is re-dated (the engine re-dates only from that day on)."""
+    closed = policy.closed_before
+    return replace(policy, closed_before=None) if closed is not None and end < closed else policy
+
+
+def _restated_window(
+    first: date, last_costed: date | None, changes: DocumentChanges
+) -> tuple[date, date] | None:
+    """The days already costed whose figures this run may change: from the earliest
+    document change (or, with none, the first day recosted) to the last day costed."""
+    if last_costed is None or first > last_costed:
+        return None
+    restated_from = max(changes.restated_from or first, first)
+    return (restated_from, last_costed) if restated_from <= last_costed else None
+
+
+def _record_restatement(
+    con: duckdb.DuckDBPyConnection,
+    run: CostingRun,
+    run_id: str,
+    changes: DocumentChanges,
+    window: tuple[date, date],
+    before: pl.DataFrame,
+) -> None:
+    """Compare the restated days' figures with what they were, and store the record
+    (nothing when no document changed and every figure is the same)."""
+    after = company_figures(con, *window)
+    through = run.computed[1]
+    record = restatement_record(run_id, through, window, changes, before, after)
+    documents = changes.documents if record.height else changes.documents.clear()
+    store_restatement(con, run_id, through, record, documents)
+    run.restatement = record
+    run.restated_documents = documents
 
 
 def _with_issue_costs(
@@ -155,8 +246,8 @@ def _with_issue_costs(
     day from its first on before reaching `before`, and earlier days were not recomputed.
     """
     state = state or CostingState.empty()
-    refs = movements.filter(pl.col("movement_type") == "RETURN").get_column("reference")
-    refs = refs.drop_nulls().unique().to_list()
+    returns = movements.filter(pl.col("movement_type") == "RETURN").get_column("reference")
+    refs = returns.drop_nulls().unique().to_list()
     schema = SCHEMAS["issue_costs"]
     if not refs or not table_exists(con, "costing_cogs"):
         return replace(state, issue_costs=pl.DataFrame(schema=schema))
@@ -169,7 +260,7 @@ def _with_issue_costs(
     costs = found.select(
         "movement_id", "company", "sku", "quantity", money_to_cents("amount").alias("cost_cents")
     )
-    return replace(state, issue_costs=costs.cast(dict(schema)))
+    return replace(state, issue_costs=costs.cast(schema))
 
 
 def _tally(run: CostingRun, result: CostingResult, outputs: dict[str, pl.DataFrame]) -> None:
@@ -223,7 +314,7 @@ def _ageing_rows_to_store(
     )
     repeated = first_day.join(before, on=[*key, "quantity", "value"], how="semi")
     kept = changes.join(repeated.select(*key, "day"), on=[*key, "day"], how="anti")
-    return pl.concat([kept, emptied.select(changes.columns).cast(dict(changes.schema))])
+    return pl.concat([kept, emptied.select(changes.columns).cast(changes.schema)])
 
 
 def _ageing_at(changes: pl.DataFrame, day: date) -> pl.DataFrame:
@@ -274,6 +365,7 @@ def _store(
         column = DAILY_OUTPUTS[table]
         replace_slice(con, table, frame, {column: (start, end)})
     replace_slice(con, AGEING, ageing.with_columns(pl.lit(end).alias(AS_OF)), {AS_OF: end})
+    record_documents(con, start, end)
     save_checkpoint(con, end, state)
 
 

@@ -4,7 +4,7 @@ known at the end of the run, and the earliest day late documents pull the run ba
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import polars as pl
@@ -79,15 +79,24 @@ def engine_inputs(
     policy: CostingPolicy,
     known_by: date | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """The engine's inputs for [start, end] as known at the end of `known_by` (default `end`)."""
+    """The engine's inputs for [start, end] as known at the end of `known_by` (default `end`).
+
+    With a closed period (`closed_before`), the days before it hold what was loaded before
+    it closed, and every document dated in it but loaded on or after its first open day is
+    posted on that day (DOMAIN.md): it belongs to the chunk that starts there (the run
+    cuts its chunks at that day), whichever day loaded it.
+    """
     known_by = known_by or end
+    closed = policy.closed_before
+    if closed is not None and end < closed:
+        known_by = min(known_by, closed - timedelta(days=1))
     visible = '"_load_date" <= ?'
     dated = f"{day_of(MOVEMENTS)} BETWEEN ? AND ?"
     params: list = [known_by, start, end]
     where = f"{visible} AND ({dated}"
-    if policy.closed_before is not None:
-        where += f' OR ({day_of(MOVEMENTS)} < ? AND "_load_date" BETWEEN ? AND ?)'
-        params += [policy.closed_before, start, end]
+    if closed is not None and start == closed:
+        where += f' OR ({day_of(MOVEMENTS)} < ? AND "_load_date" >= ?)'
+        params += [closed, closed]
     where += ")"
     movements = movement_frame(con, where, params)
     landed = landed_frame(con, start, end, known_by)
@@ -133,3 +142,21 @@ def landed_frame(
     params = [known_by, start, end, start, known_by, start, end]
     frame = read_table(con, "landed_costs", where, params)
     return frame.drop(PROVENANCE, strict=False)
+
+
+def refused_with_provenance(con: duckdb.DuckDBPyConnection, refused: pl.DataFrame) -> pl.DataFrame:
+    """The engine's refused rows (pipelines.costing.refusals) + the file and row each came
+    from, so the quarantine names the extract an operator must fix."""
+    schema = {"table": pl.String, "document_id": pl.String, "file": pl.String, "row": pl.Int64}
+    found = [pl.DataFrame(schema=schema)]
+    for table, id_col in (("movements", "movement_id"), ("landed_costs", "landed_cost_id")):
+        ids = refused.filter(pl.col("table") == table).get_column("document_id").to_list()
+        if ids and table_exists(con, table):
+            rows = con.sql(
+                f'SELECT ? AS "table", {id_col} AS document_id, "_source_file" AS file, '
+                f'"_source_row" AS row FROM "{table}" WHERE {id_col} IN (SELECT unnest(?))',
+                params=[table, ids],
+            ).pl()
+            found.append(rows.cast(schema))
+    where = pl.concat(found).unique(["table", "document_id"], keep="first")
+    return refused.join(where, on=["table", "document_id"], how="left")

@@ -15,17 +15,19 @@ import polars as pl
 from runs.costing import ageing_on_days
 from storage.warehouse import table_exists
 
-DAY_FIGURES = {
-    "day": pl.Date,
-    "cogs": pl.Decimal(38, 2),
-    "outbound_movements": pl.Int64,
-    "provisional_movements": pl.Int64,
-    "true_ups": pl.Int64,
-    "flagged_movements": pl.Int64,
-    "late_movements": pl.Int64,
-    "inventory_qty": pl.Int64,
-    "inventory_value": pl.Decimal(38, 2),
-}
+DAY_FIGURES = pl.Schema(
+    {
+        "day": pl.Date(),
+        "cogs": pl.Decimal(38, 2),
+        "outbound_movements": pl.Int64(),
+        "provisional_movements": pl.Int64(),
+        "true_ups": pl.Int64(),
+        "flagged_movements": pl.Int64(),
+        "late_movements": pl.Int64(),
+        "inventory_qty": pl.Int64(),
+        "inventory_value": pl.Decimal(38, 2),
+    }
+)
 """One row per day: COGS posted, counts of outbound, provisional, true-up, flagged and
 late (LATE_DOCUMENT) movements, and every pool's closing quantity and value summed."""
 
@@ -78,7 +80,7 @@ def day_figures(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pl.Da
         ORDER BY days.day
     """
     frame = con.sql(query, params={"start": start, "end": end}).pl()
-    return frame.cast(DAY_FIGURES)  # type: ignore[arg-type]
+    return frame.cast(DAY_FIGURES)
 
 
 def largest_cogs(

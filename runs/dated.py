@@ -16,8 +16,6 @@ from pipelines.contracts.spec import TableContract
 def day_of(contract: TableContract, alias: str | None = None) -> str:
     """SQL for the calendar day of a row of `contract`'s table (`alias`: the table's name
     or alias in the query, when it joins others)."""
-    name = contract.partition_column
-    if name is None:
-        raise ValueError(f"{contract.name} has no partition column")
+    name = contract.day_column
     column = f'{alias}."{name}"' if alias else f'"{name}"'
     return column if contract.column(name).dtype == pl.Date else f"CAST({column} AS DATE)"

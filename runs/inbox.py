@@ -11,16 +11,21 @@ followed or read: a symbolic link (a link to /etc/passwd must not land in the ra
 store), a fifo, socket or device (reading a fifo blocks forever), a folder inside a
 carrier folder, a file directly in `bills/inbox/`, a hidden file. Entries are
 classified by `lstat`, so nothing is followed to find out what it is.
+
+Bills are taken in by content: a file whose bytes (sha256) were already taken in under
+another key, in this batch or an earlier one, whatever its name or carrier folder, is a
+duplicate of the first (`first_taken_in`), recorded and never parsed or loaded again.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from parsers.ingest import sha256_of
+from parsers.ingest import list_quarantined, sha256_of
 from runs.partition_keys import bill_file_key, split_bill_file_key
 from storage.files import is_regular_file, is_temporary_name
 
@@ -142,6 +147,68 @@ def _survey_carrier(folder: Path, files: list[InboxFile], refused: list[RefusedE
             )
         else:
             files.append(InboxFile(folder.name, path, sha256_of(path)))
+
+
+@dataclass(frozen=True)
+class InboxWork:
+    """The inbox read against the bill file partitions already registered: what the inbox
+    sensor and `reckon run` (reckon/runner.py) both act on, read in one place."""
+
+    survey: InboxSurvey
+    registered: frozenset[str]
+
+    @property
+    def new_keys(self) -> list[str]:
+        """Inbox files not registered as partitions yet, in inbox order."""
+        return [
+            f.partition_key for f in self.survey.files if f.partition_key not in self.registered
+        ]
+
+    def retry_keys(self, quarantine: Path, fingerprint: str) -> list[str]:
+        """Registered inbox files quarantined under another registry fingerprint (a parser or
+        template version since changed), to parse again."""
+        files = self.survey.files
+        # a quarantined file is retried under its own key, not a duplicate's
+        key_by_sha = {f.sha256: f.partition_key for f in reversed(files)}
+        key_by_name = {(f.sha256, f.path.name): f.partition_key for f in files}
+        return [
+            key
+            for r in list_quarantined(quarantine)
+            if r.registry_fingerprint != fingerprint
+            and (key := key_by_name.get((r.sha256, r.file_name), key_by_sha.get(r.sha256)))
+            in self.registered
+        ]
+
+
+def inbox_work(inbox: Path, registered: Iterable[str]) -> InboxWork:
+    """Survey `inbox` against the `registered` partition keys."""
+    return InboxWork(survey_inbox(inbox), frozenset(registered))
+
+
+def first_taken_in(batch: list[tuple[str, str]], taken: dict[str, str]) -> dict[str, str]:
+    """{duplicate key: key of the file first taken in with its bytes} for a batch of
+    (partition key, sha256) in partition order.
+
+    `taken` maps the sha256 of every file taken in earlier (parsed or quarantined, not a
+    duplicate) to its key; it wins over the batch, so rerunning a batch names the same
+    first file. Within the batch the first key in partition (arrival) order is the first."""
+    first = dict(taken)
+    duplicates = {}
+    for key, sha in batch:
+        owner = first.setdefault(sha, key)
+        if owner != key:
+            duplicates[key] = owner
+    return duplicates
+
+
+def duplicate_reason(key: str, first: str, sha: str) -> str:
+    """Why a duplicate is not parsed, naming both files and the hash."""
+    carrier, name, _ = split_bill_file_key(key)
+    first_carrier, first_name, _ = split_bill_file_key(first)
+    return (
+        f"{carrier}/{name} has the same bytes (sha256 {sha}) as {first_carrier}/{first_name}, "
+        "taken in first: not parsed again, its lines are loaded once"
+    )
 
 
 def scan_inbox(inbox: Path) -> list[InboxFile]:

@@ -79,9 +79,7 @@ def profit_days(
         "order_line_freight": result.line_freight,
     }
     for name, frame in tables.items():
-        replace_slice(
-            con, name, frame.cast(dict(OUTPUTS[name].schema)), {"order_date": (first, end)}
-        )
+        replace_slice(con, name, frame.cast(OUTPUTS[name].schema), {"order_date": (first, end)})
         run.counts[name] = frame.height
     run.tie_back = cogs_tie_back(con, first, end)
     freight_gap = freight_tie_back(con, result.lines)

@@ -4,10 +4,18 @@ A period is keyed `<CARRIER>|<period start>` (runs/partition_keys.py). One call
 prices every shipment the periods need in a single pass (rating is set-based),
 reconciles each period, and replaces exactly that period's rows in every output
 table, so a rerun after a late bill or a corrected rate card gives the same rows once.
+
+A period fails alone: bad input met while rating a carrier or reconciling a period (a
+bill line in another currency, two shipments with one tracking number, a missing FX
+rate) or a broken invariant fails that period (or that carrier's periods), which keeps
+its previous rows, and every other carrier and period is reconciled and stored. The
+failed periods are recorded (`failed_periods.json` in the work folder) until a run
+reconciles them, so the next sensor tick or `reckon run` retries them by itself.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import weakref
 from dataclasses import dataclass, field
@@ -21,7 +29,9 @@ from pipelines.contracts import contract
 from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
 from pipelines.contracts.inputs import SHIPMENTS
 from pipelines.contracts.reconciliation import FINDINGS
-from pipelines.rating import rate_shipments
+from pipelines.fx import MissingFxRate
+from pipelines.rating import RatingResult, rate_shipments
+from pipelines.rating.cards import RateCard
 from pipelines.reconciliation import (
     BillingPeriod,
     CarrierSettings,
@@ -34,16 +44,21 @@ from pipelines.reconciliation import (
     reconcile,
     rollforward_breaks,
     rollforward_chain_breaks,
+    unpriceable_shipments,
 )
+from pipelines.reconciliation.bills import BillInputError
 from pipelines.reconciliation.config import CarriersFile
+from pipelines.reconciliation.matching import AmbiguousShipment
 from pipelines.reconciliation.periods import period_bounds
 from pipelines.tracking import normalise_tracking
 from runs.dated import day_of
 from runs.partition_keys import period_key, split_period_key
 from storage.config import load_carriers, load_rate_cards
+from storage.files import write_bytes
 from storage.layout import DataLayout
 from storage.loading.validation import PROVENANCE
 from storage.parts import ParquetFindingsSink
+from storage.schema import ContractViolation
 from storage.warehouse import (
     read_table,
     replace_slice,
@@ -63,6 +78,9 @@ STORE_MEMORY_LIMIT = "1GB"
 """DuckDB's memory limit while it loads a period's findings parts (see
 `replace_slice_from_parquet`): unbounded, DuckDB held 3.4 GB for 6M findings."""
 CHECKS = ("one_finding_per_line", "billed_equals_approved_plus_disputed", "accruals_roll_forward")
+INPUT_ERRORS = (BillInputError, AmbiguousShipment, MissingFxRate, ContractViolation)
+"""Bad input that fails the carrier or period it is met in, never the others."""
+FAILED_PERIODS = "failed_periods.json"
 
 
 def parse_period_key(key: str, carriers: CarriersFile) -> BillingPeriod:
@@ -116,14 +134,37 @@ class PeriodOutcome:
             self._cleanup()
 
 
+@dataclass(frozen=True)
+class PeriodFailure:
+    """A period not reconciled (its previous rows kept): why, and its checks' violations."""
+
+    period: BillingPeriod
+    reason: str
+    violations: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return period_key(self.period.carrier, self.period.start)
+
+
+@dataclass
+class Reconciled:
+    """What one call did: the periods stored, and the periods that failed alone."""
+
+    outcomes: list[PeriodOutcome]
+    failures: list[PeriodFailure]
+
+
 def _remove_work(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
 def reconcile_periods(
     con: duckdb.DuckDBPyConnection, layout: DataLayout, keys: list[str]
-) -> list[PeriodOutcome]:
-    """Reconcile the periods named by `keys` (in carrier and date order) and store them."""
+) -> Reconciled:
+    """Reconcile the periods named by `keys` (in carrier and date order) and store each that
+    reconciles with its invariants holding; a period (or a carrier's rating) that meets bad
+    input or breaks an invariant fails alone and keeps its previous rows."""
     carriers = load_carriers(layout.carriers_file)
     cards = load_rate_cards(layout.rate_cards_dir)
     settings = CarrierSettings(cards, carriers)
@@ -131,30 +172,69 @@ def reconcile_periods(
     fx_rates = read_table(con, "fx_rates").drop(PROVENANCE, strict=False)
     companies = read_table(con, "companies").drop(PROVENANCE, strict=False)
     others = _every_carriers_tracking(con, max(p.end for p in periods))
-    outcomes = []
+    done = Reconciled([], [])
     # one carrier at a time: its shipments rated, its bills read, its periods reconciled,
     # then all of it dropped, so a run's memory is its largest carrier's, not the sum
     for carrier in sorted({p.carrier for p in periods}):
         mine = [p for p in periods if p.carrier == carrier]
-        last_day = max(p.end for p in mine)
-        shipments = read_table(
-            con, "shipments", f"carrier = ? AND {day_of(SHIPMENTS)} <= ?", [carrier, last_day]
-        )
-        rating = rate_shipments(
-            shipments.drop(PROVENANCE, strict=False), cards, fx_rates, companies
-        )
-        del shipments
-        # the carrier's ratings up to the last day, replaced: later ones are kept
-        rated_slice = {"carrier": carrier, "ship_date": (date.min, last_day)}
-        replace_slice(con, "shipment_ratings", rating.shipment_ratings, rated_slice)
-        replace_slice(con, "expected_charges", rating.expected_charges, rated_slice)
+        try:
+            rating = _rate_carrier(con, carrier, max(p.end for p in mine), cards, fx_rates,
+                                   companies)  # fmt: skip
+        except INPUT_ERRORS as exc:
+            done.failures += [PeriodFailure(p, f"rating {carrier}: {exc}") for p in mine]
+            continue
         lines = _bill_table(con, "bill_lines", [carrier])
         headers = _bill_table(con, "bill_headers", [carrier])
         for period in mine:
             inputs = PeriodInputs(lines, headers, rating, period, other_shipments=others)
-            outcomes.append(_reconcile_period(con, layout, inputs, settings))
+            try:
+                outcome = _reconcile_period(con, layout, inputs, settings)
+            except INPUT_ERRORS as exc:
+                done.failures.append(PeriodFailure(period, str(exc)))
+                continue
+            if isinstance(outcome, PeriodFailure):
+                done.failures.append(outcome)
+            else:
+                done.outcomes.append(outcome)
         del rating, lines, headers
-    return outcomes
+    _record_failures(layout, keys, done.failures)
+    return done
+
+
+def _rate_carrier(
+    con: duckdb.DuckDBPyConnection,
+    carrier: str,
+    last_day: date,
+    cards: list[RateCard],
+    fx_rates: pl.DataFrame,
+    companies: pl.DataFrame,
+) -> RatingResult:
+    """Rate the carrier's shipments up to `last_day` and store its ratings up to that day
+    (later ones are kept)."""
+    shipments = read_table(
+        con, "shipments", f"carrier = ? AND {day_of(SHIPMENTS)} <= ?", [carrier, last_day]
+    )
+    rating = rate_shipments(shipments.drop(PROVENANCE, strict=False), cards, fx_rates, companies)
+    rated_slice = {"carrier": carrier, "ship_date": (date.min, last_day)}
+    replace_slice(con, "shipment_ratings", rating.shipment_ratings, rated_slice)
+    replace_slice(con, "expected_charges", rating.expected_charges, rated_slice)
+    return rating
+
+
+def failed_period_keys(layout: DataLayout) -> dict[str, str]:
+    """{period key: why} of every period whose last run failed and that no run has
+    reconciled since: what the sensor and `reckon run` retry."""
+    path = layout.work_dir / "reconciliation" / FAILED_PERIODS
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _record_failures(layout: DataLayout, keys: list[str], failures: list[PeriodFailure]) -> None:
+    """The run's keys leave the record, its failures join it (written atomically)."""
+    path = layout.work_dir / "reconciliation" / FAILED_PERIODS
+    failed = {k: v for k, v in failed_period_keys(layout).items() if k not in set(keys)}
+    failed |= {f.key: f.reason for f in failures}
+    if failed or path.is_file():
+        write_bytes(path, json.dumps(dict(sorted(failed.items())), indent=2).encode())
 
 
 def _every_carriers_tracking(con: duckdb.DuckDBPyConnection, last_day: date) -> pl.DataFrame:
@@ -177,13 +257,13 @@ def _reconcile_period(
     layout: DataLayout,
     inputs: PeriodInputs,
     settings: CarrierSettings,
-) -> PeriodOutcome:
-    """Reconcile and store one period; its checks' violations."""
+) -> PeriodOutcome | PeriodFailure:
+    """Reconcile one period and check its invariants; store it only when they hold."""
     period, lines = inputs.period, inputs.bill_lines
     work = layout.reconciliation_work_dir(period.carrier, period.start)
     result = reconcile(inputs, settings, ParquetFindingsSink(work))
+    cleanup = weakref.finalize(result, _remove_work, work)
     previous = _previous_rollforward(con, settings.carriers, period)
-    _store(con, period, result)
     bills = result.payable_vouchers.select(BILL_HEADERS.key)
     period_lines = (
         lines.select(BILL_LINES.key).join(bills, on=BILL_HEADERS.key)
@@ -202,7 +282,12 @@ def _reconcile_period(
             ]
         ),
     }
-    cleanup = weakref.finalize(result, _remove_work, work)
+    broken = {name: frame.height for name, frame in violations.items() if frame.height}
+    if broken:
+        cleanup()
+        shown = ", ".join(f"{name} ({n} violations)" for name, n in broken.items())
+        return PeriodFailure(period, f"checks failed: {shown}; not stored", violations)
+    _store(con, period, result)
     return PeriodOutcome(period, result, violations, cleanup)
 
 
@@ -257,7 +342,42 @@ def refresh_order_logistics_cost(con: duckdb.DuckDBPyConnection) -> pl.DataFrame
     ):
         return pl.DataFrame()
     costs = order_logistics_cost(
-        read_table(con, "reconciliation_findings"), read_table(con, "shipment_ratings")
+        read_table(con, "reconciliation_findings"),
+        read_table(con, "shipment_ratings"),
+        read_table(con, "companies"),
     )
     replace_slice(con, "order_logistics_cost", costs)
     return costs
+
+
+SHIPMENT_COLUMNS = {
+    "shipment_id": pl.String,
+    "carrier": pl.String,
+    "ship_date": pl.Date,
+    "company": pl.String,
+    "order_id": pl.String,
+}
+
+
+def refresh_unpriceable_shipments(
+    con: duckdb.DuckDBPyConnection, layout: DataLayout
+) -> pl.DataFrame:
+    """Every shipment loaded that cannot be priced, with why (replaced whole): those of a
+    carrier carriers.yaml does not name, and those the rating left unrated."""
+    configured = [c.carrier for c in load_carriers(layout.carriers_file).carriers]
+    shipments = (
+        con.sql(
+            "SELECT shipment_id, carrier, "
+            f"{day_of(SHIPMENTS)} AS ship_date, company, order_id FROM shipments"
+        ).pl()
+        if table_exists(con, "shipments")
+        else pl.DataFrame(schema=SHIPMENT_COLUMNS)
+    )
+    ratings = (
+        read_table(con, "shipment_ratings")
+        if table_exists(con, "shipment_ratings")
+        else pl.DataFrame(schema=contract("shipment_ratings").schema)
+    )
+    found = unpriceable_shipments(shipments, ratings, configured)
+    replace_slice(con, "unpriceable_shipments", found)
+    return found

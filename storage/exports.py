@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from pipelines.contracts import contract
@@ -96,3 +97,36 @@ def write_daily_exports(
         write_export(by_day.get(day, empty), exports_dir, name, day.isoformat(), key=key)
         for day in days
     ]
+
+
+@dataclass(frozen=True)
+class KeyDuplicates:
+    """What `export_key_duplicates` found in one export's Parquet files."""
+
+    files: int
+    rows: int
+    duplicates: pl.DataFrame
+    """Each key occurring more than once across the files, with `count` (first 20)."""
+    duplicated_keys: int
+
+
+def export_key_duplicates(exports_dir: Path, name: str, key: Sequence[str]) -> KeyDuplicates:
+    """The keys of export `name` that occur more than once across all its Parquet files.
+
+    Every partition's file is read, not only the ones a run wrote: a row the ERP received
+    twice, once in a file a restatement rewrote and once in one it left, is the fault this
+    is for. DuckDB reads the files where they are (one GROUP BY, nothing loaded whole)."""
+    files = sorted((exports_dir / name).glob("*.parquet"))
+    if not files:
+        return KeyDuplicates(0, 0, pl.DataFrame(schema=dict.fromkeys(key, pl.String)), 0)
+    keys = ", ".join(f'"{k}"' for k in key)
+    source = "read_parquet(?, union_by_name = true)"
+    paths = [[str(f) for f in files]]
+    with duckdb.connect() as con:
+        rows = con.sql(f"SELECT count(*) FROM {source}", params=paths).fetchall()[0]
+        counted = con.sql(
+            f"SELECT {keys}, count(*) AS count FROM {source} GROUP BY ALL "
+            f"HAVING count(*) > 1 ORDER BY {keys}",
+            params=paths,
+        ).pl()
+    return KeyDuplicates(len(files), int(rows[0]), counted.head(20), counted.height)

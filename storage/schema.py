@@ -13,18 +13,23 @@ date parsed from text).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
 import polars as pl
 
 from pipelines.contracts import contract
 from pipelines.contracts.spec import TableContract
 
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+
 
 class ContractViolation(ValueError):
     """A write that does not fit its table's contract."""
 
 
-def duckdb_type(dtype: pl.DataType) -> str:
+def duckdb_type(dtype: PolarsDataType) -> str:
     """DuckDB column type for a Polars type (money stays DECIMAL)."""
     if isinstance(dtype, pl.Decimal):
         return f"DECIMAL({dtype.precision},{dtype.scale})"
@@ -134,9 +139,16 @@ def check_key(con: duckdb.DuckDBPyConnection, spec: TableContract, incoming: str
     if not spec.key:
         return
     keys = ", ".join(f'"{k}"' for k in spec.key)
+    # a key column that may be empty (costing_cogs.landed_cost_id) counts empty as one value,
+    # as GROUP BY does: `=` (and USING) would let two rows with an empty key part through
+    required = {c.name for c in spec.columns if c.required}
+    same = " AND ".join(
+        f'stored."{k}" {"=" if k in required else "IS NOT DISTINCT FROM"} incoming."{k}"'
+        for k in spec.key
+    )
     found = con.execute(
-        f'SELECT {keys}, count(*) FROM "{spec.name}" SEMI JOIN ({incoming}) AS incoming '
-        f"USING ({keys}) GROUP BY ALL HAVING count(*) > 1 LIMIT 1",
+        f'SELECT {keys}, count(*) FROM "{spec.name}" AS stored SEMI JOIN ({incoming}) AS incoming '
+        f"ON {same} GROUP BY ALL HAVING count(*) > 1 LIMIT 1",
         params,
     ).fetchall()
     if found:

@@ -67,7 +67,7 @@ def replace_slice(
     """
     spec = stored_contract(table)
     untyped = {c.name: c.dtype for c in spec.stored_columns if frame.schema.get(c.name) == pl.Null}
-    frame = frame.cast(untyped) if untyped else frame
+    frame = frame.cast(pl.Schema(untyped)) if untyped else frame
     check_frame(spec, frame)
     create_table(con, spec)
     clauses: list[str] = []

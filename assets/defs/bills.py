@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.metadata import preview_table
+from assets.metadata import Metadata, preview_table
 from assets.resources import ReckonResource
 from parsers.ingest import (
     IngestOutcome,
@@ -32,8 +32,10 @@ from pipelines.contracts.bills import (
     BILL_HEADERS,
     BILL_LINES,
     BILL_QUARANTINE,
+    DUPLICATE_FILE,
+    FILE_STATUSES,
 )
-from runs.inbox import resolve_partition, survey_inbox
+from runs.inbox import duplicate_reason, first_taken_in, resolve_partition, survey_inbox
 from runs.partition_keys import split_bill_file_key
 from storage.files import is_regular_file
 from storage.layout import DataLayout
@@ -43,7 +45,9 @@ GROUP = "bills"
 TEMPLATE_SHARE_TARGET = 0.8
 """The source design's goal: declarative templates cover 80%+ of bill lines without code."""
 
-bill_file_partitions = dg.DynamicPartitionsDefinition(name="bill_files")
+BILL_FILE_KEYS = "bill_files"
+"""Name of the dynamic partitions of the bill files: one per inbox file (runs/inbox.py)."""
+bill_file_partitions = dg.DynamicPartitionsDefinition(name=BILL_FILE_KEYS)
 BILL_CHECKS = {
     "lines_sum_to_stated_totals": "Every parsed bill's lines add up to the total it states.",
     "every_file_parsed_or_quarantined": (
@@ -106,7 +110,7 @@ def _readable_path(inbox: Path, row: dict[str, str]) -> Path:
 
 
 def _frames(outcome: IngestOutcome, parsed_store: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    if outcome.status == "parsed" and outcome.lines is not None:
+    if outcome.status == "parsed" and outcome.headers is not None and outcome.lines is not None:
         return outcome.headers, outcome.lines
     if outcome.status == "already_parsed":
         stored = load_parsed(parsed_store, outcome.sha256)
@@ -135,31 +139,53 @@ def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
     keys = list(context.partition_keys)
     with reckon.warehouse() as con:
         files = read_table(con, "bill_files", '"partition_key" IN (SELECT unnest(?))', [keys])
+        earlier = read_table(
+            con, BILL_FILE_STATUS.name, "status <> 'duplicate'", schema=BILL_FILE_STATUS.schema
+        )
     by_key = {row["partition_key"]: row for row in files.iter_rows(named=True)}
     missing = [k for k in keys if k not in by_key]
     if missing:
         raise dg.Failure(f"bill_files has no record of {missing[:5]}: materialise bill_files first")
-    items = [(_readable_path(layout.bills_inbox, by_key[k]), by_key[k]["carrier"]) for k in keys]
+    taken = dict(earlier.sort("partition_key").select("sha256", "partition_key").unique(
+        "sha256", keep="first", maintain_order=True).iter_rows())  # fmt: skip
+    duplicates = first_taken_in([(k, by_key[k]["sha256"]) for k in keys], taken)
+    fresh = [k for k in keys if k not in duplicates]
+    items = [(_readable_path(layout.bills_inbox, by_key[k]), by_key[k]["carrier"]) for k in fresh]
     parsed_store = layout.raw_store.parent / "parsed"
     outcomes = ingest_many(
         items, layout.raw_store, layout.quarantine_dir / "bills", parsed_store=parsed_store
     )
     headers, lines, status = [], [], []
-    for key, outcome in zip(keys, outcomes, strict=True):
+    for key, outcome in zip(fresh, outcomes, strict=True):
         file_headers, file_lines = _frames(outcome, parsed_store)
         headers.append(file_headers)
         lines.append(file_lines)
         status.append(_status_row(key, outcome, file_lines))
-    headers_frame = pl.concat(headers, how="vertical_relaxed").cast(dict(BILL_HEADERS.schema))
-    lines_frame = pl.concat(lines, how="vertical_relaxed").cast(dict(BILL_LINES.schema))
+    status += [_duplicate_row(by_key[key], first) for key, first in duplicates.items()]
+    headers_frame = pl.concat(
+        [pl.DataFrame(schema=BILL_HEADERS.schema), *headers], how="vertical_relaxed"
+    ).cast(BILL_HEADERS.schema)
+    lines_frame = pl.concat(
+        [pl.DataFrame(schema=BILL_LINES.schema), *lines], how="vertical_relaxed"
+    ).cast(BILL_LINES.schema)
     status_frame = pl.DataFrame(status, schema=BILL_FILE_STATUS.schema, orient="row")
-    shas = [by_key[k]["sha256"] for k in keys]
+    # only the files parsed here own their lines: a duplicate's slice is its first file's
+    shas = [by_key[k]["sha256"] for k in fresh]
     with reckon.warehouse() as con:
         replace_slice(con, "bill_headers", headers_frame, {"source_sha256": shas})
         replace_slice(con, "bill_lines", lines_frame, {"source_sha256": shas})
         replace_slice(con, "bill_file_status", status_frame, {"partition_key": keys})
     yield dg.MaterializeResult(metadata=_bill_metadata(status_frame, lines_frame))
     yield from _bill_checks(headers_frame, lines_frame, status_frame)
+
+
+def _duplicate_row(file: dict[str, str], first: str) -> tuple:
+    """A bill_file_status row for a file whose bytes were already taken in."""
+    reason = duplicate_reason(file["partition_key"], first, file["sha256"])
+    return (
+        file["partition_key"], file["file_name"], file["sha256"], "duplicate", None, None, 0,
+        None, DUPLICATE_FILE, reason, None, None, first,
+    )  # fmt: skip
 
 
 def _status_row(key: str, outcome: IngestOutcome, lines: pl.DataFrame) -> tuple:
@@ -178,22 +204,24 @@ def _status_row(key: str, outcome: IngestOutcome, lines: pl.DataFrame) -> tuple:
         outcome.reason,
         outcome.locator,
         "; ".join(outcome.warnings) or None,
+        None,
     )
 
 
-def _bill_metadata(status: pl.DataFrame, lines: pl.DataFrame) -> dict[str, object]:
+def _bill_metadata(status: pl.DataFrame, lines: pl.DataFrame) -> Metadata:
     parsed = status.filter(pl.col("status") == "parsed")
     return {
         "files": status.height,
         "files_parsed": parsed.height,
         "files_quarantined": status.height - parsed.height,
+        "files_duplicate": status.filter(pl.col("status") == "duplicate").height,
         "lines": lines.height,
         "billed_total": str(lines["amount"].sum()) if lines.height else "0",
         "dagster/row_count": lines.height,
         "per_file": preview_table(
             status.select(
                 "file_name", "status", "reason", "parser", "template_id", "lines",
-                "parsed_total", "warnings",
+                "parsed_total", "warnings", "duplicate_of",
             ),
             limit=50,
         ),
@@ -208,7 +236,7 @@ def _bill_checks(headers: pl.DataFrame, lines: pl.DataFrame, status: pl.DataFram
         metadata={"bills_checked": headers.height, "not_footing": footing.height},
     )
     unaccounted = status.filter(
-        ~pl.col("status").is_in(["parsed", "quarantined"])
+        ~pl.col("status").is_in(FILE_STATUSES)
         | ((pl.col("status") == "parsed") & (pl.col("lines") == 0))
     )
     yield dg.AssetCheckResult(
@@ -217,6 +245,7 @@ def _bill_checks(headers: pl.DataFrame, lines: pl.DataFrame, status: pl.DataFram
         metadata={
             "files": status.height,
             "quarantined": status.filter(pl.col("status") == "quarantined").height,
+            "duplicates": status.filter(pl.col("status") == "duplicate").height,
             "unaccounted": preview_table(unaccounted.select("file_name", "status", "lines")),
         },
     )
@@ -240,18 +269,24 @@ def _bill_checks(headers: pl.DataFrame, lines: pl.DataFrame, status: pl.DataFram
     )
 
 
-def quarantine_frame(layout: DataLayout) -> pl.DataFrame:
-    """Quarantined bill files, then inbox entries refused as bill files (runs/inbox.py):
-    a symbolic link, a special file, a nested folder, a file outside a carrier folder, a
-    hidden file. The refused ones have no sha256 (they are never read) and carry the
-    moment they were seen."""
+def quarantine_frame(layout: DataLayout, duplicates: pl.DataFrame) -> pl.DataFrame:
+    """Quarantined bill files; files whose bytes were already taken in (`duplicates`, the
+    bill_file_status rows of status duplicate); then inbox entries refused as bill files
+    (runs/inbox.py): a symbolic link, a special file, a nested folder, a file outside a
+    carrier folder, a hidden file. The refused ones have no sha256 (they are never read);
+    they and the duplicates carry the moment they were seen."""
     seen = datetime.now(UTC).isoformat()
-    rows = [
-        (r.file_name, r.sha256, r.error_code, r.reason, r.locator, r.parser, r.quarantined_at)
+    rows: list[tuple[str | None, ...]] = [
+        (r.file_name, r.sha256, r.error_code, r.reason, r.locator, r.parser, r.quarantined_at, None)
         for r in list_quarantined(layout.quarantine_dir / "bills")
     ]
     rows += [
-        (e.name, None, e.code, e.reason, f"inbox={e.name}", None, seen)
+        (d["file_name"], d["sha256"], d["error_code"], d["reason"], None, None, seen,
+         d["duplicate_of"])
+        for d in duplicates.sort("partition_key").iter_rows(named=True)
+    ]  # fmt: skip
+    rows += [
+        (e.name, None, e.code, e.reason, f"inbox={e.name}", None, seen, None)
         for e in survey_inbox(layout.bills_inbox).refused
     ]
     return pl.DataFrame(rows, schema=BILL_QUARANTINE.schema, orient="row")
@@ -262,9 +297,10 @@ def quarantine_frame(layout: DataLayout) -> pl.DataFrame:
     deps=[bill_lines],
     kinds={"duckdb"},
     description=(
-        "Bill files no parser could read, or whose parse failed validation, with why; and "
-        "inbox entries refused as bill files (links, special files, nested folders, files "
-        "outside a carrier folder, hidden files)."
+        "Bill files no parser could read, or whose parse failed validation, with why; files "
+        "whose bytes were already taken in (duplicate_file, naming the first); and inbox "
+        "entries refused as bill files (links, special files, nested folders, files outside "
+        "a carrier folder, hidden files)."
     ),
     backfill_policy=dg.BackfillPolicy.single_run(),
     check_specs=[
@@ -283,8 +319,11 @@ def quarantine_frame(layout: DataLayout) -> pl.DataFrame:
     ],
 )
 def bill_quarantine(reckon: ReckonResource):
-    frame = quarantine_frame(reckon.layout)
     with reckon.warehouse() as con:
+        duplicates = read_table(
+            con, BILL_FILE_STATUS.name, "status = 'duplicate'", schema=BILL_FILE_STATUS.schema
+        )
+        frame = quarantine_frame(reckon.layout, duplicates)
         replace_slice(con, "bill_quarantine", frame)
     refused = frame.filter(pl.col("sha256").is_null())
     reason_first = frame.select(
@@ -293,7 +332,8 @@ def bill_quarantine(reckon: ReckonResource):
     )  # fmt: skip
     yield dg.MaterializeResult(
         metadata={
-            "quarantined_files": frame.height - refused.height,
+            "quarantined_files": frame.height - refused.height - duplicates.height,
+            "duplicate_files": duplicates.height,
             "refused_inbox_entries": refused.height,
             "dagster/row_count": frame.height,
             "files": preview_table(reason_first, limit=50),

@@ -8,8 +8,10 @@ set-based engine. Its invariant checks are blocking, so a wrong number never
 reaches `costing_exports`; the snapshot check blocks the exports as well.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -20,6 +22,8 @@ from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
 from pipelines.contracts.costing import INVENTORY_DISCREPANCIES
 from pipelines.contracts.inputs import SNAPSHOTS
+from pipelines.contracts.restatements import COSTING_RESTATED_DOCUMENTS, COSTING_RESTATEMENTS
+from pipelines.frames import smallest_float
 from pipelines.inventory_check.check import check_snapshot
 from runs.costing import (
     CHANGE_ROW_TABLES,
@@ -51,9 +55,19 @@ only (every day's change rows stay in the warehouse): three years of full daily 
 be tens of millions of rows nobody reads."""
 INVENTORY_CHECK_OUTPUTS = dict.fromkeys(
     ("inventory_discrepancies", "inventory_accuracy"),
-    INVENTORY_DISCREPANCIES.partition_column,
+    INVENTORY_DISCREPANCIES.day_column,
 )
 """The inventory check's tables -> their date column (the day of the snapshot compared)."""
+REWRITTEN: dict[str, dg.MetadataValue] = {
+    "reason": dg.MetadataValue.text("costing rewrote this day (docs/costing.md)")
+}
+RESTATEMENT_EXPORTS = (COSTING_RESTATEMENTS.name, COSTING_RESTATED_DOCUMENTS.name)
+"""Exported per day a run costed through (`exports/<table>/<day>.csv`), every run's record
+of that day in one file."""
+
+QUARANTINE_CHECK = "costed_without_quarantine"
+QUARANTINE_SHOWN = 10
+"""Refused documents named in the check (and by `reckon run`); all are in costing_quarantine."""
 
 INVARIANT_DESCRIPTIONS = {
     "roll_forward": "Per pool and day: opening + in - out = closing; opening = previous closing.",
@@ -77,8 +91,16 @@ INVARIANT_DESCRIPTIONS = {
     ],
     kinds={"polars", "duckdb"},
     check_specs=[
-        dg.AssetCheckSpec(name, asset="costing", blocking=True, description=text)
-        for name, text in INVARIANT_DESCRIPTIONS.items()
+        *(
+            dg.AssetCheckSpec(name, asset="costing", blocking=True, description=text)
+            for name, text in INVARIANT_DESCRIPTIONS.items()
+        ),
+        dg.AssetCheckSpec(
+            QUARANTINE_CHECK,
+            asset="costing",
+            description="Every document of the days was costed: none left out for a missing "
+            "FX rate or transfer legs that disagree (table costing_quarantine).",
+        ),
     ],
     description=(
         "FIFO cost of every outbound movement with its consumed layers, valuation and ageing "
@@ -90,7 +112,12 @@ def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
     start, end = days[0], days[-1]
     with reckon.warehouse() as con:
         run = cost_days(
-            con, start, end, reckon.costing_policy, chunk_days=reckon.costing_chunk_days
+            con,
+            start,
+            end,
+            reckon.costing_policy,
+            chunk_days=reckon.costing_chunk_days,
+            run_id=context.run.run_id,
         )
         figures = DayFigures(day_figures(con, start, end), company_day_figures(con, start, end))
         by_kind = cogs_by_company_and_kind(con, start, end)
@@ -111,9 +138,11 @@ def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
             context.asset_key, figures, largest_each_day, layers_each_day
         ):
             context.log_event(observation)
-    yield dg.MaterializeResult(
-        metadata=_costing_metadata(run, figures, by_kind, by_flag, largest, layers)
-    )
+    restated = _restatement_metadata(run)
+    meta = _costing_metadata(run, figures, by_kind, by_flag, largest, layers)
+    yield dg.MaterializeResult(metadata={**meta, **restated})
+    for event in rematerialised(context, run.rewritten_days, days, restated):
+        context.log_event(event)
     for name in INVARIANTS:
         violations = run.violations[name]
         yield dg.AssetCheckResult(
@@ -121,6 +150,90 @@ def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
             passed=violations.is_empty(),
             metadata={"violations": violations.height, "first": preview_table(violations, 10)},
         )
+    yield _quarantine_check(run)
+
+
+def _quarantine_check(run: CostingRun) -> dg.AssetCheckResult:
+    """The documents left out, an ERROR: `reckon run` exits 4 (quarantine) and prints them."""
+    refused = pl.concat(run.quarantined) if run.quarantined else pl.DataFrame()
+    reasons = [
+        f"{r['table']} {r['document_id']} ({r['file']}, row {r['row']}): {r['reason']}"
+        for r in refused.head(QUARANTINE_SHOWN).iter_rows(named=True)
+    ]
+    return dg.AssetCheckResult(
+        check_name=QUARANTINE_CHECK,
+        passed=refused.is_empty(),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "rows_quarantined": refused.height,
+            "quarantine": "the table costing_quarantine",
+            "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in reasons)),
+        },
+    )
+
+
+def _restatement_metadata(run: CostingRun) -> dict[str, dg.MetadataValue]:
+    """What the run restated (costing_restatements rows), shown on every partition it
+    rewrote: nothing changes silently."""
+    record = run.restatement
+    if record.is_empty():
+        return {"restated": dg.MetadataValue.text("no day already costed changed")}
+    documents = run.restated_documents
+    days = (record["restated_from"].min(), record["restated_to"].max())
+    counts = {
+        change: int((documents["change"] == change).sum())
+        for change in ("ADDED", "CHANGED", "REMOVED")
+    }
+    return {
+        "restated": dg.MetadataValue.text(" to ".join(str(day) for day in days)),
+        "restated_documents": dg.MetadataValue.json(counts),
+        "restatement": preview_table(
+            record.select(
+                "company",
+                "currency",
+                "posted_on",
+                "cogs_before",
+                "cogs_after",
+                "inventory_value_before",
+                "inventory_value_after",
+            )
+        ),
+        "restated_documents_list": preview_table(documents, 20),
+    }
+
+
+def rematerialised(
+    context: dg.AssetExecutionContext,
+    rewritten: list[date],
+    requested: list[date],
+    metadata: Mapping[str, dg.MetadataValue],
+) -> list[dg.AssetMaterialization]:
+    """A materialization of this asset for every day the run rewrote outside the partitions
+    it was launched for, so the UI shows those partitions as rematerialised by this run
+    (and their downstream partitions of a later run as stale), with why."""
+    asked = set(requested)
+    return [
+        dg.AssetMaterialization(
+            asset_key=context.asset_key,
+            partition=str(day),
+            metadata={"rewritten_by_run": dg.MetadataValue.text(context.run.run_id), **metadata},
+        )
+        for day in rewritten
+        if day not in asked
+    ]
+
+
+def _rewritten_days(
+    context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, days: list[date]
+) -> list[date]:
+    """`days` and every day this run's costing rewrote (before or after them): their
+    inventory check and exports are rewritten in the same run."""
+    runs = read_table(con, "costing_runs", "run_id = ?", [context.run.run_id])
+    if runs.is_empty():
+        return days
+    first = min([*runs["computed_start"].to_list(), days[0]])
+    last = max([*runs["computed_end"].to_list(), days[-1]])
+    return [date.fromordinal(d) for d in range(first.toordinal(), last.toordinal() + 1)]
 
 
 def _run_row(run_id: str, run: CostingRun) -> pl.DataFrame:
@@ -260,14 +373,15 @@ def _day_observations(
     "and accuracy per warehouse.",
 )
 def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
-    days = partition_days(context)
+    requested = partition_days(context)
     discrepancies, accuracy = [], []
     with reckon.warehouse() as con:
+        days = _rewritten_days(context, con, requested)
         balances = valuation_on_days(con, days)
         snapshots = read_table(
             con, "snapshots", f"{day_of(SNAPSHOTS)} BETWEEN ? AND ?", [days[0], days[-1]]
         )
-        dated = SNAPSHOTS.partition_column
+        dated = SNAPSHOTS.day_column
         snapshot_days = set(snapshots[dated].to_list()) if snapshots.height else set()
         for day in days:
             if day not in snapshot_days:
@@ -277,13 +391,13 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
             accuracy.append(result.accuracy)
         found = pl.concat(discrepancies) if discrepancies else pl.DataFrame()
         rates = pl.concat(accuracy) if accuracy else pl.DataFrame()
-        where = {INVENTORY_DISCREPANCIES.partition_column: (days[0], days[-1])}
+        where = {INVENTORY_DISCREPANCIES.day_column: (days[0], days[-1])}
         if found.width:
             replace_slice(con, "inventory_discrepancies", found, where)
             replace_slice(con, "inventory_accuracy", rates, where)
     threshold = reckon.snapshot_accuracy_threshold
     below = rates.filter(pl.col("accuracy") < threshold) if rates.height else rates
-    worst = float(rates["accuracy"].min()) if rates.height else 1.0
+    worst = smallest_float(rates["accuracy"]) if rates.height else 1.0
     yield dg.MaterializeResult(
         metadata={
             "days_checked": len(snapshot_days),
@@ -304,6 +418,8 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
             "below_threshold": preview_table(below, 20),
         },
     )
+    for event in rematerialised(context, days, requested, REWRITTEN):
+        context.log_event(event)
 
 
 @dg.asset(
@@ -316,10 +432,10 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
     "exports/, written atomically; days recosted for late documents are rewritten too.",
 )
 def costing_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
-    days = partition_days(context)
+    requested = partition_days(context)
     exports = reckon.layout.exports_dir
     with reckon.warehouse() as con:
-        days = _with_restated_days(con, days)
+        days = _rewritten_days(context, con, requested)
         first, last = days[0], days[-1]
         written = 0
         daily = {**DAILY_OUTPUTS, **INVENTORY_CHECK_OUTPUTS}
@@ -329,14 +445,18 @@ def costing_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
             frame = read_table(con, table, f'"{column}" BETWEEN ? AND ?', [first, last])
             if frame.width:
                 written += len(write_daily_exports(frame, exports, table, column, days))
-        report_days = _full_report_days(days)
+        report_days = _full_report_days(days, requested, exports)
         for name, report in (
             ("inventory_valuation", valuation_on_days(con, report_days)),
             ("stock_ageing", ageing_on_days(con, report_days)),
         ):
             if report.width:
                 written += len(write_daily_exports(report, exports, name, "day", report_days))
-    return dg.MaterializeResult(
+        for table in RESTATEMENT_EXPORTS:
+            frame = read_table(con, table, "detected_on = ?", [last])
+            if frame.width:
+                written += len(write_daily_exports(frame, exports, table, "detected_on", [last]))
+    yield dg.MaterializeResult(
         metadata={
             "days_exported": len(days),
             "full_report_days": len(report_days),
@@ -344,19 +464,18 @@ def costing_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
             "folder": dg.MetadataValue.path(str(exports)),
         }
     )
+    for event in rematerialised(context, days, requested, REWRITTEN):
+        context.log_event(event)
 
 
-def _with_restated_days(con: duckdb.DuckDBPyConnection, days: list[date]) -> list[date]:
-    """Add the days the latest costing run recosted before the requested range."""
-    runs = read_table(con, "costing_runs", "requested_end = ?", [days[-1]])
-    if runs.is_empty():
-        return days
-    start = min(runs["computed_start"].min(), days[0])
-    return [date.fromordinal(d) for d in range(start.toordinal(), days[-1].toordinal() + 1)]
-
-
-def _full_report_days(days: list[date]) -> list[date]:
+def _full_report_days(days: list[date], requested: list[date], exports: Path) -> list[date]:
+    """Every day of a short range; month ends and the last day of a long one. A day
+    recosted outside the requested range whose report was exported before is rewritten
+    whatever the range's length: no export is left showing figures since restated."""
     if len(days) <= FULL_REPORT_MAX_DAYS:
         return days
+    asked = set(requested)
     month_ends = [d for d in days if (d + timedelta(days=1)).month != d.month]
-    return sorted({*month_ends, days[-1]})
+    folder = exports / "inventory_valuation"
+    exported = [d for d in days if d not in asked and (folder / f"{d}.parquet").exists()]
+    return sorted({*month_ends, *exported, days[-1]})

@@ -12,7 +12,7 @@ wrong number never reaches `profit_exports`.
 import dagster as dg
 import polars as pl
 
-from assets.metadata import money_by_company, preview_table
+from assets.metadata import Metadata, money_by_company, preview_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
 from runs.profit import OUTPUTS, profit_days
@@ -77,7 +77,7 @@ def order_profit(context: dg.AssetExecutionContext, reckon: ReckonResource):
     for name in CHECK_DESCRIPTIONS:
         found = run.violations.get(name, pl.DataFrame())
         severity = dg.AssetCheckSeverity.ERROR if name in BLOCKING else dg.AssetCheckSeverity.WARN
-        meta: dict[str, object] = {"violations": found.height, "first": preview_table(found, 10)}
+        meta: Metadata = {"violations": found.height, "first": preview_table(found, 10)}
         if name == "totals_tie_back" and run.tie_back.height:
             meta["cogs_tie_back"] = preview_table(run.tie_back, 31)
         yield dg.AssetCheckResult(
@@ -87,10 +87,10 @@ def order_profit(context: dg.AssetExecutionContext, reckon: ReckonResource):
 
 def _metadata(
     counts: dict[str, int], restated: int, daily: pl.DataFrame, negative: pl.DataFrame
-) -> dict[str, object]:
+) -> Metadata:
     """Per day and company: revenue, COGS, freight and margin as plottable numbers, and the
     negative-margin orders with the cost that drove each."""
-    meta: dict[str, object] = {
+    meta: Metadata = {
         "order_lines": counts.get("order_profit", 0),
         "days_restated": restated,
         "negative_margin_orders": negative.height,
@@ -142,11 +142,11 @@ def profit_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
     written = 0
     with reckon.warehouse() as con:
         for table in EXPORTED:
-            column = OUTPUTS[table].partition_column
+            column = OUTPUTS[table].day_column
             frame = read_table(con, table, f'"{column}" BETWEEN ? AND ?', [days[0], days[-1]])
             if frame.width:
                 exports = reckon.layout.exports_dir
-                written += len(write_daily_exports(frame, exports, table, str(column), days))
+                written += len(write_daily_exports(frame, exports, table, column, days))
     return dg.MaterializeResult(metadata={"days_exported": len(days), "files_written": written * 2})
 
 

@@ -8,6 +8,13 @@ when bills are parsed or a rate card or carriers.yaml changes; `reckon run`
 registers the periods of its range. A period's run reads every bill line of
 its carrier up to the period (duplicates across bills and periods) and prices
 the shipments it needs in one set-based pass.
+
+A carrier period fails alone (runs/reconciliation.py): bad input or a broken
+invariant keeps that period's previous rows and fails `every_period_reconciled`
+and the broken check, naming the period; every other period is stored and
+exported in the same run. The checks are therefore not Dagster-blocking (a
+blocking check would hold back every carrier's exports for one period); the
+gate is per period, in the run: a period that fails is never stored.
 """
 
 import dagster as dg
@@ -20,8 +27,10 @@ from runs.reconciliation import (
     CHECKS,
     PERIOD_OUTPUTS,
     PeriodOutcome,
+    Reconciled,
     reconcile_periods,
     refresh_order_logistics_cost,
+    refresh_unpriceable_shipments,
 )
 from storage.config import load_carriers, load_rate_cards
 from storage.dispute_workbook import write_dispute_list
@@ -29,13 +38,18 @@ from storage.exports import write_export
 from storage.warehouse import read_table
 
 GROUP = "reconciliation"
-carrier_period_partitions = dg.DynamicPartitionsDefinition(name="carrier_periods")
+CARRIER_PERIOD_KEYS = "carrier_periods"
+"""Name of the dynamic partitions of the billing periods: one per carrier and period."""
+carrier_period_partitions = dg.DynamicPartitionsDefinition(name=CARRIER_PERIOD_KEYS)
 
 CHECK_DESCRIPTIONS = {
     "one_finding_per_line": "Every bill line of the period has exactly one finding.",
     "billed_equals_approved_plus_disputed": "On every line, billed = approved + disputed.",
     "accruals_roll_forward": "Opening + accrued - released = closing, and each period opens "
     "where the previous one closed.",
+    "every_period_reconciled": "Every period of the run was reconciled and stored; a failed "
+    "period (bad input or a broken check) keeps its previous rows and is retried by the next "
+    "run.",
 }
 
 
@@ -90,7 +104,7 @@ def rate_cards(reckon: ReckonResource) -> dg.MaterializeResult:
     ],
     kinds={"polars", "duckdb"},
     check_specs=[
-        dg.AssetCheckSpec(name, asset="reconciliation", blocking=True, description=text)
+        dg.AssetCheckSpec(name, asset="reconciliation", description=text)
         for name, text in CHECK_DESCRIPTIONS.items()
     ],
     description="Every bill line of the period with exactly one finding and its evidence; "
@@ -98,8 +112,9 @@ def rate_cards(reckon: ReckonResource) -> dg.MaterializeResult:
 )
 def reconciliation(context: dg.AssetExecutionContext, reckon: ReckonResource):
     with reckon.warehouse() as con:
-        outcomes = reconcile_periods(con, reckon.layout, list(context.partition_keys))
-    if len(outcomes) > 1:
+        done = reconcile_periods(con, reckon.layout, list(context.partition_keys))
+    outcomes = done.outcomes
+    if len(outcomes) + len(done.failures) > 1:
         # Dagster repeats a run's metadata on every partition it covers
         # (dagster-io/dagster#18123): each period's own figures go on its partition
         for outcome in outcomes:
@@ -110,11 +125,21 @@ def reconciliation(context: dg.AssetExecutionContext, reckon: ReckonResource):
                     metadata=_metadata([outcome]),
                 )
             )
+    for failure in done.failures:
+        context.log.error(f"period {failure.key} failed, its previous rows kept: {failure.reason}")
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=context.asset_key,
+                partition=failure.key,
+                metadata={"status": "FAILED", "reason": failure.reason},
+            )
+        )
     yield dg.MaterializeResult(metadata=_metadata(outcomes))
     for name in CHECKS:
         bad = pl.concat(
-            [o.violations[name].with_columns(pl.lit(o.key).alias("period"))
-             for o in outcomes],
+            [pl.DataFrame(schema={"period": pl.String})]
+            + [v[name].with_columns(pl.lit(v_key).alias("period"))
+               for v_key, v in _violations(done)],
             how="diagonal_relaxed",
         )  # fmt: skip
         yield dg.AssetCheckResult(
@@ -122,8 +147,29 @@ def reconciliation(context: dg.AssetExecutionContext, reckon: ReckonResource):
             passed=bad.is_empty(),
             metadata={"violations": bad.height, "first": preview_table(bad, 10)},
         )
+    failed = pl.DataFrame(
+        [(f.key, f.reason) for f in done.failures],
+        schema={"period": pl.String, "reason": pl.String},
+        orient="row",
+    )
+    yield dg.AssetCheckResult(
+        check_name="every_period_reconciled",
+        passed=failed.is_empty(),
+        metadata={
+            "periods_reconciled": len(outcomes),
+            "periods_failed": failed.height,
+            "failed": preview_table(failed, 20),
+        },
+    )
     for outcome in outcomes:  # the findings are in the warehouse: drop the work parts
         outcome.release()
+
+
+def _violations(done: Reconciled) -> list[tuple[str, dict[str, pl.DataFrame]]]:
+    """(period key, violations per check) of every period checked, stored or not."""
+    return [(o.key, o.violations) for o in done.outcomes] + [
+        (f.key, f.violations) for f in done.failures if f.violations
+    ]
 
 
 TOTALS = ("billed_total", "expected_total", "approved_total", "disputed_total")
@@ -164,9 +210,11 @@ def _disputes_by_reason(disputes: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _metadata(outcomes: list[PeriodOutcome]) -> dict[str, object]:
+def _metadata(outcomes: list[PeriodOutcome]) -> Metadata:
     """Totals and finding counts from the period summaries (the findings themselves
     stay in their parts and the warehouse: reading them back would hold every line)."""
+    if not outcomes:
+        return {"figures_cover": "no period reconciled", "periods": 0}
     summary = pl.concat([o.result.period_summary for o in outcomes], how="diagonal_relaxed")
     disputes = pl.concat([o.result.disputes for o in outcomes], how="diagonal_relaxed")
     counts = (
@@ -274,18 +322,48 @@ def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonReso
     kinds={"polars", "duckdb"},
     backfill_policy=dg.BackfillPolicy.single_run(),
     description="Freight per order in functional currency: approved bill amounts where billed, "
-    "the expected price where not yet billed; joins COGS per order for landed margin.",
+    "the expected price where not yet billed; joins COGS per order for landed margin. With it, "
+    "every shipment that cannot be priced and why (unpriceable_shipments).",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "every_shipment_priced",
+            asset="order_logistics_cost",
+            description="Every shipment loaded can be priced: its carrier is in carriers.yaml "
+            "and a rate-card version prices it (exported: unpriceable_shipments).",
+        )
+    ],
 )
-def order_logistics_cost(reckon: ReckonResource) -> dg.MaterializeResult:
+def order_logistics_cost(reckon: ReckonResource):
     with reckon.warehouse() as con:
         costs = refresh_order_logistics_cost(con)
+        unpriceable = refresh_unpriceable_shipments(con, reckon.layout)
+    exports = reckon.layout.exports_dir
     if costs.width:
-        write_export(costs, reckon.layout.exports_dir, "order_logistics_cost", "all")
+        write_export(costs, exports, "order_logistics_cost", "all")
+    write_export(unpriceable, exports, "unpriceable_shipments", "all")
     by_status = (
         costs.group_by("status").agg(pl.len().alias("orders")).sort("status")
         if costs.height
         else costs
     )
-    return dg.MaterializeResult(
-        metadata={"orders": costs.height, "by_status": preview_table(by_status)}
+    by_reason = (
+        unpriceable.group_by("carrier", "reason_code")
+        .agg(pl.len().alias("shipments"))
+        .sort("carrier", "reason_code")
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            "orders": costs.height,
+            "by_status": preview_table(by_status),
+            "unpriceable_shipments": unpriceable.height,
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name="every_shipment_priced",
+        passed=unpriceable.is_empty(),
+        metadata={
+            "unpriceable": unpriceable.height,
+            "by_reason": preview_table(by_reason),
+            "first": preview_table(unpriceable, 10),
+        },
     )

@@ -15,15 +15,14 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from assets.defs.bills import GROUP, bill_file_partitions
-from assets.defs.reconciliation import carrier_period_partitions
+from assets.defs.bills import BILL_FILE_KEYS, GROUP, bill_file_partitions
+from assets.defs.reconciliation import CARRIER_PERIOD_KEYS, carrier_period_partitions
 from assets.partition_ranges import covering_range_tags, range_tags
 from assets.resources import ReckonResource
-from parsers.ingest import list_quarantined
 from parsers.registry import Registry
-from runs.inbox import RefusedEntry, survey_inbox
+from runs.inbox import RefusedEntry, inbox_work
 from runs.partition_keys import bill_file_key_carrier, period_key_carrier
-from runs.reconciliation import closed_period_keys
+from runs.reconciliation import closed_period_keys, failed_period_keys
 from storage.layout import DataLayout
 
 bills_job = dg.define_asset_job(
@@ -51,18 +50,12 @@ def bill_inbox_sensor(
     context: dg.SensorEvaluationContext, reckon: ReckonResource
 ) -> dg.SensorResult | dg.SkipReason:
     layout = reckon.layout
-    survey = survey_inbox(layout.bills_inbox)
+    work = inbox_work(layout.bills_inbox, context.instance.get_dynamic_partitions(BILL_FILE_KEYS))
+    survey, new_keys = work.survey, work.new_keys
     files = survey.files
     refused = refused_digest(survey.refused)
-    known = set(context.instance.get_dynamic_partitions(bill_file_partitions.name))
-    new_keys = [f.partition_key for f in files if f.partition_key not in known]
     fingerprint = Registry.default().fingerprint()
-    key_by_sha = {f.sha256: f.partition_key for f in files}
-    retry_keys = [
-        key_by_sha[r.sha256]
-        for r in list_quarantined(layout.quarantine_dir / "bills")
-        if r.registry_fingerprint != fingerprint and key_by_sha.get(r.sha256) in known
-    ]
+    retry_keys = work.retry_keys(layout.quarantine_dir / "bills", fingerprint)
     refresh = refused != (context.cursor or refused_digest([])) and not new_keys
     if not new_keys and not retry_keys and not refresh:
         return dg.SkipReason(
@@ -121,6 +114,20 @@ def _last_reconciliation_storage_id(instance: dg.DagsterInstance) -> int:
     return latest.records[0].storage_id if latest.records else 0
 
 
+RECONCILIATION_INPUTS = ("shipments", "fx_rates", "companies")
+"""The nightly inputs a period reads besides bills and contracts."""
+
+
+def inputs_fingerprint(instance: dg.DagsterInstance) -> str:
+    """Changes whenever one of RECONCILIATION_INPUTS is materialised again."""
+    latest = [
+        instance.fetch_materializations(dg.AssetKey(name), limit=1).records
+        for name in RECONCILIATION_INPUTS
+    ]
+    ids = [str(found[0].storage_id) if found else "-" for found in latest]
+    return hashlib.sha256(":".join(ids).encode()).hexdigest()[:16]
+
+
 def contracts_fingerprint(layout: DataLayout) -> str:
     """Changes whenever a rate card or carriers.yaml changes."""
     digest = hashlib.sha256()
@@ -136,7 +143,8 @@ def contracts_fingerprint(layout: DataLayout) -> str:
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Registers billing periods as days pass; reruns a carrier's periods when its "
-    "bills are parsed, and every period when a rate card or carriers.yaml changes.",
+    "bills are parsed, every period when a rate card or carriers.yaml changes, and the periods "
+    "a run failed when bills, shipments, FX rates or companies are loaded again.",
 )
 def reconciliation_sensor(
     context: dg.SensorEvaluationContext, reckon: ReckonResource
@@ -150,7 +158,7 @@ def reconciliation_sensor(
     state = json.loads(context.cursor) if context.cursor else {}
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     wanted = closed_period_keys(layout, first_day, yesterday)
-    known = context.instance.get_dynamic_partitions(carrier_period_partitions.name)
+    known = context.instance.get_dynamic_partitions(CARRIER_PERIOD_KEYS)
     new_keys = [k for k in wanted if k not in set(known)]
     ordered = [*known, *new_keys]
     fingerprint = contracts_fingerprint(layout)
@@ -166,6 +174,7 @@ def reconciliation_sensor(
         }
     )
     requests = []
+    inputs = inputs_fingerprint(context.instance)
     if state.get("contracts") and state["contracts"] != fingerprint:
         requests.append(covering_range_request(ordered, ordered, f"contracts:{fingerprint}"))
     else:
@@ -174,8 +183,17 @@ def reconciliation_sensor(
             if keys:
                 run_key = f"bills:{carrier}:{records.cursor}"
                 requests.append(covering_range_request(keys, ordered, run_key))
+        # periods that failed are retried once each time their inputs change
+        failed = [k for k in failed_period_keys(layout) if k in set(ordered)]
+        if failed and (records.records or state.get("inputs") != inputs):
+            run_key = f"retry:{inputs}:{records.cursor}"
+            requests.append(covering_range_request(failed, ordered, run_key))
     cursor = json.dumps(
-        {"contracts": fingerprint, "bills_cursor": records.cursor or state.get("bills_cursor")}
+        {
+            "contracts": fingerprint,
+            "bills_cursor": records.cursor or state.get("bills_cursor"),
+            "inputs": inputs,
+        }
     )
     if not requests and not new_keys:
         return dg.SkipReason("no new periods, bills or contract changes")

@@ -1,20 +1,41 @@
-"""UN/EDIFACT INVOIC (EN 16931 syntax binding, D.14B and similar).
+"""UN/EDIFACT INVOIC across directories: the EN 16931 binding (D14B/D16B), D96A, D97A,
+D01B (EANCOM) and D03B.
 
 Service characters come from the UNA segment when present (component, element,
 decimal mark, release, segment terminator), else the syntax defaults; a released
-character ('?+', '?'') is data, not a separator. pydifact tokenises (the UNA
-service string advice, the release character, segment/element/component
-splitting); this module maps the segments. The mapping is the generic
-invoice one (docs/parsers.md, "Generic invoices"): one line per LIN (MOA+203),
-one per header allowance/charge (ALC, MOA+23/8/204), taxes are not lines, and the
-stated total is the tax-exclusive invoice total (MOA+389), so the lines must foot
-to it; a credit note (BGM 381) is negated.
+character ('?+', '?'') is data, not a separator; the text is decoded as the UNB
+syntax identifier says (UNOA/UNOB ASCII, UNOC Latin-1, UNOW/UNOY UTF-8...), strictly.
+pydifact tokenises (the UNA service string advice, the release character,
+segment/element/component splitting); this module maps the segments. Why pydifact:
+it is maintained, small, pure Python and already handles UNA and release characters;
+the directories differ only in which qualifiers they use, which is mapping, not syntax.
+
+The mapping is the generic invoice one (docs/parsers.md, "Generic invoices"), one
+bill per UNH..UNT message:
+- one line per LIN, its amount the first of MOA 203 (line item amount), 38 (invoice
+  item amount), 66 (goods item total) the line states; one line per header
+  allowance/charge (ALC, MOA+23/8/204); taxes are not lines;
+- the totals after UNS are checked, each one present: 389 (tax-exclusive total) and
+  125 (taxable amount: the one before the TAX groups, else their sum) against all
+  lines, 79 (total line items) against the LIN lines, and the tax-inclusive 77
+  (invoice amount), 86 (message total) and 388 less the tax (176, else the TAX
+  groups' 124) against all lines. The stated total is the first of 389, 125, 79 plus
+  the header charges, or a tax-inclusive total less tax; a message with none of
+  them is refused (`no_total`), never accepted unchecked;
+- dates from DTM 137 (else 3) in format 102 (CCYYMMDD), 203 (CCYYMMDDHHMM), 204, 101
+  or 201; the carrier is the supplier, NAD+SU or NAD+SE (name, else its party id);
+  the currency is CUX, else the one currency the MOA segments name;
+- a credit note (BGM 381) is negated. A message other than INVOIC (ORDERS, DESADV...)
+  is refused as `not_a_bill`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import polars as pl
@@ -36,6 +57,22 @@ from parsers.model import (
 
 CHARGE_AMOUNTS = {"23": 1, "8": 1, "204": -1}
 """MOA qualifiers of a header ALC: charge amount (23, 8) and allowance amount (204)."""
+LINE_AMOUNTS = ("203", "38", "66")
+"""MOA qualifiers of a LIN line's amount, preferred first."""
+TAX_INCLUSIVE = {"77": "invoice amount", "86": "message total", "388": "total incl. tax"}
+DTM_FORMATS = {"102": 8, "203": 12, "204": 14, "101": 6, "201": 10}
+"""DTM format codes -> digits; the date is the leading CCYYMMDD (YYMMDD for 101/201)."""
+SYNTAX_ENCODINGS = {
+    "UNOA": "ascii",
+    "UNOB": "ascii",
+    "UNOC": "latin-1",
+    "UNOD": "iso8859-2",
+    "UNOE": "iso8859-5",
+    "UNOF": "iso8859-7",
+    "UNOW": "utf-8",
+    "UNOY": "utf-8",
+}
+"""UNB syntax identifiers (ISO 9735 character repertoires) -> the codec that reads them."""
 
 
 DEFAULT_SERVICE_CHARACTERS = ":+.? '"
@@ -115,47 +152,134 @@ def _get(seg: list[list[str]], element: int, component: int = 0) -> str:
 
 class EdifactInvoic(Parser):
     name = "edifact-invoic"
-    version = "1"
+    version = "2"
     formats = ("edi",)
-    description = "UN/EDIFACT INVOIC invoices (UNA service characters, MOA amounts)"
+    description = "UN/EDIFACT INVOIC (D96A-D16B, EANCOM): UNA characters, MOA/NAD/DTM qualifiers"
 
     def sniff(self, candidate: Candidate, template=None) -> Sniff:
         text = candidate.text.lstrip("\ufeff \r\n\t")
-        if not text.startswith(("UNA", "UNB")):
+        if not text.startswith(("UNA", "UNB", "UNH")):
             return Sniff(0.0, "no UNA/UNB interchange header")
         if "INVOIC" not in text:
             return Sniff(0.1, "EDIFACT interchange, but no INVOIC message near the start")
         return Sniff(0.9, "EDIFACT interchange with an INVOIC message")
 
     def parse(self, path: Path, ctx: ParseContext, template=None) -> ParseResult:
-        text = decode_text(path.read_bytes(), ctx.source_name, "utf-8")
+        data = path.read_bytes()
+        found = re.search(rb"UNB.(UNO[A-Z])", data[:2048])
+        encoding = SYNTAX_ENCODINGS.get(found.group(1).decode() if found else "", "auto")
+        because = f"the UNB syntax identifier {found.group(1).decode()}" if found else None
+        text = decode_text(data, ctx.source_name, encoding, because)
         syntax, segs = segments(text)
-
-        def amount(seg: list[list[str]], index: int) -> str:
-            value = _get(seg, 1, 1).replace(syntax.decimal, ".")
-            if not value:
-                raise BillParseError("invalid_value", "MOA without an amount", f"segment={index}")
-            return value
-
-        header: dict[str, str] = {}
-        rows: list[dict[str, str | None]] = []
-        line: dict[str, str | None] | None = None
-        charge: dict[str, str | None] | None = None
-        summary = False
+        messages: list[list[tuple[int, list[list[str]]]]] = []
         for index, seg in enumerate(segs, start=1):
             tag = _get(seg, 0)
+            if tag == "UNH":
+                kind = _get(seg, 2)
+                if kind != "INVOIC":
+                    version = ":".join(c for c in seg[2][1:4] if c) if len(seg) > 2 else ""
+                    raise BillParseError(
+                        "not_a_bill",
+                        f"{ctx.source_name}: EDIFACT message {kind} ({version}) is not a freight "
+                        "invoice (reckon reads INVOIC)",
+                        f"segment={index}",
+                    )
+                messages.append([])
+            if messages and tag not in ("UNB", "UNZ"):
+                messages[-1].append((index, seg))
+        if not messages:
+            raise BillParseError("malformed_edi", f"{ctx.source_name}: no UNH message header")
+        bills = [_Message(ctx, syntax.decimal).read(m) for m in messages]
+        return canonical_frames(bills, self.provenance(ctx, None), code_map=EINVOICE_CHARGE_CODES)
+
+
+def _negate(text: str) -> str:
+    return text[1:] if text.startswith("-") else "-" + text
+
+
+class _Message:
+    """One INVOIC message's segments -> a RawBill, its stated totals checked."""
+
+    def __init__(self, ctx: ParseContext, decimal: str) -> None:
+        self.ctx, self.decimal = ctx, decimal
+        self.header: dict[str, str] = {}
+        self.currencies: set[str] = set()
+        self.rows: list[dict[str, str | None]] = []
+        """LIN lines (`line` set) and header charges, in the message's order."""
+        self.totals: dict[str, list[tuple[str, bool, int]]] = {}
+        """qualifier -> [(amount, inside a TAX group, segment)] after UNS."""
+
+    def amount(self, seg: list[list[str]], index: int) -> str:
+        value = _get(seg, 1, 1)
+        if not value:
+            raise BillParseError("invalid_value", "MOA without an amount", f"segment={index}")
+        if (self.decimal != "." and "." in value) or (self.decimal == "." and "," in value):
+            raise BillParseError(
+                "invalid_value",
+                f"MOA amount {value!r} does not fit the decimal mark {self.decimal!r} "
+                "(EDIFACT amounts carry no thousands separators)",
+                f"segment={index}",
+            )
+        value = value.replace(self.decimal, ".")
+        try:
+            Decimal(value)
+        except InvalidOperation as exc:
+            raise BillParseError(
+                "invalid_value", f"MOA amount {value!r} is not a number", f"segment={index}"
+            ) from exc
+        if _get(seg, 1, 2):
+            self.currencies.add(_get(seg, 1, 2))
+        return value
+
+    def day(self, key: str) -> date | None:
+        value = self.header.get(key)
+        if value is None:
+            return None
+        text, fmt, index = value.split("|")
+        digits = DTM_FORMATS.get(fmt or "102")
+        if digits is None or not text.isdigit():
+            raise BillParseError(
+                "invalid_value",
+                f"DTM {text!r} in format {fmt!r}: reckon reads formats {', '.join(DTM_FORMATS)}",
+                f"segment={index}",
+            )
+        # Format 102 with a time appended (CCYYMMDDHHMM) is common; the date part is the same.
+        width = 6 if fmt in ("101", "201") else 8
+        return parse_date_text(text[:width], ("%y%m%d",) if width == 6 else ("%Y%m%d",))
+
+    def read(self, segs: list[tuple[int, list[list[str]]]]) -> RawBill:
+        line: dict[str, str | None] | None = None
+        line_amounts: dict[str, str] = {}
+        charge: dict[str, str | None] | None = None
+        summary = in_tax = False
+
+        def close_line() -> None:
+            if line is None:
+                return
+            chosen = next((q for q in LINE_AMOUNTS if q in line_amounts), None)
+            if chosen is None:
+                raise BillParseError(
+                    "no_lines",
+                    f"LIN {line['line']} states no line amount (MOA {', '.join(LINE_AMOUNTS)})",
+                    line["locator"],
+                )
+            self.rows.append({**line, "amount": line_amounts[chosen]})
+
+        for index, seg in segs:
+            tag = _get(seg, 0)
             if tag == "BGM":
-                header["number"], header["type"] = _get(seg, 2), _get(seg, 1)
-            elif tag == "DTM" and line is None:
-                qualifier = _get(seg, 1)
-                key = {"137": "date", "167": "start", "168": "end"}.get(qualifier)
+                self.header["number"], self.header["type"] = _get(seg, 2), _get(seg, 1)
+            elif tag == "DTM" and line is None and not summary:
+                key = {"137": "date", "3": "date3", "167": "start", "194": "start"}.get(
+                    _get(seg, 1), {"168": "end", "206": "end"}.get(_get(seg, 1))
+                )
                 if key:
-                    header[key] = _get(seg, 1, 1)
+                    self.header[key] = f"{_get(seg, 1, 1)}|{_get(seg, 1, 2)}|{index}"
             elif tag == "CUX":
-                header["currency"] = _get(seg, 1, 1)
-            elif tag == "NAD" and _get(seg, 1) == "SE":
-                header["seller"] = _get(seg, 4)
-            elif tag == "ALC" and line is None:
+                self.header.setdefault("currency", _get(seg, 1, 1))
+            elif tag == "NAD" and _get(seg, 1) in ("SU", "SE"):
+                self.header.setdefault("seller", _get(seg, 4) or _get(seg, 2))
+            elif tag == "ALC" and line is None and not summary:
                 charge = {
                     "sign": "1" if _get(seg, 1) == "C" else "-1",
                     "charge_description": _get(seg, 2) or None,
@@ -163,66 +287,133 @@ class EdifactInvoic(Parser):
                     "locator": f"segment={index}",
                 }
             elif tag == "LIN":
-                charge = None
-                line = {"line": _get(seg, 1), "locator": f"segment={index}"}
+                close_line()
+                charge, line_amounts = None, {}
+                line = {"line": _get(seg, 1) or str(len(self.rows) + 1)}
+                line["locator"] = f"segment={index}"
             elif tag == "IMD" and line is not None and "charge_description" not in line:
                 line["charge_description"] = _get(seg, 3, 3) or None
             elif tag == "UNS":
+                close_line()
                 summary, line, charge = True, None, None
+            elif tag == "TAX" and summary:
+                in_tax = True
             elif tag == "MOA":
                 qualifier = _get(seg, 1)
                 if summary:
-                    header.setdefault(f"moa{qualifier}", amount(seg, index))
-                elif line is not None and qualifier == "203":
-                    rows.append(
-                        {
-                            "tracking_number_raw": f"{header.get('number', '')}-{line['line']}",
-                            "charge_code": None,
-                            "charge_description": line.get("charge_description"),
-                            "amount": amount(seg, index),
-                            "locator": line["locator"],
-                        }
+                    self.totals.setdefault(qualifier, []).append(
+                        (self.amount(seg, index), in_tax, index)
                     )
+                elif line is not None:
+                    if qualifier in LINE_AMOUNTS:
+                        line_amounts.setdefault(qualifier, self.amount(seg, index))
                 elif charge is not None and qualifier in CHARGE_AMOUNTS:
-                    value = amount(seg, index)
+                    value = self.amount(seg, index)
                     negative = charge["sign"] == "-1"
-                    rows.append(
+                    self.rows.append(
                         {
-                            "tracking_number_raw": header.get("number", ""),
+                            "line": None,
                             "charge_code": charge["charge_code"],
                             "charge_description": charge["charge_description"],
-                            "amount": f"-{value}" if negative else value,
+                            "amount": _negate(value) if negative else value,
                             "locator": charge["locator"],
                         }
                     )
                     charge = None
-        if "number" not in header or "date" not in header:
+        close_line()
+        return self.bill()
+
+    def _total(self, qualifier: str) -> tuple[Decimal, int] | None:
+        """A summary total: the occurrence outside the TAX groups, else the TAX groups' sum."""
+        found = self.totals.get(qualifier)
+        if not found:
+            return None
+        outside = [(v, i) for v, in_tax, i in found if not in_tax]
+        if outside:
+            return Decimal(outside[0][0]), outside[0][1]
+        return sum((Decimal(v) for v, _, _ in found), Decimal(0)), found[0][2]
+
+    def stated_total(self, number: str) -> Decimal:
+        items = sum((Decimal(r["amount"] or 0) for r in self.rows if r["line"]), Decimal(0))
+        charges = sum((Decimal(r["amount"] or 0) for r in self.rows if not r["line"]), Decimal(0))
+        net = items + charges
+        tax = self._total("176") or self._total("124")
+        tax_amount = tax[0] if tax else Decimal(0)
+        checks: list[tuple[str, Decimal, Decimal, int]] = []
+        for qualifier, what, against in (
+            ("389", "tax-exclusive total", net),
+            ("125", "taxable amount", net),
+            ("79", "total line items amount", items),
+        ):
+            found = self._total(qualifier)
+            if found:
+                checks.append((f"MOA+{qualifier} ({what})", found[0], against, found[1]))
+        for qualifier, what in TAX_INCLUSIVE.items():
+            found = self._total(qualifier)
+            if found:
+                label = f"MOA+{qualifier} ({what}) less tax {tax_amount}"
+                checks.append((label, found[0] - tax_amount, net, found[1]))
+        for label, stated, summed, index in checks:
+            if stated != summed:
+                raise BillParseError(
+                    "totals_mismatch",
+                    f"INVOIC {number}: {label} states {stated}, the lines sum to {summed}",
+                    f"segment={index}",
+                )
+        if not checks:
             raise BillParseError(
-                "malformed_edi", f"{ctx.source_name}: no BGM number or DTM+137 date"
+                "no_total",
+                f"INVOIC {number} states no total to check its lines against (MOA 389, 125, "
+                f"79, 77, 86 or 388 after UNS; found {sorted(self.totals)})",
             )
-        credit = header.get("type") == "381"
+        first = checks[0]
+        return first[1] + (charges if first[0].startswith("MOA+79") else 0)
+
+    def bill(self) -> RawBill:
+        header, ctx = self.header, self.ctx
+        number = header.get("number")
+        bill_date = self.day("date") or self.day("date3")
+        if not number or bill_date is None:
+            raise BillParseError(
+                "malformed_edi", f"{ctx.source_name}: no BGM number or DTM+137 document date"
+            )
+        currency = header.get("currency") or (
+            next(iter(self.currencies)) if len(self.currencies) == 1 else ""
+        )
+        if not currency:
+            raise BillParseError(
+                "missing_field",
+                f"INVOIC {number}: no currency (no CUX segment, MOA currencies "
+                f"{sorted(self.currencies)})",
+            )
+        stated = str(self.stated_total(number))
+        rows = [
+            {
+                "tracking_number_raw": f"{number}-{r['line']}" if r["line"] else number,
+                "charge_code": r.get("charge_code"),
+                "charge_description": r.get("charge_description"),
+                "amount": r["amount"],
+                "locator": r["locator"],
+            }
+            for r in self.rows
+        ]
         frame = raw_lines(rows)
-        stated = header.get("moa389")
-        if credit:
+        if header.get("type") == "381":
             frame = frame.with_columns(
                 pl.when(pl.col("amount").str.starts_with("-"))
                 .then(pl.col("amount").str.slice(1))
                 .otherwise("-" + pl.col("amount"))
                 .alias("amount")
             )
-            stated = (
-                None if stated is None else (stated[1:] if stated.startswith("-") else "-" + stated)
-            )
-        bill = RawBill(
-            carrier=(ctx.carrier_hint or header.get("seller") or "UNKNOWN")
-            .upper()
-            .replace(" ", "_"),
-            bill_number=header["number"],
-            bill_date=parse_date_text(header["date"], ("%Y%m%d",)),
-            currency=header.get("currency", ""),
-            period_start=parse_date_text(header.get("start"), ("%Y%m%d",)),
-            period_end=parse_date_text(header.get("end"), ("%Y%m%d",)),
+            stated = _negate(stated)
+        seller = ctx.carrier_hint or header.get("seller") or "UNKNOWN"
+        return RawBill(
+            carrier=seller.upper().replace(" ", "_"),
+            bill_number=number,
+            bill_date=bill_date,
+            currency=currency,
+            period_start=self.day("start"),
+            period_end=self.day("end"),
             stated_total=stated,
             lines=frame,
         )
-        return canonical_frames([bill], self.provenance(ctx, None), code_map=EINVOICE_CHARGE_CODES)

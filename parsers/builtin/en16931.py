@@ -1,5 +1,5 @@
-"""The EN 16931 invoice mapping: UBL 2.1 Invoice/CreditNote and UN/CEFACT CII
-(incl. ZUGFeRD 1.0) trees -> canonical frames, shared by the plain-XML parser
+"""The EN 16931 invoice mapping: UBL 2.1 Invoice/CreditNote/DebitNote/FreightInvoice and
+UN/CEFACT CII (incl. ZUGFeRD 1.0) trees -> canonical frames, shared by the plain-XML parser
 (einvoice.py), the Factur-X PDF parser (facturx.py) and, for the charge codes,
 the EDIFACT INVOIC parser (edifact.py), so the mapping lives in one place.
 
@@ -11,7 +11,11 @@ total, so the footing rule (lines sum to the stated total) holds exactly as
 EN 16931 defines it. A line's tracking number is its delivery tracking id when
 given, else '<invoice number>-<line id>', a synthetic reference that
 reconciliation reports as an unknown shipment rather than losing the amount.
-A credit note (UBL CreditNote, CII type 381) is negated: it reduces what is owed.
+A credit note (UBL CreditNote, CII type 381) is negated: it reduces what is owed; a
+debit note adds to it. The currency is the document's currency code, else the one
+currency every amount's `currencyID` names; an amount in another currency, or no
+currency at all, is refused (never an empty currency). Header-only profiles (Factur-X
+MINIMUM and BASIC WL) are refused naming the profile: they carry totals, not lines.
 
 Elements are found by local name so the same code reads CII D16B and the older
 ZUGFeRD 1.0 namespace.
@@ -36,6 +40,26 @@ EINVOICE_CHARGE_CODES = {"FC": "FREIGHT", "ABK": "OTHER"}
 
 UBL_NS = "urn:oasis:names:specification:ubl:schema:xsd:"
 CII_ROOTS = ("CrossIndustryInvoice", "CrossIndustryDocument")
+UBL_BILLS = {
+    "Invoice": ("InvoiceLine", "LegalMonetaryTotal", 1),
+    "CreditNote": ("CreditNoteLine", "LegalMonetaryTotal", -1),
+    "DebitNote": ("DebitNoteLine", "RequestedMonetaryTotal", 1),
+    "FreightInvoice": ("InvoiceLine", "LegalMonetaryTotal", 1),
+}
+"""UBL 2.1 documents that are bills: root -> (line element, total element, sign)."""
+ORDER_X_ROOT = "SCRDMCCBDACIOMessageStructure"
+HEADER_ONLY_PROFILES = {"minimum": "MINIMUM", "basicwl": "BASIC WL"}
+"""Factur-X profiles (in the guideline id) that carry header totals and no lines."""
+VISIBLE_TOTALS = (
+    "TaxExclusiveAmount",
+    "TaxInclusiveAmount",
+    "PayableAmount",
+    "TaxBasisTotalAmount",
+    "GrandTotalAmount",
+    "DuePayableAmount",
+    "LineTotalAmount",
+)
+"""Document totals one of which the printed page of a PDF invoice must show."""
 
 
 def _local(el: etree._Element) -> str:
@@ -65,13 +89,53 @@ def _carrier(name: str | None, hint: str | None) -> str:
     return "".join(c if c.isalnum() else "_" for c in (name or "UNKNOWN").upper()).strip("_")
 
 
+def ubl_currency(root: etree._Element, number: str) -> str:
+    """The document currency code, else the single currency of every amount's currencyID.
+
+    An amount in another currency than the document's (tax amounts aside: EN 16931
+    allows a separate tax currency) or a document with no currency at all is refused."""
+    tree = root.getroottree()
+    stated = _first(root, "DocumentCurrencyCode")
+    amounts = [
+        el
+        for el in root.iter()
+        if isinstance(el.tag, str)
+        and el.get("currencyID") is not None
+        and "TaxTotal" not in {_local(a) for a in el.iterancestors()}
+    ]
+    named = {el.get("currencyID", "").strip() for el in amounts} - {""}
+    if stated:
+        other = [el for el in amounts if el.get("currencyID", "").strip() not in ("", stated)]
+        if other:
+            raise BillParseError(
+                "invalid_value",
+                f"invoice {number}: amount in {other[0].get('currencyID')!r}, the document "
+                f"currency is {stated!r}",
+                f"xpath={tree.getpath(other[0])}",
+            )
+        return stated
+    if len(named) == 1:
+        return named.pop()
+    if named:
+        raise BillParseError(
+            "invalid_value",
+            f"invoice {number}: no DocumentCurrencyCode and amounts in several currencies "
+            f"{sorted(named)}",
+        )
+    raise BillParseError(
+        "missing_field",
+        f"invoice {number}: no DocumentCurrencyCode and no currencyID on any amount",
+    )
+
+
 def ubl_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
     kind = _local(root)
-    credit = kind == "CreditNote"
+    line_tag, total_tag, sign = UBL_BILLS[kind]
+    credit = sign < 0
     number = _first(root, "ID") or ""
     tree = root.getroottree()
     rows: list[dict[str, str | None]] = []
-    for line in _all(root, f"{kind}Line"):
+    for line in _all(root, line_tag):
         amount = _first(line, "LineExtensionAmount")
         line_id = _first(line, "ID") or str(len(rows) + 1)
         rows.append(
@@ -99,7 +163,7 @@ def ubl_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
                 "charge_type": None,
             }
         )
-    total = _first(root, "LegalMonetaryTotal/TaxExclusiveAmount")
+    total = _first(root, f"{total_tag}/TaxExclusiveAmount")
     return RawBill(
         carrier=_carrier(
             _first(root, "AccountingSupplierParty/Party/PartyLegalEntity/RegistrationName")
@@ -109,7 +173,7 @@ def ubl_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
         account=_first(root, "AccountingCustomerParty/Party/PartyIdentification/ID"),
         bill_number=number,
         bill_date=parse_date_text(_first(root, "IssueDate")),
-        currency=_first(root, "DocumentCurrencyCode") or "",
+        currency=ubl_currency(root, number),
         period_start=parse_date_text(_first(root, "InvoicePeriod/StartDate")),
         period_end=parse_date_text(_first(root, "InvoicePeriod/EndDate")),
         stated_total=_negate(total) if credit else total,
@@ -119,6 +183,13 @@ def ubl_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
 
 def _cii_date(text: str | None):
     return parse_date_text(text, ("%Y%m%d", "%Y-%m-%d"))
+
+
+def _cii_currency(settlement: etree._Element, number: str) -> str:
+    currency = _first(settlement, "InvoiceCurrencyCode")
+    if not currency:
+        raise BillParseError("missing_field", f"invoice {number}: no InvoiceCurrencyCode")
+    return currency
 
 
 def cii_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
@@ -140,9 +211,17 @@ def cii_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
             "//*[local-name()='GuidelineSpecifiedDocumentContextParameter']/*[local-name()='ID']"
         )
     )
+    items = _all(transaction, "IncludedSupplyChainTradeLineItem")
+    header_only = next((v for k, v in HEADER_ONLY_PROFILES.items() if k in profile.lower()), None)
+    if not items and header_only:
+        raise BillParseError(
+            "no_lines",
+            f"invoice {number} is a Factur-X {header_only} profile ({profile.strip()}): "
+            "header totals only, no line items to check them against",
+        )
     rows: list[dict[str, str | None]] = []
     warnings: list[str] = []
-    for item in _all(transaction, "IncludedSupplyChainTradeLineItem"):
+    for item in items:
         totals = item.xpath(".//*[local-name()='LineTotalAmount']")
         if not totals and not _all(item, "SpecifiedTradeProduct"):
             warnings.append(f"note-only line item skipped at xpath={tree.getpath(item)}")
@@ -192,12 +271,7 @@ def cii_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
             }
         )
     if not rows:
-        why = (
-            " (Factur-X BASIC WL profile: header totals only)"
-            if "basicwl" in profile.lower()
-            else ""
-        )
-        raise BillParseError("no_lines", f"invoice {number} has no line items{why}")
+        raise BillParseError("no_lines", f"invoice {number} has no line items")
     summation = _all(settlement, "SpecifiedTradeSettlementHeaderMonetarySummation") or _all(
         settlement, "SpecifiedTradeSettlementMonetarySummation"
     )
@@ -210,7 +284,7 @@ def cii_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
         carrier=_carrier(seller, ctx.carrier_hint),
         bill_number=number,
         bill_date=_cii_date(_first(doc, "IssueDateTime/DateTimeString")),
-        currency=_first(settlement, "InvoiceCurrencyCode") or "",
+        currency=_cii_currency(settlement, number),
         period_start=_cii_date(_first(period[0], "StartDateTime/DateTimeString"))
         if period
         else None,
@@ -221,12 +295,36 @@ def cii_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
     )
 
 
-def einvoice_result(parser: Parser, root: etree._Element, ctx: ParseContext) -> ParseResult:
+def document_kind(root: etree._Element) -> str:
+    """'ubl' or 'cii' for a bill; BillParseError `not_a_bill` naming any other document."""
     name = _local(root)
-    if name in ("Invoice", "CreditNote") and (etree.QName(root).namespace or "").startswith(UBL_NS):
-        bill = ubl_bill(root, ctx)
-    elif name in CII_ROOTS:
-        bill = cii_bill(root, ctx)
-    else:
-        raise BillParseError("unsupported", f"root element {name!r} is neither UBL nor CII")
+    ubl = (etree.QName(root).namespace or "").startswith(UBL_NS)
+    if ubl and name in UBL_BILLS:
+        return "ubl"
+    if name in CII_ROOTS:
+        return "cii"
+    if ubl:
+        raise BillParseError(
+            "not_a_bill",
+            f"UBL {name} is not an invoice (reckon reads {', '.join(UBL_BILLS)})",
+        )
+    if name == ORDER_X_ROOT:
+        raise BillParseError("not_a_bill", "an Order-X order is not an invoice")
+    raise BillParseError("not_a_bill", f"root element {name!r} is neither a UBL nor a CII invoice")
+
+
+def einvoice_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
+    return ubl_bill(root, ctx) if document_kind(root) == "ubl" else cii_bill(root, ctx)
+
+
+def visible_totals(root: etree._Element) -> list[str]:
+    """The document totals (net, gross, payable) as stated, for the PDF cross-check."""
+    xp = " | ".join(f"//*[local-name()='{name}']" for name in VISIBLE_TOTALS)
+    return [el.text.strip() for el in root.xpath(xp) if el.text and el.text.strip()]
+
+
+def einvoice_result(
+    parser: Parser, root: etree._Element, ctx: ParseContext, bill: RawBill | None = None
+) -> ParseResult:
+    bill = bill or einvoice_bill(root, ctx)
     return canonical_frames([bill], parser.provenance(ctx, None), code_map=EINVOICE_CHARGE_CODES)

@@ -23,7 +23,7 @@ from pdfplumber.utils.exceptions import PdfminerException
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
-from parsers.base import Candidate, ParseContext, Parser, Sniff
+from parsers.base import Candidate, ParseContext, Sniff, TemplateParser
 from parsers.builtin.template_engine import (
     build_bill,
     clean_cells,
@@ -31,10 +31,11 @@ from parsers.builtin.template_engine import (
     header_names,
     header_value,
     lines_from_cells,
+    record,
     template_sniff,
 )
 from parsers.model import BillParseError, ParseResult
-from parsers.templates_schema import FieldRule, Template
+from parsers.templates_schema import FieldRule, ReadOptions, Template
 
 
 def page_texts(
@@ -63,9 +64,10 @@ def page_texts(
         raise BillParseError("corrupt_pdf", f"{name} cannot be read as a PDF: {exc}") from exc
 
 
-def table_rows(pages: list[str], template: Template) -> pl.DataFrame:
-    read = template.read
-    row_re = re.compile(read.line_regex)
+def table_rows(pages: list[str], read: ReadOptions, line_regex: str) -> pl.DataFrame:
+    """Cells of the lines that `line_regex` (the template's `read.line_regex`) matches."""
+    record("pages", pages)
+    row_re = re.compile(line_regex)
     start = re.compile(read.table_start) if read.table_start else None
     end = re.compile(read.table_end) if read.table_end else None
     skip_page = (
@@ -125,6 +127,7 @@ def ruled_table_rows(path: Path, name: str, template: Template) -> tuple[pl.Data
             for p, page in enumerate(pdf.pages, start=1):
                 text = page.extract_text() or ""
                 texts.append(text)
+                record("pages", [text])
                 if skip_page and skip_page.search(text):
                     continue
                 region = page.crop(read.crop) if read.crop else page
@@ -158,14 +161,13 @@ def ruled_table_rows(path: Path, name: str, template: Template) -> tuple[pl.Data
     return clean_cells(cells, read.null_values), texts
 
 
-class PdfTextTemplateEngine(Parser):
+class PdfTextTemplateEngine(TemplateParser):
     name = "template-pdf"
-    version = "1"
+    version = "2"
     formats = ("pdf",)
-    uses_templates = True
     description = "PDF bills by template: row regex over pdfplumber text, page-aware"
 
-    def sniff(self, candidate: Candidate, template: Template | None = None) -> Sniff:
+    def sniff_with(self, candidate: Candidate, template: Template) -> Sniff:
         if not candidate.head.startswith(b"%PDF"):
             return Sniff(0.0, f"{template.id}: not a PDF")
 
@@ -186,13 +188,13 @@ class PdfTextTemplateEngine(Parser):
 
         return template_sniff(candidate, template, text)
 
-    def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
+    def parse_with(self, path: Path, ctx: ParseContext, template: Template) -> ParseResult:
         read = template.read
         if read.pdf_tables:
             cells, pages = ruled_table_rows(path, ctx.source_name, template)
         elif read.line_regex:
             pages = page_texts(path, ctx.source_name, read.layout_text, engine=read.text_engine)
-            cells = table_rows(pages, template)
+            cells = table_rows(pages, read, read.line_regex)
         else:
             raise BillParseError("template", f"{template.id}: give read.line_regex or pdf_tables")
         if cells.height == 0:

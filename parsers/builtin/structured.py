@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 from lxml import etree
 
-from parsers.base import Candidate, ParseContext, Parser, Sniff
+from parsers.base import Candidate, ParseContext, Sniff, TemplateParser
 from parsers.builtin.template_engine import (
     build_bill,
     clean_cells,
@@ -85,19 +85,18 @@ def _xpath_text(result: Any) -> str | None:
     return str(result) if result is not None else None
 
 
-class XmlTemplateEngine(Parser):
+class XmlTemplateEngine(TemplateParser):
     name = "template-xml"
-    version = "1"
+    version = "2"
     formats = ("xml",)
-    uses_templates = True
     description = "XML bills by template: streamed, hardened, namespaced XPaths"
 
-    def sniff(self, candidate: Candidate, template: Template | None = None) -> Sniff:
+    def sniff_with(self, candidate: Candidate, template: Template) -> Sniff:
         if not candidate.text.lstrip("\ufeff \r\n\t").startswith("<"):
             return Sniff(0.0, f"{template.id}: not XML")
         return template_sniff(candidate, template, lambda: candidate.text)
 
-    def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
+    def parse_with(self, path: Path, ctx: ParseContext, template: Template) -> ParseResult:
         ns = template.read.namespaces
         if not template.read.line_element:
             raise BillParseError("template", f"{template.id}: read.line_element is required")
@@ -196,19 +195,18 @@ def _scalar(value: Any) -> str | None:
     return str(value)
 
 
-class JsonTemplateEngine(Parser):
+class JsonTemplateEngine(TemplateParser):
     name = "template-json"
-    version = "1"
+    version = "2"
     formats = ("json",)
-    uses_templates = True
     description = "JSON API bills by template (dotted paths, [*], |json for saved bodies)"
 
-    def sniff(self, candidate: Candidate, template: Template | None = None) -> Sniff:
+    def sniff_with(self, candidate: Candidate, template: Template) -> Sniff:
         if not candidate.text.lstrip("\ufeff \r\n\t").startswith(("{", "[")):
             return Sniff(0.0, f"{template.id}: not JSON")
         return template_sniff(candidate, template, lambda: candidate.text)
 
-    def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
+    def parse_with(self, path: Path, ctx: ParseContext, template: Template) -> ParseResult:
         doc = _loads(decode_text(path.read_bytes(), ctx.source_name), ctx.source_name)
         doc = _inline_base64(doc)
         if not template.read.lines_path:

@@ -14,7 +14,7 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
-from parsers.base import Candidate, ParseContext, Parser, Sniff
+from parsers.base import Candidate, ParseContext, Parser, Sniff, TemplateParser
 from parsers.builtin.template_engine import (
     build_bill,
     clean_cells,
@@ -22,7 +22,9 @@ from parsers.builtin.template_engine import (
     header_names,
     header_value,
     lines_from_cells,
+    record,
     template_sniff,
+    unmapped_charge_columns,
 )
 from parsers.encoding import decode_text
 from parsers.model import BillParseError, ParseResult
@@ -86,6 +88,7 @@ def split_grid(
 def tabular_result(
     parser: Parser, template: Template, ctx: ParseContext, grid: pl.DataFrame, sheet: str | None
 ) -> ParseResult:
+    record("grid", grid)
     preamble, cells, total = split_grid(grid, template, 1, sheet)
     text_cache: list[str] = []
 
@@ -101,7 +104,9 @@ def tabular_result(
             rule, name, text=text, cells=cells, total=total, null_values=template.read.null_values
         )
 
-    return finish(parser, template, ctx, build_bill(template, lines, value))
+    result = finish(parser, template, ctx, build_bill(template, lines, value))
+    result.warnings.extend(unmapped_charge_columns(cells, template))
+    return result
 
 
 def read_csv_grid(path: Path, template: Template, name: str) -> pl.DataFrame:
@@ -125,17 +130,16 @@ def read_csv_grid(path: Path, template: Template, name: str) -> pl.DataFrame:
         raise BillParseError("malformed_csv", f"{name}: {str(exc).splitlines()[0]}") from exc
 
 
-class CsvTemplateEngine(Parser):
+class CsvTemplateEngine(TemplateParser):
     name = "template-csv"
-    version = "1"
+    version = "2"
     formats = ("csv",)
-    uses_templates = True
     description = "CSV bills by declarative template (encodings, delimiters, wide or long)"
 
-    def sniff(self, candidate: Candidate, template: Template | None = None) -> Sniff:
+    def sniff_with(self, candidate: Candidate, template: Template) -> Sniff:
         return template_sniff(candidate, template, lambda: candidate.text)
 
-    def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
+    def parse_with(self, path: Path, ctx: ParseContext, template: Template) -> ParseResult:
         grid = read_csv_grid(path, template, ctx.source_name)
         return tabular_result(self, template, ctx, grid, None)
 
@@ -155,14 +159,13 @@ def read_xlsx_grid(path: Path, template: Template, name: str, n_rows: int | None
     return grid, sheet_name
 
 
-class XlsxTemplateEngine(Parser):
+class XlsxTemplateEngine(TemplateParser):
     name = "template-xlsx"
-    version = "1"
+    version = "2"
     formats = ("xlsx",)
-    uses_templates = True
     description = "Excel bills by declarative template (calamine via fastexcel)"
 
-    def sniff(self, candidate: Candidate, template: Template | None = None) -> Sniff:
+    def sniff_with(self, candidate: Candidate, template: Template) -> Sniff:
         def text() -> str:
             key = ("xlsx-text", template.read.sheet)
             if key not in candidate.extras:
@@ -175,6 +178,6 @@ class XlsxTemplateEngine(Parser):
 
         return template_sniff(candidate, template, text)
 
-    def parse(self, path: Path, ctx: ParseContext, template: Template | None = None) -> ParseResult:
+    def parse_with(self, path: Path, ctx: ParseContext, template: Template) -> ParseResult:
         grid, sheet = read_xlsx_grid(path, template, ctx.source_name)
         return tabular_result(self, template, ctx, grid, sheet)

@@ -12,7 +12,11 @@ thing whatever the format (issue 4: the template engine covers most carriers).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -35,6 +39,28 @@ SHIPMENT_FIELDS = (
     "zone",
     "destination_country",
 )
+
+
+_SEEN: ContextVar[list[tuple[str, Any]] | None] = ContextVar("reckon_rules_see", default=None)
+
+
+@contextmanager
+def watching() -> Iterator[list[tuple[str, Any]]]:
+    """Collect what the rules of a parse run over (`reckon parse --text`): ('pages', page
+    texts), ('grid', the raw table), ('cells', the cells frame), ('header text', the
+    text header regexes search). Outside this block nothing is recorded."""
+    seen: list[tuple[str, Any]] = []
+    token = _SEEN.set(seen)
+    try:
+        yield seen
+    finally:
+        _SEEN.reset(token)
+
+
+def record(what: str, payload: Any) -> None:
+    seen = _SEEN.get()
+    if seen is not None:
+        seen.append((what, payload))
 
 
 def template_sniff(candidate: Candidate, template: Template, text: Callable[[], str]) -> Sniff:
@@ -71,7 +97,7 @@ def rule_key(rule: FieldRule) -> str | None:
 def line_sources(template: Template) -> list[str]:
     """Every cells column the template's line rules read (XML/JSON engines extract these)."""
     lines = template.lines
-    rules = [getattr(lines, f) for f in ("tracking_number", *SHIPMENT_FIELDS[1:])]
+    rules = [getattr(lines, f) for f in ("tracking_number", *SHIPMENT_FIELDS[1:], "row_total")]
     if lines.charge:
         rules += [
             lines.charge.amount,
@@ -83,6 +109,37 @@ def line_sources(template: Template) -> list[str]:
     for wide in lines.charges:
         keys += [c for c in (wide.amount_column, wide.code_column, wide.description_column) if c]
     return [k for k in dict.fromkeys(keys) if k]
+
+
+CHARGE_LIKE = (
+    r"(?i)charge|surcharge|\bfees?\b|amount|\bamt\b|fuel|freight|dut(?:y|ies)|\bvat\b|\btax"
+    r"|insurance|handling|postage|运费|附加费|费用|金额|燃油|关税"
+)
+"""Column names that look like money the bill charges (for the unmapped-column report)."""
+
+
+def unmapped_charge_columns(cells: pl.DataFrame, template: Template) -> list[str]:
+    """Warnings for columns that look like charges (by name, holding non-zero numbers) but
+    that no rule of the template reads: a charge the template forgot is reported, not
+    dropped silently."""
+    used = set(line_sources(template)) | {template.read.total_row_column}
+    used |= {rule.column for _, rule in template.bill if isinstance(rule, FieldRule)}
+    for wide in template.lines.charges:
+        for _, slot in _wide_slots(wide):
+            used |= {slot.amount_column, slot.code_column, slot.description_column}
+    numeric = r"^\(?-?[$€£¥]?\s*\d[\d.,\s]*\)?-?$"
+    warnings = []
+    for column in cells.columns:
+        if column in used or column == "locator" or not re.search(CHARGE_LIKE, column):
+            continue
+        values = cells[column].drop_nulls()
+        charged = values.str.contains(numeric) & values.str.contains(r"[1-9]")
+        if charged.any():
+            warnings.append(
+                f"column {column!r} looks like a charge ({int(charged.sum())} non-zero amounts) "
+                f"but template {template.id} does not map it"
+            )
+    return warnings
 
 
 def clean_cells(cells: pl.DataFrame, null_values: list[str]) -> pl.DataFrame:
@@ -106,7 +163,8 @@ def header_names(block: pl.DataFrame) -> list[str]:
         for i in range(1, len(r)):
             if r[i] is None or str(r[i]).strip() == "":
                 r[i] = r[i - 1]
-    names, seen = [], {}
+    names: list[str] = []
+    seen: dict[str, int] = {}
     for i in range(block.width):
         parts = [str(r[i]).strip() for r in rows if r[i] is not None and str(r[i]).strip()]
         name = " ".join(dict.fromkeys(parts)) or f"column_{i + 1}"
@@ -117,7 +175,8 @@ def header_names(block: pl.DataFrame) -> list[str]:
 
 class _Columns:
     def __init__(self, cells: pl.DataFrame) -> None:
-        self.cells, self.missing = cells, []
+        self.cells = cells
+        self.missing: list[str] = []
 
     def expr(self, rule: FieldRule | None, name: str) -> pl.Expr:
         if rule is None:
@@ -156,11 +215,14 @@ def _wide_slots(wide: WideCharge) -> list[tuple[int, WideCharge]]:
 
 def lines_from_cells(cells: pl.DataFrame, template: Template) -> pl.DataFrame:
     """Cells -> raw charge lines (text), wide bills unpivoted in row-then-slot order."""
+    record("cells", cells)
     rules, cols = template.lines, _Columns(cells)
     shipment = [
         cols.expr(rules.tracking_number, "tracking_number_raw"),
         *(cols.expr(getattr(rules, f), f) for f in SHIPMENT_FIELDS[1:]),
     ]
+    if rules.row_total is not None:
+        shipment.append(cols.expr(rules.row_total, "row_total"))
     order = pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")
     parts: list[pl.DataFrame] = []
     if rules.charge is not None:
@@ -256,6 +318,7 @@ def header_value(
     if rule.const is not None:
         value: str | None = rule.const
     elif rule.regex is not None:
+        record("header text", text())
         found = re.search(rule.regex, text(), re.MULTILINE)
         if found is None:
             raise BillParseError("missing_field", f"{name}: regex {rule.regex!r} not found")
@@ -281,6 +344,16 @@ def header_value(
     return None if value in ("", *null_values) else value
 
 
+Stated = TypeVar("Stated")
+
+
+def _stated(name: str, value: Stated | None) -> Stated:
+    """`value` of a header field every bill states (refused as missing_field when empty)."""
+    if value is None:
+        raise BillParseError("missing_field", f"{name} is empty")
+    return value
+
+
 def build_bill(
     template: Template,
     lines: pl.DataFrame,
@@ -288,7 +361,7 @@ def build_bill(
 ) -> RawBill:
     rules = template.bill
 
-    def day(rule: FieldRule | None, name: str):
+    def day(rule: FieldRule | None, name: str) -> date | None:
         text = value(rule, name)
         return (
             parse_date_text(text, (rule.format,))
@@ -298,9 +371,9 @@ def build_bill(
 
     number, currency = value(rules.bill_number, "bill_number"), value(rules.currency, "currency")
     bill_date = day(rules.bill_date, "bill_date")
-    for name, v in (("bill_number", number), ("bill_date", bill_date), ("currency", currency)):
-        if v is None:
-            raise BillParseError("missing_field", f"{name} is empty")
+    number = _stated("bill_number", number)
+    bill_date = _stated("bill_date", bill_date)
+    currency = _stated("currency", currency)
     stated = value(rules.stated_total, "stated_total")
     if rules.stated_total is not None and stated is None:
         raise BillParseError("missing_field", "stated_total: the template expects a total")
@@ -322,6 +395,6 @@ def finish(parser: Parser, template: Template, ctx: ParseContext, bill: RawBill)
         [bill],
         parser.provenance(ctx, template),
         code_map=template.charge_map or None,
-        decimal_comma=template.read.decimal_comma,
+        decimal_comma=template.read.decimal_separator == ",",
         date_format=template.read.date_format,
     )

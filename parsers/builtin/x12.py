@@ -4,7 +4,8 @@ Delimiters are read from the fixed-width ISA header (element separator at byte
 3, segment terminator at byte 105), never assumed: the DB Schenker sample ends
 segments with '.', not '~'. Money elements (B3-07, L1-04) are N2, two implied
 decimals. One ST..SE transaction is one bill; its L1 charges must sum to B3-07
-(the footing rule, checked by validation like every stated total).
+(the footing rule, checked by validation like every stated total). Any other
+transaction set (214, 810, 850...) is refused as `not_a_bill`, naming the set.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ X12_CHARGE_CODES = {
 """X12 special-charge codes (element 150) we can name with confidence; other codes
 map by description or to OTHER. An L1 with no code is the base rate: FREIGHT."""
 
+FREIGHT_INVOICES = ("210", "110")
+"""Transaction sets that are freight invoices (motor, air); any other is refused by name."""
 TRACKING_QUALIFIERS = ("AW", "WY", "CN", "BM")
 """N9 qualifiers that identify the shipment, most specific first: air waybill,
 waybill, carrier reference (PRO), bill of lading."""
@@ -79,7 +82,7 @@ def _el(seg: list[str], i: int) -> str:
 
 class X12FreightInvoice(Parser):
     name = "x12-freight-invoice"
-    version = "1"
+    version = "2"
     formats = ("edi",)
     description = "ANSI X12 210/110 freight invoices (delimiters from ISA, N2 amounts)"
 
@@ -105,6 +108,13 @@ class X12FreightInvoice(Parser):
             if tag == "GS":
                 sender = _el(seg, 2)
             elif tag == "ST":
+                if _el(seg, 1) not in FREIGHT_INVOICES:
+                    raise BillParseError(
+                        "not_a_bill",
+                        f"{ctx.source_name}: transaction set {_el(seg, 1)} is not a freight "
+                        "invoice (reckon reads X12 210 and 110)",
+                        f"segment={index}",
+                    )
                 current = _Transaction(kind=_el(seg, 1))
                 transactions.append(current)
                 lx = tracking = ship_date = weight = unit = None

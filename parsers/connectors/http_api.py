@@ -257,7 +257,7 @@ def fetch_envelope(fetcher: _Fetcher, bill_number: str, page_size: int) -> dict:
     path: str | None = (
         f"{fetcher.endpoint_path}/{quote(bill_number)}/charges?page=1&page_size={page_size}"
     )
-    pages = []
+    pages: list[dict] = []
     seen = 0
     expected = None
     while path is not None:

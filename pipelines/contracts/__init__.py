@@ -14,6 +14,7 @@ from pipelines.contracts.profit import PROFIT_TABLES
 from pipelines.contracts.quarantine import QUARANTINE_TABLES
 from pipelines.contracts.rating import RATING_TABLES
 from pipelines.contracts.reconciliation import RECONCILIATION_TABLES
+from pipelines.contracts.restatements import RESTATEMENT_TABLES
 from pipelines.contracts.spec import Column, TableContract
 
 ALL_TABLES: tuple[TableContract, ...] = (
@@ -24,6 +25,7 @@ ALL_TABLES: tuple[TableContract, ...] = (
     + RATING_TABLES
     + RECONCILIATION_TABLES
     + CHECKPOINT_TABLES
+    + RESTATEMENT_TABLES
     + PROFIT_TABLES
 )
 STORED_TABLES: tuple[TableContract, ...] = tuple(t for t in ALL_TABLES if t.stored)
@@ -51,6 +53,7 @@ __all__ = [
     "RATING_TABLES",
     "RECONCILIATION_TABLES",
     "REFERENCE_TABLES",
+    "RESTATEMENT_TABLES",
     "STORED_TABLES",
     "Column",
     "TableContract",

@@ -104,7 +104,9 @@ BILL_FILES = TableContract(
     key=("partition_key",),
 )
 
-FILE_STATUSES = ("parsed", "quarantined")
+FILE_STATUSES = ("parsed", "quarantined", "duplicate")
+DUPLICATE_FILE = "duplicate_file"
+"""The error code of a file whose bytes were already taken in under another name."""
 
 BILL_FILE_STATUS = TableContract(
     name="bill_file_status",
@@ -122,6 +124,12 @@ BILL_FILE_STATUS = TableContract(
         Column("reason", t.TEXT, required=False),
         Column("locator", t.TEXT, required=False, description="Where the parse failed."),
         Column("warnings", t.TEXT, required=False),
+        Column(
+            "duplicate_of",
+            t.ID,
+            required=False,
+            description="A duplicate: the partition key of the file first taken in with its bytes.",
+        ),
     ),
     key=("partition_key",),
 )
@@ -129,9 +137,10 @@ BILL_FILE_STATUS = TableContract(
 BILL_QUARANTINE = TableContract(
     name="bill_quarantine",
     description=(
-        "Bill files no parser could read, or whose parse failed validation, with why, and "
-        "inbox entries refused as bill files (replaced whole from the quarantine folder's "
-        "records and the inbox survey)."
+        "Bill files no parser could read, or whose parse failed validation, with why; files "
+        "whose bytes were already taken in (`duplicate_file`); and inbox entries refused as "
+        "bill files (replaced whole from the quarantine folder's records, the duplicates in "
+        "bill_file_status and the inbox survey)."
     ),
     columns=(
         Column("file_name", t.TEXT),
@@ -146,8 +155,14 @@ BILL_QUARANTINE = TableContract(
         Column("locator", t.TEXT, required=False),
         Column("parser", t.CODE, required=False),
         Column("quarantined_at", t.TEXT, description="ISO timestamp of the quarantine."),
+        Column(
+            "duplicate_of",
+            t.ID,
+            required=False,
+            description="A duplicate: the partition key of the file first taken in with its bytes.",
+        ),
     ),
-    key=("sha256",),
+    key=("sha256", "file_name"),
 )
 
 BILL_TABLES = (BILL_HEADERS, BILL_LINES, BILL_FILES, BILL_FILE_STATUS, BILL_QUARANTINE)

@@ -86,6 +86,19 @@ POOL_REFS = _checkpoint(
         Column("ref_value_cents", CENTS),
         Column("ref_qty", t.QUANTITY),
         Column("ref_landed_cents", CENTS),
+        Column(
+            "last_in_at",
+            t.TIMESTAMP,
+            required=False,
+            description="When the pool's last inbound movement occurred.",
+        ),
+        Column(
+            "last_in_id",
+            t.ID,
+            required=False,
+            description="That movement: a shortfall in a pool of the company and SKU with no "
+            "history takes its reference from the pool whose last inbound is the latest.",
+        ),
     ),
     ("company", "warehouse", "sku"),
 )

@@ -37,6 +37,13 @@ COSTING_COGS = TableContract(
         Column("movement_id", t.ID, description="Outbound movement; receipt line for LANDED_COST."),
         Column("movement_type", t.CODE),
         Column("kind", t.CODE, enum=COGS_KINDS),
+        Column(
+            "landed_cost_id",
+            t.ID,
+            required=False,
+            description="LANDED_COST: the landed cost expensed (one row per landed cost and "
+            "receipt line); empty on COST and TRUE_UP rows.",
+        ),
         Column("quantity", t.QUANTITY),
         Column(
             "provisional_qty", t.QUANTITY, description="Units short (negative stock) on COST rows."
@@ -49,15 +56,16 @@ COSTING_COGS = TableContract(
         ),
         Column("amount", t.MONEY, description="COST: consumed + P; TRUE_UP: consumed - share."),
     ),
+    key=("posting_date", "movement_id", "kind", "landed_cost_id"),
     partition_column="posting_date",
     exported=True,
     notes=(
-        "No unique key: COST and TRUE_UP rows are one per (posting_date, movement_id, kind), "
-        "but two landed costs expensed on one receipt line on one day give two LANDED_COST "
-        "rows, and the table does not carry the landed cost's id "
-        "(costing_landed_cost_allocations does).",
+        "COST rows are one per outbound movement, TRUE_UP rows one per outbound movement and "
+        "serving day, LANDED_COST rows one per landed cost and receipt line: two landed costs "
+        "expensed on one receipt line on one day are two rows told apart by landed_cost_id.",
     ),
 )
+
 
 COSTING_CONSUMPTION = TableContract(
     name="costing_consumption",
@@ -290,6 +298,25 @@ COSTING_RUNS = TableContract(
     key=("run_id",),
 )
 
+COSTING_QUARANTINE = TableContract(
+    name="costing_quarantine",
+    description=(
+        "Documents the costing could not cost (no FX rate for their date, transfer legs that "
+        "disagree...), left out of their day with the reason; the rest of the day is costed. "
+        "Once the input is fixed, recosting from the day brings them in."
+    ),
+    columns=(
+        Column("day", t.DATE, description="The document's day (posting day of a landed cost)."),
+        Column("table", t.CODE, description="The input table: movements or landed_costs."),
+        Column("document_id", t.ID, description="movement_id or landed_cost_id."),
+        Column("reason", t.TEXT, description="`<code>: <detail>` (pipelines.costing.refusals)."),
+        Column("file", t.TEXT, required=False, description="The extract the row came from."),
+        Column("row", t.QUANTITY, required=False, description="Its row there (header is 1)."),
+    ),
+    key=("day", "table", "document_id"),
+    partition_column="day",
+)
+
 INVENTORY_DISCREPANCIES = TableContract(
     name="inventory_discrepancies",
     description="Computed end-of-day quantity vs the WMS snapshot, every row that differs.",
@@ -337,6 +364,7 @@ COSTING_TABLES = (
     COSTING_FLAGS,
     COSTING_LATE_DOCUMENTS,
     COSTING_RUNS,
+    COSTING_QUARANTINE,
     INVENTORY_DISCREPANCIES,
     INVENTORY_ACCURACY,
 )

@@ -7,11 +7,15 @@ a test fails when the committed file differs from what this renders.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from pipelines.contracts import ALL_TABLES, CHECKPOINT_TABLES, DAILY_TABLES, REFERENCE_TABLES
 from pipelines.contracts.spec import Column, TableContract
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 INTRO = (Path(__file__).parent / "data-contracts-intro.md").read_text(encoding="utf-8")
 CHECKPOINTS_INTRO = """## Costing checkpoints (internal)
@@ -22,7 +26,7 @@ reads these; they are listed so that every warehouse table has its contract here
 """
 
 
-def _type_name(dtype: pl.DataType) -> str:
+def _type_name(dtype: PolarsDataType) -> str:
     if isinstance(dtype, pl.Decimal):
         return f"decimal({dtype.precision},{dtype.scale})"
     if isinstance(dtype, pl.Datetime):

@@ -217,8 +217,37 @@ ORDER_LOGISTICS_COST = TableContract(
         Column("expected_unbilled_functional", t.MONEY, description="Not yet billed: expected."),
         Column("logistics_cost_functional", t.MONEY),
         Column("status", t.CODE, enum=("BILLED", "PARTIAL", "UNBILLED")),
+        Column(
+            "unpriced_shipments",
+            t.QUANTITY,
+            non_negative=True,
+            description="Not billed and cannot be priced: in no total (unpriceable_shipments "
+            "says why).",
+        ),
     ),
     key=("order_id", "company"),
+    exported=True,
+)
+
+UNPRICEABLE_REASONS = ("carrier_not_configured", "no_valid_rate_card", "not_priceable")
+
+UNPRICEABLE_SHIPMENTS = TableContract(
+    name="unpriceable_shipments",
+    description=(
+        "Every shipment that cannot be priced, with why: its carrier is not in carriers.yaml, "
+        "no rate-card version of its carrier is valid on its ship date, or the card found "
+        "cannot price it (no zone, no price, no fuel %). Accrued at 0, never dropped."
+    ),
+    columns=(
+        Column("shipment_id", t.ID),
+        Column("carrier", t.CODE),
+        Column("ship_date", t.DATE),
+        Column("company", t.ID),
+        Column("order_id", t.ID, required=False),
+        Column("reason_code", t.CODE, enum=UNPRICEABLE_REASONS),
+        Column("reason", t.TEXT),
+    ),
+    key=("shipment_id",),
     exported=True,
 )
 
@@ -230,4 +259,5 @@ RECONCILIATION_TABLES: tuple[TableContract, ...] = (
     ACCRUAL_JOURNAL,
     ACCRUAL_ROLLFORWARD,
     ORDER_LOGISTICS_COST,
+    UNPRICEABLE_SHIPMENTS,
 )

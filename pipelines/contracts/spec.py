@@ -112,12 +112,17 @@ class TableContract:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def day_column(self) -> str:
+        """`partition_column`, for a table that must have one (a daily table, a dated output)."""
+        if self.partition_column is None:
+            raise ValueError(f"{self.name} has no partition column")
+        return self.partition_column
+
     def day(self) -> pl.Expr:
         """The calendar day of a row (`partition_column` as a Date): what places it on a
         daily partition, and what a late document is dated."""
-        if self.partition_column is None:
-            raise ValueError(f"{self.name} has no partition column")
-        return pl.col(self.partition_column).cast(pl.Date)
+        return pl.col(self.day_column).cast(pl.Date)
 
     def column(self, name: str) -> Column:
         for c in self.columns:

@@ -1,6 +1,6 @@
 """Set-based FIFO costing of the inventory movement ledger (issue 3; docs/costing.md)."""
 
-from pipelines.costing.chunked import cost_range_chunked
+from pipelines.costing.chunked import Chunking, cost_range_chunked
 from pipelines.costing.engine import CostingResult, cost_range
 from pipelines.costing.errors import CostingInputError
 from pipelines.costing.invariants import (
@@ -15,6 +15,7 @@ from pipelines.costing.state import CostingState
 __all__ = [
     "POOL_BY_COMPANY",
     "POOL_BY_WAREHOUSE",
+    "Chunking",
     "CostingInputError",
     "CostingPolicy",
     "CostingResult",

@@ -13,6 +13,7 @@ reference unit cost and flagged.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
@@ -20,6 +21,7 @@ import polars as pl
 from pipelines.costing.engine import CostingResult, cost_range
 from pipelines.costing.landed_allocation import Allocation, allocate
 from pipelines.costing.policy import CostingPolicy
+from pipelines.costing.refusals import refuse_uncostable
 from pipelines.costing.state import CostingState
 from pipelines.journals.journals import journals
 from pipelines.money import money_to_cents
@@ -30,51 +32,69 @@ def _chunk_of(chunks: int) -> pl.Expr:
     return (pl.col("sku").hash(seed=17) % chunks).cast(pl.Int32)
 
 
+@dataclass(frozen=True)
+class Chunking:
+    """How `cost_range_chunked` splits a range: into `chunks` SKU chunks, costed one after
+    another. With `sink`, each chunk's result is handed to it (e.g. to write its frames to
+    Parquet) and its large per-movement frames are not kept."""
+
+    chunks: int = 8
+    sink: Callable[[int, CostingResult], None] | None = None
+
+
 def cost_range_chunked(
     inputs: Mapping[str, pl.DataFrame],
     state: CostingState | None,
     start: date,
     end: date,
     policy: CostingPolicy | None = None,
-    chunks: int = 8,
-    sink: Callable[[int, CostingResult], None] | None = None,
+    chunking: Chunking = Chunking(),
 ) -> CostingResult:
     """`cost_range` over SKU chunks, one after another; same figures, lower peak memory.
 
-    With `sink`, each chunk's result is handed to it (e.g. to write its frames to Parquet)
-    and its large per-movement frames are not kept: the returned result then carries the
-    journals, flags, late documents, opening and end state, and empty detail frames. That
-    keeps a three-year initialisation's memory to one chunk's work.
+    With a sink (`Chunking.sink`) the returned result carries the journals, flags, late
+    documents, opening and end state, and empty detail frames. That keeps a three-year
+    initialisation's memory to one chunk's work.
     """
     policy = policy or CostingPolicy()
     state = state or CostingState.empty()
+    chunks = chunking.chunks
+    inputs, refused = refuse_uncostable(inputs, state, start, end, policy)
     mv = inputs["movements"].with_columns(_chunk_of(chunks).alias("_chunk"))
     alloc = allocate(inputs, start, end, policy)
     parts: list[CostingResult] = []
     for k in range(chunks):
         mine = _chunk_of(chunks) == k
         sub_inputs = {**inputs, "movements": mv.filter(pl.col("_chunk") == k).drop("_chunk")}
-        lines = alloc.allocations.filter(mine)
-        sub_alloc = Allocation(
-            lines,
-            alloc.components.filter(
-                pl.col("origin_id").is_in(lines.get_column("movement_id").implode())
-            ),
-            alloc.flags.clear(),
-        )
-        sub_state = CostingState(
-            open_layers=state.open_layers.filter(mine),
-            open_shortfalls=state.open_shortfalls.filter(mine),
-            pool_refs=state.pool_refs.filter(mine),
-            issue_costs=state.issue_costs,
-            landed_components=state.landed_components,
-        )
+        sub_alloc, sub_state = _chunk_allocation(alloc, mine), _chunk_state(state, mine)
         part = cost_range(sub_inputs, sub_state, start, end, policy, allocation=sub_alloc)
-        if sink is not None:
-            sink(k, part)
+        if chunking.sink is not None:
+            chunking.sink(k, part)
             part = _slim(part)
         parts.append(part)
-    return _merge(parts, state, alloc, start, end)
+    return _merge(parts, state, alloc, (start, end), refused)
+
+
+def _chunk_allocation(alloc: Allocation, mine: pl.Expr) -> Allocation:
+    """The chunk's receipt lines' shares of the one allocation over all lines (its flags
+    are reported once, by the merge)."""
+    lines = alloc.allocations.filter(mine)
+    components = alloc.components.filter(
+        pl.col("origin_id").is_in(lines.get_column("movement_id").implode())
+    )
+    return Allocation(lines, components, alloc.flags.clear())
+
+
+def _chunk_state(state: CostingState, mine: pl.Expr) -> CostingState:
+    """The chunk's pools of the carried state; issue costs and landed components are looked
+    up by movement, so every chunk carries them whole."""
+    return CostingState(
+        open_layers=state.open_layers.filter(mine),
+        open_shortfalls=state.open_shortfalls.filter(mine),
+        pool_refs=state.pool_refs.filter(mine),
+        issue_costs=state.issue_costs,
+        landed_components=state.landed_components,
+    )
 
 
 BIG = ("cogs", "consumption", "open_layers", "open_shortfalls", "postings", "valuation", "ageing")
@@ -107,8 +127,14 @@ def _slim(part: CostingResult) -> CostingResult:
 
 
 def _merge(
-    parts: list[CostingResult], state: CostingState, alloc: Allocation, start: date, end: date
+    parts: list[CostingResult],
+    state: CostingState,
+    alloc: Allocation,
+    window: tuple[date, date],
+    refused: pl.DataFrame,
 ) -> CostingResult:
+    start, end = window
+
     def cat(name: str) -> pl.DataFrame:
         return pl.concat([getattr(p, name) for p in parts])
 
@@ -147,4 +173,5 @@ def _merge(
         flags=flags,
         late=cat("late"),
         end_state=end_state,
+        refused=refused,
     )

@@ -19,6 +19,7 @@ COGS_COLUMNS = [
     "movement_id",
     "movement_type",
     "kind",
+    "landed_cost_id",
     "quantity",
     "consumed_cents",
     "provisional_qty",
@@ -61,6 +62,7 @@ def _true_ups(pieces: pl.DataFrame) -> pl.DataFrame:
             pl.col("out_movement_id").alias("movement_id"),
             pl.col("out_type").alias("movement_type"),
             pl.lit("TRUE_UP").alias("kind"),
+            pl.lit(None, pl.String).alias("landed_cost_id"),
             "quantity",
             "consumed_cents",
             pl.lit(0, pl.Int64).alias("provisional_qty"),
@@ -80,6 +82,7 @@ def cogs(outs: pl.DataFrame, pieces: pl.DataFrame, expensed: pl.DataFrame) -> pl
         "movement_id",
         "movement_type",
         pl.lit("COST").alias("kind"),
+        pl.lit(None, pl.String).alias("landed_cost_id"),
         pl.col("qty").alias("quantity"),
         "consumed_cents",
         pl.col("unmet_qty").alias("provisional_qty"),
@@ -92,6 +95,7 @@ def cogs(outs: pl.DataFrame, pieces: pl.DataFrame, expensed: pl.DataFrame) -> pl
         "movement_id",
         "movement_type",
         pl.lit("LANDED_COST").alias("kind"),
+        "landed_cost_id",
         pl.lit(0, pl.Int64).alias("quantity"),
         pl.lit(0, pl.Int64).alias("consumed_cents"),
         pl.lit(0, pl.Int64).alias("provisional_qty"),
@@ -102,7 +106,7 @@ def cogs(outs: pl.DataFrame, pieces: pl.DataFrame, expensed: pl.DataFrame) -> pl
     return out.with_columns(
         (pl.col("provisional_qty") > 0).alias("is_provisional"),
         (pl.col("kind") == "TRUE_UP").alias("is_true_up"),
-    ).sort("posting_date", *POOL, "movement_id", "kind")
+    ).sort("posting_date", *POOL, "movement_id", "kind", "landed_cost_id")
 
 
 def _merge_adjacent(rows: pl.DataFrame) -> pl.DataFrame:

@@ -60,7 +60,7 @@ def _open_layers(pieces: pl.DataFrame, content: pl.DataFrame) -> pl.DataFrame:
         "value_cents",
     )
     layers = pl.concat([in_pools.select(LAYER_COLUMNS), in_transit.select(LAYER_COLUMNS)])
-    return _coalesce(layers.cast(dict(OPEN_LAYERS_SCHEMA)))
+    return _coalesce(layers.cast(OPEN_LAYERS_SCHEMA))
 
 
 def _coalesce(layers: pl.DataFrame) -> pl.DataFrame:
@@ -122,6 +122,25 @@ def _pool_refs(
             pl.col("all_landed_cents").fill_null(0).alias("ref_landed_cents"),
         )
     )
+    last_in = (
+        fifo.ins.filter(pl.col("movement_id").is_not_null())
+        .sort("seq")
+        .group_by(POOL)
+        .agg(
+            pl.col("occurred_at").last().alias("last_in_at"),
+            pl.col("movement_id").last().alias("last_in_id"),
+        )
+    )
+    carried_in = state.pool_refs.select(*POOL, "last_in_at", "last_in_id")
+    last = (
+        last.join(last_in, on=POOL, how="left")
+        .join(carried_in, on=POOL, how="left", suffix="_carried")
+        .with_columns(
+            pl.coalesce("last_in_at", "last_in_at_carried").alias("last_in_at"),
+            pl.coalesce("last_in_id", "last_in_id_carried").alias("last_in_id"),
+        )
+        .select(list(POOL_REFS_SCHEMA))
+    )
     kept = (
         state.pool_refs.join(last.select(POOL), on=POOL, how="anti")
         .join(landed, left_on="ref_origin_id", right_on="origin_id", how="left")
@@ -132,7 +151,7 @@ def _pool_refs(
         )
         .select(list(POOL_REFS_SCHEMA))
     )
-    return pl.concat([kept, last]).cast(dict(POOL_REFS_SCHEMA))
+    return pl.concat([kept, last]).cast(POOL_REFS_SCHEMA)
 
 
 def _issue_costs(state: CostingState, outs: pl.DataFrame) -> pl.DataFrame:
@@ -144,7 +163,7 @@ def _issue_costs(state: CostingState, outs: pl.DataFrame) -> pl.DataFrame:
         pl.col("qty").alias("quantity"),
         "cost_cents",
     )
-    return pl.concat([state.issue_costs, issues.cast(dict(ISSUE_COSTS_SCHEMA))])
+    return pl.concat([state.issue_costs, issues.cast(ISSUE_COSTS_SCHEMA)])
 
 
 def end_state(
@@ -173,7 +192,7 @@ def end_state(
         "origin_id", "landed_cost_id"
     )
     return CostingState(
-        landed_components=kept_components.cast(dict(LANDED_COMPONENTS_SCHEMA)),
+        landed_components=kept_components.cast(LANDED_COMPONENTS_SCHEMA),
         open_layers=open_layers,
         open_shortfalls=shorts.sort([*POOL, "position"]),
         pool_refs=_pool_refs(fifo, state, components, since).sort(POOL),

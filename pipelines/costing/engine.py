@@ -25,6 +25,7 @@ from pipelines.costing.late import late_flags
 from pipelines.costing.ledger import prepare_ledger
 from pipelines.costing.policy import CostingPolicy
 from pipelines.costing.postings import inventory_postings
+from pipelines.costing.refusals import refuse_uncostable
 from pipelines.costing.residency import ageing_residencies, residencies
 from pipelines.costing.shortfalls import open_shortfalls, provisional_flags
 from pipelines.costing.state import CostingState
@@ -60,6 +61,8 @@ class CostingResult:
     flags: pl.DataFrame
     late: pl.DataFrame
     end_state: CostingState
+    refused: pl.DataFrame
+    """Rows that could not be costed, left out of the range (pipelines.costing.refusals)."""
 
     def valuation_on(self, day: date) -> pl.DataFrame:
         """Closing quantity and value of every pool with stock at the end of `day`."""
@@ -93,11 +96,14 @@ def cost_range(
     `landed_costs` and `skus` (needed for WEIGHT/VOLUME allocation). A `load_date` column
     on movements marks late documents (DOMAIN.md). Rows dated after `end` are ignored;
     rows dated before `start` are ignored unless `policy.closed_before` re-dates them.
+    Rows that cannot be costed (no FX rate, transfer legs that disagree) are left out and
+    returned in `refused` with their reason; the rest is costed.
     `allocation`: landed costs already allocated (pipelines.costing.chunked passes each
     chunk its part of one allocation over all lines).
     """
     policy = policy or CostingPolicy()
     state = state or CostingState.empty()
+    inputs, refused = refuse_uncostable(inputs, state, start, end, policy)
     ledger = prepare_ledger(
         inputs["movements"], inputs["fx_rates"], inputs["companies"], state, (start, end), policy
     )
@@ -142,4 +148,5 @@ def cost_range(
         flags=flags.sort("movement_id", "flag"),
         late=ledger.late,
         end_state=new_state,
+        refused=refused,
     )

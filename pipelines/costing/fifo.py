@@ -32,7 +32,7 @@ from pipelines.costing.intervals import overlay, slice_cost
 from pipelines.costing.landed import landed_extra
 from pipelines.costing.origin_values import ReferencePoints, value_origins
 from pipelines.costing.positions import inbound_items, last_before, outbound_items
-from pipelines.costing.reference_cost import reference_origin
+from pipelines.costing.reference_cost import other_warehouse_points, reference_origin
 from pipelines.costing.shortfalls import is_new_shortfall, with_shortfall_shares, with_unmet
 from pipelines.costing.state import CostingState
 from pipelines.costing.transfers import origin_segments, resolve_content
@@ -135,14 +135,32 @@ def _reference_points(
         .then(pl.col("in_start") - 1)
         .alias("ref_pos")
     )
+    out_refs = reference_origin(
+        outs.select(*POOL, "seq", "ref_pos", "unmet_qty", "occurred_at"),
+        segments,
+        state,
+        components,
+        since,
+    ).with_columns(pl.lit(None, pl.String).alias("ref_warehouse"))
+    no_history = out_refs.filter(
+        pl.col("ref_origin_id").is_null() & pl.col("ref_value_cents").is_null()
+    )
+    if no_history.height:
+        moved = other_warehouse_points(
+            no_history.select(*POOL, "seq", "unmet_qty", "occurred_at"), inb, outb, state
+        )
+        elsewhere = reference_origin(moved, segments, state, components, since).with_columns(
+            pl.col("warehouse").alias("ref_warehouse"),
+            pl.col("home_warehouse").alias("warehouse"),
+        )
+        out_refs = pl.concat(
+            [
+                out_refs.join(elsewhere.select("seq"), on="seq", how="anti"),
+                elsewhere.select(out_refs.columns),
+            ]
+        )
     return ReferencePoints(
-        outs=reference_origin(
-            outs.select(*POOL, "seq", "ref_pos", "unmet_qty", "occurred_at"),
-            segments,
-            state,
-            components,
-            since,
-        ),
+        outs=out_refs,
         ins=reference_origin(
             ins.select(*POOL, "seq", "ref_pos", "qty", "occurred_at"),
             segments,

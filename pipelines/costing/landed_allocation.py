@@ -199,5 +199,5 @@ def allocate(
         pl.col("amount_cents").alias("share_cents"),
         "effective_at",
         pl.col("quantity").alias("origin_qty"),
-    ).cast(dict(LANDED_COMPONENTS_SCHEMA))
+    ).cast(LANDED_COMPONENTS_SCHEMA)
     return Allocation(allocations, components, _flags(orphans, no_basis))

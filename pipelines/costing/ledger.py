@@ -95,7 +95,7 @@ def prepare_ledger(
     mv, transfer_flags = pair_transfers(mv, state)
     mv, return_flags = classify_returns(mv, state)
     mv = _price(mv.with_columns(_inbound_kind().alias("kind")), fx_rates)
-    return Ledger(mv, late, pl.concat([transfer_flags, return_flags, _gain_flags(mv)]))
+    return Ledger(mv, late, pl.concat([transfer_flags, return_flags, _reference_cost_flags(mv)]))
 
 
 def _inbound_kind() -> pl.Expr:
@@ -141,10 +141,22 @@ def _price(mv: pl.DataFrame, fx_rates: pl.DataFrame) -> pl.DataFrame:
     return mv.join(priced, on="movement_id", how="left")
 
 
-def _gain_flags(mv: pl.DataFrame) -> pl.DataFrame:
-    """Gains without a stated cost, valued at the pool's reference unit cost."""
-    return mv.filter(pl.col("kind") == "REF", pl.col("movement_type") == "ADJUST_GAIN").select(
+def _reference_cost_flags(mv: pl.DataFrame) -> pl.DataFrame:
+    """Gains without a stated cost, and intercompany transfer-ins without a transfer price,
+    valued at the pool's reference unit cost (docs/costing.md, "Transfers")."""
+    ref = mv.filter(pl.col("kind") == "REF")
+    gains = ref.filter(pl.col("movement_type") == "ADJUST_GAIN").select(
         "movement_id",
         pl.lit("GAIN_AT_REFERENCE_COST").alias("flag"),
         pl.lit("valued at the pool's reference unit cost").alias("detail"),
     )
+    unpriced = ref.filter(pl.col("transfer_kind") == "INTERCOMPANY").select(
+        "movement_id",
+        pl.lit("INTERCOMPANY_WITHOUT_PRICE").alias("flag"),
+        pl.format(
+            "intercompany transfer-in from {} without a transfer price (unit_cost); "
+            "valued at the pool's reference unit cost",
+            pl.col("src_company"),
+        ).alias("detail"),
+    )
+    return pl.concat([gains, unpriced])

@@ -89,7 +89,7 @@ def _pending_references(
             refs.outs.join(outb.select("seq", "movement_id"), on="seq")
             .filter(pl.col("seq").is_in(departures))
             .with_columns(_transfer_shortfall_id())
-            .drop("movement_id")
+            .drop("movement_id", "ref_warehouse")
             .rename({"unmet_qty": "need"}),
         ]
     )
@@ -132,9 +132,10 @@ def _no_reference_flags(ins: pl.DataFrame, outs: pl.DataFrame) -> pl.DataFrame:
             outs.select(
                 "movement_id",
                 pl.lit("NO_REFERENCE_COST").alias("flag"),
-                pl.lit("shortfall with no layer ever in the pool; provisional cost zero").alias(
-                    "detail"
-                ),
+                pl.lit(
+                    "shortfall with no layer ever in the pool or in another warehouse of the "
+                    "company; provisional cost zero"
+                ).alias("detail"),
             ),
         ]
     )
@@ -184,4 +185,21 @@ def value_origins(
     no_ref_out = provisional.filter(pl.col("no_ref")).join(
         outb.select("seq", "movement_id"), on="seq"
     )
-    return origins, outb, _no_reference_flags(no_ref_in, no_ref_out)
+    elsewhere = refs.outs.filter(pl.col("ref_warehouse").is_not_null()).join(
+        outb.select("seq", "movement_id"), on="seq"
+    )
+    flags = pl.concat([_no_reference_flags(no_ref_in, no_ref_out), _elsewhere_flags(elsewhere)])
+    return origins, outb, flags
+
+
+def _elsewhere_flags(points: pl.DataFrame) -> pl.DataFrame:
+    """REFERENCE_COST_FROM_WAREHOUSE: a shortfall in a pool with no history, provisionally
+    costed at the reference unit cost of another warehouse's pool (DOMAIN.md)."""
+    return points.select(
+        "movement_id",
+        pl.lit("REFERENCE_COST_FROM_WAREHOUSE").alias("flag"),
+        pl.format(
+            "no layer ever in the pool; provisional cost at the reference unit cost of {}",
+            pl.col("ref_warehouse"),
+        ).alias("detail"),
+    )

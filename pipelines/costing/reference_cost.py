@@ -15,7 +15,7 @@ import polars as pl
 
 from pipelines.costing.intervals import share
 from pipelines.costing.state import CostingState
-from pipelines.pools import POOL
+from pipelines.pools import POOL, is_transit
 
 
 def reference_origin(
@@ -124,3 +124,101 @@ def reference_value(refs: pl.DataFrame, known: pl.DataFrame, qty: str) -> pl.Dat
         )
         .alias("ref_cents")
     )
+
+
+EARLIEST = datetime(1, 1, 1)
+"""Where carried items (before the range) sit in time."""
+
+
+def _last_inbound_before(cand: pl.DataFrame, inb: pl.DataFrame) -> pl.DataFrame:
+    """`cand` (a point in another pool) + in_end_before (the pool's inbound positions entered
+    by the point's time: an inbound at the same instant comes first, DOMAIN.md order) and
+    that pool's last inbound in the range so far (last_in_at, last_in_id; null if none)."""
+    entered = (
+        inb.with_columns(pl.col("occurred_at").fill_null(EARLIEST).alias("in_at"))
+        .group_by(*POOL, "in_at")
+        .agg(
+            pl.col("in_end").max().alias("in_end_before"),
+            pl.col("movement_id").max().alias("last_in_id"),  # null: carried slices only
+        )
+        .sort("in_at")
+    )
+    found = cand.sort("occurred_at").join_asof(
+        entered, left_on="occurred_at", right_on="in_at", by=POOL, check_sortedness=False
+    )
+    real = pl.col("last_in_id").is_not_null()
+    return found.with_columns(pl.when(real).then(pl.col("in_at")).alias("last_in_at")).drop("in_at")
+
+
+def _last_outbound_before(cand: pl.DataFrame, outb: pl.DataFrame) -> pl.DataFrame:
+    """`cand` + out_end_before: the other pool's outbound positions gone before the point
+    (outbounds in time order, ties by movement_id, as the ledger orders them)."""
+    carried = outb.filter(pl.col("carried")).with_columns(pl.lit(-1, pl.Int64).alias("rank"))
+    in_range = (
+        outb.filter(~pl.col("carried"))
+        .sort("occurred_at", "movement_id")
+        .with_row_index("rank")
+        .with_columns(pl.col("rank").cast(pl.Int64))
+    )
+    ranked = pl.concat([carried, in_range.select(carried.columns)])
+    gone = (
+        ranked.group_by(*POOL, "rank").agg(pl.col("out_end").max().alias("out_end_before"))
+    ).sort("rank")
+    point_rank = ranked.select("seq", pl.col("rank").alias("point_rank"))
+    return (
+        cand.join(point_rank, on="seq")
+        .sort("point_rank")
+        .join_asof(
+            gone,
+            left_on="point_rank",
+            right_on="rank",
+            by=POOL,
+            allow_exact_matches=False,
+            check_sortedness=False,
+        )
+        .drop("point_rank", "rank")
+    )
+
+
+def other_warehouse_points(
+    points: pl.DataFrame, inb: pl.DataFrame, outb: pl.DataFrame, state: CostingState
+) -> pl.DataFrame:
+    """Shortfall points whose own pool has no history, moved to where their reference is.
+
+    DOMAIN.md "Negative stock": where the pool has no history, the reference unit cost, at
+    that moment, of the same company's pool of that SKU (another warehouse) whose last
+    inbound is the latest. `points` (pool, seq, occurred_at, ...) are outbound items of
+    `outb`; each comes back in that other pool with its `ref_pos` there (the oldest open
+    position if it holds stock, else the last entered; null: the layer carried in
+    `state.pool_refs`) and `home_warehouse`, its own. A point with no such pool is left out.
+    """
+    pools = (
+        pl.concat([inb.select(POOL), outb.select(POOL), state.pool_refs.select(POOL)])
+        .unique()
+        .filter(~is_transit(pl.col("warehouse")))
+    )
+    cand = (
+        points.rename({"warehouse": "home_warehouse"})
+        .join(outb.select("seq", "movement_id"), on="seq")
+        .join(pools, on=["company", "sku"])
+        .filter(pl.col("warehouse") != pl.col("home_warehouse"))
+    )
+    cand = _last_inbound_before(cand, inb)
+    cand = _last_outbound_before(cand, outb).join(
+        state.pool_refs.select(*POOL, "last_in_at", "last_in_id"), on=POOL, how="left", suffix="_c"
+    )
+    cand = cand.with_columns(
+        pl.coalesce("last_in_at", "last_in_at_c").alias("last_in_at"),
+        pl.coalesce("last_in_id", "last_in_id_c").alias("last_in_id"),
+        pl.col("in_end_before").fill_null(0),
+        pl.col("out_end_before").fill_null(0),
+    ).filter(pl.col("last_in_at").is_not_null())
+    chosen = cand.sort("seq", "last_in_at", "last_in_id").group_by("seq").last()
+    before_in, before_out = pl.col("in_end_before"), pl.col("out_end_before")
+    return chosen.with_columns(
+        pl.when(before_out < before_in)
+        .then(before_out)
+        .when(before_in > 0)
+        .then(before_in - 1)
+        .alias("ref_pos")
+    ).select(*points.columns, "ref_pos", "home_warehouse")

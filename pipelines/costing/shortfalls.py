@@ -116,7 +116,7 @@ def carried_shortfalls(pieces: pl.DataFrame, outs: pl.DataFrame) -> pl.DataFrame
             "short_qty",
             "provisional_cents",
         )
-        .cast(dict(OPEN_SHORTFALLS_SCHEMA))
+        .cast(OPEN_SHORTFALLS_SCHEMA)
     )
 
 

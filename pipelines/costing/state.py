@@ -75,5 +75,5 @@ class CostingState:
     @staticmethod
     def from_frames(frames: dict[str, pl.DataFrame]) -> CostingState:
         return CostingState(
-            **{name: frames[name].select(list(s)).cast(dict(s)) for name, s in SCHEMAS.items()}
+            **{name: frames[name].select(list(s)).cast(s) for name, s in SCHEMAS.items()}
         )

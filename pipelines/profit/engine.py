@@ -35,12 +35,12 @@ from pipelines.profit.revenue import LINE_COMPONENTS, header_amounts, line_reven
 
 POSTINGS_SCHEMA = pl.Schema(
     {
-        "movement_id": pl.String,
-        "category": pl.String,
-        "posting_date": pl.Date,
-        "company": pl.String,
-        "fulfilment_order_id": pl.String,
-        "sku": pl.String,
+        "movement_id": pl.String(),
+        "category": pl.String(),
+        "posting_date": pl.Date(),
+        "company": pl.String(),
+        "fulfilment_order_id": pl.String(),
+        "sku": pl.String(),
         "amount": pl.Decimal(18, 2),
         "provisional_open": pl.Decimal(18, 2),
     }
@@ -106,8 +106,8 @@ class ProfitResult:
 def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> ProfitResult:
     policy = policy or ProfitPolicy()
     orders = inputs.orders.lazy()
-    revenue, shares = line_revenue(inputs.order_lines.lazy(), orders, inputs.refunds.lazy(), policy)
-    revenue = revenue.collect()
+    planned, shares = line_revenue(inputs.order_lines.lazy(), orders, inputs.refunds.lazy(), policy)
+    revenue = planned.collect()
     cogs = cogs_shares(revenue.lazy(), inputs.postings.lazy()).collect()
     freight = freight_shares(
         revenue.lazy(), inputs.shipments.lazy(), inputs.skus.lazy(), policy
@@ -134,7 +134,7 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
         line_cogs=cogs.join(dated, on="order_line_id")
         .with_columns(cents_to_money("share_c").alias("amount"))
         .select(ORDER_LINE_COGS.column_names)
-        .cast(dict(ORDER_LINE_COGS.schema))
+        .cast(ORDER_LINE_COGS.schema)
         .sort("order_line_id", "movement_id", "category", "posting_date"),
         line_freight=freight.join(dated, on="order_line_id")
         .with_columns(
@@ -142,7 +142,7 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
             cents_to_money("disputed_c").alias("freight_disputed"),
         )
         .select(ORDER_LINE_FREIGHT.column_names)
-        .cast(dict(ORDER_LINE_FREIGHT.schema))
+        .cast(ORDER_LINE_FREIGHT.schema)
         .sort("order_line_id", "shipment_id"),
         header_amounts=header_amounts(orders).collect(),
         allocations=shares.collect(),
@@ -263,7 +263,7 @@ def _line_table(lines: pl.DataFrame) -> pl.DataFrame:
             cents_to_money("fees_doc_c").alias("platform_fees_doc"),
         )
         .select(ORDER_PROFIT.column_names)
-        .cast(dict(ORDER_PROFIT.schema))
+        .cast(ORDER_PROFIT.schema)
         .sort("order_date", "order_id", "order_line_id")
     )
 
@@ -302,7 +302,7 @@ def _order_rollup(lines: pl.DataFrame) -> pl.DataFrame:
             driver.alias("largest_cost"),
         )
         .select(ORDER_PROFIT_ORDERS.column_names)
-        .cast(dict(ORDER_PROFIT_ORDERS.schema))
+        .cast(ORDER_PROFIT_ORDERS.schema)
         .sort("order_date", "order_id")
     )
 
@@ -325,6 +325,6 @@ def _daily_rollup(lines: pl.DataFrame) -> pl.DataFrame:
             ),
         )
         .select(PROFIT_DAILY.column_names)
-        .cast(dict(PROFIT_DAILY.schema))
+        .cast(PROFIT_DAILY.schema)
         .sort("order_date", "company", "channel", "sku")
     )

@@ -16,12 +16,12 @@ from pipelines.money import cents_to_money, money_to_cents
 
 SHIPMENT_FREIGHT_SCHEMA = pl.Schema(
     {
-        "shipment_id": pl.String,
-        "order_id": pl.String,
-        "billed": pl.Boolean,
+        "shipment_id": pl.String(),
+        "order_id": pl.String(),
+        "billed": pl.Boolean(),
         "freight": pl.Decimal(18, 2),
         "disputed": pl.Decimal(18, 2),
-        "bill_lines": pl.String,
+        "bill_lines": pl.String(),
     }
 )
 """What the profit engine takes per shipment (functional currency)."""
@@ -60,5 +60,5 @@ def shipment_freight(findings: pl.DataFrame, ratings: pl.DataFrame) -> pl.DataFr
             "bill_lines",
         )
         .with_columns(pl.col("freight", "disputed").fill_null(0))
-        .cast(dict(SHIPMENT_FREIGHT_SCHEMA))
+        .cast(SHIPMENT_FREIGHT_SCHEMA)
     )

@@ -208,9 +208,9 @@ def _problems(card: RateCard) -> list[str]:
         if rows:
             price_zones = [r.zone for r in rows]
             seen = [(r.zone, r.up_to_kg) for r in rows]
-            dup = {s for s in seen if seen.count(s) > 1}
-            if dup:
-                out.append(f"{label} repeats (zone, up_to_kg) {sorted(dup)}")
+            repeated_bands = {s for s in seen if seen.count(s) > 1}
+            if repeated_bands:
+                out.append(f"{label} repeats (zone, up_to_kg) {sorted(repeated_bands)}")
     unpriced = sorted(zones - set(price_zones))
     if price_zones and unpriced:
         out.append(f"zones without a price: {unpriced}")

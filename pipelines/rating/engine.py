@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.frames import contiguous
+from pipelines.frames import LEFT, contiguous, day_span, largest_int
 from pipelines.fx import attach_fx, functional_cents, int64_is_enough, no_functional_currency
 from pipelines.money import (
     PERCENT_SCALE,
@@ -37,8 +37,6 @@ from pipelines.rating.outputs import charge_parts, expected_charges_table, ratin
 from pipelines.rating.pricing import chargeable_grams, price_freight, volumetric_grams
 from pipelines.rating.tables import RateCardTables, build_tables
 from pipelines.tracking import with_normalised_tracking
-
-LEFT = {"how": "left", "maintain_order": "left"}
 
 
 @dataclass(frozen=True)
@@ -163,7 +161,7 @@ def rate_shipments(
     amounts = [a.fill_null(0).cast(pl.Int64) for a in charge_parts(tables).values()]
     rated = pl.col("unrated_reason").is_null()
     wide = wide.with_columns(_total_c=pl.when(rated).then(pl.sum_horizontal(amounts)))
-    fits = int64_is_enough(wide["_total_c"].max(), wide["_fx_u"].max())  # type: ignore[arg-type]
+    fits = int64_is_enough(largest_int(wide["_total_c"]), largest_int(wide["_fx_u"]))
     wide = wide.with_columns(
         _total_f_c=pl.when(rated).then(
             pl.sum_horizontal([functional_cents(a, fits_int64=fits) for a in amounts])
@@ -306,10 +304,10 @@ def _with_price(narrow: pl.DataFrame, tables: RateCardTables, grid: CardGrid) ->
 
 
 def _fuel_percent(narrow: pl.DataFrame, grid: CardGrid) -> pl.Expr:
-    first, last = narrow["ship_date"].min(), narrow["ship_date"].max()
-    if first is None:
+    span = day_span(narrow["ship_date"])
+    if span is None:
         return pl.lit(None, pl.Int64)
-    return grid.fuel_percent_by_day(pl.col("_card"), pl.col("ship_date"), first, last)  # type: ignore[arg-type]
+    return grid.fuel_percent_by_day(pl.col("_card"), pl.col("ship_date"), *span)
 
 
 def _with_reasons(narrow: pl.DataFrame, base: pl.DataFrame, tables: RateCardTables) -> pl.DataFrame:
@@ -366,11 +364,12 @@ def _with_fx(
     )
     if unknown.height:
         raise no_functional_currency(unknown["company"])
-    first_day, last_day = narrow["ship_date"].min(), narrow["ship_date"].max()
-    if first_day is None:
+    span = day_span(narrow["ship_date"])
+    if span is None:
         first, days = 0, 1
     else:
-        first, days = (first_day - EPOCH).days, (last_day - first_day).days + 1  # type: ignore[operator]
+        first_day, last_day = span
+        first, days = (first_day - EPOCH).days, (last_day - first_day).days + 1
     currency = position_in(currencies, _attr(v, "currency"))
     narrow = narrow.with_columns(
         _fxk=(currency * len(known) + company) * days + (pl.col("ship_date").cast(pl.Int64) - first)

@@ -15,12 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from pipelines.rating.tables import RateCardTables
 
-LEFT = {"how": "left", "maintain_order": "left"}
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+
 EPOCH = date(1970, 1, 1)
 
 
@@ -31,7 +34,7 @@ def position_in(values: Sequence[str], expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.Enum(list(values)), strict=False).to_physical().cast(pl.Int64)
 
 
-def dense(values: list, dtype: pl.DataType) -> pl.Expr:
+def dense(values: list, dtype: PolarsDataType) -> pl.Expr:
     """A literal lookup table to `gather` from."""
     return pl.lit(pl.Series(values, dtype=dtype))
 

@@ -38,7 +38,7 @@ def ratings_table(wide: pl.DataFrame) -> pl.DataFrame:
     columns = [
         decimals[name] if name in decimals else wide[name] for name in SHIPMENT_RATINGS.column_names
     ]
-    return pl.DataFrame(columns).cast(SHIPMENT_RATINGS.schema)  # type: ignore[arg-type]
+    return pl.DataFrame(columns).cast(SHIPMENT_RATINGS.schema)
 
 
 def charge_parts(tables: RateCardTables) -> dict[str, pl.Expr]:
@@ -109,4 +109,4 @@ def expected_charges_table(
     }
     return pl.DataFrame([columns[c].alias(c) for c in EXPECTED_CHARGES.column_names]).cast(
         EXPECTED_CHARGES.schema
-    )  # type: ignore[arg-type]
+    )

@@ -9,7 +9,7 @@ from pipelines.reconciliation.invariants import (
     rollforward_breaks,
     rollforward_chain_breaks,
 )
-from pipelines.reconciliation.order_cost import order_logistics_cost
+from pipelines.reconciliation.order_cost import order_logistics_cost, unpriceable_shipments
 from pipelines.reconciliation.periods import BillingPeriod, bill_periods, billing_periods
 from pipelines.reconciliation.result import ReconciliationResult
 from pipelines.reconciliation.sink import FindingsSink
@@ -30,4 +30,5 @@ __all__ = [
     "reconcile",
     "rollforward_breaks",
     "rollforward_chain_breaks",
+    "unpriceable_shipments",
 ]

@@ -94,6 +94,16 @@ class _Judged:
     """Each judged line's bucket, lines in line order (to merge `held` without a sort)."""
 
 
+_Frames = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
+"""A period's bill lines, its carrier's shipment ratings and expected charges."""
+
+
+def _bucket_of_frames(frames: _Frames, bucket_of: list[pl.Series], bucket: int) -> _Frames:
+    """The rows of each frame in `bucket` (`bucket_of`: each frame's bucket per row)."""
+    lines, own, expected = (f.filter(b == bucket) for b, f in zip(bucket_of, frames, strict=True))
+    return lines, own, expected
+
+
 def _judge_bucket(
     lines: pl.DataFrame, own: pl.DataFrame, expected: pl.DataFrame, judging: _Judging
 ) -> pl.DataFrame:
@@ -126,7 +136,7 @@ def _judge_bucket(
     )
     if findings.height != current.height:
         raise AssertionError("findings lost or duplicated lines")
-    return findings.cast(FINDINGS.schema)  # type: ignore[arg-type]
+    return findings.cast(FINDINGS.schema)
 
 
 def _billing_history(
@@ -167,7 +177,7 @@ def _judge_period(
     expected = only_carrier(inputs.rating.expected_charges, period.carrier)
     judged = _Judged(own, _billing_history(lines, period))
     buckets = max(1, -(-lines.height // bucket_lines))
-    frames = (lines, own, expected)
+    frames: _Frames = (lines, own, expected)
     if buckets == 1:
         _keep(judged, _judge_bucket(*frames, judging), 0, sink)
         return judged
@@ -179,9 +189,7 @@ def _judge_period(
         # no name holds a bucket's frames or findings: each is freed before the next bucket
         _keep(
             judged,
-            _judge_bucket(
-                *[f.filter(b == bucket) for b, f in zip(bucket_of, frames, strict=True)], judging
-            ),
+            _judge_bucket(*_bucket_of_frames(frames, bucket_of, bucket), judging),
             bucket,
             sink,
         )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.contracts.reconciliation import FINDINGS
+from pipelines.frames import LEFT
 from pipelines.money import (
     PERCENT_SCALE,
     cents_to_money,
@@ -39,7 +40,6 @@ from pipelines.reconciliation.evidence import evidence
 MILLION = 1_000_000
 """Relative tolerances are in 1/10000 %, i.e. parts per million."""
 DISPUTED_BASE = ("WEIGHT_DISCREPANCY", "RATE_MISMATCH")
-LEFT = {"how": "left", "maintain_order": "left"}
 WORK_COLS = (
     "_lid",
     "carrier",
@@ -374,5 +374,5 @@ def _amounts_and_evidence(wide: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFra
             ),
         )
         .select(FINDINGS.column_names)
-        .cast(FINDINGS.schema)  # type: ignore[arg-type]
+        .cast(FINDINGS.schema)
     )

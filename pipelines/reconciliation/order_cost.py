@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.contracts.reconciliation import ORDER_LOGISTICS_COST
-from pipelines.fx import fx_units, to_functional
-from pipelines.money import money_to_cents
+from pipelines.contracts.reconciliation import ORDER_LOGISTICS_COST, UNPRICEABLE_SHIPMENTS
+from pipelines.fx import functional_cents, fx_units, int64_is_enough
+from pipelines.money import cents_to_money, money_to_cents
 
 
-def order_logistics_cost(findings: pl.DataFrame, shipment_ratings: pl.DataFrame) -> pl.DataFrame:
-    """One row per (order, company); `findings` of all periods reconciled so far."""
+def order_logistics_cost(
+    findings: pl.DataFrame, shipment_ratings: pl.DataFrame, companies: pl.DataFrame
+) -> pl.DataFrame:
+    """One row per (order, company); `findings` of all periods reconciled so far.
+
+    The functional currency is the company's (`companies`), not the rating's: a shipment
+    that cannot be priced has no rating currency, and taking it from there gave such an
+    order an empty currency and a second row. Such a shipment, unbilled, is in no total
+    and counted in `unpriced_shipments`."""
     approved = (
         findings.filter(pl.col("shipment_id").is_not_null())
         .group_by("shipment_id")
@@ -26,11 +33,31 @@ def order_logistics_cost(findings: pl.DataFrame, shipment_ratings: pl.DataFrame)
     )
     ships = (
         shipment_ratings.filter(pl.col("order_id").is_not_null())
+        .drop("functional_currency")
+        .join(
+            companies.select("company", "functional_currency"),
+            on="company",
+            how="left",
+            validate="m:1",
+        )
         .join(approved, on="shipment_id", how="left")
-        .with_columns(_fx_u=fx_units(pl.col("fx_rate")))
+        # an unpriced shipment has no rate; its approved amount can only be 0
+        # (UNCONTRACTED_CHARGE). Nulls filled: Polars failed on the Int128 product when a
+        # null rate met an all-null approved column
+        .with_columns(
+            _billed=pl.col("_approved_c").is_not_null(),
+            _approved_c=pl.col("_approved_c").fill_null(0),
+            _fx_u=fx_units(pl.col("fx_rate")).fill_null(0),
+        )
     )
-    ships = to_functional(ships.lazy(), "_approved_c", "_approved_f").collect()
-    billed = pl.col("_approved_c").is_not_null()
+    # Int64 when it cannot overflow (pipelines/fx.py): Polars 2.1 failed to negate the
+    # Int128 product on some inputs (an order with an unpriced shipment)
+    bounds = ships.select(pl.col("_approved_c").abs().max(), pl.col("_fx_u").max()).row(0)
+    fits = int64_is_enough(*bounds)
+    ships = ships.with_columns(
+        _approved_f=cents_to_money(functional_cents(pl.col("_approved_c"), fits_int64=fits))
+    )
+    billed = pl.col("_billed")
     return (
         ships.group_by("order_id", "company", "functional_currency")
         .agg(
@@ -38,6 +65,7 @@ def order_logistics_cost(findings: pl.DataFrame, shipment_ratings: pl.DataFrame)
             billed_shipments=billed.sum(),
             approved_freight_functional=pl.col("_approved_f").filter(billed).sum(),
             expected_unbilled_functional=pl.col("expected_total_functional").filter(~billed).sum(),
+            unpriced_shipments=(~billed & pl.col("unrated_reason").is_not_null()).sum(),
         )
         .with_columns(
             pl.col("approved_freight_functional", "expected_unbilled_functional").fill_null(0),
@@ -52,6 +80,32 @@ def order_logistics_cost(findings: pl.DataFrame, shipment_ratings: pl.DataFrame)
             .otherwise(pl.lit("PARTIAL")),
         )
         .select(ORDER_LOGISTICS_COST.column_names)
-        .cast(ORDER_LOGISTICS_COST.schema)  # type: ignore[arg-type]
+        .cast(ORDER_LOGISTICS_COST.schema)
         .sort("order_id", "company")
+    )
+
+
+def unpriceable_shipments(
+    shipments: pl.DataFrame, shipment_ratings: pl.DataFrame, configured: list[str]
+) -> pl.DataFrame:
+    """UNPRICEABLE_SHIPMENTS: every shipment whose carrier is not in `configured` (it is
+    never rated), and every rated shipment with an `unrated_reason`; `shipments` has
+    shipment_id, carrier, ship_date, company and order_id."""
+    columns = ["shipment_id", "carrier", "ship_date", "company", "order_id"]
+    unconfigured = shipments.filter(~pl.col("carrier").is_in(configured)).select(
+        *columns,
+        reason_code=pl.lit("carrier_not_configured"),
+        reason=pl.format("carrier {} is not in carriers.yaml: not rated", pl.col("carrier")),
+    )
+    unrated = shipment_ratings.filter(pl.col("unrated_reason").is_not_null()).select(
+        *columns,
+        reason_code=pl.when(pl.col("card_key").is_null())
+        .then(pl.lit("no_valid_rate_card"))
+        .otherwise(pl.lit("not_priceable")),
+        reason=pl.col("unrated_reason"),
+    )
+    return (
+        pl.concat([unconfigured, unrated], how="vertical_relaxed")
+        .cast(UNPRICEABLE_SHIPMENTS.schema)
+        .sort("shipment_id")
     )

@@ -78,7 +78,7 @@ def vouchers_from_totals(totals: pl.DataFrame, headers: pl.DataFrame) -> pl.Data
         totals.join(stated, on=BILL_KEY, how="left")
         .with_columns(voucher_id=pl.format("{}-{}", pl.col("carrier"), pl.col("bill_number")))
         .select(PAYABLE_VOUCHERS.column_names)
-        .cast(PAYABLE_VOUCHERS.schema)  # type: ignore[arg-type]
+        .cast(PAYABLE_VOUCHERS.schema)
         .sort("bill_date", "bill_number", "source_sha256")
     )
 
@@ -102,7 +102,7 @@ def sort_disputes(rows: list[pl.DataFrame]) -> pl.DataFrame:
     return (
         whole.sort("bill_number", "line_number", "source_sha256")
         .drop("source_sha256")
-        .cast(DISPUTES.schema)  # type: ignore[arg-type]
+        .cast(DISPUTES.schema)
     )
 
 
@@ -116,35 +116,8 @@ def summary_from_totals(
 ) -> pl.DataFrame:
     """One row per bill currency (the carrier's currency when nothing was billed), from
     the per-bill totals: a few rows per bill instead of a pass over every line."""
-    line_sums = totals.group_by(BILL_KEY).agg(lines_total=pl.col("billed_total").sum())
-    mismatched = headers.join(line_sums, on=BILL_KEY, how="inner").filter(
-        pl.col("stated_total").is_not_null() & (pl.col("stated_total") != pl.col("lines_total"))
-    )
-    per_ccy = totals.group_by("currency").agg(
-        pl.col("^count_.*$").sum(),
-        bill_count=pl.struct(BILL_KEY).n_unique(),
-        line_count=pl.col("line_count").sum(),
-        **{f"{s}_total": pl.col(f"{s}_total").sum() for s in _SUMS},
-    )
-    if per_ccy.is_empty():
-        zero = {
-            c: 0
-            for c in ("bill_count", "line_count", *(f"count_{x.lower()}" for x in FINDING_CODES))
-        }
-        money = dict.fromkeys(
-            ("billed_total", "expected_total", "approved_total", "disputed_total"), 0
-        )
-        per_ccy = pl.DataFrame([{"currency": currency, **zero, **money}]).with_columns(
-            pl.col(list(money)).cast(MONEY)
-        )
-    accrued = journal.group_by(pl.col("currency").fill_null(currency)).agg(
-        unbilled_count=(pl.col("entry") == "ACCRUE").sum(),
-        unrated_unbilled_count=(
-            (pl.col("entry") == "ACCRUE") & pl.col("unrated_reason").is_not_null()
-        ).sum(),
-        accrued_total=pl.col("amount").filter(pl.col("entry") == "ACCRUE").sum(),
-        released_total=-pl.col("amount").filter(pl.col("entry") == "RELEASE").sum(),
-    )
+    per_ccy = _billed_per_currency(totals, currency)
+    accrued = _accrued_per_currency(journal, currency)
     return (
         per_ccy.join(accrued, on="currency", how="full", coalesce=True)
         .with_columns(
@@ -165,7 +138,7 @@ def summary_from_totals(
             period_start=pl.lit(period.start),
             period_end=pl.lit(period.end),
             quarantined_count=pl.lit(quarantined_count),
-            bills_total_mismatch=pl.lit(mismatched.height),
+            bills_total_mismatch=pl.lit(_mismatched_bills(totals, headers)),
         )
         .with_columns(
             auto_approved_share=_share(pl.col("count_ok"), pl.col("line_count")),
@@ -174,6 +147,50 @@ def summary_from_totals(
             ),
         )
         .select(PERIOD_SUMMARY.column_names)
-        .cast(PERIOD_SUMMARY.schema)  # type: ignore[arg-type]
+        .cast(PERIOD_SUMMARY.schema)
         .sort("currency")
+    )
+
+
+def _mismatched_bills(totals: pl.DataFrame, headers: pl.DataFrame) -> int:
+    """How many bills state a total their lines do not sum to."""
+    line_sums = totals.group_by(BILL_KEY).agg(lines_total=pl.col("billed_total").sum())
+    mismatched = headers.join(line_sums, on=BILL_KEY, how="inner").filter(
+        pl.col("stated_total").is_not_null() & (pl.col("stated_total") != pl.col("lines_total"))
+    )
+    return mismatched.height
+
+
+def _billed_per_currency(totals: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """Bill, line and finding counts and money totals per bill currency; one row of zeros
+    in the carrier's `currency` when nothing was billed."""
+    per_ccy = totals.group_by("currency").agg(
+        pl.col("^count_.*$").sum(),
+        bill_count=pl.struct(BILL_KEY).n_unique(),
+        line_count=pl.col("line_count").sum(),
+        **{f"{s}_total": pl.col(f"{s}_total").sum() for s in _SUMS},
+    )
+    if per_ccy.is_empty():
+        zero = {
+            c: 0
+            for c in ("bill_count", "line_count", *(f"count_{x.lower()}" for x in FINDING_CODES))
+        }
+        money = dict.fromkeys(
+            ("billed_total", "expected_total", "approved_total", "disputed_total"), 0
+        )
+        per_ccy = pl.DataFrame([{"currency": currency, **zero, **money}]).with_columns(
+            pl.col(list(money)).cast(MONEY)
+        )
+    return per_ccy
+
+
+def _accrued_per_currency(journal: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """Unbilled shipments accrued and released per currency (unpriced ones in `currency`)."""
+    return journal.group_by(pl.col("currency").fill_null(currency)).agg(
+        unbilled_count=(pl.col("entry") == "ACCRUE").sum(),
+        unrated_unbilled_count=(
+            (pl.col("entry") == "ACCRUE") & pl.col("unrated_reason").is_not_null()
+        ).sum(),
+        accrued_total=pl.col("amount").filter(pl.col("entry") == "ACCRUE").sum(),
+        released_total=-pl.col("amount").filter(pl.col("entry") == "RELEASE").sum(),
     )

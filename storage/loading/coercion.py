@@ -7,9 +7,15 @@ round 1.005 into a 2-place column without a word, and money must be exact.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import polars as pl
+from polars.expr.whenthen import ChainedThen, Then
 
 from pipelines.contracts.spec import Column
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum)
 
@@ -49,10 +55,10 @@ def coerce_column(source: pl.DataType, column: Column) -> tuple[pl.Expr, pl.Expr
     if column.non_negative:
         checks.append((parsed < 0, pl.format("{} must not be negative", shown)))
 
-    reason = pl.when(checks[0][0]).then(_as_expr(checks[0][1]))
+    chain: Then | ChainedThen = pl.when(checks[0][0]).then(_as_expr(checks[0][1]))
     for cond, why in checks[1:]:
-        reason = reason.when(cond.fill_null(False)).then(_as_expr(why))
-    reason = reason.otherwise(None)
+        chain = chain.when(cond.fill_null(False)).then(_as_expr(why))
+    reason = chain.otherwise(None)
     return parsed.alias(column.name), reason.alias(reason_column(column.name))
 
 
@@ -60,7 +66,7 @@ def _as_expr(value: pl.Expr | str) -> pl.Expr:
     return pl.lit(value) if isinstance(value, str) else value
 
 
-def _parse_text(text: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr, str]:
+def _parse_text(text: pl.Expr, dtype: PolarsDataType) -> tuple[pl.Expr, pl.Expr, str]:
     """Parse text strictly: returns (value, format ok, description of what was expected)."""
     if isinstance(dtype, pl.Decimal):
         whole = dtype.precision - dtype.scale
@@ -85,7 +91,7 @@ def _parse_text(text: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr, st
 
 
 def _cast_native(
-    raw: pl.Expr, source: pl.DataType, dtype: pl.DataType
+    raw: pl.Expr, source: pl.DataType, dtype: PolarsDataType
 ) -> tuple[pl.Expr, pl.Expr, str]:
     """Cast a typed (Parquet) column; binary floats are refused for exact types."""
     if source.is_float() and (isinstance(dtype, pl.Decimal) or dtype.is_integer()):

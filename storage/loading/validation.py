@@ -109,9 +109,8 @@ def validate_files(
 
 
 def _typed_schema(contract: TableContract) -> pl.Schema:
-    schema = dict(contract.schema)
-    schema.update({SOURCE_FILE: pl.String, SOURCE_ROW: pl.Int64, LOAD_DATE: pl.Date})
-    return pl.Schema(schema)
+    provenance = pl.Schema({SOURCE_FILE: pl.String, SOURCE_ROW: pl.Int64, LOAD_DATE: pl.Date})
+    return pl.Schema({**contract.schema, **provenance})
 
 
 def _coerce_file(path: Path, contract: TableContract, warnings: list[str]) -> pl.DataFrame:
@@ -264,7 +263,7 @@ def _split(
         )
         .join(reasons, on=["file", "row"], how="left")
         .select(QUARANTINE_SCHEMA.names())
-        .cast(dict(QUARANTINE_SCHEMA))
+        .cast(QUARANTINE_SCHEMA)
     )
     valid = frame.filter(~bad).select([*contract.column_names, SOURCE_FILE, SOURCE_ROW, LOAD_DATE])
     return ValidatedBatch(contract.name, valid, violations, quarantined, rejected, warnings)

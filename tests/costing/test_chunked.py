@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from benchmarks._costing_ledger import DAYS, START, generate
 from pipelines.costing import cost_range
-from pipelines.costing.chunked import cost_range_chunked
+from pipelines.costing.chunked import Chunking, cost_range_chunked
 from tests.costing.helpers import inputs, move
 from tests.costing.ledgers import END as LEDGER_END
 from tests.costing.ledgers import LANDED_REFERENCE_KINDS, frames, ledgers
@@ -27,7 +27,7 @@ def test_chunked_equals_one_call() -> None:
     ledger = generate(20_000, 300, seed=3)
     end = START + timedelta(days=DAYS - 1)
     one = cost_range(ledger, None, START, end)
-    chunked = cost_range_chunked(ledger, None, START, end, chunks=4)
+    chunked = cost_range_chunked(ledger, None, START, end, chunking=Chunking(4))
     for name in (
         "cogs",
         "consumption",
@@ -56,7 +56,7 @@ def test_a_return_of_another_skus_issue_is_valued_the_same_in_chunks() -> None:
         rows.append(move(f"rt{k}", "2026-01-03T09:00", "RETURN", 1, sku=f"B{k}", ref="i1"))
     jan1, jan3 = date(2026, 1, 1), date(2026, 1, 3)
     one = cost_range(inputs(rows), None, jan1, jan3)
-    chunked = cost_range_chunked(inputs(rows), None, jan1, jan3, chunks=8)
+    chunked = cost_range_chunked(inputs(rows), None, jan1, jan3, chunking=Chunking(8))
     for r in (one, chunked):
         returns = r.postings.filter(category="RETURN").select("movement_id", "value")
         assert dict(returns.rows()) == {f"rt{k}": Decimal("3.00") for k in range(8)}
@@ -72,7 +72,11 @@ def test_chunked_with_a_sink_hands_over_the_detail_and_keeps_the_totals() -> Non
     one = cost_range(ledger, None, START, end)
     seen: dict[int, pl.DataFrame] = {}
     chunked = cost_range_chunked(
-        ledger, None, START, end, chunks=3, sink=lambda k, r: seen.__setitem__(k, r.cogs)
+        ledger,
+        None,
+        START,
+        end,
+        chunking=Chunking(3, sink=lambda k, r: seen.__setitem__(k, r.cogs)),
     )
     assert sorted(seen) == [0, 1, 2]
     assert_frame_equal(_sorted(pl.concat(seen.values())), _sorted(one.cogs))
@@ -91,7 +95,7 @@ def test_chunked_equals_one_call_with_reference_cost_after_landed_cost(rows: lis
     same way in SKU chunks as in one call."""
     frame = frames(rows)
     one = cost_range(frame, None, LEDGER_START, LEDGER_END)
-    chunked = cost_range_chunked(frame, None, LEDGER_START, LEDGER_END, chunks=2)
+    chunked = cost_range_chunked(frame, None, LEDGER_START, LEDGER_END, chunking=Chunking(2))
     for name in ("cogs", "postings", "flags", "landed_cost_expensed"):
         assert_frame_equal(_sorted(getattr(chunked, name)), _sorted(getattr(one, name)))
     for name, frame_ in one.end_state.frames().items():

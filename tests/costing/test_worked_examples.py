@@ -114,6 +114,61 @@ def test_shortfall_with_no_layer_ever_is_zero_and_flagged() -> None:
     assert set(r.flags.get_column("flag")) == {"NO_REFERENCE_COST", "NEGATIVE_STOCK_PROVISIONAL"}
 
 
+def test_shortfall_in_a_pool_with_no_history_takes_the_latest_other_warehouse_reference() -> None:
+    # DOMAIN.md "Negative stock": W3 never had S1. At i3 (Jan 4) the company's other pools of
+    # S1 are W1 (last inbound r1, Jan 1) and W2 (last inbound r2b, Jan 3): W2's is the latest.
+    # W2 holds stock then, so its reference is its oldest open layer: r2a (1 unit left of 4
+    # worth 10.00 -> V/Q = 2.50); 3 units short -> P = 7.50. C2's S1 and W1's S2 do not count.
+    # At i4 (Jan 5) W2 is empty (i2 took the rest on Jan 4, 23:00): the reference is W2's
+    # last entered layer r2b (2 units worth 7.00 -> 3.50): 1 unit -> 3.50. Then r4 (W3)
+    # serves both: true-ups at its cost 4.00 a unit.
+    rows = [
+        move("r1", "2026-01-01T09:00", "RECEIPT", 5, cost="1"),
+        move("r2a", "2026-01-02T09:00", "RECEIPT", 4, wh="W2", cost="2.5"),
+        move("i2a", "2026-01-02T10:00", "ISSUE", 3, wh="W2"),
+        move("r2b", "2026-01-03T09:00", "RECEIPT", 2, wh="W2", cost="3.5"),
+        move("rc", "2026-01-03T12:00", "RECEIPT", 1, company="C2", cost="99"),
+        move("rs", "2026-01-03T13:00", "RECEIPT", 1, sku="S2", cost="50"),
+        move("i3", "2026-01-04T09:00", "ISSUE", 3, wh="W3"),
+        move("i2", "2026-01-04T23:00", "ISSUE", 3, wh="W2"),
+        move("i4", "2026-01-05T09:00", "ISSUE", 1, wh="W3"),
+        move("r4", "2026-01-06T09:00", "RECEIPT", 4, wh="W3", cost="4"),
+    ]
+    r = cost(rows)
+    provisional = r.cogs.filter(kind="COST", warehouse="W3").select("movement_id", "provisional")
+    assert provisional.rows() == [("i3", D("7.50")), ("i4", D("3.50"))]
+    true_ups = amounts(r.cogs.filter(kind="TRUE_UP"))
+    assert true_ups == {"i3": D("4.50"), "i4": D("0.50")}
+    flags = r.flags.filter(pl.col("movement_id").is_in(["i3", "i4"]))
+    assert set(flags.select("movement_id", "flag").rows()) == {
+        ("i3", "NEGATIVE_STOCK_PROVISIONAL"),
+        ("i3", "REFERENCE_COST_FROM_WAREHOUSE"),
+        ("i4", "NEGATIVE_STOCK_PROVISIONAL"),
+        ("i4", "REFERENCE_COST_FROM_WAREHOUSE"),
+    }
+    # day by day (the other pools' references carried in the state) gives the same
+    days = _day_by_day(inputs(rows), JAN1, JAN10)
+    got = pl.concat(d.cogs for d in days).filter(kind="COST", warehouse="W3")
+    assert got.select("movement_id", "provisional").rows() == provisional.rows()
+    carried = days[2].end_state.pool_refs.filter(company="C1", sku="S1")
+    assert carried.select("warehouse", "last_in_id").sort("warehouse").rows() == [
+        ("W1", "r1"),
+        ("W2", "r2b"),
+    ]
+
+
+def test_a_shortfall_takes_the_pool_whose_last_inbound_is_latest_across_days() -> None:
+    # W1's last inbound (Jan 2) is later than W2's (Jan 1), both carried into Jan 3's call:
+    # the W3 shortfall takes W1's reference (4.00 a unit), not W2's (1.00).
+    rows = [
+        move("r2", "2026-01-01T09:00", "RECEIPT", 1, wh="W2", cost="1"),
+        move("r1", "2026-01-02T09:00", "RECEIPT", 1, wh="W1", cost="4"),
+        move("i3", "2026-01-03T09:00", "ISSUE", 2, wh="W3"),
+    ]
+    for result in (cost(rows), _day_by_day(inputs(rows), JAN1, date(2026, 1, 3))[-1]):
+        assert amounts(result.cogs.filter(kind="COST")) == {"i3": D("8.00")}
+
+
 def test_return_is_valued_at_its_issue_cost_share() -> None:
     # Issue of 3 cost 1.00 (layer 3 @ 0.333333); return 1 -> round(1.00 x 1/3) = 0.33.
     r = cost(
@@ -193,6 +248,24 @@ def test_intercompany_transfer_is_an_issue_then_a_receipt_at_the_transfer_price(
     ]
 
 
+def test_an_unpriced_intercompany_transfer_in_is_at_the_reference_cost_and_flagged() -> None:
+    # docs/costing.md "Transfers": without a transfer price the destination layer is valued at
+    # the destination pool's reference unit cost (its oldest open layer: 4 units worth 10.00,
+    # so 2 units -> 5.00), flagged INTERCOMPANY_WITHOUT_PRICE.
+    rows = [
+        move("r1", "2026-01-01T09:00", "RECEIPT", 2, cost="1"),
+        move("r2", "2026-01-01T09:00", "RECEIPT", 4, wh="W3", company="C2", cost="2.5"),
+        move("to", "2026-01-02T09:00", "TRANSFER_OUT", 2, ref="T1"),
+        move("ti", "2026-01-04T09:00", "TRANSFER_IN", 2, wh="W3", company="C2", ref="T1"),
+    ]
+    r = cost(rows)
+    ic = r.postings.filter(pl.col("category") == "TRANSFER_IN_INTERCOMPANY")
+    assert ic.select("movement_id", "value").rows() == [("ti", D("5.00"))]
+    flags = r.flags.filter(pl.col("movement_id") == "ti").select("flag", "detail").rows()
+    assert [f for f, _ in flags] == ["INTERCOMPANY_WITHOUT_PRICE"]
+    assert "from C1" in flags[0][1]
+
+
 def test_closed_period_posts_late_documents_on_the_first_open_day() -> None:
     rows = [move("r1", "2026-01-01T09:00", "RECEIPT", 1, cost="2")]
     frame = inputs(rows)
@@ -222,23 +295,34 @@ def test_company_pool_ignores_transfers_within_a_company() -> None:
 
 @pytest.mark.parametrize(
     ("rows", "message"),
-    [
-        ([move("r1", "2026-01-01T09:00", "RECEIPT", 1)], "RECEIPT without unit_cost"),
-        ([move("r1", "2026-01-01T09:00", "RECEIPT", 1, cost="1", currency="GBP")], "no fx rate"),
-        (
-            [
-                move("to", "2026-01-01T09:00", "TRANSFER_OUT", 2, ref="T"),
-                move("ti", "2026-01-02T09:00", "TRANSFER_IN", 1, ref="T", wh="W2"),
-            ],
-            "quantity differs",
-        ),
-        ([move("x", "2026-01-01T09:00", "ISSUE", 0)], "quantity must be > 0"),
-    ],
+    [([move("x", "2026-01-01T09:00", "ISSUE", 0)], "quantity must be > 0")],
 )
 def test_bad_rows_raise_errors_naming_them(rows: list[dict], message: str) -> None:
     with pytest.raises(CostingInputError, match=message) as err:
         cost(rows)
     assert rows[-1]["movement_id"] in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([move("r1", "2026-01-01T09:00", "RECEIPT", 1)], "receipt_without_unit_cost"),
+        ([move("r1", "2026-01-01T09:00", "RECEIPT", 1, cost="1", currency="GBP")], "no_fx_rate"),
+        (
+            [
+                move("to", "2026-01-01T09:00", "TRANSFER_OUT", 2, ref="T"),
+                move("ti", "2026-01-02T09:00", "TRANSFER_IN", 1, ref="T", wh="W2"),
+            ],
+            "transfer_quantity_differs",
+        ),
+    ],
+)
+def test_rows_that_cannot_be_costed_are_refused_naming_them(rows: list[dict], message: str) -> None:
+    # issue 15: these used to stop the whole range (CostingInputError); now only the row is
+    # left out, with its reason (tests/costing/test_refusals.py)
+    refused = cost(rows).refused
+    assert refused.select("document_id").rows() == [(rows[-1]["movement_id"],)]
+    assert refused["reason"][0].startswith(message)
 
 
 def test_landed_cost_is_allocated_capitalised_on_hand_and_expensed_on_units_gone() -> None:

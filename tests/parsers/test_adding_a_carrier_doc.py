@@ -66,7 +66,7 @@ def test_after_step_3_the_cli_shows_freight_and_a_footing_bill(tmp_path):
         parsers_app, ["parse", str(bill), "--templates-dir", str(templates)]
     )
     assert result.exit_code == 0, result.output
-    assert "chosen: template-csv 1 with template cnpost-statement-csv@1" in result.output
+    assert "chosen: template-csv 2 with template cnpost-statement-csv@1" in result.output
     assert (
         "FREIGHT" in result.output
         and "OTHER" not in result.output.split("chosen")[1].split("bill CP")[0]

@@ -32,7 +32,7 @@ def test_parse_shows_choice_lines_and_that_the_bill_foots(tmp_path):
     good, _ = yunexpress(tmp_path)
     result = runner.invoke(parsers_app, ["parse", str(good)])
     assert result.exit_code == 0, result.output
-    assert "chosen: template-xlsx 1 with template yunexpress-statement-xlsx@1" in result.output
+    assert "chosen: template-xlsx 2 with template yunexpress-statement-xlsx@1" in result.output
     assert "sheet=账单明细;row=6" in result.output
     assert ": foots" in result.output
     assert "valid: would be accepted by ingest" in result.output
