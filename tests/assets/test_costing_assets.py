@@ -132,8 +132,8 @@ def _check_range_metadata(
             value = str(held["closing_value"].sum())
             assert exact[company]["inventory_value_end"] == value, day
         assert not [k for k in figures if "total" in k], "no total across currencies"
-    shared = [k for k in last_night if k.startswith(("cogs", "inventory_value_end "))]
-    assert len(shared) == 5
+    shared = [k for k in observed[str(END)] if k.startswith(("cogs", "inventory_value_end "))]
+    assert len(shared) == 5, "the exact table and a plotted figure per company and measure"
     shared += ["outbound_movements", "provisional_movements"]
     shared += ["true_ups", "flagged_movements", "late_movements", "inventory_qty_end"]
     assert {k: observed[str(END)][k] for k in shared} == {k: last_night[k] for k in shared}
