@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from storage.layout import DataLayout
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 INSTANCE_CONFIG = PROJECT_ROOT / "dagster.yaml"
@@ -27,3 +31,32 @@ def ensure_dagster_home(data_dir: Path) -> Path:
         shutil.copyfile(INSTANCE_CONFIG, target)
     os.environ["DAGSTER_HOME"] = str(chosen)
     return chosen
+
+
+START_DATE_VARIABLE = "RECKON_START_DATE"
+
+
+def partition_start(data_dir: Path) -> dict[str, str]:
+    """RECKON_START_DATE for the code location over `data_dir`: the first day of its
+    movements extracts, so daily partitions begin where the data does (the UI's partition
+    bar and plots hold days with data, not years of empty ones). A value already set wins;
+    empty when the data has no daily extract yet (assets/partitions.py's default holds)."""
+    if os.environ.get(START_DATE_VARIABLE):
+        return {START_DATE_VARIABLE: os.environ[START_DATE_VARIABLE]}
+    first = DataLayout(data_dir.resolve()).first_extract_day("movements")
+    return {START_DATE_VARIABLE: first.isoformat()} if first else {}
+
+
+@contextmanager
+def partitions_from_data(data_dir: Path) -> Iterator[None]:
+    """Set RECKON_START_DATE (`partition_start`) while the code location is loaded in this
+    process, and restore it after."""
+    before = os.environ.get(START_DATE_VARIABLE)
+    os.environ.update(partition_start(data_dir))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(START_DATE_VARIABLE, None)
+        else:
+            os.environ[START_DATE_VARIABLE] = before
