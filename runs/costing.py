@@ -24,6 +24,7 @@ import polars as pl
 
 from pipelines.as_of import POOL, as_of
 from pipelines.contracts.inputs import LANDED_COSTS, MOVEMENTS
+from pipelines.contracts.restatements import COSTING_RESTATEMENTS
 from pipelines.costing import CostingPolicy, CostingResult, CostingState, cost_range
 from pipelines.costing.invariants import (
     journal_balance_violations,
@@ -179,7 +180,8 @@ def cost_days(
     if restated and before is not None:
         _record_restatement(con, run, run_id, changes, restated, before)
     else:
-        store_restatement(con, run_id, through, pl.DataFrame(), changes.documents.clear())
+        nothing = pl.DataFrame(schema=COSTING_RESTATEMENTS.stored_schema)
+        store_restatement(con, run_id, through, nothing, changes.documents.clear())
     return run
 
 
