@@ -190,6 +190,17 @@ def ui(
     raise typer.Exit(subprocess.call(command, env=env, cwd=PROJECT_ROOT))
 
 
+@app.command("dagster-home")
+def dagster_home(data: DataOption = Path("demo_data")) -> None:
+    """Write the data directory's Dagster home (`$DAGSTER_HOME`, else DIR/.dagster_home) with
+    reckon's dagster.yaml, on PostgreSQL when RECKON_DAGSTER_POSTGRES_URL is set, and print its
+    path: what a `dagster-webserver` or `dagster-daemon run` service runs first
+    (docs/deployment.md)."""
+    from reckon.instance import ensure_dagster_home
+
+    typer.echo(str(ensure_dagster_home(data)))
+
+
 def main() -> None:
     app()
 

@@ -4,17 +4,35 @@ Without DAGSTER_HOME, Dagster keeps run history in a temporary folder deleted
 on exit (DAGSTER-NOTES.md); the UI would then show none of the CLI's runs. The
 default home is `<data dir>/.dagster_home`: Dagster's record of which bill
 files and billing periods exist (dynamic partitions) belongs to one data
-directory, and two data directories must not share it.
+directory, and two data directories must not share it (nor, in a team
+deployment, one PostgreSQL database).
+
+The instance is embedded (SQLite files in the home) unless RECKON_DAGSTER_POSTGRES_URL
+is set: then Dagster's storage is that PostgreSQL database (docs/deployment.md), the
+other settings unchanged.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
+
+from storage.files import write_bytes
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 INSTANCE_CONFIG = PROJECT_ROOT / "dagster.yaml"
+POSTGRES_STORAGE = PROJECT_ROOT / "dagster-postgres.yaml"
+POSTGRES_URL_VARIABLE = "RECKON_DAGSTER_POSTGRES_URL"
+
+
+def instance_config() -> bytes:
+    """reckon's dagster.yaml, with the PostgreSQL storage block when the URL variable is set.
+
+    The block names the variable, not its value: the password stays out of the home."""
+    config = INSTANCE_CONFIG.read_bytes()
+    if os.environ.get(POSTGRES_URL_VARIABLE):
+        config += b"\n" + POSTGRES_STORAGE.read_bytes()
+    return config
 
 
 def ensure_dagster_home(data_dir: Path) -> Path:
@@ -23,7 +41,8 @@ def ensure_dagster_home(data_dir: Path) -> Path:
     chosen = chosen.resolve()
     chosen.mkdir(parents=True, exist_ok=True)
     target = chosen / "dagster.yaml"
-    if not target.exists() or target.read_bytes() != INSTANCE_CONFIG.read_bytes():
-        shutil.copyfile(INSTANCE_CONFIG, target)
+    config = instance_config()
+    if not target.exists() or target.read_bytes() != config:
+        write_bytes(target, config)
     os.environ["DAGSTER_HOME"] = str(chosen)
     return chosen
