@@ -71,19 +71,29 @@ def _range(start: str, end: str) -> tuple[date, date]:
     return first, last
 
 
+def _dagster_home(data: Path) -> Path:
+    """The data directory's Dagster home (reckon.instance); a bad instance setting is a usage
+    error (exit 2) naming the variable."""
+    from reckon.instance import InstanceSettingError, ensure_dagster_home
+
+    try:
+        return ensure_dagster_home(data)
+    except InstanceSettingError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
 def _run_all(data: Path, first: date, last: date, purpose: str, log_level: str) -> ExitCode:
     """Hold the warehouse, clear what a killed predecessor left, run everything, print
     what each run did and why the command exits as it does."""
     import dagster as dg
 
-    from reckon.instance import ensure_dagster_home
     from reckon.runner import recover, run_everything
     from reckon.summary import describe_run, footer, verdict
     from storage.layout import DataLayout
     from storage.warehouse_lock import WarehouseInUse, hold_warehouse
 
     root = data.resolve()
-    ensure_dagster_home(root)
+    _dagster_home(root)
     try:
         with (
             hold_warehouse(DataLayout(root).warehouse_db, purpose),
@@ -177,9 +187,9 @@ def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 3000,
 ) -> None:
     """Start the Dagster UI on 127.0.0.1 with the data directory's own DAGSTER_HOME."""
-    from reckon.instance import PROJECT_ROOT, ensure_dagster_home
+    from reckon.instance import PROJECT_ROOT
 
-    home = ensure_dagster_home(data)
+    home = _dagster_home(data)
     env = {**os.environ, "RECKON_DATA_DIR": str(data.resolve()), "DAGSTER_HOME": str(home)}
     typer.echo(f"Dagster UI on http://127.0.0.1:{port} (data: {data.resolve()}, home: {home})")
     command = [
@@ -196,9 +206,7 @@ def dagster_home(data: DataOption = Path("demo_data")) -> None:
     reckon's dagster.yaml, on PostgreSQL when RECKON_DAGSTER_POSTGRES_URL is set, and print its
     path: what a `dagster-webserver` or `dagster-daemon run` service runs first
     (docs/deployment.md)."""
-    from reckon.instance import ensure_dagster_home
-
-    typer.echo(str(ensure_dagster_home(data)))
+    typer.echo(str(_dagster_home(data)))
 
 
 def main() -> None:

@@ -23,14 +23,30 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 INSTANCE_CONFIG = PROJECT_ROOT / "dagster.yaml"
 POSTGRES_STORAGE = PROJECT_ROOT / "dagster-postgres.yaml"
 POSTGRES_URL_VARIABLE = "RECKON_DAGSTER_POSTGRES_URL"
+POSTGRES_URL_SCHEME = "postgresql+psycopg2://"
+"""SQLAlchemy 2.1 reads a bare `postgresql://` as the psycopg 3 driver, which dagster-postgres
+does not install (it installs psycopg2): the URL names its driver."""
+
+
+class InstanceSettingError(ValueError):
+    """The environment asks for an instance reckon cannot open."""
 
 
 def instance_config() -> bytes:
     """reckon's dagster.yaml, with the PostgreSQL storage block when the URL variable is set.
 
-    The block names the variable, not its value: the password stays out of the home."""
+    The block names the variable, not its value: the password stays out of the home.
+    Raises InstanceSettingError for a URL without the psycopg2 driver."""
     config = INSTANCE_CONFIG.read_bytes()
-    if os.environ.get(POSTGRES_URL_VARIABLE):
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if url and not url.startswith(POSTGRES_URL_SCHEME):
+        scheme = url.split("://", 1)[0] + "://" if "://" in url else "no scheme"
+        raise InstanceSettingError(
+            f"{POSTGRES_URL_VARIABLE} must start with {POSTGRES_URL_SCHEME} (the driver "
+            f"dagster-postgres installs), not {scheme}: "
+            f"{POSTGRES_URL_SCHEME}USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    if url:
         config += b"\n" + POSTGRES_STORAGE.read_bytes()
     return config
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
+from typer.testing import CliRunner
 
+from reckon.cli import app
 from reckon.instance import INSTANCE_CONFIG, POSTGRES_URL_VARIABLE, ensure_dagster_home
 
-SECRET_URL = "postgresql://reckon:s3cret@db.example:5432/reckon_dagster"
+SECRET_URL = "postgresql+psycopg2://reckon:s3cret@db.example:5432/reckon_dagster"
 
 
 @pytest.fixture(autouse=True)
@@ -48,3 +51,38 @@ def test_unsetting_the_variable_rewrites_the_home_back_to_embedded(
     monkeypatch.delenv(POSTGRES_URL_VARIABLE)
     assert ensure_dagster_home(tmp_path) == home
     assert (home / "dagster.yaml").read_bytes() == INSTANCE_CONFIG.read_bytes()
+
+
+def test_a_process_without_the_variable_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service started without the environment file must not fall back to an empty
+    embedded history: Dagster refuses to open the instance and names the variable."""
+    monkeypatch.setenv(POSTGRES_URL_VARIABLE, SECRET_URL)
+    home = ensure_dagster_home(tmp_path)
+    monkeypatch.delenv(POSTGRES_URL_VARIABLE)
+    with pytest.raises(dg.DagsterInvalidConfigError, match=POSTGRES_URL_VARIABLE):
+        dg.DagsterInstance.from_config(str(home))
+
+
+def test_a_url_without_the_psycopg2_driver_is_a_usage_error_that_keeps_the_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLAlchemy 2.1 would take `postgresql://` for psycopg 3, not installed: the run would
+    fail deep in Dagster with "No module named 'psycopg'"."""
+    monkeypatch.setenv(POSTGRES_URL_VARIABLE, "postgresql://reckon:s3cret@db.example/reckon")
+    done = CliRunner().invoke(app, ["dagster-home", "--data", str(tmp_path)])
+    assert done.exit_code == 2
+    said = " ".join(done.output.replace("│", " ").split())  # unwrapped from typer's box
+    assert "must start with postgresql+psycopg2://" in said
+    assert "not postgresql://" in said and "s3cret" not in said
+    assert not (tmp_path / ".dagster_home" / "dagster.yaml").exists()
+
+
+def test_dagster_home_prints_the_home_it_wrote(tmp_path: Path) -> None:
+    done = CliRunner().invoke(app, ["dagster-home", "--data", str(tmp_path)])
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == str(tmp_path / ".dagster_home")
+    assert (
+        tmp_path / ".dagster_home" / "dagster.yaml"
+    ).read_bytes() == INSTANCE_CONFIG.read_bytes()
