@@ -180,7 +180,7 @@ def cost_days(
     if restated and before is not None:
         _record_restatement(con, run, run_id, changes, restated, before)
     else:
-        nothing = pl.DataFrame(schema=COSTING_RESTATEMENTS.stored_schema)
+        nothing = pl.DataFrame(schema=COSTING_RESTATEMENTS.schema)
         store_restatement(con, run_id, through, nothing, changes.documents.clear())
     return run
 
