@@ -74,6 +74,17 @@ def _range(start: str, end: str) -> tuple[date, date]:
     return first, last
 
 
+def _dagster_home(data: Path) -> Path:
+    """The data directory's Dagster home (reckon.instance); a bad instance setting is a usage
+    error (exit 2) naming the variable."""
+    from reckon.instance import InstanceSettingError, ensure_dagster_home
+
+    try:
+        return ensure_dagster_home(data)
+    except InstanceSettingError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
 def _run_all(
     data: Path, first: date, last: date, purpose: str, log_level: str, nightly_days: int = 0
 ) -> ExitCode:
@@ -81,13 +92,13 @@ def _run_all(
     what each run did and why the command exits as it does."""
     import dagster as dg
 
-    from reckon.instance import ensure_dagster_home, partitions_from_data
+    from reckon.instance import partitions_from_data
     from reckon.summary import describe_run, footer, verdict
     from storage.layout import DataLayout
     from storage.warehouse_lock import WarehouseInUse, hold_warehouse
 
     root = data.resolve()
-    ensure_dagster_home(root)
+    _dagster_home(root)
     try:
         with (
             partitions_from_data(root),
@@ -215,9 +226,9 @@ def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 3000,
 ) -> None:
     """Start the Dagster UI on 127.0.0.1 with the data directory's own DAGSTER_HOME."""
-    from reckon.instance import PROJECT_ROOT, ensure_dagster_home, partition_start
+    from reckon.instance import PROJECT_ROOT, partition_start
 
-    home = ensure_dagster_home(data)
+    home = _dagster_home(data)
     env = {
         **os.environ,
         "RECKON_DATA_DIR": str(data.resolve()),
@@ -233,6 +244,15 @@ def ui(
     # Started in its Dagster home: from the project folder, `dagster dev` would note that the
     # project's dagster.yaml "will not be used" (it is the one copied into the home).
     raise typer.Exit(subprocess.call(command, env=env, cwd=home))
+
+
+@app.command("dagster-home")
+def dagster_home(data: DataOption = Path("demo_data")) -> None:
+    """Write the data directory's Dagster home (`$DAGSTER_HOME`, else DIR/.dagster_home) with
+    reckon's dagster.yaml, on PostgreSQL when RECKON_DAGSTER_POSTGRES_URL is set, and print its
+    path: what a `dagster-webserver` or `dagster-daemon run` service runs first
+    (docs/deployment.md)."""
+    typer.echo(str(_dagster_home(data)))
 
 
 def main() -> None:
