@@ -6,8 +6,9 @@ UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 DEMO_DIR ?= $(CURDIR)/demo_data
 DEMO_SCALE ?= 1
-DEMO_FROM ?= 2026-01-01
-DEMO_TO ?= 2026-03-31
+# The demo's days: by default the 200 days ending yesterday (`reckon demo`); set both to pin them.
+DEMO_FROM ?=
+DEMO_TO ?=
 # Tests run on 2 pytest-xdist workers (this project's machines have 2 cores; `TEST_WORKERS=auto`
 # on a bigger one, `TEST_WORKERS=0` for one process). loadscope keeps a module's tests on one
 # worker, so a module fixture (a generated data set, a whole Dagster run) is built once.
@@ -31,7 +32,8 @@ env: .venv/.synced
 # Dagster's home (run history, dynamic partitions) lives in the data directory:
 # $(DEMO_DIR)/.dagster_home, written by the reckon CLI with this repository's dagster.yaml.
 demo: env
-	$(RUN) reckon demo --data $(DEMO_DIR) --scale $(DEMO_SCALE) --from $(DEMO_FROM) --to $(DEMO_TO)
+	$(RUN) reckon demo --data $(DEMO_DIR) --scale $(DEMO_SCALE) \
+		$(if $(DEMO_FROM),--from $(DEMO_FROM)) $(if $(DEMO_TO),--to $(DEMO_TO))
 
 # Lint first, then every test, slow ones included (what CI runs).
 test: lint

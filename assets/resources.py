@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from assets.run_liveness import PID_TAG, record_owner
+from assets.run_liveness import owned_by_launcher, record_owner
 from pipelines.costing import POOL_BY_WAREHOUSE, CostingPolicy
 from pipelines.costing.policy import DEFAULT_AGE_BUCKETS
 from storage.files import remove_dead_writers_temporaries
@@ -86,7 +86,7 @@ class ReckonResource(dg.ConfigurableResource):
             return
         layout = self.layout
         with hold_warehouse(layout.warehouse_db, f"Dagster run {run.run_id} ({run.job_name})"):
-            if PID_TAG not in run.tags and context.instance is not None:
+            if not owned_by_launcher(run) and context.instance is not None:
                 record_owner(context.instance, run)
                 removed = remove_dead_writers_temporaries(layout.written_folders)
                 if removed and context.log is not None:

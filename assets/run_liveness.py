@@ -33,9 +33,15 @@ def owner_tags() -> dict[str, str]:
     return {PID_TAG: str(os.getpid()), HOST_TAG: this_host()}
 
 
+def owned_by_launcher(run: dg.DagsterRun) -> bool:
+    """Whether the process that created `run` tagged it as its own (`reckon run`). A
+    re-execution inherits its parent's tags, which name the parent's process, not its own."""
+    return PID_TAG in run.tags and run.parent_run_id is None
+
+
 def record_owner(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
     """Tag `run` with this process unless its launcher already did."""
-    if PID_TAG not in run.tags:
+    if not owned_by_launcher(run):
         instance.add_run_tags(run.run_id, owner_tags())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +24,9 @@ app.add_typer(parsers_app, name="parsers")
 app.add_typer(template_app, name="template")
 PARSE_HELP = "Parse one bill file: which parser and why, its lines, the totals check."
 app.command("parse", help=PARSE_HELP)(parse_file)
+
+DEMO_DAYS = 200
+"""The demo's history: long enough for stock older than 90 and 180 days."""
 
 DataOption = Annotated[
     Path, typer.Option("--data", help="Data directory (inputs, warehouse, exports).")
@@ -71,24 +74,39 @@ def _range(start: str, end: str) -> tuple[date, date]:
     return first, last
 
 
-def _run_all(data: Path, first: date, last: date, purpose: str, log_level: str) -> ExitCode:
+def _dagster_home(data: Path) -> Path:
+    """The data directory's Dagster home (reckon.instance); a bad instance setting is a usage
+    error (exit 2) naming the variable."""
+    from reckon.instance import InstanceSettingError, ensure_dagster_home
+
+    try:
+        return ensure_dagster_home(data)
+    except InstanceSettingError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _run_all(
+    data: Path, first: date, last: date, purpose: str, log_level: str, nightly_days: int = 0
+) -> ExitCode:
     """Hold the warehouse, clear what a killed predecessor left, run everything, print
     what each run did and why the command exits as it does."""
     import dagster as dg
 
-    from reckon.instance import ensure_dagster_home
-    from reckon.runner import recover, run_everything
+    from reckon.instance import partitions_from_data
     from reckon.summary import describe_run, footer, verdict
     from storage.layout import DataLayout
     from storage.warehouse_lock import WarehouseInUse, hold_warehouse
 
     root = data.resolve()
-    ensure_dagster_home(root)
+    _dagster_home(root)
     try:
         with (
+            partitions_from_data(root),
             hold_warehouse(DataLayout(root).warehouse_db, purpose),
             dg.DagsterInstance.get() as instance,
         ):
+            from reckon.runner import recover, run_everything  # after RECKON_START_DATE
+
             recovered = recover(root, instance)
             for dead in recovered.failed_runs:
                 typer.echo(f"[recovered] run {dead.run_id} ({dead.job_name}): {dead.reason}")
@@ -97,7 +115,9 @@ def _run_all(data: Path, first: date, last: date, purpose: str, log_level: str) 
                     f"[recovered] removed {len(recovered.removed_temporaries)} temporary "
                     "file(s) left by writers that are gone"
                 )
-            results = run_everything(root, first, last, instance, log_level=log_level)
+            results = run_everything(
+                root, first, last, instance, log_level=log_level, nightly_days=nightly_days
+            )
     except WarehouseInUse as exc:
         typer.echo(f"reckon: {exc}", err=True)
         return ExitCode.WAREHOUSE_IN_USE
@@ -131,23 +151,40 @@ def demo(
     data: DataOption = Path("demo_data"),
     scale: Annotated[int, typer.Option(help="Volume multiplier (see docs/demo-data.md).")] = 1,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
-    start: Annotated[str, typer.Option("--from", help="First business day.")] = "2026-01-01",
-    end: Annotated[str, typer.Option("--to", help="Last business day.")] = "2026-03-31",
+    start: Annotated[
+        str | None, typer.Option("--from", help=f"First business day [--to - {DEMO_DAYS - 1}].")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last business day [yesterday].")] = None,
     fresh: Annotated[bool, typer.Option(help="Regenerate the demo data even if present.")] = False,
+    bad_input: Annotated[
+        bool, typer.Option(help="Drop in a few bad rows and a damaged bill (quarantine).")
+    ] = True,
+    nightly: Annotated[
+        int, typer.Option(help="Run the last N days as nightly runs after the backfill.")
+    ] = 3,
 ) -> None:
-    """The whole system end to end on generated data: what `make demo` runs (exit codes as
-    `reckon run`)."""
+    """The whole system end to end on generated data, as production looks after a go-live:
+    the data ends yesterday, the backfill is one run, the last nights are nightly runs, and a
+    few bad rows and a damaged bill are quarantined. What `make demo` runs (exit codes as
+    `reckon run`; 0 when exactly the injected bad input was quarantined)."""
     import time
 
+    from demo.bad_input import inject_bad_input, quarantined_as_injected
     from demo.carrier_api import fetch_demo_bills
     from demo.generate import generate
     from reckon.summary import demo_summary
     from storage.layout import DataLayout
 
-    first, last = _range(start, end)
     layout = DataLayout(data.resolve())
+    present = not fresh and layout.input_dir("companies").is_dir()
+    generated = layout.extract_days("movements") if present else None
+    if generated and not start and not end:  # the days of the data already there
+        first, last = generated
+    else:
+        last = _day(end) if end else date.today() - timedelta(days=1)
+        first, last = _range(start or str(last - timedelta(days=DEMO_DAYS - 1)), str(last))
     began = time.perf_counter()
-    if fresh or not layout.input_dir("companies").is_dir():
+    if not present:
         typer.echo(f"1/4 generating demo data into {layout.root} ...")
         typer.echo(str(generate(layout.root, scale=scale, seed=seed, start=first, end=last)))
     else:
@@ -159,13 +196,25 @@ def demo(
         f"    {sum(len(p) for p in fetched.paths.values())} bills fetched "
         f"({retried} transient errors retried)"
     )
+    injected = inject_bad_input(layout, last) if bad_input else None
+    if injected:
+        typer.echo(
+            f"    dropped in bad input to show quarantine: {injected.movements_file.name} "
+            f"(3 bad rows), {injected.bill_file.name} (a damaged bill)"
+        )
+    nights = min(nightly, (last - first).days)
     typer.echo(
-        f"3/4 running the nightly graph over {first} .. {last}, the bill inbox, and the "
-        "billing periods of the range (one Dagster run each) ..."
+        f"3/4 running the nightly graph over {first} .. {last - timedelta(days=nights)} as "
+        f"one run, then {nights} nightly run(s), the bill inbox, and the billing periods of "
+        "the range ..."
     )
-    code = _run_all(layout.root, first, last, f"reckon demo --from {first} --to {last}", "WARNING")
+    purpose = f"reckon demo --from {first} --to {last}"
+    code = _run_all(layout.root, first, last, purpose, "WARNING", nightly_days=nights)
     if code is not ExitCode.WAREHOUSE_IN_USE:
         typer.echo("4/4 " + demo_summary(layout))
+    if code is ExitCode.QUARANTINED and injected and quarantined_as_injected(layout, injected):
+        typer.echo("the quarantine above is exactly the bad input the demo dropped in")
+        code = ExitCode.OK
     ok = code is ExitCode.OK
     typer.echo(f"demo {'finished' if ok else 'FAILED'} in {time.perf_counter() - began:.0f} s")
     raise typer.Exit(code.value)
@@ -177,17 +226,33 @@ def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 3000,
 ) -> None:
     """Start the Dagster UI on 127.0.0.1 with the data directory's own DAGSTER_HOME."""
-    from reckon.instance import PROJECT_ROOT, ensure_dagster_home
+    from reckon.instance import PROJECT_ROOT, partition_start
 
-    home = ensure_dagster_home(data)
-    env = {**os.environ, "RECKON_DATA_DIR": str(data.resolve()), "DAGSTER_HOME": str(home)}
+    home = _dagster_home(data)
+    env = {
+        **os.environ,
+        "RECKON_DATA_DIR": str(data.resolve()),
+        "DAGSTER_HOME": str(home),
+        **partition_start(data),
+    }
     typer.echo(f"Dagster UI on http://127.0.0.1:{port} (data: {data.resolve()}, home: {home})")
     command = [
         sys.executable, "-m", "dagster", "dev",
         "-w", str(PROJECT_ROOT / "workspace.yaml"),
         "-h", "127.0.0.1", "-p", str(port),
     ]  # fmt: skip
-    raise typer.Exit(subprocess.call(command, env=env, cwd=PROJECT_ROOT))
+    # Started in its Dagster home: from the project folder, `dagster dev` would note that the
+    # project's dagster.yaml "will not be used" (it is the one copied into the home).
+    raise typer.Exit(subprocess.call(command, env=env, cwd=home))
+
+
+@app.command("dagster-home")
+def dagster_home(data: DataOption = Path("demo_data")) -> None:
+    """Write the data directory's Dagster home (`$DAGSTER_HOME`, else DIR/.dagster_home) with
+    reckon's dagster.yaml, on PostgreSQL when RECKON_DAGSTER_POSTGRES_URL is set, and print its
+    path: what a `dagster-webserver` or `dagster-daemon run` service runs first
+    (docs/deployment.md)."""
+    typer.echo(str(_dagster_home(data)))
 
 
 def main() -> None:

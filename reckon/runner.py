@@ -8,16 +8,18 @@ show up in the UI), as one run for the whole range: the single-run backfill.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from assets.definitions import build_definitions
 from assets.partition_ranges import covering_range_tags, range_tags
 from assets.resources import ReckonResource
 from assets.run_liveness import DeadRun, fail_dead_runs, owner_tags
+from reckon.location_runs import execute_in_location
 from storage.files import remove_dead_writers_temporaries
 from storage.layout import DataLayout
 
@@ -32,16 +34,17 @@ def _execute(
 ) -> dg.ExecuteInProcessResult:
     """Run one job of the code location, pointed at `data_dir`, over the partitions in `tags`
     (or only `asset_selection` of it), tagged with this process (assets/run_liveness.py:
-    failed if the process dies)."""
+    failed if the process dies), recorded as a run of the code location the UI loads
+    (reckon/location_runs.py)."""
     defs = build_definitions(ReckonResource(data_dir=str(data_dir.resolve())))
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    return defs.resolve_job_def(job_name).execute_in_process(
-        run_config=run_config,
-        instance=instance,
-        tags={**tags, **owner_tags()},
-        raise_on_error=False,
-        asset_selection=asset_selection,
-    )
+    job = defs.resolve_job_def(job_name)
+    if instance is None:  # nothing to record the run in: a throwaway instance
+        with dg.DagsterInstance.ephemeral() as ephemeral:
+            return execute_in_location(
+                job, ephemeral, run_config, {**tags, **owner_tags()}, asset_selection
+            )
+    return execute_in_location(job, instance, run_config, {**tags, **owner_tags()}, asset_selection)
 
 
 @dataclass(frozen=True)
@@ -69,10 +72,14 @@ def run_range(
     job_name: str = "nightly",
     log_level: str = "INFO",
 ) -> dg.ExecuteInProcessResult:
-    """Materialise `job_name` for every day in [start, end] as one run."""
+    """Materialise `job_name` for every day in [start, end] as one run (one day: a nightly
+    run of that day's partition)."""
     if end < start:
         raise ValueError(f"--to {end} is before --from {start}")
-    tags = range_tags(start.isoformat(), end.isoformat())
+    if start == end:
+        tags = {PARTITION_NAME_TAG: start.isoformat()}
+    else:
+        tags = range_tags(start.isoformat(), end.isoformat())
     return _execute(data_dir, job_name, tags, instance, log_level)
 
 
@@ -190,12 +197,27 @@ def run_reconciliation(
 
 
 def run_everything(
-    data_dir: Path, start: date, end: date, instance: dg.DagsterInstance, log_level: str = "INFO"
+    data_dir: Path,
+    start: date,
+    end: date,
+    instance: dg.DagsterInstance,
+    log_level: str = "INFO",
+    nightly_days: int = 0,
 ) -> list[tuple[str, dg.ExecuteInProcessResult]]:
     """The nightly graph over the range, then the bill inbox, then reconciliation, then order
     profitability (it reads costing and the reconciliation): one run each, the same jobs
-    the schedule and the sensors launch."""
-    results = [("nightly", run_range(data_dir, start, end, instance, log_level=log_level))]
+    the schedule and the sensors launch. With `nightly_days`, the last that many days of
+    the range run as nightly runs of one day each after the backfill of the days before
+    (what production looks like after a go-live: each of those days has its own
+    materialization and figures in the UI)."""
+    nightly_days = min(nightly_days, (end - start).days)
+    backfill_end = end - timedelta(days=nightly_days)
+    results = [("nightly", run_range(data_dir, start, backfill_end, instance, log_level=log_level))]
+    for offset in range(nightly_days, 0, -1):
+        day = end - timedelta(days=offset - 1)
+        results.append(
+            (f"nightly {day}", run_range(data_dir, day, day, instance, log_level=log_level))
+        )
     bills = run_bills(data_dir, instance, log_level=log_level)
     if bills is not None:
         results.append(("bills", bills))

@@ -177,8 +177,18 @@ def demo_summary(layout: DataLayout) -> str:
 
 SUMMARY_QUERIES = (
     (
-        "COGS by company",
-        "SELECT company, sum(amount) FROM costing_cogs GROUP BY company ORDER BY company",
+        "COGS by company, in its functional currency",
+        "SELECT company, functional_currency, sum(amount) FROM costing_cogs "
+        "JOIN companies USING (company) GROUP BY ALL ORDER BY company",
+    ),
+    (
+        "inventory value by company at the end, in its functional currency",
+        "SELECT company, functional_currency, sum(closing_value - opening_value) "
+        "FROM costing_valuation JOIN companies USING (company) GROUP BY ALL ORDER BY company",
+    ),
+    (
+        "input rows quarantined (quarantine_rows, quarantine/inputs/)",
+        "SELECT count(*) FROM quarantine_rows",
     ),
     (
         "provisional (negative stock) issues / true-ups",
@@ -189,7 +199,7 @@ SUMMARY_QUERIES = (
         "SELECT round(min(accuracy), 4), round(avg(accuracy), 4) FROM inventory_accuracy",
     ),
     (
-        "bill files parsed / quarantined",
+        "bill files parsed / quarantined (bill_quarantine, quarantine/bills/)",
         "SELECT count(*) FILTER (status = 'parsed'), count(*) FILTER (status = 'quarantined') "
         "FROM bill_file_status",
     ),

@@ -102,6 +102,19 @@ def period_keys(layout: DataLayout, start: date, end: date) -> list[str]:
     ]
 
 
+def closed_period_keys(layout: DataLayout, first_day: date, last_day: date) -> list[str]:
+    """The billing periods from the one holding `first_day` (the first data day) to the last
+    one ended by `last_day`: the periods a sensor may register. An open period is not
+    registered (its bills are not complete), and none before the data begins."""
+    carriers = load_carriers(layout.carriers_file)
+    return [
+        period_key(p.carrier, p.start)
+        for c in carriers.carriers
+        for p in billing_periods(c, first_day, last_day)
+        if p.end <= last_day
+    ]
+
+
 @dataclass
 class PeriodOutcome:
     period: BillingPeriod

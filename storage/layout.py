@@ -109,6 +109,23 @@ class DataLayout:
                 found.setdefault(wanted[stamp.group(1)], []).append(path)
         return found
 
+    def extract_days(self, table: str) -> tuple[date, date] | None:
+        """The first and last days daily extracts of `table` are named for (one folder
+        scan), or None: where the data, and so the daily partitions, begin and end."""
+        folder = self.input_dir(table)
+        if not folder.is_dir():
+            return None
+        days = []
+        for path in folder.iterdir():
+            stamp = DAY_IN_NAME.search(path.name)
+            if stamp and path.suffix.lower() in INPUT_SUFFIXES and not _undated(path.name):
+                days.append(date.fromisoformat(stamp.group(1)))
+        return (min(days), max(days)) if days else None
+
+    def first_extract_day(self, table: str) -> date | None:
+        days = self.extract_days(table)
+        return days[0] if days else None
+
     def stray_files(self, table: str, daily: bool) -> list[tuple[Path, str]]:
         """What the table's folder holds that no load would ever read, with why: a daily
         extract whose name carries no day (or no real one), a file of another type, a

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.metadata import Metadata, markdown_table
+from assets.metadata import Metadata, preview_table
 from assets.resources import ReckonResource
 from parsers.ingest import (
     IngestOutcome,
@@ -59,6 +59,20 @@ TEMPLATE_SHARE_TARGET = 0.8
 BILL_FILE_KEYS = "bill_files"
 """Name of the dynamic partitions of the bill files: one per inbox file (runs/inbox.py)."""
 bill_file_partitions = dg.DynamicPartitionsDefinition(name=BILL_FILE_KEYS)
+BILL_CHECKS = {
+    "lines_sum_to_stated_totals": "Every parsed bill's lines add up to the total it states.",
+    "every_file_parsed_or_quarantined": (
+        "Each file either parsed into at least one line or was quarantined with a reason."
+    ),
+    "template_share_of_lines": (
+        f"At least {TEMPLATE_SHARE_TARGET:.0%} of bill lines come from declarative templates "
+        "(a warning)."
+    ),
+    "no_file_quarantined": (
+        "No file of the run was quarantined (a warning: the reasons are on bill_quarantine "
+        "and in quarantine/bills/; `reckon parse FILE` shows why a file did not parse)."
+    ),
+}
 
 
 @dg.asset(
@@ -93,7 +107,7 @@ def bill_files(context: dg.AssetExecutionContext, reckon: ReckonResource) -> dg.
         metadata={
             "files": frame.height,
             "bytes": int(frame["size_bytes"].sum()),
-            "preview": markdown_table(frame.drop("raw_path")),
+            "preview": preview_table(frame.drop("raw_path")),
         }
     )
 
@@ -131,9 +145,8 @@ def _frames(outcome: IngestOutcome, parsed_store: Path) -> tuple[pl.DataFrame, p
         "source file hash, parser, template and locator; or the file's quarantine record."
     ),
     check_specs=[
-        dg.AssetCheckSpec("lines_sum_to_stated_totals", asset="bill_lines"),
-        dg.AssetCheckSpec("every_file_parsed_or_quarantined", asset="bill_lines"),
-        dg.AssetCheckSpec("template_share_of_lines", asset="bill_lines"),
+        dg.AssetCheckSpec(name, asset="bill_lines", description=text)
+        for name, text in BILL_CHECKS.items()
     ],
 )
 def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
@@ -250,10 +263,11 @@ def _bill_metadata(status: pl.DataFrame, lines: pl.DataFrame) -> Metadata:
         "files_withdrawn": status.filter(pl.col("status") == "withdrawn").height,
         "lines": lines.height,
         "billed_total": str(lines["amount"].sum()) if lines.height else "0",
-        "per_file": markdown_table(
+        "dagster/row_count": lines.height,
+        "per_file": preview_table(
             status.select(
-                "file_name", "status", "parser", "template_id", "lines", "parsed_total",
-                "reason", "warnings", "duplicate_of",
+                "file_name", "status", "reason", "parser", "template_id", "lines",
+                "parsed_total", "warnings", "duplicate_of",
             ),
             limit=50,
         ),
@@ -278,7 +292,17 @@ def _bill_checks(headers: pl.DataFrame, lines: pl.DataFrame, status: pl.DataFram
             "files": status.height,
             "quarantined": status.filter(pl.col("status") == "quarantined").height,
             "duplicates": status.filter(pl.col("status") == "duplicate").height,
-            "unaccounted": markdown_table(unaccounted.select("file_name", "status", "lines")),
+            "unaccounted": preview_table(unaccounted.select("file_name", "status", "lines")),
+        },
+    )
+    quarantined = status.filter(pl.col("status") == "quarantined")
+    yield dg.AssetCheckResult(
+        check_name="no_file_quarantined",
+        passed=quarantined.is_empty(),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "files_quarantined": quarantined.height,
+            "quarantined": preview_table(quarantined.select("reason", "file_name", "error_code")),
         },
     )
     by_template = lines.filter(pl.col("template_id").is_not_null()).height
@@ -325,7 +349,20 @@ def quarantine_frame(layout: DataLayout, duplicates: pl.DataFrame) -> pl.DataFra
         "a carrier folder, hidden files)."
     ),
     backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=[dg.AssetCheckSpec("inbox_holds_only_bill_files", asset="bill_quarantine")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "inbox_holds_only_bill_files",
+            asset="bill_quarantine",
+            description="The inbox holds only regular bill files in carrier folders: no link, "
+            "special file, nested folder, stray or hidden file.",
+        ),
+        dg.AssetCheckSpec(
+            "quarantine_is_empty",
+            asset="bill_quarantine",
+            description="No bill file is in quarantine (a warning: the table lists each with "
+            "its reason).",
+        ),
+    ],
 )
 def bill_quarantine(reckon: ReckonResource):
     with reckon.warehouse() as con:
@@ -335,13 +372,24 @@ def bill_quarantine(reckon: ReckonResource):
         frame = quarantine_frame(reckon.layout, duplicates)
         replace_slice(con, "bill_quarantine", frame)
     refused = frame.filter(pl.col("sha256").is_null())
+    reason_first = frame.select(
+        "reason", "file_name", "error_code", "locator", "parser", "quarantined_at",
+        pl.col("sha256").str.slice(0, 12).alias("sha256_prefix"),
+    )  # fmt: skip
     yield dg.MaterializeResult(
         metadata={
             "quarantined_files": frame.height - refused.height - duplicates.height,
             "duplicate_files": duplicates.height,
             "refused_inbox_entries": refused.height,
-            "files": markdown_table(frame, limit=50),
+            "dagster/row_count": frame.height,
+            "files": preview_table(reason_first, limit=50),
         }
+    )
+    yield dg.AssetCheckResult(
+        check_name="quarantine_is_empty",
+        passed=frame.is_empty(),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"files": frame.height, "reasons": preview_table(reason_first, limit=20)},
     )
     yield dg.AssetCheckResult(
         check_name="inbox_holds_only_bill_files",
@@ -349,6 +397,6 @@ def bill_quarantine(reckon: ReckonResource):
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "refused": refused.height,
-            "entries": markdown_table(refused.select("file_name", "error_code", "reason")),
+            "entries": preview_table(refused.select("reason", "file_name", "error_code")),
         },
     )

@@ -9,6 +9,7 @@ reaches `costing_exports`; the snapshot check blocks the exports as well.
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from assets.metadata import Metadata, markdown_table
+from assets.metadata import Metadata, money_by_company, preview_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
 from pipelines.contracts.costing import INVENTORY_DISCREPANCIES
@@ -34,10 +35,12 @@ from runs.costing import (
     valuation_on_days,
 )
 from runs.costing_summaries import (
-    cogs_by_kind,
+    cogs_by_company_and_kind,
+    company_day_figures,
     day_figures,
     flag_counts,
     largest_cogs,
+    layers_behind,
 )
 from runs.dated import day_of
 from storage.exports import write_daily_exports
@@ -116,21 +119,27 @@ def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
             chunk_days=reckon.costing_chunk_days,
             run_id=context.run.run_id,
         )
-        figures = day_figures(con, start, end)
-        by_kind = cogs_by_kind(con, start, end)
+        figures = DayFigures(day_figures(con, start, end), company_day_figures(con, start, end))
+        by_kind = cogs_by_company_and_kind(con, start, end)
         by_flag = flag_counts(con, start, end)
         largest = largest_cogs(con, start, end, 10)
+        layers = layers_behind(con, largest)
         largest_each_day = largest_cogs(con, start, end, 5, per_day=True) if start != end else None
+        layers_each_day = (
+            layers_behind(con, largest_each_day) if largest_each_day is not None else None
+        )
         replace_slice(
             con, "costing_runs", _run_row(context.run.run_id, run), {"run_id": context.run.run_id}
         )
-    if largest_each_day is not None:
+    if largest_each_day is not None and layers_each_day is not None:
         # Dagster repeats a run's metadata on every partition it covers
         # (dagster-io/dagster#18123): each day's own figures go on its partition
-        for observation in _day_observations(context.asset_key, figures, largest_each_day):
+        for observation in _day_observations(
+            context.asset_key, figures, largest_each_day, layers_each_day
+        ):
             context.log_event(observation)
     restated = _restatement_metadata(run)
-    meta = _costing_metadata(run, figures, by_kind, by_flag, largest)
+    meta = _costing_metadata(run, figures, by_kind, by_flag, largest, layers)
     yield dg.MaterializeResult(metadata={**meta, **restated})
     for event in rematerialised(context, run.rewritten_days, days, restated):
         context.log_event(event)
@@ -139,7 +148,7 @@ def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
         yield dg.AssetCheckResult(
             check_name=name,
             passed=violations.is_empty(),
-            metadata={"violations": violations.height, "first": markdown_table(violations, 10)},
+            metadata={"violations": violations.height, "first": preview_table(violations, 10)},
         )
     yield _quarantine_check(run)
 
@@ -178,7 +187,7 @@ def _restatement_metadata(run: CostingRun) -> dict[str, dg.MetadataValue]:
     return {
         "restated": dg.MetadataValue.text(" to ".join(str(day) for day in days)),
         "restated_documents": dg.MetadataValue.json(counts),
-        "restatement": markdown_table(
+        "restatement": preview_table(
             record.select(
                 "company",
                 "currency",
@@ -189,7 +198,7 @@ def _restatement_metadata(run: CostingRun) -> dict[str, dg.MetadataValue]:
                 "inventory_value_after",
             )
         ),
-        "restated_documents_list": markdown_table(documents, 20),
+        "restated_documents_list": preview_table(documents, 20),
     }
 
 
@@ -248,64 +257,100 @@ def _run_row(run_id: str, run: CostingRun) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class DayFigures:
+    """A run's figures per day (`DAY_FIGURES`: counts) and per day and company
+    (`COMPANY_DAY_FIGURES`: money, each company in its functional currency)."""
+
+    days: pl.DataFrame
+    companies: pl.DataFrame
+
+    def on(self, day: date) -> "DayFigures":
+        return DayFigures(
+            self.days.filter(pl.col("day") == day), self.companies.filter(pl.col("day") == day)
+        )
+
+
 def _costing_metadata(
     run: CostingRun,
-    figures: pl.DataFrame,
+    figures: DayFigures,
     by_kind: pl.DataFrame,
     by_flag: pl.DataFrame,
     largest: pl.DataFrame,
+    layers: pl.DataFrame,
 ) -> Metadata:
     """The run's figures. Dagster puts one run's materialization metadata on every
     partition it covers (dagster-io/dagster#18123), so a range run's totals say so
-    (`figures_cover`) and leave out the plotted `cogs_total`; each day's own figures
-    are on its partition as an observation (`_day_observations`)."""
+    (`figures_cover`) and leave out the plotted numbers; each day's own figures are on its
+    partition as an observation (`_day_observations`)."""
     start, end = run.requested
     meta: Metadata = {
+        **_figures(figures, plotted=start == end),
         "figures_cover": str(start) if start == end else f"{start} to {end} (the whole range)",
         "days_requested": (end - start).days + 1,
         "days_recosted_for_late_documents": run.restated_days,
         "late_documents_from": str(run.late_from) if run.late_from else "none",
         "late_documents": run.counts.get("costing_late_documents", 0),
-        **_figures(figures),
-        "cogs_by_kind": markdown_table(by_kind),
-        "flags": markdown_table(by_flag),
-        "largest_cogs": markdown_table(largest, 10),
+        "cogs_by_company_and_kind": preview_table(by_kind, 30),
+        "flags": preview_table(by_flag),
+        "largest_issues": preview_table(largest, 10),
+        "layers_behind_largest_issues": preview_table(layers, 40),
     }
-    if start != end:
-        del meta["cogs_total"]
     return meta
 
 
-def _figures(days: pl.DataFrame) -> Metadata:
-    """The totals shown for a day, or a range of days (`DAY_FIGURES` rows in day order):
-    COGS and movement counts over the days, inventory at the end of the last."""
-    total = days["cogs"].sum()
+def _figures(figures: DayFigures, plotted: bool = True) -> Metadata:
+    """The figures shown first for a day, or a range of days: per company in its functional
+    currency, COGS over the days and the inventory value at the end of the last, as a table
+    of exact figures (`cogs_by_company`) and as plotted numbers (`cogs CN01 (CNY)`; not for
+    a range run's totals, which are not one day's); then the counts."""
+    days, companies = figures.days, figures.companies
     counts = ("outbound_movements", "provisional_movements", "true_ups", "flagged_movements")
+    last_day = companies.filter(pl.col("day") == companies["day"].max())
+    cogs = companies.group_by("company", "currency").agg(pl.col("cogs").sum()).sort("company")
+    by_company = cogs.join(
+        last_day.select("company", pl.col("inventory_value").alias("inventory_value_end")),
+        on="company",
+        how="left",
+    )
+    plotted_money = (
+        {
+            **money_by_company(by_company, "cogs", "cogs", exact_text=False),
+            **money_by_company(
+                by_company, "inventory_value_end", "inventory_value_end", exact_text=False
+            ),
+        }
+        if plotted
+        else {}
+    )
     return {
-        "cogs_total": float(total),  # plotted over time in the UI; exact figures are in the tables
-        "cogs_total_exact": str(total),
+        "cogs_by_company": preview_table(by_company),
+        **plotted_money,
         **{name: int(days[name].sum()) for name in (*counts, "late_movements")},
-        "inventory_qty_end": int(days["inventory_qty"][-1]),
-        "inventory_value_end": str(days["inventory_value"][-1]),
+        "inventory_qty_end": int(days["inventory_qty"][-1]) if days.height else 0,
     }
 
 
 def _day_observations(
-    asset_key: dg.AssetKey, figures: pl.DataFrame, largest: pl.DataFrame
+    asset_key: dg.AssetKey, figures: DayFigures, largest: pl.DataFrame, layers: pl.DataFrame
 ) -> list[dg.AssetObservation]:
     """One observation per day of a range run, on that day's partition, with the figures a
     nightly run of that day shows (the UI lists them under the partition)."""
     largest_by_day = largest.partition_by("posting_date", as_dict=True) if largest.height else {}
+    layers_by_day = layers.partition_by("posting_date", as_dict=True) if layers.height else {}
     return [
         dg.AssetObservation(
             asset_key=asset_key,
             partition=str(day),
             metadata={
-                **_figures(figures.filter(pl.col("day") == day)),
-                "largest_cogs": markdown_table(largest_by_day.get((day,), largest.clear()), 5),
+                **_figures(figures.on(day)),
+                "largest_issues": preview_table(largest_by_day.get((day,), largest.clear()), 5),
+                "layers_behind_largest_issues": preview_table(
+                    layers_by_day.get((day,), layers.clear()), 20
+                ),
             },
         )
-        for day in figures["day"]
+        for day in figures.days["day"]
     ]
 
 
@@ -358,8 +403,8 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
             "days_checked": len(snapshot_days),
             "discrepancies": found.height,
             "lowest_accuracy": worst,
-            "accuracy": markdown_table(rates.sort("accuracy") if rates.height else rates, 20),
-            "discrepancy_preview": markdown_table(found, 20),
+            "accuracy": preview_table(rates.sort("accuracy") if rates.height else rates, 20),
+            "discrepancy_preview": preview_table(found, 20),
         }
     )
     yield dg.AssetCheckResult(
@@ -370,7 +415,7 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
             "threshold": threshold,
             "lowest_accuracy": worst,
             "days_without_snapshot": len(days) - len(snapshot_days),
-            "below_threshold": markdown_table(below, 20),
+            "below_threshold": preview_table(below, 20),
         },
     )
     for event in rematerialised(context, days, requested, REWRITTEN):

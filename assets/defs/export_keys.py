@@ -14,7 +14,7 @@ import dagster as dg
 
 from assets.defs.costing import INVENTORY_CHECK_OUTPUTS
 from assets.defs.profit import EXPORTED as PROFIT_EXPORTED
-from assets.metadata import markdown_table
+from assets.metadata import preview_table
 from assets.resources import ReckonResource
 from pipelines.contracts import EXPORTED_TABLES
 from pipelines.contracts.spec import TableContract
@@ -60,7 +60,7 @@ def export_key_check(asset: str, table: TableContract) -> dg.AssetChecksDefiniti
                 "files": found.files,
                 "rows": found.rows,
                 "duplicated_keys": found.duplicated_keys,
-                "first_duplicates": markdown_table(found.duplicates, 20),
+                "first_duplicates": preview_table(found.duplicates, 20),
             },
         )
 

@@ -9,7 +9,7 @@ input is visible in the UI while the good rows still load.
 import dagster as dg
 import polars as pl
 
-from assets.metadata import Metadata, markdown_table
+from assets.metadata import Metadata, preview_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
 from pipelines.contracts.inputs import DAILY_TABLES, REFERENCE_TABLES
@@ -45,10 +45,12 @@ def _results(reports: list[LoadReport]) -> tuple[dg.MaterializeResult, dg.AssetC
         "late_rows": sum(r.late_rows for r in reports),
         "rejected_files": len(rejected),
     }
+    reasons_first = _reasons_first(violations)
     metadata: Metadata = {
         **totals,
+        "dagster/row_count": totals["rows_loaded"],
         "partitions": ", ".join(r.partition for r in reports),
-        "violations": markdown_table(violations),
+        "violations": preview_table(reasons_first),
     }
     if rejected:
         metadata["rejected"] = dg.MetadataValue.md("\n".join(f"- {f}" for f in rejected[:20]))
@@ -67,10 +69,17 @@ def _results(reports: list[LoadReport]) -> tuple[dg.MaterializeResult, dg.AssetC
         metadata={
             "rows_quarantined": totals["rows_quarantined"],
             "rejected_files": totals["rejected_files"],
-            "first_violations": markdown_table(violations, limit=10),
+            "first_violations": preview_table(reasons_first, limit=10),
         },
     )
     return dg.MaterializeResult(metadata=metadata), check
+
+
+def _reasons_first(violations: pl.DataFrame) -> pl.DataFrame:
+    """The quarantined rows with why first, then where (column, row, file): what an analyst
+    reads first on the check."""
+    first = [c for c in ("reason", "column", "row", "file") if c in violations.columns]
+    return violations.select(*first, *(c for c in violations.columns if c not in first))
 
 
 def _fk_deps(contract: TableContract) -> list[str]:

@@ -12,7 +12,7 @@ wrong number never reaches `profit_exports`.
 import dagster as dg
 import polars as pl
 
-from assets.metadata import Metadata, markdown_table
+from assets.metadata import Metadata, money_by_company, preview_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
 from runs.profit import OUTPUTS, profit_days
@@ -77,9 +77,9 @@ def order_profit(context: dg.AssetExecutionContext, reckon: ReckonResource):
     for name in CHECK_DESCRIPTIONS:
         found = run.violations.get(name, pl.DataFrame())
         severity = dg.AssetCheckSeverity.ERROR if name in BLOCKING else dg.AssetCheckSeverity.WARN
-        meta: Metadata = {"violations": found.height, "first": markdown_table(found, 10)}
+        meta: Metadata = {"violations": found.height, "first": preview_table(found, 10)}
         if name == "totals_tie_back" and run.tie_back.height:
-            meta["cogs_tie_back"] = markdown_table(run.tie_back, 31)
+            meta["cogs_tie_back"] = preview_table(run.tie_back, 31)
         yield dg.AssetCheckResult(
             check_name=name, passed=found.is_empty(), severity=severity, metadata=meta
         )
@@ -94,7 +94,7 @@ def _metadata(
         "order_lines": counts.get("order_profit", 0),
         "days_restated": restated,
         "negative_margin_orders": negative.height,
-        "negative_margin_preview": markdown_table(
+        "negative_margin_preview": preview_table(
             negative.select(
                 "order_date",
                 "order_id",
@@ -115,10 +115,16 @@ def _metadata(
         totals = daily.group_by("order_date", "company", "functional_currency").agg(
             pl.col("net_revenue", "cogs", "freight", "contribution_margin").sum()
         )
-        meta["by_day_and_company"] = markdown_table(totals.sort("order_date", "company"), 62)
+        meta["by_day_and_company"] = preview_table(totals.sort("order_date", "company"), 62)
+        companies = (
+            daily.group_by("company", "functional_currency")
+            .agg(pl.col("net_revenue", "cogs", "freight", "contribution_margin").sum())
+            .rename({"functional_currency": "currency"})
+            .sort("company")
+        )
         for name in ("net_revenue", "cogs", "freight", "contribution_margin"):
-            # plotted over time in the UI; exact figures are in the tables
-            meta[f"{name}_total"] = float(daily[name].sum())
+            # per company in its functional currency: plotted, with the exact text beside it
+            meta.update(money_by_company(companies, name, name))
     return meta
 
 

@@ -20,7 +20,7 @@ gate is per period, in the run: a period that fails is never stored.
 import dagster as dg
 import polars as pl
 
-from assets.metadata import Metadata, markdown_table
+from assets.metadata import Metadata, preview_table
 from assets.resources import ReckonResource
 from runs.partition_keys import split_period_key
 from runs.reconciliation import (
@@ -85,8 +85,8 @@ def rate_cards(reckon: ReckonResource) -> dg.MaterializeResult:
         metadata={
             "rate_card_versions": len(cards),
             "carriers": len(carriers.carriers),
-            "versions": markdown_table(versions),
-            "billing_cycles": markdown_table(cycles),
+            "versions": preview_table(versions),
+            "billing_cycles": preview_table(cycles),
         }
     )
 
@@ -146,7 +146,7 @@ def reconciliation(context: dg.AssetExecutionContext, reckon: ReckonResource):
         yield dg.AssetCheckResult(
             check_name=name,
             passed=bad.is_empty(),
-            metadata={"violations": bad.height, "first": markdown_table(bad, 10)},
+            metadata={"violations": bad.height, "first": preview_table(bad, 10)},
         )
     failed = pl.DataFrame(
         [(f.key, f.reason) for f in done.failures],
@@ -159,7 +159,7 @@ def reconciliation(context: dg.AssetExecutionContext, reckon: ReckonResource):
         metadata={
             "periods_reconciled": len(outcomes),
             "periods_failed": failed.height,
-            "failed": markdown_table(failed, 20),
+            "failed": preview_table(failed, 20),
             "why": "\n".join(
                 f"period {f.key} not reconciled (its previous rows kept, retried by the next "
                 f"run): {f.reason}"
@@ -192,6 +192,30 @@ def _by_currency(summary: pl.DataFrame, name: str) -> str:
     )
 
 
+def _plotted_by_currency(summary: pl.DataFrame) -> dict[str, dg.MetadataValue]:
+    """A period's billed, approved and disputed totals per currency as numbers the UI plots
+    over the carrier's periods (`disputed_total USD`); the exact text is in `*_total`."""
+    if not summary.height:
+        return {}
+    sums = summary.group_by("currency").agg(pl.col(TOTALS).sum()).sort("currency")
+    return {
+        f"{name} {row['currency']}": dg.MetadataValue.float(float(row[name]))
+        for row in sums.iter_rows(named=True)
+        for name in ("billed_total", "approved_total", "disputed_total")
+    }
+
+
+def _disputes_by_reason(disputes: pl.DataFrame) -> pl.DataFrame:
+    """What we dispute with each carrier and why: lines and amount per reason and currency."""
+    if not disputes.height:
+        return disputes
+    return (
+        disputes.group_by("carrier", "reason", "currency")
+        .agg(pl.len().alias("lines"), pl.col("disputed_amount").sum())
+        .sort("carrier", "disputed_amount", descending=[False, True])
+    )
+
+
 def _metadata(outcomes: list[PeriodOutcome]) -> Metadata:
     """Totals and finding counts from the period summaries (the findings themselves
     stay in their parts and the warehouse: reading them back would hold every line)."""
@@ -213,6 +237,7 @@ def _metadata(outcomes: list[PeriodOutcome]) -> Metadata:
         disputes.sort("disputed_amount", descending=True).head(15) if disputes.height else disputes
     )
     totals = {name: _by_currency(summary, name) for name in TOTALS}
+    plotted = _plotted_by_currency(summary) if len(outcomes) == 1 else {}
     covers = [o.key for o in outcomes]
     cover = covers[0] if len(covers) == 1 else f"{len(covers)} periods (the whole run)"
     return {
@@ -221,8 +246,10 @@ def _metadata(outcomes: list[PeriodOutcome]) -> Metadata:
         "bill_lines": int(summary["line_count"].sum()) if summary.height else 0,
         "unbilled_shipments_accrued": accrued,
         **totals,
-        "findings": markdown_table(counts),
-        "period_totals": markdown_table(
+        **plotted,
+        "disputes_by_reason": preview_table(_disputes_by_reason(disputes), 40),
+        "findings": preview_table(counts),
+        "period_totals": preview_table(
             summary.select(
                 "carrier", "period_start", "currency", "bill_count", "line_count", "billed_total",
                 "approved_total", "disputed_total",
@@ -231,7 +258,7 @@ def _metadata(outcomes: list[PeriodOutcome]) -> Metadata:
             else summary,
             limit=40,
         ),
-        "top_disputed_lines": markdown_table(top, 15),
+        "top_disputed_lines": preview_table(top, 15),
     }  # fmt: skip
 
 
@@ -250,6 +277,8 @@ def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonReso
     # a failed period sends nothing (its previous files stay): an empty voucher or accrual
     # file would read as "nothing to pay" for a period that was not reconciled
     failed = failed_period_keys(reckon.layout)
+    per_period: dict[str, Metadata] = {}
+    reasons = []
     with reckon.warehouse() as con:
         for key in [k for k in context.partition_keys if k not in failed]:
             carrier, start = split_period_key(key)
@@ -260,17 +289,41 @@ def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonReso
                     write_export(frame, exports, table, key)
                     written += 2
             disputes = read_table(con, "carrier_disputes", where, params)
-            if disputes.width:
-                folder = exports / "carrier_disputes"
-                write_dispute_list(disputes, folder / f"{carrier}_{start}_disputes.xlsx")
+            by_reason = _disputes_by_reason(disputes)
+            period: Metadata = {"disputes_by_reason": preview_table(by_reason, 40)}
+            if disputes.height:  # no workbook for a period with nothing to dispute
+                workbook = exports / "carrier_disputes" / f"{carrier}_{start}_disputes.xlsx"
+                write_dispute_list(disputes, workbook)
                 written += 1
-    return dg.MaterializeResult(
-        metadata={
-            "periods": len(context.partition_keys),
-            "files_written": written,
-            "periods_not_sent_failed": ", ".join(sorted(set(context.partition_keys) & set(failed))),
-        }
-    )
+                period["dispute_workbook"] = dg.MetadataValue.path(str(workbook))
+                reasons.append(
+                    by_reason.with_columns(
+                        pl.lit(start).alias("period_start"), pl.lit(str(workbook)).alias("workbook")
+                    )
+                )
+            per_period[key] = period
+    if len(per_period) > 1:
+        # Dagster repeats a run's metadata on every partition it covers
+        # (dagster-io/dagster#18123): each period's own disputes go on its partition too
+        for key, period in per_period.items():
+            context.log_event(
+                dg.AssetObservation(asset_key=context.asset_key, partition=key, metadata=period)
+            )
+    metadata: Metadata = {
+        "periods": len(context.partition_keys),
+        "files_written": written,
+        "exports_folder": dg.MetadataValue.path(str(exports)),
+        "periods_not_sent_failed": ", ".join(sorted(set(context.partition_keys) & set(failed))),
+    }
+    if len(per_period) == 1:
+        metadata.update(next(iter(per_period.values())))
+    else:
+        every = pl.concat(reasons, how="diagonal_relaxed") if reasons else pl.DataFrame()
+        columns = ["carrier", "period_start", "reason", "currency", "lines", "disputed_amount"]
+        metadata["disputes_by_period_and_reason"] = preview_table(
+            every.select(*columns, "workbook") if every.height else every, 300
+        )
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(
@@ -311,7 +364,7 @@ def order_logistics_cost(reckon: ReckonResource):
     yield dg.MaterializeResult(
         metadata={
             "orders": costs.height,
-            "by_status": markdown_table(by_status),
+            "by_status": preview_table(by_status),
             "unpriceable_shipments": unpriceable.height,
         }
     )
@@ -320,8 +373,8 @@ def order_logistics_cost(reckon: ReckonResource):
         passed=unpriceable.is_empty(),
         metadata={
             "unpriceable": unpriceable.height,
-            "by_reason": markdown_table(by_reason),
-            "first": markdown_table(unpriceable, 10),
+            "by_reason": preview_table(by_reason),
+            "first": preview_table(unpriceable, 10),
             "why": "\n".join(
                 f"{n} {carrier} shipment(s) cannot be priced ({code}): see "
                 f"exports/unpriceable_shipments/all.csv"

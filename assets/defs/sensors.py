@@ -13,19 +13,18 @@ reports them even when no new bill arrives. Reconciliation: see `reconciliation_
 
 import hashlib
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from assets.defs.bills import BILL_FILE_KEYS, GROUP, bill_file_partitions
 from assets.defs.reconciliation import CARRIER_PERIOD_KEYS, carrier_period_partitions
 from assets.partition_ranges import covering_range_tags, range_tags
-from assets.partitions import START_DATE
 from assets.resources import ReckonResource
 from parsers.registry import Registry
 from runs.inbox import RefusedEntry, absent_keys, inbox_work
 from runs.partition_keys import bill_file_key_carrier, period_key_carrier
-from runs.reconciliation import failed_period_keys, period_keys
+from runs.reconciliation import closed_period_keys, failed_period_keys
 from storage.layout import DataLayout
 
 bills_job = dg.define_asset_job(
@@ -128,6 +127,15 @@ def covering_range_request(keys: list[str], ordered: list[str], run_key: str) ->
     return dg.RunRequest(run_key=run_key, tags=covering_range_tags(keys, ordered))
 
 
+def _last_reconciliation_storage_id(instance: dg.DagsterInstance) -> int:
+    """Where the latest reconciliation materialization sits in the event log (0: none).
+
+    Bills parsed before it were already reconciled (`reckon run` and the demo parse, then
+    reconcile): a sensor switched on afterwards, with no cursor yet, must not rerun them."""
+    latest = instance.fetch_materializations(dg.AssetKey("reconciliation"), limit=1)
+    return latest.records[0].storage_id if latest.records else 0
+
+
 RECONCILIATION_INPUTS = ("shipments", "fx_rates", "companies")
 """The nightly inputs a period reads besides bills and contracts."""
 
@@ -166,9 +174,12 @@ def reconciliation_sensor(
     layout = reckon.layout
     if not layout.carriers_file.is_file():
         return dg.SkipReason(f"no {layout.carriers_file}")
+    first_day = layout.first_extract_day("shipments")
+    if first_day is None:
+        return dg.SkipReason("no shipments extract yet: no billing period to register")
     state = json.loads(context.cursor) if context.cursor else {}
-    today = datetime.now(UTC).date()
-    wanted = period_keys(layout, date.fromisoformat(START_DATE), today)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    wanted = closed_period_keys(layout, first_day, yesterday)
     known = context.instance.get_dynamic_partitions(CARRIER_PERIOD_KEYS)
     new_keys = [k for k in wanted if k not in set(known)]
     ordered = [*known, *new_keys]
@@ -176,8 +187,13 @@ def reconciliation_sensor(
     records = context.instance.fetch_materializations(
         dg.AssetKey("bill_lines"), limit=1000, cursor=state.get("bills_cursor"), ascending=True
     )
+    reconciled_after = _last_reconciliation_storage_id(context.instance)
     carriers = sorted(
-        {bill_file_key_carrier(r.partition_key) for r in records.records if r.partition_key}
+        {
+            bill_file_key_carrier(r.partition_key)
+            for r in records.records
+            if r.partition_key and r.storage_id > reconciled_after
+        }
     )
     requests = []
     inputs = inputs_fingerprint(context.instance)
@@ -195,7 +211,11 @@ def reconciliation_sensor(
             run_key = f"retry:{inputs}:{records.cursor}"
             requests.append(covering_range_request(failed, ordered, run_key))
     cursor = json.dumps(
-        {"contracts": fingerprint, "bills_cursor": records.cursor, "inputs": inputs}
+        {
+            "contracts": fingerprint,
+            "bills_cursor": records.cursor or state.get("bills_cursor"),
+            "inputs": inputs,
+        }
     )
     if not requests and not new_keys:
         return dg.SkipReason("no new periods, bills or contract changes")

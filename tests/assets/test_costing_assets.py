@@ -112,18 +112,30 @@ def _check_range_metadata(
     assert "cogs_total" not in meta
     observed = observations_by_partition(result, "costing")
     assert sorted(observed) == [str(d) for d in DAYS]
+    assert not [k for k in meta if k.startswith("cogs ")], "a range run plots no day's figure"
     cogs, valuation = tables["costing_cogs"], tables["valuation"]
+    currencies = {"CN01": "CNY", "US01": "USD"}
     for day in DAYS:
         figures = observed[str(day)]
         day_cogs = cogs.filter(pl.col("posting_date") == day)
         stock = valuation.filter(pl.col("day") == day)
-        assert figures["cogs_total_exact"].value == str(day_cogs["amount"].sum()), day
         assert figures["outbound_movements"].value == day_cogs.filter(kind="COST").height, day
         assert figures["inventory_qty_end"].value == stock["closing_qty"].sum(), day
-        assert figures["inventory_value_end"].value == str(stock["closing_value"].sum()), day
-    shared = ["cogs_total", "cogs_total_exact", "outbound_movements", "provisional_movements"]
+        exact = {r.data["company"]: r.data for r in figures["cogs_by_company"].value.records}
+        for company, currency in currencies.items():
+            # each company in its own currency: never one figure over CNY and USD
+            label = f"{company} ({currency})"
+            own, held = day_cogs.filter(company=company), stock.filter(company=company)
+            assert exact[company]["currency"] == currency
+            assert exact[company]["cogs"] == str(own["amount"].sum()), day
+            assert figures[f"cogs {label}"].value == float(own["amount"].sum()), day
+            value = str(held["closing_value"].sum())
+            assert exact[company]["inventory_value_end"] == value, day
+        assert not [k for k in figures if "total" in k], "no total across currencies"
+    shared = [k for k in observed[str(END)] if k.startswith(("cogs", "inventory_value_end "))]
+    assert len(shared) == 5, "the exact table and a plotted figure per company and measure"
+    shared += ["outbound_movements", "provisional_movements"]
     shared += ["true_ups", "flagged_movements", "late_movements", "inventory_qty_end"]
-    shared += ["inventory_value_end"]
     assert {k: observed[str(END)][k] for k in shared} == {k: last_night[k] for k in shared}
 
 

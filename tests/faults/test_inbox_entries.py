@@ -123,7 +123,7 @@ def test_a_run_copies_no_link_and_reports_every_refused_entry(tmp_path) -> None:
         refreshed = run_bills(data, instance, log_level="WARNING")
         assert refreshed is not None and refreshed.success, "cleaning up refreshes the report"
         checks = {e.check_name: e.passed for e in refreshed.get_asset_check_evaluations()}
-        assert checks == {"inbox_holds_only_bill_files": True}
+        assert checks == {"inbox_holds_only_bill_files": True, "quarantine_is_empty": True}
         assert run_bills(data, instance) is None
     assert _query(layout, "SELECT count(*) FROM bill_quarantine") == [(0,)]
 
