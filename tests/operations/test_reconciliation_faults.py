@@ -188,7 +188,8 @@ def _a_fixed_input_is_requested_again_by_the_sensor(data: Path, good: bytes) -> 
         ) as context:
             after = reconciliation_sensor(context)
         assert isinstance(after, dg.SensorResult), after
-        ordered = instance.get_dynamic_partitions("carrier_periods")
+        added = [k for r in after.dynamic_partitions_requests for k in r.partition_keys or []]
+        ordered = [*instance.get_dynamic_partitions("carrier_periods"), *added]
         covered = [
             ordered[ordered.index(r.tags[RANGE_START]) : ordered.index(
                 r.tags[RANGE_END]) + 1]
