@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.defs.costing import INVENTORY_CHECK_OUTPUTS
+from assets.defs.costing import INVENTORY_CHECK_OUTPUTS, RESTATEMENT_EXPORTS
 from assets.defs.profit import EXPORTED as PROFIT_EXPORTED
 from assets.metadata import preview_table
 from assets.resources import ReckonResource
@@ -28,9 +28,10 @@ WRITTEN_BY: dict[str, tuple[str, ...]] = {
         *INVENTORY_CHECK_OUTPUTS,
         "inventory_valuation",
         "stock_ageing",
+        *RESTATEMENT_EXPORTS,
     ),
     "reconciliation_exports": tuple(PERIOD_OUTPUTS),
-    "order_logistics_cost": ("order_logistics_cost",),
+    "order_logistics_cost": ("order_logistics_cost", "unpriceable_shipments"),
     "profit_exports": PROFIT_EXPORTED,
 }
 """The asset writing each exported table's files (tests/assets checks it covers them all)."""
