@@ -64,7 +64,7 @@ def deployment(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactor
     env = clean_env() | {POSTGRES_URL_VARIABLE: postgres.url}
     demo = subprocess.run(
         [sys.executable, "-m", "reckon.cli", "demo", "--data", str(data),
-         "--from", FIRST, "--to", LAST],
+         "--from", FIRST, "--to", LAST, "--nightly", "0"],  # one run per job
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
     assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr[-4000:]
