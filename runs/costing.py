@@ -133,7 +133,7 @@ def cost_days(
     last_costed = latest_checkpoint_before(con, date.max)
     drop_outdated_checkpoints(con)
     through = max(end, last_costed) if last_costed else end
-    see_documents(con, known_by=through)
+    see_documents(con, known_by=through, first_day=first_movement_day(con) or through)
     changes = document_changes(con, last_costed, policy.closed_before)
     late_from = earliest_late_day(con, start, end, policy)
     wanted = min(d for d in (start, late_from, changes.restated_from) if d is not None)

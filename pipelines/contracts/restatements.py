@@ -13,7 +13,7 @@ from pipelines.contracts import types as t
 from pipelines.contracts.spec import Column, TableContract
 
 DOCUMENT_CHANGES = ("ADDED", "CHANGED", "REMOVED")
-DOCUMENT_SOURCES = ("movements", "landed_costs")
+DOCUMENT_SOURCES = ("movements", "landed_costs", "fx_rates", "companies", "skus")
 
 COSTING_DOCUMENTS = TableContract(
     name="costing_documents",
