@@ -102,7 +102,7 @@ def _reference_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
             "JOIN movements m ON m.sku = s.sku AND m.movement_type = 'RECEIPT' "
             "JOIN landed_costs l ON l.receipt_reference = m.reference AND l.company = m.company "
             "AND l.basis IN ('WEIGHT', 'VOLUME') AND l.\"_load_date\" <= $known_by "
-            "WHERE m.\"_load_date\" <= $known_by GROUP BY ALL"
+            'WHERE m."_load_date" <= $known_by GROUP BY ALL'
         )
     return found
 

@@ -252,9 +252,7 @@ def test_a_corrected_fx_rate_of_a_costed_day_restates_from_that_day(tmp_path: Pa
     _assert_same_exports(data, clean)
     docs = _table(data, "SELECT source, document_id, company, change, day_before, day_after, "
                         "posted_on FROM costing_restated_documents")  # fmt: skip
-    assert docs.rows() == [
-        ("fx_rates", f"USD>CNY@{JAN7}", "CN01", "CHANGED", JAN7, JAN7, JAN7)
-    ]
+    assert docs.rows() == [("fx_rates", f"USD>CNY@{JAN7}", "CN01", "CHANGED", JAN7, JAN7, JAN7)]
     # R3 = 50 x 1.70 USD: 603.50 CNY at 7.10, 612.00 at 7.20. 60 of its units are costed
     # (I4 10, I5 30, I7 10 and I7's 10 short units at R3's unit cost), each slice by
     # cumulative rounding: 120.70 + 362.10 + 120.70 + 120.70 becomes 122.40 + 367.20 +
