@@ -59,6 +59,8 @@ class DocumentChanges:
 
     documents: pl.DataFrame
     restated_from: date | None
+    closed_from: date | None = None
+    """The earliest day a change touches inside the closed period (None: none does)."""
 
 
 def _row_hash(contract: TableContract, alias: str = "", *, load_day: bool = True) -> str:
@@ -185,7 +187,8 @@ def document_changes(
                CASE WHEN has_new AND has_old THEN 'CHANGED'
                     WHEN has_new THEN 'ADDED' ELSE 'REMOVED' END AS change,
                day_before, day_after,
-               greatest(e.from_day, coalesce($closed_before, DATE '0001-01-01')) AS posted_on
+               greatest(e.from_day, coalesce($closed_before, DATE '0001-01-01')) AS posted_on,
+               e.from_day
         FROM changed c JOIN effective e USING (source, document_id)
         WHERE e.from_day <= $last
           AND (c.source IN ('movements', 'landed_costs') OR c.has_old
@@ -193,9 +196,14 @@ def document_changes(
         ORDER BY source, document_id
     """
     params = {"last": last_costed, "closed_before": closed_before}
-    found = con.sql(query, params=params).pl().cast(pl.Schema(columns))
+    found = con.sql(query, params=params).pl()
     first = found["posted_on"].min()
-    return DocumentChanges(found, first if isinstance(first, date) else None)
+    closed = found.filter(pl.col("from_day") < (closed_before or date.min))["from_day"].min()
+    return DocumentChanges(
+        found.drop("from_day").cast(pl.Schema(columns)),
+        first if isinstance(first, date) else None,
+        closed if isinstance(closed, date) else None,
+    )
 
 
 def record_documents(con: duckdb.DuckDBPyConnection, first: date, last: date) -> None:

@@ -102,4 +102,23 @@ COSTING_RESTATED_DOCUMENTS = TableContract(
     notes=("Exported per day like costing_restatements.",),
 )
 
-RESTATEMENT_TABLES = (COSTING_DOCUMENTS, COSTING_RESTATEMENTS, COSTING_RESTATED_DOCUMENTS)
+COSTING_CLOSED_CORRECTIONS = TableContract(
+    name="costing_closed_corrections",
+    description=(
+        "Per closed period (its first open day), the earliest closed day a correction posted "
+        "on that first open day has touched: every recost of the first open day recosts the "
+        "closed days from there again (a shadow run, nothing stored) to post the difference."
+    ),
+    columns=(
+        Column("closed_before", t.DATE, description="The first open day (policy closed_before)."),
+        Column("corrected_from", t.DATE, description="The earliest closed day corrected."),
+    ),
+    key=("closed_before",),
+)
+
+RESTATEMENT_TABLES = (
+    COSTING_DOCUMENTS,
+    COSTING_RESTATEMENTS,
+    COSTING_RESTATED_DOCUMENTS,
+    COSTING_CLOSED_CORRECTIONS,
+)
