@@ -189,7 +189,7 @@ def _posted_valuation(
                 pl.when(pl.col("day") == day).then(pl.col("_aq")).alias("_aq"),
                 pl.when(pl.col("day") == day).then(pl.col("_av")).alias("_av"),
             ),
-            added.select(*valuation.columns, "_aq", "_av").cast(dict(valuation.schema)),
+            added.select(*valuation.columns, "_aq", "_av").cast(valuation.schema),
         ]
     ).with_columns(pl.col("_aq").fill_null(0), pl.col("_av").fill_null(zero))
     return (
