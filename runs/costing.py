@@ -26,7 +26,7 @@ from pipelines.as_of import POOL, as_of
 from pipelines.contracts.inputs import LANDED_COSTS, MOVEMENTS
 from pipelines.contracts.restatements import COSTING_RESTATEMENTS
 from pipelines.costing import CostingPolicy, CostingResult, CostingState, cost_range
-from pipelines.costing.closed_period import post_difference, with_valuation_adjustment
+from pipelines.costing.closed_period import post_difference
 from pipelines.costing.invariants import (
     journal_balance_violations,
     negative_layer_violations,
@@ -363,7 +363,7 @@ def _outputs(result: CostingResult, inputs: dict[str, pl.DataFrame]) -> dict[str
     return {
         "costing_cogs": result.cogs,
         "costing_consumption": result.consumption,
-        "costing_valuation": with_valuation_adjustment(result.valuation),
+        "costing_valuation": result.valuation,
         "costing_ageing_changes": result.ageing,
         "costing_journals": result.journals,
         "costing_journal_lines": result.journal_lines,

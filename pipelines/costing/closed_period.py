@@ -147,14 +147,6 @@ def closed_difference(
     )
 
 
-def with_valuation_adjustment(valuation: pl.DataFrame) -> pl.DataFrame:
-    """The engine's valuation change rows with the (zero) adjustment columns stored."""
-    return valuation.with_columns(
-        pl.lit(0, pl.Int64).alias("adjustment_qty"),
-        pl.lit(0).cast(MONEY).alias("adjustment_value"),
-    )
-
-
 def _posted_valuation(
     valuation: pl.DataFrame, opening: pl.DataFrame, inventory: pl.DataFrame, day: date
 ) -> pl.DataFrame:
