@@ -119,6 +119,11 @@ class ReadOptions(_Strict):
     )
     total_row_regex: str | None = None
     null_values: list[str] = Field(default_factory=list, description="cells meaning 'no value'")
+    informational_columns: list[str] = Field(
+        default_factory=list,
+        description="columns that look like charges but are not lines (taxes of a "
+        "tax-exclusive bill, subtotals), so never reported as unmapped; '{n}' is any number",
+    )
     decimal_separator: Literal[".", ","] = Field(
         default=".",
         description="the bill's decimal mark; an amount that does not fit it is refused",
@@ -191,6 +196,10 @@ class LineRules(_Strict):
     charge: LongCharge | None = None
     row_total: FieldRule | None = Field(
         default=None, description="a row's printed total: its charges must add up to it"
+    )
+    currency: FieldRule | None = Field(
+        default=None,
+        description="a row's own currency: it must be the bill's (never converted or mixed)",
     )
 
     @model_validator(mode="after")
@@ -337,6 +346,7 @@ def _line_columns(lines: LineRules) -> list[str]:
         lines.zone,
         lines.destination_country,
         lines.row_total,
+        lines.currency,
     ]
     if lines.charge:
         c = lines.charge

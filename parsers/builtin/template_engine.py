@@ -127,7 +127,10 @@ def rule_key(rule: FieldRule) -> str | None:
 def line_sources(template: Template) -> list[str]:
     """Every cells column the template's line rules read (XML/JSON engines extract these)."""
     lines = template.lines
-    rules = [getattr(lines, f) for f in ("tracking_number", *SHIPMENT_FIELDS[1:], "row_total")]
+    rules = [
+        getattr(lines, f)
+        for f in ("tracking_number", *SHIPMENT_FIELDS[1:], "row_total", "currency")
+    ]
     if lines.charge:
         rules += [
             lines.charge.amount,
@@ -158,9 +161,15 @@ def unmapped_charge_columns(cells: pl.DataFrame, template: Template) -> list[str
         for _, slot in _wide_slots(wide):
             used |= {slot.amount_column, slot.code_column, slot.description_column}
     numeric = r"^\(?-?[$€£¥]?\s*\d[\d.,\s]*\)?-?$"
+    informational = [
+        re.compile(re.escape(name).replace(r"\{n\}", r"\d+"))
+        for name in template.read.informational_columns
+    ]
     warnings = []
     for column in cells.columns:
         if column in used or column == "locator" or not re.search(CHARGE_LIKE, column):
+            continue
+        if any(pattern.fullmatch(column) for pattern in informational):
             continue
         values = cells[column].drop_nulls()
         charged = values.str.contains(numeric) & values.str.contains(r"[1-9]")
@@ -261,6 +270,8 @@ def lines_from_cells(cells: pl.DataFrame, template: Template) -> pl.DataFrame:
     ]
     if rules.row_total is not None:
         shipment.append(cols.expr(rules.row_total, "row_total"))
+    if rules.currency is not None:
+        shipment.append(cols.expr(rules.currency, "row_currency"))
     order = pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")
     parts: list[pl.DataFrame] = []
     if rules.charge is not None:
@@ -395,6 +406,21 @@ def _stated(name: str, value: Stated | None) -> Stated:
     return value
 
 
+def _one_currency(lines: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """A row in another currency than its bill's is refused: amounts are never mixed."""
+    other = lines.filter(
+        pl.col("row_currency").is_not_null() & (pl.col("row_currency") != currency)
+    )
+    if other.height:
+        raise BillParseError(
+            "invalid_value",
+            f"charge in {other['row_currency'][0]} on a {currency} bill (amounts in two "
+            "currencies are never added)",
+            other["locator"][0],
+        )
+    return lines.drop("row_currency")
+
+
 def build_bill(
     template: Template,
     lines: pl.DataFrame,
@@ -415,6 +441,8 @@ def build_bill(
     number = _stated("bill_number", number)
     bill_date = _stated("bill_date", bill_date)
     currency = _stated("currency", currency)
+    if "row_currency" in lines.columns:
+        lines = _one_currency(lines, currency)
     stated = value(rules.stated_total, "stated_total")
     if rules.stated_total is not None and stated is None:
         raise BillParseError("missing_field", "stated_total: the template expects a total")
