@@ -68,7 +68,21 @@ class WideCharge(_Strict):
     code: str | None = None
     description: str | None = None
     description_column: str | None = None
-    pairs: int | None = None
+    pairs: int | None = Field(default=None, ge=1)
+    repeated: int | None = Field(
+        default=None,
+        ge=1,
+        description="the same titles printed up to N times (FedEx): slot 1 reads the title, "
+        "slot n its n-th copy ('Title_n', as header rows name repeats); fewer copies is fine",
+    )
+
+    @model_validator(mode="after")
+    def _one_numbering(self) -> WideCharge:
+        if self.pairs is not None and self.repeated is not None:
+            raise ValueError("give `pairs` (numbered titles) or `repeated` (one title N times)")
+        if self.pairs is not None and "{n}" not in self.amount_column:
+            raise ValueError(f"`pairs` needs '{{n}}' in amount_column {self.amount_column!r}")
+        return self
 
     @field_validator("type")
     @classmethod
@@ -94,12 +108,22 @@ class ReadOptions(_Strict):
         default=None, description="the header row is the first row holding this text"
     )
     header_rows: int = 1
+    column_names: dict[int, str] = Field(
+        default_factory=dict,
+        description="a header-less file (UPS Billing Data): column names by 1-based position; "
+        "every row is data, unnamed positions are 'column_N'",
+    )
     sheet: str | int | None = None
     total_row_column: str | None = Field(
         default=None, description="column whose value marks the total/summary row"
     )
     total_row_regex: str | None = None
     null_values: list[str] = Field(default_factory=list, description="cells meaning 'no value'")
+    informational_columns: list[str] = Field(
+        default_factory=list,
+        description="columns that look like charges but are not lines (taxes of a "
+        "tax-exclusive bill, subtotals), so never reported as unmapped; '{n}' is any number",
+    )
     decimal_separator: Literal[".", ","] = Field(
         default=".",
         description="the bill's decimal mark; an amount that does not fit it is refused",
@@ -144,6 +168,22 @@ class ReadOptions(_Strict):
             data = {**data, "decimal_separator": ","}
         return data
 
+    @model_validator(mode="after")
+    def _positions(self) -> ReadOptions:
+        """Header-less columns: positions from 1, each name once, and no header row to find."""
+        if not self.column_names:
+            return self
+        if self.header_contains is not None:
+            raise ValueError("column_names is for header-less files: drop header_contains")
+        low = [p for p in self.column_names if p < 1]
+        if low:
+            raise ValueError(f"column_names positions start at 1, got {low}")
+        names = list(self.column_names.values())
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"column_names names {twice} at more than one position")
+        return self
+
 
 class LineRules(_Strict):
     tracking_number: FieldRule
@@ -156,6 +196,10 @@ class LineRules(_Strict):
     charge: LongCharge | None = None
     row_total: FieldRule | None = Field(
         default=None, description="a row's printed total: its charges must add up to it"
+    )
+    currency: FieldRule | None = Field(
+        default=None,
+        description="a row's own currency: it must be the bill's (never converted or mixed)",
     )
 
     @model_validator(mode="after")
@@ -180,6 +224,26 @@ class MatchRules(_Strict):
     contains: list[str] = Field(
         default_factory=list, description="literal texts that must all appear near the start"
     )
+    first_row: dict[int, str] = Field(
+        default_factory=dict,
+        description="csv: regexes the first row's cells must match, by 1-based position "
+        "(header-less layouts have no title to look for)",
+    )
+
+
+class ChargeRule(_Strict):
+    """A keyword rule of the template's own, tried before the built-in ones: `match` is a
+    regex over the charge's code and description joined by a space."""
+
+    match: str
+    type: str
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, v: str) -> str:
+        if v not in CHARGE_TYPES:
+            raise ValueError(f"type {v!r} is not one of {', '.join(CHARGE_TYPES)}")
+        return v
 
 
 class Template(_Strict):
@@ -194,6 +258,10 @@ class Template(_Strict):
     lines: LineRules
     charge_map: dict[str, str] = Field(
         default_factory=dict, description="carrier charge code (exact) -> charge type"
+    )
+    charge_rules: list[ChargeRule] = Field(
+        default_factory=list,
+        description="after charge_map, before the built-in keyword rules (first match wins)",
     )
     source: str = ""
     digest: str = ""
@@ -224,6 +292,8 @@ class Template(_Strict):
                     "line_regex",
                 )
             ),
+            *((f"match.first_row[{n}]", rx, None) for n, rx in self.match.first_row.items()),
+            *((f"charge_rules[{i}].match", r.match, None) for i, r in enumerate(self.charge_rules)),
             *(
                 (f"bill.{name}.regex", rule.regex, 1)
                 for name, rule in self.bill
@@ -246,6 +316,10 @@ class Template(_Strict):
                     f"{compiled[where].groups} capture groups; it needs exactly one, around "
                     "the value it takes (e.g. 'Currency: ([A-Z]{3})')"
                 )
+        if self.match.first_row and self.format != "csv":
+            raise ValueError(f"template {self.id!r}: match.first_row is for csv templates")
+        if self.read.column_names and self.format not in ("csv", "xlsx"):
+            raise ValueError(f"template {self.id!r}: read.column_names is for csv/xlsx templates")
         row = compiled.get("read.line_regex")
         if row is not None and self.format == "pdf" and not self.read.pdf_tables:
             missing = [c for c in _line_columns(self.lines) if c not in row.groupindex]
@@ -272,6 +346,7 @@ def _line_columns(lines: LineRules) -> list[str]:
         lines.zone,
         lines.destination_country,
         lines.row_total,
+        lines.currency,
     ]
     if lines.charge:
         c = lines.charge

@@ -25,6 +25,7 @@ from parsers.ingest import (
     sha256_of,
     store_raw,
 )
+from parsers.registry import Registry
 from parsers.validate import not_footing
 from pipelines.contracts.bills import (
     BILL_FILE_STATUS,
@@ -67,6 +68,10 @@ BILL_CHECKS = {
     "template_share_of_lines": (
         f"At least {TEMPLATE_SHARE_TARGET:.0%} of bill lines come from declarative templates "
         "(a warning)."
+    ),
+    "every_template_loads": (
+        "Every bill template loads (a warning: an invalid template is skipped, so its "
+        "carrier's bills are quarantined as no_parser; the errors name the file and field)."
     ),
     "no_file_quarantined": (
         "No file of the run was quarantined (a warning: the reasons are on bill_quarantine "
@@ -176,9 +181,13 @@ def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
     fresh = [k for k in present if k not in duplicates]
     items = [(_readable_path(layout.bills_inbox, by_key[k]), by_key[k]["carrier"]) for k in fresh]
     parsed_store = layout.raw_store.parent / "parsed"
+    registry = Registry.default()
+    for error in registry.template_errors:
+        context.log.warning(error)
     outcomes = ingest_many(
-        items, layout.raw_store, layout.quarantine_dir / "bills", parsed_store=parsed_store
-    )
+        items, layout.raw_store, layout.quarantine_dir / "bills", parsed_store=parsed_store,
+        registry=registry,
+    )  # fmt: skip
     headers, lines, status = [], [], []
     for key, outcome in zip(fresh, outcomes, strict=True):
         file_headers, file_lines = _frames(outcome, parsed_store)
@@ -204,8 +213,19 @@ def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
         replace_slice(con, "bill_file_status", status_frame, {"partition_key": written})
     for row in status_frame.filter(pl.col("status") == "withdrawn").iter_rows(named=True):
         context.log.warning(row["reason"])
-    yield dg.MaterializeResult(metadata=_bill_metadata(status_frame, lines_frame))
+    metadata = _bill_metadata(status_frame, lines_frame)
+    metadata["template_errors"] = dg.MetadataValue.json(registry.template_errors)
+    yield dg.MaterializeResult(metadata=metadata)
     yield from _bill_checks(headers_frame, lines_frame, status_frame)
+    yield dg.AssetCheckResult(
+        check_name="every_template_loads",
+        passed=not registry.template_errors,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "templates_skipped": len(registry.template_errors),
+            "errors": dg.MetadataValue.json(registry.template_errors),
+        },
+    )
 
 
 def _withdrawn_rows(left: pl.DataFrame, gone: list[Withdrawal]) -> list[tuple]:

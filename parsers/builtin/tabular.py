@@ -8,6 +8,7 @@ total/summary rows are set aside by a marker column rather than guessed.
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
@@ -42,6 +43,23 @@ def grid_text(grid: pl.DataFrame) -> str:
     return "\n".join(joined.to_list())
 
 
+def _header_row(grid: pl.DataFrame, template: Template) -> int:
+    """Index of the (last) header row: the first holding `header_contains`, else by count."""
+    read = template.read
+    if not read.header_contains:
+        return read.header_rows - 1
+    hit = grid.with_row_index("_i").filter(
+        pl.any_horizontal(
+            pl.col(c).str.contains(read.header_contains, literal=True) for c in grid.columns
+        )
+    )
+    if hit.height == 0:
+        raise BillParseError(
+            "missing_columns", f"no header row contains {read.header_contains!r}", "header"
+        )
+    return int(hit["_i"][0])
+
+
 def split_grid(
     grid: pl.DataFrame, template: Template, first_row: int, sheet: str | None
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -51,21 +69,14 @@ def split_grid(
     """
     read = template.read
     grid = grid.select(pl.col(c).cast(pl.String) for c in grid.columns)
-    if read.header_contains:
-        hit = grid.with_row_index("_i").filter(
-            pl.any_horizontal(
-                pl.col(c).str.contains(read.header_contains, literal=True) for c in grid.columns
-            )
-        )
-        if hit.height == 0:
-            raise BillParseError(
-                "missing_columns", f"no header row contains {read.header_contains!r}", "header"
-            )
-        header_at = int(hit["_i"][0])
+    if read.column_names:
+        # A header-less layout (UPS Billing Data): positions name the columns, all rows are data.
+        header_at = -1
+        names = [read.column_names.get(i + 1, f"column_{i + 1}") for i in range(grid.width)]
     else:
-        header_at = read.header_rows - 1
-    start = max(0, header_at - read.header_rows + 1)
-    names = header_names(grid.slice(start, header_at - start + 1))
+        header_at = _header_row(grid, template)
+        start = max(0, header_at - read.header_rows + 1)
+        names = header_names(grid.slice(start, header_at - start + 1))
     data = grid.slice(header_at + 1)
     data.columns = names
     where = f"sheet={sheet};row=" if sheet else "row="
@@ -137,7 +148,12 @@ class CsvTemplateEngine(TemplateParser):
     description = "CSV bills by declarative template (encodings, delimiters, wide or long)"
 
     def sniff_with(self, candidate: Candidate, template: Template) -> Sniff:
-        return template_sniff(candidate, template, lambda: candidate.text)
+        def first_row() -> list[str]:
+            line = next((x for x in candidate.text.splitlines() if x.strip()), "")
+            delimiter = template.read.delimiter or max(DELIMITERS, key=line.count)
+            return next(csv.reader([line], delimiter=delimiter), [])
+
+        return template_sniff(candidate, template, lambda: candidate.text, first_row)
 
     def parse_with(self, path: Path, ctx: ParseContext, template: Template) -> ParseResult:
         grid = read_csv_grid(path, template, ctx.source_name)

@@ -21,7 +21,14 @@ from typing import Any, TypeVar
 import polars as pl
 
 from parsers.base import Candidate, ParseContext, Parser, Sniff
-from parsers.model import BillParseError, ParseResult, RawBill, canonical_frames, parse_date_text
+from parsers.model import (
+    DEFAULT_CHARGE_RULES,
+    BillParseError,
+    ParseResult,
+    RawBill,
+    canonical_frames,
+    parse_date_text,
+)
 from parsers.templates_schema import FieldRule, Template, WideCharge
 
 SUFFIXES = {
@@ -63,8 +70,14 @@ def record(what: str, payload: Any) -> None:
         seen.append((what, payload))
 
 
-def template_sniff(candidate: Candidate, template: Template, text: Callable[[], str]) -> Sniff:
-    """Score = 0.7 if every `contains` text is present + 0.2 if the name matches.
+def template_sniff(
+    candidate: Candidate,
+    template: Template,
+    text: Callable[[], str],
+    first_row: Callable[[], list[str]] | None = None,
+) -> Sniff:
+    """Score = 0.7 if every `contains` text is present (or, for a header-less layout, the
+    first row's cells fit `match.first_row`) + 0.2 if the name matches.
 
     `text` is called lazily (a PDF's first page is only extracted when the name
     and suffix already fit), and a template with no match rules never wins alone.
@@ -84,6 +97,23 @@ def template_sniff(candidate: Candidate, template: Template, text: Callable[[], 
             return Sniff(0.0, f"{template.id}: text lacks {missing}")
         score += 0.7
         reasons.append(f"text contains {rules.contains}")
+    if rules.first_row:
+        cells = first_row() if first_row else []
+        misfits = [
+            n
+            for n, pattern in sorted(rules.first_row.items())
+            if not re.search(pattern, cells[n - 1] if n <= len(cells) else "")
+        ]
+        if misfits:
+            n = misfits[0]
+            got = cells[n - 1] if n <= len(cells) else None
+            return Sniff(
+                0.0,
+                f"{template.id}: first row's cell {n} {got!r} does not match "
+                f"{rules.first_row[n]!r}",
+            )
+        score += 0.7 if not rules.contains else 0.0
+        reasons.append(f"first row fits cells {sorted(rules.first_row)}")
     if not reasons:
         return Sniff(0.05, f"{template.id}: right format, no match rules")
     return Sniff(score, f"template {template.id}: " + "; ".join(reasons))
@@ -97,7 +127,10 @@ def rule_key(rule: FieldRule) -> str | None:
 def line_sources(template: Template) -> list[str]:
     """Every cells column the template's line rules read (XML/JSON engines extract these)."""
     lines = template.lines
-    rules = [getattr(lines, f) for f in ("tracking_number", *SHIPMENT_FIELDS[1:], "row_total")]
+    rules = [
+        getattr(lines, f)
+        for f in ("tracking_number", *SHIPMENT_FIELDS[1:], "row_total", "currency")
+    ]
     if lines.charge:
         rules += [
             lines.charge.amount,
@@ -128,9 +161,15 @@ def unmapped_charge_columns(cells: pl.DataFrame, template: Template) -> list[str
         for _, slot in _wide_slots(wide):
             used |= {slot.amount_column, slot.code_column, slot.description_column}
     numeric = r"^\(?-?[$€£¥]?\s*\d[\d.,\s]*\)?-?$"
+    informational = [
+        re.compile(re.escape(name).replace(r"\{n\}", r"\d+"))
+        for name in template.read.informational_columns
+    ]
     warnings = []
     for column in cells.columns:
         if column in used or column == "locator" or not re.search(CHARGE_LIKE, column):
+            continue
+        if any(pattern.fullmatch(column) for pattern in informational):
             continue
         values = cells[column].drop_nulls()
         charged = values.str.contains(numeric) & values.str.contains(r"[1-9]")
@@ -193,23 +232,31 @@ class _Columns:
 
 
 def _wide_slots(wide: WideCharge) -> list[tuple[int, WideCharge]]:
-    if wide.pairs is None:
+    """(slot number, its columns): numbered titles ('Charge {n} Amount') with `pairs`, the
+    n-th copy of a repeated title (header_names names copies 'Title_n') with `repeated`."""
+    if wide.pairs is None and wide.repeated is None:
         return [(0, wide)]
+
+    def name(title: str | None, n: int) -> str | None:
+        if title is None:
+            return None
+        if wide.pairs is not None:
+            return title.format(n=n)
+        return title if n == 1 else f"{title}_{n}"
+
     return [
         (
             n,
             WideCharge(
-                amount_column=wide.amount_column.format(n=n),
-                code_column=wide.code_column.format(n=n) if wide.code_column else None,
-                description_column=(
-                    wide.description_column.format(n=n) if wide.description_column else None
-                ),
+                amount_column=name(wide.amount_column, n) or "",
+                code_column=name(wide.code_column, n),
+                description_column=name(wide.description_column, n),
                 type=wide.type,
                 code=wide.code,
                 description=wide.description,
             ),
         )
-        for n in range(1, wide.pairs + 1)
+        for n in range(1, (wide.pairs or wide.repeated or 0) + 1)
     ]
 
 
@@ -223,6 +270,8 @@ def lines_from_cells(cells: pl.DataFrame, template: Template) -> pl.DataFrame:
     ]
     if rules.row_total is not None:
         shipment.append(cols.expr(rules.row_total, "row_total"))
+    if rules.currency is not None:
+        shipment.append(cols.expr(rules.currency, "row_currency"))
     order = pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")
     parts: list[pl.DataFrame] = []
     if rules.charge is not None:
@@ -239,6 +288,8 @@ def lines_from_cells(cells: pl.DataFrame, template: Template) -> pl.DataFrame:
     slot_index = 0
     for wide in rules.charges:
         for n, slot in _wide_slots(wide):
+            if wide.repeated and n > 1 and slot.amount_column not in cells.columns:
+                break  # `repeated` is a most: a file printing fewer copies has fewer slots
             slot_index += 1
             exprs = [
                 *shipment,
@@ -253,7 +304,8 @@ def lines_from_cells(cells: pl.DataFrame, template: Template) -> pl.DataFrame:
             ]
             if cols.missing:
                 continue
-            located = pl.col("locator") + (f";charge={n}" if n else f";charge={slot_index}")
+            # Slots are numbered across all groups, so two groups never share a locator.
+            located = pl.col("locator") + f";charge={slot_index}"
             part = cells.select(*exprs, located, order, pl.lit(slot_index).alias("_slot"))
             half = part.filter(
                 pl.col("amount").is_null()
@@ -354,6 +406,21 @@ def _stated(name: str, value: Stated | None) -> Stated:
     return value
 
 
+def _one_currency(lines: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """A row in another currency than its bill's is refused: amounts are never mixed."""
+    other = lines.filter(
+        pl.col("row_currency").is_not_null() & (pl.col("row_currency") != currency)
+    )
+    if other.height:
+        raise BillParseError(
+            "invalid_value",
+            f"charge in {other['row_currency'][0]} on a {currency} bill (amounts in two "
+            "currencies are never added)",
+            other["locator"][0],
+        )
+    return lines.drop("row_currency")
+
+
 def build_bill(
     template: Template,
     lines: pl.DataFrame,
@@ -374,6 +441,8 @@ def build_bill(
     number = _stated("bill_number", number)
     bill_date = _stated("bill_date", bill_date)
     currency = _stated("currency", currency)
+    if "row_currency" in lines.columns:
+        lines = _one_currency(lines, currency)
     stated = value(rules.stated_total, "stated_total")
     if rules.stated_total is not None and stated is None:
         raise BillParseError("missing_field", "stated_total: the template expects a total")
@@ -395,6 +464,7 @@ def finish(parser: Parser, template: Template, ctx: ParseContext, bill: RawBill)
         [bill],
         parser.provenance(ctx, template),
         code_map=template.charge_map or None,
+        charge_rules=(*((r.match, r.type) for r in template.charge_rules), *DEFAULT_CHARGE_RULES),
         decimal_comma=template.read.decimal_separator == ",",
         date_format=template.read.date_format,
     )

@@ -73,3 +73,38 @@ def test_the_sensor_registers_new_files_once_and_requests_one_run(tmp_path: Path
         with dg.build_sensor_context(instance=instance, resources={"reckon": resource}) as context:
             second = bill_inbox_sensor(context)
         assert isinstance(second, dg.SkipReason)
+
+
+def test_an_invalid_template_is_visible_on_the_bill_assets(tmp_path: Path, monkeypatch) -> None:
+    """A broken extra template is skipped (the other carriers' bills still parse), and the
+    skip is on bill_lines' metadata and its WARN check, naming the file and the field."""
+    from tests.parsers.published_layouts import fedex_billing_online
+
+    data = tmp_path / "data"
+    inbox = data / "bills" / "inbox" / "FEDEX"
+    inbox.mkdir(parents=True)
+    bill = fedex_billing_online(1)
+    (inbox / "fedex.csv").write_bytes(bill.data)
+    extra = tmp_path / "templates"
+    extra.mkdir()
+    (extra / "broken.yaml").write_text(
+        "id: broken\nversion: 1\ncarrier: ACME\nformat: csv\nmatch: {filename: '*.csv'}\n"
+        "bill: {bill_number: {column: A}, bill_date: {column: B}, currency: {const: USD}}\n"
+        "lines: {tracking_number: {column: T}, charge: {amount: {column: X}}}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("RECKON_TEMPLATES_DIR", str(extra))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = run_bills(data, instance, log_level="WARNING")
+        assert result is not None and result.success
+    assert _query(data, "SELECT status, lines FROM bill_file_status") == [
+        ("parsed", len(bill.lines))
+    ]
+    (check,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "every_template_loads"
+    ]
+    assert check.passed is False and check.severity == dg.AssetCheckSeverity.WARN
+    (error,) = check.metadata["errors"].value
+    assert error.startswith("template broken.yaml skipped: ") and "match.filename" in error
+    (materialized,) = [m.metadata for m in result.asset_materializations_for_node("bill_lines")]
+    assert materialized["template_errors"].value == [error]

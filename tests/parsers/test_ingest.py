@@ -76,12 +76,12 @@ def test_a_new_template_version_reparses_but_an_unrelated_change_does_not(tmp_pa
     bumped = tmp_path / "bumped"
     shutil.copytree(TEMPLATES, bumped)
     dhl = bumped / "dhl-mybill-csv.yaml"
-    dhl.write_text(dhl.read_text().replace("version: 1", "version: 2", 1))
+    dhl.write_text(dhl.read_text().replace("version: 2", "version: 3", 1))
     from parsers.templates_schema import load_templates
 
     registry = Registry(base.parsers, load_templates([bumped]))
     again = ingest_file(bills[0], tmp_path / "raw", tmp_path / "q", registry=registry)
-    assert (again.status, again.template_id) == ("parsed", "dhl-mybill-csv@2")
+    assert (again.status, again.template_id) == ("parsed", "dhl-mybill-csv@3")
     assert again.lines.drop("template_id").equals(first.lines.drop("template_id"))
 
 

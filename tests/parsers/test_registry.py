@@ -84,7 +84,7 @@ def test_a_carrier_hint_breaks_a_tie_between_carriers(tmp_path, bill_csv):
 
 def test_the_choice_explains_itself(registry, bill_csv):
     text = registry.choose(bill_csv).explain()
-    assert text.startswith("chosen: template-csv 2 with template dhl-mybill-csv@1")
+    assert text.startswith("chosen: template-csv 2 with template dhl-mybill-csv@2")
     assert "text contains" in text and "runner-up" in text
 
 
