@@ -490,20 +490,24 @@ def _envelope_once(fetcher: _Fetcher, bill_number: str) -> dict:
 
 def store_envelope(layout: DataLayout, envelope: dict) -> PulledBill:
     """`bills/inbox/<CARRIER>/<bill>.json`, written atomically unless its bytes are had
-    already: the same bytes in the inbox, or in the raw store (taken in before: a bill
-    withdrawn from the inbox is not brought back by pulling it again). A changed bill
-    replaces the file under its name, which the bills pipeline takes as a correction
-    superseding the earlier content (runs/inbox.py)."""
-    path = layout.bills_inbox / envelope["carrier"] / f"{envelope['bill_number']}.json"
+    already: the same bytes under its name in the inbox or, when the inbox has no file
+    under its name, in the raw store (taken in before: a bill withdrawn from the inbox is
+    not brought back by pulling it again). A changed bill replaces the file under its name,
+    which the bills pipeline takes as a correction superseding the earlier content
+    (runs/inbox.py)."""
+    number = envelope["bill_number"]
+    path = layout.bills_inbox / envelope["carrier"] / f"{number}.json"
     data = (json.dumps(envelope, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    if is_regular_file(path):
+        if path.read_bytes() == data:
+            return PulledBill(number, path, "unchanged")
+        write_bytes(path, data)
+        return PulledBill(number, path, "updated")
     digest = hashlib.sha256(data).hexdigest()
-    exists = is_regular_file(path)
-    if exists and path.read_bytes() == data:
-        return PulledBill(envelope["bill_number"], path, "unchanged")
     if (layout.raw_store / digest[:2] / f"{digest}.json").exists():
-        return PulledBill(envelope["bill_number"], path, "unchanged")
+        return PulledBill(number, path, "unchanged")
     write_bytes(path, data)
-    return PulledBill(envelope["bill_number"], path, "updated" if exists else "new")
+    return PulledBill(number, path, "new")
 
 
 def fetch_bills(

@@ -295,6 +295,27 @@ def test_a_bill_had_already_in_the_raw_store_is_not_brought_back(layout: DataLay
     assert not list((layout.bills_inbox / "UPS").iterdir())
 
 
+def test_a_bill_reverted_on_the_api_is_written_back_over_its_correction(
+    layout: DataLayout,
+) -> None:
+    from parsers.ingest import store_raw
+
+    path = layout.bills_api_dir / "UPS" / "UPS-2026-0002.json"
+    original = path.read_bytes()
+    with CarrierApi(layout, TOKEN) as api:
+        first = fetch_bills(ups(api.url), layout).paths[1]
+        v1 = first.read_bytes()
+        store_raw(first, layout.raw_store)
+        document = json.loads(original)
+        document["invoice"]["accountNumber"] = "ACC9"
+        path.write_text(json.dumps(document), encoding="utf-8")
+        assert fetch_bills(ups(api.url), layout).bills[1].status == "updated"
+        store_raw(first, layout.raw_store)
+        path.write_bytes(original)
+        reverted = fetch_bills(ups(api.url), layout).bills[1]
+    assert reverted.status == "updated" and reverted.path.read_bytes() == v1
+
+
 def test_a_failing_carrier_keeps_its_cursor_and_the_others_are_pulled(layout: DataLayout) -> None:
     with CarrierApi(layout, TOKEN) as api:
         write_carriers(layout, api.url)
