@@ -26,6 +26,7 @@ from pipelines.as_of import POOL, as_of
 from pipelines.contracts.inputs import LANDED_COSTS, MOVEMENTS
 from pipelines.contracts.restatements import COSTING_RESTATEMENTS
 from pipelines.costing import CostingPolicy, CostingResult, CostingState, cost_range
+from pipelines.costing.closed_period import post_difference
 from pipelines.costing.invariants import (
     journal_balance_violations,
     negative_layer_violations,
@@ -34,6 +35,7 @@ from pipelines.costing.invariants import (
 )
 from pipelines.costing.state import SCHEMAS
 from pipelines.money import money_to_cents
+from runs.closed_period import closed_correction, forget_corrections, record_correction
 from runs.costing_checkpoints import (
     AGEING,
     AS_OF,
@@ -133,10 +135,14 @@ def cost_days(
     last_costed = latest_checkpoint_before(con, date.max)
     drop_outdated_checkpoints(con)
     through = max(end, last_costed) if last_costed else end
-    see_documents(con, known_by=through)
+    see_documents(con, known_by=through, first_day=first_movement_day(con) or through)
     changes = document_changes(con, last_costed, policy.closed_before)
     late_from = earliest_late_day(con, start, end, policy)
     wanted = min(d for d in (start, late_from, changes.restated_from) if d is not None)
+    closed = policy.closed_before
+    if closed is not None and last_costed is not None and last_costed >= closed - timedelta(1):
+        # costed closed days are never rewritten (a correction is posted on the first open day)
+        wanted = max(wanted, closed)
     checkpoint = latest_checkpoint_before(con, wanted)
     if checkpoint is None:
         first_day = first_movement_day(con) or wanted
@@ -145,6 +151,12 @@ def cost_days(
     else:
         first = checkpoint + timedelta(days=1)
         state = load_checkpoint(con, checkpoint)
+    correction = None
+    if closed is not None and first == closed:
+        correction = closed_correction(con, policy, changes, through, chunk_days, _with_issue_costs)
+        state = correction.state if correction else state
+    elif closed is not None and first < closed:
+        forget_corrections(con, closed)
     run = CostingRun((start, end), (first, through), late_from)
     restated = _restated_window(first, last_costed, changes)
     before = company_figures(con, *restated) if restated else None
@@ -163,6 +175,8 @@ def cost_days(
         state = _with_issue_costs(con, state, inputs["movements"], chunk_start)
         result = cost_range(inputs, state, chunk_start, chunk_end, _chunk_policy(policy, chunk_end))
         outputs = _outputs(result, inputs)
+        if correction is not None and chunk_start == closed:
+            outputs = post_difference(outputs, result.opening, correction.difference, closed)
         ageing_end = _ageing_at(outputs["costing_ageing_changes"], chunk_end)
         outputs["costing_ageing_changes"] = _ageing_rows_to_store(
             con, outputs["costing_ageing_changes"], chunk_start
@@ -172,6 +186,8 @@ def cost_days(
         replace_slice(con, "costing_quarantine", refused, {"day": (chunk_start, chunk_end)})
         run.quarantined.append(refused)
         _tally(run, result, outputs)
+        if correction is not None and chunk_start == closed:
+            record_correction(con, closed, correction)
         state = result.end_state
         # Dropped before the next chunk is costed, not when its result replaces them.
         del inputs, result, outputs, ageing_end
@@ -249,8 +265,10 @@ def _with_issue_costs(
     returns = movements.filter(pl.col("movement_type") == "RETURN").get_column("reference")
     refs = returns.drop_nulls().unique().to_list()
     schema = SCHEMAS["issue_costs"]
+    # carried in memory (a closed period's shadow recost): newer than what is stored
+    carried = state.issue_costs.filter(pl.col("movement_id").is_in(refs))
     if not refs or not table_exists(con, "costing_cogs"):
-        return replace(state, issue_costs=pl.DataFrame(schema=schema))
+        return replace(state, issue_costs=carried.cast(schema))
     found = con.sql(
         """SELECT movement_id, company, sku, quantity, amount FROM costing_cogs
            WHERE kind = 'COST' AND movement_type = 'ISSUE' AND posting_date < ?
@@ -260,7 +278,10 @@ def _with_issue_costs(
     costs = found.select(
         "movement_id", "company", "sku", "quantity", money_to_cents("amount").alias("cost_cents")
     )
-    return replace(state, issue_costs=costs.cast(schema))
+    merged = pl.concat([carried.cast(schema), costs.cast(schema)]).unique(
+        "movement_id", keep="first", maintain_order=True
+    )
+    return replace(state, issue_costs=merged)
 
 
 def _tally(run: CostingRun, result: CostingResult, outputs: dict[str, pl.DataFrame]) -> None:
@@ -268,7 +289,7 @@ def _tally(run: CostingRun, result: CostingResult, outputs: dict[str, pl.DataFra
     for name, frame in outputs.items():
         run.counts[name] = run.counts.get(name, 0) + frame.height
     found = {
-        "roll_forward": roll_forward_violations(result.valuation),
+        "roll_forward": roll_forward_violations(outputs["costing_valuation"]),
         "open_layers_equal_balance": open_layers_vs_balance_violations(result),
         "no_negative_layer": negative_layer_violations(result.open_layers),
         "journal_balanced": journal_balance_violations(result.journals),

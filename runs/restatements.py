@@ -21,7 +21,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from pipelines.contracts.inputs import LANDED_COSTS, MOVEMENTS
+from pipelines.contracts.inputs import COMPANIES, FX_RATES, LANDED_COSTS, MOVEMENTS, SKUS
 from pipelines.contracts.restatements import (
     COSTING_DOCUMENTS,
     COSTING_RESTATED_DOCUMENTS,
@@ -59,18 +59,60 @@ class DocumentChanges:
 
     documents: pl.DataFrame
     restated_from: date | None
+    closed_from: date | None = None
+    """The earliest day a change touches inside the closed period (None: none does)."""
 
 
-def _row_hash(contract: TableContract) -> str:
-    """md5 over the row as the engine reads it: every contract column and the load day
-    (late documents and closed periods depend on it), each marked null or not."""
-    names = [*contract.column_names, LOAD_DATE]
-    parts = ", ".join(f"coalesce('v' || CAST(\"{n}\" AS VARCHAR), 'n')" for n in names)
+def _row_hash(contract: TableContract, alias: str = "", *, load_day: bool = True) -> str:
+    """md5 over the row as the engine reads it: every contract column and, for documents,
+    the load day (late documents and closed periods depend on it), each marked null or not.
+    Reference rows are read whatever their load day, so it is not part of their hash."""
+    names = [*contract.column_names, *([LOAD_DATE] if load_day else [])]
+    prefix = f"{alias}." if alias else ""
+    parts = ", ".join(f"coalesce('v' || CAST({prefix}\"{n}\" AS VARCHAR), 'n')" for n in names)
     return f"md5(concat_ws(chr(31), {parts}))"
 
 
-def see_documents(con: duckdb.DuckDBPyConnection, known_by: date) -> None:
-    """Hash every document loaded by `known_by` into the run's temporary table."""
+def _reference_selects(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The reference rows that change costed figures, hashed like documents.
+
+    An FX rate is used from its date until the next one (pipelines/fx.py, as-of), so it
+    is dated by its rate_date, or the first costed day when it is earlier, once per
+    company whose functional currency it converts to. A company's functional currency
+    changes every figure: dated the first costed day. A SKU's weight and dimensions only
+    weigh WEIGHT and VOLUME landed-cost allocations: one row per company with such a
+    landed cost on a receipt of the SKU, dated at the earliest posting (other SKU rows
+    change no figure and are not followed)."""
+    found = []
+    if table_exists(con, FX_RATES.name) and table_exists(con, COMPANIES.name):
+        found.append(
+            "SELECT 'fx_rates', f.currency || '>' || f.to_currency || '@' || "
+            "CAST(f.rate_date AS VARCHAR), c.company, greatest(f.rate_date, $first_day), "
+            f"NULL, {_row_hash(FX_RATES, 'f', load_day=False)} FROM fx_rates f "
+            "JOIN companies c ON c.functional_currency = f.to_currency"
+        )
+    if table_exists(con, COMPANIES.name):
+        found.append(
+            "SELECT 'companies', company, company, $first_day, NULL, "
+            f"{_row_hash(COMPANIES, load_day=False)} FROM companies"
+        )
+    needed = (SKUS.name, MOVEMENTS.name, LANDED_COSTS.name)
+    if all(table_exists(con, t) for t in needed):
+        found.append(
+            f"SELECT 'skus', s.sku, l.company, min({day_of(LANDED_COSTS, 'l')}), NULL, "
+            f"{_row_hash(SKUS, 's', load_day=False)} FROM skus s "
+            "JOIN movements m ON m.sku = s.sku AND m.movement_type = 'RECEIPT' "
+            "JOIN landed_costs l ON l.receipt_reference = m.reference AND l.company = m.company "
+            "AND l.basis IN ('WEIGHT', 'VOLUME') AND l.\"_load_date\" <= $known_by "
+            'WHERE m."_load_date" <= $known_by GROUP BY ALL'
+        )
+    return found
+
+
+def see_documents(con: duckdb.DuckDBPyConnection, known_by: date, first_day: date) -> None:
+    """Hash every document loaded by `known_by`, and the reference rows costing reads
+    (dated no earlier than `first_day`, the first costed day), into the run's temporary
+    table."""
     selects = [
         f"SELECT '{c.name}' AS source, {_IDS[c.name]} AS document_id, company, "
         f"{day_of(c)} AS day, {_LINKS[c.name]} AS link, {_row_hash(c)} AS content_hash "
@@ -78,12 +120,16 @@ def see_documents(con: duckdb.DuckDBPyConnection, known_by: date) -> None:
         for c in (MOVEMENTS, LANDED_COSTS)
         if table_exists(con, c.name)
     ]
+    if selects:
+        selects += _reference_selects(con)
     empty = (
         "SELECT NULL::VARCHAR AS source, NULL::VARCHAR AS document_id, NULL::VARCHAR AS company, "
         "NULL::DATE AS day, NULL::VARCHAR AS link, NULL::VARCHAR AS content_hash WHERE FALSE"
     )
     query = " UNION ALL ".join(selects) if selects else empty
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {SEEN} AS {query}", {"known_by": known_by})
+    params = {"known_by": known_by, "first_day": first_day}
+    used = {k: v for k, v in params.items() if f"${k}" in query}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {SEEN} AS {query}", used)
 
 
 def document_changes(
@@ -97,7 +143,9 @@ def document_changes(
     change to a receipt line or a landed cost moves the allocation of every landed cost
     of that purchase document (DOMAIN.md "Landed cost"), so it takes effect from the
     earliest posting of those landed costs. Days before `closed_before` are never
-    rewritten: their changes take effect on the first open day.
+    rewritten: their changes take effect on the first open day. A reference row seen for
+    the first time counts only for a company with costed documents (a new company's
+    rates and row restate nothing).
     """
     own = ("run_id", "detected_on")
     columns = {c.name: c.dtype for c in COSTING_RESTATED_DOCUMENTS.columns if c.name not in own}
@@ -139,15 +187,23 @@ def document_changes(
                CASE WHEN has_new AND has_old THEN 'CHANGED'
                     WHEN has_new THEN 'ADDED' ELSE 'REMOVED' END AS change,
                day_before, day_after,
-               greatest(e.from_day, coalesce($closed_before, DATE '0001-01-01')) AS posted_on
+               greatest(e.from_day, coalesce($closed_before, DATE '0001-01-01')) AS posted_on,
+               e.from_day
         FROM changed c JOIN effective e USING (source, document_id)
         WHERE e.from_day <= $last
+          AND (c.source IN ('movements', 'landed_costs') OR c.has_old
+               OR c.company IN (SELECT company FROM {DOCUMENTS} WHERE source = 'movements'))
         ORDER BY source, document_id
     """
     params = {"last": last_costed, "closed_before": closed_before}
-    found = con.sql(query, params=params).pl().cast(pl.Schema(columns))
+    found = con.sql(query, params=params).pl()
     first = found["posted_on"].min()
-    return DocumentChanges(found, first if isinstance(first, date) else None)
+    closed = found.filter(pl.col("from_day") < (closed_before or date.min))["from_day"].min()
+    return DocumentChanges(
+        found.drop("from_day").cast(pl.Schema(columns)),
+        first if isinstance(first, date) else None,
+        closed if isinstance(closed, date) else None,
+    )
 
 
 def record_documents(con: duckdb.DuckDBPyConnection, first: date, last: date) -> None:

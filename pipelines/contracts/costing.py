@@ -22,14 +22,16 @@ POOL_COLUMNS = (
     ),
     Column("sku", t.ID),
 )
-COGS_KINDS = ("COST", "TRUE_UP", "LANDED_COST")
+COGS_KINDS = ("COST", "TRUE_UP", "LANDED_COST", "CLOSED_PERIOD_ADJUSTMENT")
 
 COSTING_COGS = TableContract(
     name="costing_cogs",
     description=(
         "Cost per outbound movement (kind COST, on its day), true-ups of provisional "
-        "shortfall cost (TRUE_UP, on the day of the inbound that served it) and landed cost "
-        "on units already gone (LANDED_COST, per receipt line, on the posting day)."
+        "shortfall cost (TRUE_UP, on the day of the inbound that served it), landed cost "
+        "on units already gone (LANDED_COST, per receipt line, on the posting day) and the "
+        "change of a movement's COGS over a corrected closed period "
+        "(CLOSED_PERIOD_ADJUSTMENT, on the first open day)."
     ),
     columns=(
         Column("posting_date", t.DATE),
@@ -124,7 +126,10 @@ COSTING_OPEN_LAYERS = TableContract(
 
 COSTING_VALUATION = TableContract(
     name="costing_valuation",
-    description="Per pool and day with movements: opening + in - out = closing (qty and value).",
+    description=(
+        "Per pool and day with movements: opening + adjustment + in - out = closing (qty and "
+        "value)."
+    ),
     columns=(
         *POOL_COLUMNS,
         Column("day", t.DATE),
@@ -132,10 +137,17 @@ COSTING_VALUATION = TableContract(
         Column("in_qty", t.QUANTITY),
         Column("out_qty", t.QUANTITY),
         Column("closing_qty", t.QUANTITY),
+        Column(
+            "adjustment_qty",
+            t.QUANTITY,
+            description="On the first open day of a closed period: the change of the pool's "
+            "stock at the close that a correction to the closed days posts; 0 elsewhere.",
+        ),
         Column("opening_value", t.MONEY),
         Column("in_value", t.MONEY),
         Column("out_value", t.MONEY),
         Column("closing_value", t.MONEY),
+        Column("adjustment_value", t.MONEY, description="The same, in value."),
     ),
     key=("company", "warehouse", "sku", "day"),
     partition_column="day",

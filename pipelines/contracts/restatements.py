@@ -4,7 +4,8 @@ days already costed (DOMAIN.md, "Late (backdated), corrected or removed document
 A run compares the documents it reloads with `costing_documents` (one content hash per
 document, as last costed); any difference on a costed day recosts from that day and is
 recorded in `costing_restatements` (per company: days, documents, COGS and inventory value
-before and after) and `costing_restated_documents` (which documents), both exported.
+before and after) and `costing_restated_documents` (which documents), both exported. A
+closed period's correction remembers where it starts (`costing_closed_corrections`).
 """
 
 from __future__ import annotations
@@ -13,19 +14,32 @@ from pipelines.contracts import types as t
 from pipelines.contracts.spec import Column, TableContract
 
 DOCUMENT_CHANGES = ("ADDED", "CHANGED", "REMOVED")
-DOCUMENT_SOURCES = ("movements", "landed_costs")
+DOCUMENT_SOURCES = ("movements", "landed_costs", "fx_rates", "companies", "skus")
 
 COSTING_DOCUMENTS = TableContract(
     name="costing_documents",
     description=(
         "Every document costing has costed, as it was then: a hash of the row the engine read "
-        "(its contract columns and load day). Replaced per costed day with what the run saw."
+        "(its contract columns and load day); and the reference rows that change costed "
+        "figures (FX rates, companies, SKUs weighed by a WEIGHT or VOLUME landed cost), hashed "
+        "on their contract columns. Replaced per costed day with what the run saw."
     ),
     columns=(
         Column("source", t.CODE, enum=DOCUMENT_SOURCES),
-        Column("document_id", t.ID, description="movement_id or landed_cost_id."),
+        Column(
+            "document_id",
+            t.ID,
+            description="movement_id, landed_cost_id, `<currency>><to_currency>@<rate_date>` "
+            "for an FX rate, the company or the sku.",
+        ),
         Column("company", t.ID),
-        Column("day", t.DATE, description="The document's day (occurred_at, posted_at)."),
+        Column(
+            "day",
+            t.DATE,
+            description="The document's day (occurred_at, posted_at); an FX rate's rate_date "
+            "(the first costed day when earlier); a company's: the first costed day; a SKU's: "
+            "the earliest posting of a landed cost weighing it.",
+        ),
         Column(
             "link",
             t.ID,
@@ -43,7 +57,8 @@ COSTING_RESTATEMENTS = TableContract(
     name="costing_restatements",
     description=(
         "One row per run and company whose run changed days already costed: the days "
-        "restated, the documents added, changed and removed, and COGS over those days and "
+        "restated, the documents (and reference rows) added, changed and removed, and COGS "
+        "over those days and "
         "inventory value at their end, before and after, in the company's functional currency."
     ),
     columns=(
@@ -61,7 +76,9 @@ COSTING_RESTATEMENTS = TableContract(
             "posted_on",
             t.DATE,
             description="restated_from; or, for changes dated in a closed period (closed_before), "
-            "the first open day, where their difference is posted.",
+            "the first open day, where their difference is posted (costing_cogs kind "
+            "CLOSED_PERIOD_ADJUSTMENT, costing_valuation adjustment_qty/adjustment_value, "
+            "journal category CLOSED_PERIOD_ADJUSTMENT); cogs_after includes that difference.",
         ),
         Column("documents_added", t.QUANTITY),
         Column("documents_changed", t.QUANTITY),
@@ -102,4 +119,23 @@ COSTING_RESTATED_DOCUMENTS = TableContract(
     notes=("Exported per day like costing_restatements.",),
 )
 
-RESTATEMENT_TABLES = (COSTING_DOCUMENTS, COSTING_RESTATEMENTS, COSTING_RESTATED_DOCUMENTS)
+COSTING_CLOSED_CORRECTIONS = TableContract(
+    name="costing_closed_corrections",
+    description=(
+        "Per closed period (its first open day), the earliest closed day a correction posted "
+        "on that first open day has touched: every recost of the first open day recosts the "
+        "closed days from there again (a shadow run, nothing stored) to post the difference."
+    ),
+    columns=(
+        Column("closed_before", t.DATE, description="The first open day (policy closed_before)."),
+        Column("corrected_from", t.DATE, description="The earliest closed day corrected."),
+    ),
+    key=("closed_before",),
+)
+
+RESTATEMENT_TABLES = (
+    COSTING_DOCUMENTS,
+    COSTING_RESTATEMENTS,
+    COSTING_RESTATED_DOCUMENTS,
+    COSTING_CLOSED_CORRECTIONS,
+)

@@ -14,14 +14,22 @@ from pipelines.pools import POOL
 
 
 def roll_forward_violations(valuation: pl.DataFrame) -> pl.DataFrame:
-    """opening + in - out = closing per pool and day, and each opening = previous closing."""
+    """opening + adjustment + in - out = closing per pool and day, and each opening =
+    previous closing. The adjustment (stored valuation only) is a closed period's
+    correction on its first open day (pipelines/costing/closed_period.py); 0 elsewhere."""
     v = valuation.sort([*POOL, "day"])
     prev_q = pl.col("closing_qty").shift(1).over(POOL)
     prev_v = pl.col("closing_value").shift(1).over(POOL)
+    has_adjustment = "adjustment_qty" in valuation.columns
+    adj_q = pl.col("adjustment_qty") if has_adjustment else pl.lit(0)
+    adj_v = pl.col("adjustment_value") if has_adjustment else pl.lit(0)
     bad = (
-        (pl.col("opening_qty") + pl.col("in_qty") - pl.col("out_qty") != pl.col("closing_qty"))
+        (
+            pl.col("opening_qty") + adj_q + pl.col("in_qty") - pl.col("out_qty")
+            != pl.col("closing_qty")
+        )
         | (
-            pl.col("opening_value") + pl.col("in_value") - pl.col("out_value")
+            pl.col("opening_value") + adj_v + pl.col("in_value") - pl.col("out_value")
             != pl.col("closing_value")
         )
         | (prev_q.is_not_null() & (prev_q != pl.col("opening_qty")))

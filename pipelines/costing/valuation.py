@@ -54,7 +54,10 @@ def opening(state: CostingState) -> pl.DataFrame:
 
 
 def daily_valuation(postings: pl.DataFrame, opening: pl.DataFrame) -> pl.DataFrame:
-    """Change rows per pool and posting day: opening, in, out, closing (qty, value_cents)."""
+    """Change rows per pool and posting day: opening, in, out, closing (qty, value_cents).
+
+    The adjustment is 0: only the warehouse runner posts one, a corrected closed period's
+    difference on its first open day (pipelines/costing/closed_period.py)."""
     inbound = pl.col("category").is_in(INBOUND_CATEGORIES)
     day = postings.group_by([*POOL, "posting_date"]).agg(
         pl.col("qty").filter(inbound).sum().alias("in_qty"),
@@ -91,5 +94,7 @@ def daily_valuation(postings: pl.DataFrame, opening: pl.DataFrame) -> pl.DataFra
         "out_qty",
         "out_value_cents",
         "closing_qty",
+        pl.lit(0, pl.Int64).alias("adjustment_qty"),
         "closing_value_cents",
+        pl.lit(0, pl.Int64).alias("adjustment_value_cents"),
     )

@@ -223,3 +223,42 @@ def test_in_a_closed_period_a_backdated_receipt_posts_on_the_first_open_day(
     with dg.DagsterInstance.ephemeral() as instance:
         _run_closed(clean, JAN5, JAN10, instance)
     _assert_same_exports(data, clean)
+
+
+R3_IN_USD = ("50,12.00,CNY", "50,1.70,USD")
+"""Jan 7's receipt R3 bought in USD: 1.70 a unit, converted at the day's USD>CNY rate."""
+
+
+def _with_jan7_rate(data: Path, rate: str) -> None:
+    path = data / "fx_rates" / "fx_rates.csv"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(f"{JAN7},USD,CNY,7.10000000", f"{JAN7},USD,CNY,{rate}"))
+
+
+def test_a_corrected_fx_rate_of_a_costed_day_restates_from_that_day(tmp_path: Path) -> None:
+    usd = movements(JAN7).replace(*R3_IN_USD)
+    data = write_data(tmp_path / "fx", DAYS[:5])
+    write_extract(data, JAN7, usd)
+    with dg.DagsterInstance.ephemeral() as instance:
+        _run(data, JAN5, JAN9, instance)
+        _with_jan7_rate(data, "7.20000000")
+        result = _run(data, JAN9, JAN9, instance)
+    assert _rewritten(result, "costing_exports") == [str(d) for d in (JAN7, JAN8, JAN9)]
+    clean = write_data(tmp_path / "clean", DAYS[:5])
+    write_extract(clean, JAN7, usd)
+    _with_jan7_rate(clean, "7.20000000")
+    with dg.DagsterInstance.ephemeral() as instance:
+        _run(clean, JAN5, JAN9, instance)
+    _assert_same_exports(data, clean)
+    docs = _table(data, "SELECT source, document_id, company, change, day_before, day_after, "
+                        "posted_on FROM costing_restated_documents")  # fmt: skip
+    assert docs.rows() == [("fx_rates", f"USD>CNY@{JAN7}", "CN01", "CHANGED", JAN7, JAN7, JAN7)]
+    # R3 = 50 x 1.70 USD: 603.50 CNY at 7.10, 612.00 at 7.20. 60 of its units are costed
+    # (I4 10, I5 30, I7 10 and I7's 10 short units at R3's unit cost), each slice by
+    # cumulative rounding: 120.70 + 362.10 + 120.70 + 120.70 becomes 122.40 + 367.20 +
+    # 122.40 + 122.40, COGS +10.20; the -10 units held at the end of Jan 9 -1.70.
+    record = _table(data, "SELECT * FROM costing_restatements")
+    assert record.select(
+        "company", "restated_from", "restated_to", "documents_changed", "cogs_difference",
+        "inventory_value_difference",
+    ).rows() == [("CN01", JAN7, JAN9, 1, D("10.20"), D("-1.70"))]  # fmt: skip
