@@ -1,10 +1,12 @@
 """A small carrier billing API on 127.0.0.1 that serves the generated API bills.
 
 The HTTP bill connector (parsers/connectors/http_api.py) must cope with what real
-carrier APIs do: paging, a token check, and transient failures (503 / 429 with
-Retry-After). This server serves `bills/api/<CARRIER>/<bill>.json` (written by
-demo/bills/json_api.py) with exactly those behaviours, so tests and `make demo`
-exercise the connector's retries against a real socket. The protocol is in
+carrier APIs do: paging, a token check, OAuth client credentials with tokens that
+expire, and transient failures (503 / 429 with Retry-After). This server serves
+`bills/api/<CARRIER>/<bill>.json` (written by demo/bills/json_api.py) with exactly
+those behaviours, plus faults a test injects (`CarrierApi.inject`: a status, a delay
+past the client's timeout, a change to the bills between two pages), so tests and
+`make demo` exercise the connector against a real socket. The protocol is in
 demo/bills/FORMATS.md ("The API"). It is bounded: it stops by itself after
 `lifetime_s` even if nobody closes it.
 
@@ -14,13 +16,16 @@ Run by hand: `python -m demo.carrier_api --data DIR --token T [--fail-every 5]`.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import math
 import re
 import secrets
 import threading
-from collections import Counter
-from collections.abc import Iterator
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,6 +42,7 @@ LIST_ROUTE = re.compile(r"^/carriers/(?P<carrier>[A-Z0-9_]+)/bills$")
 CHARGES_ROUTE = re.compile(
     r"^/carriers/(?P<carrier>[A-Z0-9_]+)/bills/(?P<bill>[A-Za-z0-9._-]+)/charges$"
 )
+TOKEN_ROUTE = "/oauth/token"
 TRANSIENT_STATUSES = (503, 429)
 
 
@@ -87,6 +93,19 @@ def _page(items: list, page: int, page_size: int) -> tuple[list, int, int | None
     return chunk, total_pages, page + 1 if page < total_pages else None
 
 
+@dataclass(frozen=True)
+class Fault:
+    """What one injected request gets instead of (or before) its normal answer."""
+
+    status: int | None = None
+    """Answer with this status (and an error body) instead of the normal answer."""
+    retry_after: str | None = None
+    delay_s: float = 0.0
+    """Wait this long before answering: past the client's read timeout, a timeout."""
+    before: Callable[[], None] | None = None
+    """Run first, e.g. to change the bills on disk between two pages of a listing."""
+
+
 class CarrierApi:
     """The server, started on construction; use as a context manager or call `close()`.
 
@@ -94,13 +113,19 @@ class CarrierApi:
     failure, alternating 503 and 429, each with `Retry-After: <retry_after>`;
     `fail_every=1` makes every request fail (a permanently failing endpoint).
     `statuses` counts the status codes served, so tests can see retries happen.
+
+    `token` is a fixed bearer token the API accepts (None: none). With `client_id` and
+    `client_secret`, `POST /oauth/token` (client credentials, HTTP Basic) issues tokens,
+    accepted until `expire_tokens()`.
     """
 
     def __init__(
         self,
         layout: DataLayout,
-        token: str,
+        token: str | None,
         *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
         fail_every: int | None = None,
         retry_after: int = 0,
         host: str = "127.0.0.1",
@@ -111,6 +136,9 @@ class CarrierApi:
             raise ValueError(f"fail_every must be >= 1 or None, got {fail_every}")
         self.api_dir = layout.bills_api_dir
         self.token = token
+        self.client = (client_id, client_secret) if client_id and client_secret else None
+        self.issued: set[str] = set()
+        self._faults: dict[tuple[str, str], tuple[deque[Fault | None], Fault | None]] = {}
         self.fail_every = fail_every
         self.retry_after = retry_after
         self.statuses: Counter[int] = Counter()
@@ -157,6 +185,47 @@ class CarrierApi:
             self._failures += 1
             return TRANSIENT_STATUSES[(self._failures - 1) % len(TRANSIENT_STATUSES)]
 
+    def inject(
+        self, carrier: str, route: str, faults: list[Fault | None], *, then: Fault | None = None
+    ) -> None:
+        """The next requests of `carrier` on `route` ("list", "charges" or "any") get
+        `faults` in order (None: answered normally), every later one `then`."""
+        with self._lock:
+            self._faults[(carrier, route)] = (deque(faults), then)
+
+    def injected(self, carrier: str, route: str) -> Fault | None:
+        with self._lock:
+            for key in ((carrier, route), (carrier, "any")):
+                if key in self._faults:
+                    queue, then = self._faults[key]
+                    return queue.popleft() if queue else then
+        return None
+
+    def issue_token(self, authorization: str | None) -> str | None:
+        """A new access token for the right client credentials (HTTP Basic), else None."""
+        if self.client is None or not authorization or not authorization.startswith("Basic "):
+            return None
+        try:
+            given = base64.b64decode(authorization[6:], validate=True).decode("utf-8")
+        except ValueError:
+            return None
+        if tuple(given.split(":", 1)) != self.client:
+            return None
+        token = secrets.token_urlsafe(16)
+        with self._lock:
+            self.issued.add(token)
+        return token
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far is refused from now on (401), as when it expires."""
+        with self._lock:
+            self.issued.clear()
+
+    def accepts(self, authorization: str | None) -> bool:
+        with self._lock:
+            valid = set(self.issued) | ({self.token} if self.token else set())
+        return any(authorization == f"Bearer {token}" for token in valid)
+
     def record(self, status: int) -> None:
         with self._lock:
             self.statuses[status] += 1
@@ -174,8 +243,10 @@ class CarrierApi:
                 found.append(invoice)
         chunk, total_pages, next_page = _page(found, page, page_size)
         extra = "".join(f"&{k}={v}" for k, v in (("since", since), ("until", until)) if v)
+        version = hashlib.sha256(json.dumps(found, sort_keys=True).encode()).hexdigest()[:16]
         return {
             "invoices": chunk,
+            "listVersion": version,
             "page": page,
             "pageSize": page_size,
             "totalPages": total_pages,
@@ -220,9 +291,48 @@ def _handler_for(api: CarrierApi) -> type[BaseHTTPRequestHandler]:
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up waiting (a timeout test)
+
+        def _fault(self, path: str) -> bool:
+            """Apply an injected fault; True when it answered the request itself."""
+            match = LIST_ROUTE.match(path) or CHARGES_ROUTE.match(path)
+            if match is None:
+                return False
+            route = "list" if LIST_ROUTE.match(path) else "charges"
+            fault = api.injected(match["carrier"], route)
+            if fault is None:
+                return False
+            if fault.before is not None:
+                fault.before()
+            if fault.delay_s:
+                time.sleep(fault.delay_s)
+            if fault.status is None:
+                return False
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            self._send(fault.status, {"error": f"injected HTTP {fault.status}"}, headers)
+            return True
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            form = parse_qs(self.rfile.read(length).decode("utf-8")) if length else {}
+            if urlsplit(self.path).path != TOKEN_ROUTE:
+                self._send(404, {"error": f"no such endpoint {self.path!r}"})
+                return
+            if form.get("grant_type") != ["client_credentials"]:
+                self._send(400, {"error": "unsupported_grant_type"})
+                return
+            token = api.issue_token(self.headers.get("Authorization"))
+            if token is None:
+                self._send(401, {"error": "invalid_client"}, {"WWW-Authenticate": "Basic"})
+                return
+            self._send(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600})
 
         def do_GET(self) -> None:
+            if self._fault(urlsplit(self.path).path):
+                return
             failure = api.injected_failure()
             if failure is not None:
                 self._send(
@@ -231,7 +341,7 @@ def _handler_for(api: CarrierApi) -> type[BaseHTTPRequestHandler]:
                     {"Retry-After": str(api.retry_after)},
                 )
                 return
-            if self.headers.get("Authorization") != f"Bearer {api.token}":
+            if not api.accepts(self.headers.get("Authorization")):
                 self._send(
                     401,
                     {"error": "invalid or missing bearer token"},
@@ -293,7 +403,13 @@ def fetch_demo_bills(
     and handed to the connector directly (carriers.yaml names an environment variable for
     real carriers). Page size comes from carriers.yaml `api.page_size` when present.
     """
-    from parsers.connectors.http_api import DEFAULT_PAGE_SIZE, RetryPolicy, fetch_bills
+    from parsers.connectors.http_api import (
+        DEFAULT_PAGE_SIZE,
+        ApiSource,
+        BearerToken,
+        RetryPolicy,
+        fetch_bills,
+    )
 
     page_sizes: dict[str, int] = {}
     if layout.carriers_file.exists():
@@ -312,15 +428,15 @@ def fetch_demo_bills(
     policy = RetryPolicy(backoff_base_s=0.05, backoff_max_s=1.0)
     with CarrierApi(layout, token, fail_every=fail_every, retry_after=0) as api:
         for carrier in carriers:
-            result.paths[carrier] = fetch_bills(
+            source = ApiSource(
                 api.url,
                 carrier,
-                token,
-                layout,
-                since,
+                BearerToken(token),
                 page_size=page_sizes.get(carrier, DEFAULT_PAGE_SIZE),
                 policy=policy,
             )
+            pulled = fetch_bills(source, layout, since.isoformat() if since else None)
+            result.paths[carrier] = pulled.paths
         result.statuses.update(api.statuses)
     return result
 

@@ -146,6 +146,46 @@ def run(
     raise typer.Exit(code.value)
 
 
+@app.command("pull-bills")
+def pull_bills(
+    data: DataOption = Path("demo_data"),
+    carrier: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--carrier",
+            help="Only this carrier (repeatable); default: every one "
+            "with an `api` block in carriers.yaml.",
+        ),
+    ] = None,
+) -> None:
+    """Pull new bills from the carriers' billing APIs into the bill inbox, from each
+    carrier's since-cursor on (what the `api_bill_pulls` asset runs). Exit code: 0 every pull
+    succeeded, 1 a pull failed (the reason is printed; its cursor did not move), 2 usage
+    (an unknown carrier, one without an `api` block, an invalid carriers.yaml)."""
+    from runs.api_bills import pull_configured
+    from storage.config import ConfigError
+    from storage.layout import DataLayout
+
+    try:
+        pulls = pull_configured(DataLayout(data.resolve()), carrier or None)
+    except (ConfigError, KeyError, ValueError) as exc:
+        typer.echo(f"reckon: {exc}", err=True)
+        raise typer.Exit(ExitCode.USAGE.value) from None
+    for pull in pulls:
+        if pull.ok:
+            typer.echo(
+                f"{pull.carrier}: {pull.pulled} bill(s) listed, {pull.new} new, {pull.updated} "
+                f"updated, {pull.already_had} already had; cursor {pull.cursor_before} -> "
+                f"{pull.cursor_after}"
+            )
+        else:
+            typer.echo(f"{pull.carrier}: FAILED, cursor stays {pull.cursor_before}: {pull.reason}")
+    if not pulls:
+        typer.echo("no carrier has an `api` block in carriers.yaml: nothing to pull")
+    failed = any(not p.ok for p in pulls)
+    raise typer.Exit((ExitCode.RUN_FAILED if failed else ExitCode.OK).value)
+
+
 @app.command("demo")
 def demo(
     data: DataOption = Path("demo_data"),

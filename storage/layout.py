@@ -77,6 +77,12 @@ class DataLayout:
         return self.root / "work"
 
     @property
+    def api_cursors_dir(self) -> Path:
+        """`<CARRIER>.json`: how far each carrier's billing API has been pulled (the
+        since-cursor, runs/api_bills.py)."""
+        return self.root / "state" / "api_cursors"
+
+    @property
     def written_folders(self) -> tuple[Path, ...]:
         """Every folder reckon writes files into (atomically, storage/files.py): where a
         killed writer's temporary file can be left."""
@@ -87,6 +93,7 @@ class DataLayout:
             self.quarantine_dir,
             self.work_dir,
             self.bills_inbox,
+            self.api_cursors_dir,
         )
 
     def reconciliation_work_dir(self, carrier: str, period_start: date) -> Path:

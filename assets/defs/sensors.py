@@ -29,7 +29,7 @@ from storage.layout import DataLayout
 
 bills_job = dg.define_asset_job(
     name="bills",
-    selection=dg.AssetSelection.groups(GROUP),
+    selection=dg.AssetSelection.groups(GROUP) - dg.AssetSelection.assets("api_bill_pulls"),
     description="Raw-store, parse or quarantine bill files (one partition per file).",
 )
 

@@ -59,11 +59,61 @@ class Tolerances(_Strict):
         return self
 
 
+EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+"""The name of an environment variable: credentials are read from the environment, never
+written in carriers.yaml (a `token:` or `client_secret:` key is refused as unknown)."""
+HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s/?#]+[^\s]*$")]
+QueryName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")]
+
+
+class OAuthSettings(_Strict):
+    """OAuth 2.0 client credentials (RFC 6749, 4.4): a token is asked for at `token_url`
+    with the client id and secret read from the environment, and asked for again, once,
+    when the API answers 401 (the token expired)."""
+
+    token_url: HttpUrl
+    client_id_env: EnvName
+    client_secret_env: EnvName
+    scope: str | None = None
+
+
+class RetrySettings(_Strict):
+    """How hard one request is tried (parsers/connectors/http_api.py RetryPolicy): timeouts,
+    connection errors, 5xx and 429 are retried with jittered exponential backoff or the
+    server's Retry-After, within `max_attempts` and `max_elapsed_s`."""
+
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    max_retry_after_s: float = Field(default=120.0, ge=0)
+    max_elapsed_s: float = Field(default=300.0, gt=0)
+
+
 class ApiSettings(_Strict):
-    endpoint: str
-    token_env: str
-    """Environment variable holding the bearer token (never the token itself)."""
-    page_size: int = Field(default=100, gt=0)
+    """A carrier's billing API (docs/parsers.md, "API bills")."""
+
+    endpoint: HttpUrl
+    """The bills endpoint (`.../carriers/<CARRIER>/bills`) or the API root."""
+    token_env: EnvName | None = None
+    """Environment variable holding a bearer token (never the token itself)."""
+    oauth: OAuthSettings | None = None
+    page_size: int = Field(default=100, gt=0, le=1000)
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+    """Read timeout of one request (connecting: at most 5 s)."""
+    cursor_param: QueryName = "since"
+    """The listing's query parameter that takes the since-cursor."""
+    cursor_field: QueryName = "invoiceDate"
+    """The field of each listed invoice whose greatest value is the next cursor; its values
+    must sort as text (ISO 8601 dates or timestamps)."""
+    retries: RetrySettings = RetrySettings()
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> ApiSettings:
+        if (self.token_env is None) == (self.oauth is None):
+            raise ValueError(
+                "give exactly one of token_env (a bearer token) or oauth (client credentials)"
+            )
+        return self
 
 
 class CarrierConfig(_Strict):

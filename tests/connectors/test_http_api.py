@@ -7,7 +7,8 @@ import json
 import random
 import socket
 import stat
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -19,19 +20,38 @@ from demo.bills import write_bills
 from demo.bills.samples import sample_bills
 from demo.carrier_api import CarrierApi, serve
 from parsers.connectors.http_api import (
+    ApiSource,
     AuthError,
+    BearerToken,
     ConnectorError,
     RetryPolicy,
     carrier_endpoint,
     fetch_bills,
     retry_delay,
 )
-from runs.api_bills import fetch_configured
+from pipelines.reconciliation.config import ApiSettings
+from runs.api_bills import api_source, pull_configured
 from storage.layout import DataLayout
 from tests.demo_bills.readers import read_ups_envelope, read_ups_source
 
 TOKEN = "s3cret-token"
 FAST = RetryPolicy(max_attempts=4, backoff_base_s=0.0, backoff_max_s=0.0, read_timeout_s=5.0)
+
+
+def fetch(
+    url: str,
+    token: str,
+    layout: DataLayout,
+    since: str | None = None,
+    *,
+    page_size: int = 100,
+    policy: RetryPolicy = FAST,
+    sleep: Callable[[float], None] = lambda s: None,
+    transport: httpx.BaseTransport | None = None,
+) -> list[Path]:
+    """The UPS bills fetched with a fixed bearer token: the paths of their envelopes."""
+    source = ApiSource(url, "UPS", BearerToken(token), page_size=page_size, policy=policy)
+    return fetch_bills(source, layout, since, sleep=sleep, transport=transport).paths
 
 
 @pytest.fixture
@@ -49,7 +69,7 @@ def _source(layout: DataLayout, bill: str) -> tuple[dict, list]:
 
 def test_fetches_every_bill_over_pages_into_envelopes(layout: DataLayout) -> None:
     with CarrierApi(layout, TOKEN) as api:
-        paths = fetch_bills(api.url, "UPS", TOKEN, layout, None, page_size=10, policy=FAST)
+        paths = fetch(api.url, TOKEN, layout, page_size=10, policy=FAST)
     assert [p.name for p in paths] == [
         "UPS-2026-0001.json",
         "UPS-2026-0002.json",
@@ -76,7 +96,7 @@ def test_fetches_every_bill_over_pages_into_envelopes(layout: DataLayout) -> Non
 
 def test_the_invoice_list_is_paged_too(layout: DataLayout) -> None:
     with CarrierApi(layout, TOKEN) as api:
-        paths = fetch_bills(api.url, "UPS", TOKEN, layout, None, page_size=1, policy=FAST)
+        paths = fetch(api.url, TOKEN, layout, page_size=1, policy=FAST)
         list_pages = httpx.get(
             f"{api.url}/carriers/UPS/bills?page=1&page_size=1",
             headers={"Authorization": f"Bearer {TOKEN}"},
@@ -89,13 +109,13 @@ def test_the_invoice_list_is_paged_too(layout: DataLayout) -> None:
 
 def test_since_keeps_only_bills_dated_from_that_day(layout: DataLayout) -> None:
     with serve(layout, TOKEN) as url:
-        paths = fetch_bills(url, "UPS", TOKEN, layout, date(2026, 2, 2), policy=FAST)
+        paths = fetch(url, TOKEN, layout, "2026-02-02", policy=FAST)
     assert [p.stem for p in paths] == ["UPS-2026-0002", "UPS-2026-0003"]
 
 
 def test_raw_responses_are_kept_content_addressed_before_parsing(layout: DataLayout) -> None:
     with serve(layout, TOKEN) as url:
-        [path, *_] = fetch_bills(url, "UPS", TOKEN, layout, None, page_size=10, policy=FAST)
+        [path, *_] = fetch(url, TOKEN, layout, page_size=10, policy=FAST)
     for page in json.loads(path.read_bytes())["pages"]:
         body = page["body"].encode("utf-8")
         assert hashlib.sha256(body).hexdigest() == page["sha256"]
@@ -108,13 +128,9 @@ def test_raw_responses_are_kept_content_addressed_before_parsing(layout: DataLay
 
 def test_fetching_the_same_bill_twice_gives_identical_bytes(layout: DataLayout) -> None:
     with serve(layout, TOKEN) as url:
-        first = {
-            p: p.read_bytes() for p in fetch_bills(url, "UPS", TOKEN, layout, None, policy=FAST)
-        }
+        first = {p: p.read_bytes() for p in fetch(url, TOKEN, layout, policy=FAST)}
     with serve(layout, TOKEN, fail_every=2) as url:  # another port, retries on the way
-        second = {
-            p: p.read_bytes() for p in fetch_bills(url, "UPS", TOKEN, layout, None, policy=FAST)
-        }
+        second = {p: p.read_bytes() for p in fetch(url, TOKEN, layout, policy=FAST)}
     assert first == second
 
 
@@ -123,26 +139,26 @@ def test_wrong_token_is_refused_without_retrying(layout: DataLayout) -> None:
         with pytest.raises(
             AuthError, match=r"GET http://127\.0\.0\.1:\d+/carriers/UPS/bills.*HTTP 401"
         ):
-            fetch_bills(api.url, "UPS", "wrong", layout, None, policy=FAST)
+            fetch(api.url, "wrong", layout, policy=FAST)
         assert api.statuses == {401: 1}
     assert not (layout.bills_inbox / "UPS").exists()
 
 
-def test_token_from_the_environment(layout: DataLayout, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RECKON_UPS_API_TOKEN", TOKEN)
+def test_token_from_the_environment_variable_carriers_yaml_names(layout: DataLayout) -> None:
+    settings = ApiSettings(endpoint="http://127.0.0.1:9/carriers/UPS/bills", token_env="UPS_TOKEN")
     with serve(layout, TOKEN) as url:
-        assert len(fetch_bills(url, "UPS", None, layout, None, policy=FAST)) == 3
-    monkeypatch.delenv("RECKON_UPS_API_TOKEN")
-    with pytest.raises(AuthError, match="environment variable RECKON_UPS_API_TOKEN is unset"):
-        fetch_bills("http://127.0.0.1:9", "UPS", None, layout, None, policy=FAST)
+        source = api_source("UPS", settings, {"UPS_TOKEN": TOKEN}, base_url=url)
+        assert len(fetch_bills(source, layout).paths) == 3
+    with pytest.raises(
+        AuthError, match=r"UPS: environment variable UPS_TOKEN \(API bearer token\) is unset"
+    ):
+        api_source("UPS", settings, {"UPS_TOKEN": ""})
 
 
 def test_transient_503_and_429_are_retried_honouring_retry_after(layout: DataLayout) -> None:
     waits: list[float] = []
     with CarrierApi(layout, TOKEN, fail_every=3, retry_after=7) as api:
-        paths = fetch_bills(
-            api.url, "UPS", TOKEN, layout, None, page_size=10, policy=FAST, sleep=waits.append
-        )
+        paths = fetch(api.url, TOKEN, layout, page_size=10, policy=FAST, sleep=waits.append)
         statuses = dict(api.statuses)
     assert statuses[503] >= 1 and statuses[429] >= 1
     assert waits == [7.0] * (statuses[503] + statuses[429])
@@ -159,7 +175,7 @@ def test_permanent_failure_gives_up_after_bounded_attempts(layout: DataLayout) -
             match=r"GET http://127\.0\.0\.1:\d+/carriers/UPS/bills\?page=1"
             r"&page_size=100: gave up after 3 attempts; last failure: HTTP (503|429)",
         ):
-            fetch_bills(api.url, "UPS", TOKEN, layout, None, policy=policy, sleep=waits.append)
+            fetch(api.url, TOKEN, layout, policy=policy, sleep=waits.append)
         assert sum(api.statuses.values()) == 3
     assert waits == [2.0, 2.0]  # Retry-After honoured but capped; no wait after the last try
 
@@ -172,12 +188,10 @@ def test_connection_refused_is_retried_then_reported(tmp_path: Path) -> None:
     with pytest.raises(
         ConnectorError, match=rf"GET http://127\.0\.0\.1:{port}/carriers/UPS/.*ConnectError"
     ):
-        fetch_bills(
+        fetch(
             f"http://127.0.0.1:{port}",
-            "UPS",
             TOKEN,
             DataLayout(tmp_path),
-            None,
             policy=RetryPolicy(max_attempts=2, backoff_base_s=0.01),
             sleep=waits.append,
         )
@@ -193,9 +207,7 @@ def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
         with pytest.raises(
             ConnectorError, match="gave up after 2 attempts; last failure: ReadTimeout"
         ):
-            fetch_bills(
-                url, "UPS", TOKEN, DataLayout(tmp_path), None, policy=policy, sleep=lambda s: None
-            )
+            fetch(url, TOKEN, DataLayout(tmp_path), policy=policy, sleep=lambda s: None)
 
 
 def test_unknown_endpoint_is_not_retried(layout: DataLayout) -> None:
@@ -203,7 +215,7 @@ def test_unknown_endpoint_is_not_retried(layout: DataLayout) -> None:
         with pytest.raises(
             ConnectorError, match=r"/nowhere/carriers/UPS/bills\?page=1&page_size=100: HTTP 404"
         ):
-            fetch_bills(api.url + "/nowhere", "UPS", TOKEN, layout, None, policy=FAST)
+            fetch(api.url + "/nowhere", TOKEN, layout, policy=FAST)
         assert api.statuses == {404: 1}
 
 
@@ -213,7 +225,7 @@ def test_a_body_that_is_not_json_is_kept_raw_and_reported(tmp_path: Path) -> Non
     layout = DataLayout(tmp_path)
     digest = hashlib.sha256(garbage).hexdigest()
     with pytest.raises(ConnectorError, match=f"not JSON.*raw/{digest[:2]}/{digest}.json"):
-        fetch_bills("http://carrier.test", "UPS", TOKEN, layout, None, transport=transport)
+        fetch("http://carrier.test", TOKEN, layout, transport=transport)
     assert (layout.raw_store / digest[:2] / f"{digest}.json").read_bytes() == garbage
 
 
@@ -259,19 +271,19 @@ def test_server_stops_by_itself(layout: DataLayout) -> None:
     api.close()  # still safe
 
 
-def test_fetch_with_carriers_yaml_settings_and_a_full_endpoint_url(
-    layout: DataLayout, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_pull_with_carriers_yaml_settings_and_a_full_endpoint_url(layout: DataLayout) -> None:
     from demo.rate_cards import demo_carriers
 
-    layout.carriers_file.write_text(yaml.safe_dump(demo_carriers()), encoding="utf-8")
-    monkeypatch.setenv("RECKON_UPS_TOKEN", TOKEN)
     with serve(layout, TOKEN) as url:
-        paths = fetch_configured(layout, "UPS", base_url=f"{url}/carriers/UPS/bills", policy=FAST)
+        carriers = demo_carriers()
+        [ups] = [c for c in carriers["carriers"] if c["carrier"] == "UPS"]
+        ups["api"]["endpoint"] = f"{url}/carriers/UPS/bills"
+        layout.carriers_file.write_text(yaml.safe_dump(carriers), encoding="utf-8")
+        [pull] = pull_configured(layout, env={"RECKON_UPS_TOKEN": TOKEN})
         assert carrier_endpoint(url, "UPS") == f"{url}/carriers/UPS/bills"
-    assert len(paths) == 3
-    with pytest.raises(ConnectorError, match="carrier DHL has no 'api' settings"):
-        fetch_configured(layout, "DHL")
+    assert (pull.carrier, pull.ok, pull.new) == ("UPS", True, 3)
+    with pytest.raises(ValueError, match=r"carrier\(s\) \['DHL'\] have no 'api' block"):
+        pull_configured(layout, ["DHL"])
 
 
 def test_demo_fetch_serves_and_fetches_every_api_carrier_with_retries(layout: DataLayout) -> None:

@@ -43,10 +43,11 @@ def fetch_ups(layout: DataLayout) -> list[Path]:
     """The UPS bills go through the real connector against the demo carrier API (paged,
     with injected transient errors), exactly as `make demo` does."""
     from demo.carrier_api import serve
-    from parsers.connectors.http_api import fetch_bills
+    from parsers.connectors.http_api import ApiSource, BearerToken, fetch_bills
 
     with serve(layout, TOKEN, fail_every=4, retry_after=0) as url:
-        return fetch_bills(url, "UPS", TOKEN, layout, None, page_size=7, sleep=lambda s: None)
+        source = ApiSource(url, "UPS", BearerToken(TOKEN), page_size=7)
+        return fetch_bills(source, layout, sleep=lambda s: None).paths
 
 
 @pytest.fixture(scope="module")

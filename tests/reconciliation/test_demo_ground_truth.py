@@ -50,11 +50,11 @@ pytestmark = [
 
 def _bills(layout: DataLayout) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     from demo.carrier_api import serve
-    from parsers.connectors.http_api import fetch_bills
+    from parsers.connectors.http_api import ApiSource, BearerToken, fetch_bills
     from parsers.ingest import ingest_many
 
     with serve(layout, TOKEN) as url:
-        fetch_bills(url, "UPS", TOKEN, layout, None)
+        fetch_bills(ApiSource(url, "UPS", BearerToken(TOKEN)), layout)
     files = sorted(p for p in layout.bills_inbox.rglob("*") if p.is_file())
     outcomes = ingest_many(
         [(p, p.parent.name) for p in files], layout.raw_store, layout.quarantine_dir, workers=1
