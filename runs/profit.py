@@ -167,14 +167,15 @@ POSTING_COLUMNS = [
     "amount",
     "provisional_open",
 ]
-_NO_HASHES = "SELECT NULL::VARCHAR AS f, NULL::VARCHAR AS sku, NULL::UHUGEINT AS h WHERE FALSE"
+_NO_HASHES = "SELECT NULL::VARCHAR AS f, NULL::VARCHAR AS sku, NULL::UBIGINT AS h WHERE FALSE"
 
 
-def _row_md5(alias: str, columns: list[str]) -> str:
-    """SQL: the md5 (a 128-bit number) of the named columns of a row, each marked null or
-    not, so that a row's fingerprint changes with any of them."""
-    parts = ", ".join(f"coalesce('v' || CAST({alias}.\"{c}\" AS VARCHAR), 'n')" for c in columns)
-    return f"md5_number(concat_ws(chr(31), {parts}))"
+def _row_hash(alias: str, columns: list[str]) -> str:
+    """SQL: a 64-bit hash of the named columns of a row (DuckDB's `hash`, nulls included),
+    so that a row's fingerprint changes with any of them. Cheaper than md5 over the row's
+    text (costing_documents); a DuckDB version hashing otherwise only makes every day
+    recompute once."""
+    return "hash(" + ", ".join(f'{alias}."{c}"' for c in columns) + ")"
 
 
 def _if_tables(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], query: str) -> str:
@@ -184,23 +185,23 @@ def _if_tables(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], query: s
 
 def input_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Per order day with orders (`HASHES`): `orders_hash`, `cogs_hash`, `freight_hash`,
-    each the XOR of the md5 of every distinct input row the day's profit reads (`_inputs`):
-    its orders and their parents, their lines and the lines' refunds; the COGS postings
-    (and open provisional cost) of the lines' issues and returns; the ratings and bill
-    lines of the parcels of the lines' warehouse orders. XOR, so that the order rows come
+    each the XOR of the 64-bit hash of every distinct input row the day's profit reads
+    (`_inputs`): its orders and their parents, their lines and the lines' refunds; the COGS
+    postings (and open provisional cost) of the lines' issues and returns; the ratings and
+    bill lines of the parcels of the lines' warehouse orders. XOR, so that the order rows come
     in does not matter and every table is read in one pass. Reference tables (FX rates,
     SKU weights, companies) are not fingerprinted, as in costing: a change to them reaches
     the days computed after it."""
     refunds = (
-        f"""SELECT l.order_date, {_row_md5("r", ORDER_REFUNDS.column_names)} AS h
+        f"""SELECT l.order_date, {_row_hash("r", ORDER_REFUNDS.column_names)} AS h
             FROM read_lines l JOIN order_refunds r USING (order_line_id)"""
         if table_exists(con, "order_refunds")
-        else "SELECT NULL::DATE AS order_date, NULL::UHUGEINT AS h WHERE FALSE"
+        else "SELECT NULL::DATE AS order_date, NULL::UBIGINT AS h WHERE FALSE"
     )
     postings = _if_tables(
         con,
         ("costing_journal_lines", "movements", "costing_cogs"),
-        f"""SELECT t.fulfilment_order_id AS f, t.sku, {_row_md5("p", POSTING_COLUMNS)} AS h
+        f"""SELECT t.fulfilment_order_id AS f, t.sku, {_row_hash("p", POSTING_COLUMNS)} AS h
             FROM (
                 SELECT j.movement_id, j.category, j.posting_date, j.company,
                        sum(j.amount) AS amount,
@@ -219,13 +220,13 @@ def input_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     ratings = _if_tables(
         con,
         ("shipment_ratings",),
-        f"""SELECT s.order_id AS f, NULL AS sku, {_row_md5("s", RATING_COLUMNS)} AS h
+        f"""SELECT s.order_id AS f, NULL AS sku, {_row_hash("s", RATING_COLUMNS)} AS h
             FROM shipment_ratings s WHERE s.order_id IS NOT NULL""",
     )
     findings = _if_tables(
         con,
         ("shipment_ratings", "reconciliation_findings"),
-        f"""SELECT s.order_id AS f, NULL AS sku, {_row_md5("x", FINDING_COLUMNS)} AS h
+        f"""SELECT s.order_id AS f, NULL AS sku, {_row_hash("x", FINDING_COLUMNS)} AS h
             FROM reconciliation_findings x JOIN shipment_ratings s USING (shipment_id)
             WHERE s.order_id IS NOT NULL""",
     )
@@ -242,10 +243,10 @@ def input_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             SELECT r.order_date, l.* FROM read_orders r JOIN order_lines l USING (order_id)
         ),
         order_rows AS (
-            SELECT r.order_date, {_row_md5("o", ORDERS.column_names)} AS h
+            SELECT r.order_date, {_row_hash("o", ORDERS.column_names)} AS h
             FROM read_orders r JOIN orders o USING (order_id)
             UNION
-            SELECT order_date, {_row_md5("read_lines", ORDER_LINES.column_names)} FROM read_lines
+            SELECT order_date, {_row_hash("read_lines", ORDER_LINES.column_names)} FROM read_lines
             UNION
             {refunds}
         ),

@@ -105,12 +105,15 @@ def _quarantine(layout: DataLayout) -> list[tuple]:
 def test_a_quarantined_bill_corrected_or_removed_leaves_the_quarantine(tmp_path: Path) -> None:
     layout = DataLayout(tmp_path / "data")
     headers, lines = sample_bills("DHL", shipments_per_bill=(5, 3))
-    _, wrong = write_bills("DHL", headers, lines, layout)  # the second's total is wrong
+    good, wrong = write_bills("DHL", headers, lines, layout)  # the second's total is wrong
+    copy = good.with_name("copy.csv")  # a duplicate, listed while it is in the inbox
+    copy.write_bytes(good.read_bytes())
     records = layout.quarantine_dir / "bills"
     with dg.DagsterInstance.ephemeral() as instance:
         assert run_bills(layout.root, instance, log_level="WARNING").success
         first_sha = sha256_of(wrong)
-        assert _quarantine(layout) == [(wrong.name, first_sha)]
+        assert _quarantine(layout) == [(wrong.name, first_sha), (copy.name, sha256_of(good))]
+        copy.unlink()
         assert (records / f"{first_sha}.json").exists()
 
         # re-sent under its name, still wrong: the new file is quarantined, the old is not
