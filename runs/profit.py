@@ -6,9 +6,11 @@ costing journal lines (so the line COGS is the journal's, to the cent), the frei
 their parcels from the reconciliation (approved where billed, expected where not), and
 stores `order_profit`, its roll-ups and its provenance, replacing exactly those days.
 
-Restatement of COGS and refunds (DOMAIN.md, "Late (backdated) documents"): a return, a
-true-up or a refund posted in the range changes an order of an earlier day, so the run
-starts from the earliest such order day and recomputes forward to the end of the range.
+Restatement (DOMAIN.md, "Late (backdated), corrected or removed documents"; issue 15): a
+costing restatement, a parcel billed or re-priced, a refund or a corrected order changes
+order days already computed. Each computed day keeps a fingerprint of what it was computed
+from (`profit_inputs`); every run also recomputes each other day whose inputs fingerprint
+differently now, and records its figures before and after (`profit_restatements`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import duckdb
 import polars as pl
 
 from pipelines.contracts.orders import ORDER_LINES, ORDER_REFUNDS, ORDERS
-from pipelines.contracts.profit import PROFIT_TABLES
+from pipelines.contracts.profit import PROFIT_RESTATEMENTS, PROFIT_TABLES
+from pipelines.contracts.types import MONEY
 from pipelines.profit import (
     POSTINGS_SCHEMA,
     SHIPMENT_FREIGHT_SCHEMA,
@@ -50,26 +53,40 @@ line (DOMAIN.md "Landed cost") and stays in the journal, reported as not on an o
 @dataclass
 class ProfitRun:
     requested: tuple[date, date]
-    computed: tuple[date, date]
+    days: list[date]
+    """Every order day computed: the requested ones and the restated ones."""
     counts: dict[str, int] = field(default_factory=dict)
     violations: dict[str, pl.DataFrame] = field(default_factory=dict)
     tie_back: pl.DataFrame = field(default_factory=pl.DataFrame)
+    restatement: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """PROFIT_RESTATEMENTS rows of the run (the figures of the restated days, before/after)."""
 
     @property
-    def restated_days(self) -> int:
-        return (self.requested[0] - self.computed[0]).days
+    def restated_days(self) -> list[date]:
+        """The days computed outside the range asked for, their inputs having changed."""
+        first, last = self.requested
+        return [d for d in self.days if not first <= d <= last]
 
 
 def profit_days(
-    con: duckdb.DuckDBPyConnection, start: date, end: date, policy: ProfitPolicy | None = None
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    policy: ProfitPolicy | None = None,
+    run_id: str = "",
 ) -> ProfitRun:
-    """Compute and store order profit for the orders of [start, end] (and earlier order
-    days that inputs posted in the range change)."""
-    first = min(start, _earliest_changed_order_day(con, start, end) or start)
-    run = ProfitRun((start, end), (first, end))
+    """Compute and store order profit for the orders of [start, end], and of every other
+    order day whose inputs changed since profit last computed it (`changed_days`)."""
+    requested = [date.fromordinal(d) for d in range(start.toordinal(), end.toordinal() + 1)]
+    run = ProfitRun((start, end), requested)
     if not table_exists(con, "orders"):
         return run
-    inputs = _inputs(con, first, end)
+    current = input_fingerprints(con)
+    changed = changed_days(con, current, start, end)
+    days = sorted({*requested, *changed["order_date"].to_list()})
+    run.days = days
+    before = _day_figures(con, run.restated_days)
+    inputs = _inputs(con, days)
     result = order_profit(inputs, policy)
     tables = {
         "order_profit": result.lines,
@@ -79,9 +96,14 @@ def profit_days(
         "order_line_freight": result.line_freight,
     }
     for name, frame in tables.items():
-        replace_slice(con, name, frame.cast(OUTPUTS[name].schema), {"order_date": (first, end)})
+        replace_slice(con, name, frame.cast(OUTPUTS[name].schema), {"order_date": days})
         run.counts[name] = frame.height
-    run.tie_back = cogs_tie_back(con, first, end)
+    fingerprints = _fingerprint_rows(current, days, run_id)
+    replace_slice(con, "profit_inputs", fingerprints, {"order_date": days})
+    after = result.daily.filter(pl.col("order_date").is_in(run.restated_days))
+    run.restatement = _restatement(run_id, changed, before, _figures_of(after))
+    replace_slice(con, "profit_restatements", run.restatement, {"run_id": run_id})
+    run.tie_back = cogs_tie_back(con, days[0], end)
     freight_gap = freight_tie_back(con, result.lines)
     run.violations = {
         "allocations_sum_exactly": pl.concat(
@@ -117,33 +139,254 @@ def profit_days(
     return run
 
 
-def _earliest_changed_order_day(
-    con: duckdb.DuckDBPyConnection, start: date, end: date
-) -> date | None:
-    """The first order day whose lines got a COGS posting or a refund in [start, end]."""
-    if not table_exists(con, "order_lines") or not table_exists(con, "orders"):
-        return None
-    parts = []
-    if table_exists(con, "order_refunds"):
-        parts.append(
-            f"""SELECT l.order_id FROM order_refunds r JOIN order_lines l USING (order_line_id)
-                WHERE {day_of(ORDER_REFUNDS, "r")} BETWEEN $start AND $end"""
+HASHES = pl.Schema(
+    {
+        "order_date": pl.Date,
+        "orders_hash": pl.String,
+        "cogs_hash": pl.String,
+        "freight_hash": pl.String,
+    }
+)
+PARTS = ("orders", "cogs", "freight")
+NO_ROWS = "0"
+"""The fingerprint of no rows (XOR over nothing)."""
+FINDING_COLUMNS = [
+    "shipment_id",
+    "approved_amount",
+    "disputed_amount",
+    "bill_number",
+    "line_number",
+]
+"""What a parcel's freight takes from its bill lines (pipelines/profit/freight.py)."""
+RATING_COLUMNS = ["shipment_id", "fx_rate", "expected_total_functional"]
+POSTING_COLUMNS = [
+    "movement_id",
+    "category",
+    "posting_date",
+    "company",
+    "amount",
+    "provisional_open",
+]
+_NO_HASHES = "SELECT NULL::VARCHAR AS f, NULL::VARCHAR AS sku, NULL::UBIGINT AS h WHERE FALSE"
+
+
+def _row_hash(alias: str, columns: list[str]) -> str:
+    """SQL: a 64-bit hash of the named columns of a row (DuckDB's `hash`, nulls included),
+    so that a row's fingerprint changes with any of them. Cheaper than md5 over the row's
+    text (costing_documents); a DuckDB version hashing otherwise only makes every day
+    recompute once."""
+    return "hash(" + ", ".join(f'{alias}."{c}"' for c in columns) + ")"
+
+
+def _if_tables(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], query: str) -> str:
+    """`query` when every table it reads exists, else no rows (nothing stored yet)."""
+    return query if all(table_exists(con, t) for t in tables) else _NO_HASHES
+
+
+def input_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Per order day with orders (`HASHES`): `orders_hash`, `cogs_hash`, `freight_hash`,
+    each the XOR of the 64-bit hash of every distinct input row the day's profit reads
+    (`_inputs`): its orders and their parents, their lines and the lines' refunds; the COGS
+    postings (and open provisional cost) of the lines' issues and returns; the ratings and
+    bill lines of the parcels of the lines' warehouse orders. XOR, so that the order rows come
+    in does not matter and every table is read in one pass. Reference tables (FX rates,
+    SKU weights, companies) are not fingerprinted, as in costing: a change to them reaches
+    the days computed after it."""
+    refunds = (
+        f"""SELECT l.order_date, {_row_hash("r", ORDER_REFUNDS.column_names)} AS h
+            FROM read_lines l JOIN order_refunds r USING (order_line_id)"""
+        if table_exists(con, "order_refunds")
+        else "SELECT NULL::DATE AS order_date, NULL::UBIGINT AS h WHERE FALSE"
+    )
+    postings = _if_tables(
+        con,
+        ("costing_journal_lines", "movements", "costing_cogs"),
+        f"""SELECT t.fulfilment_order_id AS f, t.sku, {_row_hash("p", POSTING_COLUMNS)} AS h
+            FROM (
+                SELECT j.movement_id, j.category, j.posting_date, j.company,
+                       sum(j.amount) AS amount,
+                       coalesce(any_value(o.provisional_open), 0) AS provisional_open
+                FROM costing_journal_lines j
+                LEFT JOIN (
+                    SELECT movement_id,
+                           sum(CASE WHEN kind = 'COST' THEN provisional ELSE -provisional END)
+                               AS provisional_open
+                    FROM costing_cogs WHERE kind IN ('COST', 'TRUE_UP') GROUP BY movement_id
+                ) o USING (movement_id)
+                WHERE j.account = 'COGS' AND j.category IN {COGS_CATEGORIES}
+                GROUP BY j.movement_id, j.category, j.posting_date, j.company
+            ) p JOIN ({_COGS_TARGETS}) t USING (movement_id)""",
+    )
+    ratings = _if_tables(
+        con,
+        ("shipment_ratings",),
+        f"""SELECT s.order_id AS f, NULL AS sku, {_row_hash("s", RATING_COLUMNS)} AS h
+            FROM shipment_ratings s WHERE s.order_id IS NOT NULL""",
+    )
+    findings = _if_tables(
+        con,
+        ("shipment_ratings", "reconciliation_findings"),
+        f"""SELECT s.order_id AS f, NULL AS sku, {_row_hash("x", FINDING_COLUMNS)} AS h
+            FROM reconciliation_findings x JOIN shipment_ratings s USING (shipment_id)
+            WHERE s.order_id IS NOT NULL""",
+    )
+    query = f"""
+        WITH day_orders AS (
+            SELECT {day_of(ORDERS)} AS order_date, order_id, parent_order_id FROM orders
+        ),
+        read_orders AS (
+            SELECT order_date, order_id FROM day_orders
+            UNION
+            SELECT order_date, parent_order_id FROM day_orders WHERE parent_order_id IS NOT NULL
+        ),
+        read_lines AS (
+            SELECT r.order_date, l.* FROM read_orders r JOIN order_lines l USING (order_id)
+        ),
+        order_rows AS (
+            SELECT r.order_date, {_row_hash("o", ORDERS.column_names)} AS h
+            FROM read_orders r JOIN orders o USING (order_id)
+            UNION
+            SELECT order_date, {_row_hash("read_lines", ORDER_LINES.column_names)} FROM read_lines
+            UNION
+            {refunds}
+        ),
+        targets AS (
+            SELECT DISTINCT order_date, coalesce(fulfilment_order_id, order_id) AS f, sku
+            FROM read_lines
+        ),
+        cogs_rows AS (
+            SELECT DISTINCT w.order_date, p.h FROM targets w JOIN ({postings}) p USING (f, sku)
+        ),
+        parcels AS ({ratings} UNION ALL {findings}),
+        freight_rows AS (
+            SELECT DISTINCT w.order_date, p.h
+            FROM (SELECT DISTINCT order_date, f FROM targets) w JOIN parcels p USING (f)
+        ),
+        hashed AS (
+            SELECT order_date, 'orders' AS part, h FROM order_rows
+            UNION ALL SELECT order_date, 'cogs', h FROM cogs_rows
+            UNION ALL SELECT order_date, 'freight', h FROM freight_rows
         )
-    if table_exists(con, "costing_journal_lines") and table_exists(con, "movements"):
-        parts.append(
-            f"""SELECT l.order_id FROM costing_journal_lines j
-                JOIN ({_COGS_TARGETS}) t USING (movement_id)
-                JOIN order_lines l
-                  ON coalesce(l.fulfilment_order_id, l.order_id) = t.fulfilment_order_id
-                 AND l.sku = t.sku
-                WHERE j.account = 'COGS' AND j.posting_date BETWEEN $start AND $end"""
+        SELECT d.order_date,
+               {", ".join(_xor(p) for p in PARTS)}
+        FROM (SELECT DISTINCT order_date FROM day_orders) d
+        LEFT JOIN hashed h USING (order_date)
+        GROUP BY d.order_date ORDER BY d.order_date
+    """
+    return con.sql(query).pl().cast(HASHES)
+
+
+def _xor(part: str) -> str:
+    return (
+        f"CAST(coalesce(bit_xor(h.h) FILTER (WHERE h.part = '{part}'), 0) AS VARCHAR) "
+        f"AS {part}_hash"
+    )
+
+
+def changed_days(
+    con: duckdb.DuckDBPyConnection, current: pl.DataFrame, start: date, end: date
+) -> pl.DataFrame:
+    """Order days outside [start, end] already computed whose inputs now fingerprint
+    otherwise than when they were (`profit_inputs`), with what changed (`changed`): COGS
+    (costing restated them), FREIGHT (a parcel re-priced, billed, disputed), ORDERS (a
+    late, corrected or removed order, line or refund); UNRECORDED: stored profit without a
+    fingerprint (computed before fingerprints were kept). It compares what each day was
+    computed from with what it would be computed from now, so it does not depend on which
+    run changed what, nor on the order the runs came in."""
+    schema = pl.Schema({"order_date": pl.Date(), "changed": pl.String()})
+    stored = read_table(con, "profit_inputs", schema=HASHES).select(HASHES.names())
+    compared = stored.join(current, on="order_date", how="left", suffix="_now")
+    causes = [
+        pl.when(pl.col(f"{p}_hash") != pl.col(f"{p}_hash_now").fill_null(NO_ROWS)).then(
+            pl.lit(p.upper())
         )
-    if not parts:
-        return None
-    query = f"""SELECT min({day_of(ORDERS, "o")}) FROM orders o
-                WHERE o.order_id IN ({" UNION ".join(parts)})"""
-    found = con.execute(query, {"start": start, "end": end}).fetchall()
-    return found[0][0]
+        for p in PARTS
+    ]
+    found = compared.select(
+        "order_date", pl.concat_str(causes, separator=",", ignore_nulls=True).alias("changed")
+    ).filter(pl.col("changed") != "")
+    if table_exists(con, "order_profit"):
+        recorded = stored["order_date"].to_list()
+        unrecorded = con.sql(
+            "SELECT DISTINCT order_date, 'UNRECORDED' AS changed FROM order_profit "
+            "WHERE order_date NOT IN (SELECT unnest(?::DATE[]))",
+            params=[recorded],
+        ).pl()
+        found = pl.concat([found.cast(schema), unrecorded.cast(schema)])
+    return (
+        found.cast(schema).filter(~pl.col("order_date").is_between(start, end)).sort("order_date")
+    )
+
+
+def _fingerprint_rows(current: pl.DataFrame, days: list[date], run_id: str) -> pl.DataFrame:
+    """`profit_inputs` of the days computed: a day without orders fingerprints as no rows,
+    so orders arriving for it later restate it."""
+    computed = pl.DataFrame({"order_date": days}, schema={"order_date": pl.Date})
+    return computed.join(current, on="order_date", how="left").select(
+        "order_date",
+        *(pl.col(f"{p}_hash").fill_null(NO_ROWS) for p in PARTS),
+        pl.lit(run_id).alias("run_id"),
+    )
+
+
+FIGURE_TYPES: dict[str, pl.DataType] = {
+    "order_date": pl.Date(),
+    "company": pl.String(),
+    "currency": pl.String(),
+    "lines": pl.Int64(),
+    "cogs": MONEY,
+    "freight": MONEY,
+    "margin": MONEY,
+}
+FIGURES = pl.Schema(FIGURE_TYPES)
+
+
+def _day_figures(con: duckdb.DuckDBPyConnection, days: list[date]) -> pl.DataFrame:
+    """The stored figures of `days` per company, before they are recomputed."""
+    if not days:
+        return pl.DataFrame(schema=FIGURES)
+    return _figures_of(read_table(con, "profit_daily", "order_date IN (SELECT unnest(?))", [days]))
+
+
+def _figures_of(daily: pl.DataFrame) -> pl.DataFrame:
+    """`profit_daily` rows summed per day and company (`FIGURES`)."""
+    if not daily.height:
+        return pl.DataFrame(schema=FIGURES)
+    return (
+        daily.group_by("order_date", "company", pl.col("functional_currency").alias("currency"))
+        .agg(
+            pl.col("line_count").sum().alias("lines"),
+            pl.col("cogs").sum(),
+            pl.col("freight").sum(),
+            pl.col("contribution_margin").sum().alias("margin"),
+        )
+        .cast(FIGURES)
+    )
+
+
+def _restatement(
+    run_id: str, changed: pl.DataFrame, before: pl.DataFrame, after: pl.DataFrame
+) -> pl.DataFrame:
+    """PROFIT_RESTATEMENTS: per restated day and company, the figures before and after (a
+    company without lines on one side has zeros there)."""
+    figures = ("lines", "cogs", "freight", "margin")
+    both = before.join(
+        after, on=["order_date", "company"], how="full", coalesce=True, suffix="_after"
+    )
+    return (
+        both.join(changed, on="order_date", how="inner")
+        .select(
+            pl.lit(run_id).alias("run_id"),
+            "order_date",
+            "company",
+            pl.coalesce("currency", "currency_after").alias("currency"),
+            "changed",
+            *(pl.col(f).fill_null(0).alias(f"{f}_before") for f in figures),
+            *(pl.col(f"{f}_after").fill_null(0) for f in figures),
+        )
+        .sort("order_date", "company")
+        .cast(PROFIT_RESTATEMENTS.schema)
+    )
 
 
 _COGS_TARGETS = """
@@ -157,13 +400,13 @@ _COGS_TARGETS = """
 """Every ISSUE and RETURN movement with the warehouse order and SKU of its issue."""
 
 
-def _inputs(con: duckdb.DuckDBPyConnection, first: date, end: date) -> ProfitInputs:
-    in_range = f"{day_of(ORDERS)} BETWEEN ? AND ?"
+def _inputs(con: duckdb.DuckDBPyConnection, days: list[date]) -> ProfitInputs:
+    on_days = f"{day_of(ORDERS)} IN (SELECT unnest(?))"
     orders = read_table(
         con,
         "orders",
-        f"{in_range} OR order_id IN (SELECT parent_order_id FROM orders WHERE {in_range})",
-        [first, end, first, end],
+        f"{on_days} OR order_id IN (SELECT parent_order_id FROM orders WHERE {on_days})",
+        [days, days],
         schema=ORDERS.schema,
     )
     ids = orders["order_id"].to_list()

@@ -9,6 +9,7 @@ re-parse of everything) is one run whose parsing uses both cores. Quarantined
 files are retried by the sensor when any parser or template version changes.
 """
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from pipelines.contracts.bills import (
     TAKEN_IN,
 )
 from runs.inbox import (
+    InboxSurvey,
     Withdrawal,
     absent_keys,
     duplicate_reason,
@@ -335,12 +337,18 @@ def _bill_checks(headers: pl.DataFrame, lines: pl.DataFrame, status: pl.DataFram
     )
 
 
-def quarantine_frame(layout: DataLayout, duplicates: pl.DataFrame) -> pl.DataFrame:
+def quarantine_frame(
+    layout: DataLayout, duplicates: pl.DataFrame, survey: InboxSurvey | None = None
+) -> pl.DataFrame:
     """Quarantined bill files; files whose bytes were already taken in (`duplicates`, the
-    bill_file_status rows of status duplicate); then inbox entries refused as bill files
-    (runs/inbox.py): a symbolic link, a special file, a nested folder, a file outside a
-    carrier folder, a hidden file. The refused ones have no sha256 (they are never read);
-    they and the duplicates carry the moment they were seen."""
+    bill_file_status rows of status duplicate) still in the inbox; then inbox entries
+    refused as bill files (runs/inbox.py): a symbolic link, a special file, a nested
+    folder, a file outside a carrier folder, a hidden file. The refused ones have no sha256
+    (they are never read); they and the duplicates carry the moment they were seen. Only
+    what is in force: a quarantined file since withdrawn has its record set aside first
+    (`set_aside_withdrawn`), a duplicate removed from the inbox is not listed."""
+    survey = survey or survey_inbox(layout.bills_inbox)
+    in_inbox = {f.partition_key for f in survey.files}
     seen = datetime.now(UTC).isoformat()
     rows: list[tuple[str | None, ...]] = [
         (r.file_name, r.sha256, r.error_code, r.reason, r.locator, r.parser, r.quarantined_at, None)
@@ -350,12 +358,34 @@ def quarantine_frame(layout: DataLayout, duplicates: pl.DataFrame) -> pl.DataFra
         (d["file_name"], d["sha256"], d["error_code"], d["reason"], None, None, seen,
          d["duplicate_of"])
         for d in duplicates.sort("partition_key").iter_rows(named=True)
+        if d["partition_key"] in in_inbox
     ]  # fmt: skip
     rows += [
         (e.name, None, e.code, e.reason, f"inbox={e.name}", None, seen, None)
-        for e in survey_inbox(layout.bills_inbox).refused
+        for e in survey.refused
     ]
     return pl.DataFrame(rows, schema=BILL_QUARANTINE.schema, orient="row")
+
+
+WITHDRAWN_RECORDS = "withdrawn"
+"""quarantine/bills/withdrawn/: the records of quarantined files since withdrawn, kept as
+they were but out of the quarantine (the same bytes back in the inbox are parsed again)."""
+
+
+def set_aside_withdrawn(quarantine: Path, status: pl.DataFrame) -> list[str]:
+    """Move the quarantine record of every file withdrawn (bill_file_status `withdrawn`)
+    whose bytes no file in force holds (none taken in with them) to `WITHDRAWN_RECORDS`:
+    the analyst sees only problems that are still there. Returns their sha256."""
+    withdrawn = set(status.filter(pl.col("status") == "withdrawn")["sha256"].to_list())
+    in_force = set(status.filter(pl.col("status").is_in(TAKEN_IN))["sha256"].to_list())
+    moved = []
+    for sha in sorted(withdrawn - in_force):
+        record = quarantine / f"{sha}.json"
+        if record.exists():
+            (quarantine / WITHDRAWN_RECORDS).mkdir(exist_ok=True)
+            os.replace(record, quarantine / WITHDRAWN_RECORDS / record.name)
+            moved.append(sha)
+    return moved
 
 
 @dg.asset(
@@ -366,7 +396,8 @@ def quarantine_frame(layout: DataLayout, duplicates: pl.DataFrame) -> pl.DataFra
         "Bill files no parser could read, or whose parse failed validation, with why; files "
         "whose bytes were already taken in (duplicate_file, naming the first); and inbox "
         "entries refused as bill files (links, special files, nested folders, files outside "
-        "a carrier folder, hidden files)."
+        "a carrier folder, hidden files). Only what is in force: a file since withdrawn "
+        "(removed or replaced, see bill_file_status) leaves it."
     ),
     backfill_policy=dg.BackfillPolicy.single_run(),
     check_specs=[
@@ -385,12 +416,14 @@ def quarantine_frame(layout: DataLayout, duplicates: pl.DataFrame) -> pl.DataFra
     ],
 )
 def bill_quarantine(reckon: ReckonResource):
+    layout = reckon.layout
+    survey = survey_inbox(layout.bills_inbox)
     with reckon.warehouse() as con:
-        duplicates = read_table(
-            con, BILL_FILE_STATUS.name, "status = 'duplicate'", schema=BILL_FILE_STATUS.schema
-        )
-        frame = quarantine_frame(reckon.layout, duplicates)
+        status = read_table(con, BILL_FILE_STATUS.name, schema=BILL_FILE_STATUS.schema)
+        set_aside = set_aside_withdrawn(layout.quarantine_dir / "bills", status)
+        frame = quarantine_frame(layout, status.filter(pl.col("status") == "duplicate"), survey)
         replace_slice(con, "bill_quarantine", frame)
+    duplicates = frame.filter(pl.col("error_code") == DUPLICATE_FILE)
     refused = frame.filter(pl.col("sha256").is_null())
     reason_first = frame.select(
         "reason", "file_name", "error_code", "locator", "parser", "quarantined_at",
@@ -401,6 +434,7 @@ def bill_quarantine(reckon: ReckonResource):
             "quarantined_files": frame.height - refused.height - duplicates.height,
             "duplicate_files": duplicates.height,
             "refused_inbox_entries": refused.height,
+            "withdrawn_set_aside": len(set_aside),
             "dagster/row_count": frame.height,
             "files": preview_table(reason_first, limit=50),
         }

@@ -9,9 +9,13 @@ the totals tie back to the COGS journal and to the per-order freight (blocking),
 wrong number never reaches `profit_exports`.
 """
 
+from datetime import date
+
 import dagster as dg
+import duckdb
 import polars as pl
 
+from assets.defs.costing import rematerialised
 from assets.metadata import Metadata, money_by_company, preview_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
@@ -34,6 +38,9 @@ CHECK_DESCRIPTIONS = {
     ),
 }
 BLOCKING = {"allocations_sum_exactly", "totals_tie_back"}
+RESTATED: dict[str, dg.MetadataValue] = {
+    "reason": dg.MetadataValue.text("its inputs changed since profit computed it (docs/profit.md)")
+}
 
 
 @dg.asset(
@@ -63,26 +70,53 @@ BLOCKING = {"allocations_sum_exactly", "totals_tie_back"}
 def order_profit(context: dg.AssetExecutionContext, reckon: ReckonResource):
     days = partition_days(context)
     with reckon.warehouse() as con:
-        run = profit_days(con, days[0], days[-1])
-        daily = read_table(
-            con, "profit_daily", "order_date BETWEEN ? AND ?", [run.computed[0], days[-1]]
-        )
+        run = profit_days(con, days[0], days[-1], run_id=context.run.run_id)
+        daily = read_table(con, "profit_daily", "order_date IN (SELECT unnest(?))", [run.days])
         negative = read_table(
             con,
             "order_profit_orders",
             "order_date BETWEEN ? AND ? AND contribution_margin < 0",
             [days[0], days[-1]],
         )
-    yield dg.MaterializeResult(metadata=_metadata(run.counts, run.restated_days, daily, negative))
+    restated = _restatement_metadata(run.restated_days, run.restatement)
+    meta = _metadata(run.counts, len(run.restated_days), daily, negative)
+    yield dg.MaterializeResult(metadata={**meta, **restated})
+    for event in rematerialised(context, run.restated_days, days, restated):
+        context.log_event(event)
     for name in CHECK_DESCRIPTIONS:
         found = run.violations.get(name, pl.DataFrame())
         severity = dg.AssetCheckSeverity.ERROR if name in BLOCKING else dg.AssetCheckSeverity.WARN
-        meta: Metadata = {"violations": found.height, "first": preview_table(found, 10)}
+        meta = {"violations": found.height, "first": preview_table(found, 10)}
         if name == "totals_tie_back" and run.tie_back.height:
             meta["cogs_tie_back"] = preview_table(run.tie_back, 31)
         yield dg.AssetCheckResult(
             check_name=name, passed=found.is_empty(), severity=severity, metadata=meta
         )
+
+
+def _restatement_metadata(days: list[date], record: pl.DataFrame) -> dict[str, dg.MetadataValue]:
+    """The days recomputed because their inputs changed, and their margins before and
+    after per company (profit_restatements), shown on every partition the run rewrote."""
+    if not days:
+        return {"restated": dg.MetadataValue.text("no day already computed changed")}
+    return {
+        "restated": dg.MetadataValue.text(", ".join(str(d) for d in days)),
+        "restatement": preview_table(
+            record.select(
+                "order_date",
+                "company",
+                "currency",
+                "changed",
+                "cogs_before",
+                "cogs_after",
+                "freight_before",
+                "freight_after",
+                "margin_before",
+                "margin_after",
+            ),
+            62,
+        ),
+    }
 
 
 def _metadata(
@@ -138,16 +172,29 @@ def _metadata(
     "Parquet per order day under exports/, written atomically.",
 )
 def profit_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
-    days = partition_days(context)
+    requested = partition_days(context)
     written = 0
     with reckon.warehouse() as con:
+        days = _computed_days(context, con, requested)
         for table in EXPORTED:
             column = OUTPUTS[table].day_column
-            frame = read_table(con, table, f'"{column}" BETWEEN ? AND ?', [days[0], days[-1]])
+            frame = read_table(con, table, f'"{column}" IN (SELECT unnest(?))', [days])
             if frame.width:
                 exports = reckon.layout.exports_dir
                 written += len(write_daily_exports(frame, exports, table, column, days))
-    return dg.MaterializeResult(metadata={"days_exported": len(days), "files_written": written * 2})
+    yield dg.MaterializeResult(metadata={"days_exported": len(days), "files_written": written * 2})
+    for event in rematerialised(context, days, requested, RESTATED):
+        context.log_event(event)
+
+
+def _computed_days(
+    context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, requested: list[date]
+) -> list[date]:
+    """`requested` and every day `order_profit` recomputed in this run (`profit_inputs`
+    names the run that last computed each day): their exports are rewritten too."""
+    rows = read_table(con, "profit_inputs", "run_id = ?", [context.run.run_id])
+    restated = rows["order_date"].to_list() if rows.height else []
+    return sorted({*requested, *restated})
 
 
 profit_job = dg.define_asset_job(

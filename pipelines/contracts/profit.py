@@ -168,10 +168,77 @@ ORDER_LINE_FREIGHT = TableContract(
     partition_column="order_date",
 )
 
+PROFIT_INPUTS = TableContract(
+    name="profit_inputs",
+    description=(
+        "What each order day's profit was computed from, as fingerprints: a day whose "
+        "inputs now fingerprint differently (a costing restatement, a re-priced parcel, a "
+        "corrected order) is recomputed by the next profit run, whatever days it is asked for."
+    ),
+    columns=(
+        Column("order_date", t.DATE, description="The order day (also one with no orders)."),
+        Column(
+            "orders_hash",
+            t.CODE,
+            description="Its orders, their parents, their lines and the lines' refunds.",
+        ),
+        Column(
+            "cogs_hash",
+            t.CODE,
+            description="The COGS postings of its lines' issues and returns, and what of "
+            "their cost is still provisional.",
+        ),
+        Column(
+            "freight_hash",
+            t.CODE,
+            description="Its warehouse orders' parcels: expected price, rate, bill lines' "
+            "approved and disputed amounts.",
+        ),
+        Column("run_id", t.ID, description="The run that last computed the day."),
+    ),
+    key=("order_date",),
+    partition_column="order_date",
+)
+
+RESTATEMENT_CAUSES = ("ORDERS", "COGS", "FREIGHT", "UNRECORDED")
+"""What changed in a restated day's inputs (UNRECORDED: computed before fingerprints were)."""
+
+PROFIT_RESTATEMENTS = TableContract(
+    name="profit_restatements",
+    description=(
+        "One row per run, restated order day and company: a day outside the days the run "
+        "was asked for, recomputed because its inputs changed since profit last computed "
+        "it; its figures before and after, in the company's functional currency."
+    ),
+    columns=(
+        Column("run_id", t.ID, description="The run that detected and recomputed it."),
+        Column("order_date", t.DATE),
+        Column("company", t.ID),
+        Column("currency", t.CODE, description="The company's functional currency."),
+        Column(
+            "changed",
+            t.CODE,
+            description="Inputs that changed, comma-separated: " + ", ".join(RESTATEMENT_CAUSES),
+        ),
+        Column("lines_before", t.QUANTITY, non_negative=True),
+        Column("lines_after", t.QUANTITY, non_negative=True),
+        Column("cogs_before", t.MONEY),
+        Column("cogs_after", t.MONEY),
+        Column("freight_before", t.MONEY),
+        Column("freight_after", t.MONEY),
+        Column("margin_before", t.MONEY, description="Contribution margin."),
+        Column("margin_after", t.MONEY),
+    ),
+    key=("run_id", "order_date", "company"),
+    partition_column="order_date",
+)
+
 PROFIT_TABLES: tuple[TableContract, ...] = (
     ORDER_PROFIT,
     ORDER_PROFIT_ORDERS,
     PROFIT_DAILY,
     ORDER_LINE_COGS,
     ORDER_LINE_FREIGHT,
+    PROFIT_INPUTS,
+    PROFIT_RESTATEMENTS,
 )

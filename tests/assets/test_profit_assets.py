@@ -4,7 +4,9 @@ merged parcels are there, every check passes and the ERP files are written."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +15,7 @@ import pytest
 
 from demo.generate import generate
 from reckon.runner import run_everything, run_range
+from runs.profit import OUTPUTS, profit_days
 
 pytestmark = pytest.mark.slow
 
@@ -102,3 +105,39 @@ def test_exports_are_written_and_a_rerun_changes_nothing(ran) -> None:
     with duckdb.connect(db, read_only=True) as con:
         after = sorted(con.sql("SELECT * FROM order_profit").fetchall(), key=str)
     assert after == before
+
+
+def test_a_re_priced_parcel_restates_the_freight_of_its_order_day(ran, tmp_path: Path) -> None:
+    """A bill line's approved amount lowered after the day's profit was computed (a dispute
+    won): the next profit run, asked for another day, recomputes that parcel's order day
+    (FREIGHT changed), and the stored profit equals a computation from scratch."""
+    data, _ = ran
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(data / "warehouse.duckdb", db)
+    with duckdb.connect(str(db)) as con:
+        source, bill, number, day = con.sql(
+            f"""SELECT f.source_sha256, f.bill_number, f.line_number, any_value(p.order_date)
+                FROM reconciliation_findings f JOIN order_line_freight p USING (shipment_id)
+                WHERE f.approved_amount >= 1 AND p.order_date < '{END}'
+                GROUP BY ALL HAVING count(DISTINCT p.order_date) = 1
+                ORDER BY 4, 1, 2, 3 LIMIT 1"""
+        ).fetchall()[0]
+        con.execute(
+            "UPDATE reconciliation_findings SET approved_amount = approved_amount - 1, "
+            "disputed_amount = disputed_amount + 1 "
+            "WHERE source_sha256 = ? AND bill_number = ? AND line_number = ?",
+            [source, bill, number],
+        )
+        run = profit_days(con, END, END, run_id="after the dispute")
+        assert run.restated_days == [day]
+        record = con.sql(
+            "SELECT order_date, changed, freight_after - freight_before FROM profit_restatements "
+            "WHERE freight_after <> freight_before"
+        ).fetchall()
+        assert [(d, changed) for d, changed, _ in record] == [(day, "FREIGHT")]
+        assert record[0][2] < Decimal(0)
+        restated = sorted(con.sql("SELECT * FROM order_profit").fetchall(), key=str)
+        for table in OUTPUTS:
+            con.execute(f'DROP TABLE "{table}"')
+        profit_days(con, START, END)
+        assert sorted(con.sql("SELECT * FROM order_profit").fetchall(), key=str) == restated

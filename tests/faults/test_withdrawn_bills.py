@@ -18,6 +18,7 @@ from assets.defs.sensors import bill_inbox_sensor
 from assets.resources import ReckonResource
 from demo.bills import write_bills
 from demo.bills.samples import sample_bills
+from parsers.ingest import sha256_of
 from reckon.runner import run_bills
 from storage.layout import DataLayout
 
@@ -95,3 +96,50 @@ def test_a_corrected_or_removed_bill_leaves_no_line_behind_and_the_sensor_runs_i
         back = run_bills(layout.root, instance, log_level="WARNING")
         assert back is not None and back.success
         assert _loaded(layout) == loaded
+
+
+def _quarantine(layout: DataLayout) -> list[tuple]:
+    return _query(layout, "SELECT file_name, sha256 FROM bill_quarantine ORDER BY 1, 2")
+
+
+def test_a_quarantined_bill_corrected_or_removed_leaves_the_quarantine(tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path / "data")
+    headers, lines = sample_bills("DHL", shipments_per_bill=(5, 3))
+    good, wrong = write_bills("DHL", headers, lines, layout)  # the second's total is wrong
+    copy = good.with_name("copy.csv")  # a duplicate, listed while it is in the inbox
+    copy.write_bytes(good.read_bytes())
+    records = layout.quarantine_dir / "bills"
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert run_bills(layout.root, instance, log_level="WARNING").success
+        first_sha = sha256_of(wrong)
+        assert _quarantine(layout) == [(wrong.name, first_sha), (copy.name, sha256_of(good))]
+        copy.unlink()
+        assert (records / f"{first_sha}.json").exists()
+
+        # re-sent under its name, still wrong: the new file is quarantined, the old is not
+        wrong.write_bytes(wrong.read_bytes() + b"\n")
+        resent = run_bills(layout.root, instance, log_level="WARNING")
+        assert resent is not None and resent.success
+        second_sha = sha256_of(wrong)
+        assert _quarantine(layout) == [(wrong.name, second_sha)]
+        (state, code, _), superseded = _status(layout, wrong.name)
+        assert (state, superseded) == ("quarantined", ("withdrawn", "file_superseded", 0))
+        assert code is not None
+        assert sorted(p.name for p in records.glob("*.json")) == [f"{second_sha}.json"]
+        assert (records / "withdrawn" / f"{first_sha}.json").exists(), "kept, set aside"
+
+        # removed from the inbox: nothing of it is in the quarantine any more
+        wrong.unlink()
+        removed = run_bills(layout.root, instance, log_level="WARNING")
+        assert removed is not None and removed.success
+        assert _quarantine(layout) == []
+        assert _status(layout, wrong.name) == [
+            ("withdrawn", "file_superseded", 0),
+            ("withdrawn", "file_withdrawn", 0),
+        ]
+        assert list(records.glob("*.json")) == []
+        quarantine = [
+            e for e in removed.get_asset_materialization_events()
+            if e.asset_key.path == ["bill_quarantine"]
+        ]  # fmt: skip
+        assert quarantine[0].materialization.metadata["withdrawn_set_aside"].value == 1

@@ -1,0 +1,172 @@
+"""Order profitability follows costing restatements (issue 15 point 2): when costing
+recosts days already costed, the next profit run recomputes the order days whose inputs
+changed, whatever days it is asked for, records their margins before and after, and
+rewrites their exports, so that they equal a clean run over the final data byte for byte
+(docs/profit.md "Restatement").
+
+The ledger is tests/operations/restatement_data.py's (costed through the real runner);
+the orders here are the warehouse orders its issues name."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import date
+from decimal import Decimal as D
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.contracts.orders import ORDER_LINES, ORDERS
+from reckon.runner import run_range
+from tests.operations.restatement_data import (
+    BACKDATED_RECEIPT,
+    DAYS,
+    movements,
+    write_data,
+    write_extract,
+)
+
+# Dagster runs of the nightly and profit jobs over a hand-built ledger.
+pytestmark = pytest.mark.slow
+
+JAN5, JAN6, JAN7, JAN8, JAN9, JAN10 = DAYS
+PROFIT_EXPORTS = ("order_profit", "order_profit_orders", "profit_daily")
+ORDERED = {
+    # order (= the warehouse order its issue names), day, company, currency, sku, qty, price
+    "SO-1": (JAN5, "CN01", "CNY", "MUG-01", 30, "25.00"),
+    "SO-2": (JAN6, "CN01", "CNY", "MUG-01", 20, "25.00"),
+    "SO-12": (JAN6, "US01", "USD", "LAMP-02", 4, "19.90"),
+    "SO-4": (JAN7, "CN01", "CNY", "MUG-01", 60, "24.00"),
+    "SO-5": (JAN8, "CN01", "CNY", "MUG-01", 30, "25.00"),
+    "SO-13": (JAN8, "US01", "USD", "LAMP-02", 3, "19.90"),
+    "SO-7": (JAN9, "CN01", "CNY", "MUG-01", 20, "26.00"),
+}
+"""Each ordered at 06:00 on the day its issue ships (12:00 or 15:00)."""
+
+
+def write_orders(data: Path, days: list[date]) -> None:
+    """The order centre's extracts of `days` (an empty one for a day without orders)."""
+    for day in days:
+        orders, lines = [",".join(ORDERS.column_names)], [",".join(ORDER_LINES.column_names)]
+        for order, (on, company, currency, sku, qty, price) in ORDERED.items():
+            if on != day:
+                continue
+            # order_id,parent,channel,shop,company,currency,buyer,ordered,paid,cancelled,
+            # shipping,promotion,coupon,points,commission,payment
+            orders.append(
+                f"{order},,OWN_SITE,SHOP-1,{company},{currency},,{day} 06:00:00,,,"
+                "5.00,2.00,0.00,0.00,1.50,0.30"
+            )
+            # order_line_id,order_id,fulfilment_order_id,sku,quantity,unit_price,discount,fee
+            lines.append(f"{order}-1,{order},,{sku},{qty},{price},0.00,")
+        for name, rows in (("orders", orders), ("order_lines", lines)):
+            path = data / name / f"{day}.csv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def _run(data: Path, first: date, last: date, instance: dg.DagsterInstance, job: str = "nightly"):
+    result = run_range(data, first, last, instance, job_name=job, log_level="WARNING")
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    return result
+
+
+def _nightly_then_profit(data: Path, first: date, last: date, instance: dg.DagsterInstance):
+    """What `reckon run` does for the days: the nightly graph (costing), then profit."""
+    _run(data, first, last, instance)
+    return _run(data, first, last, instance, job="profit")
+
+
+def _digests(data: Path) -> dict[str, str]:
+    folder = data / "exports"
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for name in PROFIT_EXPORTS
+        for p in sorted((folder / name).glob("*"))
+    }
+
+
+def _table(data: Path, query: str) -> pl.DataFrame:
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        return con.sql(query).pl()
+
+
+def _rewritten(result: dg.ExecuteInProcessResult, asset: str) -> list[str]:
+    return sorted(
+        str(e.partition)
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path == [asset]
+    )
+
+
+@pytest.fixture(scope="module")
+def computed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Jan 5-9 costed and their orders' profit computed, one run each."""
+    data = write_data(tmp_path_factory.mktemp("computed") / "data", DAYS[:5])
+    write_orders(data, DAYS[:5])
+    with dg.DagsterInstance.ephemeral() as instance:
+        _nightly_then_profit(data, JAN5, JAN9, instance)
+    return data
+
+
+def test_a_backdated_receipt_restates_the_margins_of_the_days_costing_rewrote(
+    computed: Path, tmp_path: Path
+) -> None:
+    data = shutil.copytree(computed, tmp_path / "nightly")
+    before = _table(data, "SELECT * FROM order_profit ORDER BY order_line_id")
+    write_data(data, [JAN10])
+    write_orders(data, [JAN10])
+    write_extract(data, JAN10, movements(JAN10, (BACKDATED_RECEIPT,)))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = _nightly_then_profit(data, JAN10, JAN10, instance)
+
+    clean = write_data(tmp_path / "clean", DAYS)
+    write_orders(clean, DAYS)
+    write_extract(clean, JAN10, movements(JAN10, (BACKDATED_RECEIPT,)))
+    with dg.DagsterInstance.ephemeral() as instance:
+        _nightly_then_profit(clean, JAN5, JAN10, instance)
+
+    query = "SELECT * FROM order_profit ORDER BY order_line_id"
+    assert _table(data, query).equals(_table(clean, query))
+    assert not _table(data, query).equals(before), "the backdated receipt changes margins"
+    expected, found = _digests(clean), _digests(data)
+    assert sorted(found) == sorted(expected) and len(found) == 3 * len(DAYS) * 2
+    stale = sorted(name for name in found if found[name] != expected[name])
+    assert stale == [], f"profit exports differing from a clean run: {stale}"
+
+    # RB (Jan 6, 25 at 9.00) queues behind R1: SO-4 takes R1's last 50 and 10 of RB instead
+    # of R3's at 12.00 (-30.00), SO-5 the other 15 of RB (-45.00); SO-7's 20 units find R3's,
+    # no shortfall (same cost, no longer provisional). Jan 6's issue still takes R1's.
+    restated = [str(d) for d in (JAN7, JAN8, JAN9)]
+    for asset in ("order_profit", "profit_exports"):
+        assert _rewritten(result, asset) == [*restated, str(JAN10)], asset
+    record = _table(
+        data,
+        "SELECT order_date, company, currency, changed, cogs_before, cogs_after, "
+        "margin_after - margin_before AS margin_change FROM profit_restatements "
+        "ORDER BY order_date, company",
+    )
+    assert record.rows() == [
+        (JAN7, "CN01", "CNY", "COGS", D("620.00"), D("590.00"), D("30.00")),
+        (JAN8, "CN01", "CNY", "COGS", D("360.00"), D("315.00"), D("45.00")),
+        (JAN8, "US01", "USD", "COGS", D("13.50"), D("13.50"), D("0.00")),
+        (JAN9, "CN01", "CNY", "COGS", D("240.00"), D("240.00"), D("0.00")),
+    ]
+    status = _table(data, "SELECT status FROM order_profit WHERE order_id = 'SO-7'")
+    assert status.rows() == [("FINAL",)]
+
+
+def test_a_profit_rerun_with_nothing_changed_restates_nothing(
+    computed: Path, tmp_path: Path
+) -> None:
+    data = shutil.copytree(computed, tmp_path / "same")
+    before = _digests(data)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = _run(data, JAN7, JAN7, instance, job="profit")
+    assert _rewritten(result, "order_profit") == [str(JAN7)]
+    assert _digests(data) == before
+    assert _table(data, "SELECT count(*) AS n FROM profit_restatements")["n"][0] == 0
