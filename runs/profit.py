@@ -21,6 +21,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
+from pipelines.contracts.inputs import SKUS
 from pipelines.contracts.orders import ORDER_LINES, ORDER_REFUNDS, ORDERS
 from pipelines.contracts.profit import PROFIT_RESTATEMENTS, PROFIT_TABLES
 from pipelines.contracts.types import MONEY
@@ -145,9 +146,10 @@ HASHES = pl.Schema(
         "orders_hash": pl.String,
         "cogs_hash": pl.String,
         "freight_hash": pl.String,
+        "reference_hash": pl.String,
     }
 )
-PARTS = ("orders", "cogs", "freight")
+PARTS = ("orders", "cogs", "freight", "reference")
 NO_ROWS = "0"
 """The fingerprint of no rows (XOR over nothing)."""
 FINDING_COLUMNS = [
@@ -168,6 +170,7 @@ POSTING_COLUMNS = [
     "provisional_open",
 ]
 _NO_HASHES = "SELECT NULL::VARCHAR AS f, NULL::VARCHAR AS sku, NULL::UBIGINT AS h WHERE FALSE"
+_NO_DAY_HASHES = "SELECT NULL::DATE AS order_date, NULL::UBIGINT AS h WHERE FALSE"
 
 
 def _row_hash(alias: str, columns: list[str]) -> str:
@@ -178,9 +181,12 @@ def _row_hash(alias: str, columns: list[str]) -> str:
     return "hash(" + ", ".join(f'{alias}."{c}"' for c in columns) + ")"
 
 
-def _if_tables(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], query: str) -> str:
-    """`query` when every table it reads exists, else no rows (nothing stored yet)."""
-    return query if all(table_exists(con, t) for t in tables) else _NO_HASHES
+def _if_tables(
+    con: duckdb.DuckDBPyConnection, tables: tuple[str, ...], query: str, empty: str = ""
+) -> str:
+    """`query` when every table it reads exists, else no rows (`empty`, by default the
+    no-rows shape of the parcel and posting parts)."""
+    return query if all(table_exists(con, t) for t in tables) else (empty or _NO_HASHES)
 
 
 def input_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -188,15 +194,15 @@ def input_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     each the XOR of the 64-bit hash of every distinct input row the day's profit reads
     (`_inputs`): its orders and their parents, their lines and the lines' refunds; the COGS
     postings (and open provisional cost) of the lines' issues and returns; the ratings and
-    bill lines of the parcels of the lines' warehouse orders. XOR, so that the order rows come
-    in does not matter and every table is read in one pass. Reference tables (FX rates,
-    SKU weights, companies) are not fingerprinted, as in costing: a change to them reaches
-    the days computed after it."""
+    bill lines of the parcels of the lines' warehouse orders; the reference rows: each order
+    currency's rate into its company's functional currency as of the day (the as-of rule of
+    pipelines/fx.py) and the lines' SKU weights and dimensions. XOR, so that the order rows
+    come in does not matter and every table is read in one pass."""
     refunds = (
         f"""SELECT l.order_date, {_row_hash("r", ORDER_REFUNDS.column_names)} AS h
             FROM read_lines l JOIN order_refunds r USING (order_line_id)"""
         if table_exists(con, "order_refunds")
-        else "SELECT NULL::DATE AS order_date, NULL::UBIGINT AS h WHERE FALSE"
+        else _NO_DAY_HASHES
     )
     postings = _if_tables(
         con,
@@ -230,6 +236,25 @@ def input_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             FROM reconciliation_findings x JOIN shipment_ratings s USING (shipment_id)
             WHERE s.order_id IS NOT NULL""",
     )
+    references = _if_tables(
+        con,
+        ("companies", "fx_rates"),
+        """SELECT d.order_date, hash(d.currency, c.functional_currency, r.rate_date, r.rate) AS h
+            FROM (SELECT DISTINCT r.order_date, o.currency, o.company
+                  FROM read_orders r JOIN orders o USING (order_id)) d
+            JOIN companies c USING (company)
+            ASOF LEFT JOIN fx_rates r ON r.currency = d.currency
+                 AND r.to_currency = c.functional_currency AND r.rate_date <= d.order_date
+            WHERE d.currency <> c.functional_currency""",
+        empty=_NO_DAY_HASHES,
+    )
+    weights = _if_tables(
+        con,
+        ("skus",),
+        f"""SELECT DISTINCT l.order_date, {_row_hash("s", SKUS.column_names)} AS h
+            FROM read_lines l JOIN skus s USING (sku)""",
+        empty=_NO_DAY_HASHES,
+    )
     query = f"""
         WITH day_orders AS (
             SELECT {day_of(ORDERS)} AS order_date, order_id, parent_order_id FROM orders
@@ -262,10 +287,12 @@ def input_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             SELECT DISTINCT w.order_date, p.h
             FROM (SELECT DISTINCT order_date, f FROM targets) w JOIN parcels p USING (f)
         ),
+        reference_rows AS ({references} UNION {weights}),
         hashed AS (
             SELECT order_date, 'orders' AS part, h FROM order_rows
             UNION ALL SELECT order_date, 'cogs', h FROM cogs_rows
             UNION ALL SELECT order_date, 'freight', h FROM freight_rows
+            UNION ALL SELECT order_date, 'reference', h FROM reference_rows
         )
         SELECT d.order_date,
                {", ".join(_xor(p) for p in PARTS)}
@@ -288,8 +315,9 @@ def changed_days(
 ) -> pl.DataFrame:
     """Order days outside [start, end] already computed whose inputs now fingerprint
     otherwise than when they were (`profit_inputs`), with what changed (`changed`): COGS
-    (costing restated them), FREIGHT (a parcel re-priced, billed, disputed), ORDERS (a
-    late, corrected or removed order, line or refund); UNRECORDED: stored profit without a
+    (costing restated them), FREIGHT (a parcel re-priced, billed, disputed), REFERENCE (a
+    corrected FX rate or SKU weight), ORDERS (a late, corrected or removed order, line or
+    refund); UNRECORDED: stored profit without a
     fingerprint (computed before fingerprints were kept). It compares what each day was
     computed from with what it would be computed from now, so it does not depend on which
     run changed what, nor on the order the runs came in."""

@@ -194,13 +194,20 @@ PROFIT_INPUTS = TableContract(
             description="Its warehouse orders' parcels: expected price, rate, bill lines' "
             "approved and disputed amounts.",
         ),
+        Column(
+            "reference_hash",
+            t.CODE,
+            description="The reference rows it read: each order currency's FX rate into "
+            "its company's functional currency as of the day, and its lines' SKU weights "
+            "and dimensions (the freight basis).",
+        ),
         Column("run_id", t.ID, description="The run that last computed the day."),
     ),
     key=("order_date",),
     partition_column="order_date",
 )
 
-RESTATEMENT_CAUSES = ("ORDERS", "COGS", "FREIGHT", "UNRECORDED")
+RESTATEMENT_CAUSES = ("ORDERS", "COGS", "FREIGHT", "REFERENCE", "UNRECORDED")
 """What changed in a restated day's inputs (UNRECORDED: computed before fingerprints were)."""
 
 PROFIT_RESTATEMENTS = TableContract(
