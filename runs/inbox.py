@@ -243,6 +243,19 @@ def withdrawals(files: list[InboxFile], taken: Iterable[str]) -> list[Withdrawal
     ]
 
 
+def withdrawn_copies(files: list[InboxFile], copies: Iterable[str]) -> list[Withdrawal]:
+    """The duplicates (`copies`: their keys) no longer in the inbox under their own name
+    with their bytes. Unlike `withdrawals`, by name: a copy's bytes stay in the inbox in the
+    file it duplicates, and only the copy itself has gone."""
+    present = {f.partition_key for f in files}
+    by_name = {(f.carrier, f.path.name): f.partition_key for f in files}
+    return [
+        Withdrawal(key, by_name.get(split_bill_file_key(key)[:2]))
+        for key in copies
+        if key not in present
+    ]
+
+
 def duplicate_reason(key: str, first: str, sha: str) -> str:
     """Why a duplicate is not parsed, naming both files and the hash."""
     carrier, name, _ = split_bill_file_key(key)

@@ -49,6 +49,7 @@ from runs.inbox import (
     resolve_partition,
     survey_inbox,
     withdrawals,
+    withdrawn_copies,
 )
 from runs.partition_keys import split_bill_file_key
 from storage.files import is_regular_file
@@ -165,6 +166,9 @@ def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
             con, BILL_FILE_STATUS.name, "status IN (SELECT unnest(?))", [list(TAKEN_IN)],
             schema=BILL_FILE_STATUS.schema,
         )  # fmt: skip
+        copies = read_table(
+            con, BILL_FILE_STATUS.name, "status = 'duplicate'", schema=BILL_FILE_STATUS.schema
+        )
     by_key = {row["partition_key"]: row for row in files.iter_rows(named=True)}
     missing = [k for k in keys if k not in by_key]
     if missing:
@@ -172,13 +176,18 @@ def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
     # the inbox holds the bills in force: what left it is withdrawn, whatever this run covers
     inbox = survey_inbox(layout.bills_inbox).files
     gone = withdrawals(inbox, earlier["partition_key"].to_list())
+    # a duplicate owns no lines; once the copy itself left the inbox its row says so too
+    # (its bytes may stay, in the file it duplicates)
+    copies_gone = withdrawn_copies(inbox, copies["partition_key"].to_list())
+    copies_gone_keys = {w.key for w in copies_gone}
+    copies_left = copies.filter(pl.col("partition_key").is_in(copies_gone_keys))
     absent = set(absent_keys(inbox, keys))
     gone_keys = [w.key for w in gone]
     left = earlier.filter(pl.col("partition_key").is_in(gone_keys))
     earlier = earlier.filter(~pl.col("partition_key").is_in(gone_keys))
     taken = dict(earlier.sort("partition_key").select("sha256", "partition_key").unique(
         "sha256", keep="first", maintain_order=True).iter_rows())  # fmt: skip
-    present = [k for k in keys if k not in absent]
+    present = [k for k in keys if k not in absent and k not in copies_gone_keys]
     duplicates = first_taken_in([(k, by_key[k]["sha256"]) for k in present], taken)
     fresh = [k for k in present if k not in duplicates]
     items = [(_readable_path(layout.bills_inbox, by_key[k]), by_key[k]["carrier"]) for k in fresh]
@@ -197,7 +206,7 @@ def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
         lines.append(file_lines)
         status.append(_status_row(key, outcome, file_lines))
     status += [_duplicate_row(by_key[key], first) for key, first in duplicates.items()]
-    status += _withdrawn_rows(left, gone)
+    status += _withdrawn_rows(left, gone) + _withdrawn_rows(copies_left, copies_gone)
     headers_frame = pl.concat(
         [pl.DataFrame(schema=BILL_HEADERS.schema), *headers], how="vertical_relaxed"
     ).cast(BILL_HEADERS.schema)
@@ -208,7 +217,7 @@ def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
     # only the files parsed here own their lines (a duplicate's slice is its first file's);
     # a withdrawn file's slice is emptied
     shas = [by_key[k]["sha256"] for k in fresh] + left["sha256"].to_list()
-    written = present + gone_keys
+    written = present + gone_keys + sorted(copies_gone_keys)
     with reckon.warehouse() as con:
         replace_slice(con, "bill_headers", headers_frame, {"source_sha256": shas})
         replace_slice(con, "bill_lines", lines_frame, {"source_sha256": shas})

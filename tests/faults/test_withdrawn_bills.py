@@ -115,6 +115,7 @@ def test_a_quarantined_bill_corrected_or_removed_leaves_the_quarantine(tmp_path:
         assert _quarantine(layout) == [(wrong.name, first_sha), (copy.name, sha256_of(good))]
         copy.unlink()
         assert (records / f"{first_sha}.json").exists()
+        assert _status(layout, copy.name) == [("duplicate", "duplicate_file", 0)]
 
         # re-sent under its name, still wrong: the new file is quarantined, the old is not
         wrong.write_bytes(wrong.read_bytes() + b"\n")
@@ -122,6 +123,7 @@ def test_a_quarantined_bill_corrected_or_removed_leaves_the_quarantine(tmp_path:
         assert resent is not None and resent.success
         second_sha = sha256_of(wrong)
         assert _quarantine(layout) == [(wrong.name, second_sha)]
+        assert _status(layout, copy.name) == [("withdrawn", "file_withdrawn", 0)]
         (state, code, _), superseded = _status(layout, wrong.name)
         assert (state, superseded) == ("quarantined", ("withdrawn", "file_superseded", 0))
         assert code is not None
