@@ -300,6 +300,7 @@ def _bill_checks(headers: pl.DataFrame, lines: pl.DataFrame, status: pl.DataFram
         check_name="no_file_quarantined",
         passed=quarantined.is_empty(),
         severity=dg.AssetCheckSeverity.WARN,
+        description=_why_quarantined(quarantined),
         metadata={
             "reason": _why_quarantined(quarantined),
             "files_quarantined": quarantined.height,
@@ -399,6 +400,7 @@ def bill_quarantine(reckon: ReckonResource):
         check_name="quarantine_is_empty",
         passed=frame.is_empty(),
         severity=dg.AssetCheckSeverity.WARN,
+        description=_why_quarantined(frame),
         metadata={
             "reason": _why_quarantined(frame),
             "files": frame.height,

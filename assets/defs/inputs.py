@@ -62,8 +62,9 @@ def _results(reports: list[LoadReport]) -> tuple[dg.MaterializeResult, dg.AssetC
     passed = totals["rows_quarantined"] == 0 and not rejected and not no_input
     # A warning, never blocking: the good rows load and the run goes on. `reckon run` still
     # exits 4 (quarantine) from the counts below, whatever the severity (reckon/summary.py).
+    reason = _why(totals, reasons_first, rejected, no_input)
     check_metadata: Metadata = {
-        "reason": _why(totals, reasons_first, rejected, no_input),
+        "reason": reason,
         "rows_quarantined": totals["rows_quarantined"],
         "rejected_files": totals["rejected_files"],
         "first_violations": preview_table(reasons_first, limit=10),
@@ -74,6 +75,7 @@ def _results(reports: list[LoadReport]) -> tuple[dg.MaterializeResult, dg.AssetC
         check_name=CHECK_NAME,
         passed=passed,
         severity=dg.AssetCheckSeverity.WARN,
+        description=reason,  # what the UI shows first on the evaluation
         metadata=check_metadata,
     )
     return dg.MaterializeResult(metadata=metadata), check
