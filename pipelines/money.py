@@ -44,9 +44,10 @@ def div_half_up(num: int | pl.Expr, den: int | pl.Expr) -> int | pl.Expr:
 def div_half_away(num: pl.Expr, den: int) -> pl.Expr:
     """`num / den` rounded half away from zero, for a signed `num` and positive `den`:
     the magnitude is rounded half-up and the sign kept, so a credit mirrors its charge
-    to the cent (a converted refund, a negative billed weight)."""
+    to the cent (a converted refund, a negative billed weight). The sign is applied as
+    `0 - magnitude`: Polars has no negation for Int128, the type exact FX products use."""
     magnitude = div_half_up(num.abs(), den)
-    return pl.when(num < 0).then(-magnitude).otherwise(magnitude)
+    return pl.when(num < 0).then(pl.lit(0) - magnitude).otherwise(magnitude)
 
 
 def div_ceil(num: pl.Expr, den: int | pl.Expr) -> pl.Expr:

@@ -33,6 +33,13 @@ def volumetric_grams(
     return pl.when(divisor.is_null()).then(0).otherwise(div_ceil(volume, divisor))
 
 
+_WORK_COLUMNS = (
+    "_w", "first_g", "step_g", "first_u", "additional_u",
+    "_band_up_to_g", "_per_kg_u", "_reg_u", "_break_up_to_g", "_break_u",
+)  # fmt: skip
+"""The rate-card columns `_with_rate_rows` joins on, dropped once the price is taken."""
+
+
 def price_freight(frame: pl.LazyFrame, tables: RateCardTables, weight_col: str) -> pl.LazyFrame:
     """Add freight_c, registration_c and the price evidence for `weight_col` grams.
 
@@ -44,51 +51,9 @@ def price_freight(frame: pl.LazyFrame, tables: RateCardTables, weight_col: str) 
     rate_step_g / rate_band_up_to_g (which contract row priced it), and
     price_error (why no price exists, else null).
     """
-    w = pl.col(weight_col)
-    express = tables.express.lazy()
-    per_kg = tables.per_kg.lazy().rename(
-        {"up_to_g": "_band_up_to_g", "per_kg_u": "_per_kg_u", "registration_u": "_reg_u"}
-    )
-    breaks = tables.weight_breaks.lazy().rename(
-        {"up_to_g": "_break_up_to_g", "price_u": "_break_u"}
-    )
-    priced = (
-        frame.with_columns(w.alias("_w"))
-        .join(express, on=["card_key", "zone"], how="left")
-        .sort("_w")
-        .join_asof(
-            per_kg.sort("_band_up_to_g"),
-            left_on="_w",
-            right_on="_band_up_to_g",
-            by=["card_key", "zone"],
-            strategy="forward",
-            check_sortedness=False,
-        )
-        .join_asof(
-            breaks.sort("_break_up_to_g"),
-            left_on="_w",
-            right_on="_break_up_to_g",
-            by=["card_key", "zone"],
-            strategy="forward",
-            check_sortedness=False,
-        )
-    )
+    priced = _with_rate_rows(frame, tables, weight_col)
     shape = pl.col("shape")
-    steps = div_ceil(
-        pl.max_horizontal(pl.col("_w") - pl.col("first_g"), pl.lit(0)), pl.col("step_g")
-    )
-    express_c = div_half_up(
-        pl.col("first_u") + steps * pl.col("additional_u"), PRICE_UNITS_PER_CENT
-    )
-    per_kg_c = div_half_up(pl.col("_per_kg_u") * pl.col("_w"), 1000 * PRICE_UNITS_PER_CENT)
-    break_c = div_half_up(pl.col("_break_u"), PRICE_UNITS_PER_CENT)
-    raw_c = (
-        pl.when(shape == "EXPRESS")
-        .then(express_c)
-        .when(shape == "PER_KG")
-        .then(per_kg_c)
-        .otherwise(break_c)
-    )
+    raw_c = _shape_cents(shape)
     min_c = div_half_up(pl.col("min_charge_u"), PRICE_UNITS_PER_CENT)
     kg = (pl.col("_w").cast(pl.Decimal(38, 3)) / 1000).cast(pl.String)
     no_price = (
@@ -115,15 +80,58 @@ def price_freight(frame: pl.LazyFrame, tables: RateCardTables, weight_col: str) 
         .when(shape == "WEIGHT_BREAK")
         .then(pl.col("_break_up_to_g")),
         price_error=pl.when(raw_c.is_null()).then(no_price),
-    ).drop(
-        "_w",
-        "first_g",
-        "step_g",
-        "first_u",
-        "additional_u",
-        "_band_up_to_g",
-        "_per_kg_u",
-        "_reg_u",
-        "_break_up_to_g",
-        "_break_u",
+    ).drop(_WORK_COLUMNS)
+
+
+def _with_rate_rows(frame: pl.LazyFrame, tables: RateCardTables, weight_col: str) -> pl.LazyFrame:
+    """Each row with the contract rows that can price it: its zone's express price, and
+    the first per-kg band and weight break at or above its weight (as-of joins)."""
+    express = tables.express.lazy()
+    per_kg = tables.per_kg.lazy().rename(
+        {"up_to_g": "_band_up_to_g", "per_kg_u": "_per_kg_u", "registration_u": "_reg_u"}
+    )
+    breaks = tables.weight_breaks.lazy().rename(
+        {"up_to_g": "_break_up_to_g", "price_u": "_break_u"}
+    )
+    return (
+        frame.with_columns(pl.col(weight_col).alias("_w"))
+        .join(express, on=["card_key", "zone"], how="left")
+        .sort("_w")
+        .join_asof(
+            per_kg.sort("_band_up_to_g"),
+            left_on="_w",
+            right_on="_band_up_to_g",
+            by=["card_key", "zone"],
+            strategy="forward",
+            check_sortedness=False,
+        )
+        .join_asof(
+            breaks.sort("_break_up_to_g"),
+            left_on="_w",
+            right_on="_break_up_to_g",
+            by=["card_key", "zone"],
+            strategy="forward",
+            check_sortedness=False,
+        )
+    )
+
+
+def _shape_cents(shape: pl.Expr) -> pl.Expr:
+    """The price in cents before the minimum charge, by the card's shape: first step plus
+    additional steps (EXPRESS), rate x weight (PER_KG), or the break's price; null when
+    no contract row priced it."""
+    steps = div_ceil(
+        pl.max_horizontal(pl.col("_w") - pl.col("first_g"), pl.lit(0)), pl.col("step_g")
+    )
+    express_c = div_half_up(
+        pl.col("first_u") + steps * pl.col("additional_u"), PRICE_UNITS_PER_CENT
+    )
+    per_kg_c = div_half_up(pl.col("_per_kg_u") * pl.col("_w"), 1000 * PRICE_UNITS_PER_CENT)
+    break_c = div_half_up(pl.col("_break_u"), PRICE_UNITS_PER_CENT)
+    return (
+        pl.when(shape == "EXPRESS")
+        .then(express_c)
+        .when(shape == "PER_KG")
+        .then(per_kg_c)
+        .otherwise(break_c)
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
 import pytest
@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from pipelines.contracts import types as t
 from pipelines.frames import contiguous
+from pipelines.fx import FX_SCALE, functional_cents, int64_is_enough
 from pipelines.money import decimal_from_units, units_of
 
 UNITS = st.lists(
@@ -55,3 +56,25 @@ def test_contiguous_rechunks_only_when_needed() -> None:
     assert many.n_chunks("all") == [2]
     assert contiguous(many).n_chunks("all") == [1]
     assert contiguous(many).equals(many)
+
+
+@given(
+    st.lists(st.integers(min_value=-(10**11), max_value=10**11), min_size=1, max_size=40),
+    st.integers(min_value=1, max_value=10 * FX_SCALE),
+)
+def test_functional_cents_rounds_half_away_from_zero_in_both_integer_widths(
+    cents: list[int], fx_u: int
+) -> None:
+    # a refund converts to the exact mirror of its charge, whichever width the product takes
+    frame = pl.DataFrame(
+        {"c": cents, "_fx_u": [fx_u] * len(cents)}, schema_overrides={"c": pl.Int64}
+    )
+    exact = [
+        int((Decimal(c) * fx_u / FX_SCALE).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        for c in cents
+    ]
+    wide = frame.select(functional_cents(pl.col("c"))).to_series().to_list()
+    assert wide == exact
+    if int64_is_enough(max(abs(c) for c in cents), fx_u):
+        narrow = frame.select(functional_cents(pl.col("c"), fits_int64=True)).to_series()
+        assert narrow.to_list() == exact
