@@ -75,7 +75,7 @@ def _results(reports: list[LoadReport]) -> tuple[dg.MaterializeResult, dg.AssetC
         check_name=CHECK_NAME,
         passed=passed,
         severity=dg.AssetCheckSeverity.WARN,
-        description=reason,  # what the UI shows first on the evaluation
+        description=reason,  # the evaluation's own text, as well as its metadata
         metadata=check_metadata,
     )
     return dg.MaterializeResult(metadata=metadata), check

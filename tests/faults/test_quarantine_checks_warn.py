@@ -34,4 +34,4 @@ def test_a_quarantined_bill_fails_warnings_that_name_the_file_and_reason_first(
         reason = check.metadata["reason"].value
         assert isinstance(reason, str)
         assert reason.startswith("1 file(s) quarantined; DHL-damaged.pdf: "), reason
-        assert check.description == reason, "the evaluation's description, shown first in the UI"
+        assert check.description == reason, "the evaluation's description too"
