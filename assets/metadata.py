@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypeAlias
 
 import dagster as dg
@@ -68,3 +69,31 @@ def money_by_company(
         if exact_text:
             meta[f"{label} exact"] = dg.MetadataValue.text(str(value))
     return meta
+
+
+def log_partition_materializations(
+    context: dg.AssetExecutionContext, by_partition: Mapping[str, Metadata]
+) -> None:
+    """One materialization of the asset per partition, each with its own figures, logged after
+    the run's own (a single-run backfill puts that one, with the whole range's metadata, on
+    every partition it covers: dagster-io/dagster#18123, #21072). The latest materialization
+    of a day or period inside a range then shows what a run of it alone shows, and its numbers
+    plot over the partitions. Each carries the run's data and code version tags (read back
+    from the run's own materialization), so downstream provenance and staleness stay as
+    Dagster recorded them."""
+    if not by_partition:
+        return
+    latest = context.instance.get_latest_materialization_event(context.asset_key)
+    materialization = latest.asset_materialization if latest is not None else None
+    ours = latest is not None and latest.run_id == context.run.run_id
+    tags = materialization.tags if ours and materialization is not None else None
+    versions = {k: v for k, v in (tags or {}).items() if k.startswith("dagster/")}
+    for partition, metadata in by_partition.items():
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=context.asset_key,
+                partition=partition,
+                metadata=metadata,
+                tags=versions or None,
+            )
+        )

@@ -16,10 +16,12 @@ from storage.layout import DataLayout
 
 
 def describe_run(result: dg.ExecuteInProcessResult) -> str:
-    """Materialisations per asset and the checks that did not pass."""
-    partitions: dict[str, int] = defaultdict(int)
+    """Materialisations per asset and the checks that did not pass. A partition counts once:
+    after a range run's materialization each day or period gets its own (assets/defs)."""
+    partitions: dict[str, set[str | None]] = defaultdict(set)
     for event in result.get_asset_materialization_events():
-        partitions[event.materialization.asset_key.to_user_string()] += 1
+        materialization = event.materialization
+        partitions[materialization.asset_key.to_user_string()].add(materialization.partition)
     failed_checks = [
         f"  - {e.asset_key.to_user_string()}: {e.check_name} ({e.severity.value})"
         for e in result.get_asset_check_evaluations()
@@ -32,7 +34,7 @@ def describe_run(result: dg.ExecuteInProcessResult) -> str:
             message = error.message.strip().splitlines()[-1] if error else "unknown error"
             lines.append(f"  step {event.step_key} failed: {message}")
     lines.append(f"Assets materialised ({len(partitions)}):")
-    lines += [f"  - {key}: {n} partition(s)" for key, n in sorted(partitions.items())]
+    lines += [f"  - {key}: {len(n)} partition(s)" for key, n in sorted(partitions.items())]
     if failed_checks:
         lines.append(f"Checks that did not pass ({len(failed_checks)}):")
         lines += failed_checks

@@ -331,7 +331,9 @@ def _bill_checks(headers: pl.DataFrame, lines: pl.DataFrame, status: pl.DataFram
         check_name="no_file_quarantined",
         passed=quarantined.is_empty(),
         severity=dg.AssetCheckSeverity.WARN,
+        description=_why_quarantined(quarantined),
         metadata={
+            "reason": _why_quarantined(quarantined),
             "files_quarantined": quarantined.height,
             "quarantined": preview_table(quarantined.select("reason", "file_name", "error_code")),
         },
@@ -344,6 +346,15 @@ def _bill_checks(headers: pl.DataFrame, lines: pl.DataFrame, status: pl.DataFram
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"share": round(share, 4), "target": TEMPLATE_SHARE_TARGET},
     )
+
+
+def _why_quarantined(files: pl.DataFrame, shown: int = 5) -> str:
+    """What a quarantine check says first: how many files, and each one's reason."""
+    if files.is_empty():
+        return "nothing quarantined"
+    named = [f"{r['file_name']}: {r['reason']}" for r in files.head(shown).iter_rows(named=True)]
+    more = [f"and {files.height - shown} more"] if files.height > shown else []
+    return "; ".join([f"{files.height} file(s) quarantined", *named, *more])
 
 
 def quarantine_frame(
@@ -452,7 +463,12 @@ def bill_quarantine(reckon: ReckonResource):
         check_name="quarantine_is_empty",
         passed=frame.is_empty(),
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"files": frame.height, "reasons": preview_table(reason_first, limit=20)},
+        description=_why_quarantined(frame),
+        metadata={
+            "reason": _why_quarantined(frame),
+            "files": frame.height,
+            "reasons": preview_table(reason_first, limit=20),
+        },
     )
     yield dg.AssetCheckResult(
         check_name="inbox_holds_only_bill_files",

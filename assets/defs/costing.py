@@ -17,7 +17,12 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from assets.metadata import Metadata, money_by_company, preview_table
+from assets.metadata import (
+    Metadata,
+    log_partition_materializations,
+    money_by_company,
+    preview_table,
+)
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
 from pipelines.contracts.costing import INVENTORY_DISCREPANCIES
@@ -64,6 +69,11 @@ REWRITTEN: dict[str, dg.MetadataValue] = {
 RESTATEMENT_EXPORTS = (COSTING_RESTATEMENTS.name, COSTING_RESTATED_DOCUMENTS.name)
 """Exported per day a run costed through (`exports/<table>/<day>.csv`), every run's record
 of that day in one file."""
+
+LARGEST_SHOWN = 10
+"""The largest COGS lines shown per company (of the day, or of a range run): all are shown."""
+LAYERS_SHOWN = 60
+"""Receipt layers shown behind them (a line may consume several)."""
 
 QUARANTINE_CHECK = "costed_without_quarantine"
 QUARANTINE_SHOWN = 10
@@ -122,27 +132,29 @@ def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
         figures = DayFigures(day_figures(con, start, end), company_day_figures(con, start, end))
         by_kind = cogs_by_company_and_kind(con, start, end)
         by_flag = flag_counts(con, start, end)
-        largest = largest_cogs(con, start, end, 10)
+        largest = largest_cogs(con, start, end, LARGEST_SHOWN)
         layers = layers_behind(con, largest)
-        largest_each_day = largest_cogs(con, start, end, 5, per_day=True) if start != end else None
-        layers_each_day = (
-            layers_behind(con, largest_each_day) if largest_each_day is not None else None
-        )
+        own_days = _own_figure_days(run.rewritten_days, days)
+        each_day = _each_day_metadata(con, own_days) if own_days else {}
         replace_slice(
             con, "costing_runs", _run_row(context.run.run_id, run), {"run_id": context.run.run_id}
         )
-    if largest_each_day is not None and layers_each_day is not None:
-        # Dagster repeats a run's metadata on every partition it covers
-        # (dagster-io/dagster#18123): each day's own figures go on its partition
-        for observation in _day_observations(
-            context.asset_key, figures, largest_each_day, layers_each_day
-        ):
-            context.log_event(observation)
     restated = _restatement_metadata(run)
     meta = _costing_metadata(run, figures, by_kind, by_flag, largest, layers)
     yield dg.MaterializeResult(metadata={**meta, **restated})
-    for event in rematerialised(context, run.rewritten_days, days, restated):
-        context.log_event(event)
+    # each day costed gets its own materialization after the run's (assets/metadata.py)
+    asked = set(days)
+    log_partition_materializations(
+        context,
+        {
+            str(day): {
+                **day_meta,
+                **_range_run(run),
+                **({} if day in asked else {**_rewritten_by(context), **restated}),
+            }
+            for day, day_meta in each_day.items()
+        },
+    )
     for name in INVARIANTS:
         violations = run.violations[name]
         yield dg.AssetCheckResult(
@@ -282,21 +294,25 @@ def _costing_metadata(
     """The run's figures. Dagster puts one run's materialization metadata on every
     partition it covers (dagster-io/dagster#18123), so a range run's totals say so
     (`figures_cover`) and leave out the plotted numbers; each day's own figures are on its
-    partition as an observation (`_day_observations`)."""
+    partition as a materialization of its own (`_each_day_metadata`)."""
     start, end = run.requested
-    meta: Metadata = {
-        **_figures(figures, plotted=start == end),
-        "figures_cover": str(start) if start == end else f"{start} to {end} (the whole range)",
+    run_figures: Metadata = {
         "days_requested": (end - start).days + 1,
         "days_recosted_for_late_documents": run.restated_days,
         "late_documents_from": str(run.late_from) if run.late_from else "none",
         "late_documents": run.counts.get("costing_late_documents", 0),
+    }
+    if start == end:
+        return {**_day_metadata(figures, by_kind, by_flag, largest, layers), **run_figures}
+    return {
+        **_figures(figures, plotted=False),
+        "figures_cover": f"{start} to {end} (the whole range)",
+        **run_figures,
         "cogs_by_company_and_kind": preview_table(by_kind, 30),
         "flags": preview_table(by_flag),
-        "largest_issues": preview_table(largest, 10),
-        "layers_behind_largest_issues": preview_table(layers, 40),
+        "largest_issues": preview_table(largest, largest.height),
+        "layers_behind_largest_issues": preview_table(layers, LAYERS_SHOWN),
     }
-    return meta
 
 
 def _figures(figures: DayFigures, plotted: bool = True) -> Metadata:
@@ -331,27 +347,66 @@ def _figures(figures: DayFigures, plotted: bool = True) -> Metadata:
     }
 
 
-def _day_observations(
-    asset_key: dg.AssetKey, figures: DayFigures, largest: pl.DataFrame, layers: pl.DataFrame
-) -> list[dg.AssetObservation]:
-    """One observation per day of a range run, on that day's partition, with the figures a
-    nightly run of that day shows (the UI lists them under the partition)."""
+def _own_figure_days(rewritten: list[date], requested: list[date]) -> list[date]:
+    """The days that get a materialization of their own after the run's: every day of a
+    range run (and the days it recosted around it), and a nightly run's days recosted
+    before it (its own day has the run's materialization, which is that day's)."""
+    if len(requested) > 1:
+        return rewritten
+    return [day for day in rewritten if day not in set(requested)]
+
+
+def _each_day_metadata(con: duckdb.DuckDBPyConnection, days: list[date]) -> dict[date, Metadata]:
+    """Each day's figures, as a nightly run of that day shows them (`_day_metadata`): one
+    query per summary over the whole span, split by day, and the per-day tables of COGS by
+    kind and flags (two small queries a day)."""
+    first, last = days[0], days[-1]
+    figures = DayFigures(day_figures(con, first, last), company_day_figures(con, first, last))
+    largest = largest_cogs(con, first, last, LARGEST_SHOWN, per_day=True)
+    layers = layers_behind(con, largest)
     largest_by_day = largest.partition_by("posting_date", as_dict=True) if largest.height else {}
     layers_by_day = layers.partition_by("posting_date", as_dict=True) if layers.height else {}
-    return [
-        dg.AssetObservation(
-            asset_key=asset_key,
-            partition=str(day),
-            metadata={
-                **_figures(figures.on(day)),
-                "largest_issues": preview_table(largest_by_day.get((day,), largest.clear()), 5),
-                "layers_behind_largest_issues": preview_table(
-                    layers_by_day.get((day,), layers.clear()), 20
-                ),
-            },
+    return {
+        day: _day_metadata(
+            figures.on(day),
+            cogs_by_company_and_kind(con, day, day),
+            flag_counts(con, day, day),
+            largest_by_day.get((day,), largest.clear()),
+            layers_by_day.get((day,), layers.clear()),
         )
-        for day in figures.days["day"]
-    ]
+        for day in days
+    }
+
+
+def _day_metadata(
+    figures: DayFigures,
+    by_kind: pl.DataFrame,
+    by_flag: pl.DataFrame,
+    largest: pl.DataFrame,
+    layers: pl.DataFrame,
+) -> Metadata:
+    """One day's figures, the same whichever run costed the day: per company in its
+    functional currency (exact and plotted), the counts, COGS by kind, flags, the largest
+    issues and the receipt layers behind them."""
+    day = figures.days["day"][0] if figures.days.height else None
+    return {
+        **_figures(figures),
+        "figures_cover": str(day),
+        "cogs_by_company_and_kind": preview_table(by_kind, 30),
+        "flags": preview_table(by_flag),
+        "largest_issues": preview_table(largest, largest.height),
+        "layers_behind_largest_issues": preview_table(layers, LAYERS_SHOWN),
+    }
+
+
+def _range_run(run: CostingRun) -> dict[str, dg.MetadataValue]:
+    """Where a day's own materialization comes from: the run's range."""
+    start, end = run.requested
+    return {"costed_in_run_of": dg.MetadataValue.text(f"{start} to {end}")}
+
+
+def _rewritten_by(context: dg.AssetExecutionContext) -> dict[str, dg.MetadataValue]:
+    return {"rewritten_by_run": dg.MetadataValue.text(context.run.run_id), **REWRITTEN}
 
 
 @dg.asset(
@@ -398,14 +453,24 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
     threshold = reckon.snapshot_accuracy_threshold
     below = rates.filter(pl.col("accuracy") < threshold) if rates.height else rates
     worst = smallest_float(rates["accuracy"]) if rates.height else 1.0
-    yield dg.MaterializeResult(
-        metadata={
-            "days_checked": len(snapshot_days),
-            "discrepancies": found.height,
-            "lowest_accuracy": worst,
-            "accuracy": preview_table(rates.sort("accuracy") if rates.height else rates, 20),
-            "discrepancy_preview": preview_table(found, 20),
-        }
+
+    def on_day(day: date) -> Metadata:
+        checked = int(day in snapshot_days)
+        return _check_metadata(str(day), _on(found, day), _on(rates, day), checked)
+
+    if len(requested) == 1:  # a nightly run shows its own day (the check covers them all)
+        yield dg.MaterializeResult(metadata=on_day(requested[0]))
+    else:
+        cover = f"{days[0]} to {days[-1]} (the whole range)"
+        totals = _check_metadata(cover, found, rates, len(snapshot_days))
+        yield dg.MaterializeResult(metadata=totals)
+    # each other day checked gets its own after it, with that day's figures (a nightly run's)
+    log_partition_materializations(
+        context,
+        {
+            str(day): {**on_day(day), **({} if day in set(requested) else _rewritten_by(context))}
+            for day in _own_figure_days(days, requested)
+        },
     )
     yield dg.AssetCheckResult(
         check_name="snapshot_accuracy",
@@ -418,8 +483,27 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
             "below_threshold": preview_table(below, 20),
         },
     )
-    for event in rematerialised(context, days, requested, REWRITTEN):
-        context.log_event(event)
+
+
+def _on(frame: pl.DataFrame, day: date) -> pl.DataFrame:
+    """The rows of the inventory check's `frame` for `day`."""
+    column = INVENTORY_DISCREPANCIES.day_column
+    return frame.filter(pl.col(column) == day) if frame.height else frame
+
+
+def _check_metadata(
+    cover: str, found: pl.DataFrame, rates: pl.DataFrame, days_checked: int
+) -> Metadata:
+    """The inventory check's figures over `cover` (a day, or a run's range): days checked,
+    discrepancies, the lowest accuracy and the tables behind them."""
+    return {
+        "figures_cover": cover,
+        "days_checked": days_checked,
+        "discrepancies": found.height,
+        "lowest_accuracy": smallest_float(rates["accuracy"]) if rates.height else 1.0,
+        "accuracy": preview_table(rates.sort("accuracy") if rates.height else rates, 20),
+        "discrepancy_preview": preview_table(found, 20),
+    }
 
 
 @dg.asset(

@@ -20,7 +20,7 @@ gate is per period, in the run: a period that fails is never stored.
 import dagster as dg
 import polars as pl
 
-from assets.metadata import Metadata, preview_table
+from assets.metadata import Metadata, log_partition_materializations, preview_table
 from assets.resources import ReckonResource
 from runs.partition_keys import split_period_key
 from runs.reconciliation import (
@@ -115,27 +115,16 @@ def reconciliation(context: dg.AssetExecutionContext, reckon: ReckonResource):
     with reckon.warehouse() as con:
         done = reconcile_periods(con, reckon.layout, list(context.partition_keys))
     outcomes = done.outcomes
-    if len(outcomes) + len(done.failures) > 1:
-        # Dagster repeats a run's metadata on every partition it covers
-        # (dagster-io/dagster#18123): each period's own figures go on its partition
-        for outcome in outcomes:
-            context.log_event(
-                dg.AssetObservation(
-                    asset_key=context.asset_key,
-                    partition=outcome.key,
-                    metadata=_metadata([outcome]),
-                )
-            )
     for failure in done.failures:
         context.log.error(f"period {failure.key} failed, its previous rows kept: {failure.reason}")
-        context.log_event(
-            dg.AssetObservation(
-                asset_key=context.asset_key,
-                partition=failure.key,
-                metadata={"status": "FAILED", "reason": failure.reason},
-            )
-        )
     yield dg.MaterializeResult(metadata=_metadata(outcomes))
+    # each period gets its own materialization after the run's, with its own figures (what a
+    # run of that period alone shows); a failed one says so, not the run's figures
+    own: dict[str, Metadata] = (
+        {o.key: _metadata([o]) for o in outcomes} if len(outcomes) + len(done.failures) > 1 else {}
+    )
+    own.update({f.key: {"status": "FAILED", "reason": f.reason} for f in done.failures})
+    log_partition_materializations(context, own)
     for name in CHECKS:
         bad = pl.concat(
             [pl.DataFrame(schema={"period": pl.String})]
@@ -302,13 +291,6 @@ def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonReso
                     )
                 )
             per_period[key] = period
-    if len(per_period) > 1:
-        # Dagster repeats a run's metadata on every partition it covers
-        # (dagster-io/dagster#18123): each period's own disputes go on its partition too
-        for key, period in per_period.items():
-            context.log_event(
-                dg.AssetObservation(asset_key=context.asset_key, partition=key, metadata=period)
-            )
     metadata: Metadata = {
         "periods": len(context.partition_keys),
         "files_written": written,
@@ -323,7 +305,11 @@ def reconciliation_exports(context: dg.AssetExecutionContext, reckon: ReckonReso
         metadata["disputes_by_period_and_reason"] = preview_table(
             every.select(*columns, "workbook") if every.height else every, 300
         )
-    return dg.MaterializeResult(metadata=metadata)
+    yield dg.MaterializeResult(metadata=metadata)
+    if len(per_period) > 1:  # each period its own disputes and workbook, after the run's
+        log_partition_materializations(
+            context, {key: {"figures_cover": key, **period} for key, period in per_period.items()}
+        )
 
 
 @dg.asset(

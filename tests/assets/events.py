@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import dagster as dg
 
 
-def observations_by_partition(
-    result: dg.ExecuteInProcessResult, asset: str
+def latest_by_partition(
+    results: Iterable[dg.ExecuteInProcessResult], asset: str
 ) -> dict[str, Mapping[str, dg.MetadataValue]]:
-    """Partition key -> metadata of each AssetObservation the run logged for `asset`."""
-    observed = {}
-    for event in result.all_events:
-        if event.event_type_value != "ASSET_OBSERVATION":
-            continue
-        observation = event.asset_observation_data.asset_observation
-        if observation.asset_key.path == [asset]:
-            observed[observation.partition] = observation.metadata
-    return observed
+    """Partition key -> metadata of the last materialization of `asset` in `results` (in
+    order): what the UI shows first for the partition. A range run's own materialization
+    is followed by one per partition with that partition's own figures."""
+    latest: dict[str, Mapping[str, dg.MetadataValue]] = {}
+    for result in results:
+        for event in result.get_asset_materialization_events():
+            materialization = event.materialization
+            if materialization.asset_key.path == [asset] and materialization.partition:
+                latest[materialization.partition] = materialization.metadata
+    return latest

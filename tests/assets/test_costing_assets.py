@@ -16,7 +16,7 @@ import pytest
 from demo.generate import generate
 from reckon.runner import run_range
 from runs.costing import ageing_on_days, valuation_on_days
-from tests.assets.events import observations_by_partition
+from tests.assets.events import latest_by_partition
 
 # Twelve Dagster runs over ten days of scale-1 data: minutes on a shared two-core machine.
 pytestmark = pytest.mark.slow
@@ -68,10 +68,12 @@ def test_nightly_runs_equal_one_range_run_and_reruns_change_nothing(
     full = _copy(inputs, tmp_path / "full")
     nightly = _copy(inputs, tmp_path / "nightly")
     restated = []
+    nights = []
     with dg.DagsterInstance.ephemeral() as instance:
         range_result = _run(full, START, END, instance)
         for day in DAYS:
             result = _run(nightly, day, day, instance)
+            nights.append(result)
             meta = _costing_metadata(result)
             restated.append(meta["days_recosted_for_late_documents"].value)
         expected = _tables(full)
@@ -80,10 +82,12 @@ def test_nightly_runs_equal_one_range_run_and_reruns_change_nothing(
             assert frame.equals(expected[name]), name
         assert expected["costing_cogs"].height > 1000
         assert any(n > 0 for n in restated), "late documents made some nights recost earlier days"
-        last_night = _costing_metadata(_run(nightly, END, END, instance))
+        nights.append(_run(nightly, END, END, instance))
+        last_night = _costing_metadata(nights[-1])
         for name, frame in _tables(nightly).items():
             assert frame.equals(expected[name]), f"rerun changed {name}"
     _check_range_metadata(range_result, expected, last_night)
+    _check_each_day_as_its_night(range_result, nights)
     key = COMPARED["costing_cogs"]
     cogs = pl.read_parquet(nightly / "exports" / "costing_cogs" / f"{END}.parquet").sort(key)
     assert cogs.height > 0
@@ -106,11 +110,12 @@ def _check_range_metadata(
     result: dg.ExecuteInProcessResult, tables: dict[str, pl.DataFrame], last_night: dict
 ) -> None:
     """A range run shows its totals as the range's, and each day's own figures on that
-    day's partition (an observation): equal to the warehouse, and to a nightly run's."""
+    day's partition (its latest materialization): equal to the warehouse, and to a nightly
+    run's."""
     meta = _costing_metadata(result)
     assert meta["figures_cover"].value == f"{START} to {END} (the whole range)"
     assert "cogs_total" not in meta
-    observed = observations_by_partition(result, "costing")
+    observed = latest_by_partition([result], "costing")
     assert sorted(observed) == [str(d) for d in DAYS]
     assert not [k for k in meta if k.startswith("cogs ")], "a range run plots no day's figure"
     cogs, valuation = tables["costing_cogs"], tables["valuation"]
@@ -132,11 +137,35 @@ def _check_range_metadata(
             value = str(held["closing_value"].sum())
             assert exact[company]["inventory_value_end"] == value, day
         assert not [k for k in figures if "total" in k], "no total across currencies"
-    shared = [k for k in observed[str(END)] if k.startswith(("cogs", "inventory_value_end "))]
+    shared = [
+        k
+        for k in observed[str(END)]
+        if k == "cogs_by_company" or k.startswith(("cogs ", "inventory_value_end "))
+    ]
     assert len(shared) == 5, "the exact table and a plotted figure per company and measure"
     shared += ["outbound_movements", "provisional_movements"]
     shared += ["true_ups", "flagged_movements", "late_movements", "inventory_qty_end"]
     assert {k: observed[str(END)][k] for k in shared} == {k: last_night[k] for k in shared}
+
+
+def _check_each_day_as_its_night(
+    range_result: dg.ExecuteInProcessResult, nights: list[dg.ExecuteInProcessResult]
+) -> None:
+    """Issue 11, point 3: the latest materialization of each day of a range run shows what
+    the nightly runs over the same data show for that day (costing and the inventory check),
+    every figure, table and plotted number, with the day's own numbers plotted."""
+    for asset in ("costing", "inventory_check"):
+        ranged = latest_by_partition([range_result], asset)
+        nightly = latest_by_partition(nights, asset)
+        assert sorted(ranged) == sorted(nightly) == [str(d) for d in DAYS], asset
+        for day in DAYS:
+            own = {k: v for k, v in ranged[str(day)].items() if k != "costed_in_run_of"}
+            night = nightly[str(day)]
+            assert own["figures_cover"].value == str(day), (asset, day)
+            assert {k: night.get(k) for k in own} == own, (asset, day)
+        if asset == "costing":
+            plotted = [k for k in ranged[str(END)] if k.startswith("cogs CN01")]
+            assert plotted and isinstance(ranged[str(END)][plotted[0]], dg.FloatMetadataValue)
 
 
 def test_a_failing_blocking_check_stops_the_exports(inputs: Path, tmp_path: Path) -> None:

@@ -12,13 +12,14 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets.definitions import build_definitions
 from assets.defs.sensors import reconciliation_sensor
 from assets.resources import ReckonResource
 from demo.generate import generate
 from pipelines.contracts import EXPORTED_TABLES, STORED_TABLES, contract
 from reckon.runner import run_everything, run_reconciliation
 from storage.schema import duckdb_type
-from tests.assets.events import observations_by_partition
+from tests.assets.events import latest_by_partition
 
 # The fixture generates a month of scale-1 data with bills and runs the whole graph on it.
 pytestmark = pytest.mark.slow
@@ -64,13 +65,14 @@ def test_rerunning_the_periods_changes_nothing(reconciled) -> None:
     assert result is not None and result.success
     assert all(e.passed for e in result.get_asset_check_evaluations())
     assert _snapshot(data) == before
-    _check_period_observations(data, result)
+    _check_period_materializations(data, result)
+    _check_a_period_alone_shows_the_same(data, instance, result)
 
 
-def _check_period_observations(data: Path, result: dg.ExecuteInProcessResult) -> None:
-    """A run over several periods shows each period's own totals on its partition (an
-    observation), equal to that period's row in `period_summary`."""
-    observed = observations_by_partition(result, "reconciliation")
+def _check_period_materializations(data: Path, result: dg.ExecuteInProcessResult) -> None:
+    """A run over several periods shows each period's own totals on its partition (its
+    latest materialization), equal to that period's row in `period_summary`."""
+    observed = latest_by_partition([result], "reconciliation")
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
         rows = con.sql(
             "SELECT carrier, period_start, SUM(line_count), "
@@ -85,6 +87,26 @@ def _check_period_observations(data: Path, result: dg.ExecuteInProcessResult) ->
         assert meta["bill_lines"].value == lines
         assert meta["billed_total"].value == billed
         assert meta["disputed_total"].value == disputed
+
+
+def _check_a_period_alone_shows_the_same(
+    data: Path, instance: dg.DagsterInstance, many: dg.ExecuteInProcessResult
+) -> None:
+    """Issue 11, point 3: a period reconciled among many shows, as its latest
+    materialization, what a run of that period alone shows (its disputes with their reasons
+    and its workbook on the exports), numbers plotted."""
+    key = "DHL|2026-01-01"
+    job = build_definitions(ReckonResource(data_dir=str(data))).resolve_job_def("reconcile_periods")
+    alone = job.execute_in_process(instance=instance, tags={"dagster/partition": key})
+    assert alone.success
+    for asset in ("reconciliation", "reconciliation_exports"):
+        own = latest_by_partition([many], asset)[key]
+        single = latest_by_partition([alone], asset)[key]
+        shown = set(own) - {"figures_cover"}
+        assert shown and {k: single[k] for k in shown} == {k: own[k] for k in shown}, asset
+    plotted = latest_by_partition([many], "reconciliation")[key]
+    numbers = [v for k, v in plotted.items() if k.startswith("disputed_total ")]
+    assert numbers and all(isinstance(v, dg.FloatMetadataValue) for v in numbers), sorted(plotted)
 
 
 def test_the_sensor_registers_periods_and_reruns_all_after_a_contract_change(

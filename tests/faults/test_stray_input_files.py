@@ -32,7 +32,7 @@ def test_a_daily_load_rejects_the_files_it_would_never_read(tmp_path: Path) -> N
     assert result.success
     checks = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
     assert checks["movements"].passed is False
-    assert checks["movements"].severity == dg.AssetCheckSeverity.ERROR
+    assert checks["movements"].severity == dg.AssetCheckSeverity.WARN, "never blocking"
     assert checks["movements"].metadata["rejected_files"].value == 4
     assert checks["skus"].passed is False
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:

@@ -68,8 +68,14 @@ def test_a_bad_row_fails_the_check_but_the_good_rows_load(data_dir: Path) -> Non
         e for e in result.get_asset_check_evaluations() if e.asset_key.path == ["movements"]
     )
     assert not evaluation.passed
-    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN, "the good rows load, run goes on"
     assert evaluation.metadata["rows_quarantined"].value == 1
+    assert next(iter(evaluation.metadata)) == "reason", "the reason comes first"
+    reason = evaluation.metadata["reason"].value
+    assert evaluation.description == reason, "the evaluation's description too"
+    assert isinstance(reason, str) and reason.startswith(
+        "1 row(s) quarantined, 0 file(s) rejected; "
+    )
     assert _count(data_dir, "movements") == 3
 
 

@@ -37,6 +37,7 @@ def test_quarantined_rows_exit_4_naming_the_table_the_count_and_where(data: Path
     assert result.exit_code == 4, result.output
     assert "Result: QUARANTINED (exit 4)" in result.output
     assert "movements: 1 row(s) quarantined, 0 file(s) rejected" in result.output
+    assert "movements: loaded_without_quarantine (WARN)" in result.output, "exit 4 all the same"
     assert str(data / "quarantine" / "inputs" / "movements") in result.output
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -30,12 +31,13 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
-from playwright.sync_api import BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Locator, Page, sync_playwright
 
 from assets.defs.sensors import bill_inbox_sensor, reconciliation_sensor
 from assets.resources import ReckonResource
@@ -182,8 +184,33 @@ def _see(page: Page, text: str) -> None:
     page.get_by_text(text, exact=False).first.wait_for(timeout=120_000)
 
 
-def _partition(asset: str, key: str) -> str:
-    return f"/assets/{asset}?view=partitions&partition={urllib.parse.quote(key, safe='')}"
+def _walk(browser: BrowserContext, window: Window, asset: str, tab: str, item: str) -> Page:
+    """From the asset's page, what an analyst clicks: the tab (click 1), then `item` in it (a
+    partition key or a check: click 2). Nothing else is clicked: the answer must be on the
+    page then (the tour's "two clicks")."""
+    page = _open(browser, window, f"/assets/{asset}")
+    _see(page, tab)
+    _dismiss_dialog(page)
+    page.get_by_role("tab", name=tab).first.click()
+    _see(page, item)
+    _dismiss_dialog(page)
+    _item(page, item).click()
+    return page
+
+
+def _item(page: Page, item: str) -> Locator:
+    """A partition in the tab's list (its row is titled with the key; the key also labels the
+    end of the status bar), or a check by its name."""
+    titled = page.get_by_title(item, exact=True)
+    return titled.first if titled.count() else page.get_by_text(item, exact=True).first
+
+
+def _latest(page: Page) -> str:
+    """The text of the selected partition's latest materialization (what the UI shows
+    first), from its "Latest materialization" heading down."""
+    _see(page, "Latest materialization")
+    text = page.inner_text("body")
+    return text[text.index("Latest materialization") :]
 
 
 def _warehouse(window: Window, sql: str) -> list[tuple]:
@@ -191,27 +218,35 @@ def _warehouse(window: Window, sql: str) -> list[tuple]:
         return con.sql(sql).fetchall()
 
 
+def _cogs(window: Window, day: date) -> dict[str, Decimal]:
+    rows = _warehouse(
+        window,
+        f"SELECT company, sum(amount) FROM costing_cogs WHERE posting_date = DATE '{day}' "
+        "GROUP BY company",
+    )
+    return {company: amount for company, amount in rows}
+
+
+def _assert_the_days_own_cogs(text: str, window: Window, day: date) -> None:
+    """The day's own COGS per company in its currency, exact; never a sum over CNY and USD."""
+    cogs = _cogs(window, day)
+    assert "cogs CN01 (CNY)" in text and "cogs US01 (USD)" in text, day
+    assert str(cogs["CN01"]) in text and str(cogs["US01"]) in text, f"{day}'s exact figures"
+    assert str(cogs["CN01"] + cogs["US01"]) not in text, "no sum over two currencies"
+    assert re.search(rf"figures_cover\s+{day}\s", text), f"the figures are {day}'s own"
+
+
 def test_cogs_of_yesterday_per_company_and_the_layers_behind_it(
     window: Window, browser: BrowserContext
 ) -> None:
-    """Question 1: yesterday's nightly materialization (the Partitions tab: one click) shows
-    COGS per company in its own currency, never a sum over CNY and USD, and the receipt
-    layers behind the largest issues."""
-    cogs = dict(
-        _warehouse(
-            window,
-            f"SELECT company, sum(amount) FROM costing_cogs WHERE posting_date = "
-            f"DATE '{YESTERDAY}' GROUP BY company",
-        )
-    )
-    page = _open(browser, window, _partition("costing", str(YESTERDAY)))
+    """Question 1: yesterday's nightly materialization (Partitions, yesterday: two clicks from
+    the asset page) shows COGS per company in its own currency, never a sum over CNY and USD,
+    and the receipt layers behind the largest issues."""
+    page = _walk(browser, window, "costing", "Partitions", str(YESTERDAY))
     _see(page, "cogs CN01 (CNY)")
     _see(page, "layers_behind_largest_issues")
-    text = page.inner_text("body")
-    assert "cogs US01 (USD)" in text
-    assert str(cogs["CN01"]) in text and str(cogs["US01"]) in text, "the day's exact figures"
-    assert str(cogs["CN01"] + cogs["US01"]) not in text, "no sum over two currencies"
-    assert "figures_cover" in text and f"{YESTERDAY}" in text
+    text = _latest(page)
+    _assert_the_days_own_cogs(text, window, YESTERDAY)
     for column in ("receipt", "receipt_date", "quantity", "unit_cost"):
         assert column in text
     _shot(page, window, "1-cogs-per-company")
@@ -219,50 +254,80 @@ def test_cogs_of_yesterday_per_company_and_the_layers_behind_it(
     page.close()
 
 
+def test_a_day_costed_inside_the_backfill_shows_its_own_figures(
+    window: Window, browser: BrowserContext
+) -> None:
+    """Question 1 for a day the demo costed inside its range run (issue 11, point 3): two
+    clicks, and its latest materialization shows that day's own figures, plotted numbers
+    included, not the range's."""
+    day = YESTERDAY - timedelta(days=NIGHTS + 10)
+    page = _walk(browser, window, "costing", "Partitions", str(day))
+    _see(page, "cogs CN01 (CNY)")
+    text = _latest(page)
+    _assert_the_days_own_cogs(text, window, day)
+    assert "(the whole range)" not in text
+    assert "costed_in_run_of" in text
+    _shot(page, window, "1c-a-day-inside-the-backfill")
+    page.close()
+
+
 def test_the_stock_ageing_table(window: Window, browser: BrowserContext) -> None:
-    """Question 2: stock per company and age bucket, with the top aged SKUs."""
-    page = _open(browser, window, _partition("stock_ageing", str(YESTERDAY)))
+    """Question 2: stock per company and age bucket, with the value over 90 days per company
+    and the top aged SKUs (Partitions, yesterday: two clicks)."""
+    page = _walk(browser, window, "stock_ageing", "Partitions", str(YESTERDAY))
     _see(page, "by_company_and_bucket")
     _see(page, "0-30")
     text = page.inner_text("body")
     assert "CN01" in text and "US01" in text and "quantity" in text
     assert "top_skus_over_90_days" in text
+    assert "value over 90 days CN01 (CNY)" in text and "value over 90 days US01 (USD)" in text
     _shot(page, window, "2-stock-ageing")
     page.close()
 
 
 def test_a_dispute_with_its_reason(window: Window, browser: BrowserContext) -> None:
-    """Question 3: a billing period's disputes per carrier with the reason and the amount,
-    and the path of the period's dispute workbook."""
+    """Question 3: a billing period's disputes with the reason and the amount, and the path
+    of the period's dispute workbook (Partitions, the period: two clicks), the period's own
+    (the demo reconciles every period in one run)."""
+    page = _open(browser, window, "/assets/reconciliation_exports")
+    _see(page, "Partitions")
+    _dismiss_dialog(page)
+    page.get_by_role("tab", name="Partitions").first.click()
+    _see(page, "Partitions Selected")
+    listed = [line for line in page.inner_text("body").splitlines() if "|" in line]
+    keys = ", ".join(f"'{k}'" for k in dict.fromkeys(listed))
     ((key, reason, amount),) = _warehouse(
         window,
-        "SELECT carrier || '|' || period_start, reason, sum(disputed_amount) "
-        "FROM carrier_disputes GROUP BY ALL ORDER BY 3 DESC, 1, 2 LIMIT 1",
+        "SELECT carrier || '|' || period_start, reason, sum(disputed_amount) FROM "
+        f"carrier_disputes WHERE carrier || '|' || period_start IN ({keys}) "
+        "GROUP BY ALL ORDER BY 3 DESC, 1, 2 LIMIT 1",
     )
-    page = _open(browser, window, _partition("reconciliation_exports", key))
-    _see(page, "disputes_by")
+    _item(page, key).click()
+    _see(page, "disputes_by_reason")
     _see(page, reason)
-    text = page.inner_text("body")
+    text = _latest(page)
     assert str(amount) in text
     carrier, start = key.split("|")
     assert f"{carrier}_{start}_disputes.xlsx" in text, "the workbook's path"
+    others = [k for k in dict.fromkeys(listed) if k != key]
+    assert not any(f"{k.replace('|', '_')}_disputes.xlsx" in text for k in others), "its own"
     _shot(page, window, "3-disputes-with-reasons")
     page.close()
 
 
 def test_a_bad_row_fails_the_quarantine_check(window: Window, browser: BrowserContext) -> None:
-    """Question 4: the bad rows the demo dropped in fail the movements check (red), each
-    with its reason first; the damaged bill fails the bill quarantine's warning check."""
-    page = _open(browser, window, "/assets/movements?view=checks")
-    _see(page, "loaded_without_quarantine")
+    """Question 4: the bad rows the demo dropped in fail the movements check (a warning,
+    non-blocking), the reason first; the damaged bill fails the bill quarantine's warning
+    check (Checks, the check: two clicks each)."""
+    page = _walk(browser, window, "movements", "Checks", "loaded_without_quarantine")
     _see(page, "NO-SUCH-SKU")
     text = page.inner_text("body")
     assert "Failed" in text and "TELEPORT" in text
+    assert "This is a non-blocking asset check" in text
+    assert "3 row(s) quarantined, 0 file(s) rejected" in text, "the reason first"
     _shot(page, window, "4-quarantine-check-failed")
     page.close()
-    page = _open(browser, window, "/assets/bill_quarantine?view=checks")
-    _see(page, "quarantine_is_empty")
-    page.get_by_text("quarantine_is_empty").first.click()
+    page = _walk(browser, window, "bill_quarantine", "Checks", "quarantine_is_empty")
     _see(page, "cannot be read as a PDF")
     _shot(page, window, "4b-bill-quarantine")
     page.close()
