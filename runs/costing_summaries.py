@@ -217,7 +217,17 @@ def ageing_summary(
 
     A bucket is "older than 90 days" when its lower bound is above 90 (`buckets` are the
     policy's inclusive upper bounds, DOMAIN.md "stock ageing")."""
-    report = ageing_on_days(con, [day])
+    by_bucket, top = ageing_summaries(con, [day], buckets, older_than)
+    return by_bucket.drop("day", strict=False), top.drop("day", strict=False)
+
+
+def ageing_summaries(
+    con: duckdb.DuckDBPyConnection, days: list[date], buckets: tuple[int, ...], older_than: int = 90
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`ageing_summary` of each of `days` at once, with a `day` column: one as-of query over
+    the ageing change rows for the whole range, so a range run gives every day its own
+    figures for about the price of one."""
+    report = ageing_on_days(con, days)
     if report.is_empty() or not table_exists(con, "companies"):
         return pl.DataFrame(), pl.DataFrame()
     lower = {0: 0, **{i + 1: bound + 1 for i, bound in enumerate(buckets)}}
@@ -227,19 +237,20 @@ def ageing_summary(
         (pl.col("bucket_no") >= first_old).alias("older")
     )
     by_bucket = (
-        rows.group_by("company", "currency", "bucket_no", "bucket")
+        rows.group_by("day", "company", "currency", "bucket_no", "bucket")
         .agg(pl.col("quantity").sum(), pl.col("value").sum())
-        .sort("company", "bucket_no")
+        .sort("day", "company", "bucket_no")
         .drop("bucket_no")
     )
+    over = f"value_over_{older_than}_days"
     top = (
         rows.filter(pl.col("older"))
-        .group_by("company", "currency", "sku")
+        .group_by("day", "company", "currency", "sku")
         .agg(
             pl.col("quantity").sum().alias(f"quantity_over_{older_than}_days"),
-            pl.col("value").sum().alias(f"value_over_{older_than}_days"),
+            pl.col("value").sum().alias(over),
             pl.col("bucket").sort_by("bucket_no").last().alias("oldest_bucket"),
         )
-        .sort("company", f"value_over_{older_than}_days", "sku", descending=[False, True, False])
+        .sort("day", "company", over, "sku", descending=[False, False, True, False])
     )
     return by_bucket, top

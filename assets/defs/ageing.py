@@ -2,17 +2,25 @@
 
 The ageing change rows are written by `costing`; this asset reads the day's full report
 (runs/costing.py `ageing_on_days`) and shows it per company and age bucket, the value older
-than 90 days, and the SKUs holding most of it. A range run shows its last day (a nightly
-run shows its own).
+than 90 days, and the SKUs holding most of it. Every day shows its own: a range run logs
+each day's materialization after its own (one as-of query for the whole range).
 """
+
+from datetime import date
 
 import dagster as dg
 import polars as pl
 
-from assets.metadata import Metadata, money_by_company, preview_table
+from assets.defs.costing import rewritten_by, rewritten_days
+from assets.metadata import (
+    Metadata,
+    log_partition_materializations,
+    money_by_company,
+    preview_table,
+)
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
-from runs.costing_summaries import ageing_summary
+from runs.costing_summaries import ageing_summaries
 
 OLDER_THAN_DAYS = 90
 
@@ -30,21 +38,42 @@ OLDER_THAN_DAYS = 90
     ),
 )
 def stock_ageing(context: dg.AssetExecutionContext, reckon: ReckonResource):
-    day = partition_days(context)[-1]
+    requested = partition_days(context)
     buckets = reckon.costing_policy.age_buckets
     with reckon.warehouse() as con:
-        by_bucket, top = ageing_summary(con, day, buckets, OLDER_THAN_DAYS)
+        # with the days this run's costing recosted around them (a restatement)
+        days = rewritten_days(context, con, requested)
+        by_bucket, top = ageing_summaries(con, days, buckets, OLDER_THAN_DAYS)
+    each = {day: _day_metadata(day, by_bucket, top) for day in days}
+    # the run's own materialization shows the last day asked for; then each day its own (a
+    # range run puts the run's metadata on every partition it covers: assets/metadata.py)
+    yield dg.MaterializeResult(metadata=each[requested[-1]])
+    asked = set(requested)
+    if len(days) > 1:
+        log_partition_materializations(
+            context,
+            {str(d): {**meta, **({} if d in asked else rewritten_by(context))}
+             for d, meta in each.items()},
+        )  # fmt: skip
+
+
+def _day_metadata(day: date, by_bucket: pl.DataFrame, top: pl.DataFrame) -> Metadata:
+    """What the analyst sees for one day: value over 90 days per company, the buckets, and
+    the SKUs holding the old stock."""
     over = f"value_over_{OLDER_THAN_DAYS}_days"
+    buckets = by_bucket.filter(pl.col("day") == day).drop("day") if by_bucket.height else by_bucket
+    skus = top.filter(pl.col("day") == day).drop("day") if top.height else top
     old = (
-        top.group_by("company", "currency").agg(pl.col(over).sum()).sort("company")
-        if top.height
-        else top
+        skus.group_by("company", "currency").agg(pl.col(over).sum()).sort("company")
+        if skus.height
+        else skus
     )
-    metadata: Metadata = {
+    return {
         "as_of": str(day),
         **(money_by_company(old, f"value over {OLDER_THAN_DAYS} days", over) if old.height else {}),
-        "by_company_and_bucket": preview_table(by_bucket, 60),
-        f"top_skus_over_{OLDER_THAN_DAYS}_days": preview_table(top, 15),
-        "dagster/row_count": by_bucket.height,
+        "by_company_and_bucket": preview_table(buckets, 60),
+        f"top_skus_over_{OLDER_THAN_DAYS}_days": preview_table(
+            skus.group_by("company", maintain_order=True).head(15) if skus.height else skus, 30
+        ),
+        "dagster/row_count": buckets.height,
     }
-    return dg.MaterializeResult(metadata=metadata)

@@ -150,7 +150,7 @@ def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
             str(day): {
                 **day_meta,
                 **_range_run(run),
-                **({} if day in asked else {**_rewritten_by(context), **restated}),
+                **({} if day in asked else {**rewritten_by(context), **restated}),
             }
             for day, day_meta in each_day.items()
         },
@@ -235,7 +235,7 @@ def rematerialised(
     ]
 
 
-def _rewritten_days(
+def rewritten_days(
     context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, days: list[date]
 ) -> list[date]:
     """`days` and every day this run's costing rewrote (before or after them): their
@@ -405,7 +405,7 @@ def _range_run(run: CostingRun) -> dict[str, dg.MetadataValue]:
     return {"costed_in_run_of": dg.MetadataValue.text(f"{start} to {end}")}
 
 
-def _rewritten_by(context: dg.AssetExecutionContext) -> dict[str, dg.MetadataValue]:
+def rewritten_by(context: dg.AssetExecutionContext) -> dict[str, dg.MetadataValue]:
     return {"rewritten_by_run": dg.MetadataValue.text(context.run.run_id), **REWRITTEN}
 
 
@@ -431,7 +431,7 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
     requested = partition_days(context)
     discrepancies, accuracy = [], []
     with reckon.warehouse() as con:
-        days = _rewritten_days(context, con, requested)
+        days = rewritten_days(context, con, requested)
         balances = valuation_on_days(con, days)
         snapshots = read_table(
             con, "snapshots", f"{day_of(SNAPSHOTS)} BETWEEN ? AND ?", [days[0], days[-1]]
@@ -468,7 +468,7 @@ def inventory_check(context: dg.AssetExecutionContext, reckon: ReckonResource):
     log_partition_materializations(
         context,
         {
-            str(day): {**on_day(day), **({} if day in set(requested) else _rewritten_by(context))}
+            str(day): {**on_day(day), **({} if day in set(requested) else rewritten_by(context))}
             for day in _own_figure_days(days, requested)
         },
     )
@@ -519,7 +519,7 @@ def costing_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
     requested = partition_days(context)
     exports = reckon.layout.exports_dir
     with reckon.warehouse() as con:
-        days = _rewritten_days(context, con, requested)
+        days = rewritten_days(context, con, requested)
         first, last = days[0], days[-1]
         written = 0
         daily = {**DAILY_OUTPUTS, **INVENTORY_CHECK_OUTPUTS}
