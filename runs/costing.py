@@ -24,7 +24,7 @@ import polars as pl
 
 from pipelines.as_of import POOL, as_of
 from pipelines.contracts.inputs import LANDED_COSTS, MOVEMENTS
-from pipelines.contracts.restatements import COSTING_RESTATEMENTS
+from pipelines.contracts.restatements import COSTING_CLOSED_CORRECTIONS, COSTING_RESTATEMENTS
 from pipelines.costing import CostingPolicy, CostingResult, CostingState, cost_range
 from pipelines.costing.closed_period import post_difference
 from pipelines.costing.invariants import (
@@ -60,6 +60,7 @@ from runs.restatements import (
     see_documents,
     store_restatement,
 )
+from storage.schema import create_table
 from storage.warehouse import read_table, replace_slice, table_exists
 
 RECENT_DAYS = 31
@@ -134,6 +135,9 @@ def cost_days(
     policy = policy or CostingPolicy()
     last_costed = latest_checkpoint_before(con, date.max)
     drop_outdated_checkpoints(con)
+    # the closed-period corrections table exists (empty) without a closed period too, like
+    # every table costing stores: the warehouse is its contracts
+    create_table(con, COSTING_CLOSED_CORRECTIONS)
     through = max(end, last_costed) if last_costed else end
     see_documents(con, known_by=through, first_day=first_movement_day(con) or through)
     changes = document_changes(con, last_costed, policy.closed_before)
