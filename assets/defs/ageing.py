@@ -63,14 +63,26 @@ def _day_metadata(day: date, by_bucket: pl.DataFrame, top: pl.DataFrame) -> Meta
     over = f"value_over_{OLDER_THAN_DAYS}_days"
     buckets = by_bucket.filter(pl.col("day") == day).drop("day") if by_bucket.height else by_bucket
     skus = top.filter(pl.col("day") == day).drop("day") if top.height else top
+    # every company holding stock gets its figure, 0 when none of it is old (a plotted
+    # series without gaps, and an explicit answer to "how much is over 90 days")
+    holding = buckets.select("company", "currency").unique() if buckets.height else None
     old = (
-        skus.group_by("company", "currency").agg(pl.col(over).sum()).sort("company")
-        if skus.height
-        else skus
-    )
+        holding.join(
+            skus.group_by("company", "currency").agg(pl.col(over).sum()) if skus.height
+            else pl.DataFrame(schema={"company": pl.String, "currency": pl.String,
+                                      over: buckets.schema["value"]}),
+            on=["company", "currency"], how="left",
+        ).with_columns(pl.col(over).fill_null(0)).sort("company")
+        if holding is not None
+        else None
+    )  # fmt: skip
     return {
         "as_of": str(day),
-        **(money_by_company(old, f"value over {OLDER_THAN_DAYS} days", over) if old.height else {}),
+        **(
+            money_by_company(old, f"value over {OLDER_THAN_DAYS} days", over)
+            if old is not None
+            else {}
+        ),
         "by_company_and_bucket": preview_table(buckets, 60),
         f"top_skus_over_{OLDER_THAN_DAYS}_days": preview_table(
             skus.group_by("company", maintain_order=True).head(15) if skus.height else skus, 30

@@ -38,6 +38,7 @@ import dagster as dg
 import duckdb
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from assets.defs.sensors import bill_inbox_sensor, reconciliation_sensor
 from assets.resources import ReckonResource
@@ -153,12 +154,24 @@ def browser(window: Window) -> Iterator[BrowserContext]:
             chromium.close()
 
 
+_DISMISSED: set[int] = set()
+"""Browser contexts whose community dialog was dismissed (the UI shows it once)."""
+
+
 def _dismiss_dialog(page: Page) -> None:
-    """The UI's "Join the Dagster community" dialog, shown once on a first visit."""
+    """The UI's "Join the Dagster community" dialog, shown once on a first visit. It opens a
+    moment after the page (later on a loaded machine): until it has been dismissed in this
+    browser context, wait a few seconds for it rather than click under it."""
     skip = page.get_by_role("button", name="Skip")
-    if skip.count() and skip.first.is_visible():
-        skip.first.click()
-        skip.first.wait_for(state="hidden", timeout=10_000)
+    if id(page.context) in _DISMISSED:
+        return
+    try:
+        skip.first.wait_for(state="visible", timeout=5_000)
+    except PlaywrightTimeoutError:
+        return
+    skip.first.click()
+    skip.first.wait_for(state="hidden", timeout=10_000)
+    _DISMISSED.add(id(page.context))
 
 
 def _open(browser: BrowserContext, window: Window, path: str) -> Page:
