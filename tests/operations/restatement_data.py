@@ -13,6 +13,10 @@ import hashlib
 from datetime import date, timedelta
 from pathlib import Path
 
+import dagster as dg
+import duckdb
+import polars as pl
+
 from assets.defs.costing import INVENTORY_CHECK_OUTPUTS
 from runs.costing import CHANGE_ROW_TABLES, DAILY_OUTPUTS
 
@@ -118,3 +122,18 @@ def export_digests(data: Path) -> dict[str, str]:
         for name in DAILY_EXPORTS
         for p in sorted((folder / name).glob("*"))
     }
+
+
+def warehouse_query(data: Path, query: str) -> pl.DataFrame:
+    """`query` over the data directory's warehouse, read-only."""
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        return con.sql(query).pl()
+
+
+def rewritten_partitions(result: dg.ExecuteInProcessResult, asset: str) -> list[str]:
+    """The partitions of `asset` a run materialised (asked for, or rewritten by a restatement)."""
+    return sorted(
+        str(e.partition)
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path == [asset]
+    )

@@ -12,7 +12,6 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -27,6 +26,8 @@ from tests.operations.restatement_data import (
     DAYS,
     export_digests,
     movements,
+    rewritten_partitions,
+    warehouse_query,
     write_data,
     write_extract,
 )
@@ -55,25 +56,12 @@ def _clean(tmp: Path, last, change=None) -> Path:
     return data
 
 
-def _table(data: Path, query: str) -> pl.DataFrame:
-    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        return con.sql(query).pl()
-
-
 def _assert_same_exports(got: Path, clean: Path) -> None:
     expected, found = export_digests(clean), export_digests(got)
     assert sorted(found) == sorted(expected)
     assert len(found) > 100
     stale = sorted(name for name in found if found[name] != expected[name])
     assert stale == [], f"exports differing from a clean run over the final data: {stale}"
-
-
-def _rewritten(result: dg.ExecuteInProcessResult, asset: str) -> list[str]:
-    return sorted(
-        str(e.partition)
-        for e in result.get_asset_materialization_events()
-        if e.asset_key.path == [asset]
-    )
 
 
 @pytest.fixture(scope="module")
@@ -94,15 +82,15 @@ def test_a_backdated_receipt_in_the_next_nights_extract_restates_every_day_since
     with dg.DagsterInstance.ephemeral() as instance:
         result = _run(data, JAN10, JAN10, instance)
     for asset in ("costing", "inventory_check", "costing_exports"):
-        assert _rewritten(result, asset) == [str(d) for d in DAYS[1:]], asset
+        assert rewritten_partitions(result, asset) == [str(d) for d in DAYS[1:]], asset
     clean = _clean(tmp_path / "clean", JAN10, lambda d: write_extract(
         d, JAN10, movements(JAN10, (BACKDATED_RECEIPT,))
     ))  # fmt: skip
     _assert_same_exports(data, clean)
-    docs = _table(data, "SELECT document_id, change, day_before, day_after, posted_on "
+    docs = warehouse_query(data, "SELECT document_id, change, day_before, day_after, posted_on "
                         "FROM costing_restated_documents")  # fmt: skip
     assert docs.rows() == [("RB", "ADDED", None, JAN6, JAN6)]
-    record = _table(data, "SELECT * FROM costing_restatements")
+    record = warehouse_query(data, "SELECT * FROM costing_restatements")
     assert record.select("company", "restated_from", "restated_to", "documents_added").rows() == [
         ("CN01", JAN6, JAN9, 1)
     ]
@@ -125,7 +113,7 @@ def test_a_corrected_day_rerun_through_reckon_run_recosts_the_days_after_it(
     data = shutil.copytree(costed, tmp_path / "rerun")
     corrected = movements(JAN7).replace(*CORRECTED_R3)
     write_extract(data, JAN7, corrected)
-    before = _table(data, "SELECT sum(amount) AS cogs FROM costing_cogs")["cogs"][0]
+    before = warehouse_query(data, "SELECT sum(amount) AS cogs FROM costing_cogs")["cogs"][0]
     out = CliRunner().invoke(app, ["run", "--data", str(data), "--from", "2026-01-07",
                                    "--to", "2026-01-07"])  # fmt: skip
     assert out.exit_code == 0, out.output
@@ -134,16 +122,16 @@ def test_a_corrected_day_rerun_through_reckon_run_recosts_the_days_after_it(
     # R3 at 13.00: I4 takes 10 of its units, I5 30, I7 10 and its 10 short units are
     # provisional at R3's unit cost: 60 units each 1.00 dearer. The -10 units on hand at
     # the end of Jan 9 are valued 10.00 lower.
-    after = _table(data, "SELECT sum(amount) AS cogs FROM costing_cogs")["cogs"][0]
+    after = warehouse_query(data, "SELECT sum(amount) AS cogs FROM costing_cogs")["cogs"][0]
     assert after - before == D("60.00")
-    record = _table(data, "SELECT * FROM costing_restatements")
+    record = warehouse_query(data, "SELECT * FROM costing_restatements")
     assert record.select(
         "company", "restated_from", "restated_to", "documents_changed", "cogs_difference",
         "inventory_value_difference",
     ).rows() == [("CN01", JAN7, JAN9, 1, D("60.00"), D("-10.00"))]  # fmt: skip
-    assert _table(data, "SELECT document_id, change FROM costing_restated_documents").rows() == [
-        ("R3", "CHANGED")
-    ]
+    assert warehouse_query(
+        data, "SELECT document_id, change FROM costing_restated_documents"
+    ).rows() == [("R3", "CHANGED")]
 
 
 def test_a_backdated_receipt_removed_from_a_reloaded_extract_leaves_no_trace(
@@ -157,13 +145,15 @@ def test_a_backdated_receipt_removed_from_a_reloaded_extract_leaves_no_trace(
         assert any(",RB," in path.read_text(encoding="utf-8-sig") for path in consumed)
         write_extract(data, JAN8, movements(JAN8))
         result = _run(data, JAN8, JAN8, instance)
-    assert _rewritten(result, "costing_exports") == [str(d) for d in (JAN6, JAN7, JAN8, JAN9)]
+    assert rewritten_partitions(result, "costing_exports") == [
+        str(d) for d in (JAN6, JAN7, JAN8, JAN9)
+    ]
     # the original extracts, costed once, are the clean run of the final data
     _assert_same_exports(data, costed)
     for path in (data / "exports").rglob("*.csv"):
         if path.parent.name not in ("costing_restatements", "costing_restated_documents"):
             assert "RB" not in path.read_text(encoding="utf-8-sig"), path
-    docs = _table(data, "SELECT document_id, change, day_before, day_after "
+    docs = warehouse_query(data, "SELECT document_id, change, day_before, day_after "
                         "FROM costing_restated_documents")  # fmt: skip
     assert docs.rows() == [("RB", "REMOVED", JAN6, None)]
 
@@ -174,7 +164,7 @@ def test_a_rerun_with_nothing_changed_records_no_restatement(costed: Path, tmp_p
     with dg.DagsterInstance.ephemeral() as instance:
         _run(data, JAN7, JAN7, instance)
     assert export_digests(data) == before
-    assert _table(data, "SELECT count(*) AS n FROM costing_restatements")["n"][0] == 0
+    assert warehouse_query(data, "SELECT count(*) AS n FROM costing_restatements")["n"][0] == 0
     record = pl.read_parquet(data / "exports" / "costing_restatements" / f"{JAN9}.parquet")
     assert record.is_empty()
 
@@ -204,18 +194,18 @@ def test_in_a_closed_period_a_backdated_receipt_posts_on_the_first_open_day(
     assert closed_days and all(after[k] == v for k, v in closed_days.items()), (
         "closed day rewritten"
     )
-    late = _table(data, "SELECT movement_id, posted_at, redated FROM costing_late_documents "
+    late = warehouse_query(data, "SELECT movement_id, posted_at, redated FROM costing_late_documents "
                         "WHERE movement_id = 'RB'")  # fmt: skip
     assert late.rows() == [("RB", datetime(2026, 1, 8), True)]
     # RB's 25 units at 9.00 enter at 00:00 on Jan 8, behind R3's 40: I5 still takes R3's,
     # I7 takes R3's last 10 and 10 of RB's instead of 10 short at 12.00: COGS -30.00;
     # Jan 9 ends with 15 units at 9.00 (135.00) instead of -120.00: +255.00.
-    record = _table(data, "SELECT * FROM costing_restatements")
+    record = warehouse_query(data, "SELECT * FROM costing_restatements")
     assert record.select(
         "company", "restated_from", "restated_to", "posted_on", "documents_added",
         "cogs_difference", "inventory_value_difference",
     ).rows() == [("CN01", JAN8, JAN9, JAN8, 1, D("-30.00"), D("255.00"))]  # fmt: skip
-    docs = _table(data, "SELECT document_id, change, day_after, posted_on "
+    docs = warehouse_query(data, "SELECT document_id, change, day_after, posted_on "
                         "FROM costing_restated_documents")  # fmt: skip
     assert docs.rows() == [("RB", "ADDED", JAN6, JAN8)]
     clean = write_data(tmp_path / "clean", DAYS)
@@ -243,21 +233,21 @@ def test_a_corrected_fx_rate_of_a_costed_day_restates_from_that_day(tmp_path: Pa
         _run(data, JAN5, JAN9, instance)
         _with_jan7_rate(data, "7.20000000")
         result = _run(data, JAN9, JAN9, instance)
-    assert _rewritten(result, "costing_exports") == [str(d) for d in (JAN7, JAN8, JAN9)]
+    assert rewritten_partitions(result, "costing_exports") == [str(d) for d in (JAN7, JAN8, JAN9)]
     clean = write_data(tmp_path / "clean", DAYS[:5])
     write_extract(clean, JAN7, usd)
     _with_jan7_rate(clean, "7.20000000")
     with dg.DagsterInstance.ephemeral() as instance:
         _run(clean, JAN5, JAN9, instance)
     _assert_same_exports(data, clean)
-    docs = _table(data, "SELECT source, document_id, company, change, day_before, day_after, "
+    docs = warehouse_query(data, "SELECT source, document_id, company, change, day_before, day_after, "
                         "posted_on FROM costing_restated_documents")  # fmt: skip
     assert docs.rows() == [("fx_rates", f"USD>CNY@{JAN7}", "CN01", "CHANGED", JAN7, JAN7, JAN7)]
     # R3 = 50 x 1.70 USD: 603.50 CNY at 7.10, 612.00 at 7.20. 60 of its units are costed
     # (I4 10, I5 30, I7 10 and I7's 10 short units at R3's unit cost), each slice by
     # cumulative rounding: 120.70 + 362.10 + 120.70 + 120.70 becomes 122.40 + 367.20 +
     # 122.40 + 122.40, COGS +10.20; the -10 units held at the end of Jan 9 -1.70.
-    record = _table(data, "SELECT * FROM costing_restatements")
+    record = warehouse_query(data, "SELECT * FROM costing_restatements")
     assert record.select(
         "company", "restated_from", "restated_to", "documents_changed", "cogs_difference",
         "inventory_value_difference",

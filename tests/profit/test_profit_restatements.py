@@ -16,8 +16,6 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import dagster as dg
-import duckdb
-import polars as pl
 import pytest
 
 from pipelines.contracts.orders import ORDER_LINES, ORDERS
@@ -26,6 +24,8 @@ from tests.operations.restatement_data import (
     BACKDATED_RECEIPT,
     DAYS,
     movements,
+    rewritten_partitions,
+    warehouse_query,
     write_data,
     write_extract,
 )
@@ -90,19 +90,6 @@ def _digests(data: Path) -> dict[str, str]:
     }
 
 
-def _table(data: Path, query: str) -> pl.DataFrame:
-    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        return con.sql(query).pl()
-
-
-def _rewritten(result: dg.ExecuteInProcessResult, asset: str) -> list[str]:
-    return sorted(
-        str(e.partition)
-        for e in result.get_asset_materialization_events()
-        if e.asset_key.path == [asset]
-    )
-
-
 @pytest.fixture(scope="module")
 def computed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Jan 5-9 costed and their orders' profit computed, one run each."""
@@ -117,7 +104,7 @@ def test_a_backdated_receipt_restates_the_margins_of_the_days_costing_rewrote(
     computed: Path, tmp_path: Path
 ) -> None:
     data = shutil.copytree(computed, tmp_path / "nightly")
-    before = _table(data, "SELECT * FROM order_profit ORDER BY order_line_id")
+    before = warehouse_query(data, "SELECT * FROM order_profit ORDER BY order_line_id")
     write_data(data, [JAN10])
     write_orders(data, [JAN10])
     write_extract(data, JAN10, movements(JAN10, (BACKDATED_RECEIPT,)))
@@ -131,8 +118,8 @@ def test_a_backdated_receipt_restates_the_margins_of_the_days_costing_rewrote(
         _nightly_then_profit(clean, JAN5, JAN10, instance)
 
     query = "SELECT * FROM order_profit ORDER BY order_line_id"
-    assert _table(data, query).equals(_table(clean, query))
-    assert not _table(data, query).equals(before), "the backdated receipt changes margins"
+    assert warehouse_query(data, query).equals(warehouse_query(clean, query))
+    assert not warehouse_query(data, query).equals(before), "the backdated receipt changes margins"
     expected, found = _digests(clean), _digests(data)
     assert sorted(found) == sorted(expected) and len(found) == 3 * len(DAYS) * 2
     stale = sorted(name for name in found if found[name] != expected[name])
@@ -143,8 +130,8 @@ def test_a_backdated_receipt_restates_the_margins_of_the_days_costing_rewrote(
     # no shortfall (same cost, no longer provisional). Jan 6's issue still takes R1's.
     restated = [str(d) for d in (JAN7, JAN8, JAN9)]
     for asset in ("order_profit", "profit_exports"):
-        assert _rewritten(result, asset) == [*restated, str(JAN10)], asset
-    record = _table(
+        assert rewritten_partitions(result, asset) == [*restated, str(JAN10)], asset
+    record = warehouse_query(
         data,
         "SELECT order_date, company, currency, changed, cogs_before, cogs_after, "
         "margin_after - margin_before AS margin_change FROM profit_restatements "
@@ -156,7 +143,7 @@ def test_a_backdated_receipt_restates_the_margins_of_the_days_costing_rewrote(
         (JAN8, "US01", "USD", "COGS", D("13.50"), D("13.50"), D("0.00")),
         (JAN9, "CN01", "CNY", "COGS", D("240.00"), D("240.00"), D("0.00")),
     ]
-    status = _table(data, "SELECT status FROM order_profit WHERE order_id = 'SO-7'")
+    status = warehouse_query(data, "SELECT status FROM order_profit WHERE order_id = 'SO-7'")
     assert status.rows() == [("FINAL",)]
 
 
@@ -167,6 +154,6 @@ def test_a_profit_rerun_with_nothing_changed_restates_nothing(
     before = _digests(data)
     with dg.DagsterInstance.ephemeral() as instance:
         result = _run(data, JAN7, JAN7, instance, job="profit")
-    assert _rewritten(result, "order_profit") == [str(JAN7)]
+    assert rewritten_partitions(result, "order_profit") == [str(JAN7)]
     assert _digests(data) == before
-    assert _table(data, "SELECT count(*) AS n FROM profit_restatements")["n"][0] == 0
+    assert warehouse_query(data, "SELECT count(*) AS n FROM profit_restatements")["n"][0] == 0
