@@ -218,22 +218,39 @@ def reconcile(
     parts (`scan_findings()`, `finding_parts`). Without a sink the findings are held and
     returned in line order.
     """
-    period, carriers = inputs.period, settings.carriers
     others = inputs.other_shipments
     judging = _Judging(
         as_tables(settings.cards),
-        carriers,
-        period,
+        settings.carriers,
+        inputs.period,
         inputs.rating.shipment_ratings if others is None else others,
     )
+    judged = _judge_into_sink(inputs, judging, sink, bucket_lines)
+    return _period_outputs(inputs, settings.carriers, judged, sink)
+
+
+def _judge_into_sink(
+    inputs: PeriodInputs, judging: _Judging, sink: FindingsSink | None, bucket_lines: int
+) -> _Judged:
+    """`_judge_period` with the sink cleared first, and again if judging fails, so the
+    sink holds one complete run's parts or none (a rerun replaces, never adds)."""
     if sink is not None:
         sink.clear()
     try:
-        judged = _judge_period(inputs, judging, sink, bucket_lines)
+        return _judge_period(inputs, judging, sink, bucket_lines)
     except BaseException:
         if sink is not None:
             sink.clear()
         raise
+
+
+def _period_outputs(
+    inputs: PeriodInputs, carriers: CarriersFile, judged: _Judged, sink: FindingsSink | None
+) -> ReconciliationResult:
+    """The period's outputs from the per-bucket partials: the summary and vouchers from the
+    per-bill totals, the dispute list from the disputed lines, the accruals from the
+    billing history; the findings themselves only when held in memory (no sink)."""
+    period = inputs.period
     findings = None
     if sink is None:
         held = judged.held
