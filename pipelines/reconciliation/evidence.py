@@ -1,10 +1,10 @@
 """The evidence of a flagged bill line, in words a carrier's dispute desk can check.
 
 DOMAIN.md "Outputs that leave the engine": dispute lists per carrier, the evidence per
-line. Each finding names what it rests on: the first billing of a duplicate, the carrier
-that did ship an unknown tracking number, the contract terms and figures of a price
-finding. Expressions over the judged lines of pipelines.reconciliation.findings (`*_c`
-columns in cents).
+line. Each finding names what it rests on: the first billing of a duplicate, the charge a
+credit reverses, the carrier that did ship an unknown tracking number, the contract terms
+and figures of a price finding. Expressions over the judged lines of
+pipelines.reconciliation.findings (`*_c` columns in cents).
 """
 
 from __future__ import annotations
@@ -26,6 +26,26 @@ def evidence() -> pl.Expr:
                 pl.col("first_line_number"),
                 pl.col("first_bill_date"),
                 pl.col("first_amount").cast(pl.String),
+            )
+        )
+        .when(f == "CREDIT")
+        .then(
+            pl.format(
+                "credit of bill {} line {} dated {} for {}, judged {}: the pair nets to zero",
+                pl.col("reversed_bill_number"),
+                pl.col("reversed_line_number"),
+                pl.col("reversed_bill_date"),
+                pl.col("reversed_amount").cast(pl.String),
+                pl.col("reversed_finding"),
+            )
+        )
+        .when(f == "UNMATCHED_CREDIT")
+        .then(
+            pl.format(
+                "credit of {} reverses no {} charge billed for this tracking number: taken "
+                "as billed",
+                cents_to_money(-pl.col("billed_c")).cast(pl.String),
+                pl.col("charge_type"),
             )
         )
         .when((f == "UNKNOWN_SHIPMENT") & pl.col("other_carrier").is_not_null())
