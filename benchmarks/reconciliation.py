@@ -11,7 +11,7 @@ so their peak memory (VmHWM) is their own, not the data preparation's:
    anomalies (1% over-rated freight, 0.5% duplicates, 0.2% unknown tracking
    numbers, 1% left unbilled), written as Parquet;
 2. engine: read, `rate_shipments` over every shipment, matching of each carrier's
-   lines (`mark_first_occurrences` + `match_shipments`), then `reconcile` of each
+   lines (`mark_billing_roles` + `match_shipments`), then `reconcile` of each
    carrier's period (matching, findings, vouchers, disputes, accruals);
 3. baseline: `reference.expected_charges_rows`, the same expected-charges table
    built one shipment at a time in plain Python and Decimal (checked equal to the
