@@ -11,7 +11,7 @@ so their peak memory (VmHWM) is their own, not the data preparation's:
    anomalies (1% over-rated freight, 0.5% duplicates, 0.2% unknown tracking
    numbers, 1% left unbilled), written as Parquet;
 2. engine: read, `rate_shipments` over every shipment, matching of each carrier's
-   lines (`mark_first_occurrences` + `match_shipments`), then `reconcile` of each
+   lines (`mark_billing_roles` + `match_shipments`), then `reconcile` of each
    carrier's period (matching, findings, vouchers, disputes, accruals);
 3. baseline: `reference.expected_charges_rows`, the same expected-charges table
    built one shipment at a time in plain Python and Decimal (checked equal to the
@@ -310,16 +310,16 @@ def _match_only(
     by_carrier: dict[str, pl.DataFrame], rating: RatingResult
 ) -> tuple[float, float, int]:
     """Matching alone, timed apart from (and after) the full reconciliation: each
-    carrier's lines marked first/duplicate and joined to their shipment ratings (the
+    carrier's lines given their billing roles and joined to their shipment ratings (the
     "matching" of issue 5 item 8 in the narrow sense; `reconcile` does this and judges
     every line, builds findings with evidence, vouchers, disputes and accruals)."""
-    from pipelines.reconciliation.matching import mark_first_occurrences, match_shipments
+    from pipelines.reconciliation.matching import mark_billing_roles, match_shipments
 
     t0, c0 = time.perf_counter(), time.process_time()
     matched = 0
     ratings = rating.shipment_ratings
     for carrier, lines in by_carrier.items():
-        mine = mark_first_occurrences(lines)
+        mine = mark_billing_roles(lines)
         matched += match_shipments(mine, ratings, carrier).height
     return time.perf_counter() - t0, time.process_time() - c0, matched
 

@@ -17,6 +17,8 @@ from storage.files import EXPORT_FILE_MODE, write_csv, write_xlsx
 
 REASONS = {
     "DUPLICATE": "Charge billed more than once",
+    "CREDIT": "Credit of a charge we disputed (settles the dispute)",
+    "UNMATCHED_CREDIT": "Credit matching no charge billed",
     "UNKNOWN_SHIPMENT": "No such shipment from us with this carrier",
     "UNCONTRACTED_CHARGE": "Charge not in the contract",
     "WEIGHT_DISCREPANCY": "Billed weight above the weight we measured",

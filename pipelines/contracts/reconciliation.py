@@ -21,8 +21,13 @@ FINDING_CODES = (
     "WEIGHT_DISCREPANCY",
     "RATE_MISMATCH",
     "FUEL_MISMATCH",
+    "CREDIT",
+    "UNMATCHED_CREDIT",
 )
-"""One per bill line. UNBILLED is a shipment state, reported in the accrual journal."""
+"""One per bill line. UNBILLED is a shipment state, reported in the accrual journal.
+CREDIT: a negative line that exactly reverses an earlier charge (the pair nets out);
+UNMATCHED_CREDIT: any other negative line (docs/reconciliation.md, "Duplicates and
+credits")."""
 
 _PERIOD = (
     Column("carrier", t.CODE),

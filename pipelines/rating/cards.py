@@ -149,9 +149,25 @@ class RateCard(_Strict):
 
 
 def _problems(card: RateCard) -> list[str]:
+    """Every inconsistency of a card at once (not the first), so one read of the error
+    fixes the file: validity, shape tables, charge types, prices per zone, grams."""
     out: list[str] = []
     if card.valid_to is not None and card.valid_to < card.valid_from:
         out.append(f"valid_to {card.valid_to} is before valid_from {card.valid_from}")
+    out += _shape_problems(card)
+    out += _charge_type_problems(card)
+    out += _priced_charge_problems(card)
+    for month in card.fuel_percent_by_month:
+        if not MONTH.match(month):
+            out.append(f"fuel_percent_by_month key {month!r} is not YYYY-MM")
+    out += _zone_price_problems(card)
+    out += _gram_problems(card)
+    return out
+
+
+def _shape_problems(card: RateCard) -> list[str]:
+    """The card's shape has its price table, and no other shape's table is given."""
+    out: list[str] = []
     tables = {
         Shape.EXPRESS: card.express,
         Shape.PER_KG: card.per_kg,
@@ -163,6 +179,12 @@ def _problems(card: RateCard) -> list[str]:
             out.append(f"shape {shape.value} needs a non-empty '{field}' table")
         if shape is not card.shape and table:
             out.append(f"'{field}' is given but shape is {card.shape.value}")
+    return out
+
+
+def _charge_type_problems(card: RateCard) -> list[str]:
+    """Every charge type named is a canonical one, and each accessorial is priced once."""
+    out: list[str] = []
     for name in [
         *card.allowed_charge_types,
         *card.pass_through_charge_types,
@@ -170,10 +192,17 @@ def _problems(card: RateCard) -> list[str]:
     ]:
         if name not in CHARGE_TYPES:
             out.append(f"unknown charge type {name!r} (known: {', '.join(CHARGE_TYPES)})")
-    acc_types = [a.charge_type for a in card.accessorials]
-    repeated = sorted({c for c in acc_types if acc_types.count(c) > 1})
+    accessorial_types = [a.charge_type for a in card.accessorials]
+    repeated = sorted({c for c in accessorial_types if accessorial_types.count(c) > 1})
     if repeated:
         out.append(f"accessorials repeat charge types {repeated}")
+    return out
+
+
+def _priced_charge_problems(card: RateCard) -> list[str]:
+    """The allowed charge types are exactly the ones the card can price (or passes
+    through): an allowed charge without a price could never be checked."""
+    out: list[str] = []
     allowed = set(card.allowed_charge_types)
     priced = {"FREIGHT"}
     if card.fuel_percent_by_month:
@@ -194,21 +223,24 @@ def _problems(card: RateCard) -> list[str]:
             "fuel_percent_by_month, remote_area, registration_fee) or list them in "
             "pass_through_charge_types"
         )
-    for month in card.fuel_percent_by_month:
-        if not MONTH.match(month):
-            out.append(f"fuel_percent_by_month key {month!r} is not YYYY-MM")
+    return out
+
+
+def _zone_price_problems(card: RateCard) -> list[str]:
+    """Each declared zone has a price, each price a declared zone, each band one row."""
+    out: list[str] = []
     zones = {z.zone for z in card.zones}
     price_zones: list[str] = []
     if card.express:
         price_zones = [p.zone for p in card.express.prices]
-        dup = {z for z in price_zones if price_zones.count(z) > 1}
-        if dup:
-            out.append(f"express prices repeat zones {sorted(dup)}")
+        repeated_zones = {z for z in price_zones if price_zones.count(z) > 1}
+        if repeated_zones:
+            out.append(f"express prices repeat zones {sorted(repeated_zones)}")
     for rows, label in ((card.per_kg, "per_kg"), (card.weight_breaks, "weight_breaks")):
         if rows:
             price_zones = [r.zone for r in rows]
-            seen = [(r.zone, r.up_to_kg) for r in rows]
-            repeated_bands = {s for s in seen if seen.count(s) > 1}
+            bands = [(r.zone, r.up_to_kg) for r in rows]
+            repeated_bands = {band for band in bands if bands.count(band) > 1}
             if repeated_bands:
                 out.append(f"{label} repeats (zone, up_to_kg) {sorted(repeated_bands)}")
     unpriced = sorted(zones - set(price_zones))
@@ -217,6 +249,12 @@ def _problems(card: RateCard) -> list[str]:
     unknown = sorted(set(price_zones) - zones)
     if unknown:
         out.append(f"prices for zones not declared in 'zones': {unknown}")
+    return out
+
+
+def _gram_problems(card: RateCard) -> list[str]:
+    """Weights are computed in whole grams: a finer increment or minimum would be rounded."""
+    out: list[str] = []
     for name, value in (
         ("weight_increment_kg", card.weight_increment_kg),
         ("minimum_weight_kg", card.minimum_weight_kg),

@@ -22,7 +22,7 @@ from pipelines.reconciliation.bills import BillInputError, period_lines
 from pipelines.reconciliation.config import CarriersFile, tolerance_table, weight_tolerance_table
 from pipelines.reconciliation.findings import judge_lines
 from pipelines.reconciliation.line_order import LINE_KEY, in_line_order, merge_in_line_order
-from pipelines.reconciliation.matching import mark_first_occurrences, match_shipments, only_carrier
+from pipelines.reconciliation.matching import mark_billing_roles, match_shipments, only_carrier
 from pipelines.reconciliation.outputs import (
     bill_totals,
     combine_bill_totals,
@@ -43,7 +43,8 @@ class PeriodInputs:
 
     `bill_lines`/`bill_headers`: canonical BILL_LINES/BILL_HEADERS of the carrier, at
     least every bill of this and earlier periods (later bills are ignored; earlier ones
-    supply first occurrences for duplicates and "already billed" for accruals).
+    supply the charges duplicates repeat and credits reverse, and "already billed" for
+    accruals).
     `rating`: `rate_shipments` over every shipment a line may refer to and all shipments
     up to the period end. `other_shipments`: tracking_number (normalised), carrier and
     shipment_id of every carrier's shipments, searched for a line's tracking number we
@@ -108,24 +109,15 @@ def _judge_bucket(
     lines: pl.DataFrame, own: pl.DataFrame, expected: pl.DataFrame, judging: _Judging
 ) -> pl.DataFrame:
     """Findings for the period's lines among `lines` (one bucket of tracking numbers,
-    with every earlier occurrence of them)."""
+    with every earlier billing of them)."""
     period = judging.period
-    marked = mark_first_occurrences(lines if in_line_order(lines) else lines.sort(LINE_KEY))
+    marked = mark_billing_roles(lines if in_line_order(lines) else lines.sort(LINE_KEY))
     in_period = pl.col("period_start") == period.start
     if not marked.select(in_period.all()).item():  # earlier bills: only the period's lines
-        marked = marked.filter(in_period)
+        marked = marked.filter(in_period | _credited_earlier(marked, in_period))
     current = marked.with_columns(period_end=pl.lit(period.end))
     matched = match_shipments(current, own, period.carrier, judging.others)
-    wrong_ccy = matched.filter(
-        pl.col("contract_currency").is_not_null()
-        & (pl.col("currency") != pl.col("contract_currency"))
-    )
-    if wrong_ccy.height:
-        b, c, k = wrong_ccy.select("bill_number", "currency", "contract_currency").row(0)
-        raise BillInputError(
-            f"{wrong_ccy.height} {period.carrier} lines are billed in a currency other than "
-            f"the contract's, e.g. bill {b} in {c}, contract in {k}"
-        )
+    _refuse_other_currencies(matched, period.carrier)
     carriers = judging.carriers
     findings = judge_lines(
         matched,
@@ -136,7 +128,49 @@ def _judge_bucket(
     )
     if findings.height != current.height:
         raise AssertionError("findings lost or duplicated lines")
+    if findings.height != current.select(in_period.sum()).item():
+        findings = findings.filter(in_period)  # the earlier lines credits mirror
     return findings.cast(FINDINGS.schema)
+
+
+def _credited_earlier(marked: pl.DataFrame, in_period: pl.Expr) -> pl.Expr:
+    """Lines of earlier periods a CREDIT of this period mirrors: each charge it reverses,
+    with the lines of the same bill and tracking number (a fuel charge is judged on its
+    bill's freight). Judged again with the period's lines, they give what their own
+    period gave (a line's role depends only on the lines billed before it), and are
+    dropped once the credits have taken their approved and expected amounts."""
+    reversed_bills = (
+        marked.filter(in_period & (pl.col("billing_role") == "CREDIT"))
+        .select(
+            "tracking_number",
+            source_sha256="reversed_source_sha256",
+            bill_number="reversed_bill_number",
+        )
+        .unique()
+    )
+    if reversed_bills.is_empty():
+        return pl.lit(False)
+    keys = ["tracking_number", "source_sha256", "bill_number"]
+    earlier = marked.select(*keys, "period_start").with_row_index("line_row").filter(~in_period)
+    rows = earlier.join(reversed_bills, on=keys, how="semi")["line_row"].cast(pl.Int64)
+    return pl.int_range(pl.len(), dtype=pl.Int64).is_in(rows.implode())
+
+
+def _refuse_other_currencies(matched: pl.DataFrame, carrier: str) -> None:
+    """A bill line must be in its contract's currency: amounts in two currencies are
+    never compared or added (docs/reconciliation.md, "Currency")."""
+    wrong_currency = matched.filter(
+        pl.col("contract_currency").is_not_null()
+        & (pl.col("currency") != pl.col("contract_currency"))
+    )
+    if wrong_currency.height:
+        bill, billed_in, contracted_in = wrong_currency.select(
+            "bill_number", "currency", "contract_currency"
+        ).row(0)
+        raise BillInputError(
+            f"{wrong_currency.height} {carrier} lines are billed in a currency other than "
+            f"the contract's, e.g. bill {bill} in {billed_in}, contract in {contracted_in}"
+        )
 
 
 def _billing_history(
@@ -218,22 +252,39 @@ def reconcile(
     parts (`scan_findings()`, `finding_parts`). Without a sink the findings are held and
     returned in line order.
     """
-    period, carriers = inputs.period, settings.carriers
     others = inputs.other_shipments
     judging = _Judging(
         as_tables(settings.cards),
-        carriers,
-        period,
+        settings.carriers,
+        inputs.period,
         inputs.rating.shipment_ratings if others is None else others,
     )
+    judged = _judge_into_sink(inputs, judging, sink, bucket_lines)
+    return _period_outputs(inputs, settings.carriers, judged, sink)
+
+
+def _judge_into_sink(
+    inputs: PeriodInputs, judging: _Judging, sink: FindingsSink | None, bucket_lines: int
+) -> _Judged:
+    """`_judge_period` with the sink cleared first, and again if judging fails, so the
+    sink holds one complete run's parts or none (a rerun replaces, never adds)."""
     if sink is not None:
         sink.clear()
     try:
-        judged = _judge_period(inputs, judging, sink, bucket_lines)
+        return _judge_period(inputs, judging, sink, bucket_lines)
     except BaseException:
         if sink is not None:
             sink.clear()
         raise
+
+
+def _period_outputs(
+    inputs: PeriodInputs, carriers: CarriersFile, judged: _Judged, sink: FindingsSink | None
+) -> ReconciliationResult:
+    """The period's outputs from the per-bucket partials: the summary and vouchers from the
+    per-bill totals, the dispute list from the disputed lines, the accruals from the
+    billing history; the findings themselves only when held in memory (no sink)."""
+    period = inputs.period
     findings = None
     if sink is None:
         held = judged.held

@@ -1,8 +1,10 @@
 """One finding per bill line, with billed and expected figures and the evidence.
 
 DOMAIN.md "Bill reconciliation". Precedence when several apply (the first wins):
-DUPLICATE > UNKNOWN_SHIPMENT > UNCONTRACTED_CHARGE > WEIGHT_DISCREPANCY >
-RATE_MISMATCH / FUEL_MISMATCH > OK. Expected amount = what we owe for the line:
+DUPLICATE / CREDIT / UNMATCHED_CREDIT (the line's billing role,
+pipelines.reconciliation.matching) > UNKNOWN_SHIPMENT > UNCONTRACTED_CHARGE >
+WEIGHT_DISCREPANCY > RATE_MISMATCH / FUEL_MISMATCH > OK.
+Expected amount = what we owe for the line:
 - FREIGHT: the contract price at the billed weight (rounded like ours), unless
   the billed weight exceeds our chargeable weight beyond the weight tolerance
   (WEIGHT_DISCREPANCY), then the price at our chargeable weight;
@@ -13,9 +15,13 @@ RATE_MISMATCH / FUEL_MISMATCH > OK. Expected amount = what we owe for the line:
 - REGISTRATION, REMOTE_AREA, always-on accessorials: our expected charge (0 if
   none is expected, e.g. a remote fee on a non-remote postcode);
 - on-demand accessorials: the contract fee; pass-through charges: as billed;
-- DUPLICATE, UNKNOWN_SHIPMENT, UNCONTRACTED_CHARGE: 0.
-Approved = billed for OK; min(billed, expected) for weight, rate and fuel
-findings (an undercharge is reported but paid as billed); 0 for the rest.
+- DUPLICATE, UNKNOWN_SHIPMENT, UNCONTRACTED_CHARGE: 0;
+- CREDIT: the negated expected of the charge it reverses; UNMATCHED_CREDIT: as billed.
+Approved = billed for OK and UNMATCHED_CREDIT (a credit we cannot match is taken, and
+shown); min(billed, expected) for weight, rate and fuel findings (an undercharge is
+reported but paid as billed); for a CREDIT the negated approved amount of the charge it
+reverses, so the pair nets to zero in billed, expected, approved and disputed (a credit
+of a disputed charge carries the negated dispute: it settles it); 0 for the rest.
 Disputed = billed − approved, so billed = approved + disputed on every line.
 """
 
@@ -50,7 +56,11 @@ WORK_COLS = (
     "amount",
     "billed_weight_kg",
     "chargeable_weight_kg",
-    "occurrence",
+    "line_number",
+    "billing_role",
+    "reversed_source_sha256",
+    "reversed_bill_number",
+    "reversed_line_number",
     "shipment_id",
     "card_key",
     "contract_zone",
@@ -69,6 +79,8 @@ EVIDENCE_COLS = (
     "other_shipment_id",
     "actual_weight_kg",
     "volumetric_weight_kg",
+    "reversed_bill_date",
+    "reversed_amount",
 )
 
 
@@ -185,7 +197,9 @@ def _judge(frame: pl.DataFrame) -> pl.DataFrame:
     """Each line's expected_c and finding by the precedence of the module docstring
     (fuel lines are judged again by `_judge_fuel`)."""
     ct = pl.col("charge_type")
-    dup = pl.col("occurrence") > 0
+    role = pl.col("billing_role")
+    dup = role == "DUPLICATE"
+    credit = role.is_in(["CREDIT", "UNMATCHED_CREDIT"])
     unknown = pl.col("shipment_id").is_null()
     uncontracted = pl.col("unrated_reason").is_not_null() | pl.col("_allowed").is_null()
     over = pl.col("billed_g") - pl.col("our_g")
@@ -200,7 +214,9 @@ def _judge(frame: pl.DataFrame) -> pl.DataFrame:
         )
     )
     expected_c = (
-        pl.when(dup | unknown | uncontracted)
+        pl.when(credit)
+        .then(pl.col("billed_c"))  # a CREDIT's is the reversed charge's (`_mirror_credits`)
+        .when(dup | unknown | uncontracted)
         .then(0)
         .when(ct == "FREIGHT")
         .then(
@@ -216,8 +232,8 @@ def _judge(frame: pl.DataFrame) -> pl.DataFrame:
     )
     frame = frame.with_columns(expected_c=expected_c, weight_over=weight_over.fill_null(False))
     finding = (
-        pl.when(dup)
-        .then(pl.lit("DUPLICATE"))
+        pl.when(dup | credit)
+        .then(role.cast(pl.String))
         .when(unknown)
         .then(pl.lit("UNKNOWN_SHIPMENT"))
         .when(uncontracted)
@@ -284,7 +300,7 @@ def _fuel_lines(frame: pl.DataFrame, exp_freight: pl.DataFrame) -> pl.DataFrame:
     """The FUEL lines (narrow) with their bill's judged freight and the expected freight."""
     keys = ["source_sha256", "bill_number", "tracking_number"]
     judged_freight = (
-        frame.filter((pl.col("charge_type") == "FREIGHT") & (pl.col("occurrence") == 0))
+        _standing_freight(frame)
         .group_by(keys)
         .agg(
             freight_finding=pl.col("finding").first(),
@@ -304,6 +320,24 @@ def _fuel_lines(frame: pl.DataFrame, exp_freight: pl.DataFrame) -> pl.DataFrame:
         "tol_rel_u",
     )
     return fuel.join(judged_freight, on=keys, **LEFT).join(exp_freight, on="shipment_id", **LEFT)
+
+
+def _standing_freight(frame: pl.DataFrame) -> pl.DataFrame:
+    """The FREIGHT charges a bill's fuel is judged on: its CHARGE lines (not duplicates,
+    not credits) but for those the same bill reverses (a bill that credits its freight and
+    bills it again charges fuel on the new freight)."""
+    keys = ["source_sha256", "bill_number", "tracking_number", "line_number"]
+    freight = frame.filter(
+        (pl.col("charge_type") == "FREIGHT") & (pl.col("billing_role") == "CHARGE")
+    )
+    reversed_here = frame.filter(
+        (pl.col("billing_role") == "CREDIT")
+        & (pl.col("reversed_source_sha256") == pl.col("source_sha256"))
+        & (pl.col("reversed_bill_number") == pl.col("bill_number"))
+    ).select("source_sha256", "bill_number", "tracking_number", line_number="reversed_line_number")
+    if reversed_here.is_empty():
+        return freight
+    return freight.join(reversed_here, on=keys, how="anti")
 
 
 def _fold_fuel_back(frame: pl.DataFrame, fuel: pl.DataFrame) -> pl.DataFrame:
@@ -327,13 +361,13 @@ def _fold_fuel_back(frame: pl.DataFrame, fuel: pl.DataFrame) -> pl.DataFrame:
 def _amounts_and_evidence(wide: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
     f = pl.col("finding")
     approved_c = (
-        pl.when(f == "OK")
+        pl.when(f.is_in(["OK", "UNMATCHED_CREDIT"]))
         .then(pl.col("billed_c"))
         .when(f.is_in(["WEIGHT_DISCREPANCY", "RATE_MISMATCH", "FUEL_MISMATCH"]))
         .then(pl.min_horizontal("billed_c", "expected_c"))
         .otherwise(0)
     )
-    frame = frame.with_columns(approved_c=approved_c).with_columns(
+    frame = _mirror_credits(frame.with_columns(approved_c=approved_c)).with_columns(
         disputed_c=pl.col("billed_c") - pl.col("approved_c")
     )
     flagged = frame.filter(f != "OK").join(
@@ -375,4 +409,42 @@ def _amounts_and_evidence(wide: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFra
         )
         .select(FINDINGS.column_names)
         .cast(FINDINGS.schema)
+    )
+
+
+def _mirror_credits(frame: pl.DataFrame) -> pl.DataFrame:
+    """A CREDIT takes the negated expected and approved amounts of the charge it reverses
+    (judged in the same frame: the engine judges it again when it was billed in an
+    earlier period), and its finding as `reversed_finding` for the evidence."""
+    keys = ["tracking_number", "source_sha256", "bill_number", "line_number"]
+    credits = frame.filter(pl.col("finding") == "CREDIT").select(
+        "_lid",
+        "tracking_number",
+        source_sha256="reversed_source_sha256",
+        bill_number="reversed_bill_number",
+        line_number="reversed_line_number",
+    )
+    if credits.is_empty():
+        return frame.with_columns(reversed_finding=pl.lit(None, dtype=pl.String))
+    reversed_charges = frame.join(credits.select(keys), on=keys, how="semi").select(
+        *keys,
+        reversed_finding="finding",
+        reversed_expected_c="expected_c",
+        reversed_approved_c="approved_c",
+    )
+    mirrored = credits.join(reversed_charges, on=keys, how="left").drop(keys)
+    if mirrored["reversed_finding"].null_count():
+        raise AssertionError("a credit's reversed charge was not judged with it")
+    is_credit = pl.col("finding") == "CREDIT"
+    return (
+        frame.join(mirrored, on="_lid", **LEFT)
+        .with_columns(
+            expected_c=pl.when(is_credit)
+            .then(-pl.col("reversed_expected_c"))
+            .otherwise(pl.col("expected_c")),
+            approved_c=pl.when(is_credit)
+            .then(-pl.col("reversed_approved_c"))
+            .otherwise(pl.col("approved_c")),
+        )
+        .drop("reversed_expected_c", "reversed_approved_c")
     )

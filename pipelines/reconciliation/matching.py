@@ -1,13 +1,22 @@
-"""Bill lines to shipments: normalised tracking numbers, first occurrences, duplicates.
+"""Bill lines to shipments: normalised tracking numbers, billing roles, duplicates, credits.
 
 Settled rules (docs/reconciliation.md):
 - a line matches a shipment of the *same carrier* with the same normalised
   tracking number (upper case, letters and digits only); a tracking number we
   shipped only with another carrier is an UNKNOWN_SHIPMENT for this carrier;
-- the first billed occurrence of (carrier, tracking number, charge type), in
-  the order bill date, bill number, line number (then file hash), is judged
-  normally; every later occurrence, in the same bill or another bill of any
-  earlier or the same period, is a DUPLICATE carrying the first one's evidence.
+- the lines of one (carrier, tracking number, charge type), in the order bill date,
+  bill number, line number (then file hash), across every bill of this and earlier
+  periods, each take a billing role from the lines billed before it (never after, so a
+  later bill never changes an earlier line's role):
+  - a negative line that exactly reverses an earlier charge not yet reversed (same
+    currency, amount negated) is a CREDIT of the latest such charge; the pair nets out;
+  - any other negative line is an UNMATCHED_CREDIT (a goodwill credit, the refund of a
+    charge we have no bill of, a partial credit);
+  - a charge (amount >= 0) billed while no earlier charge is standing (billed and not
+    reversed) is a CHARGE, judged normally: the first billing, or a re-billing after a
+    credit;
+  - a charge billed while an earlier one is standing is a DUPLICATE of the CHARGE that
+    opened the standing billing, carrying its evidence.
 """
 
 from __future__ import annotations
@@ -19,6 +28,16 @@ from pipelines.tracking import with_normalised_tracking
 
 ORDER = ["bill_date", "bill_number", "line_number", "source_sha256"]
 DUP_KEY = ["tracking_number", "charge_type"]
+BILLING_ROLE = pl.Enum(["CHARGE", "DUPLICATE", "CREDIT", "UNMATCHED_CREDIT"])
+"""What a line is among the lines of its DUP_KEY (module docstring)."""
+REVERSED_COLS = (
+    "reversed_source_sha256",
+    "reversed_bill_number",
+    "reversed_line_number",
+    "reversed_bill_date",
+    "reversed_amount",
+)
+"""The charge a CREDIT reverses."""
 
 
 class AmbiguousShipment(ValueError):
@@ -43,37 +62,119 @@ def _may_repeat(key: list[str]) -> pl.Expr:
     return combined.is_duplicated()
 
 
-def mark_first_occurrences(lines: pl.DataFrame) -> pl.DataFrame:
-    """Add occurrence (0 = first billed) and first_* evidence columns per DUP_KEY.
+def mark_billing_roles(lines: pl.DataFrame) -> pl.DataFrame:
+    """Add `billing_role` (BILLING_ROLE), the first_* evidence of a DUPLICATE (the CHARGE it
+    repeats) and the reversed_* evidence of a CREDIT (the charge it reverses) per DUP_KEY.
 
-    Only lines whose key repeats are ordered; the rest are first occurrences.
-    """
+    Only lines whose key repeats go through the walk; a line alone on its key is a CHARGE,
+    or an UNMATCHED_CREDIT when negative."""
     lines = with_normalised_tracking(contiguous(lines))
-    first = {
-        c: pl.col(c).first().over(DUP_KEY) for c in ("bill_number", "line_number", "bill_date")
-    }
     repeated = (
-        lines.with_row_index("_occ_rid")
+        lines.with_row_index("line_row")
         .filter(_may_repeat(DUP_KEY))
         .sort(ORDER)
-        .select(
-            "_occ_rid",
-            occurrence=pl.int_range(pl.len()).over(DUP_KEY),
-            first_bill_number=first["bill_number"],
-            first_line_number=first["line_number"],
-            first_bill_date=first["bill_date"],
-            first_amount=pl.col("amount").first().over(DUP_KEY),
-        )
+        .pipe(_billing_walk)
+    )
+    alone_role = (
+        pl.when(pl.col("amount") < 0)
+        .then(pl.lit("UNMATCHED_CREDIT"))
+        .otherwise(pl.lit("CHARGE"))
+        .cast(BILLING_ROLE)
     )
     # the repeated rows are few: written into full-length columns at their row ids
-    # (every other line is a first occurrence with no first_* evidence)
-    rows = repeated["_occ_rid"]
+    # (every other line is alone on its key, with no first_* or reversed_* evidence)
+    rows = repeated["line_row"]
     marks = []
-    for name, column in repeated.drop("_occ_rid").to_dict().items():
-        fill = 0 if name == "occurrence" else None
-        full = pl.repeat(fill, lines.height, dtype=column.dtype, eager=True).alias(name)
+    for name, column in repeated.drop("line_row").to_dict().items():
+        if name == "billing_role":
+            full = lines.select(alone_role.alias(name)).to_series()
+        else:
+            full = pl.repeat(None, lines.height, dtype=column.dtype, eager=True).alias(name)
         marks.append(full.scatter(rows, column) if rows.len() else full)
     return lines.hstack(marks)
+
+
+def _billing_walk(repeated: pl.DataFrame) -> pl.DataFrame:
+    """Billing roles of lines whose key repeats, sorted in billing ORDER.
+
+    Per (key, currency, amount size) the charges of that size not yet reversed are
+    counted as a walk clamped at zero (+1 a charge, -1 a negative line), computed as
+    cum_sum - min(0, cum_min): a negative line finding the count above zero is a CREDIT.
+    Per key, the standing charges are the charges less the credits so far: a charge
+    finding none standing is a CHARGE, else a DUPLICATE."""
+    is_charge = pl.col("amount") >= 0
+    same_size = [*DUP_KEY, "currency", "amount_size"]
+    walk = pl.col("size_walk")
+    walked = (
+        repeated.with_columns(
+            amount_size=pl.col("amount").abs(), billing_position=pl.int_range(pl.len())
+        )
+        .with_columns(size_walk=pl.when(is_charge).then(1).otherwise(-1).cum_sum().over(same_size))
+        .with_columns(
+            open_after=walk - pl.min_horizontal(walk.cum_min().over(same_size), pl.lit(0))
+        )
+    )
+    walked = walked.with_columns(
+        open_before=pl.col("open_after").shift(1, fill_value=0).over(same_size)
+    ).with_columns(is_credit=~is_charge & (pl.col("open_before") > 0))
+    is_credit = pl.col("is_credit")
+    standing_change = is_charge.cast(pl.Int64) - is_credit.cast(pl.Int64)
+    walked = walked.with_columns(
+        standing_before=standing_change.cum_sum().over(DUP_KEY) - standing_change
+    ).with_columns(
+        billing_role=pl.when(is_credit)
+        .then(pl.lit("CREDIT"))
+        .when(~is_charge)
+        .then(pl.lit("UNMATCHED_CREDIT"))
+        .when(pl.col("standing_before") > 0)
+        .then(pl.lit("DUPLICATE"))
+        .otherwise(pl.lit("CHARGE"))
+        .cast(BILLING_ROLE)
+    )
+    opened = (pl.col("billing_role") == "CHARGE").cum_sum().over(DUP_KEY)
+    first = [*DUP_KEY, "standing_billing"]
+    with_first = walked.with_columns(standing_billing=opened).with_columns(
+        first_bill_number=pl.col("bill_number").first().over(first),
+        first_line_number=pl.col("line_number").first().over(first),
+        first_bill_date=pl.col("bill_date").first().over(first),
+        first_amount=pl.col("amount").first().over(first),
+    )
+    return with_first.join(_reversed_charges(walked, same_size), on="line_row", how="left").select(
+        "line_row",
+        "billing_role",
+        "first_bill_number",
+        "first_line_number",
+        "first_bill_date",
+        "first_amount",
+        *REVERSED_COLS,
+    )
+
+
+def _reversed_charges(walked: pl.DataFrame, same_size: list[str]) -> pl.DataFrame:
+    """For each CREDIT (`line_row`), the charge it reverses: the latest earlier charge of
+    its size that brought the count of standing charges to the level the credit finds
+    (the top of the stack: a credit reverses the most recent billing it matches, so a
+    credited duplicate leaves the first billing standing)."""
+    charges = walked.filter(pl.col("amount") >= 0).select(
+        *same_size,
+        "billing_position",
+        depth=pl.col("open_after"),
+        reversed_source_sha256=pl.col("source_sha256"),
+        reversed_bill_number=pl.col("bill_number"),
+        reversed_line_number=pl.col("line_number"),
+        reversed_bill_date=pl.col("bill_date"),
+        reversed_amount=pl.col("amount"),
+    )
+    credits = walked.filter(pl.col("billing_role") == "CREDIT").select(
+        "line_row", *same_size, "billing_position", depth=pl.col("open_before")
+    )
+    return credits.join_asof(
+        charges,
+        on="billing_position",
+        by=[*same_size, "depth"],
+        strategy="backward",
+        check_sortedness=False,  # both sides are in billing_position order
+    ).select("line_row", *REVERSED_COLS)
 
 
 def match_shipments(

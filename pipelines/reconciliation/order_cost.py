@@ -26,12 +26,21 @@ def order_logistics_cost(
     that cannot be priced has no rating currency, and taking it from there gave such an
     order an empty currency and a second row. Such a shipment, unbilled, is in no total
     and counted in `unpriced_shipments`."""
+    ships = _shipments_with_approved(findings, shipment_ratings, companies)
+    return _per_order(_with_approved_functional(ships))
+
+
+def _shipments_with_approved(
+    findings: pl.DataFrame, shipment_ratings: pl.DataFrame, companies: pl.DataFrame
+) -> pl.DataFrame:
+    """Each shipment of an order with its company's functional currency, whether any bill
+    line names it (`is_billed`) and the sum of its lines' approved amounts in cents."""
     approved = (
         findings.filter(pl.col("shipment_id").is_not_null())
         .group_by("shipment_id")
-        .agg(_approved_c=money_to_cents(pl.col("approved_amount")).sum())
+        .agg(approved_cents=money_to_cents(pl.col("approved_amount")).sum())
     )
-    ships = (
+    return (
         shipment_ratings.filter(pl.col("order_id").is_not_null())
         .drop("functional_currency")
         .join(
@@ -45,24 +54,34 @@ def order_logistics_cost(
         # (UNCONTRACTED_CHARGE). Nulls filled: Polars failed on the Int128 product when a
         # null rate met an all-null approved column
         .with_columns(
-            _billed=pl.col("_approved_c").is_not_null(),
-            _approved_c=pl.col("_approved_c").fill_null(0),
+            is_billed=pl.col("approved_cents").is_not_null(),
+            approved_cents=pl.col("approved_cents").fill_null(0),
             _fx_u=fx_units(pl.col("fx_rate")).fill_null(0),
         )
     )
-    # Int64 when it cannot overflow (pipelines/fx.py), about 3x faster than Int128
-    bounds = ships.select(pl.col("_approved_c").abs().max(), pl.col("_fx_u").max()).row(0)
+
+
+def _with_approved_functional(ships: pl.DataFrame) -> pl.DataFrame:
+    """`approved_functional`: the approved cents at the shipment's ship-date rate, in Int64
+    when the bounds show it cannot overflow (pipelines/fx.py), about 3x faster than Int128."""
+    bounds = ships.select(pl.col("approved_cents").abs().max(), pl.col("_fx_u").max()).row(0)
     fits = int64_is_enough(*bounds)
-    ships = ships.with_columns(
-        _approved_f=cents_to_money(functional_cents(pl.col("_approved_c"), fits_int64=fits))
+    return ships.with_columns(
+        approved_functional=cents_to_money(
+            functional_cents(pl.col("approved_cents"), fits_int64=fits)
+        )
     )
-    billed = pl.col("_billed")
+
+
+def _per_order(ships: pl.DataFrame) -> pl.DataFrame:
+    """ORDER_LOGISTICS_COST: approved where billed, expected where not, and the status."""
+    billed = pl.col("is_billed")
     return (
         ships.group_by("order_id", "company", "functional_currency")
         .agg(
             shipment_count=pl.len(),
             billed_shipments=billed.sum(),
-            approved_freight_functional=pl.col("_approved_f").filter(billed).sum(),
+            approved_freight_functional=pl.col("approved_functional").filter(billed).sum(),
             expected_unbilled_functional=pl.col("expected_total_functional").filter(~billed).sum(),
             unpriced_shipments=(~billed & pl.col("unrated_reason").is_not_null()).sum(),
         )

@@ -101,7 +101,10 @@ UPS_CHARGES = {
     "address": ("ADJ", "ADC", "FRT", "3", "Address Correction Ground", "ADDRESS_CORRECTION"),
     "correction": ("ADJ", "SCC", "FRT", "3", "Shipping Charge Correction Ground", "FREIGHT"),
     "res_credit": ("ADJ", "RADJ", "ACC", "RES", "Residential Surcharge Adjustment", "RESIDENTIAL"),
+    "rebill": ("ADJ", "SCC", "FRT", "3", "Shipping Charge Correction Ground", "FREIGHT"),
 }
+UPS_REVERSES = {"correction": "freight", "res_credit": "residential"}
+"""With `exact_credits`, the charge each credit kind reverses in full."""
 
 
 def ups_tracking(rng: random.Random) -> str:
@@ -115,9 +118,13 @@ def ups_billing_data(
     account: str = "A1B2C3",
     shipments: int = 6,
     foreign_row_currency: str | None = None,
+    exact_credits: bool = False,
 ) -> Bill:
     """A UPS Billing Data file of one invoice. `foreign_row_currency` prints one row's
-    Transaction Currency Code in another currency (a bill reckon must refuse)."""
+    Transaction Currency Code in another currency (a bill reckon must refuse).
+    `exact_credits`: every third shipment's credits reverse its freight and residential
+    surcharge in full, and the freight is billed again (a shipping charge correction:
+    credit + new charge); otherwise the credits are of other amounts."""
     rng = random.Random(seed)
     invoice_date = date(2026, 1, 10) + timedelta(days=7 * rng.randint(0, 20))
     number = f"0000{account}{rng.randint(100, 999)}"
@@ -131,15 +138,23 @@ def ups_billing_data(
         zone = f"{rng.randint(2, 8):03d}"
         receiver = rng.choice(["US", "CA", "GB", "DE"])
         kinds = ["freight", "fuel", *rng.sample(["residential", "das", "handling"], 2)]
+        if exact_credits and "residential" not in kinds:
+            kinds.insert(2, "residential")
         if s % 3 == 1:
             kinds += ["duty", "vat", "brokerage"]
         if s % 3 == 2:
             kinds += ["address", "correction", "res_credit"]
+            if exact_credits:
+                kinds.insert(kinds.index("correction") + 1, "rebill")
+        billed: dict[str, Decimal] = {}
         for kind in kinds:
             category, detail, classification, code, description, kind_type = UPS_CHARGES[kind]
             amount = _money(rng, 1, 40)
             if kind in ("correction", "res_credit"):
                 amount = -amount  # credits: a correction in the shipper's favour
+                if exact_credits:
+                    amount = -billed[UPS_REVERSES[kind]]
+            billed[kind] = amount
             bill.lines.append(Line(tracking, kind_type, amount, description))
             rows.append(
                 {
