@@ -75,7 +75,6 @@ def _sample(name: str) -> Callable[[Path], Path | None]:
 LAYOUT_FILES: dict[str, Callable[[Path], Path | None]] = {
     "dhl-mybill-csv": _demo("DHL"),
     "fourpx-statement-xml": _demo("FOURPX"),
-    "ups-api-envelope-json": _demo("UPS"),
     "yanwen-statement-pdf": _demo("YANWEN"),
     "yunexpress-statement-xlsx": _demo("YUNEXPRESS"),
     "dhl-express-invoice-csv": _published(published_layouts.dhl_express_invoice, "dhl.csv"),
@@ -85,7 +84,9 @@ LAYOUT_FILES: dict[str, Callable[[Path], Path | None]] = {
     "invoice2data-sammymaystone-pdf": _sample("invoice2data/SammyMaystoneLinesTest.pdf"),
 }
 """How to get a file of each template's layout. A template not listed here is tested on its
-recorded example (parsers/templates/examples, `reckon parsers example`)."""
+recorded example (parsers/templates/examples, `reckon parsers example`): so is
+ups-api-envelope-json, whose files are the HTTP connector's envelopes (the demo writes the
+carrier API's invoice documents, not envelopes)."""
 
 
 def layout_file(template: Template, folder: Path) -> Path | None:
