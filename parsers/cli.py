@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import polars as pl
 import typer
@@ -27,7 +28,8 @@ from parsers.drafting import draft_template
 from parsers.examples import EXAMPLES_DIR, check_examples, record_example
 from parsers.ingest import list_quarantined
 from parsers.model import BillParseError, ParseResult
-from parsers.registry import Registry
+from parsers.registry import Choice, Registry
+from parsers.templates_schema import Template
 from parsers.validate import validate
 from storage.config import ConfigError
 from storage.files import write_bytes
@@ -79,9 +81,16 @@ def list_parsers(templates_dir: TemplatesDir = None) -> None:
         typer.echo(f"  {t.id:<34} v{t.version:<3} {t.carrier:<14} {t.format:<5} {t.source}")
 
 
-def _show_seen(seen: list[tuple[str, Any]], file: Path, text_fallback: bool) -> None:
+Seen = list[tuple[str, Any]]
+"""What `watching()` recorded: (what, payload) pairs (parsers/builtin/template_engine.py)."""
+PARSE_STAGES = ("pages", "grid", "cells", "header text", "header field")
+
+
+def _show_seen(seen: Seen, file: Path, template: Template | None) -> None:
     """Print what the rules ran over, exactly: each line quoted (double spaces, tabs and
-    trailing blanks visible), cells by row and column name."""
+    trailing blanks visible), cells by row and column name, what each header rule found."""
+    if template is not None:
+        _show_match(seen, template)
     pages = [page for what, payload in seen if what == "pages" for page in payload]
     for p, page in enumerate(pages, start=1):
         typer.echo(f"--- page {p}: the text row and table regexes run over ---")
@@ -103,9 +112,52 @@ def _show_seen(seen: list[tuple[str, Any]], file: Path, text_fallback: bool) -> 
         typer.echo("--- the text header regexes search ---")
         for n, line in enumerate(header.splitlines(), start=1):
             typer.echo(f"{n:>4} {line!r}")
-    if not seen and text_fallback:
+    fields = [payload for what, payload in seen if what == "header field"]
+    if fields:
+        typer.echo("--- header fields: where each rule reads and what it found ---")
+        for name, source, value in fields:
+            typer.echo(f"  {name:<13} {source} -> {value!r}")
+    if not any(what in PARSE_STAGES for what, _ in seen):
         typer.echo("--- the file as the parser reads it (no template rules ran) ---")
         typer.echo(_plain_text(file))
+
+
+def _show_match(seen: Seen, template: Template) -> None:
+    """What the chosen template's match rules searched: the lines of the sniffed text (a
+    PDF's first page, an XLSX's first rows tab-joined, else the file's first 64 KiB)
+    holding each `match.contains` text, and the first row's cells `match.first_row` checks.
+    Without it an author sees the parsed cells but not the text the choice was made on."""
+    mine = {
+        what: payload[1]
+        for what, payload in reversed(seen)
+        if what in ("match text", "first row") and payload[0] == template.id
+    }
+    hay: str | None = mine.get("match text")
+    if hay is not None:
+        typer.echo(f"--- the text match.contains searches: lines holding {template.match.contains}")
+        lines = hay.split("\n")
+        numbers = {n for text in template.match.contains for n in _lines_holding(hay, text)}
+        for n in sorted(numbers):
+            typer.echo(f"{n:>4} {lines[n - 1]!r}")
+        for text in template.match.contains:
+            if text not in hay:
+                typer.echo(f"     {text!r} not found")
+    cells: list[str] | None = mine.get("first row")
+    if cells is not None:
+        typer.echo("--- the first row's cells match.first_row checks (by position) ---")
+        for n, pattern in sorted(template.match.first_row.items()):
+            got = cells[n - 1] if n <= len(cells) else None
+            verdict = "fits" if re.search(pattern, got or "") else "does not fit"
+            typer.echo(f"cell {n:>3} {got!r} {verdict} {pattern!r}")
+
+
+def _lines_holding(hay: str, text: str) -> range:
+    """The 1-based numbers of the lines of `hay` that the first `text` in it spans."""
+    at = hay.find(text)
+    if at < 0:
+        return range(0)
+    first = hay.count("\n", 0, at) + 1
+    return range(first, first + text.count("\n") + 1)
 
 
 def _plain_text(file: Path) -> str:
@@ -158,8 +210,6 @@ def parse_file(
 ) -> None:
     """Parse FILE and show the choice, the lines, the totals check and any error."""
     registry = _registry(templates_dir, quiet=as_json)
-    sha = hashlib.sha256(file.read_bytes()).hexdigest()
-    ctx = ParseContext(sha256=sha, source_name=file.name, carrier_hint=carrier)
     report: dict[str, Any] = {"file": str(file), "template_errors": registry.template_errors}
     if explain or as_json:
         report["considered"] = _explain(registry, file, carrier)
@@ -168,57 +218,20 @@ def parse_file(
         for c in report["considered"]:
             label = c["parser"] + (f" + {c['template']}" if c["template"] else "")
             typer.echo(f"  {c['score']:.2f} {label}: {c['reason']}")
-    try:
-        choice = registry.choose(file, carrier, template, file.name)
-    except BillParseError as exc:
-        report |= {"status": "refused", "error": _error(exc)}
-        if as_json:
-            typer.echo(json.dumps(report, indent=1, default=str))
-        else:
-            typer.echo(f"NOT PARSED [{exc.code}] {exc.reason}", err=True)
-            if text:
-                _show_seen([], file, True)
-        raise typer.Exit(1) from exc
-    report["chosen"] = {
-        "parser": choice.parser.name,
-        "parser_version": choice.parser.version,
-        "template": f"{choice.template.id}@{choice.template.version}" if choice.template else None,
-        "score": round(choice.score, 2),
-        "reason": choice.reasons,
-    }
+    with watching() as sniffed:
+        try:
+            choice = registry.choose(file, carrier, template, file.name)
+        except BillParseError as exc:
+            _refused(report, exc, file, as_json=as_json, text=text)
+    report["chosen"] = _chosen(choice)
     if not as_json:
         typer.echo(choice.explain())
-    failure: tuple[str, BillParseError | Exception] | None = None
-    result = None
-    with watching() as seen:
-        try:
-            result = choice.parser.parse(file, ctx, choice.template)
-            validate(result)
-        except BillParseError as exc:
-            failure = ("INVALID" if result is not None else "ERROR", exc)
-        except Exception as exc:
-            failure = ("ERROR", exc)
-    if text and not as_json:
-        _show_seen(seen, file, True)
+    result, failure, seen = _run(choice, file, carrier)
     if as_json:
-        if result is not None:
-            report["bills"] = result.headers.to_dicts()
-            report["lines"] = result.lines.to_dicts()
-            report["warnings"] = result.warnings
-        if failure:
-            problem = failure[1]
-            report |= {
-                "status": "refused",
-                "error": _error(problem)
-                if isinstance(problem, BillParseError)
-                else {"code": "parser_crash", "reason": f"{type(problem).__name__}: {problem}"},
-            }
-        else:
-            report["status"] = "parsed"
-        typer.echo(json.dumps(report, indent=1, default=str))
-        if failure:
-            raise typer.Exit(1)
+        _print_json(report, result, failure)
         return
+    if text:
+        _show_seen([*sniffed, *seen], file, choice.template)
     if result is not None:
         _show_result(result, rows)
     if failure:
@@ -230,6 +243,81 @@ def parse_file(
             typer.echo(f"ERROR [parser_crash] {type(problem).__name__}: {problem}", err=True)
         raise typer.Exit(1)
     typer.echo("valid: would be accepted by ingest")
+
+
+def _chosen(choice: Choice) -> dict[str, Any]:
+    """The choice as --json reports it: parser and template with their versions, why."""
+    return {
+        "parser": choice.parser.name,
+        "parser_version": choice.parser.version,
+        "template": f"{choice.template.id}@{choice.template.version}" if choice.template else None,
+        "score": round(choice.score, 2),
+        "reason": choice.reasons,
+    }
+
+
+Failure = tuple[str, BillParseError | Exception]
+"""('INVALID' | 'ERROR', the exception): how a parse that ingest would refuse failed."""
+
+
+def _refused(
+    report: dict[str, Any], exc: BillParseError, file: Path, *, as_json: bool, text: bool
+) -> NoReturn:
+    """No parser or template takes FILE: say why (as JSON, or on stderr with the file's
+    text for --text) and exit 1."""
+    report |= {"status": "refused", "error": _error(exc)}
+    if as_json:
+        typer.echo(json.dumps(report, indent=1, default=str))
+    else:
+        typer.echo(f"NOT PARSED [{exc.code}] {exc.reason}", err=True)
+        if text:
+            _show_seen([], file, None)
+    raise typer.Exit(1) from exc
+
+
+def _run(
+    choice: Choice, file: Path, carrier: str | None
+) -> tuple[ParseResult | None, Failure | None, Seen]:
+    """Parse and validate FILE as ingest would, recording what the rules saw. A failure is
+    returned, not raised, so the lines read so far and what the rules saw are still shown:
+    INVALID when the parse gave a result that validation refuses, ERROR when it gave none."""
+    sha = hashlib.sha256(file.read_bytes()).hexdigest()
+    ctx = ParseContext(sha256=sha, source_name=file.name, carrier_hint=carrier)
+    failure: Failure | None = None
+    result = None
+    with watching() as seen:
+        try:
+            result = choice.parser.parse(file, ctx, choice.template)
+            validate(result)
+        except BillParseError as exc:
+            failure = ("INVALID" if result is not None else "ERROR", exc)
+        except Exception as exc:
+            failure = ("ERROR", exc)
+    return result, failure, seen
+
+
+def _print_json(
+    report: dict[str, Any], result: ParseResult | None, failure: Failure | None
+) -> None:
+    """The --json report: the choice, bills, lines and warnings, and the error if any (a
+    crash is `parser_crash` with the exception); exit 1 when ingest would refuse the file."""
+    if result is not None:
+        report["bills"] = result.headers.to_dicts()
+        report["lines"] = result.lines.to_dicts()
+        report["warnings"] = result.warnings
+    if failure:
+        problem = failure[1]
+        report |= {
+            "status": "refused",
+            "error": _error(problem)
+            if isinstance(problem, BillParseError)
+            else {"code": "parser_crash", "reason": f"{type(problem).__name__}: {problem}"},
+        }
+    else:
+        report["status"] = "parsed"
+    typer.echo(json.dumps(report, indent=1, default=str))
+    if failure:
+        raise typer.Exit(1)
 
 
 def _show_result(result: ParseResult, rows: int) -> None:

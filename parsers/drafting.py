@@ -54,6 +54,47 @@ def _todo(field: str) -> dict[str, str]:
 
 
 def _tabular(path: Path, fmt: str) -> dict:
+    """A CSV/XLSX draft: bill fields, then shipment fields, the row total and the charge
+    columns guessed by name in that order (each column used once), the rest TODO."""
+    names, data = _header_and_rows(path, fmt)
+    columns = _Guesser(data)
+    bill: dict = {}
+    for field, pattern in HEADER_GUESSES.items():
+        column = columns.pick(pattern)
+        if column:
+            bill[field] = {"column": column}
+        elif field != "account":
+            bill[field] = _todo(field)
+    lines: dict = {}
+    for field, pattern in GUESSES.items():
+        column = columns.pick(pattern, True if field == "billed_weight" else None)
+        if column:
+            lines[field] = {"column": column}
+    lines.setdefault("tracking_number", {"column": "TODO tracking number column"})
+    total = columns.pick(r"(?i)total", True)
+    if total:
+        lines["row_total"] = {"column": total}
+    charges = [
+        c
+        for c in data.columns
+        if c not in columns.taken and columns.numeric[c] and re.search(CHARGE_LIKE, c)
+    ]
+    lines["charges"] = [{"amount_column": c} for c in charges] or [
+        {"amount_column": "TODO charge amount column"}
+    ]
+    return {
+        **_skeleton(path, fmt),
+        "match": {"contains": [n for n in names if n][:3]},
+        "read": _read_options(path, fmt, names),
+        "bill": bill,
+        "lines": lines,
+    }
+
+
+def _header_and_rows(path: Path, fmt: str) -> tuple[list[str], pl.DataFrame]:
+    """The header row's names and up to 50 rows under it, read as the engines read the
+    file. The header is the first of the top 40 rows filled (nearly) as much as the fullest:
+    title rows above a table are shorter than its header."""
     probe = Template.model_validate(
         {
             **_skeleton(path, fmt),
@@ -74,45 +115,36 @@ def _tabular(path: Path, fmt: str) -> dict:
     names = [str(v).strip() if v is not None else "" for v in grid.row(header_at)]
     data = grid.slice(header_at + 1, 50)
     data.columns = [n or f"column_{i + 1}" for i, n in enumerate(names)]
-    numeric = {
-        c: bool(data[c].drop_nulls().len())
-        and data[c].drop_nulls().str.strip_chars().str.contains(NUMBER).all()
-        for c in data.columns
-    }
-    taken: set[str] = set()
+    return names, data
 
-    def pick(pattern: str, want_numeric: bool | None = None) -> str | None:
-        for name in data.columns:
-            if name in taken or not re.search(pattern, name):
+
+class _Guesser:
+    """Columns picked by name, in the file's order, each at most once (a tracking column is
+    not also a charge), optionally only one holding numbers (weights, totals)."""
+
+    def __init__(self, data: pl.DataFrame) -> None:
+        self.data = data
+        self.numeric = {
+            c: bool(data[c].drop_nulls().len())
+            and data[c].drop_nulls().str.strip_chars().str.contains(NUMBER).all()
+            for c in data.columns
+        }
+        self.taken: set[str] = set()
+
+    def pick(self, pattern: str, want_numeric: bool | None = None) -> str | None:
+        for name in self.data.columns:
+            if name in self.taken or not re.search(pattern, name):
                 continue
-            if want_numeric is not None and numeric[name] != want_numeric:
+            if want_numeric is not None and self.numeric[name] != want_numeric:
                 continue
-            taken.add(name)
+            self.taken.add(name)
             return name
         return None
 
-    bill: dict = {}
-    for field, pattern in HEADER_GUESSES.items():
-        column = pick(pattern)
-        if column:
-            bill[field] = {"column": column}
-        elif field != "account":
-            bill[field] = _todo(field)
-    lines: dict = {}
-    for field, pattern in GUESSES.items():
-        column = pick(pattern, True if field == "billed_weight" else None)
-        if column:
-            lines[field] = {"column": column}
-    lines.setdefault("tracking_number", {"column": "TODO tracking number column"})
-    total = pick(r"(?i)total", True)
-    if total:
-        lines["row_total"] = {"column": total}
-    charges = [
-        c for c in data.columns if c not in taken and numeric[c] and re.search(CHARGE_LIKE, c)
-    ]
-    lines["charges"] = [{"amount_column": c} for c in charges] or [
-        {"amount_column": "TODO charge amount column"}
-    ]
+
+def _read_options(path: Path, fmt: str, names: list[str]) -> dict:
+    """`read:` for the draft: the header found by its first name, a CSV's delimiter as the
+    header line's most frequent, and the decimal separator stated (a TODO to check)."""
     delimiter = None
     if fmt == "csv":
         header_line = next(
@@ -121,13 +153,7 @@ def _tabular(path: Path, fmt: str) -> dict:
         delimiter = max(DELIMITERS, key=header_line.count)
     read = {"header_contains": names[0]} | ({"delimiter": delimiter} if delimiter else {})
     read["decimal_separator"] = "."  # TODO: ',' when the bill prints 12,50
-    return {
-        **_skeleton(path, fmt),
-        "match": {"contains": [n for n in names if n][:3]},
-        "read": read,
-        "bill": bill,
-        "lines": lines,
-    }
+    return read
 
 
 def _pdf(path: Path) -> dict:

@@ -178,22 +178,15 @@ def ingest_file(
     fingerprint = registry.fingerprint()
     sha, raw_path = store_raw(path, raw_store, sha)
     outcome = IngestOutcome("parsed", source_name or path.name, sha, raw_path)
-
     q_path = quarantine / f"{sha}.json"
-    if q_path.exists():
-        previous = json.loads(q_path.read_text())
-        if previous["registry_fingerprint"] == fingerprint and template_id is None:
-            outcome.status = "quarantined"
-            outcome.error_code, outcome.reason = previous["error_code"], previous["reason"]
-            outcome.locator = previous["locator"]
-            return outcome
+    if _quarantined_before(outcome, q_path, fingerprint, forced=template_id is not None):
+        return outcome
     meta = _meta(parsed_store, sha)
     if meta and meta["registry_fingerprint"] == fingerprint and template_id is None:
         outcome.status = "already_parsed"
         outcome.parser, outcome.parser_version = meta["parser"], meta["parser_version"]
         outcome.template_id = meta["template_id"]
         return outcome
-
     try:
         choice = registry.choose(raw_path, carrier_hint, template_id, outcome.source_name)
         outcome.parser, outcome.parser_version = choice.parser.name, choice.parser.version
@@ -213,20 +206,41 @@ def ingest_file(
         ctx = ParseContext(sha256=sha, source_name=outcome.source_name, carrier_hint=carrier_hint)
         result = choice.parser.parse(raw_path, ctx, choice.template)
         validate(result)
-    except BillParseError as exc:
-        return _quarantine(quarantine, outcome, exc, fingerprint)
-    except MemoryError:
-        error = BillParseError(
-            "parse_memory", f"{outcome.source_name}: the parser ran out of memory (MemoryError)"
-        )
-        return _quarantine(quarantine, outcome, error, fingerprint)
     except Exception as exc:
-        error = BillParseError("parser_crash", f"{type(exc).__name__}: {exc}")
-        return _quarantine(quarantine, outcome, error, fingerprint)
+        return _quarantine(quarantine, outcome, _parse_error(exc, outcome), fingerprint)
     outcome.headers, outcome.lines, outcome.warnings = result.headers, result.lines, result.warnings
     _save_parsed(parsed_store, outcome, result, fingerprint)
     q_path.unlink(missing_ok=True)
     return outcome
+
+
+def _quarantined_before(
+    outcome: IngestOutcome, q_path: Path, fingerprint: str, *, forced: bool
+) -> bool:
+    """True (and `outcome` says why) when the file was quarantined under the same parsers
+    and templates: parsing it again would fail the same way. A forced template retries."""
+    if not q_path.exists():
+        return False
+    previous = json.loads(q_path.read_text())
+    if previous["registry_fingerprint"] != fingerprint or forced:
+        return False
+    outcome.status = "quarantined"
+    outcome.error_code, outcome.reason = previous["error_code"], previous["reason"]
+    outcome.locator = previous["locator"]
+    return True
+
+
+def _parse_error(exc: Exception, outcome: IngestOutcome) -> BillParseError:
+    """Any failure of choosing, parsing or validating as the quarantine's error: a parser's
+    own error as it is, running out of memory as `parse_memory`, anything else (a bug in
+    a parser) as `parser_crash` with the exception, so no bad file stops the batch."""
+    if isinstance(exc, BillParseError):
+        return exc
+    if isinstance(exc, MemoryError):
+        return BillParseError(
+            "parse_memory", f"{outcome.source_name}: the parser ran out of memory (MemoryError)"
+        )
+    return BillParseError("parser_crash", f"{type(exc).__name__}: {exc}")
 
 
 def list_quarantined(quarantine: Path) -> list[QuarantineRecord]:
@@ -340,26 +354,27 @@ def ingest_many(
             initargs=(registry,),
         )
     by_sha = {r.sha256: r for r in results}
-    outcomes = []
-    for i, ((path, _), sha) in enumerate(zip(items, hashes, strict=True)):
-        done = by_sha[sha]
-        if first[sha] == i:
-            outcomes.append(done)
-        else:
-            repeat = IngestOutcome(
-                "already_parsed" if done.status != "quarantined" else "quarantined",
-                path.name,
-                sha,
-                done.raw_path,
-                done.parser,
-                done.parser_version,
-                done.template_id,
-                error_code=done.error_code,
-                reason=done.reason,
-                locator=done.locator,
-            )
-            outcomes.append(repeat)
-    return outcomes
+    return [
+        by_sha[sha] if first[sha] == i else _repeat(path, sha, by_sha[sha])
+        for i, ((path, _), sha) in enumerate(zip(items, hashes, strict=True))
+    ]
+
+
+def _repeat(path: Path, sha: str, done: IngestOutcome) -> IngestOutcome:
+    """The outcome of a file whose content came earlier in the batch: parsed once, so this
+    copy is `already_parsed` (or quarantined for the same reason), under its own name."""
+    return IngestOutcome(
+        "already_parsed" if done.status != "quarantined" else "quarantined",
+        path.name,
+        sha,
+        done.raw_path,
+        done.parser,
+        done.parser_version,
+        done.template_id,
+        error_code=done.error_code,
+        reason=done.reason,
+        locator=done.locator,
+    )
 
 
 def outcomes_frame(outcomes: list[IngestOutcome]) -> pl.DataFrame:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 
 import polars as pl
 
@@ -309,73 +310,12 @@ def canonical_frames(
     header_rows, line_frames, warnings = [], [], []
     for bill in bills:
         warnings.extend(bill.warnings)
-        raw = bill.lines
-        for col in RAW_LINE_COLUMNS:
-            if col not in raw.columns:
-                raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(col))
-        row_totals = raw.select("locator", "row_total") if "row_total" in raw.columns else None
-        raw = raw.select([pl.col(c).cast(pl.String) for c in RAW_LINE_COLUMNS])
-        if raw.height == 0:
-            raise BillParseError("no_lines", f"bill {bill.bill_number} has no charge lines")
         where = f"{prov.source_name} bill {bill.bill_number}"
-        refuse_misfits(raw, "amount", decimal_comma, where)
-        refuse_misfits(raw, "billed_weight", decimal_comma, where)
-        if row_totals is not None:
-            refuse_misfits(row_totals, "row_total", decimal_comma, where)
-        raw = raw.with_columns(
-            clean_number(pl.col("amount"), decimal_comma).alias("amount"),
-            clean_number(pl.col("billed_weight"), decimal_comma).alias("billed_weight"),
-            pl.col("weight_unit")
-            .str.strip_chars()
-            .str.to_uppercase()
-            .str.replace(r"^(K|KGS?|千克|公斤)$", "KG")
-            .str.replace(r"^(L|LBS?|POUNDS?)$", "LB"),
-            pl.col("tracking_number_raw").str.strip_chars(),
-        )
-        amount = parse_decimal(raw, "amount", t.MONEY, "amount")
-        missing = amount.is_null()
-        if missing.any():
-            i = int(missing.arg_true()[0])
-            raise BillParseError("invalid_value", "charge line has no amount", raw["locator"][i])
-        if row_totals is not None:
-            check_row_totals(row_totals, amount, decimal_comma)
-        weight = parse_decimal(raw, "billed_weight", t.WEIGHT_KG, "billed weight")
-        lines = raw.with_columns(
-            amount,
-            weight,
-            _dates(raw, date_format),
-            charge_type_expr(charge_rules, code_map).alias("charge_type"),
-            normalise_tracking(pl.col("tracking_number_raw")).alias("tracking_number"),
-            pl.when(weight.is_not_null())
-            .then(pl.col("weight_unit").fill_null("KG"))
-            .alias("weight_unit"),
-            pl.col("zone").str.strip_chars(),
-            pl.col("destination_country").str.strip_chars().str.to_uppercase(),
-            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line_number"),
-        )
-        lines = lines.with_columns(_weight_kg(lines["billed_weight"], lines["weight_unit"]))
-        lines = lines.with_columns(
-            pl.lit(prov.source_sha256).alias("source_sha256"),
-            pl.lit(bill.carrier).alias("carrier"),
-            pl.lit(bill.bill_number).alias("bill_number"),
-            pl.lit(bill.bill_date, dtype=pl.Date).alias("bill_date"),
-            pl.lit(bill.currency).alias("currency"),
-            pl.lit(prov.parser).alias("parser"),
-            pl.lit(prov.parser_version).alias("parser_version"),
-            pl.lit(prov.template_id, dtype=pl.String).alias("template_id"),
-        )
-        lines = lines.select([pl.col(c.name).cast(c.dtype) for c in BILL_LINES.columns])
+        raw, amount = _raw_amounts(bill, decimal_comma, where)
+        lines = _typed_lines(raw, amount, date_format, charge_rules, code_map)
+        lines = _with_bill_and_provenance(lines, bill, prov)
         line_frames.append(lines)
-        stated = None
-        if bill.stated_total is not None:
-            stated_frame = pl.DataFrame({"t": [bill.stated_total], "locator": ["stated total"]})
-            refuse_misfits(
-                stated_frame.rename({"t": "stated_total"}), "stated_total", decimal_comma, where
-            )
-            stated_frame = stated_frame.with_columns(
-                clean_number(pl.col("t"), decimal_comma).alias("t")
-            )
-            stated = parse_decimal(stated_frame, "t", t.MONEY, "stated total")[0]
+        stated = _stated_total(bill.stated_total, decimal_comma, where)
         header_rows.append(
             {
                 "source_sha256": prov.source_sha256,
@@ -397,3 +337,93 @@ def canonical_frames(
         )
     headers = pl.DataFrame(header_rows, schema=BILL_HEADERS.schema)
     return ParseResult(headers=headers, lines=pl.concat(line_frames), warnings=warnings)
+
+
+def _raw_amounts(bill: RawBill, decimal_comma: bool, where: str) -> tuple[pl.DataFrame, pl.Series]:
+    """A bill's raw lines as text in RAW_LINE_COLUMNS, numbers cleaned, and their amounts.
+
+    Numbers that do not fit the declared decimal separator are refused before cleaning
+    (never rescaled); a line without an amount, or a row whose charges do not add up to
+    its printed total, is refused at its locator."""
+    raw = bill.lines
+    for col in RAW_LINE_COLUMNS:
+        if col not in raw.columns:
+            raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(col))
+    row_totals = raw.select("locator", "row_total") if "row_total" in raw.columns else None
+    raw = raw.select([pl.col(c).cast(pl.String) for c in RAW_LINE_COLUMNS])
+    if raw.height == 0:
+        raise BillParseError("no_lines", f"bill {bill.bill_number} has no charge lines")
+    refuse_misfits(raw, "amount", decimal_comma, where)
+    refuse_misfits(raw, "billed_weight", decimal_comma, where)
+    if row_totals is not None:
+        refuse_misfits(row_totals, "row_total", decimal_comma, where)
+    raw = raw.with_columns(
+        clean_number(pl.col("amount"), decimal_comma).alias("amount"),
+        clean_number(pl.col("billed_weight"), decimal_comma).alias("billed_weight"),
+        pl.col("weight_unit")
+        .str.strip_chars()
+        .str.to_uppercase()
+        .str.replace(r"^(K|KGS?|千克|公斤)$", "KG")
+        .str.replace(r"^(L|LBS?|POUNDS?)$", "LB"),
+        pl.col("tracking_number_raw").str.strip_chars(),
+    )
+    amount = parse_decimal(raw, "amount", t.MONEY, "amount")
+    missing = amount.is_null()
+    if missing.any():
+        i = int(missing.arg_true()[0])
+        raise BillParseError("invalid_value", "charge line has no amount", raw["locator"][i])
+    if row_totals is not None:
+        check_row_totals(row_totals, amount, decimal_comma)
+    return raw, amount
+
+
+def _typed_lines(
+    raw: pl.DataFrame,
+    amount: pl.Series,
+    date_format: str | None,
+    charge_rules: tuple[tuple[str, str], ...],
+    code_map: dict[str, str] | None,
+) -> pl.DataFrame:
+    """Cleaned text lines -> typed values: amount, weight (and kg), date, charge type,
+    normalised tracking number, line number (1-based, per bill)."""
+    weight = parse_decimal(raw, "billed_weight", t.WEIGHT_KG, "billed weight")
+    lines = raw.with_columns(
+        amount,
+        weight,
+        _dates(raw, date_format),
+        charge_type_expr(charge_rules, code_map).alias("charge_type"),
+        normalise_tracking(pl.col("tracking_number_raw")).alias("tracking_number"),
+        pl.when(weight.is_not_null())
+        .then(pl.col("weight_unit").fill_null("KG"))
+        .alias("weight_unit"),
+        pl.col("zone").str.strip_chars(),
+        pl.col("destination_country").str.strip_chars().str.to_uppercase(),
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line_number"),
+    )
+    return lines.with_columns(_weight_kg(lines["billed_weight"], lines["weight_unit"]))
+
+
+def _with_bill_and_provenance(lines: pl.DataFrame, bill: RawBill, prov: Provenance) -> pl.DataFrame:
+    """Every line carries its bill's key fields and the parse's provenance, in the
+    bill_lines contract's columns and dtypes."""
+    lines = lines.with_columns(
+        pl.lit(prov.source_sha256).alias("source_sha256"),
+        pl.lit(bill.carrier).alias("carrier"),
+        pl.lit(bill.bill_number).alias("bill_number"),
+        pl.lit(bill.bill_date, dtype=pl.Date).alias("bill_date"),
+        pl.lit(bill.currency).alias("currency"),
+        pl.lit(prov.parser).alias("parser"),
+        pl.lit(prov.parser_version).alias("parser_version"),
+        pl.lit(prov.template_id, dtype=pl.String).alias("template_id"),
+    )
+    return lines.select([pl.col(c.name).cast(c.dtype) for c in BILL_LINES.columns])
+
+
+def _stated_total(text: str | None, decimal_comma: bool, where: str) -> Decimal | None:
+    """The bill's printed total as money, by the same separator rules as its lines."""
+    if text is None:
+        return None
+    stated_frame = pl.DataFrame({"t": [text], "locator": ["stated total"]})
+    refuse_misfits(stated_frame.rename({"t": "stated_total"}), "stated_total", decimal_comma, where)
+    stated_frame = stated_frame.with_columns(clean_number(pl.col("t"), decimal_comma).alias("t"))
+    return parse_decimal(stated_frame, "t", t.MONEY, "stated total")[0]

@@ -208,6 +208,14 @@ class _Message:
         """LIN lines (`line` set) and header charges, in the message's order."""
         self.totals: dict[str, list[tuple[str, bool, int]]] = {}
         """qualifier -> [(amount, inside a TAX group, segment)] after UNS."""
+        self.line: dict[str, str | None] | None = None
+        """The LIN group being read (its number, locator, description)."""
+        self.line_amounts: dict[str, str] = {}
+        """The open LIN group's MOA amounts by qualifier (LINE_AMOUNTS picks one)."""
+        self.charge: dict[str, str | None] | None = None
+        """A header ALC waiting for its MOA."""
+        self.summary = self.in_tax = False
+        """After UNS (summary totals); inside a summary TAX group."""
 
     def amount(self, seg: list[list[str]], index: int) -> str:
         value = _get(seg, 1, 1)
@@ -248,80 +256,93 @@ class _Message:
         return parse_date_text(text[:width], ("%y%m%d",) if width == 6 else ("%Y%m%d",))
 
     def read(self, segs: list[tuple[int, list[list[str]]]]) -> RawBill:
-        line: dict[str, str | None] | None = None
-        line_amounts: dict[str, str] = {}
-        charge: dict[str, str | None] | None = None
-        summary = in_tax = False
-
-        def close_line() -> None:
-            if line is None:
-                return
-            chosen = next((q for q in LINE_AMOUNTS if q in line_amounts), None)
-            if chosen is None:
-                raise BillParseError(
-                    "no_lines",
-                    f"LIN {line['line']} states no line amount (MOA {', '.join(LINE_AMOUNTS)})",
-                    line["locator"],
-                )
-            self.rows.append({**line, "amount": line_amounts[chosen]})
-
+        """Walk the segments in order: header segments, header charges (ALC then MOA), LIN
+        groups (IMD, MOA) and, after UNS, the summary totals; then build the bill."""
         for index, seg in segs:
             tag = _get(seg, 0)
-            if tag == "BGM":
-                self.header["number"], self.header["type"] = _get(seg, 2), _get(seg, 1)
-            elif tag == "DTM" and line is None and not summary:
-                key = {"137": "date", "3": "date3", "167": "start", "194": "start"}.get(
-                    _get(seg, 1), {"168": "end", "206": "end"}.get(_get(seg, 1))
-                )
-                if key:
-                    self.header[key] = f"{_get(seg, 1, 1)}|{_get(seg, 1, 2)}|{index}"
-            elif tag == "CUX":
-                self.header.setdefault("currency", _get(seg, 1, 1))
-            elif tag == "NAD" and _get(seg, 1) in ("SU", "SE"):
-                self.header.setdefault("seller", _get(seg, 4) or _get(seg, 2))
-            elif tag == "ALC" and line is None and not summary:
-                charge = {
-                    "sign": "1" if _get(seg, 1) == "C" else "-1",
-                    "charge_description": _get(seg, 2) or None,
-                    "charge_code": _get(seg, 5) or None,
-                    "locator": f"segment={index}",
-                }
-            elif tag == "LIN":
-                close_line()
-                charge, line_amounts = None, {}
-                line = {"line": _get(seg, 1) or str(len(self.rows) + 1)}
-                line["locator"] = f"segment={index}"
-            elif tag == "IMD" and line is not None and "charge_description" not in line:
-                line["charge_description"] = _get(seg, 3, 3) or None
+            if tag == "LIN":
+                self._close_line()
+                self.charge, self.line_amounts = None, {}
+                self.line = {"line": _get(seg, 1) or str(len(self.rows) + 1)}
+                self.line["locator"] = f"segment={index}"
             elif tag == "UNS":
-                close_line()
-                summary, line, charge = True, None, None
-            elif tag == "TAX" and summary:
-                in_tax = True
+                self._close_line()
+                self.summary, self.line, self.charge = True, None, None
             elif tag == "MOA":
-                qualifier = _get(seg, 1)
-                if summary:
-                    self.totals.setdefault(qualifier, []).append(
-                        (self.amount(seg, index), in_tax, index)
-                    )
-                elif line is not None:
-                    if qualifier in LINE_AMOUNTS:
-                        line_amounts.setdefault(qualifier, self.amount(seg, index))
-                elif charge is not None and qualifier in CHARGE_AMOUNTS:
-                    value = self.amount(seg, index)
-                    negative = charge["sign"] == "-1"
-                    self.rows.append(
-                        {
-                            "line": None,
-                            "charge_code": charge["charge_code"],
-                            "charge_description": charge["charge_description"],
-                            "amount": _negate(value) if negative else value,
-                            "locator": charge["locator"],
-                        }
-                    )
-                    charge = None
-        close_line()
+                self._moa(seg, index)
+            else:
+                self._header_segment(tag, seg, index)
+        self._close_line()
         return self.bill()
+
+    def _close_line(self) -> None:
+        """The open LIN group becomes a row with its preferred amount; a LIN stating none
+        is refused at its segment rather than read as zero."""
+        line = self.line
+        if line is None:
+            return
+        chosen = next((q for q in LINE_AMOUNTS if q in self.line_amounts), None)
+        if chosen is None:
+            raise BillParseError(
+                "no_lines",
+                f"LIN {line['line']} states no line amount (MOA {', '.join(LINE_AMOUNTS)})",
+                line["locator"],
+            )
+        self.rows.append({**line, "amount": self.line_amounts[chosen]})
+
+    def _header_segment(self, tag: str, seg: list[list[str]], index: int) -> None:
+        """BGM, DTM, CUX, NAD, ALC, IMD and TAX: header fields, a header charge opened, a
+        line's description, a summary TAX group entered (other segments carry nothing read)."""
+        line, summary = self.line, self.summary
+        if tag == "BGM":
+            self.header["number"], self.header["type"] = _get(seg, 2), _get(seg, 1)
+        elif tag == "DTM" and line is None and not summary:
+            key = {"137": "date", "3": "date3", "167": "start", "194": "start"}.get(
+                _get(seg, 1), {"168": "end", "206": "end"}.get(_get(seg, 1))
+            )
+            if key:
+                self.header[key] = f"{_get(seg, 1, 1)}|{_get(seg, 1, 2)}|{index}"
+        elif tag == "CUX":
+            self.header.setdefault("currency", _get(seg, 1, 1))
+        elif tag == "NAD" and _get(seg, 1) in ("SU", "SE"):
+            self.header.setdefault("seller", _get(seg, 4) or _get(seg, 2))
+        elif tag == "ALC" and line is None and not summary:
+            self.charge = {
+                "sign": "1" if _get(seg, 1) == "C" else "-1",
+                "charge_description": _get(seg, 2) or None,
+                "charge_code": _get(seg, 5) or None,
+                "locator": f"segment={index}",
+            }
+        elif tag == "IMD" and line is not None and "charge_description" not in line:
+            line["charge_description"] = _get(seg, 3, 3) or None
+        elif tag == "TAX" and summary:
+            self.in_tax = True
+
+    def _moa(self, seg: list[list[str]], index: int) -> None:
+        """An amount: a summary total after UNS, a LIN group's amount, or the amount of the
+        header charge (ALC) before it, signed by the ALC's charge/allowance indicator."""
+        qualifier = _get(seg, 1)
+        charge = self.charge
+        if self.summary:
+            self.totals.setdefault(qualifier, []).append(
+                (self.amount(seg, index), self.in_tax, index)
+            )
+        elif self.line is not None:
+            if qualifier in LINE_AMOUNTS:
+                self.line_amounts.setdefault(qualifier, self.amount(seg, index))
+        elif charge is not None and qualifier in CHARGE_AMOUNTS:
+            value = self.amount(seg, index)
+            negative = charge["sign"] == "-1"
+            self.rows.append(
+                {
+                    "line": None,
+                    "charge_code": charge["charge_code"],
+                    "charge_description": charge["charge_description"],
+                    "amount": _negate(value) if negative else value,
+                    "locator": charge["locator"],
+                }
+            )
+            self.charge = None
 
     def _total(self, qualifier: str) -> tuple[Decimal, int] | None:
         """A summary total: the occurrence outside the TAX groups, else the TAX groups' sum."""

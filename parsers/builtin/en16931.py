@@ -193,6 +193,7 @@ def _cii_currency(settlement: etree._Element, number: str) -> str:
 
 
 def cii_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
+    """A CII invoice (D16B, or the older ZUGFeRD 1.0 names) -> one raw bill."""
     doc = (_all(root, "ExchangedDocument") or _all(root, "HeaderExchangedDocument"))[0]
     number = _first(doc, "ID") or ""
     credit = _first(doc, "TypeCode") == "381"
@@ -205,22 +206,67 @@ def cii_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
         _all(transaction, "ApplicableHeaderTradeSettlement")
         or _all(transaction, "ApplicableSupplyChainTradeSettlement")
     )[0]
+    items = _all(transaction, "IncludedSupplyChainTradeLineItem")
+    if not items:
+        _refuse_header_only_profile(root, number)
+    warnings: list[str] = []
+    rows = _cii_item_rows(items, number, credit, tree, warnings)
+    rows += _cii_charge_rows(settlement, number, credit, tree)
+    if not rows:
+        raise BillParseError("no_lines", f"invoice {number} has no line items")
+    summation = _all(settlement, "SpecifiedTradeSettlementHeaderMonetarySummation") or _all(
+        settlement, "SpecifiedTradeSettlementMonetarySummation"
+    )
+    total = _first(summation[0], "TaxBasisTotalAmount") if summation else None
+    seller = _first(transaction, "ApplicableHeaderTradeAgreement/SellerTradeParty/Name") or _first(
+        transaction, "ApplicableSupplyChainTradeAgreement/SellerTradeParty/Name"
+    )
+    period = _all(settlement, "BillingSpecifiedPeriod")
+    return RawBill(
+        carrier=_carrier(seller, ctx.carrier_hint),
+        bill_number=number,
+        bill_date=_cii_date(_first(doc, "IssueDateTime/DateTimeString")),
+        currency=_cii_currency(settlement, number),
+        period_start=_cii_date(_first(period[0], "StartDateTime/DateTimeString"))
+        if period
+        else None,
+        period_end=_cii_date(_first(period[0], "EndDateTime/DateTimeString")) if period else None,
+        stated_total=_negate(total) if credit else total,
+        lines=raw_lines(rows),
+        warnings=warnings,
+    )
+
+
+def _refuse_header_only_profile(root: etree._Element, number: str) -> None:
+    """An invoice without line items in a header-only Factur-X profile (MINIMUM, BASIC WL)
+    is refused naming the profile: its totals have no lines to be checked against."""
     profile = " ".join(
         el.text or ""
         for el in root.xpath(
             "//*[local-name()='GuidelineSpecifiedDocumentContextParameter']/*[local-name()='ID']"
         )
     )
-    items = _all(transaction, "IncludedSupplyChainTradeLineItem")
     header_only = next((v for k, v in HEADER_ONLY_PROFILES.items() if k in profile.lower()), None)
-    if not items and header_only:
+    if header_only:
         raise BillParseError(
             "no_lines",
             f"invoice {number} is a Factur-X {header_only} profile ({profile.strip()}): "
             "header totals only, no line items to check them against",
         )
+
+
+def _cii_item_rows(
+    items: list[etree._Element],
+    number: str,
+    credit: bool,
+    tree: etree._ElementTree,
+    warnings: list[str],
+) -> list[dict[str, str | None]]:
+    """One raw line per CII line item (its LineTotalAmount, negated on a credit note).
+
+    A note-only item (no product, no amount) is skipped with a warning; an item with a
+    product but no LineTotalAmount is refused, since its amount would be lost."""
     rows: list[dict[str, str | None]] = []
-    warnings: list[str] = []
     for item in items:
         totals = item.xpath(".//*[local-name()='LineTotalAmount']")
         if not totals and not _all(item, "SpecifiedTradeProduct"):
@@ -244,6 +290,15 @@ def cii_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
                 "charge_type": None,
             }
         )
+    return rows
+
+
+def _cii_charge_rows(
+    settlement: etree._Element, number: str, credit: bool, tree: etree._ElementTree
+) -> list[dict[str, str | None]]:
+    """Document-level charges (positive), allowances (negative) and logistics service
+    charges (freight) as lines on the invoice number, each negated on a credit note."""
+    rows: list[dict[str, str | None]] = []
     for charge in _all(settlement, "SpecifiedTradeAllowanceCharge"):
         is_charge = (_first(charge, "ChargeIndicator/Indicator") or "").lower() == "true"
         amount = _first(charge, "ActualAmount")
@@ -270,29 +325,7 @@ def cii_bill(root: etree._Element, ctx: ParseContext) -> RawBill:
                 "charge_type": "FREIGHT",
             }
         )
-    if not rows:
-        raise BillParseError("no_lines", f"invoice {number} has no line items")
-    summation = _all(settlement, "SpecifiedTradeSettlementHeaderMonetarySummation") or _all(
-        settlement, "SpecifiedTradeSettlementMonetarySummation"
-    )
-    total = _first(summation[0], "TaxBasisTotalAmount") if summation else None
-    seller = _first(transaction, "ApplicableHeaderTradeAgreement/SellerTradeParty/Name") or _first(
-        transaction, "ApplicableSupplyChainTradeAgreement/SellerTradeParty/Name"
-    )
-    period = _all(settlement, "BillingSpecifiedPeriod")
-    return RawBill(
-        carrier=_carrier(seller, ctx.carrier_hint),
-        bill_number=number,
-        bill_date=_cii_date(_first(doc, "IssueDateTime/DateTimeString")),
-        currency=_cii_currency(settlement, number),
-        period_start=_cii_date(_first(period[0], "StartDateTime/DateTimeString"))
-        if period
-        else None,
-        period_end=_cii_date(_first(period[0], "EndDateTime/DateTimeString")) if period else None,
-        stated_total=_negate(total) if credit else total,
-        lines=raw_lines(rows),
-        warnings=warnings,
-    )
+    return rows
 
 
 def document_kind(root: etree._Element) -> str:

@@ -29,7 +29,7 @@ from parsers.model import (
     canonical_frames,
     parse_date_text,
 )
-from parsers.templates_schema import FieldRule, Template, WideCharge
+from parsers.templates_schema import FieldRule, LineRules, LongCharge, Template, WideCharge
 
 SUFFIXES = {
     "csv": (".csv", ".txt", ".tsv"),
@@ -53,9 +53,12 @@ _SEEN: ContextVar[list[tuple[str, Any]] | None] = ContextVar("reckon_rules_see",
 
 @contextmanager
 def watching() -> Iterator[list[tuple[str, Any]]]:
-    """Collect what the rules of a parse run over (`reckon parse --text`): ('pages', page
-    texts), ('grid', the raw table), ('cells', the cells frame), ('header text', the
-    text header regexes search). Outside this block nothing is recorded."""
+    """Collect what the rules of a sniff or parse run over (`reckon parse --text`):
+    ('match text', (template id, the text `match.contains` searches)), ('first row',
+    (template id, the cells `match.first_row` checks)), ('pages', page texts), ('grid',
+    the raw table), ('cells', the cells frame), ('header text', the text header regexes
+    search), ('header field', (name, where its rule reads, the value found)). Outside
+    this block nothing is recorded."""
     seen: list[tuple[str, Any]] = []
     token = _SEEN.set(seen)
     try:
@@ -92,6 +95,7 @@ def template_sniff(
         reasons.append(f"name matches {rules.filename!r}")
     if rules.contains:
         hay = text()
+        record("match text", (template.id, hay))
         missing = [c for c in rules.contains if c not in hay]
         if missing:
             return Sniff(0.0, f"{template.id}: text lacks {missing}")
@@ -99,6 +103,7 @@ def template_sniff(
         reasons.append(f"text contains {rules.contains}")
     if rules.first_row:
         cells = first_row() if first_row else []
+        record("first row", (template.id, cells))
         misfits = [
             n
             for n, pattern in sorted(rules.first_row.items())
@@ -260,10 +265,39 @@ def _wide_slots(wide: WideCharge) -> list[tuple[int, WideCharge]]:
     ]
 
 
+_ROW_ORDER = pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")
+"""Each cells row's position: unpivoted slots are sorted back into row-then-slot order."""
+
+
 def lines_from_cells(cells: pl.DataFrame, template: Template) -> pl.DataFrame:
     """Cells -> raw charge lines (text), wide bills unpivoted in row-then-slot order."""
     record("cells", cells)
     rules, cols = template.lines, _Columns(cells)
+    shipment = _shipment_exprs(rules, cols)
+    parts: list[pl.DataFrame] = []
+    if rules.charge is not None:
+        parts += _long_part(cells, rules.charge, cols, shipment)
+    parts += _wide_parts(cells, rules.charges, cols, shipment)
+    if cols.missing:
+        shown = ", ".join(c for c in cells.columns if c != "locator")
+        raise BillParseError(
+            "missing_columns",
+            f"{', '.join(repr(m) for m in dict.fromkeys(cols.missing))} not found; "
+            f"the file has: {shown[:400]}",
+            "header",
+        )
+    # One part (a long bill) is already in row order; only unpivoted slots need sorting.
+    lines = parts[0] if len(parts) == 1 else pl.concat(parts).sort("_row", "_slot")
+    if rules.charges:
+        _refuse_rows_without_charges(cells, lines, rules.tracking_number)
+    lines = lines.drop("_row", "_slot")
+    _refuse_orphan_charges(lines)
+    return lines
+
+
+def _shipment_exprs(rules: LineRules, cols: _Columns) -> list[pl.Expr]:
+    """The shipment fields every line of a row repeats (tracking, date, weight ... and the
+    row's total and currency when the template reads them): one set for long and wide."""
     shipment = [
         cols.expr(rules.tracking_number, "tracking_number_raw"),
         *(cols.expr(getattr(rules, f), f) for f in SHIPMENT_FIELDS[1:]),
@@ -272,21 +306,36 @@ def lines_from_cells(cells: pl.DataFrame, template: Template) -> pl.DataFrame:
         shipment.append(cols.expr(rules.row_total, "row_total"))
     if rules.currency is not None:
         shipment.append(cols.expr(rules.currency, "row_currency"))
-    order = pl.int_range(pl.len(), dtype=pl.Int64).alias("_row")
+    return shipment
+
+
+def _long_part(
+    cells: pl.DataFrame, charge: LongCharge, cols: _Columns, shipment: list[pl.Expr]
+) -> list[pl.DataFrame]:
+    """A long bill's lines (one charge per row), or none while a column is missing: the
+    caller refuses the bill naming every missing column at once."""
+    exprs = [
+        *shipment,
+        cols.expr(charge.amount, "amount"),
+        cols.expr(charge.code, "charge_code"),
+        cols.expr(charge.description, "charge_description"),
+        cols.expr(charge.type, "charge_type"),
+    ]
+    if cols.missing:
+        return []
+    return [cells.select(*exprs, pl.col("locator"), _ROW_ORDER, pl.lit(0).alias("_slot"))]
+
+
+def _wide_parts(
+    cells: pl.DataFrame, groups: list[WideCharge], cols: _Columns, shipment: list[pl.Expr]
+) -> list[pl.DataFrame]:
+    """A wide bill's lines, one part per charge slot (empty amounts are unused slots).
+
+    Slots are numbered across all groups, so two groups never share a locator; a slot
+    with a code or description but no amount is refused rather than dropped."""
     parts: list[pl.DataFrame] = []
-    if rules.charge is not None:
-        charge = rules.charge
-        exprs = [
-            *shipment,
-            cols.expr(charge.amount, "amount"),
-            cols.expr(charge.code, "charge_code"),
-            cols.expr(charge.description, "charge_description"),
-            cols.expr(charge.type, "charge_type"),
-        ]
-        if not cols.missing:
-            parts.append(cells.select(*exprs, pl.col("locator"), order, pl.lit(0).alias("_slot")))
     slot_index = 0
-    for wide in rules.charges:
+    for wide in groups:
         for n, slot in _wide_slots(wide):
             if wide.repeated and n > 1 and slot.amount_column not in cells.columns:
                 break  # `repeated` is a most: a file printing fewer copies has fewer slots
@@ -304,54 +353,57 @@ def lines_from_cells(cells: pl.DataFrame, template: Template) -> pl.DataFrame:
             ]
             if cols.missing:
                 continue
-            # Slots are numbered across all groups, so two groups never share a locator.
             located = pl.col("locator") + f";charge={slot_index}"
-            part = cells.select(*exprs, located, order, pl.lit(slot_index).alias("_slot"))
-            half = part.filter(
-                pl.col("amount").is_null()
-                & (pl.col("charge_code").is_not_null() | pl.col("charge_description").is_not_null())
-            )
-            if half.height and (slot.code_column or slot.description_column):
-                raise BillParseError(
-                    "invalid_value",
-                    f"charge {half['charge_code'][0] or half['charge_description'][0]!r} "
-                    "has no amount",
-                    half["locator"][0],
-                )
+            part = cells.select(*exprs, located, _ROW_ORDER, pl.lit(slot_index).alias("_slot"))
+            if slot.code_column or slot.description_column:
+                _refuse_charges_without_amount(part)
             parts.append(part.filter(pl.col("amount").is_not_null()))
-    if cols.missing:
-        shown = ", ".join(c for c in cells.columns if c != "locator")
+    return parts
+
+
+def _refuse_charges_without_amount(part: pl.DataFrame) -> None:
+    """A slot naming a charge (code or description) with an empty amount is an error at
+    that cell: reading it as 'no charge' would drop money the bill may state elsewhere."""
+    half = part.filter(
+        pl.col("amount").is_null()
+        & (pl.col("charge_code").is_not_null() | pl.col("charge_description").is_not_null())
+    )
+    if half.height:
         raise BillParseError(
-            "missing_columns",
-            f"{', '.join(repr(m) for m in dict.fromkeys(cols.missing))} not found; "
-            f"the file has: {shown[:400]}",
-            "header",
+            "invalid_value",
+            f"charge {half['charge_code'][0] or half['charge_description'][0]!r} has no amount",
+            half["locator"][0],
         )
-    # One part (a long bill) is already in row order; only unpivoted slots need sorting.
-    lines = parts[0] if len(parts) == 1 else pl.concat(parts).sort("_row", "_slot")
-    if rules.charges:
-        # A wide row that yields no charge at all would vanish: say so instead.
-        empty = (
-            cells.with_row_index("_row")
-            .filter(
-                pl.col(rules.tracking_number.column or "").is_not_null()
-                if rules.tracking_number.column in cells.columns
-                else pl.lit(False)
-            )
-            .join(lines.select(pl.col("_row").cast(pl.UInt32)).unique(), on="_row", how="anti")
+
+
+def _refuse_rows_without_charges(
+    cells: pl.DataFrame, lines: pl.DataFrame, tracking: FieldRule
+) -> None:
+    """A wide row with a tracking number that yields no charge at all would vanish from
+    the bill: say so, at its row, instead."""
+    empty = (
+        cells.with_row_index("_row")
+        .filter(
+            pl.col(tracking.column or "").is_not_null()
+            if tracking.column in cells.columns
+            else pl.lit(False)
         )
-        if empty.height:
-            raise BillParseError(
-                "invalid_value", "shipment row without any charge amount", empty["locator"][0]
-            )
-    lines = lines.drop("_row", "_slot")
+        .join(lines.select(pl.col("_row").cast(pl.UInt32)).unique(), on="_row", how="anti")
+    )
+    if empty.height:
+        raise BillParseError(
+            "invalid_value", "shipment row without any charge amount", empty["locator"][0]
+        )
+
+
+def _refuse_orphan_charges(lines: pl.DataFrame) -> None:
+    """An amount on a row without a tracking number cannot be matched to a shipment."""
     orphan = lines["tracking_number_raw"].is_null() & lines["amount"].is_not_null()
     if orphan.any():
         i = int(orphan.arg_true()[0])
         raise BillParseError(
             "invalid_value", "charge without a tracking number", lines["locator"][i]
         )
-    return lines
 
 
 def header_value(
@@ -393,7 +445,18 @@ def header_value(
         value = lookup(rule) if lookup else None
     if value is not None:
         value = value.strip()
+    record("header field", (name, _source(rule), value))
     return None if value in ("", *null_values) else value
+
+
+def _source(rule: FieldRule) -> str:
+    """Where a header rule reads ('regex ...', 'column ... (total row)'), for `--text`."""
+    kind, given = next(
+        (k, v)
+        for k in ("const", "regex", "column", "xpath", "path")
+        if (v := getattr(rule, k)) is not None
+    )
+    return f"{kind} {given!r}" + (" (total row)" if rule.total_row else "")
 
 
 Stated = TypeVar("Stated")

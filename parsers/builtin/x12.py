@@ -67,8 +67,20 @@ def split_segments(text: str, name: str) -> tuple[list[list[str]], str]:
 
 
 @dataclass
+class _Shipment:
+    """The LX loop being read: its number and the shipment fields its L1 charges carry."""
+
+    lx: str | None = None
+    tracking: str | None = None
+    ship_date: str | None = None
+    weight: str | None = None
+    unit: str | None = None
+
+
+@dataclass
 class _Transaction:
     kind: str
+    shipment: _Shipment = field(default_factory=_Shipment)
     header: dict[str, list[str]] = field(default_factory=dict)
     refs: dict[str, str] = field(default_factory=dict)
     currency: str | None = None
@@ -100,8 +112,6 @@ class X12FreightInvoice(Parser):
         text = decode_text(path.read_bytes(), ctx.source_name, "utf-8")
         segments, _ = split_segments(text, ctx.source_name)
         transactions: list[_Transaction] = []
-        current: _Transaction | None = None
-        lx = tracking = ship_date = weight = unit = None
         sender = ""
         for index, seg in enumerate(segments, start=1):
             tag = seg[0]
@@ -115,52 +125,9 @@ class X12FreightInvoice(Parser):
                         "invoice (reckon reads X12 210 and 110)",
                         f"segment={index}",
                     )
-                current = _Transaction(kind=_el(seg, 1))
-                transactions.append(current)
-                lx = tracking = ship_date = weight = unit = None
-            elif current is None:
-                continue
-            elif tag in ("B3", "C3"):
-                current.header[tag] = seg
-                if tag == "C3":
-                    current.currency = _el(seg, 1)
-            elif tag == "LX":
-                lx, tracking, ship_date, weight, unit = _el(seg, 1), None, None, None, None
-            elif tag == "N9":
-                qualifier, value = _el(seg, 1), _el(seg, 2)
-                if lx is None:
-                    current.refs.setdefault(qualifier, value)
-                elif qualifier in TRACKING_QUALIFIERS and tracking is None:
-                    tracking = value
-            elif tag == "P1":
-                ship_date = x12_date(_el(seg, 2)).isoformat() if _el(seg, 2) else None
-            elif tag == "L0" and _el(seg, 4):
-                weight = _el(seg, 4)
-                unit = {"L": "LB", "K": "KG"}.get(_el(seg, 11))
-            elif tag == "L1":
-                amount = _el(seg, 4)
-                locator = f"segment={index};LX={lx}" if lx else f"segment={index}"
-                if not amount:
-                    current.warnings.append(f"L1 without a charge amount ignored at {locator}")
-                    continue
-                code = _el(seg, 8)
-                description = _el(seg, 12)
-                current.rows.append(
-                    {
-                        "tracking_number_raw": tracking,
-                        "shipment_date": ship_date,
-                        "billed_weight": weight if unit else None,
-                        "weight_unit": unit,
-                        "charge_type": None if code else "FREIGHT",
-                        "charge_code": code or _el(seg, 3) or None,
-                        "charge_description": description
-                        if description.isascii() and not description.replace(".", "").isdigit()
-                        else None,
-                        "amount": implied2(amount, locator),
-                        "locator": locator,
-                        "currency": _el(seg, 20) or None,
-                    }
-                )
+                transactions.append(_Transaction(kind=_el(seg, 1)))
+            elif transactions:  # segments before the first ST carry nothing read
+                _read_segment(transactions[-1], tag, seg, index)
         if not transactions:
             raise BillParseError("malformed_edi", f"{ctx.source_name} has no ST transaction")
         bills = [self._bill(tx, sender, ctx, ctx.source_name) for tx in transactions]
@@ -189,3 +156,58 @@ class X12FreightInvoice(Parser):
             stated_total=implied2(_el(b3, 7), "B3-07") if _el(b3, 7) else None,
             warnings=tx.warnings,
         )
+
+
+def _read_segment(tx: _Transaction, tag: str, seg: list[str], index: int) -> None:
+    """One segment of a transaction: B3/C3 header (C3 the currency), N9 references (the
+    bill's before any LX, a shipment's tracking number inside one), and the LX loop's
+    shipment fields (P1 date, L0 weight) that its L1 charges carry."""
+    ship = tx.shipment
+    if tag in ("B3", "C3"):
+        tx.header[tag] = seg
+        if tag == "C3":
+            tx.currency = _el(seg, 1)
+    elif tag == "LX":
+        tx.shipment = _Shipment(lx=_el(seg, 1))
+    elif tag == "N9":
+        qualifier, value = _el(seg, 1), _el(seg, 2)
+        if ship.lx is None:
+            tx.refs.setdefault(qualifier, value)
+        elif qualifier in TRACKING_QUALIFIERS and ship.tracking is None:
+            ship.tracking = value
+    elif tag == "P1":
+        ship.ship_date = x12_date(_el(seg, 2)).isoformat() if _el(seg, 2) else None
+    elif tag == "L0" and _el(seg, 4):
+        ship.weight = _el(seg, 4)
+        ship.unit = {"L": "LB", "K": "KG"}.get(_el(seg, 11))
+    elif tag == "L1":
+        _charge(tx, seg, index)
+
+
+def _charge(tx: _Transaction, seg: list[str], index: int) -> None:
+    """An L1 charge as a raw line of the current shipment (N2 amount: two implied
+    decimals); an L1 without an amount is a warning, not a zero charge."""
+    ship = tx.shipment
+    amount = _el(seg, 4)
+    locator = f"segment={index};LX={ship.lx}" if ship.lx else f"segment={index}"
+    if not amount:
+        tx.warnings.append(f"L1 without a charge amount ignored at {locator}")
+        return
+    code = _el(seg, 8)
+    description = _el(seg, 12)
+    tx.rows.append(
+        {
+            "tracking_number_raw": ship.tracking,
+            "shipment_date": ship.ship_date,
+            "billed_weight": ship.weight if ship.unit else None,
+            "weight_unit": ship.unit,
+            "charge_type": None if code else "FREIGHT",
+            "charge_code": code or _el(seg, 3) or None,
+            "charge_description": description
+            if description.isascii() and not description.replace(".", "").isdigit()
+            else None,
+            "amount": implied2(amount, locator),
+            "locator": locator,
+            "currency": _el(seg, 20) or None,
+        }
+    )
