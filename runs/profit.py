@@ -45,7 +45,12 @@ from storage.loading.validation import PROVENANCE
 from storage.warehouse import read_table, replace_slice, table_exists
 
 OUTPUTS = {t.name: t for t in PROFIT_TABLES}
-CHECKS = ("allocations_sum_exactly", "shipped_lines_have_cogs", "totals_tie_back")
+CHECKS = (
+    "allocations_sum_exactly",
+    "shipped_lines_have_cogs",
+    "refunds_within_the_line",
+    "totals_tie_back",
+)
 COGS_CATEGORIES = ("ISSUE", "TRUE_UP", "RETURN")
 """The COGS journal categories an order line carries; LANDED_COST_EXPENSED is per receipt
 line (DOMAIN.md "Landed cost") and stays in the journal, reported as not on an order."""
@@ -126,6 +131,7 @@ def profit_days(
         "shipped_lines_have_cogs": unexplained_missing_cogs(result.lines).select(
             "order_line_id", "order_id", "fulfilment_order_id", "sku", "shipments"
         ),
+        "refunds_within_the_line": result.over_refunded,
         "totals_tie_back": pl.concat(
             [
                 run.tie_back.filter(pl.col("difference") != 0).select(

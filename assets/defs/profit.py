@@ -4,8 +4,9 @@
 and the reconciliation stored (COGS journal lines, shipment ratings, findings), so it runs
 in its own job after them (`profit`, launched by `reckon run` after the reconciliation).
 Its checks: allocations sum exactly and margins are their stated differences (blocking),
-every shipped line has a COGS or a stated reason (a warning: a late issue document), and
-the totals tie back to the COGS journal and to the per-order freight (blocking), so a
+every shipped line has a COGS or a stated reason (a warning: a late issue document), no
+refund goes beyond its line (a warning: the order centre's data refunds more than was
+sold, the excess is left out and shown), and the totals tie back to the COGS journal and to the per-order freight (blocking), so a
 wrong number never reaches `profit_exports`.
 """
 
@@ -32,6 +33,11 @@ CHECK_DESCRIPTIONS = {
         "exactly; net revenue and margin are their stated differences on every line."
     ),
     "shipped_lines_have_cogs": "Every shipped line has a COGS or a stated reason.",
+    "refunds_within_the_line": (
+        "No refund goes beyond its line: units above its quantity, or an amount above the net "
+        "revenue its refunds of units left; the excess is not reversed (each such refund, "
+        "the excess and why)."
+    ),
     "totals_tie_back": (
         "Order-line COGS equals the COGS journal's issues and returns of order lines per day "
         "and company; order-line freight equals order_logistics_cost per warehouse order."

@@ -37,6 +37,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dg.DagsterInsta
     assert {e.check_name for e in checks} == {
         "allocations_sum_exactly",
         "shipped_lines_have_cogs",
+        "refunds_within_the_line",
         "totals_tie_back",
         # one key check per exported table (assets/defs/export_keys.py)
         "order_profit_unique_key",
