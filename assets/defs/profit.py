@@ -6,8 +6,8 @@ in its own job after them (`profit`, launched by `reckon run` after the reconcil
 Its checks: allocations sum exactly and margins are their stated differences (blocking),
 every shipped line has a COGS or a stated reason (a warning: a late issue document), no
 refund goes beyond its line (a warning: the order centre's data refunds more than was
-sold, the excess is left out and shown), and the totals tie back to the COGS journal and to the per-order freight (blocking), so a
-wrong number never reaches `profit_exports`.
+sold, the excess is left out and shown), and the totals tie back to the COGS journal and
+to the per-order freight (blocking), so a wrong number never reaches `profit_exports`.
 """
 
 from datetime import date
@@ -20,6 +20,7 @@ from assets.defs.costing import rematerialised
 from assets.metadata import Metadata, money_by_company, preview_table
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
+from pipelines.contracts.profit import PROFIT_RESTATEMENTS
 from runs.profit import OUTPUTS, profit_days
 from storage.exports import write_daily_exports
 from storage.warehouse import read_table
@@ -27,6 +28,11 @@ from storage.warehouse import read_table
 GROUP = "profit"
 EXPORTED = tuple(name for name, table in OUTPUTS.items() if table.exported)
 """The profit tables the ERP receives (their contracts say so)."""
+RESTATEMENT_EXPORTS = (PROFIT_RESTATEMENTS.name,)
+"""Exported per day a run was asked through (`exports/<table>/<detected_on>.csv`), every
+run's record of that day in one file, as costing's restatements."""
+DAILY_EXPORTS = tuple(name for name in EXPORTED if name not in RESTATEMENT_EXPORTS)
+"""Exported per order day: the days asked for and every day the run recomputed."""
 CHECK_DESCRIPTIONS = {
     "allocations_sum_exactly": (
         "Order-level amounts, COGS postings and parcels' freight: line shares sum to them "
@@ -175,19 +181,25 @@ def _metadata(
     deps=["order_profit"],
     kinds={"csv", "parquet"},
     description="order_profit, per order and per day for the ERP: CSV (UTF-8 with BOM) and "
-    "Parquet per order day under exports/, written atomically.",
+    "Parquet per order day under exports/, written atomically; profit_restatements per day "
+    "a run was asked through.",
 )
 def profit_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
     requested = partition_days(context)
     written = 0
     with reckon.warehouse() as con:
         days = _computed_days(context, con, requested)
-        for table in EXPORTED:
+        exports = reckon.layout.exports_dir
+        for table in DAILY_EXPORTS:
             column = OUTPUTS[table].day_column
             frame = read_table(con, table, f'"{column}" IN (SELECT unnest(?))', [days])
             if frame.width:
-                exports = reckon.layout.exports_dir
                 written += len(write_daily_exports(frame, exports, table, column, days))
+        last = requested[-1]
+        for table in RESTATEMENT_EXPORTS:
+            frame = read_table(con, table, "detected_on = ?", [last])
+            if frame.width:
+                written += len(write_daily_exports(frame, exports, table, "detected_on", [last]))
     yield dg.MaterializeResult(metadata={"days_exported": len(days), "files_written": written * 2})
     for event in rematerialised(context, days, requested, RESTATED):
         context.log_event(event)

@@ -229,6 +229,11 @@ PROFIT_RESTATEMENTS = TableContract(
     ),
     columns=(
         Column("run_id", t.ID, description="The run that detected and recomputed it."),
+        Column(
+            "detected_on",
+            t.DATE,
+            description="The last day that run was asked for: the export's partition.",
+        ),
         Column("order_date", t.DATE),
         Column("company", t.ID),
         Column("currency", t.CODE, description="The company's functional currency."),
@@ -247,7 +252,13 @@ PROFIT_RESTATEMENTS = TableContract(
         Column("margin_after", t.MONEY),
     ),
     key=("run_id", "order_date", "company"),
-    partition_column="order_date",
+    partition_column="detected_on",
+    exported=True,
+    notes=(
+        "Exported per day like costing_restatements: `exports/profit_restatements/"
+        "<detected_on>.csv` holds every run's record detected on that day (an empty file when "
+        "none), rewritten by each run of it.",
+    ),
 )
 
 PROFIT_TABLES: tuple[TableContract, ...] = (

@@ -43,6 +43,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dg.DagsterInsta
         "order_profit_unique_key",
         "order_profit_orders_unique_key",
         "profit_daily_unique_key",
+        "profit_restatements_unique_key",
     }
     assert all(e.passed for e in checks), [e.check_name for e in checks if not e.passed]
     return data, instance

@@ -16,6 +16,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from pipelines.contracts.orders import ORDER_LINES, ORDERS
@@ -145,6 +146,23 @@ def test_a_backdated_receipt_restates_the_margins_of_the_days_costing_rewrote(
     ]
     status = warehouse_query(data, "SELECT status FROM order_profit WHERE order_id = 'SO-7'")
     assert status.rows() == [("FINAL",)]
+    _check_the_record_is_exported(data, clean)
+
+
+def _check_the_record_is_exported(data: Path, clean: Path) -> None:
+    """The ERP receives the record as costing's: one file per day a run was asked through,
+    the run's rows in it, CSV with a BOM and Parquet; a clean run's file of that day is
+    empty (it restated nothing)."""
+    folder = data / "exports" / "profit_restatements"
+    order = ["order_date", "company"]
+    stored = warehouse_query(data, "SELECT * FROM profit_restatements").sort(order)
+    exported = pl.read_parquet(folder / f"{JAN10}.parquet").sort(order)
+    assert exported.height == 4 and exported.equals(stored)
+    assert exported["detected_on"].unique().to_list() == [JAN10]
+    assert (folder / f"{JAN10}.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert pl.read_parquet(
+        clean / "exports" / "profit_restatements" / f"{JAN10}.parquet"
+    ).is_empty()
 
 
 def test_a_profit_rerun_with_nothing_changed_restates_nothing(
