@@ -34,13 +34,13 @@ GOODS_LESS_DISCOUNTS = ("line_discount_c", "promotion_c", "coupon_c", "points_c"
 """What a line's goods amount is net of: its net revenue is gross_c less these."""
 REFUND_BREAKS_SCHEMA = pl.Schema(
     {
-        "refund_id": t.ID,
-        "order_line_id": t.ID,
-        "kind": t.CODE,
-        "currency": t.CODE,
-        "excess_quantity": t.QUANTITY,
+        "refund_id": pl.String(),
+        "order_line_id": pl.String(),
+        "kind": pl.String(),
+        "currency": pl.String(),
+        "excess_quantity": pl.Int64(),
         "excess_amount": t.MONEY,
-        "reason": t.TEXT,
+        "reason": pl.String(),
     }
 )
 """A refund that goes beyond its line, and by how much (units, or money in the order's
