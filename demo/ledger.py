@@ -134,6 +134,12 @@ class Simulation:
         cover = np.ceil(lam * (lead_pool + COVER_DAYS)).astype(np.int64)
         self.order_up_to = np.where(self.stocked, np.maximum(self.reorder_point + MOQ, cover), 0)
 
+    def returned_issues(self) -> np.ndarray:
+        """The movement numbers of the issues a customer will still send back (the RETURNs
+        scheduled to arrive inside the simulated days)."""
+        parts = [e.ref[e.kind == RETURN] for events in self.pending.values() for e in events]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
     def _next(self, counter: str, count: int) -> np.ndarray:
         first = self.counters[counter] + 1
         self.counters[counter] += count

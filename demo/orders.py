@@ -13,7 +13,10 @@ RETURN on the line of the issue it returns. On top:
   `fulfilment_order_id`: one parcel, two orders;
 - cancelled orders: order numbers of the day with no issue at all (every line found no
   stock) are orders cancelled before they shipped;
-- partial refunds: a few lines of two or more units get one unit refunded, goods kept.
+- partial refunds: a few lines of two or more units get one unit refunded, goods kept;
+- price adjustments: every `AMOUNT_REFUND_EVERY`-th line by issue number that no customer
+  sends back gets 5% of its amount refunded, goods kept (a refund of an amount; chosen by
+  number, so the random stream, and everything drawn from it, is what it was without them).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from pipelines.contracts.orders import ORDER_LINES, ORDER_REFUNDS, ORDERS
 SPLIT_RATE = 0.03
 MERGE_RATE = 0.03
 PARTIAL_REFUND_RATE = 0.01
+AMOUNT_REFUND_EVERY = 150
+AMOUNT_REFUND_PERCENT = 5
 CHANNELS: dict[str, tuple[tuple[str, float], ...]] = {
     "CNSZ01": (("OWN_SITE", 0.4), ("ALIEXPRESS", 0.3), ("AMAZON", 0.3)),
     "CNYW01": (("OWN_SITE", 0.4), ("ALIEXPRESS", 0.3), ("AMAZON", 0.3)),
@@ -310,10 +315,32 @@ class OrderMaker:
             pl.lit(1, pl.Int64).alias("quantity"),
         )
         return (
-            pl.concat([returns, partial])
+            pl.concat([returns, partial, self._price_adjustments(lines)], how="diagonal")
             .select(ORDER_REFUNDS.column_names)
             .cast(dict(ORDER_REFUNDS.schema))
             .sort("refund_id")
+        )
+
+    def _price_adjustments(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """Refunds of an amount: 5% of the line's amount, an hour after it sold, on every
+        `AMOUNT_REFUND_EVERY`-th sold line (`OL` + its issue's number) not sent back later
+        (a return would refund the units again: more than the line has left)."""
+        number = pl.col("order_line_id").str.slice(2).cast(pl.Int64, strict=False)
+        returned = pl.Series(self.sim.returned_issues(), dtype=pl.Int64).implode()
+        goods_c = pl.col("price_c") * pl.col("quantity") - pl.col("discount_c")
+        chosen = lines.filter(
+            pl.col("order_line_id").str.starts_with("OL")
+            & (number % AMOUNT_REFUND_EVERY == 0)
+            & ~number.is_in(returned)
+        )
+        return chosen.select(
+            ("RA" + pl.col("order_line_id").str.slice(2)).alias("refund_id"),
+            (pl.col("occurred_at") + pl.duration(hours=1)).alias("refunded_at"),
+            "order_line_id",
+            pl.lit("REFUND").alias("kind"),
+            _money(((goods_c * AMOUNT_REFUND_PERCENT + 50) // 100).clip(lower_bound=1)).alias(
+                "amount"
+            ),
         )
 
 

@@ -45,7 +45,12 @@ from storage.loading.validation import PROVENANCE
 from storage.warehouse import read_table, replace_slice, table_exists
 
 OUTPUTS = {t.name: t for t in PROFIT_TABLES}
-CHECKS = ("allocations_sum_exactly", "shipped_lines_have_cogs", "totals_tie_back")
+CHECKS = (
+    "allocations_sum_exactly",
+    "shipped_lines_have_cogs",
+    "refunds_within_the_line",
+    "totals_tie_back",
+)
 COGS_CATEGORIES = ("ISSUE", "TRUE_UP", "RETURN")
 """The COGS journal categories an order line carries; LANDED_COST_EXPENSED is per receipt
 line (DOMAIN.md "Landed cost") and stays in the journal, reported as not on an order."""
@@ -102,7 +107,7 @@ def profit_days(
     fingerprints = _fingerprint_rows(current, days, run_id)
     replace_slice(con, "profit_inputs", fingerprints, {"order_date": days})
     after = result.daily.filter(pl.col("order_date").is_in(run.restated_days))
-    run.restatement = _restatement(run_id, changed, before, _figures_of(after))
+    run.restatement = _restatement(run_id, end, changed, before, _figures_of(after))
     replace_slice(con, "profit_restatements", run.restatement, {"run_id": run_id})
     run.tie_back = cogs_tie_back(con, days[0], end)
     freight_gap = freight_tie_back(con, result.lines)
@@ -126,6 +131,7 @@ def profit_days(
         "shipped_lines_have_cogs": unexplained_missing_cogs(result.lines).select(
             "order_line_id", "order_id", "fulfilment_order_id", "sku", "shipments"
         ),
+        "refunds_within_the_line": result.over_refunded,
         "totals_tie_back": pl.concat(
             [
                 run.tie_back.filter(pl.col("difference") != 0).select(
@@ -393,10 +399,14 @@ def _figures_of(daily: pl.DataFrame) -> pl.DataFrame:
 
 
 def _restatement(
-    run_id: str, changed: pl.DataFrame, before: pl.DataFrame, after: pl.DataFrame
+    run_id: str,
+    detected_on: date,
+    changed: pl.DataFrame,
+    before: pl.DataFrame,
+    after: pl.DataFrame,
 ) -> pl.DataFrame:
     """PROFIT_RESTATEMENTS: per restated day and company, the figures before and after (a
-    company without lines on one side has zeros there)."""
+    company without lines on one side has zeros there), detected on the run's last day."""
     figures = ("lines", "cogs", "freight", "margin")
     both = before.join(
         after, on=["order_date", "company"], how="full", coalesce=True, suffix="_after"
@@ -405,6 +415,7 @@ def _restatement(
         both.join(changed, on="order_date", how="inner")
         .select(
             pl.lit(run_id).alias("run_id"),
+            pl.lit(detected_on).alias("detected_on"),
             "order_date",
             "company",
             pl.coalesce("currency", "currency_after").alias("currency"),

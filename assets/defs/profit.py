@@ -4,11 +4,13 @@
 and the reconciliation stored (COGS journal lines, shipment ratings, findings), so it runs
 in its own job after them (`profit`, launched by `reckon run` after the reconciliation).
 Its checks: allocations sum exactly and margins are their stated differences (blocking),
-every shipped line has a COGS or a stated reason (a warning: a late issue document), and
-the totals tie back to the COGS journal and to the per-order freight (blocking), so a
-wrong number never reaches `profit_exports`.
+every shipped line has a COGS or a stated reason (a warning: a late issue document), no
+refund goes beyond its line (a warning: the order centre's data refunds more than was
+sold, the excess is left out and shown), and the totals tie back to the COGS journal and
+to the per-order freight (blocking), so a wrong number never reaches `profit_exports`.
 """
 
+from dataclasses import dataclass
 from datetime import date
 
 import dagster as dg
@@ -16,28 +18,63 @@ import duckdb
 import polars as pl
 
 from assets.defs.costing import rematerialised
-from assets.metadata import Metadata, money_by_company, preview_table
+from assets.metadata import (
+    Metadata,
+    log_partition_materializations,
+    money_by_company,
+    preview_table,
+)
 from assets.partitions import daily_partitions, partition_days
 from assets.resources import ReckonResource
+from pipelines.contracts.profit import ORDER_PROFIT_ORDERS, PROFIT_RESTATEMENTS
+from pipelines.contracts.types import MONEY
 from runs.profit import OUTPUTS, profit_days
 from storage.exports import write_daily_exports
-from storage.warehouse import read_table
+from storage.warehouse import read_table, table_exists
 
 GROUP = "profit"
 EXPORTED = tuple(name for name, table in OUTPUTS.items() if table.exported)
 """The profit tables the ERP receives (their contracts say so)."""
+RESTATEMENT_EXPORTS = (PROFIT_RESTATEMENTS.name,)
+"""Exported per day a run was asked through (`exports/<table>/<detected_on>.csv`), every
+run's record of that day in one file, as costing's restatements."""
+DAILY_EXPORTS = tuple(name for name in EXPORTED if name not in RESTATEMENT_EXPORTS)
+"""Exported per order day: the days asked for and every day the run recomputed."""
 CHECK_DESCRIPTIONS = {
     "allocations_sum_exactly": (
         "Order-level amounts, COGS postings and parcels' freight: line shares sum to them "
         "exactly; net revenue and margin are their stated differences on every line."
     ),
     "shipped_lines_have_cogs": "Every shipped line has a COGS or a stated reason.",
+    "refunds_within_the_line": (
+        "No refund goes beyond its line: units above its quantity, or an amount above the net "
+        "revenue its refunds of units left; the excess is not reversed (each such refund, "
+        "the excess and why)."
+    ),
     "totals_tie_back": (
         "Order-line COGS equals the COGS journal's issues and returns of order lines per day "
         "and company; order-line freight equals order_logistics_cost per warehouse order."
     ),
 }
 BLOCKING = {"allocations_sum_exactly", "totals_tie_back"}
+PLOTTED = ("net_revenue", "cogs", "freight", "contribution_margin")
+"""Plotted per day and company, in the company's functional currency."""
+NEGATIVE_COLUMNS = (
+    "order_date",
+    "order_id",
+    "company",
+    "functional_currency",
+    "channel",
+    "net_revenue",
+    "cogs",
+    "freight",
+    "platform_fees",
+    "contribution_margin",
+    "largest_cost",
+)
+NEGATIVE_SHOWN = 20
+"""The negative-margin orders shown, by day and company (each in its own currency), the
+worst first; all are counted."""
 RESTATED: dict[str, dg.MetadataValue] = {
     "reason": dg.MetadataValue.text("its inputs changed since profit computed it (docs/profit.md)")
 }
@@ -71,26 +108,37 @@ def order_profit(context: dg.AssetExecutionContext, reckon: ReckonResource):
     days = partition_days(context)
     with reckon.warehouse() as con:
         run = profit_days(con, days[0], days[-1], run_id=context.run.run_id)
-        daily = read_table(con, "profit_daily", "order_date IN (SELECT unnest(?))", [run.days])
-        negative = read_table(
-            con,
-            "order_profit_orders",
-            "order_date BETWEEN ? AND ? AND contribution_margin < 0",
-            [days[0], days[-1]],
-        )
+        figures = day_figures(con, run.days)
     restated = _restatement_metadata(run.restated_days, run.restatement)
-    meta = _metadata(run.counts, len(run.restated_days), daily, negative)
-    yield dg.MaterializeResult(metadata={**meta, **restated})
-    for event in rematerialised(context, run.restated_days, days, restated):
-        context.log_event(event)
+    each = {day: _day_metadata(day, figures) for day in run.days}
+    counts: Metadata = {
+        "order_lines_computed": run.counts.get("order_profit", 0),
+        "days_restated": len(run.restated_days),
+    }
+    # a nightly run's own materialization is its day's; a range run's covers the range, and
+    # each day then gets its own (a range run puts the run's on every partition it covers:
+    # assets/metadata.py), as do the days it restated
+    own = each[days[0]] if len(days) == 1 else _range_metadata(days, figures)
+    yield dg.MaterializeResult(metadata={**own, **counts, **restated})
+    asked = set(days)
+    rewritten: Metadata = {"rewritten_by_run": context.run.run_id, **RESTATED, **restated}
+    in_range: Metadata = {"computed_in_run_of": f"{days[0]} to {days[-1]}"}
+    log_partition_materializations(
+        context,
+        {
+            str(day): {**meta, **(in_range if day in asked else rewritten)}
+            for day, meta in each.items()
+            if len(days) > 1 or day not in asked
+        },
+    )
     for name in CHECK_DESCRIPTIONS:
         found = run.violations.get(name, pl.DataFrame())
         severity = dg.AssetCheckSeverity.ERROR if name in BLOCKING else dg.AssetCheckSeverity.WARN
-        meta = {"violations": found.height, "first": preview_table(found, 10)}
+        shown: Metadata = {"violations": found.height, "first": preview_table(found, 10)}
         if name == "totals_tie_back" and run.tie_back.height:
-            meta["cogs_tie_back"] = preview_table(run.tie_back, 31)
+            shown["cogs_tie_back"] = preview_table(run.tie_back, 31)
         yield dg.AssetCheckResult(
-            check_name=name, passed=found.is_empty(), severity=severity, metadata=meta
+            check_name=name, passed=found.is_empty(), severity=severity, metadata=shown
         )
 
 
@@ -119,47 +167,90 @@ def _restatement_metadata(days: list[date], record: pl.DataFrame) -> dict[str, d
     }
 
 
-def _metadata(
-    counts: dict[str, int], restated: int, daily: pl.DataFrame, negative: pl.DataFrame
-) -> Metadata:
-    """Per day and company: revenue, COGS, freight and margin as plottable numbers, and the
-    negative-margin orders with the cost that drove each."""
+@dataclass(frozen=True)
+class DayFigures:
+    """What the analyst reads of the order days: per day and company (`by_company`: lines,
+    net revenue, COGS, freight, margin, each in the company's functional currency) and the
+    negative-margin orders with the cost that drove each (`negative`)."""
+
+    by_company: pl.DataFrame
+    negative: pl.DataFrame
+
+    def on(self, days: list[date]) -> "DayFigures":
+        return DayFigures(
+            self.by_company.filter(pl.col("order_date").is_in(days)),
+            self.negative.filter(pl.col("order_date").is_in(days)),
+        )
+
+
+def day_figures(con: duckdb.DuckDBPyConnection, days: list[date]) -> DayFigures:
+    """`days`' figures from what the run stored: one query per summary over all of them."""
+    by_company_schema = pl.Schema(
+        {
+            "order_date": pl.Date(),
+            "company": pl.String(),
+            "currency": pl.String(),
+            "line_count": pl.Int64(),
+            **dict.fromkeys(PLOTTED, MONEY),
+        }
+    )
+    if not table_exists(con, "profit_daily"):  # no order loaded yet
+        orders = ORDER_PROFIT_ORDERS.schema
+        negative_schema = pl.Schema({c: orders[c] for c in NEGATIVE_COLUMNS})
+        return DayFigures(
+            pl.DataFrame(schema=by_company_schema), pl.DataFrame(schema=negative_schema)
+        )
+    total = ", ".join(f"sum({c}) AS {c}" for c in ("line_count", *PLOTTED))
+    by_company = con.sql(
+        f"""SELECT order_date, company, functional_currency AS currency, {total}
+            FROM profit_daily WHERE order_date IN (SELECT unnest(?))
+            GROUP BY ALL ORDER BY order_date, company""",
+        params=[days],
+    ).pl()
+    negative = con.sql(
+        f"""SELECT {", ".join(NEGATIVE_COLUMNS)} FROM order_profit_orders
+            WHERE order_date IN (SELECT unnest(?)) AND contribution_margin < 0
+            ORDER BY order_date, company, contribution_margin, order_id""",
+        params=[days],
+    ).pl()
+    return DayFigures(by_company.cast(by_company_schema), negative)
+
+
+def _day_metadata(day: date, figures: DayFigures) -> Metadata:
+    """One order day as the analyst reads it, whichever run computed it: per company in its
+    functional currency, revenue, COGS, freight and margin as plottable numbers (never summed
+    across currencies) with the exact figures in a table, and the day's negative-margin
+    orders with the cost that drove each."""
+    own = figures.on([day])
+    companies = own.by_company.drop("order_date")
     meta: Metadata = {
-        "order_lines": counts.get("order_profit", 0),
-        "days_restated": restated,
-        "negative_margin_orders": negative.height,
-        "negative_margin_preview": preview_table(
-            negative.select(
-                "order_date",
-                "order_id",
-                "channel",
-                "net_revenue",
-                "cogs",
-                "freight",
-                "platform_fees",
-                "contribution_margin",
-                "largest_cost",
-            ).sort("contribution_margin")
-            if negative.height
-            else negative,
-            20,
-        ),
+        "figures_cover": str(day),
+        "order_lines": int(companies["line_count"].sum()),
+        "figures_by_company": preview_table(companies, 62),
+        **_negative(own.negative.drop("order_date")),
     }
-    if daily.height:
-        totals = daily.group_by("order_date", "company", "functional_currency").agg(
-            pl.col("net_revenue", "cogs", "freight", "contribution_margin").sum()
-        )
-        meta["by_day_and_company"] = preview_table(totals.sort("order_date", "company"), 62)
-        companies = (
-            daily.group_by("company", "functional_currency")
-            .agg(pl.col("net_revenue", "cogs", "freight", "contribution_margin").sum())
-            .rename({"functional_currency": "currency"})
-            .sort("company")
-        )
-        for name in ("net_revenue", "cogs", "freight", "contribution_margin"):
-            # per company in its functional currency: plotted, with the exact text beside it
-            meta.update(money_by_company(companies, name, name))
+    for name in PLOTTED:
+        meta.update(money_by_company(companies, name, name, exact_text=False))
     return meta
+
+
+def _range_metadata(days: list[date], figures: DayFigures) -> Metadata:
+    """A range run's own materialization: the range's days and companies in one table, no
+    plotted figure (each day has its own materialization with its numbers)."""
+    asked = figures.on(days)
+    return {
+        "figures_cover": f"{days[0]} to {days[-1]} (the whole range)",
+        "order_lines": int(asked.by_company["line_count"].sum()),
+        "by_day_and_company": preview_table(asked.by_company, 62),
+        **_negative(asked.negative),
+    }
+
+
+def _negative(orders: pl.DataFrame) -> Metadata:
+    return {
+        "negative_margin_orders": orders.height,
+        "negative_margin_preview": preview_table(orders, NEGATIVE_SHOWN),
+    }
 
 
 @dg.asset(
@@ -169,19 +260,25 @@ def _metadata(
     deps=["order_profit"],
     kinds={"csv", "parquet"},
     description="order_profit, per order and per day for the ERP: CSV (UTF-8 with BOM) and "
-    "Parquet per order day under exports/, written atomically.",
+    "Parquet per order day under exports/, written atomically; profit_restatements per day "
+    "a run was asked through.",
 )
 def profit_exports(context: dg.AssetExecutionContext, reckon: ReckonResource):
     requested = partition_days(context)
     written = 0
     with reckon.warehouse() as con:
         days = _computed_days(context, con, requested)
-        for table in EXPORTED:
+        exports = reckon.layout.exports_dir
+        for table in DAILY_EXPORTS:
             column = OUTPUTS[table].day_column
             frame = read_table(con, table, f'"{column}" IN (SELECT unnest(?))', [days])
             if frame.width:
-                exports = reckon.layout.exports_dir
                 written += len(write_daily_exports(frame, exports, table, column, days))
+        last = requested[-1]
+        for table in RESTATEMENT_EXPORTS:
+            frame = read_table(con, table, "detected_on = ?", [last])
+            if frame.width:
+                written += len(write_daily_exports(frame, exports, table, "detected_on", [last]))
     yield dg.MaterializeResult(metadata={"days_exported": len(days), "files_written": written * 2})
     for event in rematerialised(context, days, requested, RESTATED):
         context.log_event(event)

@@ -5,7 +5,8 @@ customer was charged and what was given back. An order's paid amount is its line
 amount + shipping charged - its discounts (promotion + coupon + points); order-level
 amounts are allocated to its lines by pipelines/profit. Headers and lines arrive in the
 same day's files (the load day); a line without its header in the warehouse is
-quarantined. Refunds arrive on the day they are made and name the line they refund.
+quarantined. Refunds arrive on the day they are made and name the line they refund: units
+of it, or an amount of money (goods kept).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from pipelines.contracts.spec import Column, ForeignKey, RowRule, TableContract
 
 REFUND_KINDS = ("CANCEL", "REFUND", "RETURN")
 """CANCEL: the line was cancelled before it shipped; REFUND: money back, goods kept (a
-partial refund, a lost parcel); RETURN: money back for goods sent back (the RETURN movement
-reverses the COGS)."""
+partial refund, a lost parcel; of units, or of an amount: a goodwill or price adjustment);
+RETURN: money back for goods sent back (the RETURN movement reverses the COGS)."""
 
 _MONEY_NOTE = "In the order's `currency`."
 
@@ -122,7 +123,10 @@ ORDER_LINES = TableContract(
 
 ORDER_REFUNDS = TableContract(
     name="order_refunds",
-    description="Refunds, returns and cancellations of order lines, by quantity.",
+    description=(
+        "Refunds, returns and cancellations of order lines: of units, or (a REFUND with the "
+        "goods kept) of an amount."
+    ),
     columns=(
         Column("refund_id", t.ID),
         Column("refunded_at", t.TIMESTAMP),
@@ -131,9 +135,21 @@ ORDER_REFUNDS = TableContract(
         Column(
             "quantity",
             t.QUANTITY,
+            required=False,
             positive=True,
             description=(
                 "Units refunded: that share of every amount allocated to the line is reversed."
+            ),
+        ),
+        Column(
+            "amount",
+            t.MONEY,
+            required=False,
+            positive=True,
+            description=(
+                "Money refunded with the goods kept (a goodwill or price-adjustment REFUND), in "
+                "the order's `currency`: it reduces the line's net revenue, up to what is left "
+                "of it after the line's refunds of units."
             ),
         ),
     ),
@@ -142,6 +158,18 @@ ORDER_REFUNDS = TableContract(
     partition_column="refunded_at",
     daily=True,
     foreign_keys=(ForeignKey(("order_line_id",), "order_lines", ("order_line_id",)),),
+    rules=(
+        RowRule(
+            "quantity",
+            pl.col("quantity").is_null() == pl.col("amount").is_null(),
+            "a refund has exactly one of quantity (units) and amount (money, goods kept)",
+        ),
+        RowRule(
+            "amount",
+            pl.col("amount").is_not_null() & (pl.col("kind") != "REFUND"),
+            "a refund of an amount keeps the goods: its kind is REFUND, not CANCEL or RETURN",
+        ),
+    ),
 )
 
 ORDER_TABLES = (ORDERS, ORDER_LINES, ORDER_REFUNDS)

@@ -38,7 +38,11 @@ _FIGURES = (
     Column("promotion_discount", t.MONEY, description="Allocated from the order (and parent)."),
     Column("coupon_discount", t.MONEY),
     Column("points_discount", t.MONEY),
-    Column("refunded", t.MONEY, description="Goods less discounts reversed by refunds."),
+    Column(
+        "refunded",
+        t.MONEY,
+        description="Goods less discounts reversed by refunds of units, and refunds of an amount.",
+    ),
     Column("net_revenue", t.MONEY, description="gross − discounts − refunded."),
     Column("shipping_income", t.MONEY, description="Shipping charged, allocated, net of refunds."),
     Column("commission_fee", t.MONEY, description="Order-level commission allocated + line fee."),
@@ -66,6 +70,12 @@ ORDER_PROFIT = TableContract(
         Column("sku", t.ID),
         Column("quantity", t.QUANTITY, positive=True),
         Column("refunded_qty", t.QUANTITY, non_negative=True),
+        Column(
+            "refunded_amount",
+            t.MONEY,
+            non_negative=True,
+            description="Of `refunded`: what refunds of an amount (goods kept) took back.",
+        ),
         Column("currency", t.CODE, description="The order's currency."),
         Column("functional_currency", t.CODE),
         Column("fx_rate", t.FX_RATE, description="Of the order date."),
@@ -219,6 +229,11 @@ PROFIT_RESTATEMENTS = TableContract(
     ),
     columns=(
         Column("run_id", t.ID, description="The run that detected and recomputed it."),
+        Column(
+            "detected_on",
+            t.DATE,
+            description="The last day that run was asked for: the export's partition.",
+        ),
         Column("order_date", t.DATE),
         Column("company", t.ID),
         Column("currency", t.CODE, description="The company's functional currency."),
@@ -237,7 +252,13 @@ PROFIT_RESTATEMENTS = TableContract(
         Column("margin_after", t.MONEY),
     ),
     key=("run_id", "order_date", "company"),
-    partition_column="order_date",
+    partition_column="detected_on",
+    exported=True,
+    notes=(
+        "Exported per day like costing_restatements: `exports/profit_restatements/"
+        "<detected_on>.csv` holds every run's record detected on that day (an empty file when "
+        "none), rewritten by each run of it.",
+    ),
 )
 
 PROFIT_TABLES: tuple[TableContract, ...] = (

@@ -7,6 +7,7 @@ cents; revenue is converted to the functional currency at the order date's rate 
 by component, so each identity below holds exactly in both currencies:
 
     net_revenue         = gross_revenue − line, promotion, coupon, points discounts − refunded
+    refunded            = goods less discounts reversed by refunds of units + refunds of an amount
     contribution_margin = net_revenue + shipping_income − platform_fees − cogs − freight
 
 A line is provisional while a parcel of it is unbilled (expected freight), its COGS is
@@ -31,7 +32,12 @@ from pipelines.fx import attach_fx, functional_cents, int64_is_enough
 from pipelines.money import cents_to_money, div_half_up
 from pipelines.profit.costs import cogs_shares, freight_shares, line_cogs, line_freight
 from pipelines.profit.policy import ProfitPolicy
-from pipelines.profit.revenue import LINE_COMPONENTS, header_amounts, line_revenue
+from pipelines.profit.revenue import (
+    GOODS_LESS_DISCOUNTS,
+    LINE_COMPONENTS,
+    header_amounts,
+    line_revenue,
+)
 
 POSTINGS_SCHEMA = pl.Schema(
     {
@@ -68,7 +74,7 @@ FIGURES_C = {
     "contribution_margin": "margin_c",
 }
 """Output column -> the functional-cents column behind it."""
-DISCOUNTS = ("line_discount_c", "promotion_c", "coupon_c", "points_c")
+DISCOUNTS = GOODS_LESS_DISCOUNTS
 
 
 @dataclass(frozen=True)
@@ -100,13 +106,16 @@ class ProfitResult:
     allocations: pl.DataFrame
     """alloc_order_id, kind, order_line_id, share_c."""
     over_refunded: pl.DataFrame
-    """Lines refunded more units than they have (the excess is not reversed twice)."""
+    """Refunds beyond their line (`REFUND_BREAKS_SCHEMA`): units above its quantity, or an
+    amount above the net revenue left; the excess is not reversed, `reason` says so."""
 
 
 def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> ProfitResult:
     policy = policy or ProfitPolicy()
     orders = inputs.orders.lazy()
-    planned, shares = line_revenue(inputs.order_lines.lazy(), orders, inputs.refunds.lazy(), policy)
+    planned, shares, beyond = line_revenue(
+        inputs.order_lines.lazy(), orders, inputs.refunds.lazy(), policy
+    )
     revenue = planned.collect()
     cogs = cogs_shares(revenue.lazy(), inputs.postings.lazy()).collect()
     freight = freight_shares(
@@ -146,9 +155,7 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
         .sort("order_line_id", "shipment_id"),
         header_amounts=header_amounts(orders).collect(),
         allocations=shares.collect(),
-        over_refunded=revenue.filter(pl.col("over_refunded_qty") > 0).select(
-            "order_line_id", "quantity", "over_refunded_qty"
-        ),
+        over_refunded=beyond.collect().sort("order_line_id", "refund_id"),
     )
 
 
@@ -156,7 +163,9 @@ def _margin(frame: pl.DataFrame) -> pl.DataFrame:
     """Revenue components net of refunds in functional cents (each converted on its own,
     so the identities hold exactly after conversion), the margin, and the document figures.
     The document-currency component columns are replaced by the functional ones."""
-    bound = frame.select(pl.max_horizontal(pl.col(*LINE_COMPONENTS).abs().max())).item()
+    bound = frame.select(
+        pl.max_horizontal(pl.col(*LINE_COMPONENTS, "refund_amount_c").abs().max())
+    ).item()
     largest_rate = frame.select(pl.col("_fx_u").max()).item()
     fits = int64_is_enough(bound, largest_rate)
 
@@ -167,22 +176,30 @@ def _margin(frame: pl.DataFrame) -> pl.DataFrame:
     rev = {c: pl.col(f"{c}_r") for c in LINE_COMPONENTS}
     net = {c: doc[c] - rev[c] for c in LINE_COMPONENTS}
     goods_refunded = rev["gross_c"] - pl.sum_horizontal(*(rev[c] for c in DISCOUNTS))
+    amount_refunded = pl.col("refund_amount_c")
     fees_doc = net["commission_c"] + net["line_fee_c"] + net["payment_fee_c"]
     functional = frame.with_columns(
         *(f(doc[c]).alias(f"fn_{c}") for c in ("gross_c", *DISCOUNTS)),
-        f(goods_refunded).alias("fn_refunded_c"),
+        f(goods_refunded).alias("fn_refunded_units_c"),
+        f(amount_refunded).alias("fn_refunded_amount_c"),
         f(net["shipping_c"]).alias("fn_shipping_net_c"),
         f(net["commission_c"] + net["line_fee_c"]).alias("fn_commission_net_c"),
         f(net["payment_fee_c"]).alias("fn_payment_fee_net_c"),
         doc["gross_c"].alias("gross_doc_c"),
-        (doc["gross_c"] - pl.sum_horizontal(*(doc[c] for c in DISCOUNTS)) - goods_refunded).alias(
-            "net_doc_c"
-        ),
+        (
+            doc["gross_c"]
+            - pl.sum_horizontal(*(doc[c] for c in DISCOUNTS))
+            - goods_refunded
+            - amount_refunded
+        ).alias("net_doc_c"),
         net["shipping_c"].alias("shipping_doc_c"),
         fees_doc.alias("fees_doc_c"),
-    ).drop(*LINE_COMPONENTS, *(f"{c}_r" for c in LINE_COMPONENTS))
+    ).drop(*LINE_COMPONENTS, *(f"{c}_r" for c in LINE_COMPONENTS), "refund_amount_c")
     functional = functional.rename({c: c[3:] for c in functional.columns if c.startswith("fn_")})
     discounts = pl.sum_horizontal(*DISCOUNTS)
+    functional = functional.with_columns(
+        refunded_c=pl.col("refunded_units_c") + pl.col("refunded_amount_c")
+    )
     return functional.with_columns(
         net_c=pl.col("gross_c") - discounts - pl.col("refunded_c"),
         fees_c=pl.col("commission_net_c") + pl.col("payment_fee_net_c"),
@@ -254,6 +271,7 @@ def _line_table(lines: pl.DataFrame) -> pl.DataFrame:
     return (
         lines.with_columns(
             *_money_figures(),
+            cents_to_money("refunded_amount_c").alias("refunded_amount"),
             margin_pct(pl.col("margin_c"), pl.col("net_c") + pl.col("shipping_net_c")).alias(
                 "margin_pct"
             ),

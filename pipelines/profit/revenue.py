@@ -5,14 +5,17 @@ charged, order-level fees) are allocated to the order's SKU lines pro rata to li
 (or quantity, by policy) by cumulative rounding, so they sum to the order's figures
 exactly; a split order's parent allocates its amounts over its children's lines (a child
 allocates its own over its own); a refund of q of a line's Q units reverses q/Q of every
-amount on the line. All figures here are integer cents in the order's currency.
+amount on the line; a refund of an amount (goods kept) reduces the line's net revenue only,
+up to what its refunds of units left of it. All figures here are integer cents in the
+order's currency.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from pipelines.money import div_half_up, money_to_cents
+from pipelines.contracts import types as t
+from pipelines.money import cents_to_money, div_half_up, money_to_cents
 from pipelines.profit.allocation import allocate
 from pipelines.profit.policy import ProfitPolicy
 
@@ -26,7 +29,22 @@ ORDER_AMOUNTS = {
 }
 """Order-level amount (ORDERS column) -> the line column its allocation lands in."""
 LINE_COMPONENTS = ("gross_c", "line_discount_c", "line_fee_c", *ORDER_AMOUNTS.values())
-"""Every amount on a line, each reversed on its own by a refund."""
+"""Every amount on a line, each reversed on its own by a refund of units."""
+GOODS_LESS_DISCOUNTS = ("line_discount_c", "promotion_c", "coupon_c", "points_c")
+"""What a line's goods amount is net of: its net revenue is gross_c less these."""
+REFUND_BREAKS_SCHEMA = pl.Schema(
+    {
+        "refund_id": pl.String(),
+        "order_line_id": pl.String(),
+        "kind": pl.String(),
+        "currency": pl.String(),
+        "excess_quantity": pl.Int64(),
+        "excess_amount": t.MONEY,
+        "reason": pl.String(),
+    }
+)
+"""A refund that goes beyond its line, and by how much (units, or money in the order's
+currency): the excess is not reversed, and `reason` says why."""
 
 
 def header_amounts(orders: pl.LazyFrame) -> pl.LazyFrame:
@@ -91,24 +109,35 @@ def line_revenue(
     orders: pl.LazyFrame,
     refunds: pl.LazyFrame,
     policy: ProfitPolicy,
-) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """(lines with every component in cents and what refunds reversed, the allocations).
+) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
+    """(lines with every component in cents and what refunds reversed, the allocations,
+    the refunds beyond their line: `REFUND_BREAKS_SCHEMA`).
 
     Component columns (`LINE_COMPONENTS`) hold the amounts before refunds; `<name>_r` the
-    part a refund reversed. A cancelled order refunds every line in full."""
+    part refunds of units reversed; `refund_amount_c` what refunds of an amount took back.
+    A cancelled order refunds every line in full. Refunds of units come first (each reverses
+    its share of the line's original amounts); refunds of an amount then take, in the order
+    they were made, what is left of the line's net revenue; neither goes beyond the line,
+    and what would is reported (the third frame), never reversed."""
     priced = priced_lines(lines, orders)
     shares = allocations(priced, header_amounts(orders), policy)
     per_line = shares.group_by("order_line_id").agg(
         pl.col("share_c").filter(pl.col("kind") == kind).sum().alias(column)
         for kind, column in ORDER_AMOUNTS.items()
     )
-    refunded = refunds.group_by("order_line_id").agg(
-        pl.col("quantity").sum().alias("_refund_qty"),
-        pl.col("kind").unique().sort().str.join(",").alias("_refund_kinds"),
+    line_qty = priced.select("order_line_id", "currency", pl.col("quantity").alias("_room"))
+    units = _within(
+        refunds.filter(pl.col("quantity").is_not_null()).join(line_qty, on="order_line_id"),
+        "quantity",
+    )
+    refunded = units.group_by("order_line_id").agg(pl.col("quantity").sum().alias("_refund_qty"))
+    kinds = refunds.group_by("order_line_id").agg(
+        pl.col("kind").unique().sort().str.join(",").alias("_refund_kinds")
     )
     out = (
         priced.join(per_line, on="order_line_id", how="left")
         .join(refunded, on="order_line_id", how="left")
+        .join(kinds, on="order_line_id", how="left")
         .with_columns(pl.col(c).fill_null(0) for c in ORDER_AMOUNTS.values())
         .with_columns(
             refunded_qty=pl.when(pl.col("cancelled"))
@@ -117,7 +146,6 @@ def line_revenue(
             refund_kinds=pl.when(pl.col("cancelled"))
             .then(pl.lit("CANCEL"))
             .otherwise(pl.col("_refund_kinds")),
-            over_refunded_qty=(pl.col("_refund_qty").fill_null(0) - pl.col("quantity")).clip(0),
         )
         .with_columns(
             *(
@@ -129,4 +157,76 @@ def line_revenue(
         )
         .drop("_refund_qty", "_refund_kinds")
     )
-    return out, shares
+    net_left = (
+        pl.col("gross_c")
+        - pl.col("gross_c_r")
+        - pl.sum_horizontal(pl.col(c) - pl.col(f"{c}_r") for c in GOODS_LESS_DISCOUNTS)
+    )
+    left = out.select("order_line_id", "currency", net_left.alias("_room"))
+    amounts = _within(
+        refunds.filter(pl.col("amount").is_not_null())
+        .with_columns(money_to_cents("amount").alias("_amount_c"))
+        .join(left, on="order_line_id"),
+        "_amount_c",
+    )
+    taken = amounts.group_by("order_line_id").agg(pl.col("_applied").sum().alias("refund_amount_c"))
+    out = out.join(taken, on="order_line_id", how="left").with_columns(
+        pl.col("refund_amount_c").fill_null(0)
+    )
+    return out, shares, _refund_breaks(units, amounts)
+
+
+def _within(refunds: pl.LazyFrame, value: str) -> pl.LazyFrame:
+    """Each refund's `_applied` part of `value`: what fits in its line's `_room` after the
+    line's earlier refunds (by refunded_at, refund_id), set-based: with C_i the running sum,
+    min(C_i, room) − min(C_{i−1}, room). `_room_before`: the room the refund found."""
+    ranked = refunds.sort("order_line_id", "refunded_at", "refund_id")
+    running = pl.col(value).cum_sum().over("order_line_id")
+    room = pl.col("_room").clip(lower_bound=0)
+    before = pl.min_horizontal(running - pl.col(value), room)
+    return ranked.with_columns(
+        _applied=pl.min_horizontal(running, room) - before, _room_before=room - before
+    )
+
+
+def _refund_breaks(units: pl.LazyFrame, amounts: pl.LazyFrame) -> pl.LazyFrame:
+    """The refunds whose value did not all fit in their line, with by how much and why."""
+    excess_units = pl.col("quantity") - pl.col("_applied")
+    by_units = units.filter(excess_units > 0).select(
+        "refund_id",
+        "order_line_id",
+        "kind",
+        "currency",
+        excess_units.alias("excess_quantity"),
+        pl.lit(None, t.MONEY).alias("excess_amount"),
+        pl.format(
+            "refunds {} unit(s) where {} of the line's {} are left: {} not reversed",
+            "quantity",
+            "_room_before",
+            "_room",
+            excess_units,
+        ).alias("reason"),
+    )
+    excess_c = pl.col("_amount_c") - pl.col("_applied")
+
+    def shown(cents: pl.Expr) -> pl.Expr:
+        return pl.format("{} {}", cents_to_money(cents).cast(pl.String), pl.col("currency"))
+
+    by_amount = amounts.filter(excess_c > 0).select(
+        "refund_id",
+        "order_line_id",
+        "kind",
+        "currency",
+        pl.lit(None, t.QUANTITY).alias("excess_quantity"),
+        cents_to_money(excess_c).alias("excess_amount"),
+        pl.format(
+            "refunds {} where {} of the line's net revenue is left (after its refunds of units "
+            "and earlier refunds of an amount): {} not reversed",
+            shown(pl.col("_amount_c")),
+            shown(pl.col("_room_before")),
+            shown(excess_c),
+        ).alias("reason"),
+    )
+    return pl.concat([by_units, by_amount]).select(
+        pl.col(c).cast(d) for c, d in REFUND_BREAKS_SCHEMA.items()
+    )

@@ -37,11 +37,13 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dg.DagsterInsta
     assert {e.check_name for e in checks} == {
         "allocations_sum_exactly",
         "shipped_lines_have_cogs",
+        "refunds_within_the_line",
         "totals_tie_back",
         # one key check per exported table (assets/defs/export_keys.py)
         "order_profit_unique_key",
         "order_profit_orders_unique_key",
         "profit_daily_unique_key",
+        "profit_restatements_unique_key",
     }
     assert all(e.passed for e in checks), [e.check_name for e in checks if not e.passed]
     return data, instance
@@ -90,7 +92,20 @@ def test_split_orders_and_merged_parcels_carry_their_share(ran) -> None:
             "AND fulfilment_order_id LIKE 'SO%' AND freight > 0",
         )
         refunded = _one(con, "SELECT count(*) FROM order_profit WHERE refunded > 0")
+        # the demo's price adjustments (refunds of an amount, goods kept) reach their lines
+        adjusted = _one(
+            con, "SELECT count(DISTINCT order_line_id) FROM order_refunds WHERE amount > 0"
+        )
+        taken = _one(con, "SELECT count(*) FROM order_profit WHERE refunded_amount > 0")
+        asked, got = con.sql(
+            "SELECT sum(r.amount), sum(p.refunded_amount) FROM order_profit p "
+            "JOIN (SELECT order_line_id, sum(amount) AS amount FROM order_refunds "
+            "WHERE amount > 0 GROUP BY ALL) r USING (order_line_id) "
+            "WHERE p.currency = p.functional_currency"
+        ).fetchall()[0]
     assert split > 0 and merged_freight > 0 and refunded > 0
+    assert adjusted > 0 and taken == adjusted
+    assert got == asked
 
 
 def test_exports_are_written_and_a_rerun_changes_nothing(ran) -> None:

@@ -66,13 +66,22 @@ _MONEY_ORDER = {c.name for c in ORDERS.columns if c.dtype == pl.Decimal(18, 2)}
 _MONEY_LINE = {c.name for c in ORDER_LINES.columns if c.dtype == pl.Decimal(18, 2)}
 
 
-def refund(refund_id: str, order_line_id: str, quantity: int, kind: str = "REFUND") -> dict:
+def refund(
+    refund_id: str,
+    order_line_id: str,
+    quantity: int | None,
+    kind: str = "REFUND",
+    amount: str | None = None,
+    refunded_at: datetime = datetime(2026, 3, 5, 12, 0),
+) -> dict:
+    """A refund of `quantity` units, or (quantity None) of `amount`, goods kept."""
     return {
         "refund_id": refund_id,
-        "refunded_at": datetime(2026, 3, 5, 12, 0),
+        "refunded_at": refunded_at,
         "order_line_id": order_line_id,
         "kind": kind,
         "quantity": quantity,
+        "amount": None if amount is None else money(amount),
     }
 
 

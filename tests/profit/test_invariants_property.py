@@ -3,6 +3,7 @@ hold line by line and in every roll-up (DOMAIN.md: rounding never loses a cent).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import polars as pl
@@ -72,6 +73,10 @@ def scenarios(draw: st.DrawFn):
             )
             if draw(st.booleans()):
                 refunds.append(refund(f"R{lid}", lid, draw(st.integers(1, qty))))
+            for k in range(draw(st.integers(0, 2))):
+                # goodwill or price adjustments, goods kept: up to more than the line's revenue
+                amount = _money(draw(st.integers(1, max(price * qty, 1))))
+                refunds.append(refund(f"RA{lid}-{k}", lid, None, amount=amount))
             postings.append(posting(f"MV{lid}", fulfil, sku, _money(draw(cents))))
             if draw(st.booleans()):
                 back = -draw(st.integers(0, 100_00))
@@ -119,3 +124,44 @@ def test_allocations_sum_exactly_and_margins_are_the_stated_differences(scenario
     assert result.lines["cogs"].sum() == matched["amount"].sum()
     assert result.lines["freight"].sum() == data.shipments["freight"].sum()
     assert result.lines["freight_disputed"].sum() == data.shipments["disputed"].sum()
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_a_refund_of_an_amount_is_in_net_revenue_once_and_never_beyond_it(scenario) -> None:
+    """Against the same orders without the refunds of an amount: the amount taken back is
+    `refunded_amount`, in `refunded` and net revenue once, and nowhere else (shipping,
+    fees, COGS and freight unchanged); no line gives back more than its net revenue left,
+    and what was refunded beyond it is reported, to the cent."""
+    data, policy = scenario
+    result = run(data, policy)
+    units_only = run(replace(data, refunds=data.refunds.filter(pl.col("amount").is_null())), policy)
+    keep = ("shipping_income", "platform_fees", "cogs", "freight", "freight_disputed")
+    key = "order_line_id"
+    both = result.lines.join(units_only.lines, on=key, suffix="_units")
+    for name in keep:
+        assert (both[name] == both[f"{name}_units"]).all(), name
+    assert (both["refunded"] - both["refunded_units"] == both["refunded_amount"]).all()
+    assert (both["net_revenue_units"] - both["net_revenue"] == both["refunded_amount"]).all()
+    margin = both["contribution_margin_units"] - both["contribution_margin"]
+    assert (margin == both["refunded_amount"]).all()
+    assert (units_only.lines["refunded_amount"] == 0).all()
+    # in the order's currency: taken = what is left, at most, and taken + reported = refunded
+    taken = both.select(
+        key, (pl.col("net_revenue_doc_units") - pl.col("net_revenue_doc")).alias("t")
+    )
+    beyond = result.over_refunded.filter(pl.col("excess_amount").is_not_null())
+    asked = data.refunds.filter(pl.col("amount").is_not_null())
+    per_line = (
+        asked.group_by(key)
+        .agg(pl.col("amount").sum())
+        .join(beyond.group_by(key).agg(pl.col("excess_amount").sum()), on=key, how="left")
+        .join(taken, on=key)
+        .join(both.select(key, "net_revenue_doc", "net_revenue_doc_units"), on=key)
+        .with_columns(pl.col("excess_amount").fill_null(0))
+    )
+    assert (per_line["t"] + per_line["excess_amount"] == per_line["amount"]).all()
+    floor = pl.min_horizontal(pl.col("net_revenue_doc_units"), pl.lit(0))
+    assert per_line.filter(pl.col("net_revenue_doc") < floor).is_empty()
+    over = per_line.filter(pl.col("excess_amount") > 0)
+    assert (over["net_revenue_doc"] == over.select(floor).to_series()).all()

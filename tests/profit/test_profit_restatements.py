@@ -16,9 +16,9 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
-from pipelines.contracts.orders import ORDER_LINES, ORDERS
 from reckon.runner import run_range
 from tests.operations.restatement_data import (
     BACKDATED_RECEIPT,
@@ -29,44 +29,13 @@ from tests.operations.restatement_data import (
     write_data,
     write_extract,
 )
+from tests.profit.orders_data import write_orders
 
 # Dagster runs of the nightly and profit jobs over a hand-built ledger.
 pytestmark = pytest.mark.slow
 
 JAN5, JAN6, JAN7, JAN8, JAN9, JAN10 = DAYS
 PROFIT_EXPORTS = ("order_profit", "order_profit_orders", "profit_daily")
-ORDERED = {
-    # order (= the warehouse order its issue names), day, company, currency, sku, qty, price
-    "SO-1": (JAN5, "CN01", "CNY", "MUG-01", 30, "25.00"),
-    "SO-2": (JAN6, "CN01", "CNY", "MUG-01", 20, "25.00"),
-    "SO-12": (JAN6, "US01", "USD", "LAMP-02", 4, "19.90"),
-    "SO-4": (JAN7, "CN01", "CNY", "MUG-01", 60, "24.00"),
-    "SO-5": (JAN8, "CN01", "CNY", "MUG-01", 30, "25.00"),
-    "SO-13": (JAN8, "US01", "USD", "LAMP-02", 3, "19.90"),
-    "SO-7": (JAN9, "CN01", "CNY", "MUG-01", 20, "26.00"),
-}
-"""Each ordered at 06:00 on the day its issue ships (12:00 or 15:00)."""
-
-
-def write_orders(data: Path, days: list[date]) -> None:
-    """The order centre's extracts of `days` (an empty one for a day without orders)."""
-    for day in days:
-        orders, lines = [",".join(ORDERS.column_names)], [",".join(ORDER_LINES.column_names)]
-        for order, (on, company, currency, sku, qty, price) in ORDERED.items():
-            if on != day:
-                continue
-            # order_id,parent,channel,shop,company,currency,buyer,ordered,paid,cancelled,
-            # shipping,promotion,coupon,points,commission,payment
-            orders.append(
-                f"{order},,OWN_SITE,SHOP-1,{company},{currency},,{day} 06:00:00,,,"
-                "5.00,2.00,0.00,0.00,1.50,0.30"
-            )
-            # order_line_id,order_id,fulfilment_order_id,sku,quantity,unit_price,discount,fee
-            lines.append(f"{order}-1,{order},,{sku},{qty},{price},0.00,")
-        for name, rows in (("orders", orders), ("order_lines", lines)):
-            path = data / name / f"{day}.csv"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
 def _run(data: Path, first: date, last: date, instance: dg.DagsterInstance, job: str = "nightly"):
@@ -145,6 +114,23 @@ def test_a_backdated_receipt_restates_the_margins_of_the_days_costing_rewrote(
     ]
     status = warehouse_query(data, "SELECT status FROM order_profit WHERE order_id = 'SO-7'")
     assert status.rows() == [("FINAL",)]
+    _check_the_record_is_exported(data, clean)
+
+
+def _check_the_record_is_exported(data: Path, clean: Path) -> None:
+    """The ERP receives the record as costing's: one file per day a run was asked through,
+    the run's rows in it, CSV with a BOM and Parquet; a clean run's file of that day is
+    empty (it restated nothing)."""
+    folder = data / "exports" / "profit_restatements"
+    order = ["order_date", "company"]
+    stored = warehouse_query(data, "SELECT * FROM profit_restatements").sort(order)
+    exported = pl.read_parquet(folder / f"{JAN10}.parquet").sort(order)
+    assert exported.height == 4 and exported.equals(stored)
+    assert exported["detected_on"].unique().to_list() == [JAN10]
+    assert (folder / f"{JAN10}.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert pl.read_parquet(
+        clean / "exports" / "profit_restatements" / f"{JAN10}.parquet"
+    ).is_empty()
 
 
 def test_a_profit_rerun_with_nothing_changed_restates_nothing(

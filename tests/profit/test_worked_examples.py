@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
-from pipelines.profit import ProfitPolicy
+from pipelines.profit import ProfitInputs, ProfitPolicy
 from pipelines.profit.invariants import allocation_breaks, margin_breaks
 from tests.profit.builders import (
     figures,
@@ -190,3 +191,101 @@ def test_margin_identity_holds_in_functional_currency_after_conversion() -> None
     assert row["gross_revenue_doc"] == D("29.97")
     assert margin_breaks(result.lines).is_empty()
     assert margin_breaks(result.orders).is_empty()
+
+
+def _price_adjusted(refunds: list[dict]) -> ProfitInputs:
+    """2 × 20.00 with 4.00 promotion, 5.00 shipping and 3.00 commission; issued at 16.00,
+    one parcel billed 6.00."""
+    return inputs(
+        [order("O1", promotion_discount="4.00", shipping_charged="5.00", commission_fee="3.00")],
+        [line("L1", "O1", unit_price="20.00", quantity=2, sku="SKU-A")],
+        refunds=refunds,
+        postings=[posting("MV1", "O1", "SKU-A", "16.00")],
+        shipments=[shipment("S1", "O1", "6.00", True)],
+    )
+
+
+FIGURES = (
+    "refunded",
+    "refunded_amount",
+    "net_revenue",
+    "shipping_income",
+    "platform_fees",
+    "cogs",
+    "freight",
+    "contribution_margin",
+)
+
+
+def test_a_refund_of_an_amount_reduces_the_net_revenue_only() -> None:
+    """A 5.00 price adjustment, goods kept: net revenue 36.00 − 5.00 = 31.00; shipping,
+    fees, COGS and freight unchanged; margin 31.00 + 5.00 − 3.00 − 16.00 − 6.00 = 11.00."""
+    result = run(_price_adjusted([refund("R1", "L1", None, amount="5.00")]))
+    assert figures(result, "L1", *FIGURES) == (
+        D("5.00"),
+        D("5.00"),
+        D("31.00"),
+        D("5.00"),
+        D("3.00"),
+        D("16.00"),
+        D("6.00"),
+        D("11.00"),
+    )
+    assert figures(result, "L1", "refunded_qty", "net_revenue_doc", "status") == (
+        0,
+        D("31.00"),
+        "FINAL",
+    )
+    assert result.over_refunded.is_empty()
+    assert margin_breaks(result.lines).is_empty() and margin_breaks(result.orders).is_empty()
+
+
+def test_refunds_of_an_amount_take_what_the_refunds_of_units_left_and_never_more() -> None:
+    """One unit refunded (half of everything: 20.00 − 2.00 = 18.00, shipping 2.50, fees
+    1.50), then 5.00 and 15.00 refunded with the goods kept: 18.00 of net revenue is left,
+    5.00 and 13.00 of them are taken, the last 2.00 is not reversed and is reported."""
+    result = run(
+        _price_adjusted(
+            [
+                refund("R1", "L1", 1, refunded_at=datetime(2026, 3, 7, 9, 0)),
+                refund("R2", "L1", None, amount="5.00", refunded_at=datetime(2026, 3, 5, 9, 0)),
+                refund("R3", "L1", None, amount="15.00", refunded_at=datetime(2026, 3, 6, 9, 0)),
+            ]
+        )
+    )
+    # 0.00 + 2.50 − 1.50 − 16.00 − 6.00 = −21.00; COGS stays (REFUND: the goods are kept)
+    assert figures(result, "L1", *FIGURES) == (
+        D("36.00"),
+        D("18.00"),
+        D("0.00"),
+        D("2.50"),
+        D("1.50"),
+        D("16.00"),
+        D("6.00"),
+        D("-21.00"),
+    )
+    assert result.over_refunded.rows() == [
+        (
+            "R3",
+            "L1",
+            "REFUND",
+            "USD",
+            None,
+            D("2.00"),
+            "refunds 15.00 USD where 13.00 USD of the line's net revenue is left (after its "
+            "refunds of units and earlier refunds of an amount): 2.00 USD not reversed",
+        )
+    ]
+    assert result.orders.row(0, named=True)["largest_cost"] == "COGS"
+
+
+def test_units_refunded_beyond_the_line_are_reported_not_reversed_twice() -> None:
+    result = run(_price_adjusted([refund("R1", "L1", 1), refund("R2", "L1", 2, kind="RETURN")]))
+    assert figures(result, "L1", "refunded_qty", "refunded", "net_revenue") == (
+        2,
+        D("36.00"),
+        D("0.00"),
+    )
+    assert result.over_refunded.select("refund_id", "excess_quantity", "reason").rows() == [
+        ("R2", 1, "refunds 2 unit(s) where 1 of the line's 2 are left: 1 not reversed")
+    ]
