@@ -210,6 +210,7 @@ def _if_tables(
 
 
 def _xor(part: str) -> str:
+    """SQL: a day's row hashes of one part folded by XOR, as text (`NO_ROWS` for none)."""
     return (
         f"CAST(coalesce(bit_xor(hashed.row_hash) FILTER (WHERE hashed.part = '{part}'), 0) "
         f"AS VARCHAR) AS {part}_hash"
