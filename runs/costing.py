@@ -163,7 +163,7 @@ def cost_days(
     while chunk_start <= through:
         chunk_end = _chunk_end(chunk_start, days, through, policy.closed_before)
         posted = correction if chunk_start == policy.closed_before else None
-        state = _cost_chunk(con, run, state, (chunk_start, chunk_end), policy, through, posted)
+        state = _cost_chunk(con, run, state, (chunk_start, chunk_end), policy, posted)
         chunk_start = chunk_end + timedelta(days=1)
     _record_restatement(con, run, run_id or f"{start}..{end}", changes, restated, before)
     return run
@@ -218,7 +218,6 @@ def _cost_chunk(
     state: CostingState | None,
     chunk: tuple[date, date],
     policy: CostingPolicy,
-    known_by: date,
     correction: ClosedCorrection | None,
 ) -> CostingState:
     """Cost one chunk, store its outputs, checkpoint and refused rows, add it to the run's
@@ -226,9 +225,9 @@ def _cost_chunk(
     the chunk's first day (the first open day). Nothing of the chunk outlives the call but
     that state, so the next chunk is costed without this one's frames in memory."""
     start, end = chunk
-    # Every chunk sees what is known by the end of the run (`known_by`), as one call over
-    # the range would: a document loaded later than its chunk but by then belongs in it.
-    inputs = engine_inputs(con, start, end, policy, known_by=known_by)
+    # Every chunk sees what is known by the end of the run, as one call over the range
+    # would: a document loaded later than its chunk but by its last day belongs in it.
+    inputs = engine_inputs(con, start, end, policy, known_by=run.computed[1])
     state = _with_issue_costs(con, state, inputs["movements"], start)
     result = cost_range(inputs, state, start, end, _chunk_policy(policy, end))
     outputs = _outputs(result, inputs)
