@@ -159,8 +159,9 @@ def _aged(stays: pl.DataFrame, landed: LandedPostings) -> pl.DataFrame:
 
 
 def _flags(ledger: Ledger, fifo: Fifo, alloc: Allocation, outs: pl.DataFrame) -> pl.DataFrame:
-    """Every movement costed by a fallback rule, provisionally or late, with why; sorted so
-    that one call over a range and a call per day list them alike."""
+    """Every movement of the range costed by a fallback rule, provisionally or late, with
+    why: the ledger's, the overlay's, the landed-cost allocation's, the shortfalls' and the
+    late documents' flags, by movement and flag."""
     found = [
         ledger.flags,
         fifo.flags,
