@@ -162,8 +162,8 @@ def cost_days(
     chunk_start = first
     while chunk_start <= through:
         chunk_end = _chunk_end(chunk_start, days, through, policy.closed_before)
-        posted = correction if chunk_start == policy.closed_before else None
-        state = _cost_chunk(con, run, state, (chunk_start, chunk_end), policy, posted)
+        to_post = correction if chunk_start == policy.closed_before else None
+        state = _cost_chunk(con, run, state, (chunk_start, chunk_end), policy, to_post)
         chunk_start = chunk_end + timedelta(days=1)
     _record_restatement(con, run, run_id or f"{start}..{end}", changes, restated, before)
     return run
@@ -226,7 +226,7 @@ def _cost_chunk(
     that state, so the next chunk is costed without this one's frames in memory."""
     start, end = chunk
     # Every chunk sees what is known by the end of the run, as one call over the range
-    # would: a document loaded later than its chunk but by its last day belongs in it.
+    # would: a document loaded after its chunk but by the run's last day belongs in it.
     inputs = engine_inputs(con, start, end, policy, known_by=run.computed[1])
     state = _with_issue_costs(con, state, inputs["movements"], start)
     result = cost_range(inputs, state, start, end, _chunk_policy(policy, end))
