@@ -397,27 +397,24 @@ class DemoFetch:
 def fetch_demo_bills(
     layout: DataLayout, *, fail_every: int | None = 5, since: date | None = None
 ) -> DemoFetch:
-    """What `make demo` runs: serve every carrier under `bills/api/` on 127.0.0.1 and fetch
-    its bills through the real HTTP connector into the inbox, with every `fail_every`-th
-    request failing transiently so the retries are exercised. The token is random per run
-    and handed to the connector directly (carriers.yaml names an environment variable for
-    real carriers). Page size comes from carriers.yaml `api.page_size` when present.
+    """What `make demo` runs: serve every carrier under `bills/api/` on 127.0.0.1 and pull
+    its bills the way production does (runs/api_bills.py `pull_carrier`: carriers.yaml's
+    `api` block, the token from the environment it names, the since-cursor kept under
+    state/), with every `fail_every`-th request failing transiently so the retries are
+    exercised. The token is random per run and handed over as that environment variable;
+    the retry backoff is shortened to 0.05-1 s, the local server failing on purpose.
+    A carrier with an API folder but no `api` block is pulled with the default settings.
+    `since` starts the cursor at that day. A failed pull raises, naming carrier and reason.
     """
-    from parsers.connectors.http_api import (
-        DEFAULT_PAGE_SIZE,
-        ApiSource,
-        BearerToken,
-        RetryPolicy,
-        fetch_bills,
-    )
+    from pipelines.reconciliation.config import ApiSettings, RetrySettings
+    from runs.api_bills import pull_carrier, write_cursor
+    from storage.config import load_carriers
 
-    page_sizes: dict[str, int] = {}
+    configured: dict[str, ApiSettings] = {}
     if layout.carriers_file.exists():
-        from storage.config import load_carriers
-
         for config in load_carriers(layout.carriers_file).carriers:
             if config.api is not None:
-                page_sizes[config.carrier] = config.api.page_size
+                configured[config.carrier] = config.api
     carriers = (
         sorted(p.name for p in layout.bills_api_dir.iterdir() if p.is_dir())
         if (layout.bills_api_dir.is_dir())
@@ -425,18 +422,18 @@ def fetch_demo_bills(
     )
     token = secrets.token_urlsafe(16)
     result = DemoFetch()
-    policy = RetryPolicy(backoff_base_s=0.05, backoff_max_s=1.0)
+    retries = RetrySettings(backoff_base_s=0.05, backoff_max_s=1.0)
     with CarrierApi(layout, token, fail_every=fail_every, retry_after=0) as api:
         for carrier in carriers:
-            source = ApiSource(
-                api.url,
-                carrier,
-                BearerToken(token),
-                page_size=page_sizes.get(carrier, DEFAULT_PAGE_SIZE),
-                policy=policy,
-            )
-            pulled = fetch_bills(source, layout, since.isoformat() if since else None)
-            result.paths[carrier] = pulled.paths
+            default = ApiSettings(endpoint=api.url, token_env=f"RECKON_{carrier}_TOKEN")
+            settings = configured.get(carrier, default).model_copy(update={"retries": retries})
+            if since is not None:
+                write_cursor(layout, carrier, settings.cursor_field, since.isoformat())
+            env = {settings.token_env or "": token}
+            pulled = pull_carrier(layout, carrier, settings, env=env, base_url=api.url)
+            if not pulled.ok:
+                raise RuntimeError(f"demo API pull of {carrier} failed: {pulled.reason}")
+            result.paths[carrier] = list(pulled.paths)
         result.statuses.update(api.statuses)
     return result
 

@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from parsers.connectors.http_api import (
     ApiSource,
@@ -55,6 +56,8 @@ class CarrierPull:
     restarts: int = 0
     token_refreshes: int = 0
     reason: str | None = None
+    paths: tuple[Path, ...] = ()
+    """The inbox files of the bills listed (written now or had already)."""
 
 
 def _env(env: Mapping[str, str], carrier: str, name: str, what: str) -> str:
@@ -157,6 +160,7 @@ def pull_carrier(
         cursor_after=after,
         restarts=result.restarts,
         token_refreshes=result.token_refreshes,
+        paths=tuple(result.paths),
     )
 
 

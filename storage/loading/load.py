@@ -28,6 +28,18 @@ REJECTED_FILES_TABLE = "quarantine_files"
 REFERENCE_LOAD_KEY = "reference"
 
 
+@dataclass(frozen=True)
+class DayCounts:
+    """What a range load did for one of its load days: the figures that day's partition shows
+    in the UI, as a load of that day alone would report them."""
+
+    files: int
+    rows_loaded: int
+    rows_quarantined: int
+    late_rows: int
+    rejected_files: int
+
+
 @dataclass
 class LoadReport:
     """What one load did; becomes the asset's metadata in the UI."""
@@ -42,6 +54,8 @@ class LoadReport:
     rejected_files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     violations: pl.DataFrame | None = None
+    days: dict[str, DayCounts] = field(default_factory=dict)
+    """Per load day (ISO date), for a daily load; empty for a reference table."""
 
     @property
     def problems(self) -> int:
@@ -95,7 +109,40 @@ def load_daily_range(
     if contract.partition_column and batch.valid.height:
         late = batch.valid.filter(contract.day() < pl.col(LOAD_DATE)).height
     label = days[0].isoformat() if len(days) == 1 else f"{days[0]}..{days[-1]}"
-    return _report(contract, label, files, batch, late)
+    report = _report(contract, label, files, batch, late)
+    report.days = _counts_by_day(contract, days, by_day, batch)
+    return report
+
+
+def _counts_by_day(
+    contract: TableContract,
+    days: list[date],
+    by_day: dict[date, list[Path]],
+    batch: ValidatedBatch,
+) -> dict[str, DayCounts]:
+    """Each load day's share of a range load: one group-by over the loaded and the
+    quarantined rows (a rejected file belongs to the day its name carries)."""
+    late = (contract.day() < pl.col(LOAD_DATE)) if contract.partition_column else pl.lit(False)
+    loaded = {
+        day: (n, n_late)
+        for day, n, n_late in batch.valid.group_by(LOAD_DATE).agg(pl.len(), late.sum()).iter_rows()
+    }
+    quarantined = dict(batch.quarantined.group_by("load_date").len().iter_rows())
+    partitions = [d.isoformat() for d in days]
+    rejected: dict[str, int] = {}
+    for r in batch.rejected_files:
+        day = _partition_of(r.path, partitions)
+        rejected[day] = rejected.get(day, 0) + 1
+    return {
+        day.isoformat(): DayCounts(
+            files=len(by_day.get(day, [])),
+            rows_loaded=loaded.get(day, (0, 0))[0],
+            rows_quarantined=quarantined.get(day, 0),
+            late_rows=loaded.get(day, (0, 0))[1],
+            rejected_files=rejected.get(day.isoformat(), 0),
+        )
+        for day in days
+    }
 
 
 def _reject_stray(

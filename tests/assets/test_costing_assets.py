@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from demo.generate import generate
+from pipelines.contracts.inputs import DAILY_TABLES
 from reckon.runner import run_range
 from runs.costing import ageing_on_days, valuation_on_days
 from tests.assets.events import latest_by_partition
@@ -168,6 +169,17 @@ def _check_each_day_as_its_night(
         if asset == "costing":
             plotted = [k for k in ranged[str(END)] if k.startswith("cogs CN01")]
             assert plotted and isinstance(ranged[str(END)][plotted[0]], dg.FloatMetadataValue)
+    # the daily inputs: each day of the range load shows its own counts, as its night's load
+    for table in [c.name for c in DAILY_TABLES]:
+        ranged = latest_by_partition([range_result], table)
+        nightly = latest_by_partition(nights, table)
+        assert sorted(ranged) == sorted(nightly) == [str(d) for d in DAYS], table
+        for day in DAYS:
+            own = ranged[str(day)]
+            assert {"files", "rows_loaded", "rows_quarantined", "dagster/row_count"} <= set(own)
+            assert {k: nightly[str(day)].get(k) for k in own} == own, (table, day)
+        loaded = [ranged[str(d)]["rows_loaded"].value for d in DAYS]
+        assert len(set(loaded)) > 1 or table != "movements", "each day its own count"
 
 
 def test_a_failing_blocking_check_stops_the_exports(inputs: Path, tmp_path: Path) -> None:
