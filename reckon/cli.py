@@ -7,12 +7,16 @@ import subprocess
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from parsers.cli import parse_file, parsers_app, template_app
 from reckon.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from demo.bad_input import BadInput
+    from storage.layout import DataLayout
 
 app = typer.Typer(
     help="reckon: FIFO costing and carrier-bill reconciliation, run through Dagster.",
@@ -209,39 +213,17 @@ def demo(
     `reckon run`; 0 when exactly the injected bad input was quarantined)."""
     import time
 
-    from demo.bad_input import inject_bad_input, quarantined_as_injected
-    from demo.carrier_api import fetch_demo_bills
-    from demo.generate import generate
+    from demo.bad_input import quarantined_as_injected
     from reckon.summary import demo_summary
     from storage.layout import DataLayout
 
     layout = DataLayout(data.resolve())
     present = not fresh and layout.input_dir("companies").is_dir()
-    generated = layout.extract_days("movements") if present else None
-    if generated and not start and not end:  # the days of the data already there
-        first, last = generated
-    else:
-        last = _day(end) if end else date.today() - timedelta(days=1)
-        first, last = _range(start or str(last - timedelta(days=DEMO_DAYS - 1)), str(last))
+    first, last = _demo_days(layout, present, start, end)
     began = time.perf_counter()
-    if not present:
-        typer.echo(f"1/4 generating demo data into {layout.root} ...")
-        typer.echo(str(generate(layout.root, scale=scale, seed=seed, start=first, end=last)))
-    else:
-        typer.echo(f"1/4 using the demo data already in {layout.root} (--fresh regenerates)")
-    typer.echo("2/4 fetching API bills from the demo carrier API on 127.0.0.1 ...")
-    fetched = fetch_demo_bills(layout)
-    retried = sum(n for code, n in fetched.statuses.items() if code != 200)
-    typer.echo(
-        f"    {sum(len(p) for p in fetched.paths.values())} bills fetched "
-        f"({retried} transient errors retried)"
-    )
-    injected = inject_bad_input(layout, last) if bad_input else None
-    if injected:
-        typer.echo(
-            f"    dropped in bad input to show quarantine: {injected.movements_file.name} "
-            f"(3 bad rows), {injected.bill_file.name} (a damaged bill)"
-        )
+    _demo_data(layout, present, (first, last), scale, seed)
+    _fetch_demo_bills(layout)
+    injected = _inject_bad_input(layout, last) if bad_input else None
     nights = min(nightly, (last - first).days)
     typer.echo(
         f"3/4 running the nightly graph over {first} .. {last - timedelta(days=nights)} as "
@@ -258,6 +240,58 @@ def demo(
     ok = code is ExitCode.OK
     typer.echo(f"demo {'finished' if ok else 'FAILED'} in {time.perf_counter() - began:.0f} s")
     raise typer.Exit(code.value)
+
+
+def _demo_days(
+    layout: DataLayout, present: bool, start: str | None, end: str | None
+) -> tuple[date, date]:
+    """The days the demo covers: those of the data already there when no day is given,
+    else --from .. --to, by default the `DEMO_DAYS` up to yesterday (as after a go-live)."""
+    generated = layout.extract_days("movements") if present else None
+    if generated and not start and not end:
+        return generated
+    last = _day(end) if end else date.today() - timedelta(days=1)
+    return _range(start or str(last - timedelta(days=DEMO_DAYS - 1)), str(last))
+
+
+def _demo_data(
+    layout: DataLayout, present: bool, days: tuple[date, date], scale: int, seed: int
+) -> None:
+    """Step 1: generate the demo data over `days`, unless it is there already (`present`)."""
+    from demo.generate import generate
+
+    if present:
+        typer.echo(f"1/4 using the demo data already in {layout.root} (--fresh regenerates)")
+        return
+    first, last = days
+    typer.echo(f"1/4 generating demo data into {layout.root} ...")
+    typer.echo(str(generate(layout.root, scale=scale, seed=seed, start=first, end=last)))
+
+
+def _fetch_demo_bills(layout: DataLayout) -> None:
+    """Step 2: pull the API carriers' bills from the demo carrier API (with its transient
+    errors, retried), as `api_bill_pulls` does from a real one."""
+    from demo.carrier_api import fetch_demo_bills
+
+    typer.echo("2/4 fetching API bills from the demo carrier API on 127.0.0.1 ...")
+    fetched = fetch_demo_bills(layout)
+    retried = sum(n for code, n in fetched.statuses.items() if code != 200)
+    typer.echo(
+        f"    {sum(len(p) for p in fetched.paths.values())} bills fetched "
+        f"({retried} transient errors retried)"
+    )
+
+
+def _inject_bad_input(layout: DataLayout, day: date) -> BadInput:
+    """A few bad rows and a damaged bill on `day`, so the demo shows the quarantine."""
+    from demo.bad_input import inject_bad_input
+
+    injected = inject_bad_input(layout, day)
+    typer.echo(
+        f"    dropped in bad input to show quarantine: {injected.movements_file.name} "
+        f"(3 bad rows), {injected.bill_file.name} (a damaged bill)"
+    )
+    return injected
 
 
 @app.command("ui")

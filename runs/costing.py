@@ -35,7 +35,12 @@ from pipelines.costing.invariants import (
 )
 from pipelines.costing.state import SCHEMAS
 from pipelines.money import money_to_cents
-from runs.closed_period import closed_correction, forget_corrections, record_correction
+from runs.closed_period import (
+    ClosedCorrection,
+    closed_correction,
+    forget_corrections,
+    record_correction,
+)
 from runs.costing_checkpoints import (
     AGEING,
     AS_OF,
@@ -143,24 +148,9 @@ def cost_days(
     changes = document_changes(con, last_costed, policy.closed_before)
     late_from = earliest_late_day(con, start, end, policy)
     wanted = min(d for d in (start, late_from, changes.restated_from) if d is not None)
-    closed = policy.closed_before
-    if closed is not None and last_costed is not None and last_costed >= closed - timedelta(1):
-        # costed closed days are never rewritten (a correction is posted on the first open day)
-        wanted = max(wanted, closed)
-    checkpoint = latest_checkpoint_before(con, wanted)
-    if checkpoint is None:
-        first_day = first_movement_day(con) or wanted
-        first = min(wanted, first_day)
-        state = None
-    else:
-        first = checkpoint + timedelta(days=1)
-        state = load_checkpoint(con, checkpoint)
-    correction = None
-    if closed is not None and first == closed:
-        correction = closed_correction(con, policy, changes, through, chunk_days, _with_issue_costs)
-        state = correction.state if correction else state
-    elif closed is not None and first < closed:
-        forget_corrections(con, closed)
+    first, state = _starting_point(con, _open_from(wanted, last_costed, policy.closed_before))
+    correction = _closed_period_correction(con, policy, first, changes, through, chunk_days)
+    state = correction.state if correction else state
     run = CostingRun((start, end), (first, through), late_from)
     restated = _restated_window(first, last_costed, changes)
     before = company_figures(con, *restated) if restated else None
@@ -168,41 +158,93 @@ def cost_days(
     # document): left in place, a later recost would start from a stale state.
     drop_checkpoints_from(con, first)
     # Recent days get a checkpoint each, so recosting a few late days restarts close by.
-    if (through - first).days < RECENT_DAYS:
-        chunk_days = 1
+    days = 1 if (through - first).days < RECENT_DAYS else chunk_days
     chunk_start = first
     while chunk_start <= through:
-        chunk_end = _chunk_end(chunk_start, chunk_days, through, policy.closed_before)
-        # Every chunk sees what is known by the end of the run, as one call over the range
-        # would: a document loaded later than its chunk but by `through` belongs in it.
-        inputs = engine_inputs(con, chunk_start, chunk_end, policy, known_by=through)
-        state = _with_issue_costs(con, state, inputs["movements"], chunk_start)
-        result = cost_range(inputs, state, chunk_start, chunk_end, _chunk_policy(policy, chunk_end))
-        outputs = _outputs(result, inputs)
-        if correction is not None and chunk_start == closed:
-            outputs = post_difference(outputs, result.opening, correction.difference, closed)
-        ageing_end = _ageing_at(outputs["costing_ageing_changes"], chunk_end)
-        outputs["costing_ageing_changes"] = _ageing_rows_to_store(
-            con, outputs["costing_ageing_changes"], chunk_start
-        )
-        _store(con, chunk_start, chunk_end, outputs, result.end_state, ageing_end)
-        refused = refused_with_provenance(con, result.refused)
-        replace_slice(con, "costing_quarantine", refused, {"day": (chunk_start, chunk_end)})
-        run.quarantined.append(refused)
-        _tally(run, result, outputs)
-        if correction is not None and chunk_start == closed:
-            record_correction(con, closed, correction)
-        state = result.end_state
-        # Dropped before the next chunk is costed, not when its result replaces them.
-        del inputs, result, outputs, ageing_end
+        chunk_end = _chunk_end(chunk_start, days, through, policy.closed_before)
+        to_post = correction if chunk_start == policy.closed_before else None
+        state = _cost_chunk(con, run, state, (chunk_start, chunk_end), policy, to_post)
         chunk_start = chunk_end + timedelta(days=1)
-    run_id = run_id or f"{start}..{end}"
-    if restated and before is not None:
-        _record_restatement(con, run, run_id, changes, restated, before)
-    else:
-        nothing = pl.DataFrame(schema=COSTING_RESTATEMENTS.schema)
-        store_restatement(con, run_id, through, nothing, changes.documents.clear())
+    _record_restatement(con, run, run_id or f"{start}..{end}", changes, restated, before)
     return run
+
+
+def _open_from(wanted: date, last_costed: date | None, closed_before: date | None) -> date:
+    """The first day to recost: `wanted`, or the first open day once the closed days have
+    been costed, which are never rewritten (a correction is posted on the first open day)."""
+    if (
+        closed_before is not None
+        and last_costed is not None
+        and last_costed >= closed_before - timedelta(1)
+    ):
+        return max(wanted, closed_before)
+    return wanted
+
+
+def _starting_point(
+    con: duckdb.DuckDBPyConnection, wanted: date
+) -> tuple[date, CostingState | None]:
+    """The run's first day and the state carried into it: the day after the latest
+    checkpoint before `wanted`, or the beginning of history (no state) when there is none."""
+    checkpoint = latest_checkpoint_before(con, wanted)
+    if checkpoint is None:
+        return min(wanted, first_movement_day(con) or wanted), None
+    return checkpoint + timedelta(days=1), load_checkpoint(con, checkpoint)
+
+
+def _closed_period_correction(
+    con: duckdb.DuckDBPyConnection,
+    policy: CostingPolicy,
+    first: date,
+    changes: DocumentChanges,
+    through: date,
+    chunk_days: int,
+) -> ClosedCorrection | None:
+    """The closed period's correction, when the run starts on its first open day (its
+    corrected state is where the run starts from, its difference posted on that day). A
+    run starting inside the closed period costs those days afresh: any earlier correction
+    is forgotten."""
+    closed = policy.closed_before
+    if closed is not None and first == closed:
+        return closed_correction(con, policy, changes, through, chunk_days, _with_issue_costs)
+    if closed is not None and first < closed:
+        forget_corrections(con, closed)
+    return None
+
+
+def _cost_chunk(
+    con: duckdb.DuckDBPyConnection,
+    run: CostingRun,
+    state: CostingState | None,
+    chunk: tuple[date, date],
+    policy: CostingPolicy,
+    correction: ClosedCorrection | None,
+) -> CostingState:
+    """Cost one chunk, store its outputs, checkpoint and refused rows, add it to the run's
+    summary, and return the state at its end. `correction`: the closed period's, posted on
+    the chunk's first day (the first open day). Nothing of the chunk outlives the call but
+    that state, so the next chunk is costed without this one's frames in memory."""
+    start, end = chunk
+    # Every chunk sees what is known by the end of the run, as one call over the range
+    # would: a document loaded after its chunk but by the run's last day belongs in it.
+    inputs = engine_inputs(con, start, end, policy, known_by=run.computed[1])
+    state = _with_issue_costs(con, state, inputs["movements"], start)
+    result = cost_range(inputs, state, start, end, _chunk_policy(policy, end))
+    outputs = _outputs(result, inputs)
+    if correction is not None:
+        outputs = post_difference(outputs, result.opening, correction.difference, start)
+    ageing_end = _ageing_at(outputs["costing_ageing_changes"], end)
+    outputs["costing_ageing_changes"] = _ageing_rows_to_store(
+        con, outputs["costing_ageing_changes"], start
+    )
+    _store(con, start, end, outputs, result.end_state, ageing_end)
+    refused = refused_with_provenance(con, result.refused)
+    replace_slice(con, "costing_quarantine", refused, {"day": (start, end)})
+    run.quarantined.append(refused)
+    _tally(run, result, outputs)
+    if correction is not None:
+        record_correction(con, start, correction)
+    return result.end_state
 
 
 def _chunk_end(start: date, days: int, through: date, closed_before: date | None) -> date:
@@ -237,13 +279,18 @@ def _record_restatement(
     run: CostingRun,
     run_id: str,
     changes: DocumentChanges,
-    window: tuple[date, date],
-    before: pl.DataFrame,
+    window: tuple[date, date] | None,
+    before: pl.DataFrame | None,
 ) -> None:
     """Compare the restated days' figures with what they were, and store the record
-    (nothing when no document changed and every figure is the same)."""
-    after = company_figures(con, *window)
+    (nothing when the run recosted no costed day, or no document changed and every
+    figure is the same)."""
     through = run.computed[1]
+    if window is None or before is None:
+        nothing = pl.DataFrame(schema=COSTING_RESTATEMENTS.schema)
+        store_restatement(con, run_id, through, nothing, changes.documents.clear())
+        return
+    after = company_figures(con, *window)
     record = restatement_record(run_id, through, window, changes, before, after)
     documents = changes.documents if record.height else changes.documents.clear()
     store_restatement(con, run_id, through, record, documents)

@@ -30,6 +30,7 @@ from pipelines.profit import (
     SHIPMENT_FREIGHT_SCHEMA,
     ProfitInputs,
     ProfitPolicy,
+    ProfitResult,
     order_profit,
     shipment_freight,
 )
@@ -94,6 +95,22 @@ def profit_days(
     before = _day_figures(con, run.restated_days)
     inputs = _inputs(con, days)
     result = order_profit(inputs, policy)
+    run.counts = _store_outputs(con, result, days)
+    fingerprints = _fingerprint_rows(current, days, run_id)
+    replace_slice(con, "profit_inputs", fingerprints, {"order_date": days})
+    after = result.daily.filter(pl.col("order_date").is_in(run.restated_days))
+    run.restatement = _restatement(run_id, end, changed, before, _figures_of(after))
+    replace_slice(con, "profit_restatements", run.restatement, {"run_id": run_id})
+    run.tie_back = cogs_tie_back(con, days[0], end)
+    freight_gap = freight_tie_back(con, result.lines)
+    run.violations = _violations(inputs, result, run.tie_back, freight_gap)
+    return run
+
+
+def _store_outputs(
+    con: duckdb.DuckDBPyConnection, result: ProfitResult, days: list[date]
+) -> dict[str, int]:
+    """Replace the computed days of every profit table with the result; rows per table."""
     tables = {
         "order_profit": result.lines,
         "order_profit_orders": result.orders,
@@ -103,15 +120,16 @@ def profit_days(
     }
     for name, frame in tables.items():
         replace_slice(con, name, frame.cast(OUTPUTS[name].schema), {"order_date": days})
-        run.counts[name] = frame.height
-    fingerprints = _fingerprint_rows(current, days, run_id)
-    replace_slice(con, "profit_inputs", fingerprints, {"order_date": days})
-    after = result.daily.filter(pl.col("order_date").is_in(run.restated_days))
-    run.restatement = _restatement(run_id, end, changed, before, _figures_of(after))
-    replace_slice(con, "profit_restatements", run.restatement, {"run_id": run_id})
-    run.tie_back = cogs_tie_back(con, days[0], end)
-    freight_gap = freight_tie_back(con, result.lines)
-    run.violations = {
+    return {name: frame.height for name, frame in tables.items()}
+
+
+def _violations(
+    inputs: ProfitInputs, result: ProfitResult, tie_back: pl.DataFrame, freight_gap: pl.DataFrame
+) -> dict[str, pl.DataFrame]:
+    """The rows breaking each of `CHECKS`: an allocation, posting, freight or margin that
+    does not add up; a shipped line without COGS; a COGS or freight total that does not tie
+    back to the journal or the reconciliation (`what`, `kind`, and `difference` there)."""
+    return {
         "allocations_sum_exactly": pl.concat(
             [
                 allocation_breaks(result.header_amounts, result.allocations).select(
@@ -134,7 +152,7 @@ def profit_days(
         "refunds_within_the_line": result.over_refunded,
         "totals_tie_back": pl.concat(
             [
-                run.tie_back.filter(pl.col("difference") != 0).select(
+                tie_back.filter(pl.col("difference") != 0).select(
                     pl.format("{} {}", "posting_date", "company").alias("what"),
                     pl.lit("COGS").alias("kind"),
                     pl.col("difference").cast(pl.String).alias("difference"),
@@ -143,7 +161,6 @@ def profit_days(
             ]
         ),
     }
-    return run
 
 
 HASHES = pl.Schema(
@@ -175,8 +192,11 @@ POSTING_COLUMNS = [
     "amount",
     "provisional_open",
 ]
-_NO_HASHES = "SELECT NULL::VARCHAR AS f, NULL::VARCHAR AS sku, NULL::UBIGINT AS h WHERE FALSE"
-_NO_DAY_HASHES = "SELECT NULL::DATE AS order_date, NULL::UBIGINT AS h WHERE FALSE"
+_NO_HASHES = (
+    "SELECT NULL::VARCHAR AS fulfilment_order_id, NULL::VARCHAR AS sku, NULL::UBIGINT AS row_hash"
+    " WHERE FALSE"
+)
+_NO_DAY_HASHES = "SELECT NULL::DATE AS order_date, NULL::UBIGINT AS row_hash WHERE FALSE"
 
 
 def _row_hash(alias: str, columns: list[str]) -> str:
@@ -195,6 +215,50 @@ def _if_tables(
     return query if all(table_exists(con, t) for t in tables) else (empty or _NO_HASHES)
 
 
+def _xor(part: str) -> str:
+    """SQL: a day's row hashes of one part folded by XOR, as text (`NO_ROWS` for none)."""
+    return (
+        f"CAST(coalesce(bit_xor(hashed.row_hash) FILTER (WHERE hashed.part = '{part}'), 0) "
+        f"AS VARCHAR) AS {part}_hash"
+    )
+
+
+_DAY_READS = f"""
+        day_orders AS (
+            SELECT {day_of(ORDERS)} AS order_date, order_id, parent_order_id FROM orders
+        ),
+        read_orders AS (
+            SELECT order_date, order_id FROM day_orders
+            UNION
+            SELECT order_date, parent_order_id FROM day_orders WHERE parent_order_id IS NOT NULL
+        ),
+        read_lines AS (
+            SELECT r.order_date, l.* FROM read_orders r JOIN order_lines l USING (order_id)
+        ),
+        targets AS (
+            SELECT DISTINCT order_date,
+                   coalesce(fulfilment_order_id, order_id) AS fulfilment_order_id, sku
+            FROM read_lines
+        )"""
+"""SQL CTEs: per order day, the orders its profit reads (the day's and their parents), their
+lines, and the (warehouse order, SKU) pairs whose COGS and parcels the lines take."""
+
+_XOR_PER_DAY = f"""
+        hashed AS (
+            SELECT order_date, 'orders' AS part, row_hash FROM order_rows
+            UNION ALL SELECT order_date, 'cogs', row_hash FROM cogs_rows
+            UNION ALL SELECT order_date, 'freight', row_hash FROM freight_rows
+            UNION ALL SELECT order_date, 'reference', row_hash FROM reference_rows
+        )
+        SELECT d.order_date,
+               {", ".join(_xor(p) for p in PARTS)}
+        FROM (SELECT DISTINCT order_date FROM day_orders) d
+        LEFT JOIN hashed USING (order_date)
+        GROUP BY d.order_date ORDER BY d.order_date"""
+"""SQL: the end of the fingerprint query, each day's `PARTS` folded by XOR into one hash
+each (a day without rows of a part fingerprints as `NO_ROWS`)."""
+
+
 def input_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Per order day with orders (`HASHES`): `orders_hash`, `cogs_hash`, `freight_hash`,
     each the XOR of the 64-bit hash of every distinct input row the day's profit reads
@@ -204,16 +268,49 @@ def input_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     currency's rate into its company's functional currency as of the day (the as-of rule of
     pipelines/fx.py) and the lines' SKU weights and dimensions. XOR, so that the order rows
     come in does not matter and every table is read in one pass."""
-    refunds = (
-        f"""SELECT l.order_date, {_row_hash("r", ORDER_REFUNDS.column_names)} AS h
-            FROM read_lines l JOIN order_refunds r USING (order_line_id)"""
-        if table_exists(con, "order_refunds")
-        else _NO_DAY_HASHES
+    query = f"""
+        WITH {_DAY_READS},
+        order_rows AS (
+            SELECT r.order_date, {_row_hash("o", ORDERS.column_names)} AS row_hash
+            FROM read_orders r JOIN orders o USING (order_id)
+            UNION
+            SELECT order_date, {_row_hash("read_lines", ORDER_LINES.column_names)} FROM read_lines
+            UNION
+            {_refund_hashes(con)}
+        ),
+        cogs_rows AS (
+            SELECT DISTINCT t.order_date, p.row_hash
+            FROM targets t JOIN ({_posting_hashes(con)}) p USING (fulfilment_order_id, sku)
+        ),
+        freight_rows AS (
+            SELECT DISTINCT t.order_date, p.row_hash
+            FROM (SELECT DISTINCT order_date, fulfilment_order_id FROM targets) t
+            JOIN ({_parcel_hashes(con)}) p USING (fulfilment_order_id)
+        ),
+        reference_rows AS ({_reference_hashes(con)}),
+        {_XOR_PER_DAY}
+    """
+    return con.sql(query).pl().cast(HASHES)
+
+
+def _refund_hashes(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL: per order day, the hash of every refund of the day's lines."""
+    return _if_tables(
+        con,
+        ("order_refunds",),
+        f"""SELECT l.order_date, {_row_hash("r", ORDER_REFUNDS.column_names)} AS row_hash
+            FROM read_lines l JOIN order_refunds r USING (order_line_id)""",
+        empty=_NO_DAY_HASHES,
     )
-    postings = _if_tables(
+
+
+def _posting_hashes(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL: per (warehouse order, SKU), the hash of every COGS posting of its issues and
+    their returns, with the provisional cost still open on the issue."""
+    return _if_tables(
         con,
         ("costing_journal_lines", "movements", "costing_cogs"),
-        f"""SELECT t.fulfilment_order_id AS f, t.sku, {_row_hash("p", POSTING_COLUMNS)} AS h
+        f"""SELECT t.fulfilment_order_id, t.sku, {_row_hash("p", POSTING_COLUMNS)} AS row_hash
             FROM (
                 SELECT j.movement_id, j.category, j.posting_date, j.company,
                        sum(j.amount) AS amount,
@@ -229,23 +326,38 @@ def input_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                 GROUP BY j.movement_id, j.category, j.posting_date, j.company
             ) p JOIN ({_COGS_TARGETS}) t USING (movement_id)""",
     )
+
+
+def _parcel_hashes(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL: per warehouse order, the hash of every rating of its parcels and of every
+    reconciliation finding on them (the bill lines' approved and disputed amounts)."""
     ratings = _if_tables(
         con,
         ("shipment_ratings",),
-        f"""SELECT s.order_id AS f, NULL AS sku, {_row_hash("s", RATING_COLUMNS)} AS h
-            FROM shipment_ratings s WHERE s.order_id IS NOT NULL""",
+        f"""SELECT rating.order_id AS fulfilment_order_id, NULL AS sku,
+                   {_row_hash("rating", RATING_COLUMNS)} AS row_hash
+            FROM shipment_ratings rating WHERE rating.order_id IS NOT NULL""",
     )
     findings = _if_tables(
         con,
         ("shipment_ratings", "reconciliation_findings"),
-        f"""SELECT s.order_id AS f, NULL AS sku, {_row_hash("x", FINDING_COLUMNS)} AS h
-            FROM reconciliation_findings x JOIN shipment_ratings s USING (shipment_id)
-            WHERE s.order_id IS NOT NULL""",
+        f"""SELECT rating.order_id AS fulfilment_order_id, NULL AS sku,
+                   {_row_hash("finding", FINDING_COLUMNS)} AS row_hash
+            FROM reconciliation_findings finding
+            JOIN shipment_ratings rating USING (shipment_id)
+            WHERE rating.order_id IS NOT NULL""",
     )
-    references = _if_tables(
+    return f"{ratings} UNION ALL {findings}"
+
+
+def _reference_hashes(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL: per order day, the hash of the FX rate each order currency of the day converts
+    at (as of the day), and of the SKU row of each of the day's lines."""
+    rates = _if_tables(
         con,
         ("companies", "fx_rates"),
-        """SELECT d.order_date, hash(d.currency, c.functional_currency, r.rate_date, r.rate) AS h
+        """SELECT d.order_date, hash(d.currency, c.functional_currency, r.rate_date, r.rate)
+                   AS row_hash
             FROM (SELECT DISTINCT r.order_date, o.currency, o.company
                   FROM read_orders r JOIN orders o USING (order_id)) d
             JOIN companies c USING (company)
@@ -257,63 +369,11 @@ def input_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     weights = _if_tables(
         con,
         ("skus",),
-        f"""SELECT DISTINCT l.order_date, {_row_hash("s", SKUS.column_names)} AS h
-            FROM read_lines l JOIN skus s USING (sku)""",
+        f"""SELECT DISTINCT l.order_date, {_row_hash("sku_row", SKUS.column_names)} AS row_hash
+            FROM read_lines l JOIN skus sku_row USING (sku)""",
         empty=_NO_DAY_HASHES,
     )
-    query = f"""
-        WITH day_orders AS (
-            SELECT {day_of(ORDERS)} AS order_date, order_id, parent_order_id FROM orders
-        ),
-        read_orders AS (
-            SELECT order_date, order_id FROM day_orders
-            UNION
-            SELECT order_date, parent_order_id FROM day_orders WHERE parent_order_id IS NOT NULL
-        ),
-        read_lines AS (
-            SELECT r.order_date, l.* FROM read_orders r JOIN order_lines l USING (order_id)
-        ),
-        order_rows AS (
-            SELECT r.order_date, {_row_hash("o", ORDERS.column_names)} AS h
-            FROM read_orders r JOIN orders o USING (order_id)
-            UNION
-            SELECT order_date, {_row_hash("read_lines", ORDER_LINES.column_names)} FROM read_lines
-            UNION
-            {refunds}
-        ),
-        targets AS (
-            SELECT DISTINCT order_date, coalesce(fulfilment_order_id, order_id) AS f, sku
-            FROM read_lines
-        ),
-        cogs_rows AS (
-            SELECT DISTINCT w.order_date, p.h FROM targets w JOIN ({postings}) p USING (f, sku)
-        ),
-        parcels AS ({ratings} UNION ALL {findings}),
-        freight_rows AS (
-            SELECT DISTINCT w.order_date, p.h
-            FROM (SELECT DISTINCT order_date, f FROM targets) w JOIN parcels p USING (f)
-        ),
-        reference_rows AS ({references} UNION {weights}),
-        hashed AS (
-            SELECT order_date, 'orders' AS part, h FROM order_rows
-            UNION ALL SELECT order_date, 'cogs', h FROM cogs_rows
-            UNION ALL SELECT order_date, 'freight', h FROM freight_rows
-            UNION ALL SELECT order_date, 'reference', h FROM reference_rows
-        )
-        SELECT d.order_date,
-               {", ".join(_xor(p) for p in PARTS)}
-        FROM (SELECT DISTINCT order_date FROM day_orders) d
-        LEFT JOIN hashed h USING (order_date)
-        GROUP BY d.order_date ORDER BY d.order_date
-    """
-    return con.sql(query).pl().cast(HASHES)
-
-
-def _xor(part: str) -> str:
-    return (
-        f"CAST(coalesce(bit_xor(h.h) FILTER (WHERE h.part = '{part}'), 0) AS VARCHAR) "
-        f"AS {part}_hash"
-    )
+    return f"{rates} UNION {weights}"
 
 
 def changed_days(
@@ -460,16 +520,18 @@ def _inputs(con: duckdb.DuckDBPyConnection, days: list[date]) -> ProfitInputs:
         schema=ORDER_REFUNDS.schema,
     )
     fulfilments = (
-        lines.select(pl.coalesce("fulfilment_order_id", "order_id").alias("f"), "sku").unique()
+        lines.select(
+            pl.coalesce("fulfilment_order_id", "order_id").alias("fulfilment_order_id"), "sku"
+        ).unique()
         if lines.height
-        else pl.DataFrame(schema={"f": pl.String, "sku": pl.String})
+        else pl.DataFrame(schema={"fulfilment_order_id": pl.String, "sku": pl.String})
     )
     return ProfitInputs(
         orders=_contract_columns(orders, ORDERS.column_names),
         order_lines=_contract_columns(lines, ORDER_LINES.column_names),
         refunds=_contract_columns(refunds, ORDER_REFUNDS.column_names),
         postings=_postings(con, fulfilments),
-        shipments=_shipments(con, fulfilments["f"].unique().to_list()),
+        shipments=_shipments(con, fulfilments["fulfilment_order_id"].unique().to_list()),
         skus=read_table(con, "skus").drop(PROVENANCE, strict=False),
         fx_rates=read_table(con, "fx_rates").drop(PROVENANCE, strict=False),
         companies=read_table(con, "companies").drop(PROVENANCE, strict=False),
@@ -492,7 +554,7 @@ def _postings(con: duckdb.DuckDBPyConnection, wanted: pl.DataFrame) -> pl.DataFr
             f"""
             WITH targets AS (
                 SELECT t.* FROM ({_COGS_TARGETS}) t
-                JOIN __wanted w ON t.fulfilment_order_id = w.f AND t.sku = w.sku
+                JOIN __wanted w USING (fulfilment_order_id, sku)
             ),
             open AS (
                 SELECT movement_id,
@@ -552,11 +614,12 @@ def cogs_tie_back(con: duckdb.DuckDBPyConnection, first: date, end: date) -> pl.
     return con.sql(
         f"""
         WITH lines AS (
-            SELECT DISTINCT coalesce(fulfilment_order_id, order_id) AS f, sku FROM order_lines
+            SELECT DISTINCT coalesce(fulfilment_order_id, order_id) AS fulfilment_order_id, sku
+            FROM order_lines
         ),
         attributable AS (
             SELECT t.movement_id FROM ({_COGS_TARGETS}) t
-            JOIN lines l ON t.fulfilment_order_id = l.f AND t.sku = l.sku
+            JOIN lines l USING (fulfilment_order_id, sku)
         ),
         journal AS (
             SELECT posting_date, company,

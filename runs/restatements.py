@@ -132,6 +132,67 @@ def see_documents(con: duckdb.DuckDBPyConnection, known_by: date, first_day: dat
     con.execute(f"CREATE OR REPLACE TEMP TABLE {SEEN} AS {query}", used)
 
 
+_SIDES = f"""
+        added AS (
+            SELECT source, document_id, company, day, link, content_hash FROM {SEEN}
+            EXCEPT SELECT source, document_id, company, day, link, content_hash FROM {DOCUMENTS}),
+        removed AS (
+            SELECT source, document_id, company, day, link, content_hash FROM {DOCUMENTS}
+            EXCEPT SELECT source, document_id, company, day, link, content_hash FROM {SEEN}),
+        sides AS (
+            SELECT *, TRUE AS is_new FROM added UNION ALL SELECT *, FALSE FROM removed),
+        changed AS (
+            SELECT source, document_id,
+                   coalesce(any_value(company) FILTER (WHERE is_new), any_value(company))
+                       AS company,
+                   min(day) FILTER (WHERE NOT is_new) AS day_before,
+                   min(day) FILTER (WHERE is_new) AS day_after,
+                   bool_or(is_new) AS has_new, bool_or(NOT is_new) AS has_old,
+                   list(DISTINCT link) FILTER (WHERE link IS NOT NULL) AS links
+            FROM sides GROUP BY source, document_id)"""
+"""SQL CTEs: the (document, day, hash) rows only seen now (`added`) or only recorded
+(`removed`), and per document what differs (`changed`): its days before and after, which
+sides it is on, and the purchase documents it links to."""
+
+_EFFECTIVE = f"""
+        postings AS (
+            SELECT company, link, min(day) AS posted FROM (
+                SELECT company, link, day FROM {SEEN} WHERE source = 'landed_costs'
+                UNION ALL
+                SELECT company, link, day FROM {DOCUMENTS} WHERE source = 'landed_costs')
+            GROUP BY company, link),
+        effective AS (
+            SELECT c.source, c.document_id,
+                   least(coalesce(c.day_before, c.day_after), coalesce(c.day_after, c.day_before),
+                         coalesce(min(p.posted), DATE '9999-12-31')) AS from_day
+            FROM changed c
+            LEFT JOIN postings p ON c.source = 'movements' AND p.company = c.company
+                 AND list_contains(c.links, p.link)
+            GROUP BY c.source, c.document_id, c.day_before, c.day_after)"""
+"""SQL CTEs: the day each changed document takes effect from (`effective.from_day`): the
+earlier of its days or, for a receipt line, the earliest posting of a landed cost of its
+purchase document when that is earlier (`postings`, seen or recorded)."""
+
+_CHANGES = f"""
+        WITH {_SIDES},
+        {_EFFECTIVE}
+        SELECT c.source, c.document_id, c.company,
+               CASE WHEN has_new AND has_old THEN 'CHANGED'
+                    WHEN has_new THEN 'ADDED' ELSE 'REMOVED' END AS change,
+               day_before, day_after,
+               greatest(e.from_day, coalesce($closed_before, DATE '0001-01-01')) AS posted_on,
+               e.from_day
+        FROM changed c JOIN effective e USING (source, document_id)
+        WHERE e.from_day <= $last
+          AND (c.source IN ('movements', 'landed_costs') OR c.has_old
+               OR c.company IN (SELECT company FROM {DOCUMENTS} WHERE source = 'movements'))
+        ORDER BY source, document_id
+    """
+"""SQL: every document change taking effect on a costed day (`$last`: the last one), posted
+no earlier than the first open day (`$closed_before`); a reference row seen for the first
+time only for a company with costed documents."""
+
+
 def document_changes(
     con: duckdb.DuckDBPyConnection, last_costed: date | None, closed_before: date | None
 ) -> DocumentChanges:
@@ -151,52 +212,8 @@ def document_changes(
     columns = {c.name: c.dtype for c in COSTING_RESTATED_DOCUMENTS.columns if c.name not in own}
     if last_costed is None or not table_exists(con, DOCUMENTS):
         return DocumentChanges(pl.DataFrame(schema=columns), None)
-    query = f"""
-        WITH added AS (
-            SELECT source, document_id, company, day, link, content_hash FROM {SEEN}
-            EXCEPT SELECT source, document_id, company, day, link, content_hash FROM {DOCUMENTS}),
-        removed AS (
-            SELECT source, document_id, company, day, link, content_hash FROM {DOCUMENTS}
-            EXCEPT SELECT source, document_id, company, day, link, content_hash FROM {SEEN}),
-        sides AS (
-            SELECT *, TRUE AS is_new FROM added UNION ALL SELECT *, FALSE FROM removed),
-        changed AS (
-            SELECT source, document_id,
-                   coalesce(any_value(company) FILTER (WHERE is_new), any_value(company))
-                       AS company,
-                   min(day) FILTER (WHERE NOT is_new) AS day_before,
-                   min(day) FILTER (WHERE is_new) AS day_after,
-                   bool_or(is_new) AS has_new, bool_or(NOT is_new) AS has_old,
-                   list(DISTINCT link) FILTER (WHERE link IS NOT NULL) AS links
-            FROM sides GROUP BY source, document_id),
-        postings AS (
-            SELECT company, link, min(day) AS posted FROM (
-                SELECT company, link, day FROM {SEEN} WHERE source = 'landed_costs'
-                UNION ALL
-                SELECT company, link, day FROM {DOCUMENTS} WHERE source = 'landed_costs')
-            GROUP BY company, link),
-        effective AS (
-            SELECT c.source, c.document_id,
-                   least(coalesce(c.day_before, c.day_after), coalesce(c.day_after, c.day_before),
-                         coalesce(min(p.posted), DATE '9999-12-31')) AS from_day
-            FROM changed c
-            LEFT JOIN postings p ON c.source = 'movements' AND p.company = c.company
-                 AND list_contains(c.links, p.link)
-            GROUP BY c.source, c.document_id, c.day_before, c.day_after)
-        SELECT c.source, c.document_id, c.company,
-               CASE WHEN has_new AND has_old THEN 'CHANGED'
-                    WHEN has_new THEN 'ADDED' ELSE 'REMOVED' END AS change,
-               day_before, day_after,
-               greatest(e.from_day, coalesce($closed_before, DATE '0001-01-01')) AS posted_on,
-               e.from_day
-        FROM changed c JOIN effective e USING (source, document_id)
-        WHERE e.from_day <= $last
-          AND (c.source IN ('movements', 'landed_costs') OR c.has_old
-               OR c.company IN (SELECT company FROM {DOCUMENTS} WHERE source = 'movements'))
-        ORDER BY source, document_id
-    """
     params = {"last": last_costed, "closed_before": closed_before}
-    found = con.sql(query, params=params).pl()
+    found = con.sql(_CHANGES, params=params).pl()
     first = found["posted_on"].min()
     closed = found.filter(pl.col("from_day") < (closed_before or date.min))["from_day"].min()
     return DocumentChanges(

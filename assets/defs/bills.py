@@ -18,41 +18,20 @@ import polars as pl
 
 from assets.metadata import Metadata, preview_table
 from assets.resources import ReckonResource
-from parsers.ingest import (
-    IngestOutcome,
-    ingest_many,
-    list_quarantined,
-    load_parsed,
-    sha256_of,
-    store_raw,
-)
+from parsers.ingest import list_quarantined, store_raw
 from parsers.registry import Registry
 from parsers.validate import not_footing
 from pipelines.contracts.bills import (
     BILL_FILE_STATUS,
     BILL_FILES,
-    BILL_HEADERS,
-    BILL_LINES,
     BILL_QUARANTINE,
     DUPLICATE_FILE,
     FILE_STATUSES,
-    FILE_SUPERSEDED,
-    FILE_WITHDRAWN,
     TAKEN_IN,
 )
-from runs.inbox import (
-    InboxSurvey,
-    Withdrawal,
-    absent_keys,
-    duplicate_reason,
-    first_taken_in,
-    resolve_partition,
-    survey_inbox,
-    withdrawals,
-    withdrawn_copies,
-)
+from runs.bills import inbox_holds, read_bill_records, sort_batch, store_intake, take_in
+from runs.inbox import InboxSurvey, resolve_partition, survey_inbox
 from runs.partition_keys import split_bill_file_key
-from storage.files import is_regular_file
 from storage.layout import DataLayout
 from storage.warehouse import read_table, replace_slice
 
@@ -99,7 +78,9 @@ def bill_files(context: dg.AssetExecutionContext, reckon: ReckonResource) -> dg.
     rows = []
     for key in keys:
         carrier, name, _ = split_bill_file_key(key)
-        if key in stored_rows and not _holds(layout.bills_inbox / carrier / name, stored_rows[key]):
+        if key in stored_rows and not inbox_holds(
+            layout.bills_inbox / carrier / name, stored_rows[key]
+        ):
             # Already in the raw store; the inbox no longer holds it (removed, or a
             # corrected file under its name): bill_lines withdraws it.
             rows.append(tuple(stored_rows[key][c] for c in BILL_FILES.column_names))
@@ -118,28 +99,6 @@ def bill_files(context: dg.AssetExecutionContext, reckon: ReckonResource) -> dg.
             "preview": preview_table(frame.drop("raw_path")),
         }
     )
-
-
-def _holds(path: Path, row: dict[str, str]) -> bool:
-    """Whether the inbox file at `path` still holds the content of the bill_files row."""
-    return is_regular_file(path) and sha256_of(path) == row["sha256"]
-
-
-def _readable_path(inbox: Path, row: dict[str, str]) -> Path:
-    """The inbox file while it still holds this content (it keeps its arrival name), else the
-    raw store's copy."""
-    inbox_path = inbox / row["carrier"] / row["file_name"]
-    return inbox_path if _holds(inbox_path, row) else Path(row["raw_path"])
-
-
-def _frames(outcome: IngestOutcome, parsed_store: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    if outcome.status == "parsed" and outcome.headers is not None and outcome.lines is not None:
-        return outcome.headers, outcome.lines
-    if outcome.status == "already_parsed":
-        stored = load_parsed(parsed_store, outcome.sha256)
-        if stored is not None:
-            return stored
-    return pl.DataFrame(schema=BILL_HEADERS.schema), pl.DataFrame(schema=BILL_LINES.schema)
 
 
 @dg.asset(
@@ -161,73 +120,23 @@ def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
     layout = reckon.layout
     keys = list(context.partition_keys)
     with reckon.warehouse() as con:
-        files = read_table(con, "bill_files", '"partition_key" IN (SELECT unnest(?))', [keys])
-        earlier = read_table(
-            con, BILL_FILE_STATUS.name, "status IN (SELECT unnest(?))", [list(TAKEN_IN)],
-            schema=BILL_FILE_STATUS.schema,
-        )  # fmt: skip
-        copies = read_table(
-            con, BILL_FILE_STATUS.name, "status = 'duplicate'", schema=BILL_FILE_STATUS.schema
-        )
-    by_key = {row["partition_key"]: row for row in files.iter_rows(named=True)}
-    missing = [k for k in keys if k not in by_key]
+        records = read_bill_records(con, keys)
+    missing = records.missing(keys)
     if missing:
         raise dg.Failure(f"bill_files has no record of {missing[:5]}: materialise bill_files first")
-    # the inbox holds the bills in force: what left it is withdrawn, whatever this run covers
-    inbox = survey_inbox(layout.bills_inbox).files
-    gone = withdrawals(inbox, earlier["partition_key"].to_list())
-    # a duplicate owns no lines; once the copy itself left the inbox its row says so too
-    # (its bytes may stay, in the file it duplicates)
-    copies_gone = withdrawn_copies(inbox, copies["partition_key"].to_list())
-    copies_gone_keys = {w.key for w in copies_gone}
-    copies_left = copies.filter(pl.col("partition_key").is_in(copies_gone_keys))
-    absent = set(absent_keys(inbox, keys))
-    gone_keys = [w.key for w in gone]
-    left = earlier.filter(pl.col("partition_key").is_in(gone_keys))
-    earlier = earlier.filter(~pl.col("partition_key").is_in(gone_keys))
-    taken = dict(earlier.sort("partition_key").select("sha256", "partition_key").unique(
-        "sha256", keep="first", maintain_order=True).iter_rows())  # fmt: skip
-    present = [k for k in keys if k not in absent and k not in copies_gone_keys]
-    duplicates = first_taken_in([(k, by_key[k]["sha256"]) for k in present], taken)
-    fresh = [k for k in present if k not in duplicates]
-    items = [(_readable_path(layout.bills_inbox, by_key[k]), by_key[k]["carrier"]) for k in fresh]
-    parsed_store = layout.raw_store.parent / "parsed"
+    batch = sort_batch(records, keys, survey_inbox(layout.bills_inbox).files)
     registry = Registry.default()
     for error in registry.template_errors:
         context.log.warning(error)
-    outcomes = ingest_many(
-        items, layout.raw_store, layout.quarantine_dir / "bills", parsed_store=parsed_store,
-        registry=registry,
-    )  # fmt: skip
-    headers, lines, status = [], [], []
-    for key, outcome in zip(fresh, outcomes, strict=True):
-        file_headers, file_lines = _frames(outcome, parsed_store)
-        headers.append(file_headers)
-        lines.append(file_lines)
-        status.append(_status_row(key, outcome, file_lines))
-    status += [_duplicate_row(by_key[key], first) for key, first in duplicates.items()]
-    status += _withdrawn_rows(left, gone) + _withdrawn_rows(copies_left, copies_gone)
-    headers_frame = pl.concat(
-        [pl.DataFrame(schema=BILL_HEADERS.schema), *headers], how="vertical_relaxed"
-    ).cast(BILL_HEADERS.schema)
-    lines_frame = pl.concat(
-        [pl.DataFrame(schema=BILL_LINES.schema), *lines], how="vertical_relaxed"
-    ).cast(BILL_LINES.schema)
-    status_frame = pl.DataFrame(status, schema=BILL_FILE_STATUS.schema, orient="row")
-    # only the files parsed here own their lines (a duplicate's slice is its first file's);
-    # a withdrawn file's slice is emptied
-    shas = [by_key[k]["sha256"] for k in fresh] + left["sha256"].to_list()
-    written = present + gone_keys + sorted(copies_gone_keys)
+    intake = take_in(batch, layout, registry)
     with reckon.warehouse() as con:
-        replace_slice(con, "bill_headers", headers_frame, {"source_sha256": shas})
-        replace_slice(con, "bill_lines", lines_frame, {"source_sha256": shas})
-        replace_slice(con, "bill_file_status", status_frame, {"partition_key": written})
-    for row in status_frame.filter(pl.col("status") == "withdrawn").iter_rows(named=True):
+        store_intake(con, batch, intake)
+    for row in intake.status.filter(pl.col("status") == "withdrawn").iter_rows(named=True):
         context.log.warning(row["reason"])
-    metadata = _bill_metadata(status_frame, lines_frame)
+    metadata = _bill_metadata(intake.status, intake.lines)
     metadata["template_errors"] = dg.MetadataValue.json(registry.template_errors)
     yield dg.MaterializeResult(metadata=metadata)
-    yield from _bill_checks(headers_frame, lines_frame, status_frame)
+    yield from _bill_checks(intake.headers, intake.lines, intake.status)
     yield dg.AssetCheckResult(
         check_name="every_template_loads",
         passed=not registry.template_errors,
@@ -236,51 +145,6 @@ def bill_lines(context: dg.AssetExecutionContext, reckon: ReckonResource):
             "templates_skipped": len(registry.template_errors),
             "errors": dg.MetadataValue.json(registry.template_errors),
         },
-    )
-
-
-def _withdrawn_rows(left: pl.DataFrame, gone: list[Withdrawal]) -> list[tuple]:
-    """bill_file_status rows of files taken in whose bytes left the inbox (`left`: their
-    previous rows): no lines any more, why, and the correction that replaced them."""
-    by_key = {w.key: w for w in gone}
-    return [
-        (
-            row["partition_key"], row["file_name"], row["sha256"], "withdrawn", row["parser"],
-            row["template_id"], 0, None,
-            FILE_WITHDRAWN if by_key[row["partition_key"]].replaced_by is None
-            else FILE_SUPERSEDED,
-            by_key[row["partition_key"]].reason(row["lines"]), None, None, None,
-        )
-        for row in left.sort("partition_key").iter_rows(named=True)
-    ]  # fmt: skip
-
-
-def _duplicate_row(file: dict[str, str], first: str) -> tuple:
-    """A bill_file_status row for a file whose bytes were already taken in."""
-    reason = duplicate_reason(file["partition_key"], first, file["sha256"])
-    return (
-        file["partition_key"], file["file_name"], file["sha256"], "duplicate", None, None, 0,
-        None, DUPLICATE_FILE, reason, None, None, first,
-    )  # fmt: skip
-
-
-def _status_row(key: str, outcome: IngestOutcome, lines: pl.DataFrame) -> tuple:
-    total = lines["amount"].sum() if lines.height else None
-    status = "quarantined" if outcome.status == "quarantined" else "parsed"
-    return (
-        key,
-        outcome.source_name,
-        outcome.sha256,
-        status,
-        outcome.parser,
-        outcome.template_id,
-        lines.height,
-        total,
-        outcome.error_code,
-        outcome.reason,
-        outcome.locator,
-        "; ".join(outcome.warnings) or None,
-        None,
     )
 
 

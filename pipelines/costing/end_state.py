@@ -71,11 +71,11 @@ def _coalesce(layers: pl.DataFrame) -> pl.DataFrame:
     """
     key = [*POOL, "transfer_id"]
     layers = layers.sort([*key, "position"], nulls_last=False)
-    brk = pl.any_horizontal(
+    new_run = pl.any_horizontal(
         *(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in (*key, "origin_id")),
         (pl.col("origin_a") != pl.col("origin_b").shift(1)).fill_null(True),
     )
-    layers = layers.with_columns(brk.cum_sum().alias("run"))
+    layers = layers.with_columns(new_run.cum_sum().alias("run"))
     merged = layers.group_by("run", maintain_order=True).agg(
         *(pl.col(c).first() for c in LAYER_COLUMNS if c not in MERGED),
         pl.col("origin_b").last(),
@@ -85,23 +85,23 @@ def _coalesce(layers: pl.DataFrame) -> pl.DataFrame:
     return merged.select(LAYER_COLUMNS)
 
 
-def _pool_refs(
-    fifo: Fifo, state: CostingState, components: pl.DataFrame, since: datetime
-) -> pl.DataFrame:
-    """Per pool, the layer that most recently entered it, with its landed cost so far.
-
-    A pool touched in this range takes its last segment's origin and every landed share
-    on that origin (all in effect by the end of the range); an untouched pool keeps its
-    carried reference plus the shares on it that took effect in this range.
-    """
-    landed = components.group_by("origin_id").agg(
+def _landed_by_origin(components: pl.DataFrame, since: datetime) -> pl.DataFrame:
+    """Per origin layer, every landed share on it (`all_landed_cents`) and the part that
+    took effect in this range (`new_landed_cents`): a pool's reference carries the first
+    when it changes, and adds the second when it is carried over."""
+    return components.group_by("origin_id").agg(
         pl.col("share_cents").sum().alias("all_landed_cents"),
         pl.col("share_cents")
         .filter(pl.col("effective_at") >= since)
         .sum()
         .alias("new_landed_cents"),
     )
-    last = (
+
+
+def _entered_last(fifo: Fifo, landed: pl.DataFrame) -> pl.DataFrame:
+    """Per pool touched in this range, its last segment's origin layer with that layer's
+    value, quantity and every landed share on it."""
+    return (
         fifo.segments.sort("in_end")
         .group_by(POOL)
         .agg(pl.col("origin_id").last())
@@ -122,6 +122,11 @@ def _pool_refs(
             pl.col("all_landed_cents").fill_null(0).alias("ref_landed_cents"),
         )
     )
+
+
+def _with_last_inbound(refs: pl.DataFrame, fifo: Fifo, state: CostingState) -> pl.DataFrame:
+    """`refs` with when and by which movement each pool's last inbound came: this range's
+    last, else the carried one (the other warehouses' reference for a pool with none)."""
     last_in = (
         fifo.ins.filter(pl.col("movement_id").is_not_null())
         .sort("seq")
@@ -132,8 +137,8 @@ def _pool_refs(
         )
     )
     carried_in = state.pool_refs.select(*POOL, "last_in_at", "last_in_id")
-    last = (
-        last.join(last_in, on=POOL, how="left")
+    return (
+        refs.join(last_in, on=POOL, how="left")
         .join(carried_in, on=POOL, how="left", suffix="_carried")
         .with_columns(
             pl.coalesce("last_in_at", "last_in_at_carried").alias("last_in_at"),
@@ -141,8 +146,21 @@ def _pool_refs(
         )
         .select(list(POOL_REFS_SCHEMA))
     )
-    kept = (
-        state.pool_refs.join(last.select(POOL), on=POOL, how="anti")
+
+
+def _pool_refs(
+    fifo: Fifo, state: CostingState, components: pl.DataFrame, since: datetime
+) -> pl.DataFrame:
+    """Per pool, the layer that most recently entered it, with its landed cost so far.
+
+    A pool touched in this range takes its last segment's origin and every landed share
+    on that origin (all in effect by the end of the range); an untouched pool keeps its
+    carried reference plus the shares on it that took effect in this range.
+    """
+    landed = _landed_by_origin(components, since)
+    touched = _with_last_inbound(_entered_last(fifo, landed), fifo, state)
+    untouched = (
+        state.pool_refs.join(touched.select(POOL), on=POOL, how="anti")
         .join(landed, left_on="ref_origin_id", right_on="origin_id", how="left")
         .with_columns(
             (pl.col("ref_landed_cents") + pl.col("new_landed_cents").fill_null(0)).alias(
@@ -151,7 +169,7 @@ def _pool_refs(
         )
         .select(list(POOL_REFS_SCHEMA))
     )
-    return pl.concat([kept, last]).cast(POOL_REFS_SCHEMA)
+    return pl.concat([untouched, touched]).cast(POOL_REFS_SCHEMA)
 
 
 def _issue_costs(state: CostingState, outs: pl.DataFrame) -> pl.DataFrame:

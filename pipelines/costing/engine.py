@@ -18,11 +18,11 @@ from pipelines.ageing.ageing import ageing_changes, ageing_on
 from pipelines.as_of import valuation_on
 from pipelines.costing.cogs import cogs, consumption, outbound_costs
 from pipelines.costing.end_state import end_state
-from pipelines.costing.fifo import run_fifo
-from pipelines.costing.landed import landed_postings
+from pipelines.costing.fifo import Fifo, run_fifo
+from pipelines.costing.landed import LandedPostings, landed_postings
 from pipelines.costing.landed_allocation import Allocation, allocate
 from pipelines.costing.late import late_flags
-from pipelines.costing.ledger import prepare_ledger
+from pipelines.costing.ledger import Ledger, prepare_ledger
 from pipelines.costing.policy import CostingPolicy
 from pipelines.costing.postings import inventory_postings
 from pipelines.costing.refusals import refuse_uncostable
@@ -115,20 +115,11 @@ def cost_range(
     content = valued_content(fifo.content, fifo.origins, ledger.moves, state, components)
     stays = residencies(fifo.pieces, content, start)
     landed = landed_postings(stays, alloc)
-    postings = pl.concat(
-        [
-            inventory_postings(ledger.moves, fifo.origins, content, outs, fifo.pieces),
-            landed.capitalised,
-        ]
-    )
+    postings = _postings(ledger, fifo, content, outs, landed)
     carried = opening(state)
-    valuation = daily_valuation(postings, carried)
-    aged = ageing_residencies(stays, landed.entry_correction, landed.ageing_steps)
-    ageing = ageing_changes(aged, start, end, policy.age_buckets)  # before the other outputs:
-    lines = journal_lines(postings, landed.expensed)  # its peak is the range's largest
-    flags = pl.concat(
-        [ledger.flags, fifo.flags, alloc.flags, provisional_flags(outs), late_flags(ledger.late)]
-    )
+    # before the other outputs: its peak is the range's largest
+    ageing = ageing_changes(_aged(stays, landed), start, end, policy.age_buckets)
+    lines = journal_lines(postings, landed.expensed)
     new_state = end_state(fifo, content, state, outs, (components, since))
     return CostingResult(
         start=start,
@@ -138,15 +129,44 @@ def cost_range(
         open_layers=_money(new_state.open_layers),
         open_shortfalls=_money(open_shortfalls(new_state)),
         postings=_money(postings),
-        valuation=_money(valuation),
+        valuation=_money(daily_valuation(postings, carried)),
         opening=_money(carried),
         ageing=_money(ageing),
         landed_cost_allocations=_money(alloc.allocations),
         landed_cost_expensed=_money(landed.expensed),
         journal_lines=_money(lines),
         journals=journals(lines),
-        flags=flags.sort("movement_id", "flag"),
+        flags=_flags(ledger, fifo, alloc, outs),
         late=ledger.late,
         end_state=new_state,
         refused=refused,
     )
+
+
+def _postings(
+    ledger: Ledger, fifo: Fifo, content: pl.DataFrame, outs: pl.DataFrame, landed: LandedPostings
+) -> pl.DataFrame:
+    """Every inventory posting of the range: the movements' own (receipts, issues, transfers
+    and their content, true-ups) and the landed cost capitalised on units still held."""
+    moved = inventory_postings(ledger.moves, fifo.origins, content, outs, fifo.pieces)
+    return pl.concat([moved, landed.capitalised])
+
+
+def _aged(stays: pl.DataFrame, landed: LandedPostings) -> pl.DataFrame:
+    """The slice stays as ageing weighs them: landed cost capitalised during a stay is
+    taken out of its entry value and added from the day it was posted."""
+    return ageing_residencies(stays, landed.entry_correction, landed.ageing_steps)
+
+
+def _flags(ledger: Ledger, fifo: Fifo, alloc: Allocation, outs: pl.DataFrame) -> pl.DataFrame:
+    """Every movement of the range costed by a fallback rule, provisionally or late, with
+    why: the ledger's, the overlay's, the landed-cost allocation's, the shortfalls' and the
+    late documents' flags, by movement and flag."""
+    found = [
+        ledger.flags,
+        fifo.flags,
+        alloc.flags,
+        provisional_flags(outs),
+        late_flags(ledger.late),
+    ]
+    return pl.concat(found).sort("movement_id", "flag")

@@ -73,9 +73,9 @@ def _no_rate_reason(what: str) -> pl.Expr:
     )
 
 
-def _transfer_legs(mv: pl.DataFrame) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+def _transfer_legs(movements: pl.DataFrame) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
     """Transfer legs without an id or sharing one (refused), and the legs left."""
-    legs = mv.filter(pl.col("movement_type").is_in(["TRANSFER_OUT", "TRANSFER_IN"]))
+    legs = movements.filter(pl.col("movement_type").is_in(["TRANSFER_OUT", "TRANSFER_IN"]))
     no_id = legs.filter(pl.col("reference").is_null())
     shared = legs.filter(
         pl.col("reference").is_not_null() & pl.len().over("movement_type", "reference").gt(1)
@@ -101,13 +101,10 @@ def _transfer_legs(mv: pl.DataFrame) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
     ), refused
 
 
-def _disagreeing_legs(
-    legs: pl.DataFrame, state: CostingState, start: date, policy: CostingPolicy
-) -> tuple[list[pl.DataFrame], pl.DataFrame]:
-    """Departures reusing an id in transit, arrivals whose departure disagrees with them
-    (refused); and every arrival with its departure's company."""
-    outs = legs.filter(pl.col("movement_type") == "TRANSFER_OUT")
-    transit = (
+def _in_transit(state: CostingState) -> pl.DataFrame:
+    """The transfers carried in transit from earlier ranges, as departures a TRANSFER_IN of
+    this range may answer (their departure time is not carried: no arrival precedes one)."""
+    return (
         state.open_layers.filter(pl.col("transfer_id").is_not_null())
         .group_by("transfer_id")
         .agg(pl.col("company").first(), pl.col("quantity").sum(), pl.col("transfer_out_id").first())
@@ -119,6 +116,53 @@ def _disagreeing_legs(
             pl.col("transfer_out_id").alias("src_id"),
         )
     )
+
+
+def _disagreement_refusals(reused: pl.DataFrame, arrivals: pl.DataFrame) -> list[pl.DataFrame]:
+    """The refusals of departures reusing an id in transit and of arrivals that disagree
+    with their departure (another quantity, or arriving before it left)."""
+    leaving = pl.col("src_id")
+    return [
+        _refusal(
+            reused,
+            "movements",
+            "movement_id",
+            pl.format("transfer_id_in_transit: transfer id {} is already in transit", "reference"),
+        ),
+        _refusal(
+            arrivals.filter(pl.col("quantity") != pl.col("src_qty")),
+            "movements",
+            "movement_id",
+            pl.format(
+                "transfer_quantity_differs: TRANSFER_IN of {} units, its TRANSFER_OUT {} "
+                "(transfer {}) sent {}",
+                "quantity",
+                leaving,
+                "reference",
+                "src_qty",
+            ),
+        ),
+        _refusal(
+            arrivals.filter(pl.col("src_at") > pl.col("occurred_at")),
+            "movements",
+            "movement_id",
+            pl.format(
+                "transfer_in_before_out: TRANSFER_IN at {} precedes its TRANSFER_OUT {} at {}",
+                "occurred_at",
+                leaving,
+                "src_at",
+            ),
+        ),
+    ]
+
+
+def _disagreeing_legs(
+    legs: pl.DataFrame, state: CostingState, start: date, policy: CostingPolicy
+) -> tuple[list[pl.DataFrame], pl.DataFrame]:
+    """Departures reusing an id in transit, arrivals whose departure disagrees with them
+    (refused); and every arrival with its departure's company."""
+    outs = legs.filter(pl.col("movement_type") == "TRANSFER_OUT")
+    transit = _in_transit(state)
     reused = outs.filter(pl.col("day") >= start).join(
         transit.select("reference"), on="reference", how="semi"
     )
@@ -139,39 +183,87 @@ def _disagreeing_legs(
     )
     if policy.pool == POOL_BY_COMPANY:  # a transfer within one company moves no cost there
         ins = ins.filter(pl.col("src_company") != pl.col("company"))
-    leaving = pl.col("src_id")
+    return _disagreement_refusals(reused, ins), ins.select("movement_id", "company", "src_company")
+
+
+def _unpriceable(
+    dated: pl.DataFrame, in_range: pl.DataFrame, arrivals: pl.DataFrame, rates: pl.DataFrame
+) -> list[pl.DataFrame]:
+    """Priced movements that cannot be valued: a receipt without a unit cost, a unit cost
+    without a currency, a currency without a rate for the day. Every receipt line given is
+    looked at, whatever its day (landed cost weighs them all); gains with a unit cost and
+    intercompany arrivals with a transfer price only in the range."""
+    kind, has_cost = pl.col("movement_type"), pl.col("unit_cost").is_not_null()
+    intercompany = arrivals.filter(pl.col("src_company") != pl.col("company"))
+    priced = pl.concat(
+        [
+            dated.filter(kind == "RECEIPT"),
+            in_range.filter((kind == "ADJUST_GAIN") & has_cost),
+            in_range.filter((kind == "TRANSFER_IN") & has_cost).join(
+                intercompany.select("movement_id"), on="movement_id", how="semi"
+            ),
+        ]
+    )
+    no_cost = priced.filter((kind == "RECEIPT") & ~has_cost)
+    no_currency = priced.filter(has_cost & pl.col("currency").is_null())
+    no_rate = _no_rate(priced.filter(has_cost & pl.col("currency").is_not_null()), rates).filter(
+        pl.col("functional_currency").is_not_null()
+    )
     return [
         _refusal(
-            reused,
+            no_cost,
             "movements",
             "movement_id",
-            pl.format("transfer_id_in_transit: transfer id {} is already in transit", "reference"),
+            pl.lit("receipt_without_unit_cost: a RECEIPT needs a unit cost"),
         ),
         _refusal(
-            ins.filter(pl.col("quantity") != pl.col("src_qty")),
+            no_currency,
             "movements",
             "movement_id",
-            pl.format(
-                "transfer_quantity_differs: TRANSFER_IN of {} units, its TRANSFER_OUT {} "
-                "(transfer {}) sent {}",
-                "quantity",
-                leaving,
-                "reference",
-                "src_qty",
-            ),
+            pl.format("priced_without_currency: {} with a unit cost but no currency", kind),
         ),
+        _refusal(no_rate, "movements", "movement_id", _no_rate_reason("document")),
+    ]
+
+
+def _unpriceable_landed(
+    landed: pl.DataFrame | None, companies: pl.DataFrame, rates: pl.DataFrame
+) -> list[pl.DataFrame]:
+    """Landed costs of a known company in another currency with no rate for their posting
+    day, whatever that day (only the range's are reported; none is allocated)."""
+    if landed is None or not landed.height:
+        return []
+    posted = (
+        landed.with_columns(pl.col("posted_at").dt.date().alias("day"))
+        .join(companies, on="company", how="left")
+        .filter(pl.col("functional_currency").is_not_null())
+    )
+    return [
         _refusal(
-            ins.filter(pl.col("src_at") > pl.col("occurred_at")),
-            "movements",
-            "movement_id",
-            pl.format(
-                "transfer_in_before_out: TRANSFER_IN at {} precedes its TRANSFER_OUT {} at {}",
-                "occurred_at",
-                leaving,
-                "src_at",
-            ),
-        ),
-    ], ins.select("movement_id", "company", "src_company")
+            _no_rate(posted, rates), "landed_costs", "landed_cost_id", _no_rate_reason("posting")
+        )
+    ]
+
+
+def _without_refused(
+    inputs: Mapping[str, pl.DataFrame], refused: list[pl.DataFrame], start: date, end: date
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """`inputs` without the refused rows, and the refusals of the range's days. A row
+    refused for several reasons is reported once, for the first (the rules' order)."""
+    out = pl.concat([r.cast(REFUSED_SCHEMA) for r in refused]).unique(
+        ["table", "document_id"], keep="first", maintain_order=True
+    )
+    if out.is_empty():
+        return dict(inputs), out
+    ids = out.filter(pl.col("table") == "movements").get_column("document_id").implode()
+    kept = dict(inputs)
+    kept["movements"] = inputs["movements"].filter(~pl.col("movement_id").is_in(ids))
+    landed = inputs.get("landed_costs")
+    if landed is not None and landed.height:
+        gone = out.filter(pl.col("table") == "landed_costs").get_column("document_id").implode()
+        kept["landed_costs"] = landed.filter(~pl.col("landed_cost_id").is_in(gone))
+    shown = out.filter(pl.col("day").is_between(start, end)).sort("table", "document_id")
+    return kept, shown
 
 
 def refuse_uncostable(
@@ -186,75 +278,18 @@ def refuse_uncostable(
     Only rows of the range are reported (a row dated earlier was reported with its own
     range); a receipt line dated elsewhere that cannot be priced is still kept out of the
     landed-cost allocation."""
-    movements = inputs["movements"]
     companies = inputs["companies"].select("company", "functional_currency")
     rates = rates_by_day(inputs["fx_rates"])
-    mv = (
-        redate(movements, start, policy)
+    dated = (
+        redate(inputs["movements"], start, policy)
         .with_columns(pl.col("occurred_at").dt.date().alias("day"))
         .join(companies, on="company", how="left")
     )
-    in_range = mv.filter(pl.col("day").is_between(start, end))
+    in_range = dated.filter(pl.col("day").is_between(start, end))
     legs, refused = _transfer_legs(in_range)
     # departures before the range are in the state's transit; only this range's are legs
     found, arrivals = _disagreeing_legs(legs, state, start, policy)
     refused += found
-    intercompany = arrivals.filter(pl.col("src_company") != pl.col("company"))
-    t, has_cost = pl.col("movement_type"), pl.col("unit_cost").is_not_null()
-    priced = pl.concat(
-        [
-            mv.filter(t == "RECEIPT"),  # every receipt line given: landed cost weighs them
-            in_range.filter((t == "ADJUST_GAIN") & has_cost),
-            in_range.filter((t == "TRANSFER_IN") & has_cost).join(
-                intercompany.select("movement_id"), on="movement_id", how="semi"
-            ),
-        ]
-    )
-    no_cost = priced.filter((t == "RECEIPT") & ~has_cost)
-    no_currency = priced.filter(has_cost & pl.col("currency").is_null())
-    no_rate = _no_rate(priced.filter(has_cost & pl.col("currency").is_not_null()), rates).filter(
-        pl.col("functional_currency").is_not_null()
-    )
-    refused += [
-        _refusal(
-            no_cost,
-            "movements",
-            "movement_id",
-            pl.lit("receipt_without_unit_cost: a RECEIPT needs a unit cost"),
-        ),
-        _refusal(
-            no_currency,
-            "movements",
-            "movement_id",
-            pl.format("priced_without_currency: {} with a unit cost but no currency", t),
-        ),
-        _refusal(no_rate, "movements", "movement_id", _no_rate_reason("document")),
-    ]
-    landed = inputs.get("landed_costs")
-    if landed is not None and landed.height:
-        posted = (
-            landed.with_columns(pl.col("posted_at").dt.date().alias("day"))
-            .join(companies, on="company", how="left")
-            .filter(pl.col("functional_currency").is_not_null())
-        )
-        refused.append(
-            _refusal(
-                _no_rate(posted, rates),
-                "landed_costs",
-                "landed_cost_id",
-                _no_rate_reason("posting"),
-            )
-        )
-    out = pl.concat([r.cast(REFUSED_SCHEMA) for r in refused]).unique(
-        ["table", "document_id"], keep="first", maintain_order=True
-    )
-    if out.is_empty():
-        return dict(inputs), out
-    ids = out.filter(pl.col("table") == "movements").get_column("document_id").implode()
-    kept = dict(inputs)
-    kept["movements"] = movements.filter(~pl.col("movement_id").is_in(ids))
-    if landed is not None and landed.height:
-        gone = out.filter(pl.col("table") == "landed_costs").get_column("document_id").implode()
-        kept["landed_costs"] = landed.filter(~pl.col("landed_cost_id").is_in(gone))
-    shown = out.filter(pl.col("day").is_between(start, end)).sort("table", "document_id")
-    return kept, shown
+    refused += _unpriceable(dated, in_range, arrivals, rates)
+    refused += _unpriceable_landed(inputs.get("landed_costs"), companies, rates)
+    return _without_refused(inputs, refused, start, end)
