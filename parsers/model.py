@@ -62,6 +62,8 @@ Anything unmatched is OTHER, never dropped (DOMAIN.md: nothing silently dropped)
 GRAMS_SCALE = 10**8
 LB_IN_SCALED_GRAMS_PER_MILLI = 45359237
 """1 lb = 453.59237 g exactly, so 1/1000 lb = 45359237 / 10**8 g: conversion stays in integers."""
+OUNCES_PER_LB = 16
+"""1 oz = 1/16 lb exactly (28.349523125 g): ounces convert over a denominator 16 times larger."""
 
 
 class BillParseError(Exception):
@@ -282,18 +284,22 @@ def _dates(frame: pl.DataFrame, date_format: str | None) -> pl.Series:
 
 def _weight_kg(weight: pl.Series, unit: pl.Series) -> pl.Series:
     """Billed weight in kg to the gram, converted in integer milli-units, rounded half-up
-    (away from zero)."""
+    (away from zero). Every unit is scaled over one denominator (GRAMS_SCALE * 16, so that
+    an ounce, 1/16 lb, stays an integer numerator too)."""
     frame = pl.DataFrame({"w": weight, "u": unit.fill_null("KG")})
     milli = units_of(pl.col("w"), 3)
     grams_num = (
         pl.when(pl.col("u") == "LB")
+        .then(milli * (LB_IN_SCALED_GRAMS_PER_MILLI * OUNCES_PER_LB))
+        .when(pl.col("u") == "OZ")
         .then(milli * LB_IN_SCALED_GRAMS_PER_MILLI)
         .when(pl.col("u") == "G")
-        .then(milli * (GRAMS_SCALE // 1000))
-        .otherwise(milli * GRAMS_SCALE)
+        .then(milli * (GRAMS_SCALE // 1000 * OUNCES_PER_LB))
+        .otherwise(milli * (GRAMS_SCALE * OUNCES_PER_LB))
     )
-    # grams_num / GRAMS_SCALE = grams
-    out = frame.select(div_half_away(grams_num, GRAMS_SCALE).alias("mkg"))["mkg"]
+    # grams_num / (GRAMS_SCALE * 16) = grams
+    denominator = GRAMS_SCALE * OUNCES_PER_LB
+    out = frame.select(div_half_away(grams_num, denominator).alias("mkg"))["mkg"]
     return (out.cast(pl.Decimal(18, 3)) / 1000).cast(t.WEIGHT_KG).rename("billed_weight_kg")
 
 
@@ -364,7 +370,8 @@ def _raw_amounts(bill: RawBill, decimal_comma: bool, where: str) -> tuple[pl.Dat
         .str.strip_chars()
         .str.to_uppercase()
         .str.replace(r"^(K|KGS?|千克|公斤)$", "KG")
-        .str.replace(r"^(L|LBS?|POUNDS?)$", "LB"),
+        .str.replace(r"^(L|LBS?|POUNDS?)$", "LB")
+        .str.replace(r"^(O|OZS?|OUNCES?)$", "OZ"),
         pl.col("tracking_number_raw").str.strip_chars(),
     )
     amount = parse_decimal(raw, "amount", t.MONEY, "amount")

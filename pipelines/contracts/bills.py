@@ -22,7 +22,7 @@ CHARGE_TYPES = (
     "OVERSIZE",
     "OTHER",
 )
-WEIGHT_UNITS = ("KG", "LB", "G")
+WEIGHT_UNITS = ("KG", "LB", "OZ", "G")
 
 BILL_HEADERS = TableContract(
     name="bill_headers",

@@ -119,12 +119,14 @@ def ups_billing_data(
     shipments: int = 6,
     foreign_row_currency: str | None = None,
     exact_credits: bool = False,
+    weight_units: str = "LK",
 ) -> Bill:
     """A UPS Billing Data file of one invoice. `foreign_row_currency` prints one row's
     Transaction Currency Code in another currency (a bill reckon must refuse).
     `exact_credits`: every third shipment's credits reverse its freight and residential
     surcharge in full, and the freight is billed again (a shipping charge correction:
-    credit + new charge); otherwise the credits are of other amounts."""
+    credit + new charge); otherwise the credits are of other amounts. `weight_units`: the
+    unit codes drawn (L pounds, K kilograms, O ounces)."""
     rng = random.Random(seed)
     invoice_date = date(2026, 1, 10) + timedelta(days=7 * rng.randint(0, 20))
     number = f"0000{account}{rng.randint(100, 999)}"
@@ -132,7 +134,7 @@ def ups_billing_data(
     rows: list[dict[str, str]] = []
     for s in range(shipments):
         tracking = ups_tracking(rng)
-        unit = rng.choice("LK")
+        unit = rng.choice(weight_units)
         weight = f"{rng.randint(1, 60)}.0"
         shipped = (invoice_date - timedelta(days=rng.randint(3, 9))).isoformat()
         zone = f"{rng.randint(2, 8):03d}"

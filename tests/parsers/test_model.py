@@ -106,6 +106,25 @@ def test_pounds_convert_to_kilograms_exactly_rounded_half_up():
     ]
 
 
+def test_ounces_convert_to_kilograms_exactly_rounded_half_up():
+    # 1 oz = 1/16 lb = 28.349523125 g: 16 oz -> 0.454 kg (as 1 lb); 8.818 oz = 249.986 g ->
+    # 0.250 kg; 0.5 oz = 14.175 g -> 0.014 kg; UPS's unit code "O" and "ounces" read as OZ.
+    result = canonical_frames(
+        [
+            bill(
+                {
+                    "amount": ["1.00"] * 3,
+                    "billed_weight": ["16", "8.818", "0.5"],
+                    "weight_unit": ["O", "oz", "ounces"],
+                }
+            )
+        ],
+        PROV,
+    )
+    assert result.lines["weight_unit"].to_list() == ["OZ", "OZ", "OZ"]
+    assert [str(w) for w in result.lines["billed_weight_kg"]] == ["0.454", "0.250", "0.014"]
+
+
 def test_charge_types_from_keywords_when_no_code_maps():
     result = canonical_frames(
         [

@@ -11,7 +11,7 @@ charge in another currency than its bill's, are refused naming the row.
 from __future__ import annotations
 
 import hashlib
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -109,6 +109,18 @@ def test_ups_weights_in_pounds_and_kilograms_are_converted_exactly(tmp_path, reg
     pounds = result.lines.filter(result.lines["weight_unit"] == "LB").row(0, named=True)
     expected = (pounds["billed_weight"] * Decimal("0.45359237")).quantize(Decimal("0.001"))
     assert pounds["billed_weight_kg"] == expected
+
+
+def test_ups_weights_in_ounces_are_converted_exactly(tmp_path, registry):
+    """UPS bills letters in ounces (unit code O): 1 oz = 28.349523125 g, to the gram."""
+    bill = ups_billing_data(6, weight_units="O")
+    _, result = _parse(registry, _write(tmp_path, bill, "ups-oz.csv"))
+    _assert_read_exactly(result, bill)
+    assert set(result.lines["weight_unit"]) == {"OZ"}
+    for row in result.lines.iter_rows(named=True):
+        grams = row["billed_weight"] * Decimal("28.349523125")
+        expected = (grams / 1000).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+        assert row["billed_weight_kg"] == expected
 
 
 def test_one_ups_account_billed_in_two_currencies_gives_two_bills(tmp_path, registry):
