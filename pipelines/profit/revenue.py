@@ -130,13 +130,26 @@ def line_revenue(
         refunds.filter(pl.col("quantity").is_not_null()).join(line_qty, on="order_line_id"),
         "quantity",
     )
+    out = _units_reversed(priced.join(per_line, on="order_line_id", how="left"), units, refunds)
+    amounts, taken = _amounts_taken(out, refunds)
+    out = out.join(taken, on="order_line_id", how="left").with_columns(
+        pl.col("refund_amount_c").fill_null(0)
+    )
+    return out, shares, _refund_breaks(units, amounts)
+
+
+def _units_reversed(
+    lines: pl.LazyFrame, units: pl.LazyFrame, refunds: pl.LazyFrame
+) -> pl.LazyFrame:
+    """`lines` (with their allocated amounts) with the units refunded (all of them when the
+    order is cancelled), the refund kinds, and `<component>_r`: each component's share of
+    the refunded units, rounded half-up."""
     refunded = units.group_by("order_line_id").agg(pl.col("quantity").sum().alias("_refund_qty"))
     kinds = refunds.group_by("order_line_id").agg(
         pl.col("kind").unique().sort().str.join(",").alias("_refund_kinds")
     )
-    out = (
-        priced.join(per_line, on="order_line_id", how="left")
-        .join(refunded, on="order_line_id", how="left")
+    return (
+        lines.join(refunded, on="order_line_id", how="left")
         .join(kinds, on="order_line_id", how="left")
         .with_columns(pl.col(c).fill_null(0) for c in ORDER_AMOUNTS.values())
         .with_columns(
@@ -157,12 +170,18 @@ def line_revenue(
         )
         .drop("_refund_qty", "_refund_kinds")
     )
+
+
+def _amounts_taken(lines: pl.LazyFrame, refunds: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """(each refund of an amount with its `_applied` part, `refund_amount_c` per line): the
+    amounts take, in the order they were made, what refunds of units left of the line's net
+    revenue."""
     net_left = (
         pl.col("gross_c")
         - pl.col("gross_c_r")
         - pl.sum_horizontal(pl.col(c) - pl.col(f"{c}_r") for c in GOODS_LESS_DISCOUNTS)
     )
-    left = out.select("order_line_id", "currency", net_left.alias("_room"))
+    left = lines.select("order_line_id", "currency", net_left.alias("_room"))
     amounts = _within(
         refunds.filter(pl.col("amount").is_not_null())
         .with_columns(money_to_cents("amount").alias("_amount_c"))
@@ -170,10 +189,7 @@ def line_revenue(
         "_amount_c",
     )
     taken = amounts.group_by("order_line_id").agg(pl.col("_applied").sum().alias("refund_amount_c"))
-    out = out.join(taken, on="order_line_id", how="left").with_columns(
-        pl.col("refund_amount_c").fill_null(0)
-    )
-    return out, shares, _refund_breaks(units, amounts)
+    return amounts, taken
 
 
 def _within(refunds: pl.LazyFrame, value: str) -> pl.LazyFrame:
