@@ -114,7 +114,9 @@ def _judge_bucket(
     marked = mark_billing_roles(lines if in_line_order(lines) else lines.sort(LINE_KEY))
     in_period = pl.col("period_start") == period.start
     if not marked.select(in_period.all()).item():  # earlier bills: only the period's lines
-        marked = marked.filter(in_period | _credited_earlier(marked, in_period))
+        marked = _unmirrored_as_unmatched(
+            marked.filter(in_period | _credited_earlier(marked, in_period)), in_period
+        )
     current = marked.with_columns(period_end=pl.lit(period.end))
     matched = match_shipments(current, own, period.carrier, judging.others)
     _refuse_other_currencies(matched, period.carrier)
@@ -154,6 +156,31 @@ def _credited_earlier(marked: pl.DataFrame, in_period: pl.Expr) -> pl.Expr:
     earlier = marked.select(*keys, "period_start").with_row_index("line_row").filter(~in_period)
     rows = earlier.join(reversed_bills, on=keys, how="semi")["line_row"].cast(pl.Int64)
     return pl.int_range(pl.len(), dtype=pl.Int64).is_in(rows.implode())
+
+
+def _unmirrored_as_unmatched(marked: pl.DataFrame, in_period: pl.Expr) -> pl.DataFrame:
+    """An earlier period's credit, judged again only because it shares a bill with a charge
+    this period's credit reverses, may reverse a charge left out of the frame: it is judged
+    as UNMATCHED_CREDIT here (its own finding stays its period's; it is dropped after
+    judging). A credit of this period always finds its reversed charge in the frame."""
+    keys = ["tracking_number", "source_sha256", "bill_number", "line_number"]
+    present = marked.select(keys)
+    reversed_key = [f"reversed_{k}" if k != "tracking_number" else k for k in keys]
+    earlier_credits = marked.with_row_index("_row").filter(
+        ~in_period & (pl.col("billing_role") == "CREDIT")
+    )
+    if earlier_credits.is_empty():
+        return marked
+    orphans = earlier_credits.join(present, left_on=reversed_key, right_on=keys, how="anti")["_row"]
+    if orphans.is_empty():
+        return marked
+    orphan = pl.int_range(pl.len(), dtype=pl.UInt32).is_in(orphans.implode())
+    role = marked.schema["billing_role"]
+    return marked.with_columns(
+        billing_role=pl.when(orphan)
+        .then(pl.lit("UNMATCHED_CREDIT", dtype=role))
+        .otherwise(pl.col("billing_role"))
+    )
 
 
 def _refuse_other_currencies(matched: pl.DataFrame, carrier: str) -> None:
