@@ -107,6 +107,7 @@ def test_a_member_expanding_beyond_the_ratio_is_refused_below_the_size_limit(tmp
     assert "above the limit of 100:1" in info.value.reason
 
 
+@pytest.mark.slow  # a batch of hostile files through isolated workers: 30 s and more
 def test_hostile_files_are_quarantined_alone_and_the_batch_and_later_batches_go_on(
     tmp_path, corpus, hostile_registry
 ) -> None:

@@ -24,12 +24,14 @@ def _run(data: Path, start: str = "2026-01-05", end: str = "2026-01-06"):
     return CliRunner().invoke(app, ["run", "--data", str(data), "--from", start, "--to", end])
 
 
+@pytest.mark.slow  # a whole `reckon run` in a subprocess: 9 s idle, more under load
 def test_a_clean_run_exits_0(data: Path) -> None:
     result = _run(data)
     assert result.exit_code == 0, result.output
     assert "Result: OK (exit 0)" in result.output
 
 
+@pytest.mark.slow  # a whole `reckon run` in a subprocess: 9 s idle, more under load
 def test_quarantined_rows_exit_4_naming_the_table_the_count_and_where(data: Path) -> None:
     with (data / "movements" / "2026-01-06.csv").open("a", encoding="utf-8") as extract:
         extract.write("M-9,2026-01-06 12:00:00,CN01,SZ-DOM,MUG-01,ISSUE,abc,,,SO-9\n")
