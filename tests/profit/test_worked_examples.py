@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from pipelines.profit import ProfitInputs, ProfitPolicy
-from pipelines.profit.invariants import allocation_breaks, margin_breaks
+from pipelines.profit.invariants import MARGIN_TERMS, allocation_breaks, margin_breaks
 from tests.profit.builders import (
     figures,
     inputs,
@@ -205,16 +205,8 @@ def _price_adjusted(refunds: list[dict]) -> ProfitInputs:
     )
 
 
-FIGURES = (
-    "refunded",
-    "refunded_amount",
-    "net_revenue",
-    "shipping_income",
-    "platform_fees",
-    "cogs",
-    "freight",
-    "contribution_margin",
-)
+FIGURES = ("refunded", "refunded_amount", *MARGIN_TERMS)
+"""What a refund may move, beside the margin's own terms (pipelines/profit/invariants.py)."""
 
 
 def test_a_refund_of_an_amount_reduces_the_net_revenue_only() -> None:
