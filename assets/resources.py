@@ -17,8 +17,16 @@ import dagster as dg
 import duckdb
 
 from assets.run_liveness import owned_by_launcher, record_owner
-from pipelines.costing import POOL_BY_WAREHOUSE, CostingPolicy
+from pipelines.costing import POOL_BY_WAREHOUSE, CostingPolicy, Sharding
 from pipelines.costing.policy import DEFAULT_AGE_BUCKETS
+from runs.costing_shards import shard_runner
+from runs.distributed import (
+    STORAGE_URL_VARIABLE,
+    Executor,
+    configured_shards,
+    open_executor,
+    scheduler_address,
+)
 from storage.files import remove_dead_writers_temporaries
 from storage.layout import DataLayout
 from storage.warehouse import connect
@@ -52,6 +60,18 @@ class ReckonResource(dg.ConfigurableResource):
     (inventory record accuracy; a small warehouse with 80 SKUs and two miscounts is at 97.5%)."""
     costing_chunk_days: int = 31
     """A range is costed in chunks of this many days, each leaving a restart checkpoint."""
+    costing_shards: int | None = None
+    """Each chunk is costed in this many SKU shards (default RECKON_COSTING_SHARDS, else 1:
+    one call; docs/deployment.md says how to size them). Same figures to the cent whatever
+    the number."""
+    dask_scheduler: str | None = None
+    """Address of a Dask distributed scheduler (`tcp://host:8786`) that runs the costing
+    shards and the billing periods as tasks; unset (and RECKON_DASK_SCHEDULER unset): they
+    run in the run's own process, the embedded default."""
+    storage_url: str | None = None
+    """Where tasks read and write their Parquet frames: a folder or an fsspec URL every
+    worker reaches (`s3://bucket/reckon`); default RECKON_STORAGE_URL, else `work/tasks`
+    in the data directory."""
 
     @property
     def costing_policy(self) -> CostingPolicy:
@@ -92,6 +112,29 @@ class ReckonResource(dg.ConfigurableResource):
                 if removed and context.log is not None:
                     context.log.info(f"removed {len(removed)} temporary file(s) of dead writers")
             yield self
+
+    @property
+    def task_storage_url(self) -> str:
+        configured = self.storage_url or os.environ.get(STORAGE_URL_VARIABLE)
+        return configured or str(self.layout.work_dir / "tasks")
+
+    @contextmanager
+    def executor(self) -> Iterator[Executor]:
+        """In process, or a client of the configured Dask cluster (runs/distributed.py)."""
+        with open_executor(scheduler_address(self.dask_scheduler), self.task_storage_url) as ex:
+            yield ex
+
+    @contextmanager
+    def costing_sharding(self) -> Iterator[Sharding | None]:
+        """How a costing run shards its chunks: None (one call) unless shards or a cluster
+        are configured; on a cluster each shard is a task."""
+        scheduler = scheduler_address(self.dask_scheduler)
+        shards = configured_shards(self.costing_shards)
+        if shards <= 1 and scheduler is None:
+            yield None
+            return
+        with self.executor() as ex:
+            yield Sharding(shards, run=shard_runner(ex))
 
     @contextmanager
     def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:

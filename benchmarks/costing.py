@@ -7,7 +7,7 @@ For each size a ledger is generated (benchmarks/_costing_ledger.py: three years,
 thousands of SKUs) and written to Parquet; every measurement then runs in a fresh process
 that reads the Parquet files, so its peak RSS (ru_maxrss) is that measurement's own:
 1. full range: cost_range over all days but the last, from an empty state (the go-live
-   initialisation; with --chunks, pipelines.costing.chunked in SKU chunks, each chunk's
+   initialisation; with --chunks, pipelines.costing.shards in SKU chunks, each chunk's
    detail written to Parquet as it is done); its end state is saved;
 2. nightly: the last day only, from that saved state, given only that day's movements
    (and the receipt lines its landed costs point at): what a nightly partition does;
@@ -92,7 +92,7 @@ def _load(folder: Path) -> dict[str, pl.DataFrame]:
 def _full(folder: str, days: int, chunks: int, totals: bool, out: mp.Queue) -> None:
     from benchmarks._costing_ledger import START
     from pipelines.costing import cost_range
-    from pipelines.costing.chunked import Chunking, cost_range_chunked
+    from pipelines.costing.shards import Sharding, cost_range_sharded
 
     inputs = _load(Path(folder))
     end = START + timedelta(days=days - 1)
@@ -105,7 +105,7 @@ def _full(folder: str, days: int, chunks: int, totals: bool, out: mp.Queue) -> N
             for name in ("cogs", "consumption", "postings", "valuation", "ageing", "open_layers"):
                 getattr(part, name).write_parquet(out_dir / f"{name}_{k}.parquet")
 
-        r = cost_range_chunked(inputs, None, START, end, chunking=Chunking(chunks, sink))
+        r = cost_range_sharded(inputs, None, START, end, sharding=Sharding(chunks, sink))
     else:
         r = cost_range(inputs, None, START, end)
     seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
@@ -268,7 +268,7 @@ def bench(size: str, reference: bool, workdir: Path, chunks: int) -> dict:
         frame.write_parquet(folder / f"{name}.parquet")
     report: dict = {"size": size, "skus": n_skus, "generate_seconds": time.perf_counter() - t0}
     # the engine's daily totals are only worth computing to compare with the reference,
-    # and only from a one-call run (chunked runs stream their detail to Parquet)
+    # and only from a one-call run (sharded runs stream their detail to Parquet)
     compare = reference and chunks == 1
     report["full_range"] = _run(_full, str(folder), DAYS - 1, chunks, compare)
     report["nightly_end"] = _run(_nightly, str(folder), DAYS - 1)

@@ -25,7 +25,14 @@ import polars as pl
 from pipelines.as_of import POOL, as_of
 from pipelines.contracts.inputs import LANDED_COSTS, MOVEMENTS
 from pipelines.contracts.restatements import COSTING_CLOSED_CORRECTIONS, COSTING_RESTATEMENTS
-from pipelines.costing import CostingPolicy, CostingResult, CostingState, cost_range
+from pipelines.costing import (
+    CostingPolicy,
+    CostingResult,
+    CostingState,
+    Sharding,
+    cost_range,
+    cost_range_sharded,
+)
 from pipelines.costing.closed_period import post_difference
 from pipelines.costing.invariants import (
     journal_balance_violations,
@@ -66,7 +73,7 @@ from runs.restatements import (
     store_restatement,
 )
 from storage.schema import create_table
-from storage.warehouse import read_table, replace_slice, table_exists
+from storage.warehouse import read_table, replace_slice, table_exists, transaction
 
 RECENT_DAYS = 31
 """A computed range shorter than this is costed day by day, leaving a checkpoint per day."""
@@ -134,9 +141,13 @@ def cost_days(
     policy: CostingPolicy | None = None,
     chunk_days: int = 31,
     run_id: str | None = None,
+    sharding: Sharding | None = None,
 ) -> CostingRun:
     """Cost [start, end], any earlier day a changed document needs and every later day
-    already costed; store everything, and the restatement record under `run_id`."""
+    already costed; store everything, and the restatement record under `run_id`.
+
+    `sharding`: each chunk costed in SKU shards (in process or on a cluster, per
+    `Sharding.run`; runs/costing_shards.py), the same figures to the cent; None: one call."""
     policy = policy or CostingPolicy()
     last_costed = latest_checkpoint_before(con, date.max)
     drop_outdated_checkpoints(con)
@@ -163,7 +174,7 @@ def cost_days(
     while chunk_start <= through:
         chunk_end = _chunk_end(chunk_start, days, through, policy.closed_before)
         to_post = correction if chunk_start == policy.closed_before else None
-        state = _cost_chunk(con, run, state, (chunk_start, chunk_end), policy, to_post)
+        state = _cost_chunk(con, run, state, (chunk_start, chunk_end), policy, to_post, sharding)
         chunk_start = chunk_end + timedelta(days=1)
     _record_restatement(con, run, run_id or f"{start}..{end}", changes, restated, before)
     return run
@@ -219,17 +230,22 @@ def _cost_chunk(
     chunk: tuple[date, date],
     policy: CostingPolicy,
     correction: ClosedCorrection | None,
+    sharding: Sharding | None,
 ) -> CostingState:
-    """Cost one chunk, store its outputs, checkpoint and refused rows, add it to the run's
-    summary, and return the state at its end. `correction`: the closed period's, posted on
-    the chunk's first day (the first open day). Nothing of the chunk outlives the call but
-    that state, so the next chunk is costed without this one's frames in memory."""
+    """Cost one chunk, store its outputs, checkpoint and refused rows in one transaction, add
+    it to the run's summary, and return the state at its end. `correction`: the closed
+    period's, posted on the chunk's first day (the first open day). Nothing of the chunk
+    outlives the call but that state, so the next chunk is costed without this one's frames."""
     start, end = chunk
     # Every chunk sees what is known by the end of the run, as one call over the range
     # would: a document loaded after its chunk but by the run's last day belongs in it.
     inputs = engine_inputs(con, start, end, policy, known_by=run.computed[1])
     state = _with_issue_costs(con, state, inputs["movements"], start)
-    result = cost_range(inputs, state, start, end, _chunk_policy(policy, end))
+    chunk_policy = _chunk_policy(policy, end)
+    if sharding is None:
+        result = cost_range(inputs, state, start, end, chunk_policy)
+    else:
+        result = cost_range_sharded(inputs, state, start, end, chunk_policy, sharding)
     outputs = _outputs(result, inputs)
     if correction is not None:
         outputs = post_difference(outputs, result.opening, correction.difference, start)
@@ -237,13 +253,14 @@ def _cost_chunk(
     outputs["costing_ageing_changes"] = _ageing_rows_to_store(
         con, outputs["costing_ageing_changes"], start
     )
-    _store(con, start, end, outputs, result.end_state, ageing_end)
     refused = refused_with_provenance(con, result.refused)
-    replace_slice(con, "costing_quarantine", refused, {"day": (start, end)})
+    with transaction(con):
+        _store(con, start, end, outputs, result.end_state, ageing_end)
+        replace_slice(con, "costing_quarantine", refused, {"day": (start, end)})
+        if correction is not None:
+            record_correction(con, start, correction)
     run.quarantined.append(refused)
     _tally(run, result, outputs)
-    if correction is not None:
-        record_correction(con, start, correction)
     return result.end_state
 
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import shutil
 import weakref
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -29,7 +30,6 @@ from pipelines.contracts import contract
 from pipelines.contracts.bills import BILL_HEADERS, BILL_LINES
 from pipelines.contracts.inputs import SHIPMENTS
 from pipelines.contracts.reconciliation import FINDINGS
-from pipelines.fx import MissingFxRate
 from pipelines.rating import RatingResult, rate_shipments
 from pipelines.rating.cards import RateCard
 from pipelines.reconciliation import (
@@ -46,24 +46,24 @@ from pipelines.reconciliation import (
     rollforward_chain_breaks,
     unpriceable_shipments,
 )
-from pipelines.reconciliation.bills import BillInputError
 from pipelines.reconciliation.config import CarriersFile
-from pipelines.reconciliation.matching import AmbiguousShipment
 from pipelines.reconciliation.periods import period_bounds
 from pipelines.tracking import normalise_tracking
 from runs.dated import day_of
+from runs.distributed import Executor
 from runs.partition_keys import period_key, split_period_key
+from runs.reconciliation_tasks import INPUT_ERRORS, reconcile_on_workers
 from storage.config import load_carriers, load_rate_cards
 from storage.files import write_bytes
 from storage.layout import DataLayout
 from storage.loading.validation import PROVENANCE
 from storage.parts import ParquetFindingsSink
-from storage.schema import ContractViolation
 from storage.warehouse import (
     read_table,
     replace_slice,
     replace_slice_from_parquet,
     table_exists,
+    transaction,
 )
 
 PERIOD_OUTPUTS = {
@@ -78,8 +78,6 @@ STORE_MEMORY_LIMIT = "1GB"
 """DuckDB's memory limit while it loads a period's findings parts (see
 `replace_slice_from_parquet`): unbounded, DuckDB held 3.4 GB for 6M findings."""
 CHECKS = ("one_finding_per_line", "billed_equals_approved_plus_disputed", "accruals_roll_forward")
-INPUT_ERRORS = (BillInputError, AmbiguousShipment, MissingFxRate, ContractViolation)
-"""Bad input that fails the carrier or period it is met in, never the others."""
 FAILED_PERIODS = "failed_periods.json"
 
 
@@ -160,11 +158,18 @@ def _remove_work(folder: Path) -> None:
 
 
 def reconcile_periods(
-    con: duckdb.DuckDBPyConnection, layout: DataLayout, keys: list[str]
+    con: duckdb.DuckDBPyConnection,
+    layout: DataLayout,
+    keys: list[str],
+    executor: Executor | None = None,
 ) -> Reconciled:
     """Reconcile the periods named by `keys` (in carrier and date order) and store each that
     reconciles with its invariants holding; a period (or a carrier's rating) that meets bad
-    input or breaks an invariant fails alone and keeps its previous rows."""
+    input or breaks an invariant fails alone and keeps its previous rows.
+
+    `executor`: on a cluster (runs/distributed.py) a carrier's periods are reconciled as
+    tasks side by side (runs/reconciliation_tasks.py), then checked and stored here one by
+    one, as in process; by default, here, one period after another."""
     carriers = load_carriers(layout.carriers_file)
     cards = load_rate_cards(layout.rate_cards_dir)
     settings = CarrierSettings(cards, carriers)
@@ -185,20 +190,59 @@ def reconcile_periods(
             continue
         lines = _bill_table(con, "bill_lines", [carrier])
         headers = _bill_table(con, "bill_headers", [carrier])
-        for period in mine:
-            inputs = PeriodInputs(lines, headers, rating, period, other_shipments=others)
-            try:
-                outcome = _reconcile_period(con, layout, inputs, settings)
-            except INPUT_ERRORS as exc:
-                done.failures.append(PeriodFailure(period, str(exc)))
-                continue
+        carrier_inputs = PeriodInputs(lines, headers, rating, mine[0], other_shipments=others)
+        for outcome in _carrier_outcomes(con, layout, carrier_inputs, mine, settings, executor):
             if isinstance(outcome, PeriodFailure):
                 done.failures.append(outcome)
             else:
                 done.outcomes.append(outcome)
-        del rating, lines, headers
+        del rating, lines, headers, carrier_inputs
     _record_failures(layout, keys, done.failures)
     return done
+
+
+def _carrier_outcomes(
+    con: duckdb.DuckDBPyConnection,
+    layout: DataLayout,
+    inputs: PeriodInputs,
+    periods: list[BillingPeriod],
+    settings: CarrierSettings,
+    executor: Executor | None,
+) -> Iterator[PeriodOutcome | PeriodFailure]:
+    """Each of one carrier's periods reconciled (here, or as tasks), checked and stored;
+    bad input met on the way fails that period alone."""
+    url = executor.storage_url if executor is not None else None
+    if executor is None or url is None:
+        for period in periods:
+            try:
+                yield _reconcile_here(con, layout, replace(inputs, period=period), settings)
+            except INPUT_ERRORS as exc:
+                yield PeriodFailure(period, str(exc))
+        return
+    results = reconcile_on_workers(executor, url, inputs, periods, settings)
+    for period, done in zip(periods, results, strict=True):
+        if isinstance(done, str):
+            yield PeriodFailure(period, done)
+            continue
+        try:
+            yield _check_and_store(con, inputs.bill_lines, period, done, settings, None)
+        except INPUT_ERRORS as exc:
+            yield PeriodFailure(period, str(exc))
+
+
+def _reconcile_here(
+    con: duckdb.DuckDBPyConnection,
+    layout: DataLayout,
+    inputs: PeriodInputs,
+    settings: CarrierSettings,
+) -> PeriodOutcome | PeriodFailure:
+    """Reconcile one period in this process, its findings in parts in its work folder
+    (removed once stored), then check and store it."""
+    period = inputs.period
+    work = layout.reconciliation_work_dir(period.carrier, period.start)
+    result = reconcile(inputs, settings, ParquetFindingsSink(work))
+    cleanup = weakref.finalize(result, _remove_work, work)
+    return _check_and_store(con, inputs.bill_lines, period, result, settings, cleanup)
 
 
 def _rate_carrier(
@@ -252,17 +296,15 @@ def _every_carriers_tracking(con: duckdb.DuckDBPyConnection, last_day: date) -> 
     return frame.with_columns(normalise_tracking(pl.col("tracking_number")))
 
 
-def _reconcile_period(
+def _check_and_store(
     con: duckdb.DuckDBPyConnection,
-    layout: DataLayout,
-    inputs: PeriodInputs,
+    lines: pl.DataFrame,
+    period: BillingPeriod,
+    result: ReconciliationResult,
     settings: CarrierSettings,
+    cleanup: weakref.finalize | None,
 ) -> PeriodOutcome | PeriodFailure:
-    """Reconcile one period and check its invariants; store it only when they hold."""
-    period, lines = inputs.period, inputs.bill_lines
-    work = layout.reconciliation_work_dir(period.carrier, period.start)
-    result = reconcile(inputs, settings, ParquetFindingsSink(work))
-    cleanup = weakref.finalize(result, _remove_work, work)
+    """Check a reconciled period's invariants; store it only when they hold."""
     previous = _previous_rollforward(con, settings.carriers, period)
     bills = result.payable_vouchers.select(BILL_HEADERS.key)
     period_lines = (
@@ -284,7 +326,8 @@ def _reconcile_period(
     }
     broken = {name: frame.height for name, frame in violations.items() if frame.height}
     if broken:
-        cleanup()
+        if cleanup is not None:
+            cleanup()
         shown = ", ".join(f"{name} ({n} violations)" for name, n in broken.items())
         return PeriodFailure(period, f"checks failed: {shown}; not stored", violations)
     _store(con, period, result)
@@ -317,10 +360,17 @@ def _previous_rollforward(
 def _store(
     con: duckdb.DuckDBPyConnection, period: BillingPeriod, result: ReconciliationResult
 ) -> None:
-    """Replace the period's rows of every output table (each table in one transaction).
-    Findings in parts are loaded by DuckDB from the Parquet files, sorted into line
-    order on the way in (the parts are in bucket order)."""
+    """Replace the period's rows of every output table, all in one transaction. Findings in
+    parts are loaded by DuckDB from the Parquet files, sorted into line order on the way in
+    (the parts are in bucket order)."""
     where = {"carrier": period.carrier, "period_start": period.start}
+    with transaction(con):
+        _store_outputs(con, result, where)
+
+
+def _store_outputs(
+    con: duckdb.DuckDBPyConnection, result: ReconciliationResult, where: dict[str, object]
+) -> None:
     for table, attribute in PERIOD_OUTPUTS.items():
         if attribute == "findings" and result.finding_parts:
             replace_slice_from_parquet(

@@ -44,6 +44,32 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
             con.close()
 
 
+_IN_TRANSACTION: set[int] = set()
+"""Connections (by id) inside `transaction`: their slice writes join it."""
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Every write inside is one transaction: all of them are stored, or none.
+
+    A run's parts (a costing chunk's tables and its checkpoint, a period's outputs) are
+    loaded through this, so a failure half-way, or a process killed, leaves the warehouse
+    as it was before the first of them, never some tables new and others old."""
+    if id(con) in _IN_TRANSACTION:
+        yield
+        return
+    _IN_TRANSACTION.add(id(con))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        _IN_TRANSACTION.discard(id(con))
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     found = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
@@ -83,8 +109,7 @@ def replace_slice(
             clauses.append(f'"{column}" = ?')
             params.append(value)
     condition = " AND ".join(clauses) if clauses else "TRUE"
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f'DELETE FROM "{table}" WHERE {condition}', params)
         if frame.height:
             con.register("__incoming", frame.to_arrow())
@@ -93,10 +118,6 @@ def replace_slice(
                 check_key(con, spec, "SELECT * FROM __incoming", [])
             finally:
                 con.unregister("__incoming")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
     return frame.height
 
 
@@ -138,8 +159,7 @@ def replace_slice_from_parquet(
     if capped:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     try:
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(f'DELETE FROM "{table}" WHERE {condition}', params)
             written = 0
             if files:
@@ -148,10 +168,6 @@ def replace_slice_from_parquet(
                 ).fetchall()
                 written = int(found[0][0])
                 check_key(con, spec, "SELECT * FROM read_parquet(?)", [files])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     finally:
         if capped:
             con.execute("RESET memory_limit")

@@ -120,7 +120,7 @@ INVARIANT_DESCRIPTIONS = {
 def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
     days = partition_days(context)
     start, end = days[0], days[-1]
-    with reckon.warehouse() as con:
+    with reckon.warehouse() as con, reckon.costing_sharding() as sharding:
         run = cost_days(
             con,
             start,
@@ -128,6 +128,7 @@ def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
             reckon.costing_policy,
             chunk_days=reckon.costing_chunk_days,
             run_id=context.run.run_id,
+            sharding=sharding,
         )
         figures = DayFigures(day_figures(con, start, end), company_day_figures(con, start, end))
         by_kind = cogs_by_company_and_kind(con, start, end)

@@ -112,8 +112,8 @@ def rate_cards(reckon: ReckonResource) -> dg.MaterializeResult:
     "totals, payable vouchers, disputes and the accrual journal (warehouse tables).",
 )
 def reconciliation(context: dg.AssetExecutionContext, reckon: ReckonResource):
-    with reckon.warehouse() as con:
-        done = reconcile_periods(con, reckon.layout, list(context.partition_keys))
+    with reckon.warehouse() as con, reckon.executor() as executor:
+        done = reconcile_periods(con, reckon.layout, list(context.partition_keys), executor)
     outcomes = done.outcomes
     for failure in done.failures:
         context.log.error(f"period {failure.key} failed, its previous rows kept: {failure.reason}")

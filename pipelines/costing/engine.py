@@ -98,7 +98,7 @@ def cost_range(
     rows dated before `start` are ignored unless `policy.closed_before` re-dates them.
     Rows that cannot be costed (no FX rate, transfer legs that disagree) are left out and
     returned in `refused` with their reason; the rest is costed.
-    `allocation`: landed costs already allocated (pipelines.costing.chunked passes each
+    `allocation`: landed costs already allocated (pipelines.costing.shards passes each
     chunk its part of one allocation over all lines).
     """
     policy = policy or CostingPolicy()

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import polars as pl
 
 from pipelines.contracts.inputs import LANDED_COSTS
-from pipelines.costing import Chunking, cost_range, cost_range_chunked
+from pipelines.costing import Sharding, cost_range, cost_range_sharded
 from tests.costing.helpers import amounts, inputs, move
 
 JAN1, JAN10 = date(2026, 1, 1), date(2026, 1, 10)
@@ -122,8 +122,8 @@ def test_refusals_are_the_same_in_one_call_day_by_day_and_in_sku_chunks() -> Non
         one = cost_range(frame, state, day, day)
         days.append(one.refused)
         state = one.end_state
-    chunked = cost_range_chunked(frame, None, JAN1, JAN10, chunking=Chunking(2))
+    sharded = cost_range_sharded(frame, None, JAN1, JAN10, sharding=Sharding(2))
     assert set(_refused(whole)) == {"r2", "ti"}
     assert pl.concat(days).sort("document_id").equals(whole.refused.sort("document_id"))
-    assert chunked.refused.sort("document_id").equals(whole.refused.sort("document_id"))
+    assert sharded.refused.sort("document_id").equals(whole.refused.sort("document_id"))
     assert state.open_layers.equals(whole.end_state.open_layers)

@@ -1,4 +1,4 @@
-"""Costing in SKU chunks gives the same figures as one call (benchmarks' ledger, small)."""
+"""Costing in SKU shards gives the same figures as one call (benchmarks' ledger, small)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from benchmarks._costing_ledger import DAYS, START, generate
 from pipelines.costing import cost_range
-from pipelines.costing.chunked import Chunking, cost_range_chunked
+from pipelines.costing.shards import Sharding, cost_range_sharded
 from tests.costing.helpers import inputs, move
 from tests.costing.ledgers import END as LEDGER_END
 from tests.costing.ledgers import LANDED_REFERENCE_KINDS, frames, ledgers
@@ -23,11 +23,11 @@ def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.sort(frame.columns, nulls_last=True)
 
 
-def test_chunked_equals_one_call() -> None:
+def test_sharded_equals_one_call() -> None:
     ledger = generate(20_000, 300, seed=3)
     end = START + timedelta(days=DAYS - 1)
     one = cost_range(ledger, None, START, end)
-    chunked = cost_range_chunked(ledger, None, START, end, chunking=Chunking(4))
+    sharded = cost_range_sharded(ledger, None, START, end, sharding=Sharding(4))
     for name in (
         "cogs",
         "consumption",
@@ -37,16 +37,16 @@ def test_chunked_equals_one_call() -> None:
         "flags",
         "open_layers",
     ):
-        assert_frame_equal(_sorted(getattr(chunked, name)), _sorted(getattr(one, name)))
+        assert_frame_equal(_sorted(getattr(sharded, name)), _sorted(getattr(one, name)))
     for name, frame in one.end_state.frames().items():
-        assert_frame_equal(_sorted(chunked.end_state.frames()[name]), _sorted(frame))
-    assert_frame_equal(chunked.ageing_on(end), one.ageing_on(end))
+        assert_frame_equal(_sorted(sharded.end_state.frames()[name]), _sorted(frame))
+    assert_frame_equal(sharded.ageing_on(end), one.ageing_on(end))
 
 
-def test_a_return_of_another_skus_issue_is_valued_the_same_in_chunks() -> None:
+def test_a_return_of_another_skus_issue_is_valued_the_same_in_shards() -> None:
     # i1 (SKU A) cost 1.00. Returns of SKU B0..B7 name i1: not an issue of their SKU, so
     # each is valued at its own pool's reference unit cost (B-pools: one receipt 1 @ 3.00,
-    # so 3.00) and flagged, in one call and across 8 SKU chunks alike.
+    # so 3.00) and flagged, in one call and across 8 SKU shards alike.
     rows = [
         move("r1", "2026-01-01T09:00", "RECEIPT", 1, cost="1", sku="A"),
         move("i1", "2026-01-02T09:00", "ISSUE", 1, sku="A"),
@@ -56,47 +56,47 @@ def test_a_return_of_another_skus_issue_is_valued_the_same_in_chunks() -> None:
         rows.append(move(f"rt{k}", "2026-01-03T09:00", "RETURN", 1, sku=f"B{k}", ref="i1"))
     jan1, jan3 = date(2026, 1, 1), date(2026, 1, 3)
     one = cost_range(inputs(rows), None, jan1, jan3)
-    chunked = cost_range_chunked(inputs(rows), None, jan1, jan3, chunking=Chunking(8))
-    for r in (one, chunked):
+    sharded = cost_range_sharded(inputs(rows), None, jan1, jan3, sharding=Sharding(8))
+    for r in (one, sharded):
         returns = r.postings.filter(category="RETURN").select("movement_id", "value")
         assert dict(returns.rows()) == {f"rt{k}": Decimal("3.00") for k in range(8)}
         flagged = r.flags.filter(flag="RETURN_OF_UNKNOWN_ISSUE").get_column("movement_id")
         assert sorted(flagged) == [f"rt{k}" for k in range(8)]
     for name in ("postings", "flags", "cogs"):
-        assert_frame_equal(_sorted(getattr(chunked, name)), _sorted(getattr(one, name)))
+        assert_frame_equal(_sorted(getattr(sharded, name)), _sorted(getattr(one, name)))
 
 
-def test_chunked_with_a_sink_hands_over_the_detail_and_keeps_the_totals() -> None:
+def test_sharded_with_a_sink_hands_over_the_detail_and_keeps_the_totals() -> None:
     ledger = generate(5_000, 100, seed=5)
     end = START + timedelta(days=DAYS - 1)
     one = cost_range(ledger, None, START, end)
     seen: dict[int, pl.DataFrame] = {}
-    chunked = cost_range_chunked(
+    sharded = cost_range_sharded(
         ledger,
         None,
         START,
         end,
-        chunking=Chunking(3, sink=lambda k, r: seen.__setitem__(k, r.cogs)),
+        sharding=Sharding(3, sink=lambda k, r: seen.__setitem__(k, r.cogs)),
     )
     assert sorted(seen) == [0, 1, 2]
     assert_frame_equal(_sorted(pl.concat(seen.values())), _sorted(one.cogs))
-    assert chunked.cogs.is_empty()
-    assert_frame_equal(_sorted(chunked.journals), _sorted(one.journals))
+    assert sharded.cogs.is_empty()
+    assert_frame_equal(_sorted(sharded.journals), _sorted(one.journals))
     for name, frame in one.end_state.frames().items():
-        assert_frame_equal(_sorted(chunked.end_state.frames()[name]), _sorted(frame))
+        assert_frame_equal(_sorted(sharded.end_state.frames()[name]), _sorted(frame))
 
 
-@pytest.mark.slow  # 25 ledgers, each costed in one call and in SKU chunks
+@pytest.mark.slow  # 25 ledgers, each costed in one call and in SKU shards
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ledgers(kinds_pool=LANDED_REFERENCE_KINDS))
-def test_chunked_equals_one_call_with_reference_cost_after_landed_cost(rows: list[dict]) -> None:
-    """Landed costs (allocated once over every line, each SKU chunk taking its lines'
+def test_sharded_equals_one_call_with_reference_cost_after_landed_cost(rows: list[dict]) -> None:
+    """Landed costs (allocated once over every line, each SKU shard taking its lines'
     shares) raise the reference unit cost of gains, unknown returns and shortfalls the
-    same way in SKU chunks as in one call."""
+    same way in SKU shards as in one call."""
     frame = frames(rows)
     one = cost_range(frame, None, LEDGER_START, LEDGER_END)
-    chunked = cost_range_chunked(frame, None, LEDGER_START, LEDGER_END, chunking=Chunking(2))
+    sharded = cost_range_sharded(frame, None, LEDGER_START, LEDGER_END, sharding=Sharding(2))
     for name in ("cogs", "postings", "flags", "landed_cost_expensed"):
-        assert_frame_equal(_sorted(getattr(chunked, name)), _sorted(getattr(one, name)))
+        assert_frame_equal(_sorted(getattr(sharded, name)), _sorted(getattr(one, name)))
     for name, frame_ in one.end_state.frames().items():
-        assert_frame_equal(_sorted(chunked.end_state.frames()[name]), _sorted(frame_))
+        assert_frame_equal(_sorted(sharded.end_state.frames()[name]), _sorted(frame_))
