@@ -41,7 +41,9 @@ def state_schema(checkpoint: TableContract) -> pl.Schema:
 
 OPEN_LAYERS = _checkpoint(
     "open_layers",
-    "Open slices of layers in FIFO order (`position` ascending within a pool).",
+    "Open slices of layers in FIFO order (`position` ascending within a pool; in transit, "
+    "within the transfer they travel under: two transfers of one SKU in transit together "
+    "each start at position 0).",
     (
         *_POOL,
         Column("position", t.QUANTITY),
@@ -57,7 +59,7 @@ OPEN_LAYERS = _checkpoint(
         Column("quantity", t.QUANTITY),
         Column("value_cents", CENTS),
     ),
-    ("company", "warehouse", "sku", "position"),
+    ("company", "warehouse", "sku", "transfer_id", "position"),
 )
 
 OPEN_SHORTFALLS = _checkpoint(

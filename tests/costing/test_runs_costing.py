@@ -140,3 +140,42 @@ def test_a_landed_cost_posted_before_its_last_line_ends_the_same_nightly_or_in_o
             ).fetchall()[0][0]
             # 20.00 received + 10.00 landed - 22.50 issued = the 7.50 still on hand
             assert value == D("7.50"), how
+
+
+def test_two_transfers_of_one_sku_in_transit_over_a_checkpoint_arrive_with_their_cost(
+    tmp_path,
+) -> None:
+    # r1 1 unit @ 1.00, r2 2 units @ 2.00 at W1. T1 takes r1's unit on Jan 2, T2 r2's two on
+    # Jan 3; both are in transit at the end of Jan 3 (each transfer's slices start at
+    # position 0 in IN_TRANSIT:C1) and arrive at W2 on Jan 5; i1 issues all 3 there on Jan 6
+    # (FIFO by arrival order: 1.00 + 4.00 = 5.00). Night by night, the checkpoints of Jan 3
+    # and 4 hold both transfers; the figures equal one range.
+    rows = [
+        move("r1", "2026-01-01T09:00", "RECEIPT", 1, cost="1"),
+        move("r2", "2026-01-01T10:00", "RECEIPT", 2, cost="2"),
+        move("o1", "2026-01-02T09:00", "TRANSFER_OUT", 1, ref="T1"),
+        move("o2", "2026-01-03T09:00", "TRANSFER_OUT", 2, ref="T2"),
+        move("n1", "2026-01-05T09:00", "TRANSFER_IN", 1, wh="W2", ref="T1"),
+        move("n2", "2026-01-05T10:00", "TRANSFER_IN", 2, wh="W2", ref="T2"),
+        move("i1", "2026-01-06T09:00", "ISSUE", 3, wh="W2"),
+    ]
+    frames = inputs(rows)
+    last = date(2026, 1, 7)
+    one = cost_range(frames, None, JAN1, last)
+    issued = one.cogs.filter(pl.col("movement_id") == "i1")
+    assert amounts(issued.group_by("movement_id").agg(pl.col("amount").sum())) == {"i1": D("5.00")}
+    with duckdb.connect(str(tmp_path / "nightly.duckdb")) as con:
+        write_warehouse(con, frames)
+        day = JAN1
+        while day <= last:
+            cost_days(con, day, day)
+            day += timedelta(days=1)
+        in_transit = con.sql(
+            "SELECT transfer_id, position FROM costing_state_open_layers"
+            " WHERE as_of = DATE '2026-01-04' ORDER BY transfer_id"
+        ).fetchall()
+        assert in_transit == [("T1", 0), ("T2", 0)]
+        cogs = con.sql(
+            "SELECT movement_id, sum(amount) FROM costing_cogs WHERE movement_id = 'i1' GROUP BY 1"
+        ).fetchall()
+        assert dict(cogs) == {"i1": D("5.00")}
