@@ -162,14 +162,17 @@ def _shard_allocation(
 
 
 def _shard_state(state: CostingState, mine: Callable[[pl.DataFrame], pl.DataFrame]) -> CostingState:
-    """The shard's pools of the carried state; issue costs and landed components are looked
-    up by movement, so every shard carries them whole."""
+    """The shard's part of the carried state and nothing else, so a shard's task carries
+    only its own SKUs: its pools; the issues of its SKUs (a RETURN takes its cost only from
+    an issue of its own SKU); the landed cost of the receipt lines whose units it holds."""
+    open_layers = mine(state.open_layers)
+    held = open_layers.get_column("origin_id").unique().implode()
     return CostingState(
-        open_layers=mine(state.open_layers),
+        open_layers=open_layers,
         open_shortfalls=mine(state.open_shortfalls),
         pool_refs=mine(state.pool_refs),
-        issue_costs=state.issue_costs,
-        landed_components=state.landed_components,
+        issue_costs=mine(state.issue_costs),
+        landed_components=state.landed_components.filter(pl.col("origin_id").is_in(held)),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -11,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from polars.testing import assert_frame_equal
 
 from benchmarks._costing_ledger import DAYS, START, generate
-from pipelines.costing import cost_range
-from pipelines.costing.shards import Sharding, cost_range_sharded
+from pipelines.costing import CostingPolicy, cost_range
+from pipelines.costing.shards import Sharding, cost_range_sharded, shard_of_sku, shard_works
 from tests.costing.helpers import inputs, move
 from tests.costing.ledgers import END as LEDGER_END
-from tests.costing.ledgers import LANDED_REFERENCE_KINDS, frames, ledgers
+from tests.costing.ledgers import LANDED_REFERENCE_KINDS, SKUS, frames, ledgers
 from tests.costing.ledgers import START as LEDGER_START
 
 
@@ -95,8 +96,43 @@ def test_sharded_equals_one_call_with_reference_cost_after_landed_cost(rows: lis
     same way in SKU shards as in one call."""
     frame = frames(rows)
     one = cost_range(frame, None, LEDGER_START, LEDGER_END)
-    sharded = cost_range_sharded(frame, None, LEDGER_START, LEDGER_END, sharding=Sharding(2))
+    sharded = cost_range_sharded(frame, None, LEDGER_START, LEDGER_END, sharding=Sharding(3))
     for name in ("cogs", "postings", "flags", "landed_cost_expensed"):
+        assert_frame_equal(_sorted(getattr(sharded, name)), _sorted(getattr(one, name)))
+    for name, frame_ in one.end_state.frames().items():
+        assert_frame_equal(_sorted(sharded.end_state.frames()[name]), _sorted(frame_))
+
+
+def test_the_ledgers_skus_fall_in_different_shards() -> None:
+    """The properties above split the two SKUs of tests/costing/ledgers.py into two of three
+    shards; with every SKU in one shard they would compare a call with itself."""
+    assert len({shard_of_sku(sku, 3) for sku in SKUS}) == len(SKUS)
+    assert shard_of_sku("SKU-1", 8) == zlib.crc32(b"SKU-1") % 8  # stable, not a process hash
+
+
+@pytest.mark.slow  # 25 ledgers, each costed twice from a carried state
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ledgers(kinds_pool=LANDED_REFERENCE_KINDS))
+def test_sharded_from_a_carried_state_equals_one_call_and_each_shard_carries_only_its_skus(
+    rows: list[dict],
+) -> None:
+    """A night after a checkpoint: the state of the first days (open layers, shortfalls,
+    issue costs, landed components) split by SKU; each shard's work holds no row of another
+    shard's SKU, and the shards together give the one call's figures."""
+    frame = frames(rows)
+    mid = LEDGER_START + timedelta(days=2)
+    state = cost_range(frame, None, LEDGER_START, mid).end_state
+    start = mid + timedelta(days=1)
+    one = cost_range(frame, state, start, LEDGER_END)
+    works, _, _ = shard_works(frame, state, (start, LEDGER_END), CostingPolicy(), 3)
+    for work in works:
+        carried = [*work.state.frames().values(), work.inputs["movements"]]
+        skus = set(pl.concat([f.select("sku") for f in carried if "sku" in f.columns]).to_series())
+        assert {shard_of_sku(sku, 3) for sku in skus} <= {work.shard}
+        held = set(work.state.open_layers.get_column("origin_id"))
+        assert set(work.state.landed_components.get_column("origin_id")) <= held
+    sharded = cost_range_sharded(frame, state, start, LEDGER_END, sharding=Sharding(3))
+    for name in ("cogs", "postings", "flags", "landed_cost_expensed", "valuation"):
         assert_frame_equal(_sorted(getattr(sharded, name)), _sorted(getattr(one, name)))
     for name, frame_ in one.end_state.frames().items():
         assert_frame_equal(_sorted(sharded.end_state.frames()[name]), _sorted(frame_))
