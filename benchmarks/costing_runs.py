@@ -18,8 +18,11 @@ to Parquet. Then, each in a fresh process so its peak memory (VmHWM) is its own:
 2. runs: `cost_days` over the full range but the last day, from an empty warehouse
    (the go-live initialisation as the asset runs it);
 3. nightly: `cost_days` for the last day, from the checkpoint the range left.
-Wall time, CPU time (user + system) and peak memory of each, and the COGS total of 1 and
-2 compared to the cent.
+4. with --shards N: 2 again on a copy of the empty warehouse, each chunk in N SKU shards in
+   process (pipelines/costing/shards.py): the sharding overhead, as the CPU seconds of all
+   shards together over the unsharded run's (issue 14: at most 1.15x).
+Wall time, CPU time (user + system) and peak memory of each, and the COGS total of 1, 2
+(and 4) compared to the cent.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import shutil
 import tempfile
 import time
 from datetime import date, timedelta
@@ -37,9 +41,12 @@ import polars as pl
 
 from benchmarks._measure import emit, peak_mb
 from benchmarks.costing import SIZES, _cpu_seconds, _full, _run
+from assets.resources import ReckonResource
 from pipelines.contracts.inputs import DAILY_TABLES
 
 DAILY = {contract.name: contract for contract in DAILY_TABLES}
+CHUNK_MOVEMENTS = ReckonResource.model_fields["costing_chunk_movements"].default
+"""What the costing asset passes: a chunk grows while it holds at most this many movements."""
 
 
 def write_warehouse(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame]) -> None:
@@ -66,13 +73,24 @@ def write_warehouse(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFra
         replace_slice(con, name, frame)
 
 
-def _cost_days(db: str, start: date, end: date, chunk_days: int, out: mp.Queue) -> None:
-    from pipelines.costing import CostingPolicy
+def _cost_days(
+    db: str, start: date, end: date, chunk_days: int, shards: int, out: mp.Queue
+) -> None:
+    from pipelines.costing import CostingPolicy, Sharding
     from runs.costing import cost_days
 
+    sharding = Sharding(shards) if shards > 1 else None
     with duckdb.connect(db) as con:
         t0, c0 = time.perf_counter(), _cpu_seconds()
-        run = cost_days(con, start, end, CostingPolicy(), chunk_days=chunk_days)
+        run = cost_days(
+            con,
+            start,
+            end,
+            CostingPolicy(),
+            chunk_days=chunk_days,
+            sharding=sharding,
+            chunk_movements=CHUNK_MOVEMENTS,
+        )
         seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
         # The figure benchmarks/costing.py `_full` reports: COGS debits of issues, journals.
         cogs = con.sql(
@@ -99,7 +117,7 @@ def _cost_days(db: str, start: date, end: date, chunk_days: int, out: mp.Queue) 
     )
 
 
-def bench(size: str, workdir: Path, chunks: int, chunk_days: int) -> dict:
+def bench(size: str, workdir: Path, chunks: int, chunk_days: int, shards: int = 1) -> dict:
     from benchmarks._costing_ledger import DAYS, START, generate
 
     n, n_skus = SIZES[size]
@@ -112,6 +130,8 @@ def bench(size: str, workdir: Path, chunks: int, chunk_days: int) -> dict:
         frame.write_parquet(folder / f"{name}.parquet")
     with duckdb.connect(db) as con:
         write_warehouse(con, tables)
+    if shards > 1:
+        shutil.copy(db, folder / "sharded.duckdb")
     report: dict = {
         "size": size,
         "skus": n_skus,
@@ -121,9 +141,17 @@ def bench(size: str, workdir: Path, chunks: int, chunk_days: int) -> dict:
     del tables
     last = START + timedelta(days=DAYS - 1)
     report["load_average_before"] = os.getloadavg()
-    report["engine_full_range"] = _run(_full, str(folder), DAYS - 1, chunks)
-    report["runs_full_range"] = _run(_cost_days, db, START, last - timedelta(days=1), chunk_days)
-    report["runs_nightly_end"] = _run(_cost_days, db, last, last, chunk_days)
+    report["engine_full_range"] = _run(_full, str(folder), DAYS - 1, chunks, False)
+    report["runs_full_range"] = _run(_cost_days, db, START, last - timedelta(days=1), chunk_days, 1)
+    report["runs_nightly_end"] = _run(_cost_days, db, last, last, chunk_days, 1)
+    if shards > 1:
+        sharded_db = str(folder / "sharded.duckdb")
+        until = last - timedelta(days=1)
+        sharded = _run(_cost_days, sharded_db, START, until, chunk_days, shards)
+        report["runs_full_range_sharded"] = {**sharded, "shards": shards}
+        unsharded = report["runs_full_range"]
+        report["shards_cpu_over_unsharded"] = sharded["cpu_seconds"] / unsharded["cpu_seconds"]
+        report["shards_cogs_equal"] = sharded["cogs_total"] == unsharded["cogs_total"]
     report["load_average_after"] = os.getloadavg()
     report["warehouse_mb"] = Path(db).stat().st_size / 2**20
     engine, runs = report["engine_full_range"], report["runs_full_range"]
@@ -140,11 +168,16 @@ def main() -> None:
         "--chunks", type=int, default=1, help="the engine baseline in this many SKU chunks"
     )
     parser.add_argument("--chunk-days", type=int, default=31, help="cost_days chunk (days)")
+    parser.add_argument(
+        "--shards", type=int, default=1, help="also cost_days in this many SKU shards per chunk"
+    )
     parser.add_argument("--workdir", type=Path, help="keep the files here (default: temporary)")
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        reports = [bench(s, Path(tmp), args.chunks, args.chunk_days) for s in args.sizes]
+        reports = [
+            bench(s, Path(tmp), args.chunks, args.chunk_days, args.shards) for s in args.sizes
+        ]
     emit(reports, args.json)
 
 

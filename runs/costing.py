@@ -9,9 +9,9 @@ the first day it must (re)compute, or from the beginning of history when there
 is none, and always ends at the last day already costed if that is later than the
 range asked for: a rerun of a corrected day recosts the days after it in the same run,
 so no costed day is left computed from data that has since changed. A long range is
-costed in chunks of `chunk_days`, each saving its checkpoint, which bounds memory and
-leaves restart points for later recosts; chunks give the same figures as one call
-(tests/costing/test_incremental.py).
+costed in chunks of `chunk_days` (longer while a chunk stays within a movement budget),
+each saving its checkpoint, which bounds memory and leaves restart points for later
+recosts; chunks give the same figures as one call (tests/costing/test_incremental.py).
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ from runs.costing_inputs import (
     first_movement_day,
     refused_with_provenance,
 )
+from runs.dated import day_of
 from runs.restatements import (
     DocumentChanges,
     company_figures,
@@ -142,12 +143,16 @@ def cost_days(
     chunk_days: int = 31,
     run_id: str | None = None,
     sharding: Sharding | None = None,
+    chunk_movements: int | None = None,
 ) -> CostingRun:
     """Cost [start, end], any earlier day a changed document needs and every later day
     already costed; store everything, and the restatement record under `run_id`.
 
     `sharding`: each chunk costed in SKU shards (in process or on a cluster, per
-    `Sharding.run`; runs/costing_shards.py), the same figures to the cent; None: one call."""
+    `Sharding.run`; runs/costing_shards.py), the same figures to the cent; None: one call.
+    `chunk_movements`: a long range's chunk grows past `chunk_days` while it holds at most
+    this many movements (a go-live backfill of a quiet ledger is then a few calls, not one
+    per month, each with its fixed cost); None: chunks of `chunk_days`."""
     policy = policy or CostingPolicy()
     last_costed = latest_checkpoint_before(con, date.max)
     drop_outdated_checkpoints(con)
@@ -169,13 +174,11 @@ def cost_days(
     # document): left in place, a later recost would start from a stale state.
     drop_checkpoints_from(con, first)
     # Recent days get a checkpoint each, so recosting a few late days restarts close by.
-    days = 1 if (through - first).days < RECENT_DAYS else chunk_days
-    chunk_start = first
-    while chunk_start <= through:
-        chunk_end = _chunk_end(chunk_start, days, through, policy.closed_before)
-        to_post = correction if chunk_start == policy.closed_before else None
-        state = _cost_chunk(con, run, state, (chunk_start, chunk_end), policy, to_post, sharding)
-        chunk_start = chunk_end + timedelta(days=1)
+    recent = (through - first).days < RECENT_DAYS
+    budget = None if recent else _daily_counts(con, first, through, chunk_movements)
+    for chunk in _chunks(first, through, 1 if recent else chunk_days, policy, budget):
+        to_post = correction if chunk[0] == policy.closed_before else None
+        state = _cost_chunk(con, run, state, chunk, policy, to_post, sharding)
     _record_restatement(con, run, run_id or f"{start}..{end}", changes, restated, before)
     return run
 
@@ -262,6 +265,47 @@ def _cost_chunk(
     run.quarantined.append(refused)
     _tally(run, result, outputs)
     return result.end_state
+
+
+def _daily_counts(
+    con: duckdb.DuckDBPyConnection, first: date, through: date, movements: int | None
+) -> tuple[dict[date, int], int] | None:
+    """Movements per day of [first, through] and the per-chunk budget (None: no budget)."""
+    if movements is None or not table_exists(con, "movements"):
+        return None
+    day = day_of(MOVEMENTS)
+    rows = con.sql(
+        f"SELECT {day}, count(*) FROM movements WHERE {day} BETWEEN ? AND ? GROUP BY ALL",
+        params=[first, through],
+    ).fetchall()
+    return dict(rows), movements
+
+
+def _chunks(
+    first: date,
+    through: date,
+    days: int,
+    policy: CostingPolicy,
+    budget: tuple[dict[date, int], int] | None,
+) -> list[tuple[date, date]]:
+    """The run's chunks, in order: `days` long, or longer while within the movement budget
+    (a day at a time over the daily counts: a thousand days, not rows)."""
+    chunks = []
+    start = first
+    while start <= through:
+        end = _chunk_end(start, days, through, policy.closed_before)
+        if budget is not None:
+            counts, most = budget
+            held = sum(counts.get(start + timedelta(k), 0) for k in range((end - start).days + 1))
+            step = end + timedelta(days=1)
+            while step <= through and held + counts.get(step, 0) <= most:
+                if _chunk_end(start, (step - start).days + 1, through, policy.closed_before) < step:
+                    break  # never across the closed period's first open day
+                held += counts.get(step, 0)
+                end, step = step, step + timedelta(days=1)
+        chunks.append((start, end))
+        start = end + timedelta(days=1)
+    return chunks
 
 
 def _chunk_end(start: date, days: int, through: date, closed_before: date | None) -> date:

@@ -129,6 +129,7 @@ def costing(context: dg.AssetExecutionContext, reckon: ReckonResource):
             chunk_days=reckon.costing_chunk_days,
             run_id=context.run.run_id,
             sharding=sharding,
+            chunk_movements=reckon.costing_chunk_movements,
         )
         figures = DayFigures(day_figures(con, start, end), company_day_figures(con, start, end))
         by_kind = cogs_by_company_and_kind(con, start, end)

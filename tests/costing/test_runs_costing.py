@@ -179,3 +179,53 @@ def test_two_transfers_of_one_sku_in_transit_over_a_checkpoint_arrive_with_their
             "SELECT movement_id, sum(amount) FROM costing_cogs WHERE movement_id = 'i1' GROUP BY 1"
         ).fetchall()
         assert dict(cogs) == {"i1": D("5.00")}
+
+
+def test_chunks_grow_within_the_movement_budget_and_stop_at_the_first_open_day() -> None:
+    from pipelines.costing import CostingPolicy
+    from runs.costing import _chunks
+
+    first, through = date(2026, 1, 1), date(2026, 1, 10)
+    counts = {first + timedelta(k): 10 for k in range(10)}  # 10 movements a day
+    policy = CostingPolicy()
+    assert _chunks(first, through, 2, policy, None) == [
+        (first + timedelta(k), first + timedelta(k + 1)) for k in range(0, 10, 2)
+    ]
+    # 2-day chunks grow to 4 days (40 movements); a 45-movement budget cannot take a 5th day
+    assert _chunks(first, through, 2, policy, (counts, 45)) == [
+        (date(2026, 1, 1), date(2026, 1, 4)),
+        (date(2026, 1, 5), date(2026, 1, 8)),
+        (date(2026, 1, 9), date(2026, 1, 10)),
+    ]
+    # a day above the budget alone still makes a chunk of `days`
+    assert _chunks(first, through, 3, policy, ({**counts, date(2026, 1, 2): 99}, 45))[0] == (
+        date(2026, 1, 1),
+        date(2026, 1, 3),
+    )
+    closed = CostingPolicy(closed_before=date(2026, 1, 6))
+    assert _chunks(first, through, 2, closed, (counts, 1000)) == [
+        (date(2026, 1, 1), date(2026, 1, 5)),
+        (date(2026, 1, 6), date(2026, 1, 10)),
+    ]
+
+
+@pytest.mark.slow  # a three-year ledger costed twice against DuckDB
+def test_chunks_by_movement_budget_give_the_figures_of_monthly_chunks(tmp_path) -> None:
+    from benchmarks._costing_ledger import DAYS, START, generate
+
+    frames = generate(6_000, 40, seed=11)
+    last = START + timedelta(days=DAYS - 1)
+    tables = {}
+    for how, budget in (("monthly", None), ("budget", 2_500)):
+        with duckdb.connect(str(tmp_path / f"{how}.duckdb")) as con:
+            write_warehouse(con, frames)
+            cost_days(con, START, last, chunk_movements=budget)
+            saved = con.sql("SELECT count(*) FROM costing_state_saved").fetchall()[0][0]
+            tables[how] = {
+                t: con.sql(f"SELECT * FROM {t}").pl().sort(pl.all())
+                for t in ("costing_cogs", "costing_journals", "costing_valuation")
+            }
+            tables[how]["checkpoints"] = saved
+    assert tables["monthly"]["checkpoints"] > 30 > tables["budget"]["checkpoints"] > 1
+    for table in ("costing_cogs", "costing_journals", "costing_valuation"):
+        assert tables["budget"][table].equals(tables["monthly"][table]), table
