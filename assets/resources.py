@@ -19,6 +19,7 @@ import duckdb
 from assets.run_liveness import owned_by_launcher, record_owner
 from pipelines.costing import POOL_BY_WAREHOUSE, CostingPolicy, Sharding
 from pipelines.costing.policy import DEFAULT_AGE_BUCKETS
+from runs.costing import CHUNK_MOVEMENTS
 from runs.costing_shards import shard_runner
 from runs.distributed import (
     STORAGE_URL_VARIABLE,
@@ -60,10 +61,9 @@ class ReckonResource(dg.ConfigurableResource):
     (inventory record accuracy; a small warehouse with 80 SKUs and two miscounts is at 97.5%)."""
     costing_chunk_days: int = 31
     """A range is costed in chunks of this many days, each leaving a restart checkpoint."""
-    costing_chunk_movements: int | None = 1_000_000
+    costing_chunk_movements: int | None = CHUNK_MOVEMENTS
     """A chunk grows past `costing_chunk_days` while it holds at most this many movements
-    (a backfill of a quiet ledger is a few calls, not one a month); None: fixed chunks. One
-    call over 1M movements peaks near 3.2 GB (docs/performance.md)."""
+    (a backfill of a quiet ledger is a few calls, not one a month); None: fixed chunks."""
     costing_shards: int | None = None
     """Each chunk is costed in this many SKU shards (default RECKON_COSTING_SHARDS, else 1:
     one call; docs/deployment.md says how to size them). Same figures to the cent whatever

@@ -41,12 +41,9 @@ import polars as pl
 
 from benchmarks._measure import emit, peak_mb
 from benchmarks.costing import SIZES, _cpu_seconds, _full, _run
-from assets.resources import ReckonResource
 from pipelines.contracts.inputs import DAILY_TABLES
 
 DAILY = {contract.name: contract for contract in DAILY_TABLES}
-CHUNK_MOVEMENTS = ReckonResource.model_fields["costing_chunk_movements"].default
-"""What the costing asset passes: a chunk grows while it holds at most this many movements."""
 
 
 def write_warehouse(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame]) -> None:
@@ -77,7 +74,7 @@ def _cost_days(
     db: str, start: date, end: date, chunk_days: int, shards: int, out: mp.Queue
 ) -> None:
     from pipelines.costing import CostingPolicy, Sharding
-    from runs.costing import cost_days
+    from runs.costing import CHUNK_MOVEMENTS, cost_days
 
     sharding = Sharding(shards) if shards > 1 else None
     with duckdb.connect(db) as con:

@@ -76,6 +76,10 @@ from runs.restatements import (
 from storage.schema import create_table
 from storage.warehouse import read_table, replace_slice, table_exists, transaction
 
+CHUNK_MOVEMENTS = 1_000_000
+"""The costing asset's movement budget per chunk (the `reckon` resource's default): one
+engine call over 1M movements peaks near 3.2 GB (docs/performance.md)."""
+
 RECENT_DAYS = 31
 """A computed range shorter than this is costed day by day, leaving a checkpoint per day."""
 
