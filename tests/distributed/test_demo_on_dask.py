@@ -6,7 +6,6 @@ of the same runs in process, table by table."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from reckon.runner import run_everything
 from runs.costing import valuation_on_days
 from runs.distributed import SCHEDULER_VARIABLE, SHARDS_VARIABLE
 from storage.layout import DataLayout
-from tests.distributed.dask_cluster import DaskCluster, dask_cluster
+from tests.distributed.dask_cluster import DaskCluster
 
 pytestmark = pytest.mark.slow
 
@@ -39,12 +38,6 @@ TABLES = (
     "accrual_rollforward",
     "order_profit",
 )
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
-    with dask_cluster(tmp_path_factory.mktemp("dask")) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ and a worker killed mid-task makes its task run again on the other worker, same 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,17 +16,11 @@ from pipelines.costing import CostingPolicy, CostingState, Sharding, cost_range,
 from pipelines.costing.shards import shard_works
 from runs.costing_shards import cost_shard_task, read_result, shard_runner, write_work
 from runs.distributed import open_executor
-from tests.distributed.dask_cluster import DaskCluster, dask_cluster
+from tests.distributed.dask_cluster import DaskCluster
 
 pytestmark = pytest.mark.slow
 
 COMPARED = ("cogs", "consumption", "postings", "valuation", "ageing", "journals", "flags")
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
-    with dask_cluster(tmp_path_factory.mktemp("dask")) as running:
-        yield running
 
 
 def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
