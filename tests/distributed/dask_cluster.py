@@ -35,8 +35,8 @@ class DaskCluster:
         self.workers[index].wait(timeout=30)
 
 
-def _dask(*args: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
+def _dask(*args: str, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(REPOSITORY)}
     with log.open("wb") as out:
         return subprocess.Popen(
             [str(Path(sys.executable).with_name("dask")), *args],
@@ -55,8 +55,11 @@ def _wait_for_workers(address: str, count: int) -> None:
 
 
 @contextmanager
-def dask_cluster(folder: Path, workers: int = 2) -> Iterator[DaskCluster]:
-    """Start the scheduler and `workers` single-threaded workers; stop them all after."""
+def dask_cluster(
+    folder: Path, workers: int = 2, env: dict[str, str] | None = None
+) -> Iterator[DaskCluster]:
+    """Start the scheduler and `workers` single-threaded workers (with `env` added to their
+    environment, e.g. an object store's credentials); stop them all after."""
     scheduler_file = folder / "scheduler.json"
     processes = [
         _dask(
@@ -94,6 +97,7 @@ def dask_cluster(folder: Path, workers: int = 2) -> Iterator[DaskCluster]:
                     "--name",
                     f"worker-{k}",
                     log=folder / f"worker-{k}.log",
+                    env=env,
                 )
             )
         _wait_for_workers(address, workers)
