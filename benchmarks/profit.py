@@ -112,6 +112,7 @@ def prepare(n_lines: int, seed: int = 5) -> ProfitInputs:
             "order_line_id": line_ids.gather(refunded),
             "kind": "REFUND",
             "quantity": rng.integers(1, qty[refunded] + 1),
+            "amount": pl.Series([None] * len(refunded), dtype=t.MONEY),
         }
     ).cast(dict(ORDER_REFUNDS.schema))
     cost = price * qty * rng.integers(30, 60, n) // 100

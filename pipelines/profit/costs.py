@@ -16,6 +16,7 @@ import polars as pl
 from pipelines.money import kg_to_grams, money_to_cents
 from pipelines.profit.allocation import allocate
 from pipelines.profit.policy import ProfitPolicy
+from pipelines.profit.provenance import joined_per_key
 
 GROUP = ["fulfilment_order_id", "sku"]
 
@@ -34,11 +35,12 @@ def cogs_shares(lines: pl.LazyFrame, postings: pl.LazyFrame) -> pl.LazyFrame:
 
 def line_cogs(shares: pl.LazyFrame) -> pl.LazyFrame:
     """Per line: cogs_c, whether any posting is still provisional, issued quantity, issues."""
-    return shares.group_by("order_line_id").agg(
+    sums = shares.group_by("order_line_id").agg(
         pl.col("share_c").sum().alias("cogs_c"),
         (pl.col("provisional_c") != 0).any().alias("cogs_provisional"),
-        pl.col("movement_id").unique().sort().str.join(",").alias("issues"),
     )
+    issues = joined_per_key(shares, "order_line_id", "movement_id", "issues", unique=True)
+    return sums.join(issues, on="order_line_id", how="left")
 
 
 def freight_shares(
@@ -77,21 +79,16 @@ def freight_shares(
 
 def line_freight(shares: pl.LazyFrame) -> pl.LazyFrame:
     """Per line: freight, its billed part, disputed, parcel counts and provenance."""
-    bills = pl.col("bill_lines")
-    return (
-        shares.group_by("order_line_id")
-        .agg(
-            pl.col("freight_c").sum(),
-            pl.col("freight_c").filter(pl.col("billed")).sum().alias("freight_billed_c"),
-            pl.col("disputed_c").sum(),
-            pl.len().alias("shipment_count"),
-            pl.col("billed").sum().alias("billed_count"),
-            pl.col("shipment_id").sort().str.join(",").alias("shipments"),
-            pl.col("bill_lines")
-            .filter(pl.col("bill_lines").is_not_null() & (pl.col("bill_lines") != ""))
-            .sort()
-            .str.join(",")
-            .alias("bill_lines"),
-        )
-        .with_columns(pl.when(bills != "").then(bills).alias("bill_lines"))
+    sums = shares.group_by("order_line_id").agg(
+        pl.col("freight_c").sum(),
+        pl.col("freight_c").filter(pl.col("billed")).sum().alias("freight_billed_c"),
+        pl.col("disputed_c").sum(),
+        pl.len().alias("shipment_count"),
+        pl.col("billed").sum().alias("billed_count"),
+    )
+    parcels = joined_per_key(shares, "order_line_id", "shipment_id", "shipments")
+    billed = shares.filter(pl.col("bill_lines") != "")
+    bills = joined_per_key(billed, "order_line_id", "bill_lines", "bill_lines")
+    return sums.join(parcels, on="order_line_id", how="left").join(
+        bills, on="order_line_id", how="left"
     )

@@ -116,7 +116,7 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
     planned, shares, beyond = line_revenue(
         inputs.order_lines.lazy(), orders, inputs.refunds.lazy(), policy
     )
-    revenue = planned.collect()
+    revenue, shares_c, beyond_c = pl.collect_all([planned, shares, beyond])
     cogs = cogs_shares(revenue.lazy(), inputs.postings.lazy()).collect()
     freight = freight_shares(
         revenue.lazy(), inputs.shipments.lazy(), inputs.skus.lazy(), policy
@@ -154,8 +154,8 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
         .cast(ORDER_LINE_FREIGHT.schema)
         .sort("order_line_id", "shipment_id"),
         header_amounts=header_amounts(orders).collect(),
-        allocations=shares.collect(),
-        over_refunded=beyond.collect().sort("order_line_id", "refund_id"),
+        allocations=shares_c,
+        over_refunded=beyond_c.sort("order_line_id", "refund_id"),
     )
 
 
@@ -249,17 +249,17 @@ def _statuses(frame: pl.DataFrame) -> pl.DataFrame:
         cogs_reason=no_cogs_reason,
         freight_status=freight_status,
     )
-    reasons = pl.concat_list(
+    reasons = pl.concat_str(
         pl.when(pl.col("freight_status") == "EXPECTED").then(pl.lit("FREIGHT_EXPECTED")),
         pl.when(pl.col("freight_status") == "PARTLY_BILLED").then(pl.lit("FREIGHT_PARTLY_BILLED")),
         pl.when(pl.col("cogs_status") == "PROVISIONAL").then(pl.lit("COGS_PROVISIONAL")),
         pl.when(pl.col("cogs_reason") == "NOT_ISSUED").then(pl.lit("NOT_ISSUED")),
-    ).list.drop_nulls()
+        separator=",",
+        ignore_nulls=True,
+    )
     return frame.with_columns(
-        provisional_reasons=pl.when(reasons.list.len() > 0).then(reasons.list.join(",")),
-        status=pl.when(reasons.list.len() > 0)
-        .then(pl.lit("PROVISIONAL"))
-        .otherwise(pl.lit("FINAL")),
+        provisional_reasons=pl.when(reasons != "").then(reasons),
+        status=pl.when(reasons != "").then(pl.lit("PROVISIONAL")).otherwise(pl.lit("FINAL")),
     )
 
 
