@@ -14,7 +14,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.money import kg_to_grams, money_to_cents
-from pipelines.profit.allocation import allocate
+from pipelines.profit.allocation import allocate, allocate_each
 from pipelines.profit.policy import ProfitPolicy
 from pipelines.profit.provenance import joined_per_key
 
@@ -65,8 +65,8 @@ def freight_shares(
         "bill_lines",
     ).join(targets, on="fulfilment_order_id", how="inner")
     keys = ["shipment_id"]
-    shared = allocate(joined, "freight_c", "_basis", keys, ["order_line_id"], "freight_share_c")
-    shared = allocate(shared, "disputed_c", "_basis", keys, ["order_line_id"], "disputed_share_c")
+    amounts = {"freight_c": "freight_share_c", "disputed_c": "disputed_share_c"}
+    shared = allocate_each(joined, amounts, "_basis", keys, ["order_line_id"])
     return shared.select(
         "order_line_id",
         "shipment_id",

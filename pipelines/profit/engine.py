@@ -113,10 +113,9 @@ class ProfitResult:
 def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> ProfitResult:
     policy = policy or ProfitPolicy()
     orders = inputs.orders.lazy()
-    planned, shares, beyond = line_revenue(
+    revenue, shares, beyond = line_revenue(
         inputs.order_lines.lazy(), orders, inputs.refunds.lazy(), policy
     )
-    revenue, shares_c, beyond_c = pl.collect_all([planned, shares, beyond])
     cogs = cogs_shares(revenue.lazy(), inputs.postings.lazy()).collect()
     freight = freight_shares(
         revenue.lazy(), inputs.shipments.lazy(), inputs.skus.lazy(), policy
@@ -154,8 +153,8 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
         .cast(ORDER_LINE_FREIGHT.schema)
         .sort("order_line_id", "shipment_id"),
         header_amounts=header_amounts(orders).collect(),
-        allocations=shares_c,
-        over_refunded=beyond_c.sort("order_line_id", "refund_id"),
+        allocations=shares,
+        over_refunded=beyond.sort("order_line_id", "refund_id"),
     )
 
 

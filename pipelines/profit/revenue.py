@@ -16,7 +16,7 @@ import polars as pl
 
 from pipelines.contracts import types as t
 from pipelines.money import cents_to_money, div_half_up, money_to_cents
-from pipelines.profit.allocation import allocate
+from pipelines.profit.allocation import allocate_each
 from pipelines.profit.policy import ProfitPolicy
 
 ORDER_AMOUNTS = {
@@ -78,11 +78,13 @@ def priced_lines(lines: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def allocations(lines: pl.LazyFrame, headers: pl.LazyFrame, policy: ProfitPolicy) -> pl.LazyFrame:
-    """alloc_order_id, kind, order_line_id, share_c: each header amount over its lines.
+def allocations(lines: pl.LazyFrame, orders: pl.LazyFrame, policy: ProfitPolicy) -> pl.LazyFrame:
+    """alloc_order_id, order_line_id and, per `ORDER_AMOUNTS` column, the line's share of
+    that order's amount: every order-level amount over the lines it is allocated to.
 
     A line carries its root order's amounts (itself, or the parent it was split from) and,
-    when it belongs to a split child, its own order's too."""
+    when it belongs to a split child, its own order's too. The six amounts of an order share
+    its lines' ranking and running basis (`allocate_each`)."""
     basis = (
         pl.col("gross_c") - pl.col("line_discount_c")
         if policy.revenue_basis == "AMOUNT"
@@ -97,11 +99,30 @@ def allocations(lines: pl.LazyFrame, headers: pl.LazyFrame, policy: ProfitPolicy
             ),
         ]
     ).rename({"_alloc": "alloc_order_id"})
-    joined = pairs.join(headers, on="alloc_order_id", how="inner")
-    shared = allocate(
-        joined, "amount_c", "_basis", ["alloc_order_id", "kind"], ["order_line_id"], "share_c"
+    columns = list(ORDER_AMOUNTS.values())
+    amounts = orders.select(
+        pl.col("order_id").alias("alloc_order_id"),
+        *(money_to_cents(c).alias(column) for c, column in ORDER_AMOUNTS.items()),
+    ).filter(pl.any_horizontal(pl.col(c) != 0 for c in columns))
+    joined = pairs.join(amounts, on="alloc_order_id", how="inner")
+    shared = allocate_each(
+        joined, {c: c for c in columns}, "_basis", ["alloc_order_id"], ["order_line_id"]
     )
-    return shared.select("alloc_order_id", "kind", "order_line_id", "share_c")
+    return shared.select("alloc_order_id", "order_line_id", *columns)
+
+
+def allocation_rows(shares: pl.LazyFrame) -> pl.LazyFrame:
+    """alloc_order_id, kind, order_line_id, share_c: the non-zero shares of `allocations`
+    one per row, `kind` the ORDERS column of the amount (what `header_amounts` names)."""
+    kinds = {column: kind for kind, column in ORDER_AMOUNTS.items()}
+    return (
+        shares.rename(kinds)
+        .unpivot(
+            index=["alloc_order_id", "order_line_id"], variable_name="kind", value_name="share_c"
+        )
+        .filter(pl.col("share_c") != 0)
+        .select("alloc_order_id", "kind", "order_line_id", "share_c")
+    )
 
 
 def line_revenue(
@@ -109,33 +130,38 @@ def line_revenue(
     orders: pl.LazyFrame,
     refunds: pl.LazyFrame,
     policy: ProfitPolicy,
-) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
-    """(lines with every component in cents and what refunds reversed, the allocations,
-    the refunds beyond their line: `REFUND_BREAKS_SCHEMA`).
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(lines with every component in cents and what refunds reversed, the allocations
+    (`allocation_rows`), the refunds beyond their line: `REFUND_BREAKS_SCHEMA`).
 
     Component columns (`LINE_COMPONENTS`) hold the amounts before refunds; `<name>_r` the
     part refunds of units reversed; `refund_amount_c` what refunds of an amount took back.
     A cancelled order refunds every line in full. Refunds of units come first (each reverses
     its share of the line's original amounts); refunds of an amount then take, in the order
     they were made, what is left of the line's net revenue; neither goes beyond the line,
-    and what would is reported (the third frame), never reversed."""
-    priced = priced_lines(lines, orders)
-    shares = allocations(priced, header_amounts(orders), policy)
-    per_line = shares.group_by("order_line_id").agg(
-        pl.col("share_c").filter(pl.col("kind") == kind).sum().alias(column)
-        for kind, column in ORDER_AMOUNTS.items()
-    )
+    and what would is reported (the third frame), never reversed.
+
+    Collected step by step: the priced lines and the allocations each feed several frames,
+    and Polars would otherwise compute them once per frame."""
+    priced = priced_lines(lines, orders).collect().lazy()
+    shares = allocations(priced, orders, policy).collect().lazy()
+    columns = list(ORDER_AMOUNTS.values())
+    per_line = shares.group_by("order_line_id").agg(pl.col(columns).sum())
     line_qty = priced.select("order_line_id", "currency", pl.col("quantity").alias("_room"))
     units = _within(
         refunds.filter(pl.col("quantity").is_not_null()).join(line_qty, on="order_line_id"),
         "quantity",
-    )
+    ).collect().lazy()
     out = _units_reversed(priced.join(per_line, on="order_line_id", how="left"), units, refunds)
+    out = out.collect().lazy()
     amounts, taken = _amounts_taken(out, refunds)
     out = out.join(taken, on="order_line_id", how="left").with_columns(
         pl.col("refund_amount_c").fill_null(0)
     )
-    return out, shares, _refund_breaks(units, amounts)
+    revenue, rows, beyond = pl.collect_all(
+        [out, allocation_rows(shares), _refund_breaks(units, amounts)]
+    )
+    return revenue, rows, beyond
 
 
 def _units_reversed(
@@ -148,7 +174,7 @@ def _units_reversed(
     kinds = refunds.group_by("order_line_id").agg(
         pl.col("kind").unique().sort().str.join(",").alias("_refund_kinds")
     )
-    return (
+    counted = (
         lines.join(refunded, on="order_line_id", how="left")
         .join(kinds, on="order_line_id", how="left")
         .with_columns(pl.col(c).fill_null(0) for c in ORDER_AMOUNTS.values())
@@ -160,16 +186,19 @@ def _units_reversed(
             .then(pl.lit("CANCEL"))
             .otherwise(pl.col("_refund_kinds")),
         )
-        .with_columns(
-            *(
-                div_half_up(pl.col(c).cast(pl.Int128) * pl.col("refunded_qty"), pl.col("quantity"))
-                .cast(pl.Int64)
-                .alias(f"{c}_r")
-                for c in LINE_COMPONENTS
-            )
-        )
         .drop("_refund_qty", "_refund_kinds")
     )
+    # The 128-bit products only on the few lines refunded; the others reverse nothing.
+    untouched = counted.filter(pl.col("refunded_qty") == 0).with_columns(
+        pl.lit(0, pl.Int64).alias(f"{c}_r") for c in LINE_COMPONENTS
+    )
+    reversed_ = counted.filter(pl.col("refunded_qty") != 0).with_columns(
+        div_half_up(pl.col(c).cast(pl.Int128) * pl.col("refunded_qty"), pl.col("quantity"))
+        .cast(pl.Int64)
+        .alias(f"{c}_r")
+        for c in LINE_COMPONENTS
+    )
+    return pl.concat([untouched, reversed_])
 
 
 def _amounts_taken(lines: pl.LazyFrame, refunds: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
