@@ -29,7 +29,7 @@ from pipelines.contracts.profit import (
     PROFIT_DAILY,
 )
 from pipelines.fx import attach_fx, functional_cents, int64_is_enough
-from pipelines.money import cents_to_money, div_half_up
+from pipelines.money import cents_to_money, div_half_up, money_to_cents
 from pipelines.profit.costs import cogs_shares, freight_shares, line_cogs, line_freight
 from pipelines.profit.policy import ProfitPolicy
 from pipelines.profit.revenue import (
@@ -341,6 +341,23 @@ def _daily_rollup(lines: pl.DataFrame) -> pl.DataFrame:
                 "margin_pct"
             ),
         )
+        .select(PROFIT_DAILY.column_names)
+        .cast(PROFIT_DAILY.schema)
+        .sort("order_date", "company", "channel", "sku")
+    )
+
+
+def merge_daily(dailies: list[pl.DataFrame]) -> pl.DataFrame:
+    """`profit_daily` rows of several results (chunks of order days) as one result's: a
+    day's lines can sit in two chunks (a cluster anchored the day before), so the rows of
+    one key are added up and their margin % taken again from the sums."""
+    keys = ["order_date", "company", "channel", "sku", "functional_currency"]
+    counts = ["line_count", "quantity", "negative_margin_lines", "provisional_lines"]
+    summed = pl.concat(dailies).group_by(keys).agg(pl.col(*counts, *FIGURES_C).sum())
+    margin = money_to_cents("contribution_margin")
+    revenue = money_to_cents("net_revenue") + money_to_cents("shipping_income")
+    return (
+        summed.with_columns(margin_pct(margin, revenue).alias("margin_pct"))
         .select(PROFIT_DAILY.column_names)
         .cast(PROFIT_DAILY.schema)
         .sort("order_date", "company", "channel", "sku")

@@ -148,10 +148,14 @@ def line_revenue(
     columns = list(ORDER_AMOUNTS.values())
     per_line = shares.group_by("order_line_id").agg(pl.col(columns).sum())
     line_qty = priced.select("order_line_id", "currency", pl.col("quantity").alias("_room"))
-    units = _within(
-        refunds.filter(pl.col("quantity").is_not_null()).join(line_qty, on="order_line_id"),
-        "quantity",
-    ).collect().lazy()
+    units = (
+        _within(
+            refunds.filter(pl.col("quantity").is_not_null()).join(line_qty, on="order_line_id"),
+            "quantity",
+        )
+        .collect()
+        .lazy()
+    )
     out = _units_reversed(priced.join(per_line, on="order_line_id", how="left"), units, refunds)
     out = out.collect().lazy()
     amounts, taken = _amounts_taken(out, refunds)
