@@ -17,9 +17,11 @@ provisional on a stock shortfall, or it has not been issued yet.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import polars as pl
 
+from pipelines.contracts import types as t
 from pipelines.contracts.profit import (
     MARGIN_PCT,
     ORDER_LINE_COGS,
@@ -29,7 +31,7 @@ from pipelines.contracts.profit import (
     PROFIT_DAILY,
 )
 from pipelines.fx import attach_fx, functional_cents, int64_is_enough
-from pipelines.money import cents_to_money, div_half_up, money_to_cents
+from pipelines.money import div_half_up, money_to_cents
 from pipelines.profit.costs import cogs_shares, freight_shares, line_cogs, line_freight
 from pipelines.profit.policy import ProfitPolicy
 from pipelines.profit.revenue import (
@@ -140,14 +142,14 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
         orders=_order_rollup(lines),
         daily=_daily_rollup(lines),
         line_cogs=cogs.join(dated, on="order_line_id")
-        .with_columns(cents_to_money("share_c").alias("amount"))
+        .with_columns(money_of("share_c").alias("amount"))
         .select(ORDER_LINE_COGS.column_names)
         .cast(ORDER_LINE_COGS.schema)
         .sort("order_line_id", "movement_id", "category", "posting_date"),
         line_freight=freight.join(dated, on="order_line_id")
         .with_columns(
-            cents_to_money("freight_c").alias("freight"),
-            cents_to_money("disputed_c").alias("freight_disputed"),
+            money_of("freight_c").alias("freight"),
+            money_of("disputed_c").alias("freight_disputed"),
         )
         .select(ORDER_LINE_FREIGHT.column_names)
         .cast(ORDER_LINE_FREIGHT.schema)
@@ -212,11 +214,26 @@ def _margin(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def margin_pct(margin: pl.Expr, revenue: pl.Expr) -> pl.Expr:
-    """margin / revenue in %, 4 places, half away from zero; null when revenue is 0."""
+    """margin / revenue in %, 4 places, half away from zero; null when revenue is 0.
+
+    In Int128 (a margin above ~9.2e12 cents would overflow Int64 once scaled by 10^6), and
+    turned into the decimal by multiplying its units by 0.0001 (exact), cheaper than a
+    128-bit division per row."""
     magnitude = div_half_up(margin.abs().cast(pl.Int128) * 1_000_000, revenue.abs()).cast(pl.Int64)
     signed = pl.when((margin < 0) != (revenue < 0)).then(-magnitude).otherwise(magnitude)
     units = pl.when(revenue != 0).then(signed)
-    return (units.cast(pl.Decimal(38, 4)) / 10_000).cast(MARGIN_PCT)
+    return (units.cast(pl.Decimal(38, 0)) * pl.lit(Decimal("0.0001"), pl.Decimal(38, 4))).cast(
+        MARGIN_PCT
+    )
+
+
+def money_of(cents: str | pl.Expr) -> pl.Expr:
+    """Integer cents as MONEY, exactly: cents × 0.01 (a multiplication, not the 128-bit
+    division of money.cents_to_money; same values)."""
+    expr = pl.col(cents) if isinstance(cents, str) else cents
+    return (expr.cast(pl.Decimal(38, 0)) * pl.lit(Decimal("0.01"), pl.Decimal(38, 2))).cast(
+        t.MONEY
+    )
 
 
 def _statuses(frame: pl.DataFrame) -> pl.DataFrame:
@@ -263,21 +280,21 @@ def _statuses(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _money_figures() -> list[pl.Expr]:
-    return [cents_to_money(cents).alias(name) for name, cents in FIGURES_C.items()]
+    return [money_of(cents).alias(name) for name, cents in FIGURES_C.items()]
 
 
 def _line_table(lines: pl.DataFrame) -> pl.DataFrame:
     return (
         lines.with_columns(
             *_money_figures(),
-            cents_to_money("refunded_amount_c").alias("refunded_amount"),
+            money_of("refunded_amount_c").alias("refunded_amount"),
             margin_pct(pl.col("margin_c"), pl.col("net_c") + pl.col("shipping_net_c")).alias(
                 "margin_pct"
             ),
-            cents_to_money("gross_doc_c").alias("gross_revenue_doc"),
-            cents_to_money("net_doc_c").alias("net_revenue_doc"),
-            cents_to_money("shipping_doc_c").alias("shipping_income_doc"),
-            cents_to_money("fees_doc_c").alias("platform_fees_doc"),
+            money_of("gross_doc_c").alias("gross_revenue_doc"),
+            money_of("net_doc_c").alias("net_revenue_doc"),
+            money_of("shipping_doc_c").alias("shipping_income_doc"),
+            money_of("fees_doc_c").alias("platform_fees_doc"),
         )
         .select(ORDER_PROFIT.column_names)
         .cast(ORDER_PROFIT.schema)
@@ -290,7 +307,9 @@ def _sums() -> list[pl.Expr]:
 
 
 def _order_rollup(lines: pl.DataFrame) -> pl.DataFrame:
-    keys = ["order_date", "company", "channel", "shop", "order_id", "parent_order_id"]
+    """Per order: grouped by the order alone, its day, company, channel, shop, parent and
+    functional currency being the same on all of its lines."""
+    attributes = ["order_date", "company", "channel", "shop", "parent_order_id"]
     costs = {
         "COGS": pl.col("cogs_c"),
         "FREIGHT": pl.col("freight_c"),
@@ -302,14 +321,12 @@ def _order_rollup(lines: pl.DataFrame) -> pl.DataFrame:
     for name in reversed(list(costs)):
         driver = pl.when(costs[name] == largest).then(pl.lit(name)).otherwise(driver)
     return (
-        lines.group_by([*keys, "functional_currency"])
+        lines.group_by("order_id")
         .agg(
+            pl.col(*attributes, "functional_currency").first(),
             pl.len().alias("line_count"),
             *_sums(),
-            pl.when((pl.col("status") == "PROVISIONAL").any())
-            .then(pl.lit("PROVISIONAL"))
-            .otherwise(pl.lit("FINAL"))
-            .alias("status"),
+            (pl.col("status") == "PROVISIONAL").any().alias("_provisional"),
         )
         .with_columns(
             *_money_figures(),
@@ -317,6 +334,7 @@ def _order_rollup(lines: pl.DataFrame) -> pl.DataFrame:
                 "margin_pct"
             ),
             driver.alias("largest_cost"),
+            status=pl.when("_provisional").then(pl.lit("PROVISIONAL")).otherwise(pl.lit("FINAL")),
         )
         .select(ORDER_PROFIT_ORDERS.column_names)
         .cast(ORDER_PROFIT_ORDERS.schema)
