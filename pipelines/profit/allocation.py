@@ -36,8 +36,16 @@ def allocate_each(
     order: list[str],
 ) -> pl.LazyFrame:
     """`frame` with, for each amount column -> out column of `amounts`, the row's share of
-    that amount (as in `allocate`), all over one ranking of the rows by `group` and `order`."""
-    ranked = frame.sort([*group, *order])
+    that amount (as in `allocate`), all over one ranking of the rows by `group` and `order`.
+
+    A group of one row takes the whole amount (whatever its basis), so only the groups of
+    several rows are sorted and summed: most order lines are alone in their order, parcel
+    or posting. Row order is not kept."""
+    sized = frame.with_columns(_n=pl.len().over(group))
+    alone = sized.filter(pl.col("_n") == 1).with_columns(
+        pl.col(amount).cast(pl.Int64).alias(out) for amount, out in amounts.items()
+    )
+    ranked = sized.filter(pl.col("_n") > 1).sort([*group, *order])
     # The rows of a group are adjacent once sorted: an integer run id keys the windows,
     # cheaper than hashing the (string) group columns once per window.
     run = pl.struct(group).rle_id() if len(group) > 1 else pl.col(group[0]).rle_id()
@@ -47,9 +55,10 @@ def allocate_each(
     ranked = ranked.with_columns(_w=weight.cast(pl.Int128)).with_columns(
         _cum=pl.col("_w").cum_sum().over("_run"), _tot=pl.col("_w").sum().over("_run")
     )
-    return ranked.with_columns(_share(amount).alias(out) for amount, out in amounts.items()).drop(
-        "_run", "_w", "_cum", "_tot"
-    )
+    shared = ranked.with_columns(
+        _share(amount).alias(out) for amount, out in amounts.items()
+    ).drop("_run", "_w", "_cum", "_tot")
+    return pl.concat([alone, shared]).drop("_n")
 
 
 def _share(amount: str) -> pl.Expr:
