@@ -55,9 +55,9 @@ def allocate_each(
     ranked = ranked.with_columns(_w=weight.cast(pl.Int128)).with_columns(
         _cum=pl.col("_w").cum_sum().over("_run"), _tot=pl.col("_w").sum().over("_run")
     )
-    shared = ranked.with_columns(
-        _share(amount).alias(out) for amount, out in amounts.items()
-    ).drop("_run", "_w", "_cum", "_tot")
+    shared = ranked.with_columns(_share(amount).alias(out) for amount, out in amounts.items()).drop(
+        "_run", "_w", "_cum", "_tot"
+    )
     return pl.concat([alone, shared]).drop("_n")
 
 

@@ -33,7 +33,7 @@ from pipelines.contracts.profit import (
 from pipelines.fx import attach_fx, functional_cents, int64_is_enough
 from pipelines.money import div_half_up, money_to_cents
 from pipelines.profit.costs import cogs_shares, freight_shares, line_cogs, line_freight
-from pipelines.profit.policy import ProfitPolicy
+from pipelines.profit.policy import ENGINE, ProfitPolicy
 from pipelines.profit.revenue import (
     GOODS_LESS_DISCOUNTS,
     LINE_COMPONENTS,
@@ -118,10 +118,10 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
     revenue, shares, beyond = line_revenue(
         inputs.order_lines.lazy(), orders, inputs.refunds.lazy(), policy
     )
-    cogs = cogs_shares(revenue.lazy(), inputs.postings.lazy()).collect()
+    cogs = cogs_shares(revenue.lazy(), inputs.postings.lazy()).collect(engine=ENGINE)
     freight = freight_shares(
         revenue.lazy(), inputs.shipments.lazy(), inputs.skus.lazy(), policy
-    ).collect()
+    ).collect(engine=ENGINE)
     joined = (
         revenue.lazy()
         .join(line_cogs(cogs.lazy()), on="order_line_id", how="left")
@@ -130,7 +130,7 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
             pl.col("cogs_c", "freight_c", "freight_billed_c", "disputed_c").fill_null(0),
             pl.col("shipment_count", "billed_count").fill_null(0),
         )
-        .collect()
+        .collect(engine=ENGINE)
     )
     fx = attach_fx(joined, inputs.fx_rates, inputs.companies, "order_date")
     joined = joined.with_columns(fx.select("functional_currency", "fx_rate", "_fx_u"))
@@ -154,7 +154,7 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
         .select(ORDER_LINE_FREIGHT.column_names)
         .cast(ORDER_LINE_FREIGHT.schema)
         .sort("order_line_id", "shipment_id"),
-        header_amounts=header_amounts(orders).collect(),
+        header_amounts=header_amounts(orders).collect(engine=ENGINE),
         allocations=shares,
         over_refunded=beyond.sort("order_line_id", "refund_id"),
     )
@@ -231,9 +231,7 @@ def money_of(cents: str | pl.Expr) -> pl.Expr:
     """Integer cents as MONEY, exactly: cents × 0.01 (a multiplication, not the 128-bit
     division of money.cents_to_money; same values)."""
     expr = pl.col(cents) if isinstance(cents, str) else cents
-    return (expr.cast(pl.Decimal(38, 0)) * pl.lit(Decimal("0.01"), pl.Decimal(38, 2))).cast(
-        t.MONEY
-    )
+    return (expr.cast(pl.Decimal(38, 0)) * pl.lit(Decimal("0.01"), pl.Decimal(38, 2))).cast(t.MONEY)
 
 
 def _statuses(frame: pl.DataFrame) -> pl.DataFrame:

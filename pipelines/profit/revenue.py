@@ -17,7 +17,7 @@ import polars as pl
 from pipelines.contracts import types as t
 from pipelines.money import cents_to_money, div_half_up, money_to_cents
 from pipelines.profit.allocation import allocate_each
-from pipelines.profit.policy import ProfitPolicy
+from pipelines.profit.policy import ENGINE, ProfitPolicy
 
 ORDER_AMOUNTS = {
     "promotion_discount": "promotion_c",
@@ -143,8 +143,8 @@ def line_revenue(
 
     Collected step by step: the priced lines and the allocations each feed several frames,
     and Polars would otherwise compute them once per frame."""
-    priced = priced_lines(lines, orders).collect().lazy()
-    shares = allocations(priced, orders, policy).collect().lazy()
+    priced = priced_lines(lines, orders).collect(engine=ENGINE).lazy()
+    shares = allocations(priced, orders, policy).collect(engine=ENGINE).lazy()
     columns = list(ORDER_AMOUNTS.values())
     per_line = shares.group_by("order_line_id").agg(pl.col(columns).sum())
     line_qty = priced.select("order_line_id", "currency", pl.col("quantity").alias("_room"))
@@ -153,17 +153,17 @@ def line_revenue(
             refunds.filter(pl.col("quantity").is_not_null()).join(line_qty, on="order_line_id"),
             "quantity",
         )
-        .collect()
+        .collect(engine=ENGINE)
         .lazy()
     )
     out = _units_reversed(priced.join(per_line, on="order_line_id", how="left"), units, refunds)
-    out = out.collect().lazy()
+    out = out.collect(engine=ENGINE).lazy()
     amounts, taken = _amounts_taken(out, refunds)
     out = out.join(taken, on="order_line_id", how="left").with_columns(
         pl.col("refund_amount_c").fill_null(0)
     )
     revenue, rows, beyond = pl.collect_all(
-        [out, allocation_rows(shares), _refund_breaks(units, amounts)]
+        [out, allocation_rows(shares), _refund_breaks(units, amounts)], engine=ENGINE
     )
     return revenue, rows, beyond
 
