@@ -16,7 +16,7 @@ import polars as pl
 from pipelines.money import kg_to_grams, money_to_cents
 from pipelines.profit.allocation import allocate, allocate_each
 from pipelines.profit.policy import ProfitPolicy
-from pipelines.profit.provenance import joined_per_key
+from pipelines.profit.provenance import first_and_several, with_joined
 
 GROUP = ["fulfilment_order_id", "sku"]
 
@@ -35,12 +35,15 @@ def cogs_shares(lines: pl.LazyFrame, postings: pl.LazyFrame) -> pl.LazyFrame:
 
 def line_cogs(shares: pl.LazyFrame) -> pl.LazyFrame:
     """Per line: cogs_c, whether any posting is still provisional, issued quantity, issues."""
+    issued = pl.col("movement_id").is_not_null()
     sums = shares.group_by("order_line_id").agg(
         pl.col("share_c").sum().alias("cogs_c"),
         (pl.col("provisional_c") != 0).any().alias("cogs_provisional"),
+        *first_and_several("movement_id", "issues", unique=True, keep=issued),
     )
-    issues = joined_per_key(shares, "order_line_id", "movement_id", "issues", unique=True)
-    return sums.join(issues, on="order_line_id", how="left")
+    return with_joined(
+        sums, shares, "order_line_id", "movement_id", "issues", unique=True, keep=issued
+    )
 
 
 def freight_shares(
@@ -79,16 +82,17 @@ def freight_shares(
 
 def line_freight(shares: pl.LazyFrame) -> pl.LazyFrame:
     """Per line: freight, its billed part, disputed, parcel counts and provenance."""
+    parcel = pl.col("shipment_id").is_not_null()
+    billed = pl.col("bill_lines").is_not_null() & (pl.col("bill_lines") != "")
     sums = shares.group_by("order_line_id").agg(
         pl.col("freight_c").sum(),
         pl.col("freight_c").filter(pl.col("billed")).sum().alias("freight_billed_c"),
         pl.col("disputed_c").sum(),
         pl.len().alias("shipment_count"),
         pl.col("billed").sum().alias("billed_count"),
+        *first_and_several("shipment_id", "shipments", unique=False, keep=parcel),
+        *first_and_several("bill_lines", "bill_lines", unique=False, keep=billed),
     )
-    parcels = joined_per_key(shares, "order_line_id", "shipment_id", "shipments")
-    billed = shares.filter(pl.col("bill_lines") != "")
-    bills = joined_per_key(billed, "order_line_id", "bill_lines", "bill_lines")
-    return sums.join(parcels, on="order_line_id", how="left").join(
-        bills, on="order_line_id", how="left"
-    )
+    key = "order_line_id"
+    listed = with_joined(sums, shares, key, "shipment_id", "shipments", unique=False, keep=parcel)
+    return with_joined(listed, shares, key, "bill_lines", "bill_lines", unique=False, keep=billed)

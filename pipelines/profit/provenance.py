@@ -3,8 +3,9 @@ comma-joined strings, cheaply.
 
 Joining strings inside a group_by costs Polars a list per group: about a second per
 million lines, for three columns where almost every line has a single value. So the
-single-value lines take their one value with a plain aggregation, and only the few lines
-with several values are joined (the same sorted, comma-joined string either way).
+line's aggregation takes the smallest value and whether there are several
+(`first_and_several`), and only the few lines with several values have their values
+joined (`with_joined`): the same sorted, comma-joined string either way.
 """
 
 from __future__ import annotations
@@ -12,23 +13,38 @@ from __future__ import annotations
 import polars as pl
 
 
-def joined_per_key(
-    frame: pl.LazyFrame, key: str, column: str, out: str, *, unique: bool = False
+def first_and_several(column: str, out: str, *, unique: bool, keep: pl.Expr) -> list[pl.Expr]:
+    """Aggregations (in a group_by) of `column`'s values where `keep`: `_<out>_first`, the
+    smallest, and `_<out>_several`, whether there is more than one (more than one distinct
+    value when `unique`)."""
+    values = pl.col(column).filter(keep)
+    several = values.min() != values.max() if unique else values.len() > 1
+    return [values.min().alias(f"_{out}_first"), several.alias(f"_{out}_several")]
+
+
+def with_joined(
+    aggregated: pl.LazyFrame,
+    rows: pl.LazyFrame,
+    key: str,
+    column: str,
+    out: str,
+    *,
+    unique: bool,
+    keep: pl.Expr,
 ) -> pl.LazyFrame:
-    """`key`, `out`: the non-null values of `column` per `key`, sorted and joined by
-    commas (each value once when `unique`); keys with no non-null value are left out."""
-    values = frame.select(key, column).filter(pl.col(column).is_not_null())
-    counted = values.group_by(key).agg(
-        pl.col(column).min().alias("_first"),
-        (pl.col(column).n_unique() if unique else pl.len()).alias("_n"),
-    )
-    several = counted.filter(pl.col("_n") > 1).select(key)
+    """`aggregated` (one row per `key`, with `first_and_several`'s columns) with `out`:
+    the values of `column` in `rows` where `keep`, sorted and joined by commas (each once
+    when `unique`); null where there is none."""
+    several = aggregated.filter(pl.col(f"_{out}_several")).select(key)
     listed = pl.col(column).unique() if unique else pl.col(column)
     joined = (
-        values.join(several, on=key, how="semi")
+        rows.filter(keep)
+        .join(several, on=key, how="semi")
         .group_by(key)
-        .agg(listed.sort().str.join(",").alias("_joined"))
+        .agg(listed.sort().str.join(",").alias(f"_{out}_joined"))
     )
-    return counted.join(joined, on=key, how="left").select(
-        key, pl.coalesce("_joined", "_first").alias(out)
+    return (
+        aggregated.join(joined, on=key, how="left")
+        .with_columns(pl.coalesce(f"_{out}_joined", f"_{out}_first").alias(out))
+        .drop(f"_{out}_first", f"_{out}_several", f"_{out}_joined")
     )
