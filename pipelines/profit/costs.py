@@ -22,15 +22,18 @@ GROUP = ["fulfilment_order_id", "sku"]
 
 
 def cogs_shares(lines: pl.LazyFrame, postings: pl.LazyFrame) -> pl.LazyFrame:
-    """order_line_id, movement_id, category, posting_date, company, share_c, provisional_c."""
-    targets = lines.select("order_line_id", *GROUP, "quantity")
+    """order_line_id, order_date, movement_id, category, posting_date, company, share_c,
+    provisional_c."""
+    targets = lines.select("order_line_id", "order_date", *GROUP, "quantity")
     joined = postings.with_columns(
         money_to_cents("amount").alias("amount_c"),
         money_to_cents(pl.col("provisional_open").fill_null(0)).alias("provisional_c"),
     ).join(targets, on=GROUP, how="inner")
     keys = ["movement_id", "category", "posting_date"]
     shared = allocate(joined, "amount_c", "quantity", keys, ["order_line_id"], "share_c")
-    return shared.select("order_line_id", *keys, "company", "share_c", "provisional_c")
+    return shared.select(
+        "order_line_id", "order_date", *keys, "company", "share_c", "provisional_c"
+    )
 
 
 def line_cogs(shares: pl.LazyFrame) -> pl.LazyFrame:
@@ -49,16 +52,20 @@ def line_cogs(shares: pl.LazyFrame) -> pl.LazyFrame:
 def freight_shares(
     lines: pl.LazyFrame, shipments: pl.LazyFrame, skus: pl.LazyFrame, policy: ProfitPolicy
 ) -> pl.LazyFrame:
-    """order_line_id, shipment_id, billed, freight_c, disputed_c: each parcel over its lines."""
+    """order_line_id, order_date, shipment_id, billed, freight_c, disputed_c, bill_lines:
+    each parcel over its lines."""
+    line_keys = ["order_line_id", "order_date", "fulfilment_order_id"]
     if policy.freight_basis == "WEIGHT":
         weights = skus.select("sku", kg_to_grams(pl.col("weight_kg")).alias("_grams"))
-        targets = lines.join(weights, on="sku", how="left").with_columns(
-            (pl.col("quantity") * pl.col("_grams").fill_null(0)).alias("_basis")
+        targets = (
+            lines.select(*line_keys, "sku", "quantity")
+            .join(weights, on="sku", how="left")
+            .with_columns((pl.col("quantity") * pl.col("_grams").fill_null(0)).alias("_basis"))
         )
     else:
         value = pl.col("gross_c") - pl.col("line_discount_c")
-        targets = lines.with_columns(value.alias("_basis"))
-    targets = targets.select("order_line_id", "fulfilment_order_id", "_basis")
+        targets = lines.select(*line_keys, value.alias("_basis"))
+    targets = targets.select("order_line_id", "order_date", "fulfilment_order_id", "_basis")
     joined = shipments.select(
         "shipment_id",
         pl.col("order_id").alias("fulfilment_order_id"),
@@ -72,6 +79,7 @@ def freight_shares(
     shared = allocate_each(joined, amounts, "_basis", keys, ["order_line_id"])
     return shared.select(
         "order_line_id",
+        "order_date",
         "shipment_id",
         "billed",
         pl.col("freight_share_c").alias("freight_c"),

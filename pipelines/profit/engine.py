@@ -122,10 +122,12 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
     freight = freight_shares(
         revenue.lazy(), inputs.shipments.lazy(), inputs.skus.lazy(), policy
     ).collect(engine=ENGINE)
+    costs = line_cogs(cogs.lazy()).join(
+        line_freight(freight.lazy()), on="order_line_id", how="full", coalesce=True
+    )
     joined = (
         revenue.lazy()
-        .join(line_cogs(cogs.lazy()), on="order_line_id", how="left")
-        .join(line_freight(freight.lazy()), on="order_line_id", how="left")
+        .join(costs, on="order_line_id", how="left")
         .with_columns(
             pl.col("cogs_c", "freight_c", "freight_billed_c", "disputed_c").fill_null(0),
             pl.col("shipment_count", "billed_count").fill_null(0),
@@ -136,18 +138,15 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
     joined = joined.with_columns(fx.select("functional_currency", "fx_rate", "_fx_u"))
     lines = _margin(joined).pipe(_statuses)
     line_table = _line_table(lines)
-    dated = revenue.select("order_line_id", "order_date")
     return ProfitResult(
         lines=line_table,
         orders=_order_rollup(lines),
         daily=_daily_rollup(lines),
-        line_cogs=cogs.join(dated, on="order_line_id")
-        .with_columns(money_of("share_c").alias("amount"))
+        line_cogs=cogs.with_columns(money_of("share_c").alias("amount"))
         .select(ORDER_LINE_COGS.column_names)
         .cast(ORDER_LINE_COGS.schema)
         .sort("order_line_id", "movement_id", "category", "posting_date"),
-        line_freight=freight.join(dated, on="order_line_id")
-        .with_columns(
+        line_freight=freight.with_columns(
             money_of("freight_c").alias("freight"),
             money_of("disputed_c").alias("freight_disputed"),
         )
