@@ -156,12 +156,27 @@ def line_revenue(
         .collect(engine=ENGINE)
         .lazy()
     )
-    out = _units_reversed(priced.join(per_line, on="order_line_id", how="left"), units, refunds)
+    allocated = priced.join(per_line, on="order_line_id", how="left").with_columns(
+        pl.col(columns).fill_null(0)
+    )
+    # Refunds touch few lines: the others reverse nothing, and are left out of the joins.
+    refunded_ids = refunds.select("order_line_id").unique().collect(engine=ENGINE)
+    touched = pl.col("cancelled") | pl.col("order_line_id").is_in(
+        refunded_ids["order_line_id"].implode()
+    )
+    out = _units_reversed(allocated.filter(touched), units, refunds)
     out = out.collect(engine=ENGINE).lazy()
     amounts, taken = _amounts_taken(out, refunds)
     out = out.join(taken, on="order_line_id", how="left").with_columns(
         pl.col("refund_amount_c").fill_null(0)
     )
+    untouched = allocated.filter(~touched).with_columns(
+        pl.lit(0, pl.Int64).alias("refunded_qty"),
+        pl.lit(None, pl.String).alias("refund_kinds"),
+        *(pl.lit(0, pl.Int64).alias(f"{c}_r") for c in LINE_COMPONENTS),
+        pl.lit(0, pl.Int64).alias("refund_amount_c"),
+    )
+    out = pl.concat([untouched, out], how="diagonal")
     revenue, rows, beyond = pl.collect_all(
         [out, allocation_rows(shares), _refund_breaks(units, amounts)], engine=ENGINE
     )
@@ -178,10 +193,9 @@ def _units_reversed(
     kinds = refunds.group_by("order_line_id").agg(
         pl.col("kind").unique().sort().str.join(",").alias("_refund_kinds")
     )
-    counted = (
+    return (
         lines.join(refunded, on="order_line_id", how="left")
         .join(kinds, on="order_line_id", how="left")
-        .with_columns(pl.col(c).fill_null(0) for c in ORDER_AMOUNTS.values())
         .with_columns(
             refunded_qty=pl.when(pl.col("cancelled"))
             .then(pl.col("quantity"))
@@ -191,18 +205,13 @@ def _units_reversed(
             .otherwise(pl.col("_refund_kinds")),
         )
         .drop("_refund_qty", "_refund_kinds")
+        .with_columns(
+            div_half_up(pl.col(c).cast(pl.Int128) * pl.col("refunded_qty"), pl.col("quantity"))
+            .cast(pl.Int64)
+            .alias(f"{c}_r")
+            for c in LINE_COMPONENTS
+        )
     )
-    # The 128-bit products only on the few lines refunded; the others reverse nothing.
-    untouched = counted.filter(pl.col("refunded_qty") == 0).with_columns(
-        pl.lit(0, pl.Int64).alias(f"{c}_r") for c in LINE_COMPONENTS
-    )
-    reversed_ = counted.filter(pl.col("refunded_qty") != 0).with_columns(
-        div_half_up(pl.col(c).cast(pl.Int128) * pl.col("refunded_qty"), pl.col("quantity"))
-        .cast(pl.Int64)
-        .alias(f"{c}_r")
-        for c in LINE_COMPONENTS
-    )
-    return pl.concat([untouched, reversed_])
 
 
 def _amounts_taken(lines: pl.LazyFrame, refunds: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
