@@ -136,24 +136,38 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
     )
     fx = attach_fx(joined, inputs.fx_rates, inputs.companies, "order_date")
     joined = joined.with_columns(fx.select("functional_currency", "fx_rate", "_fx_u"))
-    lines = _margin(joined).pipe(_statuses)
-    line_table = _line_table(lines)
+    lines = _margin(joined).pipe(_statuses).lazy()
+    # The five outputs in one collection: Polars computes them side by side.
+    tables = pl.collect_all(
+        [
+            _line_table(lines),
+            _order_rollup(lines),
+            _daily_rollup(lines),
+            cogs.lazy()
+            .with_columns(money_of("share_c").alias("amount"))
+            .select(ORDER_LINE_COGS.column_names)
+            .cast(ORDER_LINE_COGS.schema)
+            .sort("order_line_id", "movement_id", "category", "posting_date"),
+            freight.lazy()
+            .with_columns(
+                money_of("freight_c").alias("freight"),
+                money_of("disputed_c").alias("freight_disputed"),
+            )
+            .select(ORDER_LINE_FREIGHT.column_names)
+            .cast(ORDER_LINE_FREIGHT.schema)
+            .sort("order_line_id", "shipment_id"),
+            header_amounts(orders),
+        ],
+        engine=ENGINE,
+    )
+    line_table, order_table, daily, line_cogs_table, line_freight_table, headers = tables
     return ProfitResult(
         lines=line_table,
-        orders=_order_rollup(lines),
-        daily=_daily_rollup(lines),
-        line_cogs=cogs.with_columns(money_of("share_c").alias("amount"))
-        .select(ORDER_LINE_COGS.column_names)
-        .cast(ORDER_LINE_COGS.schema)
-        .sort("order_line_id", "movement_id", "category", "posting_date"),
-        line_freight=freight.with_columns(
-            money_of("freight_c").alias("freight"),
-            money_of("disputed_c").alias("freight_disputed"),
-        )
-        .select(ORDER_LINE_FREIGHT.column_names)
-        .cast(ORDER_LINE_FREIGHT.schema)
-        .sort("order_line_id", "shipment_id"),
-        header_amounts=header_amounts(orders).collect(engine=ENGINE),
+        orders=order_table,
+        daily=daily,
+        line_cogs=line_cogs_table,
+        line_freight=line_freight_table,
+        header_amounts=headers,
         allocations=shares,
         over_refunded=beyond.sort("order_line_id", "refund_id"),
     )
@@ -280,7 +294,7 @@ def _money_figures() -> list[pl.Expr]:
     return [money_of(cents).alias(name) for name, cents in FIGURES_C.items()]
 
 
-def _line_table(lines: pl.DataFrame) -> pl.DataFrame:
+def _line_table(lines: pl.LazyFrame) -> pl.LazyFrame:
     return (
         lines.with_columns(
             *_money_figures(),
@@ -303,7 +317,7 @@ def _sums() -> list[pl.Expr]:
     return [pl.col(c).sum() for c in FIGURES_C.values()]
 
 
-def _order_rollup(lines: pl.DataFrame) -> pl.DataFrame:
+def _order_rollup(lines: pl.LazyFrame) -> pl.LazyFrame:
     """Per order: grouped by the order alone, its day, company, channel, shop, parent and
     functional currency being the same on all of its lines."""
     attributes = ["order_date", "company", "channel", "shop", "parent_order_id"]
@@ -339,7 +353,7 @@ def _order_rollup(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _daily_rollup(lines: pl.DataFrame) -> pl.DataFrame:
+def _daily_rollup(lines: pl.LazyFrame) -> pl.LazyFrame:
     keys = ["order_date", "company", "channel", "sku", "functional_currency"]
     return (
         lines.group_by(keys)
