@@ -34,9 +34,11 @@ class ProfitChunk:
 
 
 def anchor_days(lines: pl.DataFrame, orders: pl.DataFrame) -> pl.DataFrame:
-    """order_line_id, _anchor: the earliest order day of the line's cluster (lines linked
-    by order, root order or warehouse order), by propagating the minimum day along both
-    links until nothing changes (one or two rounds: clusters are small)."""
+    """order_line_id, order_id, _fulfil, _anchor, row-aligned with `lines`: the earliest
+    order day of the line's cluster (lines linked by order, root order or warehouse order;
+    null for a line without its order), by propagating the minimum day along both links
+    until nothing changes (one or two rounds: clusters are small). Without a split or
+    merged order a line's cluster is its order, whose lines share its day."""
     header = orders.select(
         "order_id",
         pl.coalesce("parent_order_id", "order_id").alias("_root"),
@@ -46,14 +48,16 @@ def anchor_days(lines: pl.DataFrame, orders: pl.DataFrame) -> pl.DataFrame:
         "order_line_id",
         "order_id",
         pl.coalesce("fulfilment_order_id", "order_id").alias("_fulfil"),
-    ).join(header, on="order_id", how="inner")
-    while True:
+    ).join(header, on="order_id", how="left", maintain_order="left")
+    own = (pl.col("_root") == pl.col("order_id")) & (pl.col("_fulfil") == pl.col("order_id"))
+    spreading = not linked.select(own.fill_null(True).all()).item()
+    while spreading:
         spread = linked.with_columns(pl.col("_anchor").min().over("_root")).with_columns(
             pl.col("_anchor").min().over("_fulfil")
         )
-        if spread["_anchor"].equals(linked["_anchor"]):
-            return spread.select("order_line_id", "order_id", "_fulfil", "_anchor")
+        spreading = not spread["_anchor"].equals(linked["_anchor"])
         linked = spread
+    return linked.select("order_line_id", "order_id", "_fulfil", "_anchor")
 
 
 def order_profit_chunks(
@@ -64,11 +68,11 @@ def order_profit_chunks(
     """`order_profit` chunk by chunk of anchor days (whole days, ~`lines_per_chunk` lines
     each), in day order; together the chunks hold exactly the rows of one call."""
     anchored = anchor_days(inputs.order_lines, inputs.orders)
-    per_day = anchored.group_by("_anchor").len().sort("_anchor")
+    per_day = anchored.drop_nulls("_anchor").group_by("_anchor").len().sort("_anchor")
     chunk_of_day = per_day.with_columns(
         _chunk=((pl.col("len").cum_sum() - pl.col("len")) // lines_per_chunk).cast(pl.Int32)
     ).select("_anchor", "_chunk")
-    anchored = anchored.join(chunk_of_day, on="_anchor", how="left")
+    anchored = anchored.join(chunk_of_day, on="_anchor", how="left", maintain_order="left")
     by_order = anchored.select("order_id", "_chunk").unique("order_id")
     # A split parent has no lines of its own: it goes with its children's chunk.
     by_parent = (
@@ -84,7 +88,7 @@ def order_profit_chunks(
     # copy of the inputs: at 10M lines the inputs alone are ~3 GB.
     chunk_of = {
         "orders": _chunk_of(inputs.orders, "order_id", by_order),
-        "order_lines": _chunk_of(inputs.order_lines, "order_line_id", by_line),
+        "order_lines": anchored["_chunk"],
         "refunds": _chunk_of(inputs.refunds, "order_line_id", by_line),
         "postings": _chunk_of(inputs.postings, "fulfilment_order_id", by_fulfil),
         "shipments": _chunk_of(inputs.shipments, "order_id", by_fulfil),
