@@ -37,6 +37,7 @@ from pipelines.profit.policy import ENGINE, ProfitPolicy
 from pipelines.profit.revenue import (
     GOODS_LESS_DISCOUNTS,
     LINE_COMPONENTS,
+    allocation_rows,
     header_amounts,
     line_revenue,
 )
@@ -103,13 +104,24 @@ class ProfitResult:
     """`order_line_cogs`: every posting's shares."""
     line_freight: pl.DataFrame
     """`order_line_freight`: every shipment's shares."""
-    header_amounts: pl.DataFrame
-    """alloc_order_id, kind, amount_c: the order-level amounts to allocate."""
-    allocations: pl.DataFrame
-    """alloc_order_id, kind, order_line_id, share_c."""
     over_refunded: pl.DataFrame
     """Refunds beyond their line (`REFUND_BREAKS_SCHEMA`): units above its quantity, or an
     amount above the net revenue left; the excess is not reversed, `reason` says so."""
+    source_orders: pl.DataFrame
+    """The orders computed (for `header_amounts`)."""
+    shares: pl.DataFrame
+    """revenue.allocations: each order's amounts over its lines, one column per amount."""
+
+    @property
+    def header_amounts(self) -> pl.DataFrame:
+        """alloc_order_id, kind, amount_c: the order-level amounts to allocate. Made on
+        demand (for the allocation check), like `allocations`: not every caller wants them."""
+        return header_amounts(self.source_orders.lazy()).collect(engine=ENGINE)
+
+    @property
+    def allocations(self) -> pl.DataFrame:
+        """alloc_order_id, kind, order_line_id, share_c: the non-zero shares."""
+        return allocation_rows(self.shares.lazy()).collect(engine=ENGINE)
 
 
 def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> ProfitResult:
@@ -156,20 +168,19 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
             .select(ORDER_LINE_FREIGHT.column_names)
             .cast(ORDER_LINE_FREIGHT.schema)
             .sort("order_line_id", "shipment_id"),
-            header_amounts(orders),
         ],
         engine=ENGINE,
     )
-    line_table, order_table, daily, line_cogs_table, line_freight_table, headers = tables
+    line_table, order_table, daily, line_cogs_table, line_freight_table = tables
     return ProfitResult(
         lines=line_table,
         orders=order_table,
         daily=daily,
         line_cogs=line_cogs_table,
         line_freight=line_freight_table,
-        header_amounts=headers,
-        allocations=shares,
         over_refunded=beyond.sort("order_line_id", "refund_id"),
+        source_orders=inputs.orders,
+        shares=shares,
     )
 
 

@@ -132,7 +132,7 @@ def line_revenue(
     policy: ProfitPolicy,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(lines with every component in cents and what refunds reversed, the allocations
-    (`allocation_rows`), the refunds beyond their line: `REFUND_BREAKS_SCHEMA`).
+    (`allocations`, wide), the refunds beyond their line: `REFUND_BREAKS_SCHEMA`).
 
     Component columns (`LINE_COMPONENTS`) hold the amounts before refunds; `<name>_r` the
     part refunds of units reversed; `refund_amount_c` what refunds of an amount took back.
@@ -177,10 +177,8 @@ def line_revenue(
         pl.lit(0, pl.Int64).alias("refund_amount_c"),
     )
     out = pl.concat([untouched, out], how="diagonal")
-    revenue, rows, beyond = pl.collect_all(
-        [out, allocation_rows(shares), _refund_breaks(units, amounts)], engine=ENGINE
-    )
-    return revenue, rows, beyond
+    revenue, beyond = pl.collect_all([out, _refund_breaks(units, amounts)], engine=ENGINE)
+    return revenue, shares.collect(engine=ENGINE), beyond
 
 
 def _units_reversed(
