@@ -73,21 +73,12 @@ def order_profit_chunks(
         _chunk=((pl.col("len").cum_sum() - pl.col("len")) // lines_per_chunk).cast(pl.Int32)
     ).select("_anchor", "_chunk")
     anchored = anchored.join(chunk_of_day, on="_anchor", how="left", maintain_order="left")
-    by_order = anchored.select("order_id", "_chunk").unique("order_id")
-    # A split parent has no lines of its own: it goes with its children's chunk.
-    by_parent = (
-        anchored.join(inputs.orders.select("order_id", "parent_order_id"), on="order_id")
-        .select(pl.col("parent_order_id").alias("order_id"), "_chunk")
-        .drop_nulls()
-        .unique("order_id")
-    )
-    by_order = pl.concat([by_order, by_parent]).unique("order_id")
+    order_chunk, by_fulfil = _order_chunks(anchored, inputs.orders, chunk_of_day)
     by_line = anchored.select("order_line_id", "_chunk")
-    by_fulfil = anchored.select(pl.col("_fulfil").alias("order_id"), "_chunk").unique("order_id")
     # One chunk number per input row (null: no line of the range uses it), not a tagged
     # copy of the inputs: at 10M lines the inputs alone are ~3 GB.
     chunk_of = {
-        "orders": _chunk_of(inputs.orders, "order_id", by_order),
+        "orders": order_chunk,
         "order_lines": anchored["_chunk"],
         "refunds": _chunk_of(inputs.refunds, "order_line_id", by_line),
         "postings": _chunk_of(inputs.postings, "fulfilment_order_id", by_fulfil),
@@ -109,6 +100,33 @@ def order_profit_chunks(
             inputs.companies,
         )
         yield ProfitChunk(first, last, order_profit(chunk_inputs, policy))
+
+
+def _order_chunks(
+    anchored: pl.DataFrame, orders: pl.DataFrame, chunk_of_day: pl.DataFrame
+) -> tuple[pl.Series, pl.DataFrame]:
+    """(the chunk of each order, row-aligned with `orders`; order_id, _chunk of each
+    warehouse order). Without a split or merged order, an order's chunk is its day's and
+    its warehouse order is itself; otherwise both are read from the lines, a split parent
+    (no lines of its own) going with its children."""
+    unlinked = (
+        orders["parent_order_id"].is_null().all()
+        and (anchored["_fulfil"] == anchored["order_id"]).all()
+    )
+    if unlinked:
+        dated = orders.select("order_id", pl.col("ordered_at").cast(pl.Date).alias("_anchor"))
+        by_order = dated.join(chunk_of_day, on="_anchor", how="left", maintain_order="left")
+        return by_order["_chunk"], by_order.select("order_id", "_chunk")
+    by_order = anchored.select("order_id", "_chunk").unique("order_id")
+    by_parent = (
+        anchored.join(orders.select("order_id", "parent_order_id"), on="order_id")
+        .select(pl.col("parent_order_id").alias("order_id"), "_chunk")
+        .drop_nulls()
+        .unique("order_id")
+    )
+    by_order = pl.concat([by_order, by_parent]).unique("order_id")
+    by_fulfil = anchored.select(pl.col("_fulfil").alias("order_id"), "_chunk").unique("order_id")
+    return _chunk_of(orders, "order_id", by_order), by_fulfil
 
 
 def _chunk_of(frame: pl.DataFrame, column: str, chunks: pl.DataFrame) -> pl.Series:
