@@ -22,39 +22,37 @@ GROUP = ["fulfilment_order_id", "sku"]
 
 
 def cogs_shares(lines: pl.LazyFrame, postings: pl.LazyFrame) -> pl.LazyFrame:
-    """order_line_id, order_date, movement_id, category, posting_date, company, share_c,
+    """_line, order_line_id, order_date, movement_id, category, posting_date, company, share_c,
     provisional_c."""
-    targets = lines.select("order_line_id", "order_date", *GROUP, "quantity")
+    targets = lines.select("_line", "order_line_id", "order_date", *GROUP, "quantity")
     joined = postings.with_columns(
         money_to_cents("amount").alias("amount_c"),
         money_to_cents(pl.col("provisional_open").fill_null(0)).alias("provisional_c"),
     ).join(targets, on=GROUP, how="inner")
     keys = ["movement_id", "category", "posting_date"]
-    shared = allocate(joined, "amount_c", "quantity", keys, ["order_line_id"], "share_c")
+    shared = allocate(joined, "amount_c", "quantity", keys, ["_line"], "share_c")
     return shared.select(
-        "order_line_id", "order_date", *keys, "company", "share_c", "provisional_c"
+        "_line", "order_line_id", "order_date", *keys, "company", "share_c", "provisional_c"
     )
 
 
 def line_cogs(shares: pl.LazyFrame) -> pl.LazyFrame:
     """Per line: cogs_c, whether any posting is still provisional, issued quantity, issues."""
     issued = pl.col("movement_id").is_not_null()
-    sums = shares.group_by("order_line_id").agg(
+    sums = shares.group_by("_line").agg(
         pl.col("share_c").sum().alias("cogs_c"),
         (pl.col("provisional_c") != 0).any().alias("cogs_provisional"),
         *first_and_several("movement_id", "issues", unique=True, keep=issued),
     )
-    return with_joined(
-        sums, shares, "order_line_id", "movement_id", "issues", unique=True, keep=issued
-    )
+    return with_joined(sums, shares, "_line", "movement_id", "issues", unique=True, keep=issued)
 
 
 def freight_shares(
     lines: pl.LazyFrame, shipments: pl.LazyFrame, skus: pl.LazyFrame, policy: ProfitPolicy
 ) -> pl.LazyFrame:
-    """order_line_id, order_date, shipment_id, billed, freight_c, disputed_c, bill_lines:
+    """_line, order_line_id, order_date, shipment_id, billed, freight_c, disputed_c, bill_lines:
     each parcel over its lines."""
-    line_keys = ["order_line_id", "order_date", "fulfilment_order_id"]
+    line_keys = ["_line", "order_line_id", "order_date", "fulfilment_order_id"]
     if policy.freight_basis == "WEIGHT":
         weights = skus.select("sku", kg_to_grams(pl.col("weight_kg")).alias("_grams"))
         targets = (
@@ -65,7 +63,7 @@ def freight_shares(
     else:
         value = pl.col("gross_c") - pl.col("line_discount_c")
         targets = lines.select(*line_keys, value.alias("_basis"))
-    targets = targets.select("order_line_id", "order_date", "fulfilment_order_id", "_basis")
+    targets = targets.select(*line_keys, "_basis")
     joined = shipments.select(
         "shipment_id",
         pl.col("order_id").alias("fulfilment_order_id"),
@@ -76,8 +74,9 @@ def freight_shares(
     ).join(targets, on="fulfilment_order_id", how="inner")
     keys = ["shipment_id"]
     amounts = {"freight_c": "freight_share_c", "disputed_c": "disputed_share_c"}
-    shared = allocate_each(joined, amounts, "_basis", keys, ["order_line_id"])
+    shared = allocate_each(joined, amounts, "_basis", keys, ["_line"])
     return shared.select(
+        "_line",
         "order_line_id",
         "order_date",
         "shipment_id",
@@ -92,7 +91,7 @@ def line_freight(shares: pl.LazyFrame) -> pl.LazyFrame:
     """Per line: freight, its billed part, disputed, parcel counts and provenance."""
     parcel = pl.col("shipment_id").is_not_null()
     billed = pl.col("bill_lines").is_not_null() & (pl.col("bill_lines") != "")
-    sums = shares.group_by("order_line_id").agg(
+    sums = shares.group_by("_line").agg(
         pl.col("freight_c").sum(),
         pl.col("freight_c").filter(pl.col("billed")).sum().alias("freight_billed_c"),
         pl.col("disputed_c").sum(),
@@ -101,6 +100,6 @@ def line_freight(shares: pl.LazyFrame) -> pl.LazyFrame:
         *first_and_several("shipment_id", "shipments", unique=False, keep=parcel),
         *first_and_several("bill_lines", "bill_lines", unique=False, keep=billed),
     )
-    key = "order_line_id"
+    key = "_line"
     listed = with_joined(sums, shares, key, "shipment_id", "shipments", unique=False, keep=parcel)
     return with_joined(listed, shares, key, "bill_lines", "bill_lines", unique=False, keep=billed)

@@ -135,11 +135,11 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
         revenue.lazy(), inputs.shipments.lazy(), inputs.skus.lazy(), policy
     ).collect(engine=ENGINE)
     costs = line_cogs(cogs.lazy()).join(
-        line_freight(freight.lazy()), on="order_line_id", how="full", coalesce=True
+        line_freight(freight.lazy()), on="_line", how="full", coalesce=True
     )
     joined = (
         revenue.lazy()
-        .join(costs, on="order_line_id", how="left")
+        .join(costs, on="_line", how="left")
         .with_columns(
             pl.col("cogs_c", "freight_c", "freight_billed_c", "disputed_c").fill_null(0),
             pl.col("shipment_count", "billed_count").fill_null(0),
@@ -155,19 +155,20 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
             _line_table(lines),
             _order_rollup(lines),
             _daily_rollup(lines),
+            # by _line: in order_line_id's order, cheaper to sort
             cogs.lazy()
+            .sort("_line", "movement_id", "category", "posting_date")
             .with_columns(money_of("share_c").alias("amount"))
             .select(ORDER_LINE_COGS.column_names)
-            .cast(ORDER_LINE_COGS.schema)
-            .sort("order_line_id", "movement_id", "category", "posting_date"),
+            .cast(ORDER_LINE_COGS.schema),
             freight.lazy()
+            .sort("_line", "shipment_id")
             .with_columns(
                 money_of("freight_c").alias("freight"),
                 money_of("disputed_c").alias("freight_disputed"),
             )
             .select(ORDER_LINE_FREIGHT.column_names)
-            .cast(ORDER_LINE_FREIGHT.schema)
-            .sort("order_line_id", "shipment_id"),
+            .cast(ORDER_LINE_FREIGHT.schema),
         ],
         engine=ENGINE,
     )

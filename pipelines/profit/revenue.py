@@ -58,7 +58,9 @@ def header_amounts(orders: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def priced_lines(lines: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
-    """Lines with their order's header fields, root order and own amounts in cents."""
+    """Lines with their order's header fields, root order and own amounts in cents, and
+    `_line`: the line's rank by order_line_id, an integer key for the per-line joins and
+    aggregations (cheaper to hash than the id) that ranks lines as their ids do."""
     header = orders.select(
         "order_id",
         "parent_order_id",
@@ -69,12 +71,17 @@ def priced_lines(lines: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("ordered_at").cast(pl.Date).alias("order_date"),
         pl.col("cancelled_at").is_not_null().alias("cancelled"),
     )
-    return lines.join(header, on="order_id", how="inner").with_columns(
-        pl.coalesce("fulfilment_order_id", "order_id").alias("fulfilment_order_id"),
-        pl.coalesce("parent_order_id", "order_id").alias("root_order_id"),
-        (pl.col("quantity") * money_to_cents("unit_price")).alias("gross_c"),
-        money_to_cents("line_discount").alias("line_discount_c"),
-        money_to_cents(pl.col("line_fee").fill_null(0)).alias("line_fee_c"),
+    return (
+        lines.join(header, on="order_id", how="inner")
+        .with_columns(
+            pl.coalesce("fulfilment_order_id", "order_id").alias("fulfilment_order_id"),
+            pl.coalesce("parent_order_id", "order_id").alias("root_order_id"),
+            (pl.col("quantity") * money_to_cents("unit_price")).alias("gross_c"),
+            money_to_cents("line_discount").alias("line_discount_c"),
+            money_to_cents(pl.col("line_fee").fill_null(0)).alias("line_fee_c"),
+        )
+        .sort("order_line_id")
+        .with_row_index("_line")
     )
 
 
@@ -90,12 +97,16 @@ def allocations(lines: pl.LazyFrame, orders: pl.LazyFrame, policy: ProfitPolicy)
         if policy.revenue_basis == "AMOUNT"
         else pl.col("quantity")
     )
-    targets = lines.select("order_line_id", "order_id", "root_order_id", basis.alias("_basis"))
+    targets = lines.select(
+        "_line", "order_line_id", "order_id", "root_order_id", basis.alias("_basis")
+    )
     pairs = pl.concat(
         [
-            targets.select("order_line_id", "_basis", pl.col("root_order_id").alias("_alloc")),
+            targets.select(
+                "_line", "order_line_id", "_basis", pl.col("root_order_id").alias("_alloc")
+            ),
             targets.filter(pl.col("order_id") != pl.col("root_order_id")).select(
-                "order_line_id", "_basis", pl.col("order_id").alias("_alloc")
+                "_line", "order_line_id", "_basis", pl.col("order_id").alias("_alloc")
             ),
         ]
     ).rename({"_alloc": "alloc_order_id"})
@@ -105,10 +116,8 @@ def allocations(lines: pl.LazyFrame, orders: pl.LazyFrame, policy: ProfitPolicy)
         *(money_to_cents(c).alias(column) for c, column in ORDER_AMOUNTS.items()),
     ).filter(pl.any_horizontal(pl.col(c) != 0 for c in columns))
     joined = pairs.join(amounts, on="alloc_order_id", how="inner")
-    shared = allocate_each(
-        joined, {c: c for c in columns}, "_basis", ["alloc_order_id"], ["order_line_id"]
-    )
-    return shared.select("alloc_order_id", "order_line_id", *columns)
+    shared = allocate_each(joined, {c: c for c in columns}, "_basis", ["alloc_order_id"], ["_line"])
+    return shared.select("alloc_order_id", "_line", "order_line_id", *columns)
 
 
 def allocation_rows(shares: pl.LazyFrame) -> pl.LazyFrame:
@@ -116,7 +125,8 @@ def allocation_rows(shares: pl.LazyFrame) -> pl.LazyFrame:
     one per row, `kind` the ORDERS column of the amount (what `header_amounts` names)."""
     kinds = {column: kind for kind, column in ORDER_AMOUNTS.items()}
     return (
-        shares.rename(kinds)
+        shares.drop("_line")
+        .rename(kinds)
         .unpivot(
             index=["alloc_order_id", "order_line_id"], variable_name="kind", value_name="share_c"
         )
@@ -146,7 +156,7 @@ def line_revenue(
     priced = priced_lines(lines, orders).collect(engine=ENGINE).lazy()
     shares = allocations(priced, orders, policy).collect(engine=ENGINE).lazy()
     columns = list(ORDER_AMOUNTS.values())
-    per_line = shares.group_by("order_line_id").agg(pl.col(columns).sum())
+    per_line = shares.group_by("_line").agg(pl.col(columns).sum())
     line_qty = priced.select("order_line_id", "currency", pl.col("quantity").alias("_room"))
     units = (
         _within(
@@ -156,7 +166,7 @@ def line_revenue(
         .collect(engine=ENGINE)
         .lazy()
     )
-    allocated = priced.join(per_line, on="order_line_id", how="left").with_columns(
+    allocated = priced.join(per_line, on="_line", how="left").with_columns(
         pl.col(columns).fill_null(0)
     )
     # Refunds touch few lines: the others reverse nothing, and are left out of the joins.
