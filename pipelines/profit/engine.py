@@ -149,11 +149,14 @@ def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> Pr
     fx = attach_fx(joined, inputs.fx_rates, inputs.companies, "order_date")
     joined = joined.with_columns(fx.select("functional_currency", "fx_rate", "_fx_u"))
     lines = _margin(joined).pipe(_statuses).lazy()
+    # Sorted once, while the figures are 8-byte cents (the sort's gather is the dearest
+    # step of the outputs); an order's lines are then adjacent, in the orders' order.
+    in_order = lines.sort("order_date", "order_id", "order_line_id").collect(engine=ENGINE)
     # The five outputs in one collection: Polars computes them side by side.
     tables = pl.collect_all(
         [
-            _line_table(lines),
-            _order_rollup(lines),
+            _line_table(in_order.lazy()),
+            _order_rollup(in_order.lazy()),
             _daily_rollup(lines),
             # by _line: in order_line_id's order, cheaper to sort
             cogs.lazy()
@@ -306,12 +309,9 @@ def _money_figures() -> list[pl.Expr]:
     return [money_of(cents).alias(name) for name, cents in FIGURES_C.items()]
 
 
-def _line_table(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """The lines in order, sorted while their figures are 8-byte cents (not 16-byte
-    decimals): the sort's gather is the dearest step of the outputs."""
+def _line_table(in_order: pl.LazyFrame) -> pl.LazyFrame:
     return (
-        lines.sort("order_date", "order_id", "order_line_id")
-        .with_columns(
+        in_order.with_columns(
             *_money_figures(),
             money_of("refunded_amount_c").alias("refunded_amount"),
             margin_pct(pl.col("margin_c"), pl.col("net_c") + pl.col("shipping_net_c")).alias(
@@ -331,9 +331,10 @@ def _sums() -> list[pl.Expr]:
     return [pl.col(c).sum() for c in FIGURES_C.values()]
 
 
-def _order_rollup(lines: pl.LazyFrame) -> pl.LazyFrame:
-    """Per order: grouped by the order alone, its day, company, channel, shop, parent and
-    functional currency being the same on all of its lines."""
+def _order_rollup(in_order: pl.LazyFrame) -> pl.LazyFrame:
+    """Per order, from the lines sorted by day and order: an order's lines are adjacent,
+    so an integer run id groups them, in order (no hashing of the order id, no sort); its
+    day, company, channel, shop, parent and functional currency are those of its lines."""
     attributes = ["order_date", "company", "channel", "shop", "parent_order_id"]
     costs = {
         "COGS": pl.col("cogs_c"),
@@ -346,14 +347,14 @@ def _order_rollup(lines: pl.LazyFrame) -> pl.LazyFrame:
     for name in reversed(list(costs)):
         driver = pl.when(costs[name] == largest).then(pl.lit(name)).otherwise(driver)
     return (
-        lines.group_by("order_id")
+        in_order.with_columns(_run=pl.col("order_id").rle_id())
+        .group_by("_run", maintain_order=True)
         .agg(
-            pl.col(*attributes, "functional_currency").first(),
+            pl.col("order_id", *attributes, "functional_currency").first(),
             pl.len().alias("line_count"),
             *_sums(),
             (pl.col("status") == "PROVISIONAL").any().alias("_provisional"),
         )
-        .sort("order_date", "order_id")
         .with_columns(
             *_money_figures(),
             margin_pct(pl.col("margin_c"), pl.col("net_c") + pl.col("shipping_net_c")).alias(
