@@ -65,6 +65,7 @@ FIGURES_C = {
     "coupon_discount": "coupon_c",
     "points_discount": "points_c",
     "refunded": "refunded_c",
+    "refunded_amount": "refunded_amount_c",
     "net_revenue": "net_c",
     "shipping_income": "shipping_net_c",
     "commission_fee": "commission_net_c",
@@ -313,7 +314,6 @@ def _line_table(in_order: pl.LazyFrame) -> pl.LazyFrame:
     return (
         in_order.with_columns(
             *_money_figures(),
-            money_of("refunded_amount_c").alias("refunded_amount"),
             margin_pct(pl.col("margin_c"), pl.col("net_c") + pl.col("shipping_net_c")).alias(
                 "margin_pct"
             ),

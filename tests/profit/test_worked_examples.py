@@ -230,6 +230,9 @@ def test_a_refund_of_an_amount_reduces_the_net_revenue_only() -> None:
     )
     assert result.over_refunded.is_empty()
     assert margin_breaks(result.lines).is_empty() and margin_breaks(result.orders).is_empty()
+    # the roll-ups say how much of `refunded` was an amount, too
+    assert result.orders.select("refunded", "refunded_amount").row(0) == (D("5.00"), D("5.00"))
+    assert result.daily.select("refunded", "refunded_amount").row(0) == (D("5.00"), D("5.00"))
 
 
 def test_refunds_of_an_amount_take_what_the_refunds_of_units_left_and_never_more() -> None:
