@@ -115,6 +115,7 @@ def prepare(n_lines: int, seed: int = 5) -> ProfitInputs:
             "kind": "REFUND",
             "quantity": rng.integers(1, qty[refunded] + 1),
             "amount": pl.Series([None] * len(refunded), dtype=t.MONEY),
+            "order_id": pl.Series([None] * len(refunded), dtype=pl.String),
         }
     ).cast(dict(ORDER_REFUNDS.schema))
     cost = price * qty * rng.integers(30, 60, n) // 100

@@ -294,12 +294,17 @@ def input_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def _refund_hashes(con: duckdb.DuckDBPyConnection) -> str:
-    """SQL: per order day, the hash of every refund of the day's lines."""
+    """SQL: per order day, the hash of every refund of the day's lines and of its orders
+    (a refund of an amount on a whole order)."""
+    hashed = _row_hash("r", ORDER_REFUNDS.column_names)
     return _if_tables(
         con,
         ("order_refunds",),
-        f"""SELECT l.order_date, {_row_hash("r", ORDER_REFUNDS.column_names)} AS row_hash
-            FROM read_lines l JOIN order_refunds r USING (order_line_id)""",
+        f"""SELECT l.order_date, {hashed} AS row_hash
+            FROM read_lines l JOIN order_refunds r USING (order_line_id)
+            UNION
+            SELECT o.order_date, {hashed}
+            FROM read_orders o JOIN order_refunds r USING (order_id)""",
         empty=_NO_DAY_HASHES,
     )
 
@@ -515,8 +520,8 @@ def _inputs(con: duckdb.DuckDBPyConnection, days: list[date]) -> ProfitInputs:
     refunds = read_table(
         con,
         "order_refunds",
-        "order_line_id IN (SELECT unnest(?))",
-        [lines["order_line_id"].to_list()],
+        "order_line_id IN (SELECT unnest(?)) OR order_id IN (SELECT unnest(?))",
+        [lines["order_line_id"].to_list(), ids],
         schema=ORDER_REFUNDS.schema,
     )
     fulfilments = (

@@ -73,14 +73,17 @@ def order_profit_chunks(
         _chunk=((pl.col("len").cum_sum() - pl.col("len")) // lines_per_chunk).cast(pl.Int32)
     ).select("_anchor", "_chunk")
     anchored = anchored.join(chunk_of_day, on="_anchor", how="left", maintain_order="left")
-    order_chunk, by_fulfil = _order_chunks(anchored, inputs.orders, chunk_of_day)
+    order_chunk, by_order, by_fulfil = _order_chunks(anchored, inputs.orders, chunk_of_day)
     by_line = anchored.select("order_line_id", "_chunk")
     # One chunk number per input row (null: no line of the range uses it), not a tagged
     # copy of the inputs: at 10M lines the inputs alone are ~3 GB.
     chunk_of = {
         "orders": order_chunk,
         "order_lines": anchored["_chunk"],
-        "refunds": _chunk_of(inputs.refunds, "order_line_id", by_line),
+        # a refund names its line, or (an amount on a whole order) its order
+        "refunds": _chunk_of(inputs.refunds, "order_line_id", by_line).fill_null(
+            _chunk_of(inputs.refunds, "order_id", by_order)
+        ),
         "postings": _chunk_of(inputs.postings, "fulfilment_order_id", by_fulfil),
         "shipments": _chunk_of(inputs.shipments, "order_id", by_fulfil),
     }
@@ -104,11 +107,11 @@ def order_profit_chunks(
 
 def _order_chunks(
     anchored: pl.DataFrame, orders: pl.DataFrame, chunk_of_day: pl.DataFrame
-) -> tuple[pl.Series, pl.DataFrame]:
-    """(the chunk of each order, row-aligned with `orders`; order_id, _chunk of each
-    warehouse order). Without a split or merged order, an order's chunk is its day's and
-    its warehouse order is itself; otherwise both are read from the lines, a split parent
-    (no lines of its own) going with its children."""
+) -> tuple[pl.Series, pl.DataFrame, pl.DataFrame]:
+    """(the chunk of each order, row-aligned with `orders`; order_id, _chunk of each order;
+    order_id, _chunk of each warehouse order). Without a split or merged order, an order's
+    chunk is its day's and its warehouse order is itself; otherwise both are read from the
+    lines, a split parent (no lines of its own) going with its children."""
     unlinked = (
         orders["parent_order_id"].is_null().all()
         and (anchored["_fulfil"] == anchored["order_id"]).all()
@@ -116,7 +119,8 @@ def _order_chunks(
     if unlinked:
         dated = orders.select("order_id", pl.col("ordered_at").cast(pl.Date).alias("_anchor"))
         by_order = dated.join(chunk_of_day, on="_anchor", how="left", maintain_order="left")
-        return by_order["_chunk"], by_order.select("order_id", "_chunk")
+        by_order = by_order.select("order_id", "_chunk")
+        return by_order["_chunk"], by_order, by_order
     by_order = anchored.select("order_id", "_chunk").unique("order_id")
     by_parent = (
         anchored.join(orders.select("order_id", "parent_order_id"), on="order_id")
@@ -126,7 +130,7 @@ def _order_chunks(
     )
     by_order = pl.concat([by_order, by_parent]).unique("order_id")
     by_fulfil = anchored.select(pl.col("_fulfil").alias("order_id"), "_chunk").unique("order_id")
-    return _chunk_of(orders, "order_id", by_order), by_fulfil
+    return _chunk_of(orders, "order_id", by_order), by_order, by_fulfil
 
 
 def _chunk_of(frame: pl.DataFrame, column: str, chunks: pl.DataFrame) -> pl.Series:

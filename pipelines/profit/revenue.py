@@ -17,6 +17,7 @@ import polars as pl
 from pipelines.contracts import types as t
 from pipelines.money import cents_to_money, div_half_up, money_to_cents
 from pipelines.profit.allocation import allocate_each
+from pipelines.profit.order_refunds import spread_order_refunds
 from pipelines.profit.policy import ENGINE, ProfitPolicy
 
 ORDER_AMOUNTS = {
@@ -85,13 +86,12 @@ def priced_lines(lines: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def allocations(lines: pl.LazyFrame, orders: pl.LazyFrame, policy: ProfitPolicy) -> pl.LazyFrame:
-    """alloc_order_id, order_line_id and, per `ORDER_AMOUNTS` column, the line's share of
-    that order's amount: every order-level amount over the lines it is allocated to.
+def line_order_pairs(lines: pl.LazyFrame, policy: ProfitPolicy) -> pl.LazyFrame:
+    """alloc_order_id, _line, order_line_id, _basis: each line with each order whose
+    order-level amounts it carries, weighed by the policy's revenue basis.
 
     A line carries its root order's amounts (itself, or the parent it was split from) and,
-    when it belongs to a split child, its own order's too. The six amounts of an order share
-    its lines' ranking and running basis (`allocate_each`)."""
+    when it belongs to a split child, its own order's too."""
     basis = (
         pl.col("gross_c") - pl.col("line_discount_c")
         if policy.revenue_basis == "AMOUNT"
@@ -100,16 +100,23 @@ def allocations(lines: pl.LazyFrame, orders: pl.LazyFrame, policy: ProfitPolicy)
     targets = lines.select(
         "_line", "order_line_id", "order_id", "root_order_id", basis.alias("_basis")
     )
-    pairs = pl.concat(
+    return pl.concat(
         [
             targets.select(
-                "_line", "order_line_id", "_basis", pl.col("root_order_id").alias("_alloc")
+                pl.col("root_order_id").alias("alloc_order_id"), "_line", "order_line_id", "_basis"
             ),
             targets.filter(pl.col("order_id") != pl.col("root_order_id")).select(
-                "_line", "order_line_id", "_basis", pl.col("order_id").alias("_alloc")
+                pl.col("order_id").alias("alloc_order_id"), "_line", "order_line_id", "_basis"
             ),
         ]
-    ).rename({"_alloc": "alloc_order_id"})
+    )
+
+
+def allocations(pairs: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
+    """alloc_order_id, order_line_id and, per `ORDER_AMOUNTS` column, the line's share of
+    that order's amount: every order-level amount over the lines it is allocated to
+    (`line_order_pairs`). The six amounts of an order share its lines' ranking and running
+    basis (`allocate_each`)."""
     columns = list(ORDER_AMOUNTS.values())
     amounts = orders.select(
         pl.col("order_id").alias("alloc_order_id"),
@@ -149,12 +156,20 @@ def line_revenue(
     A cancelled order refunds every line in full. Refunds of units come first (each reverses
     its share of the line's original amounts); refunds of an amount then take, in the order
     they were made, what is left of the line's net revenue; neither goes beyond the line,
-    and what would is reported (the third frame), never reversed.
+    and what would is reported (the third frame), never reversed. A refund of an amount on
+    a whole order is first shared over its lines (`spread_order_refunds`).
 
     Collected step by step: the priced lines and the allocations each feed several frames,
     and Polars would otherwise compute them once per frame."""
     priced = priced_lines(lines, orders).collect(engine=ENGINE).lazy()
-    shares = allocations(priced, orders, policy).collect(engine=ENGINE).lazy()
+    pairs = line_order_pairs(priced, policy).collect(engine=ENGINE).lazy()
+    shares = allocations(pairs, orders).collect(engine=ENGINE).lazy()
+    spread, unplaced = spread_order_refunds(refunds, pairs, orders)
+    refunds = (
+        pl.concat([refunds.filter(pl.col("order_line_id").is_not_null()), spread])
+        .collect(engine=ENGINE)
+        .lazy()
+    )
     columns = list(ORDER_AMOUNTS.values())
     per_line = shares.group_by("_line").agg(pl.col(columns).sum())
     line_qty = priced.select("order_line_id", "currency", pl.col("quantity").alias("_room"))
@@ -187,7 +202,9 @@ def line_revenue(
         pl.lit(0, pl.Int64).alias("refund_amount_c"),
     )
     out = pl.concat([untouched, out], how="diagonal")
-    revenue, beyond = pl.collect_all([out, _refund_breaks(units, amounts)], engine=ENGINE)
+    typed = [pl.col(c).cast(d) for c, d in REFUND_BREAKS_SCHEMA.items()]
+    breaks = pl.concat([_refund_breaks(units, amounts), unplaced.select(typed)])
+    revenue, beyond = pl.collect_all([out, breaks], engine=ENGINE)
     return revenue, shares.collect(engine=ENGINE), beyond
 
 
