@@ -5,10 +5,13 @@
 Synthetic orders over a year (1-2 lines each, six order-level amounts, 2% of lines
 refunded, one ISSUE posting per line and 1% returns, one parcel per order, 90% billed, a
 few disputed, CN01 orders converted USD -> CNY at the day's rate) go through
-`pipelines.profit.order_profit` and through the same rules written as one DuckDB SQL
-script (window sums for the cumulative rounding); the two contribution margins are
-checked equal line by line, to the cent. One process: peak memory is the larger of the two.
-Figures go to docs/performance.md by hand.
+the engine, chunk by chunk of order days (`pipelines.profit.chunks.order_profit_chunks`,
+~250k lines each; `--lines-per-chunk 0`: one `order_profit` call), keeping only each line's
+margin, and through the same rules written as one DuckDB SQL script (window sums for the
+cumulative rounding); the two contribution margins are checked equal line by line, to the
+cent. One process: `engine_peak_mb` is the peak before the SQL runs, `peak_mb_both` after;
+wall and CPU seconds of each side. `--lines 10000000` generates and runs the same (a year,
+~27k lines a day). Figures go to docs/performance.md by hand.
 """
 
 from __future__ import annotations
