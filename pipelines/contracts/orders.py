@@ -201,4 +201,4 @@ ORDER_REFUNDS = TableContract(
 )
 
 ORDER_TABLES = (ORDERS, ORDER_LINES, ORDER_REFUNDS)
-"""In load order: a line needs its header, a refund its line."""
+"""In load order: a line needs its header, a refund its line (or its order)."""
