@@ -316,6 +316,7 @@ class OrderMaker:
         )
         return (
             pl.concat([returns, partial, self._price_adjustments(lines)], how="diagonal")
+            .with_columns(pl.lit(None, pl.String).alias("order_id"))  # each names its line
             .select(ORDER_REFUNDS.column_names)
             .cast(dict(ORDER_REFUNDS.schema))
             .sort("refund_id")

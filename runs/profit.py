@@ -15,7 +15,7 @@ differently now, and records its figures before and after (`profit_restatements`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import duckdb
@@ -94,7 +94,8 @@ def profit_days(
     run.days = days
     before = _day_figures(con, run.restated_days)
     inputs = _inputs(con, days)
-    result = order_profit(inputs, policy)
+    computed = order_profit(inputs, policy)
+    result = _of_days(computed, days)
     run.counts = _store_outputs(con, result, days)
     fingerprints = _fingerprint_rows(current, days, run_id)
     replace_slice(con, "profit_inputs", fingerprints, {"order_date": days})
@@ -102,8 +103,10 @@ def profit_days(
     run.restatement = _restatement(run_id, end, changed, before, _figures_of(after))
     replace_slice(con, "profit_restatements", run.restatement, {"run_id": run_id})
     run.tie_back = cogs_tie_back(con, days[0], end)
-    freight_gap = freight_tie_back(con, result.lines)
-    run.violations = _violations(inputs, result, run.tie_back, freight_gap)
+    # checked on every line computed, the linked lines of other days too: a posting or a
+    # parcel shared with them adds up over all of its lines only
+    freight_gap = freight_tie_back(con, computed.lines)
+    run.violations = _violations(inputs, computed, run.tie_back, freight_gap)
     return run
 
 
@@ -223,6 +226,12 @@ def _xor(part: str) -> str:
     )
 
 
+_KEYED_LINES = """
+    SELECT l.order_line_id, coalesce(l.fulfilment_order_id, l.order_id) AS fulfil,
+           coalesce(o.parent_order_id, o.order_id) AS root
+    FROM order_lines l JOIN orders o USING (order_id)"""
+"""Every line with its warehouse order and its root order (the parent it was split from)."""
+
 _DAY_READS = f"""
         day_orders AS (
             SELECT {day_of(ORDERS)} AS order_date, order_id, parent_order_id FROM orders
@@ -232,8 +241,21 @@ _DAY_READS = f"""
             UNION
             SELECT order_date, parent_order_id FROM day_orders WHERE parent_order_id IS NOT NULL
         ),
+        own_lines AS (
+            SELECT r.order_date, l.order_line_id
+            FROM read_orders r JOIN order_lines l USING (order_id)
+        ),
+        keyed_lines AS ({_KEYED_LINES}),
         read_lines AS (
-            SELECT r.order_date, l.* FROM read_orders r JOIN order_lines l USING (order_id)
+            SELECT x.order_date, l.* FROM (
+                SELECT own.order_date, k.order_line_id
+                FROM own_lines own JOIN keyed_lines mine USING (order_line_id)
+                JOIN keyed_lines k ON k.fulfil = mine.fulfil
+                UNION
+                SELECT own.order_date, k.order_line_id
+                FROM own_lines own JOIN keyed_lines mine USING (order_line_id)
+                JOIN keyed_lines k ON k.root = mine.root
+            ) x JOIN order_lines l USING (order_line_id)
         ),
         targets AS (
             SELECT DISTINCT order_date,
@@ -241,7 +263,11 @@ _DAY_READS = f"""
             FROM read_lines
         )"""
 """SQL CTEs: per order day, the orders its profit reads (the day's and their parents), their
-lines, and the (warehouse order, SKU) pairs whose COGS and parcels the lines take."""
+lines and the lines sharing a warehouse order or a root order with them (whatever their day:
+a parcel merged over two days' orders, a split parent's children of two days; what the
+day's lines' shares are taken over, `_linked_lines`), and the (warehouse order, SKU) pairs
+whose COGS and parcels the lines take. A second day's order merged into a first day's
+parcel thus changes the first day's fingerprint: the run restates it."""
 
 _XOR_PER_DAY = f"""
         hashed AS (
@@ -294,12 +320,17 @@ def input_fingerprints(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def _refund_hashes(con: duckdb.DuckDBPyConnection) -> str:
-    """SQL: per order day, the hash of every refund of the day's lines."""
+    """SQL: per order day, the hash of every refund of the day's lines and of its orders
+    (a refund of an amount on a whole order)."""
+    hashed = _row_hash("r", ORDER_REFUNDS.column_names)
     return _if_tables(
         con,
         ("order_refunds",),
-        f"""SELECT l.order_date, {_row_hash("r", ORDER_REFUNDS.column_names)} AS row_hash
-            FROM read_lines l JOIN order_refunds r USING (order_line_id)""",
+        f"""SELECT l.order_date, {hashed} AS row_hash
+            FROM read_lines l JOIN order_refunds r USING (order_line_id)
+            UNION
+            SELECT o.order_date, {hashed}
+            FROM read_orders o JOIN order_refunds r USING (order_id)""",
         empty=_NO_DAY_HASHES,
     )
 
@@ -508,15 +539,30 @@ def _inputs(con: duckdb.DuckDBPyConnection, days: list[date]) -> ProfitInputs:
         [days, days],
         schema=ORDERS.schema,
     )
-    ids = orders["order_id"].to_list()
     lines = read_table(
-        con, "order_lines", "order_id IN (SELECT unnest(?))", [ids], schema=ORDER_LINES.schema
+        con,
+        "order_lines",
+        "order_id IN (SELECT unnest(?))",
+        [orders["order_id"].to_list()],
+        schema=ORDER_LINES.schema,
     )
+    linked = _linked_lines(con, lines)
+    if linked.height:
+        extra = read_table(
+            con,
+            "orders",
+            "order_id IN (SELECT unnest(?))",
+            [linked["order_id"].unique().to_list()],
+            schema=ORDERS.schema,
+        ).join(orders, on="order_id", how="anti")
+        orders = pl.concat([orders, extra], how="diagonal_relaxed")
+        lines = pl.concat([lines, linked], how="diagonal_relaxed")
+    ids = orders["order_id"].to_list()
     refunds = read_table(
         con,
         "order_refunds",
-        "order_line_id IN (SELECT unnest(?))",
-        [lines["order_line_id"].to_list()],
+        "order_line_id IN (SELECT unnest(?)) OR order_id IN (SELECT unnest(?))",
+        [lines["order_line_id"].to_list(), ids],
         schema=ORDER_REFUNDS.schema,
     )
     fulfilments = (
@@ -535,6 +581,41 @@ def _inputs(con: duckdb.DuckDBPyConnection, days: list[date]) -> ProfitInputs:
         skus=read_table(con, "skus").drop(PROVENANCE, strict=False),
         fx_rates=read_table(con, "fx_rates").drop(PROVENANCE, strict=False),
         companies=read_table(con, "companies").drop(PROVENANCE, strict=False),
+    )
+
+
+def _linked_lines(con: duckdb.DuckDBPyConnection, lines: pl.DataFrame) -> pl.DataFrame:
+    """The lines, not in `lines`, that share a warehouse order (a merged parcel, its COGS
+    postings) or a root order (a split parent's amounts) with one of them, whatever their
+    order day: the shares of `lines` are taken over them too, as in a run of all the days
+    at once. Their own rows are computed but not stored (`_of_days`)."""
+    if not lines.height:
+        return lines
+    query = f"""
+        WITH keyed AS ({_KEYED_LINES}),
+        mine AS (SELECT * FROM keyed WHERE order_line_id IN (SELECT unnest(?))),
+        linked AS (
+            SELECT k.order_line_id FROM keyed k JOIN mine m ON k.fulfil = m.fulfil
+            UNION
+            SELECT k.order_line_id FROM keyed k JOIN mine m ON k.root = m.root
+        )
+        SELECT l.* FROM order_lines l
+        WHERE l.order_line_id IN (SELECT order_line_id FROM linked)
+          AND l.order_line_id NOT IN (SELECT order_line_id FROM mine)"""
+    return con.sql(query, params=[lines["order_line_id"].to_list()]).pl()
+
+
+def _of_days(result: ProfitResult, days: list[date]) -> ProfitResult:
+    """`result` with only the rows of `days` in the tables stored per order day (the linked
+    lines of other days are inputs of the shares, not outputs of the run)."""
+    on = pl.col("order_date").is_in(pl.Series(days, dtype=pl.Date).implode())
+    return replace(
+        result,
+        lines=result.lines.filter(on),
+        orders=result.orders.filter(on),
+        daily=result.daily.filter(on),
+        line_cogs=result.line_cogs.filter(on),
+        line_freight=result.line_freight.filter(on),
     )
 
 
@@ -604,13 +685,26 @@ def _shipments(con: duckdb.DuckDBPyConnection, fulfilments: list[str]) -> pl.Dat
     return shipment_freight(findings, ratings)
 
 
+TIE_BACK = pl.Schema(
+    {
+        "posting_date": pl.Date(),
+        "company": pl.String(),
+        **dict.fromkeys(
+            ("cogs_journal", "cogs_on_order_issues", "cogs_order_lines", "not_on_orders"), MONEY
+        ),
+        "difference": MONEY,
+    }
+)
+"""`cogs_tie_back`'s columns (no costing journal yet: no rows of them)."""
+
+
 def cogs_tie_back(con: duckdb.DuckDBPyConnection, first: date, end: date) -> pl.DataFrame:
     """Per posting day and company of [first, end]: the COGS journal, the part of it on
     order lines' issues and returns, and the order lines' COGS stored for those days;
     `difference` (attributable − order lines) must be 0. `not_on_orders` is the rest of the
     journal (landed cost on units already gone, issues with no order line)."""
     if not table_exists(con, "costing_journal_lines") or not table_exists(con, "order_line_cogs"):
-        return pl.DataFrame()
+        return pl.DataFrame(schema=TIE_BACK)
     return con.sql(
         f"""
         WITH lines AS (

@@ -5,8 +5,8 @@ customer was charged and what was given back. An order's paid amount is its line
 amount + shipping charged - its discounts (promotion + coupon + points); order-level
 amounts are allocated to its lines by pipelines/profit. Headers and lines arrive in the
 same day's files (the load day); a line without its header in the warehouse is
-quarantined. Refunds arrive on the day they are made and name the line they refund: units
-of it, or an amount of money (goods kept).
+quarantined. Refunds arrive on the day they are made and name the line they refund (units
+of it, or an amount of money, goods kept) or, for an amount, the whole order.
 """
 
 from __future__ import annotations
@@ -130,7 +130,12 @@ ORDER_REFUNDS = TableContract(
     columns=(
         Column("refund_id", t.ID),
         Column("refunded_at", t.TIMESTAMP),
-        Column("order_line_id", t.ID),
+        Column(
+            "order_line_id",
+            t.ID,
+            required=False,
+            description="The line refunded; null for a refund of an amount on a whole order.",
+        ),
         Column("kind", t.CODE, enum=REFUND_KINDS),
         Column(
             "quantity",
@@ -152,13 +157,36 @@ ORDER_REFUNDS = TableContract(
                 "of it after the line's refunds of units."
             ),
         ),
+        Column(
+            "order_id",
+            t.ID,
+            required=False,
+            description=(
+                "A refund of an amount on the whole order (no line named): allocated to the "
+                "order's lines (a split parent's: its children's) pro rata to the revenue "
+                "basis by cumulative rounding, each share then taken like a line's."
+            ),
+        ),
     ),
     key=("refund_id",),
     provenance=True,
     partition_column="refunded_at",
     daily=True,
-    foreign_keys=(ForeignKey(("order_line_id",), "order_lines", ("order_line_id",)),),
+    foreign_keys=(
+        ForeignKey(("order_line_id",), "order_lines", ("order_line_id",)),
+        ForeignKey(("order_id",), "orders", ("order_id",)),
+    ),
     rules=(
+        RowRule(
+            "order_line_id",
+            pl.col("order_line_id").is_null() == pl.col("order_id").is_null(),
+            "a refund names exactly one of order_line_id (a line) and order_id (a whole order)",
+        ),
+        RowRule(
+            "order_id",
+            pl.col("order_id").is_not_null() & pl.col("quantity").is_not_null(),
+            "a refund of a whole order is of an amount: units are refunded on their line",
+        ),
         RowRule(
             "quantity",
             pl.col("quantity").is_null() == pl.col("amount").is_null(),
@@ -173,4 +201,4 @@ ORDER_REFUNDS = TableContract(
 )
 
 ORDER_TABLES = (ORDERS, ORDER_LINES, ORDER_REFUNDS)
-"""In load order: a line needs its header, a refund its line."""
+"""In load order: a line needs its header, a refund its line (or its order)."""

@@ -60,6 +60,13 @@ _FIGURES = (
     Column("margin_pct", MARGIN_PCT, required=False, description="Null when revenue is 0."),
 )
 
+_REFUNDED_AMOUNT = Column(
+    "refunded_amount",
+    t.MONEY,
+    non_negative=True,
+    description="Of `refunded`: what refunds of an amount (goods kept) took back.",
+)
+
 ORDER_PROFIT = TableContract(
     name="order_profit",
     description="Contribution margin per order line, with its provenance and what is provisional.",
@@ -70,12 +77,7 @@ ORDER_PROFIT = TableContract(
         Column("sku", t.ID),
         Column("quantity", t.QUANTITY, positive=True),
         Column("refunded_qty", t.QUANTITY, non_negative=True),
-        Column(
-            "refunded_amount",
-            t.MONEY,
-            non_negative=True,
-            description="Of `refunded`: what refunds of an amount (goods kept) took back.",
-        ),
+        _REFUNDED_AMOUNT,
         Column("currency", t.CODE, description="The order's currency."),
         Column("functional_currency", t.CODE),
         Column("fx_rate", t.FX_RATE, description="Of the order date."),
@@ -111,6 +113,7 @@ ORDER_PROFIT_ORDERS = TableContract(
         Column("functional_currency", t.CODE),
         Column("line_count", t.QUANTITY, positive=True),
         *_FIGURES,
+        _REFUNDED_AMOUNT,
         Column("status", t.CODE, enum=LINE_STATUSES),
         Column(
             "largest_cost",
@@ -136,6 +139,7 @@ PROFIT_DAILY = TableContract(
         Column("line_count", t.QUANTITY, positive=True),
         Column("quantity", t.QUANTITY),
         *_FIGURES,
+        _REFUNDED_AMOUNT,
         Column("negative_margin_lines", t.QUANTITY, non_negative=True),
         Column("provisional_lines", t.QUANTITY, non_negative=True),
     ),

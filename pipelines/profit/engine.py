@@ -17,9 +17,11 @@ provisional on a stock shortfall, or it has not been issued yet.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import polars as pl
 
+from pipelines.contracts import types as t
 from pipelines.contracts.profit import (
     MARGIN_PCT,
     ORDER_LINE_COGS,
@@ -29,12 +31,13 @@ from pipelines.contracts.profit import (
     PROFIT_DAILY,
 )
 from pipelines.fx import attach_fx, functional_cents, int64_is_enough
-from pipelines.money import cents_to_money, div_half_up
+from pipelines.money import div_half_up, money_to_cents
 from pipelines.profit.costs import cogs_shares, freight_shares, line_cogs, line_freight
-from pipelines.profit.policy import ProfitPolicy
+from pipelines.profit.policy import ENGINE, ProfitPolicy
 from pipelines.profit.revenue import (
     GOODS_LESS_DISCOUNTS,
     LINE_COMPONENTS,
+    allocation_rows,
     header_amounts,
     line_revenue,
 )
@@ -62,6 +65,7 @@ FIGURES_C = {
     "coupon_discount": "coupon_c",
     "points_discount": "points_c",
     "refunded": "refunded_c",
+    "refunded_amount": "refunded_amount_c",
     "net_revenue": "net_c",
     "shipping_income": "shipping_net_c",
     "commission_fee": "commission_net_c",
@@ -101,61 +105,87 @@ class ProfitResult:
     """`order_line_cogs`: every posting's shares."""
     line_freight: pl.DataFrame
     """`order_line_freight`: every shipment's shares."""
-    header_amounts: pl.DataFrame
-    """alloc_order_id, kind, amount_c: the order-level amounts to allocate."""
-    allocations: pl.DataFrame
-    """alloc_order_id, kind, order_line_id, share_c."""
     over_refunded: pl.DataFrame
     """Refunds beyond their line (`REFUND_BREAKS_SCHEMA`): units above its quantity, or an
     amount above the net revenue left; the excess is not reversed, `reason` says so."""
+    source_orders: pl.DataFrame
+    """The orders computed (for `header_amounts`)."""
+    shares: pl.DataFrame
+    """revenue.allocations: each order's amounts over its lines, one column per amount."""
+
+    @property
+    def header_amounts(self) -> pl.DataFrame:
+        """alloc_order_id, kind, amount_c: the order-level amounts to allocate. Made on
+        demand (for the allocation check), like `allocations`: not every caller wants them."""
+        return header_amounts(self.source_orders.lazy()).collect(engine=ENGINE)
+
+    @property
+    def allocations(self) -> pl.DataFrame:
+        """alloc_order_id, kind, order_line_id, share_c: the non-zero shares."""
+        return allocation_rows(self.shares.lazy()).collect(engine=ENGINE)
 
 
 def order_profit(inputs: ProfitInputs, policy: ProfitPolicy | None = None) -> ProfitResult:
     policy = policy or ProfitPolicy()
     orders = inputs.orders.lazy()
-    planned, shares, beyond = line_revenue(
+    revenue, shares, beyond = line_revenue(
         inputs.order_lines.lazy(), orders, inputs.refunds.lazy(), policy
     )
-    revenue = planned.collect()
-    cogs = cogs_shares(revenue.lazy(), inputs.postings.lazy()).collect()
+    cogs = cogs_shares(revenue.lazy(), inputs.postings.lazy()).collect(engine=ENGINE)
     freight = freight_shares(
         revenue.lazy(), inputs.shipments.lazy(), inputs.skus.lazy(), policy
-    ).collect()
+    ).collect(engine=ENGINE)
+    costs = line_cogs(cogs.lazy()).join(
+        line_freight(freight.lazy()), on="_line", how="full", coalesce=True
+    )
     joined = (
         revenue.lazy()
-        .join(line_cogs(cogs.lazy()), on="order_line_id", how="left")
-        .join(line_freight(freight.lazy()), on="order_line_id", how="left")
+        .join(costs, on="_line", how="left")
         .with_columns(
             pl.col("cogs_c", "freight_c", "freight_billed_c", "disputed_c").fill_null(0),
             pl.col("shipment_count", "billed_count").fill_null(0),
         )
-        .collect()
+        .collect(engine=ENGINE)
     )
     fx = attach_fx(joined, inputs.fx_rates, inputs.companies, "order_date")
     joined = joined.with_columns(fx.select("functional_currency", "fx_rate", "_fx_u"))
-    lines = _margin(joined).pipe(_statuses)
-    line_table = _line_table(lines)
-    dated = revenue.select("order_line_id", "order_date")
+    lines = _margin(joined).pipe(_statuses).lazy()
+    # Sorted once, while the figures are 8-byte cents (the sort's gather is the dearest
+    # step of the outputs); an order's lines are then adjacent, in the orders' order.
+    in_order = lines.sort("order_date", "order_id", "order_line_id").collect(engine=ENGINE)
+    # The five outputs in one collection: Polars computes them side by side.
+    tables = pl.collect_all(
+        [
+            _line_table(in_order.lazy()),
+            _order_rollup(in_order.lazy()),
+            _daily_rollup(lines),
+            # by _line: in order_line_id's order, cheaper to sort
+            cogs.lazy()
+            .sort("_line", "movement_id", "category", "posting_date")
+            .with_columns(money_of("share_c").alias("amount"))
+            .select(ORDER_LINE_COGS.column_names)
+            .cast(ORDER_LINE_COGS.schema),
+            freight.lazy()
+            .sort("_line", "shipment_id")
+            .with_columns(
+                money_of("freight_c").alias("freight"),
+                money_of("disputed_c").alias("freight_disputed"),
+            )
+            .select(ORDER_LINE_FREIGHT.column_names)
+            .cast(ORDER_LINE_FREIGHT.schema),
+        ],
+        engine=ENGINE,
+    )
+    line_table, order_table, daily, line_cogs_table, line_freight_table = tables
     return ProfitResult(
         lines=line_table,
-        orders=_order_rollup(lines),
-        daily=_daily_rollup(lines),
-        line_cogs=cogs.join(dated, on="order_line_id")
-        .with_columns(cents_to_money("share_c").alias("amount"))
-        .select(ORDER_LINE_COGS.column_names)
-        .cast(ORDER_LINE_COGS.schema)
-        .sort("order_line_id", "movement_id", "category", "posting_date"),
-        line_freight=freight.join(dated, on="order_line_id")
-        .with_columns(
-            cents_to_money("freight_c").alias("freight"),
-            cents_to_money("disputed_c").alias("freight_disputed"),
-        )
-        .select(ORDER_LINE_FREIGHT.column_names)
-        .cast(ORDER_LINE_FREIGHT.schema)
-        .sort("order_line_id", "shipment_id"),
-        header_amounts=header_amounts(orders).collect(),
-        allocations=shares.collect(),
-        over_refunded=beyond.collect().sort("order_line_id", "refund_id"),
+        orders=order_table,
+        daily=daily,
+        line_cogs=line_cogs_table,
+        line_freight=line_freight_table,
+        over_refunded=beyond.sort("order_line_id", "refund_id"),
+        source_orders=inputs.orders,
+        shares=shares,
     )
 
 
@@ -213,11 +243,24 @@ def _margin(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def margin_pct(margin: pl.Expr, revenue: pl.Expr) -> pl.Expr:
-    """margin / revenue in %, 4 places, half away from zero; null when revenue is 0."""
+    """margin / revenue in %, 4 places, half away from zero; null when revenue is 0.
+
+    In Int128 (a margin above ~9.2e12 cents would overflow Int64 once scaled by 10^6), and
+    turned into the decimal by multiplying its units by 0.0001 (exact), cheaper than a
+    128-bit division per row."""
     magnitude = div_half_up(margin.abs().cast(pl.Int128) * 1_000_000, revenue.abs()).cast(pl.Int64)
     signed = pl.when((margin < 0) != (revenue < 0)).then(-magnitude).otherwise(magnitude)
     units = pl.when(revenue != 0).then(signed)
-    return (units.cast(pl.Decimal(38, 4)) / 10_000).cast(MARGIN_PCT)
+    return (units.cast(pl.Decimal(38, 0)) * pl.lit(Decimal("0.0001"), pl.Decimal(38, 4))).cast(
+        MARGIN_PCT
+    )
+
+
+def money_of(cents: str | pl.Expr) -> pl.Expr:
+    """Integer cents as MONEY, exactly: cents × 0.01 (a multiplication, not the 128-bit
+    division of money.cents_to_money; same values)."""
+    expr = pl.col(cents) if isinstance(cents, str) else cents
+    return (expr.cast(pl.Decimal(38, 0)) * pl.lit(Decimal("0.01"), pl.Decimal(38, 2))).cast(t.MONEY)
 
 
 def _statuses(frame: pl.DataFrame) -> pl.DataFrame:
@@ -249,40 +292,38 @@ def _statuses(frame: pl.DataFrame) -> pl.DataFrame:
         cogs_reason=no_cogs_reason,
         freight_status=freight_status,
     )
-    reasons = pl.concat_list(
+    reasons = pl.concat_str(
         pl.when(pl.col("freight_status") == "EXPECTED").then(pl.lit("FREIGHT_EXPECTED")),
         pl.when(pl.col("freight_status") == "PARTLY_BILLED").then(pl.lit("FREIGHT_PARTLY_BILLED")),
         pl.when(pl.col("cogs_status") == "PROVISIONAL").then(pl.lit("COGS_PROVISIONAL")),
         pl.when(pl.col("cogs_reason") == "NOT_ISSUED").then(pl.lit("NOT_ISSUED")),
-    ).list.drop_nulls()
+        separator=",",
+        ignore_nulls=True,
+    )
     return frame.with_columns(
-        provisional_reasons=pl.when(reasons.list.len() > 0).then(reasons.list.join(",")),
-        status=pl.when(reasons.list.len() > 0)
-        .then(pl.lit("PROVISIONAL"))
-        .otherwise(pl.lit("FINAL")),
+        provisional_reasons=pl.when(reasons != "").then(reasons),
+        status=pl.when(reasons != "").then(pl.lit("PROVISIONAL")).otherwise(pl.lit("FINAL")),
     )
 
 
 def _money_figures() -> list[pl.Expr]:
-    return [cents_to_money(cents).alias(name) for name, cents in FIGURES_C.items()]
+    return [money_of(cents).alias(name) for name, cents in FIGURES_C.items()]
 
 
-def _line_table(lines: pl.DataFrame) -> pl.DataFrame:
+def _line_table(in_order: pl.LazyFrame) -> pl.LazyFrame:
     return (
-        lines.with_columns(
+        in_order.with_columns(
             *_money_figures(),
-            cents_to_money("refunded_amount_c").alias("refunded_amount"),
             margin_pct(pl.col("margin_c"), pl.col("net_c") + pl.col("shipping_net_c")).alias(
                 "margin_pct"
             ),
-            cents_to_money("gross_doc_c").alias("gross_revenue_doc"),
-            cents_to_money("net_doc_c").alias("net_revenue_doc"),
-            cents_to_money("shipping_doc_c").alias("shipping_income_doc"),
-            cents_to_money("fees_doc_c").alias("platform_fees_doc"),
+            money_of("gross_doc_c").alias("gross_revenue_doc"),
+            money_of("net_doc_c").alias("net_revenue_doc"),
+            money_of("shipping_doc_c").alias("shipping_income_doc"),
+            money_of("fees_doc_c").alias("platform_fees_doc"),
         )
         .select(ORDER_PROFIT.column_names)
         .cast(ORDER_PROFIT.schema)
-        .sort("order_date", "order_id", "order_line_id")
     )
 
 
@@ -290,8 +331,11 @@ def _sums() -> list[pl.Expr]:
     return [pl.col(c).sum() for c in FIGURES_C.values()]
 
 
-def _order_rollup(lines: pl.DataFrame) -> pl.DataFrame:
-    keys = ["order_date", "company", "channel", "shop", "order_id", "parent_order_id"]
+def _order_rollup(in_order: pl.LazyFrame) -> pl.LazyFrame:
+    """Per order, from the lines sorted by day and order: an order's lines are adjacent,
+    so an integer run id groups them, in order (no hashing of the order id, no sort); its
+    day, company, channel, shop, parent and functional currency are those of its lines."""
+    attributes = ["order_date", "company", "channel", "shop", "parent_order_id"]
     costs = {
         "COGS": pl.col("cogs_c"),
         "FREIGHT": pl.col("freight_c"),
@@ -303,14 +347,13 @@ def _order_rollup(lines: pl.DataFrame) -> pl.DataFrame:
     for name in reversed(list(costs)):
         driver = pl.when(costs[name] == largest).then(pl.lit(name)).otherwise(driver)
     return (
-        lines.group_by([*keys, "functional_currency"])
+        in_order.with_columns(_run=pl.col("order_id").rle_id())
+        .group_by("_run", maintain_order=True)
         .agg(
+            pl.col("order_id", *attributes, "functional_currency").first(),
             pl.len().alias("line_count"),
             *_sums(),
-            pl.when((pl.col("status") == "PROVISIONAL").any())
-            .then(pl.lit("PROVISIONAL"))
-            .otherwise(pl.lit("FINAL"))
-            .alias("status"),
+            (pl.col("status") == "PROVISIONAL").any().alias("_provisional"),
         )
         .with_columns(
             *_money_figures(),
@@ -318,14 +361,14 @@ def _order_rollup(lines: pl.DataFrame) -> pl.DataFrame:
                 "margin_pct"
             ),
             driver.alias("largest_cost"),
+            status=pl.when("_provisional").then(pl.lit("PROVISIONAL")).otherwise(pl.lit("FINAL")),
         )
         .select(ORDER_PROFIT_ORDERS.column_names)
         .cast(ORDER_PROFIT_ORDERS.schema)
-        .sort("order_date", "order_id")
     )
 
 
-def _daily_rollup(lines: pl.DataFrame) -> pl.DataFrame:
+def _daily_rollup(lines: pl.LazyFrame) -> pl.LazyFrame:
     keys = ["order_date", "company", "channel", "sku", "functional_currency"]
     return (
         lines.group_by(keys)
@@ -336,12 +379,29 @@ def _daily_rollup(lines: pl.DataFrame) -> pl.DataFrame:
             (pl.col("margin_c") < 0).sum().alias("negative_margin_lines"),
             (pl.col("status") == "PROVISIONAL").sum().alias("provisional_lines"),
         )
+        .sort("order_date", "company", "channel", "sku")
         .with_columns(
             *_money_figures(),
             margin_pct(pl.col("margin_c"), pl.col("net_c") + pl.col("shipping_net_c")).alias(
                 "margin_pct"
             ),
         )
+        .select(PROFIT_DAILY.column_names)
+        .cast(PROFIT_DAILY.schema)
+    )
+
+
+def merge_daily(dailies: list[pl.DataFrame]) -> pl.DataFrame:
+    """`profit_daily` rows of several results (chunks of order days) as one result's: a
+    day's lines can sit in two chunks (a cluster anchored the day before), so the rows of
+    one key are added up and their margin % taken again from the sums."""
+    keys = ["order_date", "company", "channel", "sku", "functional_currency"]
+    counts = ["line_count", "quantity", "negative_margin_lines", "provisional_lines"]
+    summed = pl.concat(dailies).group_by(keys).agg(pl.col(*counts, *FIGURES_C).sum())
+    margin = money_to_cents("contribution_margin")
+    revenue = money_to_cents("net_revenue") + money_to_cents("shipping_income")
+    return (
+        summed.with_columns(margin_pct(margin, revenue).alias("margin_pct"))
         .select(PROFIT_DAILY.column_names)
         .cast(PROFIT_DAILY.schema)
         .sort("order_date", "company", "channel", "sku")

@@ -16,8 +16,9 @@ import polars as pl
 
 from pipelines.contracts import types as t
 from pipelines.money import cents_to_money, div_half_up, money_to_cents
-from pipelines.profit.allocation import allocate
-from pipelines.profit.policy import ProfitPolicy
+from pipelines.profit.allocation import allocate_each
+from pipelines.profit.order_refunds import spread_order_refunds
+from pipelines.profit.policy import ENGINE, ProfitPolicy
 
 ORDER_AMOUNTS = {
     "promotion_discount": "promotion_c",
@@ -58,7 +59,9 @@ def header_amounts(orders: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def priced_lines(lines: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
-    """Lines with their order's header fields, root order and own amounts in cents."""
+    """Lines with their order's header fields, root order and own amounts in cents, and
+    `_line`: the line's rank by order_line_id, an integer key for the per-line joins and
+    aggregations (cheaper to hash than the id) that ranks lines as their ids do."""
     header = orders.select(
         "order_id",
         "parent_order_id",
@@ -69,17 +72,23 @@ def priced_lines(lines: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("ordered_at").cast(pl.Date).alias("order_date"),
         pl.col("cancelled_at").is_not_null().alias("cancelled"),
     )
-    return lines.join(header, on="order_id", how="inner").with_columns(
-        pl.coalesce("fulfilment_order_id", "order_id").alias("fulfilment_order_id"),
-        pl.coalesce("parent_order_id", "order_id").alias("root_order_id"),
-        (pl.col("quantity") * money_to_cents("unit_price")).alias("gross_c"),
-        money_to_cents("line_discount").alias("line_discount_c"),
-        money_to_cents(pl.col("line_fee").fill_null(0)).alias("line_fee_c"),
+    return (
+        lines.join(header, on="order_id", how="inner")
+        .with_columns(
+            pl.coalesce("fulfilment_order_id", "order_id").alias("fulfilment_order_id"),
+            pl.coalesce("parent_order_id", "order_id").alias("root_order_id"),
+            (pl.col("quantity") * money_to_cents("unit_price")).alias("gross_c"),
+            money_to_cents("line_discount").alias("line_discount_c"),
+            money_to_cents(pl.col("line_fee").fill_null(0)).alias("line_fee_c"),
+        )
+        .sort("order_line_id")
+        .with_row_index("_line")
     )
 
 
-def allocations(lines: pl.LazyFrame, headers: pl.LazyFrame, policy: ProfitPolicy) -> pl.LazyFrame:
-    """alloc_order_id, kind, order_line_id, share_c: each header amount over its lines.
+def line_order_pairs(lines: pl.LazyFrame, policy: ProfitPolicy) -> pl.LazyFrame:
+    """alloc_order_id, _line, order_line_id, _basis: each line with each order whose
+    order-level amounts it carries, weighed by the policy's revenue basis.
 
     A line carries its root order's amounts (itself, or the parent it was split from) and,
     when it belongs to a split child, its own order's too."""
@@ -88,20 +97,49 @@ def allocations(lines: pl.LazyFrame, headers: pl.LazyFrame, policy: ProfitPolicy
         if policy.revenue_basis == "AMOUNT"
         else pl.col("quantity")
     )
-    targets = lines.select("order_line_id", "order_id", "root_order_id", basis.alias("_basis"))
-    pairs = pl.concat(
+    targets = lines.select(
+        "_line", "order_line_id", "order_id", "root_order_id", basis.alias("_basis")
+    )
+    return pl.concat(
         [
-            targets.select("order_line_id", "_basis", pl.col("root_order_id").alias("_alloc")),
+            targets.select(
+                pl.col("root_order_id").alias("alloc_order_id"), "_line", "order_line_id", "_basis"
+            ),
             targets.filter(pl.col("order_id") != pl.col("root_order_id")).select(
-                "order_line_id", "_basis", pl.col("order_id").alias("_alloc")
+                pl.col("order_id").alias("alloc_order_id"), "_line", "order_line_id", "_basis"
             ),
         ]
-    ).rename({"_alloc": "alloc_order_id"})
-    joined = pairs.join(headers, on="alloc_order_id", how="inner")
-    shared = allocate(
-        joined, "amount_c", "_basis", ["alloc_order_id", "kind"], ["order_line_id"], "share_c"
     )
-    return shared.select("alloc_order_id", "kind", "order_line_id", "share_c")
+
+
+def allocations(pairs: pl.LazyFrame, orders: pl.LazyFrame) -> pl.LazyFrame:
+    """alloc_order_id, order_line_id and, per `ORDER_AMOUNTS` column, the line's share of
+    that order's amount: every order-level amount over the lines it is allocated to
+    (`line_order_pairs`). The six amounts of an order share its lines' ranking and running
+    basis (`allocate_each`)."""
+    columns = list(ORDER_AMOUNTS.values())
+    amounts = orders.select(
+        pl.col("order_id").alias("alloc_order_id"),
+        *(money_to_cents(c).alias(column) for c, column in ORDER_AMOUNTS.items()),
+    ).filter(pl.any_horizontal(pl.col(c) != 0 for c in columns))
+    joined = pairs.join(amounts, on="alloc_order_id", how="inner")
+    shared = allocate_each(joined, {c: c for c in columns}, "_basis", ["alloc_order_id"], ["_line"])
+    return shared.select("alloc_order_id", "_line", "order_line_id", *columns)
+
+
+def allocation_rows(shares: pl.LazyFrame) -> pl.LazyFrame:
+    """alloc_order_id, kind, order_line_id, share_c: the non-zero shares of `allocations`
+    one per row, `kind` the ORDERS column of the amount (what `header_amounts` names)."""
+    kinds = {column: kind for kind, column in ORDER_AMOUNTS.items()}
+    return (
+        shares.drop("_line")
+        .rename(kinds)
+        .unpivot(
+            index=["alloc_order_id", "order_line_id"], variable_name="kind", value_name="share_c"
+        )
+        .filter(pl.col("share_c") != 0)
+        .select("alloc_order_id", "kind", "order_line_id", "share_c")
+    )
 
 
 def line_revenue(
@@ -109,33 +147,65 @@ def line_revenue(
     orders: pl.LazyFrame,
     refunds: pl.LazyFrame,
     policy: ProfitPolicy,
-) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
-    """(lines with every component in cents and what refunds reversed, the allocations,
-    the refunds beyond their line: `REFUND_BREAKS_SCHEMA`).
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(lines with every component in cents and what refunds reversed, the allocations
+    (`allocations`, wide), the refunds beyond their line: `REFUND_BREAKS_SCHEMA`).
 
     Component columns (`LINE_COMPONENTS`) hold the amounts before refunds; `<name>_r` the
     part refunds of units reversed; `refund_amount_c` what refunds of an amount took back.
     A cancelled order refunds every line in full. Refunds of units come first (each reverses
     its share of the line's original amounts); refunds of an amount then take, in the order
     they were made, what is left of the line's net revenue; neither goes beyond the line,
-    and what would is reported (the third frame), never reversed."""
-    priced = priced_lines(lines, orders)
-    shares = allocations(priced, header_amounts(orders), policy)
-    per_line = shares.group_by("order_line_id").agg(
-        pl.col("share_c").filter(pl.col("kind") == kind).sum().alias(column)
-        for kind, column in ORDER_AMOUNTS.items()
+    and what would is reported (the third frame), never reversed. A refund of an amount on
+    a whole order is first shared over its lines (`spread_order_refunds`).
+
+    Collected step by step: the priced lines and the allocations each feed several frames,
+    and Polars would otherwise compute them once per frame."""
+    priced = priced_lines(lines, orders).collect(engine=ENGINE).lazy()
+    pairs = line_order_pairs(priced, policy).collect(engine=ENGINE).lazy()
+    shares = allocations(pairs, orders).collect(engine=ENGINE).lazy()
+    spread, unplaced = spread_order_refunds(refunds, pairs, orders)
+    refunds = (
+        pl.concat([refunds.filter(pl.col("order_line_id").is_not_null()), spread])
+        .collect(engine=ENGINE)
+        .lazy()
     )
+    columns = list(ORDER_AMOUNTS.values())
+    per_line = shares.group_by("_line").agg(pl.col(columns).sum())
     line_qty = priced.select("order_line_id", "currency", pl.col("quantity").alias("_room"))
-    units = _within(
-        refunds.filter(pl.col("quantity").is_not_null()).join(line_qty, on="order_line_id"),
-        "quantity",
+    units = (
+        _within(
+            refunds.filter(pl.col("quantity").is_not_null()).join(line_qty, on="order_line_id"),
+            "quantity",
+        )
+        .collect(engine=ENGINE)
+        .lazy()
     )
-    out = _units_reversed(priced.join(per_line, on="order_line_id", how="left"), units, refunds)
+    allocated = priced.join(per_line, on="_line", how="left").with_columns(
+        pl.col(columns).fill_null(0)
+    )
+    # Refunds touch few lines: the others reverse nothing, and are left out of the joins.
+    refunded_ids = refunds.select("order_line_id").unique().collect(engine=ENGINE)
+    touched = pl.col("cancelled") | pl.col("order_line_id").is_in(
+        refunded_ids["order_line_id"].implode()
+    )
+    out = _units_reversed(allocated.filter(touched), units, refunds)
+    out = out.collect(engine=ENGINE).lazy()
     amounts, taken = _amounts_taken(out, refunds)
     out = out.join(taken, on="order_line_id", how="left").with_columns(
         pl.col("refund_amount_c").fill_null(0)
     )
-    return out, shares, _refund_breaks(units, amounts)
+    untouched = allocated.filter(~touched).with_columns(
+        pl.lit(0, pl.Int64).alias("refunded_qty"),
+        pl.lit(None, pl.String).alias("refund_kinds"),
+        *(pl.lit(0, pl.Int64).alias(f"{c}_r") for c in LINE_COMPONENTS),
+        pl.lit(0, pl.Int64).alias("refund_amount_c"),
+    )
+    out = pl.concat([untouched, out], how="diagonal")
+    typed = [pl.col(c).cast(d) for c, d in REFUND_BREAKS_SCHEMA.items()]
+    breaks = pl.concat([_refund_breaks(units, amounts), unplaced.select(typed)])
+    revenue, beyond = pl.collect_all([out, breaks], engine=ENGINE)
+    return revenue, shares.collect(engine=ENGINE), beyond
 
 
 def _units_reversed(
@@ -151,7 +221,6 @@ def _units_reversed(
     return (
         lines.join(refunded, on="order_line_id", how="left")
         .join(kinds, on="order_line_id", how="left")
-        .with_columns(pl.col(c).fill_null(0) for c in ORDER_AMOUNTS.values())
         .with_columns(
             refunded_qty=pl.when(pl.col("cancelled"))
             .then(pl.col("quantity"))
@@ -160,15 +229,13 @@ def _units_reversed(
             .then(pl.lit("CANCEL"))
             .otherwise(pl.col("_refund_kinds")),
         )
-        .with_columns(
-            *(
-                div_half_up(pl.col(c).cast(pl.Int128) * pl.col("refunded_qty"), pl.col("quantity"))
-                .cast(pl.Int64)
-                .alias(f"{c}_r")
-                for c in LINE_COMPONENTS
-            )
-        )
         .drop("_refund_qty", "_refund_kinds")
+        .with_columns(
+            div_half_up(pl.col(c).cast(pl.Int128) * pl.col("refunded_qty"), pl.col("quantity"))
+            .cast(pl.Int64)
+            .alias(f"{c}_r")
+            for c in LINE_COMPONENTS
+        )
     )
 
 

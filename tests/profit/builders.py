@@ -68,13 +68,15 @@ _MONEY_LINE = {c.name for c in ORDER_LINES.columns if c.dtype == pl.Decimal(18, 
 
 def refund(
     refund_id: str,
-    order_line_id: str,
+    order_line_id: str | None,
     quantity: int | None,
     kind: str = "REFUND",
     amount: str | None = None,
     refunded_at: datetime = datetime(2026, 3, 5, 12, 0),
+    order_id: str | None = None,
 ) -> dict:
-    """A refund of `quantity` units, or (quantity None) of `amount`, goods kept."""
+    """A refund of `quantity` units, or (quantity None) of `amount`, goods kept; of a
+    line, or (order_line_id None) of the whole order `order_id`."""
     return {
         "refund_id": refund_id,
         "refunded_at": refunded_at,
@@ -82,6 +84,7 @@ def refund(
         "kind": kind,
         "quantity": quantity,
         "amount": None if amount is None else money(amount),
+        "order_id": order_id,
     }
 
 

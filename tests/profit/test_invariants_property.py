@@ -78,6 +78,10 @@ def scenarios(draw: st.DrawFn):
                 amount = _money(draw(st.integers(1, max(price * qty, 1))))
                 refunds.append(refund(f"RA{lid}-{k}", lid, None, amount=amount))
             postings.append(posting(f"MV{lid}", fulfil, sku, _money(draw(cents))))
+        if draw(st.booleans()):
+            # a refund of an amount on the whole order, shared over its lines
+            amount = _money(draw(st.integers(1, 300_00)))
+            refunds.append(refund(f"RO{oid}", None, None, amount=amount, order_id=oid))
             if draw(st.booleans()):
                 back = -draw(st.integers(0, 100_00))
                 postings.append(posting(f"RT{lid}", fulfil, sku, _money(back), category="RETURN"))
@@ -91,6 +95,9 @@ def scenarios(draw: st.DrawFn):
                     disputed=_money(draw(cents)),
                 )
             )
+    if split_parent and draw(st.booleans()):
+        # on a split parent: shared over its children's lines
+        refunds.append(refund("RO-P", None, None, amount=_money(draw(cents)), order_id="P"))
     policy = ProfitPolicy(
         revenue_basis=draw(st.sampled_from(["AMOUNT", "QUANTITY"])),
         freight_basis=draw(st.sampled_from(["WEIGHT", "VALUE"])),
@@ -146,21 +153,50 @@ def test_a_refund_of_an_amount_is_in_net_revenue_once_and_never_beyond_it(scenar
     margin = both["contribution_margin_units"] - both["contribution_margin"]
     assert (margin == both["refunded_amount"]).all()
     assert (units_only.lines["refunded_amount"] == 0).all()
-    # in the order's currency: taken = what is left, at most, and taken + reported = refunded
+    # in the order's currency: taken = what is left, at most, and taken + reported = refunded,
+    # per root order (a refund on a whole order or a split parent is shared over its lines)
     taken = both.select(
         key, (pl.col("net_revenue_doc_units") - pl.col("net_revenue_doc")).alias("t")
     )
-    beyond = result.over_refunded.filter(pl.col("excess_amount").is_not_null())
-    asked = data.refunds.filter(pl.col("amount").is_not_null())
-    per_line = (
-        asked.group_by(key)
-        .agg(pl.col("amount").sum())
-        .join(beyond.group_by(key).agg(pl.col("excess_amount").sum()), on=key, how="left")
-        .join(taken, on=key)
-        .join(both.select(key, "net_revenue_doc", "net_revenue_doc_units"), on=key)
-        .with_columns(pl.col("excess_amount").fill_null(0))
+    root_of_order = data.orders.select(
+        "order_id", pl.coalesce("parent_order_id", "order_id").alias("root")
     )
-    assert (per_line["t"] + per_line["excess_amount"] == per_line["amount"]).all()
+    root_of_line = data.order_lines.join(root_of_order, on="order_id").select(key, "root")
+    asked = data.refunds.filter(pl.col("amount").is_not_null())
+    asked_root = pl.concat(
+        [
+            asked.join(root_of_line, on=key).select("refund_id", "root", "amount"),
+            asked.filter(pl.col(key).is_null())
+            .join(root_of_order, on="order_id")
+            .select("refund_id", "root", "amount"),
+        ]
+    )
+    beyond = result.over_refunded.filter(pl.col("excess_amount").is_not_null())
+    beyond_root = pl.concat(
+        [
+            beyond.join(root_of_line, on=key).select("root", "excess_amount"),
+            beyond.filter(pl.col(key).is_null())
+            .join(asked_root, on="refund_id")
+            .select("root", "excess_amount"),
+        ]
+    )
+    per_root = (
+        asked_root.group_by("root")
+        .agg(pl.col("amount").sum())
+        .join(
+            beyond_root.group_by("root").agg(pl.col("excess_amount").sum()), on="root", how="left"
+        )
+        .join(
+            taken.join(root_of_line, on=key).group_by("root").agg(pl.col("t").sum()),
+            on="root",
+            how="left",
+        )
+        .with_columns(pl.col("excess_amount", "t").fill_null(0))
+    )
+    assert (per_root["t"] + per_root["excess_amount"] == per_root["amount"]).all()
+    per_line = both.select(key, "net_revenue_doc", "net_revenue_doc_units").join(
+        beyond.group_by(key).agg(pl.col("excess_amount").sum()), on=key, how="left"
+    )
     floor = pl.min_horizontal(pl.col("net_revenue_doc_units"), pl.lit(0))
     assert per_line.filter(pl.col("net_revenue_doc") < floor).is_empty()
     over = per_line.filter(pl.col("excess_amount") > 0)

@@ -14,9 +14,9 @@ import polars as pl
 import pytest
 
 from pipelines.contracts.inputs import COMPANIES, FX_RATES, SKUS
-from pipelines.contracts.orders import ORDER_LINES, ORDERS
+from pipelines.contracts.orders import ORDER_LINES, ORDER_REFUNDS, ORDERS
 from pipelines.contracts.spec import TableContract
-from runs.profit import input_fingerprints
+from runs.profit import _inputs, input_fingerprints
 
 JAN = [date(2026, 1, d) for d in range(1, 6)]
 
@@ -94,3 +94,22 @@ def test_a_rate_no_order_reads_changes_nothing(con) -> None:
     before = _reference(con)
     con.execute("INSERT INTO fx_rates VALUES (?, 'EUR', 'CNY', 7.80)", [JAN[2]])
     assert _reference(con) == before
+
+
+def test_a_refund_on_a_whole_order_changes_its_day_only_and_is_read_with_it(con) -> None:
+    """A refund of an amount naming the order, no line: the day of that order is restated
+    (its orders part changes) and its profit reads the refund."""
+    before = _part(con, "orders_hash")
+    _table(con, ORDER_REFUNDS, [{
+        "refund_id": "RO", "refunded_at": datetime(2026, 1, 4, 9, 0), "order_id": "US01-2",
+        "kind": "REFUND", "amount": Decimal("3.00"),
+    }])  # fmt: skip
+    after = _part(con, "orders_hash")
+    assert [d for d in JAN if before[d] != after[d]] == [JAN[1]]
+    assert _inputs(con, [JAN[1]]).refunds["refund_id"].to_list() == ["RO"]
+    assert _inputs(con, [JAN[2]]).refunds.is_empty()
+
+
+def _part(con: duckdb.DuckDBPyConnection, part: str) -> dict[date, str]:
+    frame = input_fingerprints(con)
+    return dict(zip(frame["order_date"].to_list(), frame[part].to_list(), strict=True))

@@ -52,3 +52,23 @@ def test_an_extract_without_the_amount_column_loads_as_refunds_of_units(tmp_path
     batch = validate_files([path], ORDER_REFUNDS, load_date=date(2026, 3, 5))
     assert batch.violations.is_empty()
     assert batch.valid.select("quantity", "amount").rows() == [(1, None)]
+
+
+def test_a_refund_names_its_line_or_for_an_amount_its_whole_order(tmp_path: Path) -> None:
+    path = tmp_path / "2026-03-05.csv"
+    rows = {
+        "R-LINE": ("L1,REFUND,,4.50,", None),
+        "R-ORDER": (",REFUND,,4.50,O1", None),
+        "R-BOTH": ("L1,REFUND,,4.50,O1", ("order_line_id", "exactly one of order_line_id")),
+        "R-NEITHER": (",REFUND,,4.50,", ("order_line_id", "exactly one of order_line_id")),
+        "R-UNITS": (",REFUND,1,,O1", ("order_id", "a refund of a whole order is of an amount")),
+    }
+    header = "refund_id,refunded_at,order_line_id,kind,quantity,amount,order_id"
+    text = [header, *(f"{rid},2026-03-05 12:00:00,{row}" for rid, (row, _) in rows.items())]
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    batch = validate_files([path], ORDER_REFUNDS, load_date=date(2026, 3, 5))
+    assert sorted(batch.valid["refund_id"]) == ["R-LINE", "R-ORDER"]
+    found = {(r["row"], r["column"]): r["reason"] for r in batch.violations.iter_rows(named=True)}
+    for row, (_, why) in enumerate(rows.values(), start=2):
+        if why is not None:
+            assert why[1] in found[(row, why[0])], (row, found)

@@ -230,6 +230,9 @@ def test_a_refund_of_an_amount_reduces_the_net_revenue_only() -> None:
     )
     assert result.over_refunded.is_empty()
     assert margin_breaks(result.lines).is_empty() and margin_breaks(result.orders).is_empty()
+    # the roll-ups say how much of `refunded` was an amount, too
+    assert result.orders.select("refunded", "refunded_amount").row(0) == (D("5.00"), D("5.00"))
+    assert result.daily.select("refunded", "refunded_amount").row(0) == (D("5.00"), D("5.00"))
 
 
 def test_refunds_of_an_amount_take_what_the_refunds_of_units_left_and_never_more() -> None:
@@ -281,3 +284,60 @@ def test_units_refunded_beyond_the_line_are_reported_not_reversed_twice() -> Non
     assert result.over_refunded.select("refund_id", "excess_quantity", "reason").rows() == [
         ("R2", 1, "refunds 2 unit(s) where 1 of the line's 2 are left: 1 not reversed")
     ]
+
+
+def _three_lines(refunds: list[dict]) -> ProfitInputs:
+    """One order of three lines, 10.00, 20.00 and 30.00 (basis 60.00), and an order O2
+    without lines."""
+    return inputs(
+        [order("O1"), order("O2")],
+        [line(f"L{i}", "O1", unit_price=f"{10 * i}.00") for i in (1, 2, 3)],
+        refunds=refunds,
+    )
+
+
+def test_a_refund_of_an_amount_on_the_order_is_shared_by_cumulative_rounding() -> None:
+    """10.00 refunded on the order: 10 × 10/60 = 1.67; 10 × 30/60 = 5.00, less 1.67 = 3.33;
+    10.00 less 5.00 = 5.00. Net revenue 8.33, 16.67 and 25.00; the order's 50.00."""
+    result = run(_three_lines([refund("RO", None, None, amount="10.00", order_id="O1")]))
+    got = {
+        lid: figures(result, lid, "refunded_amount", "refunded", "net_revenue")
+        for lid in ("L1", "L2", "L3")
+    }
+    assert got == {
+        "L1": (D("1.67"), D("1.67"), D("8.33")),
+        "L2": (D("3.33"), D("3.33"), D("16.67")),
+        "L3": (D("5.00"), D("5.00"), D("25.00")),
+    }
+    assert result.orders.select("refunded_amount", "net_revenue").row(0) == (
+        D("10.00"),
+        D("50.00"),
+    )
+    assert result.over_refunded.is_empty()
+    assert margin_breaks(result.lines).is_empty() and margin_breaks(result.orders).is_empty()
+
+
+def test_a_share_of_an_order_refund_beyond_its_line_and_an_order_without_lines_are_reported() -> (
+    None
+):
+    """L1 gave 9.00 back first: of its 1.67 share of the order's 10.00 only 1.00 is left
+    (0.67 reported on L1); 5.00 refunded on O2, which has no line, is reported whole."""
+    result = run(
+        _three_lines(
+            [
+                refund("R1", "L1", None, amount="9.00", refunded_at=datetime(2026, 3, 3, 9, 0)),
+                refund("RO", None, None, amount="10.00", order_id="O1"),
+                refund("RX", None, None, amount="5.00", order_id="O2"),
+            ]
+        )
+    )
+    assert figures(result, "L1", "refunded_amount", "net_revenue") == (D("10.00"), D("0.00"))
+    assert figures(result, "L2", "net_revenue") == (D("16.67"),)
+    beyond = {
+        (r["refund_id"], r["order_line_id"]): (r["excess_amount"], r["reason"])
+        for r in result.over_refunded.iter_rows(named=True)
+    }
+    assert beyond.keys() == {("RO", "L1"), ("RX", None)}
+    assert beyond["RO", "L1"][0] == D("0.67")
+    assert beyond["RX", None][0] == D("5.00")
+    assert "order O2, which has no line to carry it" in beyond["RX", None][1]
