@@ -47,7 +47,8 @@ from pipelines.reconciliation.matching import REVERSED_COLS
 _PRICE = pl.Decimal(18, 4)
 _CARD_SCHEMAS: dict[str, dict[str, Any]] = {
     "cards": {
-        "card_key": pl.String, "carrier": pl.String, "valid_from": pl.Date,
+        "card_key": pl.String, "carrier": pl.String, "contract": pl.String,
+        "contract_version": pl.Int64, "valid_from": pl.Date,
         "valid_to": pl.Date, "currency": pl.String, "shape": pl.String,
         "volumetric_divisor": pl.Int64, "increment_g": pl.Int64, "min_weight_g": pl.Int64,
         "minimum_charge": _PRICE, "remote_fee": _PRICE, "has_fuel": pl.Boolean,
@@ -87,7 +88,8 @@ def _card_rows(card: RateCard) -> dict[str, list[tuple]]:
     rows: dict[str, list[tuple]] = {name: [] for name in _CARD_SCHEMAS}
     rows["cards"].append(
         (
-            key, card.carrier, card.valid_from, card.valid_to, card.currency, card.shape.value,
+            key, card.carrier, card.contract, card.version, card.valid_from, card.valid_to,
+            card.currency, card.shape.value,
             card.volumetric_divisor, _grams(card.weight_increment_kg),
             _grams(card.minimum_weight_kg), card.minimum_charge,
             card.remote_area.fee if card.remote_area else None, bool(card.fuel_percent_by_month),
@@ -169,13 +171,14 @@ whole_country AS (  -- the first whole-country zone of a card for a country
 shipped AS (
     SELECT s.shipment_id, s.carrier,
         {NORMAL_TRACKING.format("s.tracking_number")} AS tracking_number, s.order_id,
-        s.company, CAST(s.shipped_at AS DATE) AS ship_date,
-        s.destination_country AS country,
+        s.company, CAST(s.shipped_at AS DATE) AS ship_date, s.service,
+        s.destination_country AS country, s.destination_postcode,
         regexp_replace(upper(s.destination_postcode), '[\\s-]', '', 'g') AS postcode,
         s.parcels, CAST(s.weight_kg * 1000 AS BIGINT) AS actual_g,
         CAST(s.length_cm * 10 AS BIGINT) * CAST(s.width_cm * 10 AS BIGINT)
             * CAST(s.height_cm * 10 AS BIGINT) * s.parcels AS volume_mm3,
-        v.card_key, v.currency, v.shape, v.volumetric_divisor, v.increment_g, v.min_weight_g,
+        v.card_key, v.contract, v.contract_version, v.currency, v.shape, v.volumetric_divisor,
+        v.increment_g, v.min_weight_g,
         v.minimum_charge, v.remote_fee, v.has_fuel
     FROM shipments s
     LEFT JOIN versions v ON v.carrier = s.carrier
@@ -210,7 +213,11 @@ priced AS (
             WHEN 'PER_KG' THEN round(b.price * (z.chargeable_g * 0.001::DECIMAL(4, 3)), 2)
             ELSE round(b.price, 2) END AS raw_freight,
         CASE WHEN z.shape = 'PER_KG' THEN round(b.registration_fee * z.parcels, 2) ELSE 0 END
-            AS registration
+            AS registration,
+        CASE WHEN z.shape = 'EXPRESS' THEN e.first_price ELSE b.price END AS rate_price,
+        CASE WHEN z.shape = 'EXPRESS' THEN e.additional_price END AS rate_additional_price,
+        CASE WHEN z.shape = 'EXPRESS' THEN e.step_g END AS rate_step_g,
+        CASE WHEN z.shape <> 'EXPRESS' THEN b.up_to_g END AS rate_band_up_to_g
     FROM zoned z
     LEFT JOIN express_prices e ON e.card_key = z.card_key AND e.zone = z.zone
     LEFT JOIN brackets b ON b.card_key = z.card_key AND b.zone = z.zone
@@ -235,11 +242,16 @@ charged AS (
     FROM priced
 )
 SELECT c.shipment_id, c.carrier, c.tracking_number, c.order_id, c.company, c.ship_date,
-    c.card_key, c.currency, c.zone, c.is_remote, c.parcels,
+    c.service, c.country AS destination_country, c.destination_postcode, c.card_key,
+    c.contract, c.contract_version, c.currency, c.zone, c.is_remote, c.parcels,
     CAST(c.actual_g * 0.001::DECIMAL(4, 3) AS DECIMAL(12, 3)) AS actual_weight_kg,
     CAST(c.volumetric_g * 0.001::DECIMAL(4, 3) AS DECIMAL(12, 3)) AS volumetric_weight_kg,
     CAST(c.chargeable_g * 0.001::DECIMAL(4, 3) AS DECIMAL(12, 3)) AS chargeable_weight_kg,
-    c.fuel_percent, c.unrated_reason, c.freight, c.registration,
+    c.fuel_percent, CAST(c.rate_price AS DECIMAL(18, 6)) AS rate_price,
+    CAST(c.rate_additional_price AS DECIMAL(18, 6)) AS rate_additional_price,
+    CAST(c.rate_step_g * 0.001::DECIMAL(4, 3) AS DECIMAL(12, 3)) AS rate_step_kg,
+    CAST(c.rate_band_up_to_g * 0.001::DECIMAL(4, 3) AS DECIMAL(12, 3)) AS rate_band_up_to_kg,
+    c.unrated_reason, c.freight, c.registration,
     CASE WHEN c.has_fuel THEN round(c.freight * c.fuel_percent * 0.01, 2) END AS fuel,
     CASE WHEN c.is_remote THEN round(c.remote_fee, 2) END AS remote_area,
     co.functional_currency,
@@ -251,7 +263,8 @@ LEFT JOIN fx_periods fx ON fx.currency = c.currency AND fx.to_currency = co.func
     AND c.ship_date >= fx.rate_date
     AND (fx.next_rate_date IS NULL OR c.ship_date < fx.next_rate_date)
 """
-"""One row per shipment: the version, zone, weights and charges it is priced with."""
+"""One row per shipment: the version, zone, weights, contract rows and charges it is
+priced with (SHIPMENT_RATINGS but the totals, which come from the expected charges)."""
 
 EXPECTED_CHARGES_SQL = """
 CREATE OR REPLACE TEMP TABLE expected_charges AS
@@ -269,6 +282,18 @@ SELECT shipment_id, carrier, tracking_number, ship_date, charge_type,
 FROM charges WHERE unrated_reason IS NULL
 """
 """One row per rated shipment and charge the contract expects (FREIGHT always)."""
+
+SHIPMENT_RATINGS_SQL = """
+CREATE OR REPLACE TEMP TABLE shipment_ratings AS
+SELECT r.*, CAST(t.expected_total AS DECIMAL(18, 2)) AS expected_total,
+    CAST(t.expected_total_functional AS DECIMAL(18, 2)) AS expected_total_functional
+FROM ratings r LEFT JOIN (
+    SELECT shipment_id, sum(expected_amount) AS expected_total,
+        sum(expected_amount_functional) AS expected_total_functional
+    FROM expected_charges GROUP BY shipment_id
+) t USING (shipment_id)
+"""
+"""SHIPMENT_RATINGS: each shipment's rating with the totals of its expected charges."""
 
 _LINE_ORDER = "bill_date, bill_number, line_number, source_sha256"
 _SIZE = "PARTITION BY carrier, tracking_number, charge_type, currency, amount_size"
@@ -342,8 +367,9 @@ others AS (  -- a tracking number we did not ship with this carrier: who did
     SELECT l.source_sha256, l.bill_number, l.line_number, min(o.carrier) AS other_carrier,
         min(o.shipment_id) AS other_shipment_id
     FROM lines l
-    ANTI JOIN ratings s ON s.carrier = l.carrier AND s.tracking_number = l.tracking_number
-    JOIN ratings o ON o.tracking_number = l.tracking_number AND o.carrier <> l.carrier
+    ANTI JOIN shipment_ratings s ON s.carrier = l.carrier
+        AND s.tracking_number = l.tracking_number
+    JOIN shipment_ratings o ON o.tracking_number = l.tracking_number AND o.carrier <> l.carrier
     GROUP BY ALL
 )
 SELECT l.*,
@@ -358,7 +384,7 @@ SELECT l.*,
 FROM lines l
 LEFT JOIN firsts f USING (source_sha256, bill_number, line_number)
 LEFT JOIN reversals rv USING (source_sha256, bill_number, line_number)
-LEFT JOIN ratings s ON s.carrier = l.carrier AND s.tracking_number = l.tracking_number
+LEFT JOIN shipment_ratings s ON s.carrier = l.carrier AND s.tracking_number = l.tracking_number
 LEFT JOIN others o USING (source_sha256, bill_number, line_number)
 """
 """Each bill line with its billing role and evidence, and its shipment's rating."""
@@ -404,6 +430,7 @@ def rate_and_match(
     con.execute(RATINGS_SQL)
     _refuse(con)
     con.execute(EXPECTED_CHARGES_SQL)
+    con.execute(SHIPMENT_RATINGS_SQL)
     t1, c1 = time.perf_counter(), time.process_time()
     con.execute(MATCHED_SQL)
     t2, c2 = time.perf_counter(), time.process_time()
@@ -429,15 +456,6 @@ MATCH_COLUMNS = [
 """What matching adds to a line (and the line's own key and charge), compared."""
 
 
-RATING_COLUMNS = [
-    "shipment_id", "carrier", "tracking_number", "order_id", "company", "ship_date",
-    "card_key", "currency", "zone", "is_remote", "parcels", "actual_weight_kg",
-    "volumetric_weight_kg", "chargeable_weight_kg", "fuel_percent", "functional_currency",
-    "fx_rate", "unrated_reason",
-]  # fmt: skip
-"""The shipment ratings' columns both sides build (what matching takes, and why not rated)."""
-
-
 def _assert_same(sql_frame: pl.DataFrame, engine_frame: pl.DataFrame, key: list[str]) -> None:
     assert_frame_equal(
         sql_frame.cast(engine_frame.schema).sort(key),
@@ -447,12 +465,12 @@ def _assert_same(sql_frame: pl.DataFrame, engine_frame: pl.DataFrame, key: list[
 
 def check_equal(con: duckdb.DuckDBPyConnection, engine: EngineOutputs) -> dict[str, int]:
     """Raise AssertionError unless the SQL's tables equal the engine's: every shipment's
-    rating (or reason it is not rated), every expected charge (amounts in both
-    currencies), every matched line's role, evidence and shipment columns. Returns the
-    row counts compared."""
+    rating (all SHIPMENT_RATINGS columns, the reason it is not rated included), every
+    expected charge (amounts in both currencies), every matched line's role, evidence
+    and shipment columns. Returns the row counts compared."""
     counts = {}
     for table, frame, columns, key in (
-        ("ratings", engine.ratings, RATING_COLUMNS, ["shipment_id"]),
+        ("shipment_ratings", engine.ratings, None, ["shipment_id"]),
         ("expected_charges", engine.expected_charges, None, ["shipment_id", "charge_type"]),
         ("matched", engine.matched, MATCH_COLUMNS, MATCH_KEY),
     ):

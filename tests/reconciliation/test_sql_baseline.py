@@ -44,7 +44,7 @@ def test_sql_rates_and_matches_as_the_engine(rows: list[dict], lines: list[dict]
     with duckdb.connect() as con:
         rate_and_match(con, inputs, CARDS)
         counts = check_equal(con, engine_outputs(inputs, CARDS))
-    assert counts["ratings"] == len(rows) and counts["matched"] == len(lines)
+    assert counts["shipment_ratings"] == len(rows) and counts["matched"] == len(lines)
 
 
 def _edge_world() -> dict[str, pl.DataFrame]:
@@ -71,7 +71,11 @@ def test_rate_dates_and_other_carriers_match_the_engine() -> None:
     with duckdb.connect() as con:
         rate_and_match(con, inputs, CARDS)
         engine = engine_outputs(inputs, CARDS)
-        assert check_equal(con, engine) == {"ratings": 2, "expected_charges": 3, "matched": 3}
+        assert check_equal(con, engine) == {
+            "shipment_ratings": 2,
+            "expected_charges": 3,
+            "matched": 3,
+        }
         other = con.sql("SELECT other_carrier FROM matched WHERE carrier = 'EXPR'").fetchall()
         functional = con.sql(
             "SELECT expected_amount_functional FROM expected_charges "
