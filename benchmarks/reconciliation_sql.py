@@ -42,7 +42,6 @@ from polars.testing import assert_frame_equal
 
 from pipelines.contracts import types as t
 from pipelines.rating.cards import Applies, PostcodeRange, RateCard, Shape, normalise_postcode
-from pipelines.reconciliation.matching import REVERSED_COLS
 
 _PRICE = pl.Decimal(18, 4)
 _CARD_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -445,40 +444,27 @@ def rate_and_match(
 
 
 MATCH_KEY = ["source_sha256", "bill_number", "line_number"]
-MATCH_COLUMNS = [
-    *MATCH_KEY, "carrier", "tracking_number", "charge_type", "amount", "billing_role",
-    "first_bill_number", "first_line_number", "first_bill_date", "first_amount",
-    *REVERSED_COLS, "shipment_id", "order_id", "company", "ship_date", "card_key",
-    "contract_currency", "contract_zone", "is_remote", "parcels", "actual_weight_kg",
-    "volumetric_weight_kg", "chargeable_weight_kg", "fuel_percent", "unrated_reason",
-    "functional_currency", "fx_rate", "other_carrier", "other_shipment_id",
-]  # fmt: skip
-"""What matching adds to a line (and the line's own key and charge), compared."""
-
-
-def _assert_same(sql_frame: pl.DataFrame, engine_frame: pl.DataFrame, key: list[str]) -> None:
-    assert_frame_equal(
-        sql_frame.cast(engine_frame.schema).sort(key),
-        engine_frame.sort(key),
-    )
 
 
 def check_equal(con: duckdb.DuckDBPyConnection, engine: EngineOutputs) -> dict[str, int]:
-    """Raise AssertionError unless the SQL's tables equal the engine's: every shipment's
-    rating (all SHIPMENT_RATINGS columns, the reason it is not rated included), every
-    expected charge (amounts in both currencies), every matched line's role, evidence
-    and shipment columns. Returns the row counts compared."""
+    """Raise AssertionError unless the SQL's tables equal the engine's, every column of
+    every row: each shipment's rating (the reason it is not rated included), each
+    expected charge (amounts in both currencies), each matched line (its own columns,
+    role, evidence and shipment columns). Returns the row counts compared. Each SQL
+    table is dropped once compared, so the check holds one of them in Polars at a time."""
     counts = {}
-    for table, frame, columns, key in (
-        ("shipment_ratings", engine.ratings, None, ["shipment_id"]),
-        ("expected_charges", engine.expected_charges, None, ["shipment_id", "charge_type"]),
-        ("matched", engine.matched, MATCH_COLUMNS, MATCH_KEY),
+    for table, frame, key in (
+        ("shipment_ratings", engine.ratings, ["shipment_id"]),
+        ("expected_charges", engine.expected_charges, ["shipment_id", "charge_type"]),
+        ("matched", engine.matched, MATCH_KEY),
     ):
-        wanted = frame.columns if columns is None else columns
-        engine_frame = frame.select(wanted).with_columns(pl.col(pl.Enum).cast(pl.String))
-        sql_frame = con.sql(f"SELECT {', '.join(wanted)} FROM {table}").pl()
-        _assert_same(sql_frame, engine_frame, key)
+        engine_frame = frame.with_columns(pl.col(pl.Enum).cast(pl.String)).sort(key)
+        query = f"SELECT {', '.join(frame.columns)} FROM {table} ORDER BY {', '.join(key)}"
+        sql_frame = con.sql(query).pl()
+        con.execute(f"DROP TABLE {table}")
+        assert_frame_equal(sql_frame.cast(engine_frame.schema), engine_frame)
         counts[table] = sql_frame.height
+        del sql_frame, engine_frame
     return counts
 
 
