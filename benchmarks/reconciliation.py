@@ -1,10 +1,10 @@
-"""Benchmark: set-based rating + matching against row-by-row pricing (issue 5 item 8).
+"""Benchmark: set-based rating + matching against row-by-row pricing and against SQL.
 
     uv run python -m benchmarks.reconciliation --shipments 1000000
     uv run python -m benchmarks.reconciliation --shipments 10000000 \
         --process-per-carrier --baseline-sample 200000
 
-Three steps, each timed; the engine and the baseline run in fresh subprocesses
+Four steps, each timed; the engine and the baselines run in fresh subprocesses
 so their peak memory (VmHWM) is their own, not the data preparation's:
 1. prepare: synthetic shipments of the five demo carriers in one month (vectorised
    numpy), the demo rate cards, and bill lines billed as contracted with a few
@@ -13,10 +13,15 @@ so their peak memory (VmHWM) is their own, not the data preparation's:
 2. engine: read, `rate_shipments` over every shipment, matching of each carrier's
    lines (`mark_billing_roles` + `match_shipments`), then `reconcile` of each
    carrier's period (matching, findings, vouchers, disputes, accruals);
-3. baseline: `reference.expected_charges_rows`, the same expected-charges table
-   built one shipment at a time in plain Python and Decimal (checked equal to the
-   engine's), and `reference.rate_rows`, the pricing loop alone, on the same
-   shipments (or the first `--baseline-sample` of them, extrapolated, and said so).
+3. SQL (issue 14 point 5; `--no-sql` skips it): `benchmarks.reconciliation_sql`, the
+   same rating and matching as a data engineer would write them in DuckDB, on the same
+   inputs, then checked equal to the engine's outputs on every column (it raises if
+   not); with `--process-per-carrier` one process per carrier, as the engine;
+4. row by row (`--no-row-by-row` skips it): `reference.expected_charges_rows`, the same
+   expected-charges table built one shipment at a time in plain Python and Decimal
+   (checked equal to the engine's), and `reference.rate_rows`, the pricing loop alone,
+   on the same shipments (or the first `--baseline-sample` of them, extrapolated, and
+   said so).
 Figures go to docs/performance/reconciliation.md by hand.
 """
 
@@ -464,6 +469,8 @@ def sql(root: Path, carrier: str | None = None) -> dict:
     sql_peak = peak_mb()
     load = list(os.getloadavg())
     outputs = engine_outputs(inputs, cards)
+    for name in inputs:  # DuckDB holds the registered Arrow tables: let them go
+        con.unregister(name)
     del inputs
     checked = check_equal(con, outputs)
     return {
@@ -485,6 +492,10 @@ def sql_process_per_carrier(root: Path) -> dict:
         for k in runs[0]["checked_equal_to_engine"]
     }
     out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    out["peak_rss_mb_with_check"] = max(r["peak_rss_mb_with_check"] for r in runs)
+    out["peak_rss_mb_by_carrier"] = dict(
+        zip(CARRIERS, (r["peak_rss_mb"] for r in runs), strict=True)
+    )
     out["load_average"] = list(os.getloadavg())
     return out
 
