@@ -1,10 +1,10 @@
-"""Benchmark: set-based rating + matching against row-by-row pricing (issue 5 item 8).
+"""Benchmark: set-based rating + matching against row-by-row pricing and against SQL.
 
     uv run python -m benchmarks.reconciliation --shipments 1000000
     uv run python -m benchmarks.reconciliation --shipments 10000000 \
         --process-per-carrier --baseline-sample 200000
 
-Three steps, each timed; the engine and the baseline run in fresh subprocesses
+Four steps, each timed; the engine and the baselines run in fresh subprocesses
 so their peak memory (VmHWM) is their own, not the data preparation's:
 1. prepare: synthetic shipments of the five demo carriers in one month (vectorised
    numpy), the demo rate cards, and bill lines billed as contracted with a few
@@ -13,10 +13,15 @@ so their peak memory (VmHWM) is their own, not the data preparation's:
 2. engine: read, `rate_shipments` over every shipment, matching of each carrier's
    lines (`mark_billing_roles` + `match_shipments`), then `reconcile` of each
    carrier's period (matching, findings, vouchers, disputes, accruals);
-3. baseline: `reference.expected_charges_rows`, the same expected-charges table
-   built one shipment at a time in plain Python and Decimal (checked equal to the
-   engine's), and `reference.rate_rows`, the pricing loop alone, on the same
-   shipments (or the first `--baseline-sample` of them, extrapolated, and said so).
+3. SQL (issue 14 point 5; `--no-sql` skips it): `benchmarks.reconciliation_sql`, the
+   same rating and matching as a data engineer would write them in DuckDB, on the same
+   inputs, then checked equal to the engine's outputs on every column (it raises if
+   not); with `--process-per-carrier` one process per carrier, as the engine;
+4. row by row (`--no-row-by-row` skips it): `reference.expected_charges_rows`, the same
+   expected-charges table built one shipment at a time in plain Python and Decimal
+   (checked equal to the engine's), and `reference.rate_rows`, the pricing loop alone,
+   on the same shipments (or the first `--baseline-sample` of them, extrapolated, and
+   said so).
 Figures go to docs/performance/reconciliation.md by hand.
 """
 
@@ -244,9 +249,8 @@ def engine_per_carrier(root: Path, only: str | None = None) -> dict:
     fx = pl.read_parquet(root / "fx_rates.parquet")
     companies = pl.read_parquet(root / "companies.parquet")
     headers = pl.read_parquet(root / "bill_headers.parquet")
-    totals = dict.fromkeys(
-        ("read_s", "rate_s", "reconcile_s", "rate_cpu_s", "reconcile_cpu_s"), 0.0
-    )
+    timed = ("read_s", "rate_s", "reconcile_s", "rate_cpu_s", "reconcile_cpu_s")
+    totals = dict.fromkeys((*timed, "match_only_s", "match_only_cpu_s"), 0.0)
     findings = 0
     for carrier in (only,) if only else CARRIERS:
         t0 = time.perf_counter()
@@ -268,7 +272,9 @@ def engine_per_carrier(root: Path, only: str | None = None) -> dict:
         )
         t4, c4 = time.perf_counter(), time.process_time()
         findings += result.line_count  # not result.findings: that would read every part
-        del rating, result, lines
+        del result  # matching alone after the reconciliation: its peak is not added to it
+        match_s, match_cpu_s, _ = _match_only({carrier: lines}, rating)
+        del rating, lines
         shutil.rmtree(sink)
         for key, value in (
             ("read_s", (t1 - t0) + (t3 - t2)),
@@ -276,10 +282,14 @@ def engine_per_carrier(root: Path, only: str | None = None) -> dict:
             ("reconcile_s", t4 - t3),
             ("rate_cpu_s", c2 - c1),
             ("reconcile_cpu_s", c4 - c3),
+            ("match_only_s", match_s),
+            ("match_only_cpu_s", match_cpu_s),
         ):
             totals[key] += value
     return {
         **totals,
+        "rate_and_match_only_s": totals["rate_s"] + totals["match_only_s"],
+        "rate_and_match_only_cpu_s": totals["rate_cpu_s"] + totals["match_only_cpu_s"],
         "rate_and_match_s": totals["rate_s"] + totals["reconcile_s"],
         "rate_and_match_cpu_s": totals["rate_cpu_s"] + totals["reconcile_cpu_s"],
         "findings": findings,
@@ -293,8 +303,11 @@ def engine_process_per_carrier(root: Path) -> dict:
     """Each carrier in its own process (as a multiprocess executor runs partitions):
     times summed, peak RSS the largest of the five."""
     runs = [_child("engine-per-carrier", root, None, carrier) for carrier in CARRIERS]
-    keys = ("read_s", "rate_s", "reconcile_s", "rate_cpu_s", "reconcile_cpu_s")
+    keys: tuple[str, ...] = ("read_s", "rate_s", "reconcile_s", "rate_cpu_s")
+    keys = (*keys, "reconcile_cpu_s", "match_only_s", "match_only_cpu_s")
     out: dict = {k: sum(r[k] for r in runs) for k in (*keys, "findings")}
+    out["rate_and_match_only_s"] = out["rate_s"] + out["match_only_s"]
+    out["rate_and_match_only_cpu_s"] = out["rate_cpu_s"] + out["match_only_cpu_s"]
     out["rate_and_match_s"] = out["rate_s"] + out["reconcile_s"]
     out["rate_and_match_cpu_s"] = out["rate_cpu_s"] + out["reconcile_cpu_s"]
     out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
@@ -434,6 +447,59 @@ def baseline(root: Path, sample: int | None) -> dict:
     }
 
 
+def sql(root: Path, carrier: str | None = None) -> dict:
+    """The DuckDB SQL implementation of rating and matching (benchmarks.reconciliation_sql)
+    on the same inputs (or one carrier's), timed in a fresh connection; then the
+    engine's outputs are computed and the SQL's checked equal to them (raises if not)."""
+    import duckdb
+
+    from benchmarks.reconciliation_sql import check_equal, engine_outputs, rate_and_match
+    from storage.config import load_rate_cards
+
+    mine = pl.lit(True) if carrier is None else pl.col("carrier") == carrier
+    inputs = {
+        "shipments": pl.scan_parquet(root / "shipments.parquet").filter(mine).collect(),
+        "fx_rates": pl.read_parquet(root / "fx_rates.parquet"),
+        "companies": pl.read_parquet(root / "companies.parquet"),
+        "bill_lines": pl.scan_parquet(root / "bill_lines.parquet").filter(mine).collect(),
+    }
+    cards = load_rate_cards(DataLayout(root).rate_cards_dir)
+    con = duckdb.connect()
+    times = rate_and_match(con, inputs, cards)
+    sql_peak = peak_mb()
+    load = list(os.getloadavg())
+    outputs = engine_outputs(inputs, cards)
+    for name in inputs:  # DuckDB holds the registered Arrow tables: let them go
+        con.unregister(name)
+    del inputs
+    checked = check_equal(con, outputs)
+    return {
+        **times,
+        "checked_equal_to_engine": checked,
+        "load_average": load,
+        "peak_rss_mb": sql_peak,
+        "peak_rss_mb_with_check": peak_mb(),
+    }
+
+
+def sql_process_per_carrier(root: Path) -> dict:
+    """`sql` of each carrier in its own process (as the engine's carrier partitions):
+    times summed, peak RSS the largest."""
+    runs = [_child("sql", root, None, carrier) for carrier in CARRIERS]
+    out: dict = {k: sum(r[k] for r in runs) for k in runs[0] if k.startswith("sql_")}
+    out["checked_equal_to_engine"] = {
+        k: sum(r["checked_equal_to_engine"][k] for r in runs)
+        for k in runs[0]["checked_equal_to_engine"]
+    }
+    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    out["peak_rss_mb_with_check"] = max(r["peak_rss_mb_with_check"] for r in runs)
+    out["peak_rss_mb_by_carrier"] = dict(
+        zip(CARRIERS, (r["peak_rss_mb"] for r in runs), strict=True)
+    )
+    out["load_average"] = list(os.getloadavg())
+    return out
+
+
 def _child(step: str, root: Path, sample: int | None, carrier: str | None = None) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.reconciliation", "--step", step, "--root", str(root)]
     if sample is not None:
@@ -442,6 +508,25 @@ def _child(step: str, root: Path, sample: int | None, carrier: str | None = None
         cmd += ["--carrier", carrier]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _sql_speedups(sql_run: dict, eng: dict) -> dict:
+    """SQL time over engine time for rating, matching and both (wall and CPU)."""
+    measures = {
+        "rating": ("sql_rate", "rate"),
+        "matching": ("sql_match", "match_only"),
+        "rating_and_matching": ("sql_rate_and_match", "rate_and_match_only"),
+    }
+    out: dict = {}
+    for name, (sql_key, eng_key) in measures.items():
+        if f"{eng_key}_s" in eng:
+            out[name] = {
+                "sql_s": round(sql_run[f"{sql_key}_s"], 3),
+                "engine_s": round(eng[f"{eng_key}_s"], 3),
+                "wall": round(sql_run[f"{sql_key}_s"] / eng[f"{eng_key}_s"], 2),
+                "cpu": round(sql_run[f"{sql_key}_cpu_s"] / eng[f"{eng_key}_cpu_s"], 2),
+            }
+    return out
 
 
 def _speedups(base: dict, eng: dict) -> dict:
@@ -485,11 +570,18 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="engine: as --per-carrier, each carrier in its own process",
     )
+    parser.add_argument("--no-row-by-row", action="store_true", help="skip the row-by-row baseline")
+    parser.add_argument("--no-sql", action="store_true", help="skip the DuckDB SQL baseline")
     parser.add_argument("--carrier", default=None, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--step", choices=("all", "engine", "engine-per-carrier", "baseline"), default="all"
+        "--step",
+        choices=("all", "engine", "engine-per-carrier", "baseline", "sql"),
+        default="all",
     )
     args = parser.parse_args(argv)
+    if args.step == "sql":
+        print(json.dumps(sql(args.root, args.carrier)))
+        return
     if args.step == "engine":
         print(json.dumps(engine(args.root)))
         return
@@ -515,8 +607,13 @@ def main(argv: list[str] | None = None) -> None:
             report["engine"] = _child(
                 "engine-per-carrier" if args.per_carrier else "engine", root, None
             )
-        report["baseline"] = _child("baseline", root, args.baseline_sample)
-        report["speedup"] = _speedups(report["baseline"], report["engine"])
+        if not args.no_sql:
+            split = args.process_per_carrier or args.per_carrier
+            report["sql"] = sql_process_per_carrier(root) if split else _child("sql", root, None)
+            report["speedup_vs_sql"] = _sql_speedups(report["sql"], report["engine"])
+        if not args.no_row_by_row:
+            report["baseline"] = _child("baseline", root, args.baseline_sample)
+            report["speedup"] = _speedups(report["baseline"], report["engine"])
         print(json.dumps(report, indent=2))
 
 

@@ -132,9 +132,13 @@ def decimal_from_units(units: pl.Series, dtype: pl.Decimal) -> pl.Series:
         values = ints.fill_null(0).to_numpy()
     else:
         values = arrow.to_numpy(zero_copy_only=False)
-    words = np.empty(2 * len(values), dtype=np.int64)
+    # the high words of non-negative values (amounts, weights: nearly every column)
+    # are the zeros the allocation starts with; only a column with a negative value
+    # takes a second pass, with no temporary array
+    words = np.zeros(2 * len(values), dtype=np.int64)
     words[0::2] = values
-    words[1::2] = values >> 63
+    if len(values) and values.min() < 0:
+        np.right_shift(values, 63, out=words[1::2])
     validity = arrow.buffers()[0] if arrow.null_count else None
     if validity is not None and arrow.offset:  # a bitmap that does not start at bit 0
         validity = pa.array(arrow.is_valid().to_numpy(zero_copy_only=False)).buffers()[1]

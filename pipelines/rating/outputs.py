@@ -97,14 +97,16 @@ def expected_charges_table(
         )
         .collect()
     )
-    ids = rows["_rid"]
+    # the shipment's columns, gathered in one select: Polars gathers them side by side
+    shipment_columns = [
+        "shipment_id", "carrier", "tracking_number", "ship_date", "currency",
+        "functional_currency",
+    ]  # fmt: skip
+    taken = wide.select(pl.col(shipment_columns).gather(rows["_rid"]))
     columns = {
-        **{c: wide[c].gather(ids) for c in ("shipment_id", "carrier", "tracking_number")},
-        "ship_date": wide["ship_date"].gather(ids),
+        **{c: taken[c] for c in shipment_columns},
         "charge_type": rows["charge_type"],
         "expected_amount": decimal_from_units(rows["expected_c"], t.MONEY),
-        "currency": wide["currency"].gather(ids),
-        "functional_currency": wide["functional_currency"].gather(ids),
         "expected_amount_functional": decimal_from_units(rows["functional_c"], t.MONEY),
     }
     return pl.DataFrame([columns[c].alias(c) for c in EXPECTED_CHARGES.column_names]).cast(
