@@ -18,6 +18,7 @@ from demo.generate import generate
 from reckon.runner import run_everything
 from runs.costing import valuation_on_days
 from runs.distributed import SCHEDULER_VARIABLE, SHARDS_VARIABLE
+from runs.reconciliation import PERIOD_OUTPUTS
 from storage.layout import DataLayout
 from tests.distributed.dask_cluster import DaskCluster
 
@@ -30,12 +31,7 @@ TABLES = (
     "costing_journals",
     "costing_flags",
     "costing_ageing_changes",
-    "reconciliation_findings",
-    "reconciliation_period_summary",
-    "payable_vouchers",
-    "carrier_disputes",
-    "accrual_journal",
-    "accrual_rollforward",
+    *PERIOD_OUTPUTS,
     "order_profit",
 )
 
